@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Makes a development PKI for MIR Exchange with the openssl CLI.
+#
+#   certs/make-dev-pki.sh OUT_DIR [NODE ...]
+#
+# OUT_DIR/ca.crt                  the network CA (ca.key beside it)
+# OUT_DIR/<node>/node.{crt,key}      mir://<node>/node           (TLS server+client, signs receipts)
+# OUT_DIR/<node>/operator.{crt,key}  mir://<node>/operator/op1   (hotline staff)
+# OUT_DIR/<node>/partner.{crt,key}   mir://<node>/partner/shelter1 (project partner)
+# OUT_DIR/test/...                expired, not-yet-valid, other-CA and wrong-role
+#                                 certificates, for tests only
+#
+# Nodes: nvn and toscana always, plus every NODE named. Re-running keeps what
+# exists and adds what is missing. Development only: keys are unencrypted.
+set -euo pipefail
+
+if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  exit $(( $# < 1 ? 2 : 0 ))
+fi
+out=$1; shift
+nodes=(nvn toscana "$@")
+umask 077
+mkdir -p "$out/test"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+valid_node() { [[ "$1" =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]]; }
+
+# make_ca DIR: a self-signed Ed25519 CA in DIR/ca.{key,crt}.
+make_ca() {
+  local dir=$1 cn=$2
+  [[ -f "$dir/ca.crt" ]] && return 0
+  openssl genpkey -algorithm ed25519 -out "$dir/ca.key"
+  openssl req -new -x509 -key "$dir/ca.key" -out "$dir/ca.crt" -days 3650 \
+    -subj "/O=MIR Exchange development/CN=$cn" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+
+# issue CA_DIR OUT_PREFIX URI START END [server]
+# START/END: openssl ca dates (YYYYMMDDHHMMSSZ) or "" for now / +825 days.
+issue() {
+  local ca_dir=$1 prefix=$2 uri=$3 start=$4 end=$5 server=${6:-}
+  [[ -f "$prefix.crt" ]] && return 0
+  local san="URI:$uri"
+  [[ -n "$server" ]] && san="$san,DNS:localhost,IP:127.0.0.1,IP:::1"
+  local db="$work/db.$RANDOM$RANDOM"; mkdir -p "$db"; : > "$db/index.txt"
+  openssl rand -hex 16 > "$db/serial"
+  cat > "$db/ca.cnf" <<CNF
+[ca]
+default_ca = dev
+[dev]
+database = $db/index.txt
+serial = $db/serial
+new_certs_dir = $db
+certificate = $ca_dir/ca.crt
+private_key = $ca_dir/ca.key
+default_md = default
+policy = any
+unique_subject = no
+copy_extensions = none
+[any]
+commonName = supplied
+[leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth,clientAuth
+subjectAltName = $san
+CNF
+  openssl genpkey -algorithm ed25519 -out "$prefix.key"
+  local cn=${uri#mir://}; cn=${cn//\//.}
+  openssl req -new -key "$prefix.key" -subj "/CN=$cn" -out "$db/req.csr"
+  local dates=(-days 825)
+  [[ -n "$start" ]] && dates=(-startdate "$start" -enddate "$end")
+  openssl ca -batch -notext -config "$db/ca.cnf" -extensions leaf "${dates[@]}" \
+    -in "$db/req.csr" -out "$prefix.crt" 2>"$db/err" || { cat "$db/err" >&2; exit 1; }
+}
+
+make_ca "$out" "MIR Exchange development CA"
+for node in "${nodes[@]}"; do
+  valid_node "$node" || { echo "invalid node id: $node" >&2; exit 2; }
+  mkdir -p "$out/$node"
+  issue "$out" "$out/$node/node" "mir://$node/node" "" "" server
+  issue "$out" "$out/$node/operator" "mir://$node/operator/op1" "" ""
+  issue "$out" "$out/$node/partner" "mir://$node/partner/shelter1" "" ""
+done
+
+# For tests: certificates that must be refused.
+t="$out/test"
+issue "$out" "$t/expired" "mir://toscana/operator/expired" 20200101000000Z 20210101000000Z
+issue "$out" "$t/not-yet-valid" "mir://toscana/operator/future" 20900101000000Z 20910101000000Z
+issue "$out" "$t/wrong-role" "mir://toscana/auditor/op1" "" ""
+issue "$out" "$t/expired-node" "mir://toscana/node" 20200101000000Z 20210101000000Z server
+mkdir -p "$t/other-ca"
+make_ca "$t/other-ca" "Some other CA"
+issue "$t/other-ca" "$t/other-ca-operator" "mir://toscana/operator/op1" "" ""
+issue "$t/other-ca" "$t/other-ca-node" "mir://toscana/node" "" "" server
+echo "development PKI ready in $out (nodes: ${nodes[*]})"

@@ -1,0 +1,28 @@
+#ifndef MIR_CRYPTO_ENVELOPE_BYTES_H_
+#define MIR_CRYPTO_ENVELOPE_BYTES_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+namespace mir {
+
+// Domain-separation tag that starts every signed byte string (PROTOCOL.md §3).
+inline constexpr absl::string_view kSignatureContext = "MIR-EXCHANGE/v1/envelope";
+
+// The exact bytes an author signs:
+//   kSignatureContext || 0x00 || u64be(len(header)) || header || u64be(len(body)) || body
+std::string SignedBytes(absl::string_view header, absl::string_view body);
+
+// SHA-256 of `data`, 32 raw bytes.
+std::string Sha256(absl::string_view data);
+
+std::string ToHex(absl::string_view bytes);
+// Empty string on malformed input.
+std::string FromHex(absl::string_view hex);
+
+// A random (v4) UUID in lowercase canonical form, from OpenSSL's CSPRNG.
+std::string NewUuid();
+
+}  // namespace mir
+
+#endif  // MIR_CRYPTO_ENVELOPE_BYTES_H_

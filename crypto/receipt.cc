@@ -1,0 +1,64 @@
+#include "crypto/receipt.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
+
+namespace mir {
+namespace {
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return ts;
+}
+}  // namespace
+
+absl::StatusOr<std::string> SignReceipt(const Signer& node_signer, const ReceivedEnvelope& received,
+                                        absl::Time received_at) {
+  v1::Receipt receipt;
+  receipt.set_receiver_node(node_signer.identity().node);
+  *receipt.mutable_received_at() = ToProto(received_at);
+  auto* entry = receipt.add_entries();
+  entry->set_message_id(received.message_id);
+  entry->set_envelope_sha256(received.envelope_sha256);
+
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::RECEIPT);
+  header.set_recipient_node(received.sender_node);
+  *header.mutable_created_at() = ToProto(received_at);
+  return node_signer.SignEnvelope(std::move(header), receipt.SerializeAsString());
+}
+
+absl::StatusOr<v1::Receipt> VerifyReceipt(const Verifier& verifier, absl::string_view receipt_bytes,
+                                          absl::string_view expected_receiver,
+                                          absl::string_view message_id,
+                                          absl::string_view envelope_sha256) {
+  ASSIGN_OR_RETURN(VerifiedEnvelope verified, verifier.Verify(receipt_bytes));
+  if (verified.header.kind() != v1::RECEIPT) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                    "expected a RECEIPT envelope");
+  }
+  if (verified.author.node != expected_receiver) {
+    return MirError(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
+                    absl::StrCat("receipt signed by ", verified.author.Uri(), ", expected node ",
+                                 expected_receiver));
+  }
+  v1::Receipt receipt;
+  if (!receipt.ParseFromString(verified.body) || receipt.receiver_node() != expected_receiver) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY,
+                    "receipt body does not parse or names another receiver");
+  }
+  for (const auto& entry : receipt.entries()) {
+    if (entry.message_id() == message_id && entry.envelope_sha256() == envelope_sha256) {
+      return receipt;
+    }
+  }
+  return MirError(absl::StatusCode::kUnauthenticated, v1::BAD_SIGNATURE,
+                  "receipt does not cover this envelope's message id and hash");
+}
+
+}  // namespace mir
