@@ -49,7 +49,7 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri) {
     id.role = Role::kNode;
     return id;
   }
-  if (parts.size() != 3 || !IsValidNodeId(parts[2])) {
+  if (parts.size() != 3 || parts[1] == "node" || !IsValidNodeId(parts[2])) {
     return BadIdentity("is not mir://<node>/node or mir://<node>/<role>/<name>");
   }
   if (parts[1] == "operator") {

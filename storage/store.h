@@ -1,0 +1,200 @@
+#ifndef MIR_STORAGE_STORE_H_
+#define MIR_STORAGE_STORE_H_
+
+// The node's durable store: one SQLite database, owned by one Store. Nothing
+// else writes to the file.
+//
+// Durability: WAL, synchronous=FULL. A write returns OK only after its COMMIT
+// is on disk. After a failed commit or sync the store is fail-stopped: every
+// later write returns UNAVAILABLE (reason STORE_UNAVAILABLE) until the Store is
+// destroyed and reopened. A full disk returns RESOURCE_EXHAUSTED (reason
+// STORE_FULL) with the transaction rolled back and nothing changed.
+//
+// Thread safety: all methods are thread-safe; writes are serialized.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "crypto/identity.h"
+#include "mir/v1/referral.pb.h"
+#include "mir/v1/status_change.pb.h"
+
+namespace mir::storage {
+
+struct StoreOptions {
+  std::string path;  // the database file; created if missing
+  // How long a writer waits for a lock held by another connection.
+  absl::Duration busy_timeout = absl::Seconds(5);
+  // SQLite VFS to open with; empty = the default ("unix"). Tests pass the
+  // name of a fault-injecting VFS (storage/fault_vfs.h).
+  std::string vfs_name;
+  // The national node's id: the only node that may close a referral negatively.
+  std::string national_node = "nvn";
+};
+
+// Metadata of a referral, from its REFERRAL envelope. No personal fields.
+struct ReferralMeta {
+  std::string referral_id;
+  std::string origin_node;
+  std::string destination_node;
+  v1::Urgency urgency = v1::URGENCY_UNSPECIFIED;
+  std::optional<absl::Time> ack_deadline;  // EMERGENCY_24H only
+};
+
+// One lifecycle event, as decided from a verified envelope or a local action.
+struct Event {
+  std::string referral_id;
+  std::string message_id;   // of the envelope that carries it
+  std::string sender_node;  // node whose stream this event belongs to
+  uint64_t sequence = 0;    // per (referral_id, sender_node), from 1, no gaps
+  v1::ReferralState to_state = v1::REFERRAL_STATE_UNSPECIFIED;
+  Identity actor;           // who made the transition
+  absl::Time at;            // when the actor made it (envelope created_at)
+  std::string reason;       // reason code name and short text; never personal data
+  std::string envelope;     // the exact signed envelope bytes that carry it
+  std::optional<ReferralMeta> referral;  // required with to_state SUBMITTED
+};
+
+// The referral projection: current state, folded from its events.
+struct ReferralRecord {
+  ReferralMeta meta;
+  v1::ReferralState state = v1::REFERRAL_STATE_UNSPECIFIED;
+  absl::Time created_at;
+  absl::Time updated_at;
+  std::string referral_envelope;  // the REFERRAL envelope bytes
+};
+
+enum class ApplyOutcome { kApplied, kHeld };
+
+struct ApplyResult {
+  ApplyOutcome outcome = ApplyOutcome::kApplied;
+  // Events applied by this call, in order: the event itself and any held
+  // successors it released. Empty when held.
+  std::vector<Event> applied;
+};
+
+enum class OutboxState { kPending, kDelivered, kDead };
+
+struct OutgoingEnvelope {
+  std::string message_id;
+  std::string peer;      // next hop node id
+  std::string envelope;  // exact bytes to send; resends carry the same bytes
+};
+
+struct OutboxEntry {
+  int64_t id = 0;        // increasing: the delivery order per peer
+  std::string message_id;
+  std::string peer;
+  std::string envelope;
+  int attempts = 0;
+  absl::Time enqueued_at;
+  absl::Time next_attempt_at;
+  OutboxState state = OutboxState::kPending;
+  std::string last_error;  // short, no personal data
+  std::string receipt;     // the verified receipt envelope, once delivered
+};
+
+struct InboxRecord {
+  std::string message_id;
+  std::string sender_node;
+  std::string envelope_sha256;
+  std::string receipt;  // the receipt envelope we returned
+  absl::Time received_at;
+};
+
+struct AuditCheck {
+  bool ok = true;
+  int64_t rows_checked = 0;
+  // When !ok: the first row whose link does not verify (an edited, inserted
+  // or deleted row), and a human description.
+  int64_t first_bad_row = 0;
+  std::string problem;
+};
+
+// The operations available inside one transaction (Store::Transact).
+class Txn {
+ public:
+  virtual ~Txn() = default;
+
+  virtual absl::StatusOr<std::optional<InboxRecord>> FindInbox(const std::string& message_id) = 0;
+  // ALREADY_EXISTS if the message id is there.
+  virtual absl::Status InsertInbox(const InboxRecord& record) = 0;
+
+  // Checks `event` against the lifecycle (storage/lifecycle.h) and the
+  // per-(referral, sender_node) sequence. In sequence: appends it to the
+  // hash-chained events table, updates the projection, then applies any held
+  // successors. Early (a gap before it): holds it, outcome kHeld. Refusals:
+  // FAILED_PRECONDITION INVALID_TRANSITION (message names the current state),
+  // PERMISSION_DENIED ROLE_MAY_NOT_TRANSITION, NOT_FOUND UNKNOWN_REFERRAL,
+  // ALREADY_EXISTS for a sequence number already applied.
+  virtual absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) = 0;
+
+  virtual absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
+      const std::string& referral_id) = 0;
+  // The next sequence number for `node`'s own stream on `referral_id` (1 if none).
+  virtual absl::StatusOr<uint64_t> NextSequence(const std::string& referral_id,
+                                                const std::string& node) = 0;
+
+  virtual absl::Status Enqueue(const OutgoingEnvelope& envelope) = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating or migrating) the database. Refuses a file whose
+  // user_version is newer than this build knows (FAILED_PRECONDITION), and a
+  // file that fails `PRAGMA quick_check` (DATA_LOSS).
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                                     const Clock* clock);
+  virtual ~Store() = default;
+
+  // Runs `fn` in one BEGIN IMMEDIATE transaction; commits when it returns OK
+  // (durable when this returns OK), rolls back otherwise and returns its status.
+  virtual absl::Status Transact(absl::FunctionRef<absl::Status(Txn&)> fn) = 0;
+
+  // Convenience for the common local action: apply `event` and enqueue
+  // `outgoing`, in one transaction (transactional outbox).
+  virtual absl::StatusOr<ApplyResult> RecordAndEnqueue(
+      const Event& event, const std::vector<OutgoingEnvelope>& outgoing) = 0;
+
+  // --- Outbox (the sender loop) ---
+  // Pending entries for `peer` due at or before `now`, oldest id first.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer,
+                                                              absl::Time now, int limit) = 0;
+  // The earliest next_attempt_at among `peer`'s pending entries, if any.
+  virtual absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) = 0;
+  virtual absl::Status MarkDelivered(int64_t id, const std::string& receipt) = 0;
+  virtual absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at,
+                                         const std::string& error) = 0;
+  virtual absl::Status MarkDead(int64_t id, const std::string& error) = 0;
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
+                                                              int limit) = 0;
+  virtual absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) = 0;
+  // Dead letters back to pending, due now. Returns how many moved.
+  virtual absl::StatusOr<int> Requeue(int64_t id) = 0;
+  virtual absl::StatusOr<int> RequeueAllDead() = 0;
+
+  // --- Reads ---
+  virtual absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
+      const std::string& referral_id) = 0;
+  virtual absl::StatusOr<std::vector<ReferralRecord>> ListReferrals(int limit) = 0;
+  // Applied events of one referral, in the order they were applied.
+  virtual absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) = 0;
+
+  // Walks the hash chain of the events table.
+  virtual absl::StatusOr<AuditCheck> VerifyAuditChain() = 0;
+
+  // True after a failed commit or sync, until reopened.
+  virtual bool failed() const = 0;
+};
+
+}  // namespace mir::storage
+
+#endif  // MIR_STORAGE_STORE_H_

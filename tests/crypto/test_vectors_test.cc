@@ -1,0 +1,125 @@
+// proto/testvectors/v1.txt is what another implementation checks itself
+// against; this test proves our code agrees with every value in it.
+
+#include <fstream>
+#include <map>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "crypto/receipt.h"
+#include "mir/v1/referral.pb.h"
+#include "tests/crypto/crypto_fixtures.h"
+
+namespace mir::testing {
+namespace {
+
+std::map<std::string, std::string> LoadVectors() {
+  std::ifstream in(SourcePath("proto/testvectors/v1.txt"));
+  EXPECT_TRUE(in.good()) << "missing proto/testvectors/v1.txt";
+  std::map<std::string, std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits(": ", 1));
+    out[kv.first] = kv.second;
+  }
+  return out;
+}
+
+std::string DerToPem(const std::string& der) {
+  std::string b64 = absl::Base64Escape(der), pem = "-----BEGIN CERTIFICATE-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) pem += b64.substr(i, 64) + "\n";
+  return pem + "-----END CERTIFICATE-----\n";
+}
+
+class TestVectors : public ::testing::Test {
+ protected:
+  std::string Bytes(const std::string& key) {
+    EXPECT_TRUE(v_.count(key)) << key;
+    std::string bytes = FromHex(v_[key]);
+    EXPECT_FALSE(bytes.empty()) << key;
+    return bytes;
+  }
+  std::map<std::string, std::string> v_ = LoadVectors();
+  FakeClock clock_{absl::FromUnixSeconds(std::stoll(v_["verify_at_unix"]))};
+};
+
+TEST_F(TestVectors, SignedBytesAreTheDocumentedConcatenation) {
+  const std::string header = Bytes("header"), body = Bytes("body");
+  EXPECT_EQ(SignedBytes(header, body), Bytes("signed_bytes"));
+  // Spelled out as PROTOCOL.md §3 does: tag, NUL, u64be lengths.
+  std::string manual = "MIR-EXCHANGE/v1/envelope";
+  manual.push_back('\0');
+  for (const std::string* part : {&header, &body}) {
+    for (int shift = 56; shift >= 0; shift -= 8) manual.push_back(static_cast<char>(part->size() >> shift));
+    manual += *part;
+  }
+  EXPECT_EQ(manual, Bytes("signed_bytes"));
+}
+
+TEST_F(TestVectors, FixedSeedGivesTheFixedSignature) {
+  auto author = Signer::FromSeed(Bytes("author_seed"), Bytes("author_certificate_der"));
+  ASSERT_OK(author);
+  EXPECT_EQ((*author)->identity().Uri(), v_["author_identity_text"]);
+  EXPECT_EQ(ToHex(*(*author)->Sign(Bytes("signed_bytes"))), v_["signature"]);
+}
+
+TEST_F(TestVectors, EnvelopeHoldsTheVectorPartsAndHashes) {
+  v1::Envelope envelope;
+  ASSERT_TRUE(envelope.ParseFromString(Bytes("envelope")));
+  EXPECT_EQ(envelope.header(), Bytes("header"));
+  EXPECT_EQ(envelope.body(), Bytes("body"));
+  EXPECT_EQ(envelope.signature().algorithm(), v1::ED25519);
+  EXPECT_EQ(envelope.signature().certificate(), Bytes("author_certificate_der"));
+  EXPECT_EQ(envelope.signature().value(), Bytes("signature"));
+  EXPECT_EQ(ToHex(Sha256(Bytes("envelope"))), v_["envelope_sha256"]);
+
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(envelope.header()));
+  EXPECT_EQ(header.kind(), v1::REFERRAL);
+  EXPECT_EQ(header.sender_node(), "toscana");
+  EXPECT_EQ(header.recipient_node(), "nvn");
+  EXPECT_EQ(header.author(), "mir://toscana/operator/anna");
+  EXPECT_EQ(header.sequence(), 1u);
+  v1::Referral referral;
+  ASSERT_TRUE(referral.ParseFromString(envelope.body()));
+  EXPECT_EQ(referral.referral_id(), header.referral_id());
+  EXPECT_TRUE(referral.consent().given());
+}
+
+TEST_F(TestVectors, EnvelopeVerifiesAgainstTheVectorCa) {
+  auto verifier = Verifier::FromCaPem(DerToPem(Bytes("ca_certificate_der")), &clock_);
+  ASSERT_OK(verifier);
+  auto verified = (*verifier)->Verify(Bytes("envelope"));
+  ASSERT_OK(verified);
+  EXPECT_EQ(verified->author.Uri(), v_["author_identity_text"]);
+  EXPECT_EQ(ToHex(verified->envelope_sha256), v_["envelope_sha256"]);
+  // ...and not against our development CA.
+  auto dev = MakeVerifier(&clock_);
+  EXPECT_THAT(MIR_STATUS(dev->Verify(Bytes("envelope"))),
+              StatusIsReason(absl::StatusCode::kUnauthenticated, v1::UNTRUSTED_CERTIFICATE));
+}
+
+TEST_F(TestVectors, ReceiptVectorSignsAndVerifies) {
+  auto node = Signer::FromSeed(Bytes("node_seed"), Bytes("node_certificate_der"));
+  ASSERT_OK(node);
+  EXPECT_EQ((*node)->identity().Uri(), "mir://nvn/node");
+  EXPECT_EQ(ToHex(*(*node)->Sign(SignedBytes(Bytes("receipt_header"), Bytes("receipt_body")))),
+            v_["receipt_signature"]);
+
+  auto verifier = Verifier::FromCaPem(DerToPem(Bytes("ca_certificate_der")), &clock_);
+  ASSERT_OK(verifier);
+  v1::EnvelopeHeader original;
+  v1::Envelope envelope;
+  envelope.ParseFromString(Bytes("envelope"));
+  original.ParseFromString(envelope.header());
+  auto receipt = VerifyReceipt(**verifier, Bytes("receipt_envelope"), "nvn", original.message_id(),
+                               Bytes("envelope_sha256"));
+  ASSERT_OK(receipt);
+  ASSERT_EQ(receipt->entries_size(), 1);
+  EXPECT_EQ(ToHex(receipt->entries(0).envelope_sha256()), v_["envelope_sha256"]);
+}
+
+}  // namespace
+}  // namespace mir::testing
