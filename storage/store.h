@@ -74,11 +74,24 @@ struct ReferralRecord {
 
 enum class ApplyOutcome { kApplied, kHeld };
 
+// A held event that turned out invalid when its predecessor arrived. It is
+// removed from the held table, its sequence number counts as consumed (so the
+// stream is not blocked forever) and a row is written to dropped_events.
+struct DroppedEvent {
+  std::string referral_id;
+  std::string sender_node;
+  uint64_t sequence = 0;
+  std::string message_id;
+  absl::Status why;  // the lifecycle refusal, as CheckTransition returned it
+};
+
 struct ApplyResult {
   ApplyOutcome outcome = ApplyOutcome::kApplied;
   // Events applied by this call, in order: the event itself and any held
   // successors it released. Empty when held.
   std::vector<Event> applied;
+  // Released held successors that the lifecycle refused (see DroppedEvent).
+  std::vector<DroppedEvent> dropped;
 };
 
 enum class OutboxState { kPending, kDelivered, kDead };
@@ -117,6 +130,9 @@ struct AuditCheck {
   // or deleted row), and a human description.
   int64_t first_bad_row = 0;
   std::string problem;
+  // Hex of the chain head's hash (the last row's row_hash; "" when empty).
+  // Copying it elsewhere (a log, a peer) anchors the chain against rewrites.
+  std::string head_hash;
 };
 
 // The operations available inside one transaction (Store::Transact).
@@ -143,7 +159,18 @@ class Txn {
   virtual absl::StatusOr<uint64_t> NextSequence(const std::string& referral_id,
                                                 const std::string& node) = 0;
 
+  // ALREADY_EXISTS if the message id is already in the outbox (reason
+  // DUPLICATE_CONFLICT when the bytes or peer differ).
   virtual absl::Status Enqueue(const OutgoingEnvelope& envelope) = 0;
+
+  // The Store's clock, read once per call (for receipts and inbox times).
+  virtual absl::Time Now() const = 0;
+
+  // Runs `fn` inside a savepoint: if it returns an error, every write it made
+  // through this Txn is undone and the error returned, while the rest of the
+  // transaction stands (one refused message in a batch commit). ApplyEvent is
+  // already atomic on its own.
+  virtual absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) = 0;
 };
 
 class Store {

@@ -1,0 +1,63 @@
+#ifndef MIR_STORAGE_AUDIT_CHAIN_H_
+#define MIR_STORAGE_AUDIT_CHAIN_H_
+
+// The hash chain over the events table (docs/STORAGE.md, "Audit chain").
+//
+//   row_hash = SHA-256(prev_hash || CanonicalEventBytes(row))
+//
+// prev_hash is the previous row's row_hash, or 32 zero bytes for the first
+// row. The canonical bytes are a domain tag followed by every stored column
+// of the row (except the two hashes) in a fixed order, each encoded as
+//   type (1 byte: 0 NULL, 1 INTEGER, 2 TEXT/BLOB) || u64be(length) || value
+// where an INTEGER is its 8-byte big-endian two's complement and NULL has
+// length 0. Pure functions; thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace mir::storage {
+
+inline constexpr absl::string_view kAuditDomainTag = "MIR-EXCHANGE/v1/audit-event";
+inline constexpr size_t kHashBytes = 32;
+
+// One row of the events table, exactly as stored.
+struct AuditRow {
+  int64_t id = 0;
+  std::string referral_id;
+  std::string sender_node;
+  int64_t sequence = 0;
+  std::string message_id;
+  int64_t to_state = 0;
+  std::string actor_node;
+  std::string actor_role;
+  std::string actor_name;
+  int64_t at_us = 0;
+  std::string reason;
+  std::string envelope;
+  std::optional<std::string> origin_node;
+  std::optional<std::string> destination_node;
+  std::optional<int64_t> urgency;
+  std::optional<int64_t> ack_deadline_us;
+  int64_t applied_at_us = 0;
+};
+
+// The genesis prev_hash: 32 zero bytes.
+std::string GenesisHash();
+
+std::string CanonicalEventBytes(const AuditRow& row);
+
+// SHA-256(prev_hash || CanonicalEventBytes(row)), 32 raw bytes.
+std::string ChainHash(absl::string_view prev_hash, const AuditRow& row);
+
+// SHA-256 of `data`, 32 raw bytes.
+std::string Sha256Bytes(absl::string_view data);
+
+// Lowercase hex.
+std::string HexOf(absl::string_view bytes);
+
+}  // namespace mir::storage
+
+#endif  // MIR_STORAGE_AUDIT_CHAIN_H_

@@ -1,0 +1,79 @@
+#ifndef MIR_STORAGE_FAULT_VFS_H_
+#define MIR_STORAGE_FAULT_VFS_H_
+
+// A SQLite VFS wrapping "unix" that can fail writes and/or syncs after N
+// operations: our version of leveldb's fault-injection Env. Open a Store with
+// StoreOptions::vfs_name = FaultVfs::Get(name)->name() and arm a fault.
+//
+// Only the main database, its WAL and its rollback journal are counted and
+// failed; temporary files pass through. Counting starts when a fault is
+// armed: FailWritesAfter(3, ...) lets 3 more writes through and fails the
+// 4th and (if `sticky`) every later one, like a disk that stays broken.
+//
+// A VFS, once registered with SQLite, must outlive every connection using it,
+// so FaultVfs objects are never destroyed. All methods are thread-safe.
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace mir::storage {
+
+enum class FaultCode {
+  kIoErrWrite,  // SQLITE_IOERR_WRITE
+  kIoErrFsync,  // SQLITE_IOERR_FSYNC
+  kFull,        // SQLITE_FULL (ENOSPC)
+};
+
+class FaultVfs {
+ public:
+  // The VFS registered under `name` (not as the default), registering it on
+  // first use. Never null; the object lives for the rest of the process.
+  static FaultVfs* Get(const std::string& name);
+
+  const std::string& name() const { return name_; }
+
+  // Let `n` more writes (xWrite) succeed, then fail with `code`; once if not
+  // sticky, else every later write until Clear().
+  void FailWritesAfter(int64_t n, FaultCode code, bool sticky = true);
+  // The same for syncs (xSync).
+  void FailSyncsAfter(int64_t n, FaultCode code, bool sticky = true);
+  // Disarms every fault.
+  void Clear();
+
+  // Operations seen on counted files since the last ResetCounters().
+  int64_t writes() const { return writes_.load(); }
+  int64_t syncs() const { return syncs_.load(); }
+  int64_t wal_syncs() const { return wal_syncs_.load(); }
+  int64_t injected_failures() const { return injected_.load(); }
+  void ResetCounters();
+
+  // Internal, called by the VFS shims: the SQLite result code for the next
+  // write or sync (SQLITE_OK to let it through).
+  int OnWrite();
+  int OnSync(bool is_wal);
+
+ private:
+  explicit FaultVfs(std::string name) : name_(std::move(name)) {}
+
+  struct Trigger {
+    std::atomic<bool> armed{false};
+    std::atomic<int64_t> remaining{0};  // successes left before failing
+    std::atomic<int> code{0};           // SQLite result code to return
+    std::atomic<bool> sticky{true};
+  };
+  void Arm(Trigger& t, int64_t n, FaultCode code, bool sticky);
+  int Fire(Trigger& t);
+
+  const std::string name_;
+  Trigger write_fault_;
+  Trigger sync_fault_;
+  std::atomic<int64_t> writes_{0};
+  std::atomic<int64_t> syncs_{0};
+  std::atomic<int64_t> wal_syncs_{0};
+  std::atomic<int64_t> injected_{0};
+};
+
+}  // namespace mir::storage
+
+#endif  // MIR_STORAGE_FAULT_VFS_H_

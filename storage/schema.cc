@@ -1,0 +1,272 @@
+#include "storage/schema.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "storage/audit_chain.h"
+
+namespace mir::storage {
+namespace {
+
+// Version 1: the tables. Times are microseconds since the Unix epoch (UTC);
+// states are mir.v1.ReferralState numbers; outbox.state is 0 pending,
+// 1 delivered, 2 dead.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE referrals (
+  referral_id       TEXT PRIMARY KEY NOT NULL,
+  origin_node       TEXT NOT NULL,
+  destination_node  TEXT NOT NULL,
+  urgency           INTEGER NOT NULL,
+  ack_deadline_us   INTEGER,
+  state             INTEGER NOT NULL,
+  created_at_us     INTEGER NOT NULL,
+  updated_at_us     INTEGER NOT NULL,
+  referral_envelope BLOB NOT NULL
+);
+CREATE INDEX referrals_by_update ON referrals(updated_at_us);
+
+CREATE TABLE events (
+  id               INTEGER PRIMARY KEY,
+  referral_id      TEXT NOT NULL REFERENCES referrals(referral_id),
+  sender_node      TEXT NOT NULL,
+  sequence         INTEGER NOT NULL,
+  message_id       TEXT NOT NULL,
+  to_state         INTEGER NOT NULL,
+  actor_node       TEXT NOT NULL,
+  actor_role       TEXT NOT NULL,
+  actor_name       TEXT NOT NULL,
+  at_us            INTEGER NOT NULL,
+  reason           TEXT NOT NULL,
+  envelope         BLOB NOT NULL,
+  origin_node      TEXT,
+  destination_node TEXT,
+  urgency          INTEGER,
+  ack_deadline_us  INTEGER,
+  applied_at_us    INTEGER NOT NULL,
+  UNIQUE (referral_id, sender_node, sequence)
+);
+CREATE INDEX events_by_message ON events(message_id);
+
+CREATE TABLE streams (
+  referral_id   TEXT NOT NULL,
+  sender_node   TEXT NOT NULL,
+  last_sequence INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, sender_node)
+) WITHOUT ROWID;
+
+CREATE TABLE held_events (
+  referral_id      TEXT NOT NULL,
+  sender_node      TEXT NOT NULL,
+  sequence         INTEGER NOT NULL,
+  message_id       TEXT NOT NULL,
+  to_state         INTEGER NOT NULL,
+  actor_node       TEXT NOT NULL,
+  actor_role       TEXT NOT NULL,
+  actor_name       TEXT NOT NULL,
+  at_us            INTEGER NOT NULL,
+  reason           TEXT NOT NULL,
+  envelope         BLOB NOT NULL,
+  origin_node      TEXT,
+  destination_node TEXT,
+  urgency          INTEGER,
+  ack_deadline_us  INTEGER,
+  held_at_us       INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, sender_node, sequence)
+) WITHOUT ROWID;
+
+CREATE TABLE outbox (
+  id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id         TEXT NOT NULL UNIQUE,
+  peer               TEXT NOT NULL,
+  envelope           BLOB NOT NULL,
+  attempts           INTEGER NOT NULL DEFAULT 0,
+  enqueued_at_us     INTEGER NOT NULL,
+  next_attempt_at_us INTEGER NOT NULL,
+  state              INTEGER NOT NULL DEFAULT 0,
+  last_error         TEXT NOT NULL DEFAULT '',
+  receipt            BLOB
+);
+CREATE INDEX outbox_pending ON outbox(peer, id, next_attempt_at_us) WHERE state = 0;
+CREATE INDEX outbox_by_state ON outbox(state, id);
+
+CREATE TABLE inbox (
+  message_id      TEXT PRIMARY KEY NOT NULL,
+  sender_node     TEXT NOT NULL,
+  envelope_sha256 BLOB NOT NULL,
+  receipt         BLOB NOT NULL,
+  received_at_us  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+// Version 2: the audit chain. Columns are added nullable (SQLite cannot add
+// NOT NULL columns without a default); the verifier treats NULL as broken.
+constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE events ADD COLUMN prev_hash BLOB;
+ALTER TABLE events ADD COLUMN row_hash BLOB;
+
+CREATE TABLE audit_head (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  last_event_id INTEGER NOT NULL,
+  last_hash     BLOB NOT NULL,
+  row_count     INTEGER NOT NULL
+);
+
+CREATE TABLE dropped_events (
+  id            INTEGER PRIMARY KEY,
+  referral_id   TEXT NOT NULL,
+  sender_node   TEXT NOT NULL,
+  sequence      INTEGER NOT NULL,
+  message_id    TEXT NOT NULL,
+  to_state      INTEGER NOT NULL,
+  actor_node    TEXT NOT NULL,
+  actor_role    TEXT NOT NULL,
+  status_code   INTEGER NOT NULL,
+  status_reason TEXT NOT NULL,
+  status_text   TEXT NOT NULL,
+  dropped_at_us INTEGER NOT NULL
+);
+)sql";
+
+// Created after the backfill, which has to UPDATE existing rows.
+constexpr char kSchemaV2Triggers[] = R"sql(
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+)sql";
+
+// Computes prev_hash/row_hash for rows written by version 1, in id order,
+// and the chain head.
+absl::Status BackfillAuditChain(Db& db) {
+  ASSIGN_OR_RETURN(Statement select,
+                   db.Prepare("SELECT id, referral_id, sender_node, sequence, message_id, to_state, "
+                              "actor_node, actor_role, actor_name, at_us, reason, envelope, "
+                              "origin_node, destination_node, urgency, ack_deadline_us, "
+                              "applied_at_us FROM events ORDER BY id",
+                              "read events for the audit backfill"));
+  std::string prev = GenesisHash();
+  int64_t last_id = 0;
+  int64_t count = 0;
+  std::vector<std::pair<int64_t, std::pair<std::string, std::string>>> hashes;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    AuditRow r;
+    r.id = select.Int(0);
+    r.referral_id = select.Text(1);
+    r.sender_node = select.Text(2);
+    r.sequence = select.Int(3);
+    r.message_id = select.Text(4);
+    r.to_state = select.Int(5);
+    r.actor_node = select.Text(6);
+    r.actor_role = select.Text(7);
+    r.actor_name = select.Text(8);
+    r.at_us = select.Int(9);
+    r.reason = select.Text(10);
+    r.envelope = select.Text(11);
+    r.origin_node = select.OptText(12);
+    r.destination_node = select.OptText(13);
+    r.urgency = select.OptInt(14);
+    r.ack_deadline_us = select.OptInt(15);
+    r.applied_at_us = select.Int(16);
+    std::string hash = ChainHash(prev, r);
+    if (hash.size() != kHashBytes) return absl::InternalError("SHA-256 failed during the audit backfill");
+    hashes.push_back({r.id, {prev, hash}});
+    prev = std::move(hash);
+    last_id = r.id;
+    ++count;
+  }
+  for (const auto& [id, link] : hashes) {
+    ASSIGN_OR_RETURN(Statement update,
+                     db.Prepare("UPDATE events SET prev_hash = ?1, row_hash = ?2 WHERE id = ?3",
+                                "backfill the audit chain"));
+    update.BindBlob(1, link.first).BindBlob(2, link.second).BindInt(3, id);
+    RETURN_IF_ERROR(update.Run());
+  }
+  if (count > 0) {
+    ASSIGN_OR_RETURN(Statement head,
+                     db.Prepare("INSERT INTO audit_head (id, last_event_id, last_hash, row_count) "
+                                "VALUES (1, ?1, ?2, ?3)",
+                                "write the audit chain head"));
+    head.BindInt(1, last_id).BindBlob(2, prev).BindInt(3, count);
+    RETURN_IF_ERROR(head.Run());
+  }
+  return absl::OkStatus();
+}
+
+struct MigrationStep {
+  int version;  // user_version after this step
+  const char* sql;
+  absl::Status (*after)(Db&);  // may be null
+};
+
+absl::Status MigrateToV2(Db& db) {
+  RETURN_IF_ERROR(BackfillAuditChain(db));
+  return db.Exec(kSchemaV2Triggers, "create the append-only triggers");
+}
+
+const std::vector<MigrationStep>& Steps() {
+  static const auto* const kSteps = new std::vector<MigrationStep>{
+      {1, kSchemaV1, nullptr},
+      {2, kSchemaV2, &MigrateToV2},
+  };
+  return *kSteps;
+}
+
+absl::StatusOr<int> UserVersion(Db& db) {
+  ASSIGN_OR_RETURN(std::string text, db.QueryText("PRAGMA user_version", "read the schema version"));
+  int version = 0;
+  if (!absl::SimpleAtoi(text, &version)) return absl::InternalError("unreadable PRAGMA user_version");
+  return version;
+}
+
+absl::Status RefuseNewer(int version) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "database schema version ", version, " is newer than this build supports (", kSchemaVersion,
+      "); refusing to open it: upgrade mir-exchange or restore a matching backup"));
+}
+
+absl::Status RunSteps(Db& db, int from) {
+  for (const MigrationStep& step : Steps()) {
+    if (step.version <= from) continue;
+    RETURN_IF_ERROR(db.Exec(step.sql, absl::StrCat("apply schema migration ", step.version)));
+    if (step.after != nullptr) RETURN_IF_ERROR(step.after(db));
+  }
+  const std::string set_version = absl::StrCat("PRAGMA user_version = ", kSchemaVersion);
+  return db.Exec(set_version.c_str(), "set the schema version");
+}
+
+}  // namespace
+
+absl::Status CheckSchemaVersion(Db& db) {
+  ASSIGN_OR_RETURN(int version, UserVersion(db));
+  if (version > kSchemaVersion) return RefuseNewer(version);
+  return absl::OkStatus();
+}
+
+absl::Status Migrate(Db& db) {
+  ASSIGN_OR_RETURN(int version, UserVersion(db));
+  if (version > kSchemaVersion) return RefuseNewer(version);
+  if (version == kSchemaVersion) return absl::OkStatus();
+
+  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE", "begin the schema migration"));
+  // Another process may have migrated between the read above and the lock.
+  absl::StatusOr<int> locked_version = UserVersion(db);
+  absl::Status status = locked_version.status();
+  if (status.ok() && *locked_version > kSchemaVersion) status = RefuseNewer(*locked_version);
+  if (status.ok() && *locked_version < kSchemaVersion) status = RunSteps(db, *locked_version);
+  if (status.ok()) status = db.Exec("COMMIT", "commit the schema migration");
+  if (!status.ok()) {
+    if (!sqlite3_get_autocommit(db.raw())) {
+      (void)db.Exec("ROLLBACK", "roll back the schema migration");
+    }
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mir::storage

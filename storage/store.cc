@@ -1,0 +1,1065 @@
+#include "storage/store.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <limits>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "storage/audit_chain.h"
+#include "storage/lifecycle.h"
+#include "storage/schema.h"
+#include "storage/sqlite_util.h"
+#include "storage/store_internal.h"
+
+namespace mir::storage {
+namespace {
+
+// Checkpoint (copy the WAL into the database file) once the WAL holds this
+// many pages. SQLite's automatic checkpoint is disabled so that a failed
+// checkpoint sync is seen and fail-stops the store instead of being ignored.
+constexpr int kCheckpointPages = 1000;
+constexpr size_t kMaxIdBytes = 128;
+constexpr size_t kMaxReasonBytes = 1024;
+constexpr size_t kMaxErrorBytes = 256;
+
+constexpr int kOutboxPending = 0;
+constexpr int kOutboxDelivered = 1;
+constexpr int kOutboxDead = 2;
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+absl::Status InvalidField(absl::string_view what) {
+  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD, what);
+}
+
+absl::Status FailStoppedError() {
+  return MirError(absl::StatusCode::kUnavailable, v1::STORE_UNAVAILABLE,
+                  "store is fail-stopped after a failed write, sync or commit; it refuses writes "
+                  "until it is reopened (restart the node)");
+}
+
+const char* RoleText(Role role) {
+  switch (role) {
+    case Role::kNode: return "node";
+    case Role::kOperator: return "operator";
+    case Role::kPartner: return "partner";
+  }
+  return "unknown";
+}
+
+Role RoleFromText(absl::string_view text) {
+  if (text == "operator") return Role::kOperator;
+  if (text == "partner") return Role::kPartner;
+  return Role::kNode;
+}
+
+int OutboxStateNumber(OutboxState state) {
+  switch (state) {
+    case OutboxState::kPending: return kOutboxPending;
+    case OutboxState::kDelivered: return kOutboxDelivered;
+    case OutboxState::kDead: return kOutboxDead;
+  }
+  return kOutboxPending;
+}
+
+OutboxState OutboxStateOf(int64_t n) {
+  if (n == kOutboxDelivered) return OutboxState::kDelivered;
+  if (n == kOutboxDead) return OutboxState::kDead;
+  return OutboxState::kPending;
+}
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string Truncate(absl::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  return std::string(s.substr(0, n));
+}
+
+int SqlLimit(int limit) { return limit <= 0 ? -1 : limit; }
+
+absl::Status ValidateEvent(const Event& e) {
+  if (e.referral_id.empty() || e.referral_id.size() > kMaxIdBytes) {
+    return InvalidField("event needs a referral id of 1-128 bytes");
+  }
+  if (e.message_id.empty() || e.message_id.size() > kMaxIdBytes) {
+    return InvalidField("event needs a message id of 1-128 bytes");
+  }
+  if (!IsValidNodeId(e.sender_node)) return InvalidField("event sender node is not a valid node id");
+  if (!IsValidNodeId(e.actor.node)) return InvalidField("event actor node is not a valid node id");
+  if (e.sequence == 0 || e.sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return InvalidField("event sequence must be 1 or more");
+  }
+  if (e.to_state == v1::REFERRAL_STATE_UNSPECIFIED || !v1::ReferralState_IsValid(e.to_state)) {
+    return InvalidField("event target state is not a lifecycle state");
+  }
+  if (e.reason.size() > kMaxReasonBytes) return InvalidField("event reason is longer than 1024 bytes");
+  if (e.envelope.empty()) return InvalidField("event carries no envelope bytes");
+  return absl::OkStatus();
+}
+
+AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us) {
+  AuditRow r;
+  r.id = id;
+  r.referral_id = e.referral_id;
+  r.sender_node = e.sender_node;
+  r.sequence = static_cast<int64_t>(e.sequence);
+  r.message_id = e.message_id;
+  r.to_state = e.to_state;
+  r.actor_node = e.actor.node;
+  r.actor_role = RoleText(e.actor.role);
+  r.actor_name = e.actor.name;
+  r.at_us = Micros(e.at);
+  r.reason = e.reason;
+  r.envelope = e.envelope;
+  if (e.referral.has_value()) {
+    r.origin_node = e.referral->origin_node;
+    r.destination_node = e.referral->destination_node;
+    r.urgency = e.referral->urgency;
+    if (e.referral->ack_deadline.has_value()) r.ack_deadline_us = Micros(*e.referral->ack_deadline);
+  }
+  r.applied_at_us = applied_at_us;
+  return r;
+}
+
+// Columns 0..14 of an event-shaped SELECT (events and held_events share them):
+// referral_id, sender_node, sequence, message_id, to_state, actor_node,
+// actor_role, actor_name, at_us, reason, envelope, origin_node,
+// destination_node, urgency, ack_deadline_us.
+#define MIR_EVENT_COLUMNS                                                             \
+  "referral_id, sender_node, sequence, message_id, to_state, actor_node, actor_role, " \
+  "actor_name, at_us, reason, envelope, origin_node, destination_node, urgency, "      \
+  "ack_deadline_us"
+
+Event EventFromRow(const Statement& s) {
+  Event e;
+  e.referral_id = s.Text(0);
+  e.sender_node = s.Text(1);
+  e.sequence = static_cast<uint64_t>(s.Int(2));
+  e.message_id = s.Text(3);
+  e.to_state = static_cast<v1::ReferralState>(s.Int(4));
+  e.actor.node = s.Text(5);
+  e.actor.role = RoleFromText(s.Text(6));
+  e.actor.name = s.Text(7);
+  e.at = FromMicros(s.Int(8));
+  e.reason = s.Text(9);
+  e.envelope = s.Text(10);
+  if (!s.IsNull(11)) {
+    ReferralMeta meta;
+    meta.referral_id = e.referral_id;
+    meta.origin_node = s.Text(11);
+    meta.destination_node = s.Text(12);
+    meta.urgency = static_cast<v1::Urgency>(s.Int(13));
+    if (!s.IsNull(14)) meta.ack_deadline = FromMicros(s.Int(14));
+    e.referral = std::move(meta);
+  }
+  return e;
+}
+
+#define MIR_REFERRAL_COLUMNS                                                             \
+  "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, "        \
+  "created_at_us, updated_at_us, referral_envelope"
+
+ReferralRecord ReferralFromRow(const Statement& s) {
+  ReferralRecord r;
+  r.meta.referral_id = s.Text(0);
+  r.meta.origin_node = s.Text(1);
+  r.meta.destination_node = s.Text(2);
+  r.meta.urgency = static_cast<v1::Urgency>(s.Int(3));
+  if (!s.IsNull(4)) r.meta.ack_deadline = FromMicros(s.Int(4));
+  r.state = static_cast<v1::ReferralState>(s.Int(5));
+  r.created_at = FromMicros(s.Int(6));
+  r.updated_at = FromMicros(s.Int(7));
+  r.referral_envelope = s.Text(8);
+  return r;
+}
+
+#define MIR_OUTBOX_COLUMNS                                                             \
+  "id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, "     \
+  "state, last_error, receipt"
+
+OutboxEntry OutboxFromRow(const Statement& s) {
+  OutboxEntry o;
+  o.id = s.Int(0);
+  o.message_id = s.Text(1);
+  o.peer = s.Text(2);
+  o.envelope = s.Text(3);
+  o.attempts = static_cast<int>(s.Int(4));
+  o.enqueued_at = FromMicros(s.Int(5));
+  o.next_attempt_at = FromMicros(s.Int(6));
+  o.state = OutboxStateOf(s.Int(7));
+  o.last_error = s.Text(8);
+  o.receipt = s.Text(9);
+  return o;
+}
+
+absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::string& referral_id) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_REFERRAL_COLUMNS
+                                           " FROM referrals WHERE referral_id = ?1",
+                                           "read referral"));
+  s.BindText(1, referral_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::nullopt;
+  return ReferralFromRow(s);
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> CollectOutbox(Statement& s) {
+  std::vector<OutboxEntry> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(OutboxFromRow(s));
+  }
+  return out;
+}
+
+// Runs `fn` inside a savepoint: all of its writes or none, even when the
+// caller of a Txn method carries on after an error.
+absl::Status InSavepoint(Db& db, absl::FunctionRef<absl::Status()> fn) {
+  RETURN_IF_ERROR(db.Exec("SAVEPOINT mir_op", "open a savepoint"));
+  absl::Status status = fn();
+  if (!status.ok()) {
+    (void)db.Exec("ROLLBACK TO mir_op", "roll back a savepoint");
+  }
+  absl::Status released = db.Exec("RELEASE mir_op", "release a savepoint");
+  return status.ok() ? released : status;
+}
+
+// ---------------------------------------------------------------------------
+
+class TxnImpl final : public Txn {
+ public:
+  TxnImpl(Db& db, const Clock& clock, const std::string& national_node)
+      : db_(db), clock_(clock), national_node_(national_node) {}
+
+  absl::StatusOr<std::optional<InboxRecord>> FindInbox(const std::string& message_id) override {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("SELECT message_id, sender_node, envelope_sha256, receipt, "
+                                 "received_at_us FROM inbox WHERE message_id = ?1",
+                                 "read inbox"));
+    s.BindText(1, message_id);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::nullopt;
+    InboxRecord r;
+    r.message_id = s.Text(0);
+    r.sender_node = s.Text(1);
+    r.envelope_sha256 = s.Text(2);
+    r.receipt = s.Text(3);
+    r.received_at = FromMicros(s.Int(4));
+    return r;
+  }
+
+  absl::Status InsertInbox(const InboxRecord& record) override {
+    if (record.message_id.empty() || record.message_id.size() > kMaxIdBytes) {
+      return InvalidField("inbox record needs a message id of 1-128 bytes");
+    }
+    ASSIGN_OR_RETURN(std::optional<InboxRecord> existing, FindInbox(record.message_id));
+    if (existing.has_value()) {
+      if (existing->envelope_sha256 != record.envelope_sha256) {
+        return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                        absl::StrCat("message ", record.message_id,
+                                     " was already received with different bytes"));
+      }
+      return absl::AlreadyExistsError(absl::StrCat("message ", record.message_id, " was already received"));
+    }
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO inbox (message_id, sender_node, envelope_sha256, "
+                                 "receipt, received_at_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                 "write inbox"));
+    s.BindText(1, record.message_id)
+        .BindText(2, record.sender_node)
+        .BindBlob(3, record.envelope_sha256)
+        .BindBlob(4, record.receipt)
+        .BindInt(5, Micros(record.received_at));
+    return s.Run();
+  }
+
+  absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) override {
+    RETURN_IF_ERROR(ValidateEvent(event));
+    ApplyResult result;
+    RETURN_IF_ERROR(InSavepoint(db_, [&] { return ApplyInSavepoint(event, result); }));
+    return result;
+  }
+
+  absl::StatusOr<std::optional<ReferralRecord>> GetReferral(const std::string& referral_id) override {
+    return ReadReferral(db_, referral_id);
+  }
+
+  absl::StatusOr<uint64_t> NextSequence(const std::string& referral_id,
+                                        const std::string& node) override {
+    ASSIGN_OR_RETURN(uint64_t last, LastSequence(referral_id, node));
+    return last + 1;
+  }
+
+  absl::Status Enqueue(const OutgoingEnvelope& envelope) override {
+    if (envelope.message_id.empty() || envelope.message_id.size() > kMaxIdBytes) {
+      return InvalidField("outgoing envelope needs a message id of 1-128 bytes");
+    }
+    if (!IsValidNodeId(envelope.peer)) return InvalidField("outgoing peer is not a valid node id");
+    if (envelope.envelope.empty()) return InvalidField("outgoing envelope has no bytes");
+    {
+      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT peer, envelope FROM outbox WHERE message_id = ?1",
+                                                "read outbox"));
+      s.BindText(1, envelope.message_id);
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) {
+        if (s.Text(0) != envelope.peer || s.Text(1) != envelope.envelope) {
+          return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                          absl::StrCat("message ", envelope.message_id,
+                                       " is already queued with different bytes or peer"));
+        }
+        return absl::AlreadyExistsError(absl::StrCat("message ", envelope.message_id, " is already queued"));
+      }
+    }
+    const int64_t now = Micros(clock_.Now());
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO outbox (message_id, peer, envelope, attempts, "
+                                 "enqueued_at_us, next_attempt_at_us, state) "
+                                 "VALUES (?1, ?2, ?3, 0, ?4, ?4, 0)",
+                                 "enqueue outgoing envelope"));
+    s.BindText(1, envelope.message_id).BindText(2, envelope.peer).BindBlob(3, envelope.envelope).BindInt(4, now);
+    return s.Run();
+  }
+
+  absl::Time Now() const override { return clock_.Now(); }
+
+  absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override { return InSavepoint(db_, fn); }
+
+ private:
+  absl::Status ApplyInSavepoint(const Event& event, ApplyResult& result) {
+    ASSIGN_OR_RETURN(uint64_t last, LastSequence(event.referral_id, event.sender_node));
+    if (event.sequence <= last) return AlreadyApplied(event);
+    if (event.sequence > last + 1) {
+      RETURN_IF_ERROR(Hold(event));
+      result.outcome = ApplyOutcome::kHeld;
+      return absl::OkStatus();
+    }
+
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> current, ReadReferral(db_, event.referral_id));
+    RETURN_IF_ERROR(CheckTransition(current.has_value() ? &*current : nullptr, event, national_node_));
+    RETURN_IF_ERROR(Append(event, current.has_value()));
+    result.applied.push_back(event);
+
+    // Release held successors of the same stream, in order, in this
+    // transaction. A refused one is dropped (and its number consumed) rather
+    // than failing the arrival that released it: that arrival was valid, and
+    // the sender already holds our receipt for the refused one.
+    uint64_t seq = event.sequence;
+    while (true) {
+      ASSIGN_OR_RETURN(std::optional<Event> held, TakeHeld(event.referral_id, event.sender_node, seq + 1));
+      if (!held.has_value()) break;
+      ++seq;
+      ASSIGN_OR_RETURN(current, ReadReferral(db_, held->referral_id));
+      absl::Status check = CheckTransition(current.has_value() ? &*current : nullptr, *held, national_node_);
+      if (check.ok()) {
+        RETURN_IF_ERROR(Append(*held, current.has_value()));
+        result.applied.push_back(*std::move(held));
+      } else {
+        RETURN_IF_ERROR(RecordDropped(*held, check));
+        result.dropped.push_back(DroppedEvent{held->referral_id, held->sender_node, held->sequence,
+                                              held->message_id, check});
+      }
+    }
+    return SetLastSequence(event.referral_id, event.sender_node, seq);
+  }
+
+  absl::StatusOr<uint64_t> LastSequence(const std::string& referral_id, const std::string& node) {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("SELECT last_sequence FROM streams WHERE referral_id = ?1 AND sender_node = ?2",
+                                 "read stream position"));
+    s.BindText(1, referral_id).BindText(2, node);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    return row ? static_cast<uint64_t>(s.Int(0)) : 0;
+  }
+
+  absl::Status SetLastSequence(const std::string& referral_id, const std::string& node, uint64_t seq) {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO streams (referral_id, sender_node, last_sequence) "
+                                 "VALUES (?1, ?2, ?3) ON CONFLICT (referral_id, sender_node) "
+                                 "DO UPDATE SET last_sequence = excluded.last_sequence",
+                                 "write stream position"));
+    s.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
+    return s.Run();
+  }
+
+  absl::Status AlreadyApplied(const Event& event) {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("SELECT message_id FROM events WHERE referral_id = ?1 AND "
+                                 "sender_node = ?2 AND sequence = ?3",
+                                 "read applied event"));
+    s.BindText(1, event.referral_id).BindText(2, event.sender_node).BindInt(3, static_cast<int64_t>(event.sequence));
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    const std::string what = absl::StrCat("sequence ", event.sequence, " of node ", event.sender_node,
+                                          " on referral ", event.referral_id);
+    if (row && s.Text(0) == event.message_id) {
+      return absl::AlreadyExistsError(absl::StrCat(what, " was already applied"));
+    }
+    return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                    absl::StrCat(what, " was already used by another message"));
+  }
+
+  absl::Status Hold(const Event& e) {
+    {
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("SELECT message_id FROM held_events WHERE referral_id = ?1 AND "
+                                   "sender_node = ?2 AND sequence = ?3",
+                                   "read held event"));
+      s.BindText(1, e.referral_id).BindText(2, e.sender_node).BindInt(3, static_cast<int64_t>(e.sequence));
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) {
+        const std::string what = absl::StrCat("sequence ", e.sequence, " of node ", e.sender_node,
+                                              " on referral ", e.referral_id);
+        if (s.Text(0) == e.message_id) return absl::AlreadyExistsError(absl::StrCat(what, " is already held"));
+        return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                        absl::StrCat(what, " is already held for another message"));
+      }
+    }
+    const AuditRow r = RowOf(0, e, 0);
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO held_events (" MIR_EVENT_COLUMNS ", held_at_us) VALUES "
+                                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                 "hold early event"));
+    BindEventColumns(s, r);
+    s.BindInt(16, Micros(clock_.Now()));
+    return s.Run();
+  }
+
+  absl::StatusOr<std::optional<Event>> TakeHeld(const std::string& referral_id, const std::string& node,
+                                                uint64_t seq) {
+    std::optional<Event> held;
+    {
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("SELECT " MIR_EVENT_COLUMNS " FROM held_events WHERE referral_id = ?1 "
+                                   "AND sender_node = ?2 AND sequence = ?3",
+                                   "read held event"));
+      s.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return std::nullopt;
+      held = EventFromRow(s);
+    }
+    ASSIGN_OR_RETURN(Statement del,
+                     db_.Prepare("DELETE FROM held_events WHERE referral_id = ?1 AND sender_node = ?2 "
+                                 "AND sequence = ?3",
+                                 "release held event"));
+    del.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
+    RETURN_IF_ERROR(del.Run());
+    return held;
+  }
+
+  absl::Status RecordDropped(const Event& e, const absl::Status& why) {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO dropped_events (referral_id, sender_node, sequence, "
+                                 "message_id, to_state, actor_node, actor_role, status_code, "
+                                 "status_reason, status_text, dropped_at_us) VALUES "
+                                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                 "record dropped event"));
+    s.BindText(1, e.referral_id)
+        .BindText(2, e.sender_node)
+        .BindInt(3, static_cast<int64_t>(e.sequence))
+        .BindText(4, e.message_id)
+        .BindInt(5, e.to_state)
+        .BindText(6, e.actor.node)
+        .BindText(7, RoleText(e.actor.role))
+        .BindInt(8, static_cast<int>(why.code()))
+        .BindText(9, ReasonName(why))
+        .BindText(10, Truncate(why.message(), kMaxErrorBytes))
+        .BindInt(11, Micros(clock_.Now()));
+    return s.Run();
+  }
+
+  // Binds the 15 event columns of `r` to parameters 1..15.
+  static void BindEventColumns(Statement& s, const AuditRow& r) {
+    s.BindText(1, r.referral_id)
+        .BindText(2, r.sender_node)
+        .BindInt(3, r.sequence)
+        .BindText(4, r.message_id)
+        .BindInt(5, r.to_state)
+        .BindText(6, r.actor_node)
+        .BindText(7, r.actor_role)
+        .BindText(8, r.actor_name)
+        .BindInt(9, r.at_us)
+        .BindText(10, r.reason)
+        .BindBlob(11, r.envelope)
+        .BindOptText(12, r.origin_node)
+        .BindOptText(13, r.destination_node)
+        .BindOptInt(14, r.urgency)
+        .BindOptInt(15, r.ack_deadline_us);
+  }
+
+  // Appends `e` to the chain and folds it into the projection. The lifecycle
+  // check has passed.
+  absl::Status Append(const Event& e, bool referral_exists) {
+    const int64_t now = Micros(clock_.Now());
+    if (e.to_state == v1::SUBMITTED && !referral_exists) {
+      const ReferralMeta& meta = *e.referral;  // CheckTransition required it
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("INSERT INTO referrals (" MIR_REFERRAL_COLUMNS ") VALUES "
+                                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+                                   "create referral"));
+      s.BindText(1, e.referral_id)
+          .BindText(2, meta.origin_node)
+          .BindText(3, meta.destination_node)
+          .BindInt(4, meta.urgency)
+          .BindOptInt(5, meta.ack_deadline.has_value() ? std::optional<int64_t>(Micros(*meta.ack_deadline))
+                                                       : std::nullopt)
+          .BindInt(6, e.to_state)
+          .BindInt(7, Micros(e.at))
+          .BindBlob(8, e.envelope);
+      RETURN_IF_ERROR(s.Run());
+    } else {
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("UPDATE referrals SET state = ?2, updated_at_us = MAX(updated_at_us, ?3) "
+                                   "WHERE referral_id = ?1",
+                                   "update referral"));
+      s.BindText(1, e.referral_id).BindInt(2, e.to_state).BindInt(3, Micros(e.at));
+      RETURN_IF_ERROR(s.Run());
+    }
+
+    // Link to the chain head, not to whatever row is last: if rows were
+    // deleted at the end, the gap stays visible to VerifyAuditChain.
+    std::string prev = GenesisHash();
+    int64_t last_id = 0;
+    int64_t count = 0;
+    {
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("SELECT last_event_id, last_hash, row_count FROM audit_head WHERE id = 1",
+                                   "read audit chain head"));
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) {
+        last_id = s.Int(0);
+        prev = s.Text(1);
+        count = s.Int(2);
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(MAX(id), 0) FROM events", "read last event id"));
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row && s.Int(0) > last_id) last_id = s.Int(0);
+    }
+    const AuditRow r = RowOf(last_id + 1, e, now);
+    const std::string hash = ChainHash(prev, r);
+    if (hash.size() != kHashBytes) return absl::InternalError("SHA-256 failed while appending an event");
+    {
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("INSERT INTO events (" MIR_EVENT_COLUMNS ", applied_at_us, id, "
+                                   "prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                                   "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                                   "append event"));
+      BindEventColumns(s, r);
+      s.BindInt(16, r.applied_at_us).BindInt(17, r.id).BindBlob(18, prev).BindBlob(19, hash);
+      RETURN_IF_ERROR(s.Run());
+    }
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO audit_head (id, last_event_id, last_hash, row_count) "
+                                 "VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
+                                 "last_event_id = excluded.last_event_id, last_hash = excluded.last_hash, "
+                                 "row_count = excluded.row_count",
+                                 "write audit chain head"));
+    s.BindInt(1, r.id).BindBlob(2, hash).BindInt(3, count + 1);
+    return s.Run();
+  }
+
+  Db& db_;
+  const Clock& clock_;
+  const std::string& national_node_;
+};
+
+// ---------------------------------------------------------------------------
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(const StoreOptions& options, const Clock& clock) : options_(options), clock_(clock) {}
+
+  ~StoreImpl() override {
+    // After a failure, do not let close-time checkpoints write to a disk that
+    // has already lost a sync; the WAL is replayed on the next open.
+    absl::MutexLock wlock(&write_mu_);
+    absl::MutexLock rlock(&read_mu_);
+    if (failed_.load()) {
+      for (Db* db : {writer_.get(), reader_.get()}) {
+        if (db != nullptr) sqlite3_db_config(db->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+      }
+    }
+    reader_.reset();
+    writer_.reset();
+  }
+
+  absl::Status Init() {
+    constexpr int kFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    absl::MutexLock wlock(&write_mu_);
+    ASSIGN_OR_RETURN(writer_, Db::Open(options_.path, kFlags, options_.vfs_name));
+    sqlite3* raw = writer_->raw();
+    sqlite3_busy_timeout(raw, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+
+    RETURN_IF_ERROR(QuickCheck(*writer_));
+    RETURN_IF_ERROR(CheckSchemaVersion(*writer_));
+    ASSIGN_OR_RETURN(std::string mode, writer_->QueryText("PRAGMA journal_mode = WAL", "enable WAL"));
+    if (mode != "wal") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the database refused WAL mode (journal_mode is ", mode, ")"));
+    }
+    RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                                  "PRAGMA secure_delete = ON;",
+                                  "set durability pragmas"));
+    // Replaces SQLite's automatic checkpointing (see kCheckpointPages).
+    sqlite3_wal_hook(raw, &StoreImpl::WalHook, this);
+    RETURN_IF_ERROR(Migrate(*writer_));
+
+    absl::MutexLock rlock(&read_mu_);
+    ASSIGN_OR_RETURN(reader_, Db::Open(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                       options_.vfs_name));
+    sqlite3_busy_timeout(reader_->raw(), static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+    return reader_->Exec("PRAGMA query_only = ON", "make the read connection read-only");
+  }
+
+  absl::Status Transact(absl::FunctionRef<absl::Status(Txn&)> fn) override {
+    return RunWrite([&](Db& db) {
+      TxnImpl txn(db, clock_, options_.national_node);
+      return fn(txn);
+    });
+  }
+
+  absl::StatusOr<ApplyResult> RecordAndEnqueue(const Event& event,
+                                               const std::vector<OutgoingEnvelope>& outgoing) override {
+    ApplyResult result;
+    RETURN_IF_ERROR(Transact([&](Txn& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(result, txn.ApplyEvent(event));
+      for (const OutgoingEnvelope& o : outgoing) RETURN_IF_ERROR(txn.Enqueue(o));
+      return absl::OkStatus();
+    }));
+    return result;
+  }
+
+  absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer, absl::Time now,
+                                                      int limit) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE peer = ?1 AND "
+                                  "state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
+                                  "read due outbox entries"));
+      s.BindText(1, peer).BindInt(2, Micros(now)).BindInt(3, SqlLimit(limit));
+      return CollectOutbox(s);
+    });
+  }
+
+  absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::optional<absl::Time>> {
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox WHERE peer = ?1 AND state = 0",
+                                  "read next due time"));
+      s.BindText(1, peer);
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row || s.IsNull(0)) return std::optional<absl::Time>();
+      return std::optional<absl::Time>(FromMicros(s.Int(0)));
+    });
+  }
+
+  absl::Status MarkDelivered(int64_t id, const std::string& receipt) override {
+    return RunWrite([&](Db& db) -> absl::Status {
+      ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
+      if (state == kOutboxDelivered) return absl::OkStatus();  // a repeated receipt
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("UPDATE outbox SET state = 1, receipt = ?2, attempts = attempts + 1 "
+                                  "WHERE id = ?1",
+                                  "mark outbox entry delivered"));
+      s.BindInt(1, id).BindBlob(2, receipt);
+      return s.Run();
+    });
+  }
+
+  absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at, const std::string& error) override {
+    return RunWrite([&](Db& db) -> absl::Status {
+      ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
+      if (state != kOutboxPending) return NotPending(id, state);
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at_us = ?2, "
+                                  "last_error = ?3 WHERE id = ?1",
+                                  "record failed delivery attempt"));
+      s.BindInt(1, id).BindInt(2, Micros(next_attempt_at)).BindText(3, Truncate(error, kMaxErrorBytes));
+      return s.Run();
+    });
+  }
+
+  absl::Status MarkDead(int64_t id, const std::string& error) override {
+    return RunWrite([&](Db& db) -> absl::Status {
+      ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
+      if (state == kOutboxDead) return absl::OkStatus();
+      if (state != kOutboxPending) return NotPending(id, state);
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("UPDATE outbox SET state = 2, last_error = ?2 WHERE id = ?1",
+                                  "mark outbox entry dead"));
+      s.BindInt(1, id).BindText(2, Truncate(error, kMaxErrorBytes));
+      return s.Run();
+    });
+  }
+
+  absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state, int limit) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {
+      if (state.has_value()) {
+        ASSIGN_OR_RETURN(Statement s,
+                         db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE state = ?1 "
+                                    "ORDER BY id LIMIT ?2",
+                                    "list outbox"));
+        s.BindInt(1, OutboxStateNumber(*state)).BindInt(2, SqlLimit(limit));
+        return CollectOutbox(s);
+      }
+      ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox ORDER BY id LIMIT ?1",
+                                               "list outbox"));
+      s.BindInt(1, SqlLimit(limit));
+      return CollectOutbox(s);
+    });
+  }
+
+  absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::optional<OutboxEntry>> {
+      ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE message_id = ?1",
+                                               "find outbox entry"));
+      s.BindText(1, message_id);
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return std::optional<OutboxEntry>();
+      return std::optional<OutboxEntry>(OutboxFromRow(s));
+    });
+  }
+
+  absl::StatusOr<int> Requeue(int64_t id) override {
+    int moved = 0;
+    RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
+      ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
+      if (state != kOutboxDead) return absl::OkStatus();
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?2 "
+                                  "WHERE id = ?1 AND state = 2",
+                                  "requeue dead letter"));
+      s.BindInt(1, id).BindInt(2, Micros(clock_.Now()));
+      RETURN_IF_ERROR(s.Run());
+      moved = sqlite3_changes(db.raw());
+      return absl::OkStatus();
+    }));
+    return moved;
+  }
+
+  absl::StatusOr<int> RequeueAllDead() override {
+    int moved = 0;
+    RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?1 "
+                                  "WHERE state = 2",
+                                  "requeue all dead letters"));
+      s.BindInt(1, Micros(clock_.Now()));
+      RETURN_IF_ERROR(s.Run());
+      moved = sqlite3_changes(db.raw());
+      return absl::OkStatus();
+    }));
+    return moved;
+  }
+
+  absl::StatusOr<std::optional<ReferralRecord>> GetReferral(const std::string& referral_id) override {
+    return Read([&](Db& db) { return ReadReferral(db, referral_id); });
+  }
+
+  absl::StatusOr<std::vector<ReferralRecord>> ListReferrals(int limit) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::vector<ReferralRecord>> {
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT " MIR_REFERRAL_COLUMNS " FROM referrals "
+                                  "ORDER BY updated_at_us DESC, referral_id LIMIT ?1",
+                                  "list referrals"));
+      s.BindInt(1, SqlLimit(limit));
+      std::vector<ReferralRecord> out;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(ReferralFromRow(s));
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::vector<Event>> {
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT " MIR_EVENT_COLUMNS " FROM events WHERE referral_id = ?1 ORDER BY id",
+                                  "read timeline"));
+      s.BindText(1, referral_id);
+      std::vector<Event> out;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(EventFromRow(s));
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<AuditCheck> VerifyAuditChain() override {
+    return Read([&](Db& db) -> absl::StatusOr<AuditCheck> {
+      // One read transaction: the walk and the head come from one snapshot.
+      RETURN_IF_ERROR(db.Exec("BEGIN", "begin audit read"));
+      absl::StatusOr<AuditCheck> check = WalkChain(db);
+      (void)db.Exec("COMMIT", "end audit read");
+      return check;
+    });
+  }
+
+  bool failed() const override { return failed_.load(); }
+
+  absl::StatusOr<std::string> Pragma(const std::string& name) {
+    absl::MutexLock lock(&write_mu_);
+    return writer_->QueryText(absl::StrCat("PRAGMA ", name), "read pragma");
+  }
+
+ private:
+  static int WalHook(void* self, sqlite3*, const char*, int pages) {
+    // Called inside COMMIT, with write_mu_ held by RunWrite.
+    static_cast<StoreImpl*>(self)->wal_pages_ = pages;
+    return SQLITE_OK;
+  }
+
+  static absl::Status QuickCheck(Db& db) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db.raw(), "PRAGMA quick_check", -1, &raw, nullptr);
+    StmtPtr stmt(raw);
+    int problems = 0;
+    std::string first;
+    if (rc == SQLITE_OK) {
+      while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+        const unsigned char* text = sqlite3_column_text(raw, 0);
+        const std::string line = text == nullptr ? "" : reinterpret_cast<const char*>(text);
+        if (line == "ok") continue;
+        if (problems++ == 0) first = line;  // page and cell numbers, no content
+      }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+      const int primary = rc & 0xff;
+      if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
+        return MirError(absl::StatusCode::kDataLoss, v1::STORE_UNAVAILABLE,
+                        absl::StrCat("database file is corrupt or not a database (", sqlite3_errstr(rc),
+                                     "); refusing to open it: restore from backup"));
+      }
+      return SqliteStatus(rc, db.raw(), "run PRAGMA quick_check");
+    }
+    if (problems > 0) {
+      return MirError(absl::StatusCode::kDataLoss, v1::STORE_UNAVAILABLE,
+                      absl::StrCat("database file failed PRAGMA quick_check with ", problems,
+                                   " problem(s), first: ", Truncate(first, kMaxErrorBytes),
+                                   "; refusing to open it: restore from backup"));
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::StatusOr<int64_t> OutboxStateFor(Db& db, int64_t id) {
+    ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT state FROM outbox WHERE id = ?1", "read outbox state"));
+    s.BindInt(1, id);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("no outbox entry ", id));
+    return s.Int(0);
+  }
+
+  static absl::Status NotPending(int64_t id, int64_t state) {
+    return absl::FailedPreconditionError(absl::StrCat("outbox entry ", id, " is ",
+                                                      state == kOutboxDelivered ? "delivered" : "dead",
+                                                      ", not pending"));
+  }
+
+  static absl::StatusOr<AuditCheck> WalkChain(Db& db) {
+    AuditCheck check;
+    ASSIGN_OR_RETURN(Statement s,
+                     db.Prepare("SELECT " MIR_EVENT_COLUMNS ", applied_at_us, id, prev_hash, row_hash "
+                                "FROM events ORDER BY id",
+                                "walk the audit chain"));
+    std::string prev = GenesisHash();
+    int64_t prev_id = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      AuditRow r;
+      r.referral_id = s.Text(0);
+      r.sender_node = s.Text(1);
+      r.sequence = s.Int(2);
+      r.message_id = s.Text(3);
+      r.to_state = s.Int(4);
+      r.actor_node = s.Text(5);
+      r.actor_role = s.Text(6);
+      r.actor_name = s.Text(7);
+      r.at_us = s.Int(8);
+      r.reason = s.Text(9);
+      r.envelope = s.Text(10);
+      r.origin_node = s.OptText(11);
+      r.destination_node = s.OptText(12);
+      r.urgency = s.OptInt(13);
+      r.ack_deadline_us = s.OptInt(14);
+      r.applied_at_us = s.Int(15);
+      r.id = s.Int(16);
+      const std::string stored_prev = s.Text(17);
+      const std::string stored_hash = s.Text(18);
+      ++check.rows_checked;
+      if (stored_prev != prev) {
+        check.ok = false;
+        check.first_bad_row = r.id;
+        check.problem = r.id != prev_id + 1
+                            ? absl::StrCat("event row ", r.id, " does not link to row ", prev_id, ": row(s) ",
+                                           prev_id + 1, "..", r.id - 1, " are missing")
+                            : absl::StrCat("event row ", r.id, " does not link to row ", prev_id,
+                                           ": a row was inserted, replaced or rewritten");
+        return check;
+      }
+      const std::string computed = ChainHash(stored_prev, r);
+      if (computed.size() != kHashBytes || computed != stored_hash) {
+        check.ok = false;
+        check.first_bad_row = r.id;
+        check.problem = absl::StrCat("event row ", r.id, " was modified: its contents do not match its hash");
+        return check;
+      }
+      if (r.id != prev_id + 1) {
+        check.ok = false;
+        check.first_bad_row = r.id;
+        check.problem = absl::StrCat("event ids jump from ", prev_id, " to ", r.id);
+        return check;
+      }
+      prev = stored_hash;
+      prev_id = r.id;
+    }
+
+    ASSIGN_OR_RETURN(Statement h, db.Prepare("SELECT last_event_id, last_hash, row_count FROM audit_head "
+                                             "WHERE id = 1",
+                                             "read audit chain head"));
+    ASSIGN_OR_RETURN(bool has_head, h.Step());
+    if (!has_head) {
+      if (prev_id != 0) {
+        check.ok = false;
+        check.first_bad_row = 1;
+        check.problem = "the audit chain head is missing";
+      }
+      return check;
+    }
+    const int64_t head_id = h.Int(0);
+    const std::string head_hash = h.Text(1);
+    const int64_t head_count = h.Int(2);
+    check.head_hash = HexOf(head_hash);
+    if (head_id > prev_id) {
+      check.ok = false;
+      check.first_bad_row = prev_id + 1;
+      check.problem = absl::StrCat("event rows ", prev_id + 1, "..", head_id,
+                                   " are missing: the chain head points at row ", head_id,
+                                   " but the last row is ", prev_id);
+    } else if (head_id < prev_id) {
+      check.ok = false;
+      check.first_bad_row = head_id + 1;
+      check.problem = absl::StrCat("event rows after row ", head_id,
+                                   " (the chain head) were added outside the store");
+    } else if (head_hash != prev || head_count != check.rows_checked) {
+      check.ok = false;
+      check.first_bad_row = head_id;
+      check.problem = absl::StrCat("the chain head does not match event row ", head_id);
+    }
+    return check;
+  }
+
+  void FailStop() { failed_.store(true); }
+
+  absl::Status Rollback(Db& db) {
+    if (sqlite3_get_autocommit(db.raw())) return absl::OkStatus();  // SQLite already rolled back
+    absl::Status s = db.Exec("ROLLBACK", "roll back");
+    if (!s.ok()) FailStop();
+    return s;
+  }
+
+  // The one write path: BEGIN IMMEDIATE, fn, COMMIT, with the fail-stop rules.
+  absl::Status RunWrite(absl::FunctionRef<absl::Status(Db&)> fn) {
+    absl::MutexLock lock(&write_mu_);
+    if (failed_.load()) return FailStoppedError();
+    Db& db = *writer_;
+    db.ClearStorageError();
+    if (absl::Status begin = db.Exec("BEGIN IMMEDIATE", "begin write transaction"); !begin.ok()) {
+      if (IsFatalSqliteCode(db.storage_error())) FailStop();
+      (void)Rollback(db);
+      return begin;
+    }
+
+    const absl::Status status = fn(db);
+
+    // A statement that hit the disk poisons the transaction, whatever `fn`
+    // made of its status.
+    if (const int rc = db.storage_error(); rc != SQLITE_OK) {
+      (void)Rollback(db);
+      if (IsFatalSqliteCode(rc)) {
+        FailStop();
+        return SqliteStatus(rc, nullptr,
+                            "write transaction failed and was rolled back; the store is fail-stopped "
+                            "until reopened");
+      }
+      return SqliteStatus(rc, nullptr, "write transaction failed and was rolled back; nothing was changed");
+    }
+    if (!status.ok()) {
+      (void)Rollback(db);
+      return status;
+    }
+
+    const int rc = sqlite3_exec(db.raw(), "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      // Whether the commit reached the disk is unknown: stop, and let the
+      // next open's recovery decide from what is on disk.
+      FailStop();
+      (void)Rollback(db);
+      return SqliteStatus(rc, nullptr,
+                          "commit failed; the transaction is not acknowledged and the store is "
+                          "fail-stopped until reopened");
+    }
+    MaybeCheckpoint(db);
+    return absl::OkStatus();
+  }
+
+  void MaybeCheckpoint(Db& db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (wal_pages_ < kCheckpointPages) return;
+    wal_pages_ = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    // The commit is durable in the WAL either way; a failed checkpoint sync
+    // means the database file's state is unknown, so stop writing.
+    if (IsFatalSqliteCode(rc) || (rc & 0xff) == SQLITE_FULL) FailStop();
+  }
+
+  template <typename F>
+  auto Read(F fn) -> decltype(fn(std::declval<Db&>())) {
+    absl::MutexLock lock(&read_mu_);
+    Db& db = *reader_;
+    db.ClearStorageError();
+    auto result = fn(db);
+    if (IsFatalSqliteCode(db.storage_error())) FailStop();
+    return result;
+  }
+
+  const StoreOptions options_;
+  const Clock& clock_;
+  std::atomic<bool> failed_{false};
+
+  absl::Mutex write_mu_;
+  std::unique_ptr<Db> writer_ ABSL_GUARDED_BY(write_mu_);
+  int wal_pages_ ABSL_GUARDED_BY(write_mu_) = 0;
+
+  absl::Mutex read_mu_;
+  std::unique_ptr<Db> reader_ ABSL_GUARDED_BY(read_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Clock* clock) {
+  if (options.path.empty()) return absl::InvalidArgumentError("StoreOptions.path is empty");
+  if (clock == nullptr) return absl::InvalidArgumentError("Store::Open needs a clock");
+  auto store = std::make_unique<StoreImpl>(options, *clock);
+  RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+absl::StatusOr<std::string> PragmaForTesting(Store& store, const std::string& name) {
+  auto* impl = dynamic_cast<StoreImpl*>(&store);
+  if (impl == nullptr) return absl::InvalidArgumentError("not a StoreImpl");
+  return impl->Pragma(name);
+}
+
+}  // namespace mir::storage

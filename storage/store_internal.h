@@ -1,0 +1,19 @@
+#ifndef MIR_STORAGE_STORE_INTERNAL_H_
+#define MIR_STORAGE_STORE_INTERNAL_H_
+
+// Diagnostics for storage tests only; not part of the Store contract.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/store.h"
+
+namespace mir::storage {
+
+// The value of `PRAGMA <name>` on the store's write connection (e.g.
+// "synchronous" -> "2" for FULL). Takes the write lock.
+absl::StatusOr<std::string> PragmaForTesting(Store& store, const std::string& name);
+
+}  // namespace mir::storage
+
+#endif  // MIR_STORAGE_STORE_INTERNAL_H_

@@ -1,0 +1,118 @@
+#ifndef MIR_TESTS_STORAGE_STORAGE_TEST_UTIL_H_
+#define MIR_TESTS_STORAGE_STORAGE_TEST_UTIL_H_
+
+// Event builders and raw-SQLite helpers shared by the storage tests.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "crypto/identity.h"
+#include "storage/store.h"
+
+namespace mir::storage::testing {
+
+inline const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
+
+inline Identity Operator(const std::string& node, const std::string& name = "anna") {
+  return Identity{node, Role::kOperator, name};
+}
+inline Identity Partner(const std::string& node, const std::string& name = "casa") {
+  return Identity{node, Role::kPartner, name};
+}
+inline Identity NodeOf(const std::string& node) { return Identity{node, Role::kNode, ""}; }
+
+// The SUBMITTED event of `ref`, from an operator of `origin` (sequence 1 of
+// the origin's stream).
+inline Event Submitted(const std::string& ref, const std::string& origin = "toscana",
+                       const std::string& destination = "lombardia", absl::Time at = kT0) {
+  Event e;
+  e.referral_id = ref;
+  e.message_id = absl::StrCat(ref, "/", origin, "/1");
+  e.sender_node = origin;
+  e.sequence = 1;
+  e.to_state = v1::SUBMITTED;
+  e.actor = Operator(origin);
+  e.at = at;
+  e.envelope = absl::StrCat("REFERRAL-ENVELOPE:", ref);
+  ReferralMeta meta;
+  meta.referral_id = ref;
+  meta.origin_node = origin;
+  meta.destination_node = destination;
+  meta.urgency = v1::URGENCY_EMERGENCY_24H;
+  meta.ack_deadline = at + absl::Hours(24);
+  e.referral = meta;
+  return e;
+}
+
+// A status change of `ref` by `actor`, sequence `seq` of the actor's node's stream.
+inline Event Changed(const std::string& ref, const Identity& actor, uint64_t seq, v1::ReferralState to,
+                     absl::Time at = kT0 + absl::Minutes(1)) {
+  Event e;
+  e.referral_id = ref;
+  e.message_id = absl::StrCat(ref, "/", actor.node, "/", seq);
+  e.sender_node = actor.node;
+  e.sequence = seq;
+  e.to_state = to;
+  e.actor = actor;
+  e.at = at;
+  e.reason = to == v1::REJECTED ? "REJECTION_NO_PLACES" : "";
+  e.envelope = absl::StrCat("STATUS-CHANGE:", e.message_id, ":", v1::ReferralState_Name(to));
+  return e;
+}
+
+inline OutgoingEnvelope Outgoing(const std::string& message_id, const std::string& peer = "lombardia") {
+  return OutgoingEnvelope{message_id, peer, absl::StrCat("ENVELOPE:", message_id)};
+}
+
+struct RawDbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using RawDb = std::unique_ptr<sqlite3, RawDbCloser>;
+
+// A plain connection to `path` with the default VFS, bypassing Store.
+inline RawDb OpenRaw(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  sqlite3_busy_timeout(db, 5000);
+  return RawDb(db);
+}
+
+// Runs `sql`; returns "" on success, else SQLite's message.
+inline std::string Exec(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) == SQLITE_OK) return "";
+  std::string message = err != nullptr ? err : "error";
+  sqlite3_free(err);
+  return message;
+}
+
+// The first column of the first row of `sql` as text ("<error: ...>" on failure).
+inline std::string QueryText(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    return absl::StrCat("<error: ", sqlite3_errmsg(db), ">");
+  }
+  std::string out;
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(stmt, 0);
+    out = t != nullptr ? reinterpret_cast<const char*>(t) : "";
+  } else if (rc != SQLITE_DONE) {
+    out = absl::StrCat("<error: ", sqlite3_errmsg(db), ">");
+  }
+  sqlite3_finalize(stmt);
+  return out;
+}
+
+inline int64_t QueryInt(sqlite3* db, const std::string& sql) {
+  return std::stoll(QueryText(db, sql));
+}
+
+}  // namespace mir::storage::testing
+
+#endif  // MIR_TESTS_STORAGE_STORAGE_TEST_UTIL_H_

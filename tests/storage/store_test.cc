@@ -1,0 +1,578 @@
+#include "storage/store.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "storage/inbox.h"
+#include "storage/schema.h"
+#include "storage/store_internal.h"
+#include "tests/storage/storage_test_util.h"
+#include "tests/testing/test_env.h"
+
+namespace mir::storage {
+namespace {
+
+using ::mir::testing::NewTempDir;
+using ::mir::testing::StatusIs;
+using ::mir::testing::StatusIsReason;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using namespace ::mir::storage::testing;  // NOLINT: event builders
+using enum v1::ReferralState;
+
+constexpr char kRef[] = "3f1c2a9e-0000-4000-8000-000000000001";
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = NewTempDir() + "/node.db";
+    Reopen();
+  }
+
+  StoreOptions Options() const {
+    StoreOptions o;
+    o.path = path_;
+    return o;
+  }
+
+  void Reopen() {
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<Store>> opened = Store::Open(Options(), &clock_);
+    ASSERT_OK(opened);
+    store_ = *std::move(opened);
+  }
+
+  absl::StatusOr<ApplyResult> Apply(const Event& e) { return store_->RecordAndEnqueue(e, {}); }
+
+  uint64_t NextSeq(const std::string& ref, const std::string& node) {
+    uint64_t next = 0;
+    absl::Status s = store_->Transact([&](Txn& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(next, txn.NextSequence(ref, node));
+      return absl::OkStatus();
+    });
+    EXPECT_OK(s);
+    return next;
+  }
+
+  int64_t RawCount(const std::string& table) {
+    RawDb raw = OpenRaw(path_);
+    return QueryInt(raw.get(), "SELECT COUNT(*) FROM " + table);
+  }
+
+  v1::ReferralState StateOf(const std::string& ref) {
+    absl::StatusOr<std::optional<ReferralRecord>> r = store_->GetReferral(ref);
+    if (!r.ok() || !r->has_value()) return REFERRAL_STATE_UNSPECIFIED;
+    return (*r)->state;
+  }
+
+  std::vector<std::string> TimelineIds(const std::string& ref) {
+    std::vector<std::string> ids;
+    absl::StatusOr<std::vector<Event>> t = store_->Timeline(ref);
+    if (t.ok()) {
+      for (const Event& e : *t) ids.push_back(e.message_id);
+    }
+    return ids;
+  }
+
+  // The happy path from SUBMITTED to CLOSED_POSITIVE, toscana -> lombardia.
+  std::vector<Event> HappyPath(const std::string& ref) {
+    return {
+        Submitted(ref),
+        Changed(ref, NodeOf("lombardia"), 1, RECEIVED),
+        Changed(ref, Operator("lombardia"), 2, UNDER_EVALUATION),
+        Changed(ref, Operator("lombardia"), 3, INFO_REQUESTED),
+        Changed(ref, Operator("toscana"), 2, UNDER_EVALUATION),
+        Changed(ref, Partner("lombardia"), 4, PLACEMENT_PROPOSED),
+        Changed(ref, Operator("toscana"), 3, PLACEMENT_ACCEPTED),
+        Changed(ref, Operator("lombardia"), 5, TRANSFER_SCHEDULED),
+        Changed(ref, Partner("lombardia"), 6, PLACEMENT_CONFIRMED),
+        Changed(ref, Operator("lombardia"), 7, CLOSED_POSITIVE),
+    };
+  }
+
+  std::string path_;
+  FakeClock clock_{kT0};
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, FreshFileHasLatestSchemaAndDurabilitySettings) {
+  EXPECT_EQ(*PragmaForTesting(*store_, "user_version"), std::to_string(kSchemaVersion));
+  EXPECT_EQ(*PragmaForTesting(*store_, "journal_mode"), "wal");
+  EXPECT_EQ(*PragmaForTesting(*store_, "synchronous"), "2");  // FULL
+  EXPECT_EQ(*PragmaForTesting(*store_, "foreign_keys"), "1");
+  EXPECT_EQ(*PragmaForTesting(*store_, "busy_timeout"), "5000");
+  // WAL is a property of the file: another connection sees it too.
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(StoreTest, ForeignKeysAreEnforced) {
+  // An event row for a referral that does not exist violates the foreign key.
+  const absl::Status status = store_->Transact([](Txn&) { return absl::OkStatus(); });
+  ASSERT_OK(status);
+  RawDb raw = OpenRaw(path_);
+  Exec(raw.get(), "PRAGMA foreign_keys = ON");
+  EXPECT_THAT(Exec(raw.get(), "INSERT INTO events (referral_id, sender_node, sequence, message_id, to_state, "
+                              "actor_node, actor_role, actor_name, at_us, reason, envelope, applied_at_us) "
+                              "VALUES ('nope', 'toscana', 1, 'm', 2, 'toscana', 'node', '', 0, '', x'00', 0)"),
+              HasSubstr("FOREIGN KEY"));
+}
+
+TEST_F(StoreTest, BusyTimeoutGivesUpWithUnavailableWithoutFailStop) {
+  StoreOptions options = Options();
+  options.busy_timeout = absl::Milliseconds(20);
+  store_.reset();
+  absl::StatusOr<std::unique_ptr<Store>> opened = Store::Open(options, &clock_);
+  ASSERT_OK(opened);
+  store_ = *std::move(opened);
+
+  RawDb other = OpenRaw(path_);
+  ASSERT_EQ(Exec(other.get(), "BEGIN IMMEDIATE"), "");
+  EXPECT_THAT(MIR_STATUS(Apply(Submitted(kRef))), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(store_->failed());
+  ASSERT_EQ(Exec(other.get(), "COMMIT"), "");
+  EXPECT_OK(Apply(Submitted(kRef)));
+  EXPECT_EQ(StateOf(kRef), SUBMITTED);
+}
+
+TEST_F(StoreTest, HappyPathProjectsEveryEvent) {
+  for (const Event& e : HappyPath(kRef)) {
+    SCOPED_TRACE(e.message_id);
+    clock_.Advance(absl::Seconds(1));
+    absl::StatusOr<ApplyResult> r = Apply(e);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->outcome, ApplyOutcome::kApplied);
+    ASSERT_EQ(r->applied.size(), 1u);
+    EXPECT_EQ(r->applied[0].message_id, e.message_id);
+    EXPECT_EQ(StateOf(kRef), e.to_state);
+  }
+  absl::StatusOr<std::optional<ReferralRecord>> rec = store_->GetReferral(kRef);
+  ASSERT_OK(rec);
+  ASSERT_TRUE(rec->has_value());
+  const ReferralRecord& r = **rec;
+  EXPECT_EQ(r.meta.origin_node, "toscana");
+  EXPECT_EQ(r.meta.destination_node, "lombardia");
+  EXPECT_EQ(r.meta.urgency, v1::URGENCY_EMERGENCY_24H);
+  EXPECT_EQ(r.meta.ack_deadline, kT0 + absl::Hours(24));
+  EXPECT_EQ(r.created_at, kT0);
+  EXPECT_EQ(r.updated_at, kT0 + absl::Minutes(1));
+  EXPECT_EQ(r.referral_envelope, Submitted(kRef).envelope);
+  EXPECT_EQ(TimelineIds(kRef).size(), HappyPath(kRef).size());
+  EXPECT_EQ(*store_->GetReferral("unknown"), std::nullopt);
+}
+
+TEST_F(StoreTest, CloseAndReopenKeepsEverything) {
+  const std::vector<Event> path = HappyPath(kRef);
+  for (size_t i = 0; i < path.size(); ++i) {
+    ASSERT_OK(store_->RecordAndEnqueue(path[i], {Outgoing(absl::StrCat("out-", i))}));
+  }
+  ASSERT_OK(Apply(Submitted("second", "nvn", "veneto")));
+  absl::StatusOr<std::vector<OutboxEntry>> pending = store_->ListOutbox(OutboxState::kPending, 0);
+  ASSERT_OK(pending);
+  ASSERT_EQ(pending->size(), path.size());
+  ASSERT_OK(store_->MarkDelivered((*pending)[0].id, "receipt-0"));
+  ASSERT_OK(store_->MarkDead((*pending)[1].id, "peer refused: UNKNOWN_NODE"));
+  ASSERT_OK(store_->MarkAttemptFailed((*pending)[2].id, kT0 + absl::Minutes(5), "deadline exceeded"));
+  absl::StatusOr<InboundResult> in = AcceptInbound(
+      *store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
+      [](const std::string&, absl::Time) -> absl::StatusOr<std::string> { return std::string("receipt-in-1"); });
+  ASSERT_OK(in);
+  absl::StatusOr<std::vector<Event>> before = store_->Timeline(kRef);
+  ASSERT_OK(before);
+
+  Reopen();
+
+  EXPECT_EQ(StateOf(kRef), CLOSED_POSITIVE);
+  EXPECT_EQ(StateOf("second"), SUBMITTED);
+  absl::StatusOr<std::vector<Event>> after = store_->Timeline(kRef);
+  ASSERT_OK(after);
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    SCOPED_TRACE(i);
+    const Event& a = (*after)[i];
+    const Event& b = path[i];
+    EXPECT_EQ(a.message_id, b.message_id);
+    EXPECT_EQ(a.sender_node, b.sender_node);
+    EXPECT_EQ(a.sequence, b.sequence);
+    EXPECT_EQ(a.to_state, b.to_state);
+    EXPECT_EQ(a.actor, b.actor);
+    EXPECT_EQ(a.at, b.at);
+    EXPECT_EQ(a.reason, b.reason);
+    EXPECT_EQ(a.envelope, b.envelope);
+    EXPECT_EQ(a.referral.has_value(), b.referral.has_value());
+  }
+  ASSERT_TRUE((*after)[0].referral.has_value());
+  EXPECT_EQ((*after)[0].referral->destination_node, "lombardia");
+  EXPECT_EQ((*after)[0].referral->ack_deadline, kT0 + absl::Hours(24));
+
+  absl::StatusOr<std::vector<OutboxEntry>> all = store_->ListOutbox(std::nullopt, 0);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), path.size());
+  EXPECT_EQ((*all)[0].state, OutboxState::kDelivered);
+  EXPECT_EQ((*all)[0].receipt, "receipt-0");
+  EXPECT_EQ((*all)[1].state, OutboxState::kDead);
+  EXPECT_EQ((*all)[1].last_error, "peer refused: UNKNOWN_NODE");
+  EXPECT_EQ((*all)[2].attempts, 1);
+  EXPECT_EQ((*all)[2].next_attempt_at, kT0 + absl::Minutes(5));
+  EXPECT_EQ((*all)[3].envelope, "ENVELOPE:out-3");
+
+  EXPECT_EQ(NextSeq(kRef, "lombardia"), 8u);
+  EXPECT_EQ(NextSeq(kRef, "toscana"), 4u);
+  EXPECT_EQ(NextSeq(kRef, "nvn"), 1u);
+
+  // The inbox still deduplicates after the reopen.
+  bool made = false;
+  absl::StatusOr<InboundResult> again = AcceptInbound(
+      *store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
+      [&](const std::string&, absl::Time) -> absl::StatusOr<std::string> {
+        made = true;
+        return std::string("other");
+      });
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->receipt, "receipt-in-1");
+  EXPECT_FALSE(made);
+  absl::StatusOr<AuditCheck> audit = store_->VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, static_cast<int64_t>(path.size()) + 1);
+}
+
+TEST_F(StoreTest, SequenceAlreadyAppliedIsAlreadyExists) {
+  ASSERT_OK(Apply(Submitted(kRef)));
+  // The same message again: plain ALREADY_EXISTS (the caller already has it).
+  const absl::Status same = Apply(Submitted(kRef)).status();
+  EXPECT_THAT(same, StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
+  // Another message claiming a used number conflicts.
+  Event other = Changed(kRef, Operator("toscana"), 1, WITHDRAWN);
+  other.message_id = "another-message";
+  EXPECT_THAT(MIR_STATUS(Apply(other)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  EXPECT_EQ(StateOf(kRef), SUBMITTED);
+  EXPECT_THAT(TimelineIds(kRef), ElementsAre(Submitted(kRef).message_id));
+}
+
+TEST_F(StoreTest, EarlyEventsAreHeldThenReleasedInOrder) {
+  ASSERT_OK(Apply(Submitted(kRef)));
+  const Event received = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
+  const Event evaluating = Changed(kRef, Operator("lombardia"), 2, UNDER_EVALUATION);
+  const Event asking = Changed(kRef, Operator("lombardia"), 3, INFO_REQUESTED);
+
+  absl::StatusOr<ApplyResult> r3 = Apply(asking);
+  ASSERT_OK(r3);
+  EXPECT_EQ(r3->outcome, ApplyOutcome::kHeld);
+  EXPECT_THAT(r3->applied, IsEmpty());
+  absl::StatusOr<ApplyResult> r2 = Apply(evaluating);
+  ASSERT_OK(r2);
+  EXPECT_EQ(r2->outcome, ApplyOutcome::kHeld);
+  EXPECT_EQ(StateOf(kRef), SUBMITTED);
+  EXPECT_EQ(RawCount("held_events"), 2);
+  // A second copy of a held event is not held twice.
+  EXPECT_THAT(MIR_STATUS(Apply(asking)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
+  Event impostor = asking;
+  impostor.message_id = "another-message";
+  EXPECT_THAT(MIR_STATUS(Apply(impostor)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+
+  absl::StatusOr<ApplyResult> r1 = Apply(received);
+  ASSERT_OK(r1);
+  EXPECT_EQ(r1->outcome, ApplyOutcome::kApplied);
+  std::vector<std::string> applied;
+  for (const Event& e : r1->applied) applied.push_back(e.message_id);
+  EXPECT_THAT(applied, ElementsAre(received.message_id, evaluating.message_id, asking.message_id));
+  EXPECT_THAT(r1->dropped, IsEmpty());
+  EXPECT_EQ(StateOf(kRef), INFO_REQUESTED);
+  EXPECT_THAT(TimelineIds(kRef),
+              ElementsAre(Submitted(kRef).message_id, received.message_id, evaluating.message_id, asking.message_id));
+  EXPECT_EQ(RawCount("held_events"), 0);
+  EXPECT_EQ(NextSeq(kRef, "lombardia"), 4u);
+}
+
+TEST_F(StoreTest, OriginEventBeforeTheSubmissionIsHeldUntilItArrives) {
+  const Event withdrawn = Changed(kRef, Operator("toscana"), 2, WITHDRAWN);
+  absl::StatusOr<ApplyResult> early = Apply(withdrawn);
+  ASSERT_OK(early);
+  EXPECT_EQ(early->outcome, ApplyOutcome::kHeld);
+  EXPECT_EQ(*store_->GetReferral(kRef), std::nullopt);
+  // Survives a restart.
+  Reopen();
+  absl::StatusOr<ApplyResult> r = Apply(Submitted(kRef));
+  ASSERT_OK(r);
+  ASSERT_EQ(r->applied.size(), 2u);
+  EXPECT_EQ(r->applied[1].message_id, withdrawn.message_id);
+  EXPECT_EQ(StateOf(kRef), WITHDRAWN);
+}
+
+TEST_F(StoreTest, UnknownReferralInSequenceIsNotFound) {
+  EXPECT_THAT(MIR_STATUS(Apply(Changed(kRef, NodeOf("lombardia"), 1, RECEIVED))),
+              StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
+}
+
+// A held event found invalid on release is dropped and recorded; the event
+// that released it still applies and the stream moves on.
+TEST_F(StoreTest, InvalidHeldEventIsDroppedAndRecordedOnRelease) {
+  ASSERT_OK(Apply(Submitted(kRef)));
+  // lombardia's #2 claims PLACEMENT_ACCEPTED, which only the origin may do.
+  const Event bogus = Changed(kRef, Operator("lombardia"), 2, PLACEMENT_ACCEPTED);
+  const Event next = Changed(kRef, Operator("lombardia"), 3, UNDER_EVALUATION);
+  ASSERT_OK(Apply(bogus));
+  ASSERT_OK(Apply(next));
+  absl::StatusOr<ApplyResult> r = Apply(Changed(kRef, NodeOf("lombardia"), 1, RECEIVED));
+  ASSERT_OK(r);
+  ASSERT_EQ(r->dropped.size(), 1u);
+  EXPECT_EQ(r->dropped[0].message_id, bogus.message_id);
+  EXPECT_EQ(r->dropped[0].sequence, 2u);
+  EXPECT_THAT(r->dropped[0].why, StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  ASSERT_EQ(r->applied.size(), 2u);  // #1 and #3
+  EXPECT_EQ(r->applied[1].message_id, next.message_id);
+  EXPECT_EQ(StateOf(kRef), UNDER_EVALUATION);
+  EXPECT_EQ(NextSeq(kRef, "lombardia"), 4u);
+  EXPECT_EQ(RawCount("held_events"), 0);
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "SELECT message_id || ' ' || status_reason FROM dropped_events"),
+            bogus.message_id + " INVALID_TRANSITION");
+  // The dropped number counts as used.
+  EXPECT_THAT(MIR_STATUS(Apply(bogus)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+}
+
+TEST_F(StoreTest, RefusedEventChangesNothing) {
+  ASSERT_OK(Apply(Submitted(kRef)));
+  const Event wrong = Changed(kRef, Operator("toscana"), 2, PLACEMENT_ACCEPTED);
+  EXPECT_THAT(MIR_STATUS(store_->RecordAndEnqueue(wrong, {Outgoing("m-1")})),
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  const Event wrong_role = Changed(kRef, Operator("lombardia"), 1, RECEIVED);
+  EXPECT_THAT(MIR_STATUS(store_->RecordAndEnqueue(wrong_role, {Outgoing("m-2")})),
+              StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
+  EXPECT_THAT(*store_->ListOutbox(std::nullopt, 0), IsEmpty());
+  EXPECT_THAT(TimelineIds(kRef), ElementsAre(Submitted(kRef).message_id));
+  EXPECT_EQ(NextSeq(kRef, "toscana"), 2u);
+  EXPECT_EQ(NextSeq(kRef, "lombardia"), 1u);
+}
+
+TEST_F(StoreTest, MalformedEventsAreInvalidField) {
+  struct Case {
+    std::string name;
+    void (*mutate)(Event&);
+  };
+  const std::vector<Case> cases = {
+      {"no referral id", [](Event& e) { e.referral_id.clear(); }},
+      {"no message id", [](Event& e) { e.message_id.clear(); }},
+      {"bad sender node", [](Event& e) { e.sender_node = "Toscana!"; }},
+      {"bad actor node", [](Event& e) { e.actor.node = ""; }},
+      {"sequence zero", [](Event& e) { e.sequence = 0; }},
+      {"no state", [](Event& e) { e.to_state = REFERRAL_STATE_UNSPECIFIED; }},
+      {"no envelope", [](Event& e) { e.envelope.clear(); }},
+      {"huge reason", [](Event& e) { e.reason.assign(5000, 'x'); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Event e = Submitted(kRef);
+    c.mutate(e);
+    EXPECT_THAT(MIR_STATUS(Apply(e)), StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  }
+  EXPECT_EQ(*store_->GetReferral(kRef), std::nullopt);
+}
+
+TEST_F(StoreTest, TransactRollsBackEverythingWhenItsFunctionFails) {
+  const absl::Status status = store_->Transact([&](Txn& txn) -> absl::Status {
+    RETURN_IF_ERROR(txn.ApplyEvent(Submitted(kRef)).status());
+    RETURN_IF_ERROR(txn.Enqueue(Outgoing("m-1")));
+    return absl::AbortedError("caller changed its mind");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(*store_->GetReferral(kRef), std::nullopt);
+  EXPECT_THAT(*store_->ListOutbox(std::nullopt, 0), IsEmpty());
+  EXPECT_EQ(RawCount("events"), 0);
+}
+
+absl::StatusOr<std::string> FixedReceipt(const std::string& sha, absl::Time at) {
+  return absl::StrCat("RECEIPT:", sha.size(), ":", absl::ToUnixSeconds(at));
+}
+
+TEST_F(StoreTest, AcceptInboundIsExactlyOnce) {
+  const Event submitted = Submitted(kRef);
+  const InboundEnvelope in{submitted.message_id, "toscana", submitted.envelope};
+  const Event received = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
+  int receipts_made = 0;
+  auto make_receipt = [&](const std::string& sha, absl::Time at) {
+    ++receipts_made;
+    EXPECT_EQ(sha, EnvelopeSha256(submitted.envelope));
+    return FixedReceipt(sha, at);
+  };
+
+  absl::StatusOr<InboundResult> first = AcceptInbound(*store_, in, submitted, {Outgoing(received.message_id, "toscana")},
+                                                      make_receipt);
+  ASSERT_OK(first);
+  EXPECT_FALSE(first->duplicate);
+  EXPECT_EQ(first->receipt, absl::StrCat("RECEIPT:32:", absl::ToUnixSeconds(kT0)));
+  ASSERT_EQ(first->apply.applied.size(), 1u);
+  EXPECT_EQ(StateOf(kRef), SUBMITTED);
+
+  clock_.Advance(absl::Hours(1));
+  absl::StatusOr<InboundResult> again = AcceptInbound(*store_, in, submitted,
+                                                      {Outgoing(received.message_id, "toscana")}, make_receipt);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->receipt, first->receipt);
+  EXPECT_EQ(receipts_made, 1);
+  EXPECT_THAT(again->apply.applied, IsEmpty());
+  EXPECT_EQ(RawCount("events"), 1);
+  EXPECT_EQ(RawCount("outbox"), 1);
+  EXPECT_EQ(RawCount("inbox"), 1);
+
+  // Same id, other bytes.
+  InboundEnvelope forged = in;
+  forged.envelope = "tampered";
+  EXPECT_THAT(MIR_STATUS(AcceptInbound(*store_, forged, std::nullopt, {}, make_receipt)),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  EXPECT_EQ(receipts_made, 1);
+}
+
+TEST_F(StoreTest, RefusedInboundIsNotRecordedSoARedeliveryIsJudgedAgain) {
+  const Event early_close = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
+  const InboundEnvelope in{early_close.message_id, "lombardia", early_close.envelope};
+  EXPECT_THAT(MIR_STATUS(AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt)),
+              StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
+  EXPECT_EQ(RawCount("inbox"), 0);
+  EXPECT_EQ(RawCount("outbox"), 0);
+  ASSERT_OK(Apply(Submitted(kRef)));
+  absl::StatusOr<InboundResult> retry = AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt);
+  ASSERT_OK(retry);
+  EXPECT_FALSE(retry->duplicate);
+  EXPECT_EQ(StateOf(kRef), RECEIVED);
+}
+
+// Several inbound messages in one commit: a refused one leaves no trace and
+// does not stop the others.
+TEST_F(StoreTest, BatchOfInboundMessagesInOneTransaction) {
+  ASSERT_OK(Apply(Submitted(kRef)));
+  const Event good1 = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
+  const Event bad = Changed(kRef, Operator("toscana"), 2, CLOSED_POSITIVE);
+  const Event good2 = Changed(kRef, Operator("lombardia"), 2, UNDER_EVALUATION);
+  std::vector<absl::Status> outcomes;
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    for (const Event* e : {&good1, &bad, &good2}) {
+      outcomes.push_back(AcceptInboundInTxn(txn, InboundEnvelope{e->message_id, e->sender_node, e->envelope}, *e,
+                                            {Outgoing("reply-" + e->message_id, e->sender_node)}, FixedReceipt)
+                             .status());
+    }
+    return absl::OkStatus();
+  }));
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_OK(outcomes[0]);
+  EXPECT_THAT(outcomes[1], StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  EXPECT_OK(outcomes[2]);
+  EXPECT_EQ(StateOf(kRef), UNDER_EVALUATION);
+  EXPECT_EQ(RawCount("inbox"), 2);
+  EXPECT_EQ(RawCount("outbox"), 2);
+  EXPECT_EQ(*store_->FindOutbox("reply-" + bad.message_id), std::nullopt);
+}
+
+TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    for (const char* id : {"a1", "a2", "a3"}) RETURN_IF_ERROR(txn.Enqueue(Outgoing(id, "lombardia")));
+    return txn.Enqueue(Outgoing("b1", "veneto"));
+  }));
+  auto ids = [](const absl::StatusOr<std::vector<OutboxEntry>>& entries) {
+    std::vector<std::string> out;
+    if (entries.ok()) {
+      for (const OutboxEntry& e : *entries) out.push_back(e.message_id);
+    }
+    return out;
+  };
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), ElementsAre("a1", "a2", "a3"));
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 2)), ElementsAre("a1", "a2"));
+  EXPECT_THAT(ids(store_->DuePending("veneto", clock_.Now(), 10)), ElementsAre("b1"));
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now() - absl::Seconds(1), 10)), IsEmpty());
+
+  absl::StatusOr<std::optional<OutboxEntry>> a1 = store_->FindOutbox("a1");
+  ASSERT_OK(a1);
+  ASSERT_TRUE(a1->has_value());
+  EXPECT_EQ((*a1)->enqueued_at, kT0);
+  EXPECT_EQ((*a1)->next_attempt_at, kT0);
+  EXPECT_EQ((*a1)->attempts, 0);
+  const int64_t id1 = (*a1)->id;
+  const int64_t id2 = (*store_->FindOutbox("a2"))->id;
+  const int64_t id3 = (*store_->FindOutbox("a3"))->id;
+  EXPECT_LT(id1, id2);
+
+  // a1 fails and backs off 30 s; a2 is delivered; a3 dies.
+  ASSERT_OK(store_->MarkAttemptFailed(id1, kT0 + absl::Seconds(30), "UNAVAILABLE: connection refused"));
+  ASSERT_OK(store_->MarkDelivered(id2, "receipt-a2"));
+  ASSERT_OK(store_->MarkDead(id3, "refused: NOT_FOR_THIS_NODE"));
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), IsEmpty());
+  EXPECT_EQ(*store_->NextDue("lombardia"), kT0 + absl::Seconds(30));
+  EXPECT_EQ(*store_->NextDue("veneto"), kT0);
+  EXPECT_EQ(*store_->NextDue("nobody"), std::nullopt);
+
+  clock_.Advance(absl::Seconds(30));
+  absl::StatusOr<std::vector<OutboxEntry>> due = store_->DuePending("lombardia", clock_.Now(), 10);
+  ASSERT_OK(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].attempts, 1);
+  EXPECT_EQ((*due)[0].last_error, "UNAVAILABLE: connection refused");
+
+  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kDead, 10)), ElementsAre("a3"));
+  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kDelivered, 10)), ElementsAre("a2"));
+  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kPending, 10)), ElementsAre("a1", "b1"));
+  EXPECT_EQ((*store_->FindOutbox("a2"))->receipt, "receipt-a2");
+
+  // State rules.
+  EXPECT_THAT(MIR_STATUS(store_->MarkAttemptFailed(id2, clock_.Now(), "x")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(MIR_STATUS(store_->MarkDead(id2, "x")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_OK(store_->MarkDelivered(id2, "receipt-again"));  // a repeated receipt is harmless
+  EXPECT_EQ((*store_->FindOutbox("a2"))->receipt, "receipt-a2");
+  EXPECT_THAT(MIR_STATUS(store_->MarkDelivered(9999, "r")), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(MIR_STATUS(store_->Requeue(9999)), StatusIs(absl::StatusCode::kNotFound));
+
+  // Requeue a dead letter: pending again, due now, attempts reset.
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_EQ(*store_->Requeue(id2), 0);  // delivered, not dead
+  EXPECT_EQ(*store_->Requeue(id3), 1);
+  EXPECT_EQ(*store_->Requeue(id3), 0);
+  absl::StatusOr<std::optional<OutboxEntry>> a3 = store_->FindOutbox("a3");
+  ASSERT_OK(a3);
+  EXPECT_EQ((*a3)->state, OutboxState::kPending);
+  EXPECT_EQ((*a3)->next_attempt_at, clock_.Now());
+  EXPECT_EQ((*a3)->attempts, 0);
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), ElementsAre("a1", "a3"));
+
+  ASSERT_OK(store_->MarkDead(id1, "gave up"));
+  ASSERT_OK(store_->MarkDead(id3, "gave up"));
+  EXPECT_EQ(*store_->RequeueAllDead(), 2);
+  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kDead, 10)), IsEmpty());
+  EXPECT_EQ(*store_->RequeueAllDead(), 0);
+}
+
+TEST_F(StoreTest, EnqueueTwiceIsAlreadyExists) {
+  ASSERT_OK(store_->Transact([](Txn& txn) { return txn.Enqueue(Outgoing("m-1")); }));
+  EXPECT_THAT(MIR_STATUS(store_->Transact([](Txn& txn) { return txn.Enqueue(Outgoing("m-1")); })),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
+  OutgoingEnvelope other = Outgoing("m-1");
+  other.envelope = "different";
+  EXPECT_THAT(MIR_STATUS(store_->Transact([&](Txn& txn) { return txn.Enqueue(other); })),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  const OutgoingEnvelope no_peer{"m-2", "", "x"};
+  EXPECT_THAT(MIR_STATUS(store_->Transact([&](Txn& txn) { return txn.Enqueue(no_peer); })),
+              StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_EQ(RawCount("outbox"), 1);
+}
+
+TEST_F(StoreTest, ListReferralsMostRecentlyUpdatedFirst) {
+  ASSERT_OK(Apply(Submitted("r1", "toscana", "lombardia", kT0)));
+  ASSERT_OK(Apply(Submitted("r2", "toscana", "lombardia", kT0 + absl::Minutes(1))));
+  ASSERT_OK(Apply(Submitted("r3", "toscana", "lombardia", kT0 + absl::Minutes(2))));
+  ASSERT_OK(Apply(Changed("r1", NodeOf("lombardia"), 1, RECEIVED, kT0 + absl::Minutes(3))));
+  absl::StatusOr<std::vector<ReferralRecord>> all = store_->ListReferrals(0);
+  ASSERT_OK(all);
+  std::vector<std::string> ids;
+  for (const ReferralRecord& r : *all) ids.push_back(r.meta.referral_id);
+  EXPECT_THAT(ids, ElementsAre("r1", "r3", "r2"));
+  EXPECT_EQ(store_->ListReferrals(2)->size(), 2u);
+}
+
+}  // namespace
+}  // namespace mir::storage
