@@ -1,0 +1,191 @@
+// Schema versions: a hand-made version-1 file is upgraded in place with its
+// data; a newer version and a corrupt file are refused.
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "storage/schema.h"
+#include "storage/store.h"
+#include "storage/store_internal.h"
+#include "tests/storage/storage_test_util.h"
+#include "tests/testing/test_env.h"
+
+namespace mir::storage {
+namespace {
+
+using ::mir::testing::NewTempDir;
+using ::mir::testing::StatusIsReason;
+using ::testing::HasSubstr;
+using namespace ::mir::storage::testing;  // NOLINT: event builders
+using enum v1::ReferralState;
+
+// Version 1 as a node running the first release would have written it,
+// typed out here rather than taken from storage/schema.cc.
+constexpr char kV1Schema[] = R"sql(
+CREATE TABLE referrals (referral_id TEXT PRIMARY KEY NOT NULL, origin_node TEXT NOT NULL,
+  destination_node TEXT NOT NULL, urgency INTEGER NOT NULL, ack_deadline_us INTEGER,
+  state INTEGER NOT NULL, created_at_us INTEGER NOT NULL, updated_at_us INTEGER NOT NULL,
+  referral_envelope BLOB NOT NULL);
+CREATE INDEX referrals_by_update ON referrals(updated_at_us);
+CREATE TABLE events (id INTEGER PRIMARY KEY, referral_id TEXT NOT NULL REFERENCES referrals(referral_id),
+  sender_node TEXT NOT NULL, sequence INTEGER NOT NULL, message_id TEXT NOT NULL, to_state INTEGER NOT NULL,
+  actor_node TEXT NOT NULL, actor_role TEXT NOT NULL, actor_name TEXT NOT NULL, at_us INTEGER NOT NULL,
+  reason TEXT NOT NULL, envelope BLOB NOT NULL, origin_node TEXT, destination_node TEXT, urgency INTEGER,
+  ack_deadline_us INTEGER, applied_at_us INTEGER NOT NULL, UNIQUE (referral_id, sender_node, sequence));
+CREATE INDEX events_by_message ON events(message_id);
+CREATE TABLE streams (referral_id TEXT NOT NULL, sender_node TEXT NOT NULL, last_sequence INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, sender_node)) WITHOUT ROWID;
+CREATE TABLE held_events (referral_id TEXT NOT NULL, sender_node TEXT NOT NULL, sequence INTEGER NOT NULL,
+  message_id TEXT NOT NULL, to_state INTEGER NOT NULL, actor_node TEXT NOT NULL, actor_role TEXT NOT NULL,
+  actor_name TEXT NOT NULL, at_us INTEGER NOT NULL, reason TEXT NOT NULL, envelope BLOB NOT NULL,
+  origin_node TEXT, destination_node TEXT, urgency INTEGER, ack_deadline_us INTEGER,
+  held_at_us INTEGER NOT NULL, PRIMARY KEY (referral_id, sender_node, sequence)) WITHOUT ROWID;
+CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE,
+  peer TEXT NOT NULL, envelope BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  enqueued_at_us INTEGER NOT NULL, next_attempt_at_us INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '', receipt BLOB);
+CREATE INDEX outbox_pending ON outbox(peer, id, next_attempt_at_us) WHERE state = 0;
+CREATE INDEX outbox_by_state ON outbox(state, id);
+CREATE TABLE inbox (message_id TEXT PRIMARY KEY NOT NULL, sender_node TEXT NOT NULL,
+  envelope_sha256 BLOB NOT NULL, receipt BLOB NOT NULL, received_at_us INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+// One referral toscana -> lombardia, SUBMITTED then RECEIVED, plus an outbox
+// entry and an inbox record; times in microseconds.
+constexpr char kV1Data[] = R"sql(
+INSERT INTO referrals VALUES ('old-ref', 'toscana', 'lombardia', 2, NULL, 2, 1700000000000000,
+  1700000060000000, x'52454645');
+INSERT INTO events VALUES (1, 'old-ref', 'toscana', 1, 'old-ref/toscana/1', 1, 'toscana', 'operator', 'anna',
+  1700000000000000, '', x'52454645', 'toscana', 'lombardia', 2, NULL, 1700000000000000);
+INSERT INTO events VALUES (2, 'old-ref', 'lombardia', 1, 'old-ref/lombardia/1', 2, 'lombardia', 'node', '',
+  1700000060000000, '', x'5343', NULL, NULL, NULL, NULL, 1700000060000000);
+INSERT INTO streams VALUES ('old-ref', 'toscana', 1), ('old-ref', 'lombardia', 1);
+INSERT INTO outbox (message_id, peer, envelope, enqueued_at_us, next_attempt_at_us)
+  VALUES ('old-ref/lombardia/1', 'toscana', x'5343', 1700000060000000, 1700000060000000);
+INSERT INTO inbox VALUES ('old-ref/toscana/1', 'toscana', x'00', x'5245', 1700000000000000);
+PRAGMA user_version = 1;
+)sql";
+
+class MigrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override { path_ = NewTempDir() + "/node.db"; }
+
+  absl::StatusOr<std::unique_ptr<Store>> Open() {
+    StoreOptions o;
+    o.path = path_;
+    return Store::Open(o, &clock_);
+  }
+
+  std::string path_;
+  FakeClock clock_{kT0};
+};
+
+TEST_F(MigrationTest, VersionOneFileIsUpgradedInPlaceKeepingItsData) {
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), kV1Schema), "");
+    ASSERT_EQ(Exec(raw.get(), kV1Data), "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), std::to_string(kSchemaVersion));
+  EXPECT_EQ(*PragmaForTesting(store, "journal_mode"), "wal");
+
+  // The old rows are there and now form a verified chain.
+  absl::StatusOr<AuditCheck> audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, 2);
+  absl::StatusOr<std::optional<ReferralRecord>> ref = store.GetReferral("old-ref");
+  ASSERT_OK(ref);
+  ASSERT_TRUE(ref->has_value());
+  EXPECT_EQ((*ref)->state, RECEIVED);
+  EXPECT_EQ((*ref)->created_at, absl::FromUnixSeconds(1700000000));
+  absl::StatusOr<std::vector<Event>> timeline = store.Timeline("old-ref");
+  ASSERT_OK(timeline);
+  ASSERT_EQ(timeline->size(), 2u);
+  EXPECT_EQ((*timeline)[0].actor, Operator("toscana"));
+  ASSERT_TRUE((*timeline)[0].referral.has_value());
+  EXPECT_EQ((*timeline)[0].referral->destination_node, "lombardia");
+  EXPECT_TRUE((*store.FindOutbox("old-ref/lombardia/1")).has_value());
+
+  // And the store carries on from them.
+  ASSERT_OK(store.RecordAndEnqueue(Changed("old-ref", Operator("lombardia"), 2, UNDER_EVALUATION), {}));
+  audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, 3);
+  EXPECT_THAT(MIR_STATUS(store.RecordAndEnqueue(Changed("old-ref", NodeOf("lombardia"), 1, RECEIVED), {})),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
+}
+
+// The whole upgrade is one transaction: a step that fails leaves version 1.
+TEST_F(MigrationTest, FailedUpgradeLeavesTheOldVersionUntouched) {
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), kV1Schema), "");
+    ASSERT_EQ(Exec(raw.get(), kV1Data), "");
+    // A stray table with a name version 2 wants makes step 2 fail midway.
+    ASSERT_EQ(Exec(raw.get(), "CREATE TABLE dropped_events (x)"), "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  EXPECT_FALSE(opened.ok());
+  EXPECT_THAT(opened.status().message(), HasSubstr("migration 2"));
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), "1");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'row_hash'"), "0");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM events"), "2");
+}
+
+TEST_F(MigrationTest, NewerVersionIsRefusedAndLeftAlone) {
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), "CREATE TABLE future (x); PRAGMA user_version = 99;"), "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(opened.status().message(), HasSubstr("version 99 is newer than this build supports"));
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), "99");
+  EXPECT_EQ(QueryText(raw.get(), "PRAGMA journal_mode"), "delete");  // not even switched to WAL
+}
+
+TEST_F(MigrationTest, FileThatIsNotADatabaseIsDataLoss) {
+  {
+    std::ofstream out(path_, std::ios::binary);
+    out << std::string(8192, 'G');
+  }
+  EXPECT_THAT(Open().status(), StatusIsReason(absl::StatusCode::kDataLoss, v1::STORE_UNAVAILABLE));
+}
+
+TEST_F(MigrationTest, CorruptPagesAreDataLoss) {
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_OK((*opened)->RecordAndEnqueue(Submitted(absl::StrCat("ref-", i)), {}));
+    }
+  }  // closing checkpoints the WAL into the file
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(QueryText(raw.get(), "PRAGMA integrity_check"), "ok");
+    ASSERT_GE(QueryInt(raw.get(), "PRAGMA page_count"), 4);
+  }
+  {
+    // Scribble over pages 2 and 3 (b-tree pages), keeping the header valid.
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    const std::string junk(8192, '\xa5');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  const absl::Status status = Open().status();
+  EXPECT_THAT(status, StatusIsReason(absl::StatusCode::kDataLoss, v1::STORE_UNAVAILABLE));
+  EXPECT_THAT(status.message(), HasSubstr("restore from backup"));
+}
+
+}  // namespace
+}  // namespace mir::storage
