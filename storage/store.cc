@@ -641,8 +641,10 @@ class StoreImpl final : public Store {
                                                       int limit) override {
     return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {
       ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE peer = ?1 AND "
-                                  "state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
+                       // INDEXED BY: without statistics the planner may pick
+                       // outbox_by_state and filter every peer's rows.
+                       db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox INDEXED BY outbox_pending "
+                                  "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
                                   "read due outbox entries"));
       s.BindText(1, peer).BindInt(2, Micros(now)).BindInt(3, SqlLimit(limit));
       return CollectOutbox(s);
@@ -652,7 +654,8 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) override {
     return Read([&](Db& db) -> absl::StatusOr<std::optional<absl::Time>> {
       ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox WHERE peer = ?1 AND state = 0",
+                       db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox INDEXED BY outbox_pending "
+                                  "WHERE peer = ?1 AND state = 0",
                                   "read next due time"));
       s.BindText(1, peer);
       ASSIGN_OR_RETURN(bool row, s.Step());
