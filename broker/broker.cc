@@ -1,0 +1,93 @@
+#include "broker/broker.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "broker/tls.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace mir::broker {
+namespace {
+
+// DeliverRequest adds a field tag and a length to the envelope it carries.
+constexpr int kRequestOverheadBytes = 16;
+
+std::function<double()> MakeJitter() {
+  auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  auto mu = std::make_shared<absl::Mutex>();
+  return [rng, mu] {
+    absl::MutexLock lock(mu.get());
+    return std::uniform_real_distribution<double>(0.0, 1.0)(*rng);
+  };
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& options,
+                                                      const Clock* clock) {
+  std::unique_ptr<Broker> broker(new Broker());
+  ASSIGN_OR_RETURN(broker->node_, Node::Create(options, clock));
+  const TlsFiles tls{options.ca_certificate, options.node_certificate, options.node_key};
+  ASSIGN_OR_RETURN(auto server_credentials, MutualTlsServerCredentials(tls));
+  ASSIGN_OR_RETURN(auto channel_credentials, MutualTlsChannelCredentials(tls));
+
+  const BrokerOptions* node_options = &broker->node_->options();
+  for (const auto& [peer, address] : options.peers) {
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(static_cast<int>(options.max_envelope_bytes) + kRequestOverheadBytes);
+    args.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) + kRequestOverheadBytes);
+    // Reconnect promptly when a peer comes back; our own backoff paces retries.
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+    auto channel = grpc::CreateCustomChannel(address, channel_credentials, args);
+    broker->senders_[peer] = std::make_unique<PeerSender>(
+        peer, channel, &broker->node_->store(), &broker->node_->verifier(), clock, node_options,
+        MakeJitter());
+  }
+  Broker* raw = broker.get();
+  broker->node_->SetOutboxListener([raw](const std::string& peer) {
+    if (auto it = raw->senders_.find(peer); it != raw->senders_.end()) it->second->Wake();
+  });
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  broker->exchange_ = std::make_unique<ExchangeService>(broker->node_.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, server_credentials, &broker->port_);
+  builder.RegisterService(broker->exchange_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
+                                   kRequestOverheadBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options.idle_connection_timeout)));
+  broker->server_ = builder.BuildAndStart();
+  if (broker->server_ == nullptr || broker->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  broker->server_->GetHealthCheckService()->SetServingStatus(true);
+
+  for (auto& [peer, sender] : broker->senders_) sender->Start();
+  MIR_LOG(INFO) << "node " << options.node_id << " listening on port " << broker->port_ << " with "
+                << broker->senders_.size() << " peer(s)";
+  return broker;
+}
+
+void Broker::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  }
+  for (auto& [peer, sender] : senders_) sender->Stop();
+  MIR_LOG(INFO) << "node " << node_->options().node_id << " stopped";
+}
+
+Broker::~Broker() { Shutdown(); }
+
+}  // namespace mir::broker

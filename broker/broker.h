@@ -1,0 +1,48 @@
+#ifndef MIR_BROKER_BROKER_H_
+#define MIR_BROKER_BROKER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "broker/config.h"
+#include "broker/exchange_service.h"
+#include "broker/node.h"
+#include "broker/sender.h"
+#include "common/clock.h"
+#include "grpcpp/server.h"
+
+namespace mir::broker {
+
+// A running node: the gRPC server (Exchange, health, reflection) over mutual
+// TLS, the node core and one sender per peer.
+class Broker {
+ public:
+  // Opens the store, binds `options.listen_address` (port 0 picks one) and
+  // starts serving and sending. `clock` must outlive the broker.
+  static absl::StatusOr<std::unique_ptr<Broker>> Start(const BrokerOptions& options,
+                                                       const Clock* clock);
+  ~Broker();  // Shutdown()s
+
+  // Stops accepting calls, lets in-flight calls finish (up to `grace`), then
+  // stops the senders; what was not receipted stays pending in the outbox.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+  int port() const { return port_; }
+  Node& node() { return *node_; }
+
+ private:
+  Broker() = default;
+
+  std::unique_ptr<Node> node_;
+  std::unique_ptr<ExchangeService> exchange_;
+  std::unique_ptr<grpc::Server> server_;
+  std::map<std::string, std::unique_ptr<PeerSender>> senders_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace mir::broker
+
+#endif  // MIR_BROKER_BROKER_H_

@@ -1,0 +1,60 @@
+#ifndef MIR_BROKER_CONFIG_H_
+#define MIR_BROKER_CONFIG_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "mir/broker/config.pb.h"
+
+namespace mir::broker {
+
+// Everything a node needs to run, with defaults applied and checked.
+struct BrokerOptions {
+  std::string node_id;
+  std::string listen_address;
+  std::string database_path;
+  std::string ca_certificate, node_certificate, node_key;  // file paths
+  std::map<std::string, std::string> peers;   // node id -> address
+  std::map<std::string, std::string> routes;  // destination -> next hop ("*" default)
+  std::vector<std::string> relays;            // peers that may deliver for other nodes
+  bool relay = false;                         // this node forwards for others
+
+  // Envelopes over this are refused (MESSAGE_TOO_LARGE) before parsing. Too
+  // small refuses legitimate referrals with notes; too large lets a peer
+  // make us buffer big messages.
+  size_t max_envelope_bytes = 1 << 20;
+  // HTTP/2 streams per connection. Too low serializes a peer's backlog drain.
+  int max_concurrent_streams = 100;
+  // Connections idle this long are closed; frees memory held by silent peers.
+  absl::Duration idle_connection_timeout = absl::Minutes(5);
+  // How far ahead of our clock an envelope's created_at may be.
+  absl::Duration max_clock_skew = absl::Minutes(5);
+
+  // Envelopes sent concurrently to one peer. Receivers re-order per referral.
+  int in_flight_per_peer = 16;
+  // Retry backoff: initial * 2^attempts, capped, times a jitter in [0.5, 1).
+  absl::Duration initial_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Minutes(1);
+  // A pending envelope older than this becomes a dead letter (staff retry it).
+  // Too short dead-letters deliveries to a peer that is briefly down.
+  absl::Duration dead_letter_after = absl::Hours(72);
+  absl::Duration rpc_timeout = absl::Seconds(10);
+
+  // Next hop towards `destination`, or nullopt when there is no route.
+  absl::optional<std::string> NextHop(const std::string& destination) const;
+};
+
+// Reads a JSON config file (protobuf JSON mapping of mir.broker.NodeConfig),
+// applies defaults and validates: node ids, every route's next hop is a peer,
+// required paths present. Errors name the offending field.
+absl::StatusOr<BrokerOptions> LoadConfigFile(const std::string& path);
+absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& config);
+absl::Status Validate(const BrokerOptions& options);
+
+}  // namespace mir::broker
+
+#endif  // MIR_BROKER_CONFIG_H_

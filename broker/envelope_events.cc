@@ -1,0 +1,167 @@
+#include "broker/envelope_events.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "mir/v1/referral.pb.h"
+#include "mir/v1/status_change.pb.h"
+
+namespace mir::broker {
+namespace {
+
+constexpr size_t kMaxNotes = 2000;
+constexpr size_t kMaxReasonText = 500;
+
+absl::Status BadBody(absl::string_view why) {
+  return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY, why);
+}
+absl::Status BadField(absl::string_view field, absl::string_view why) {
+  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                  absl::StrCat("field '", field, "' ", why));
+}
+
+size_t Utf8Length(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+absl::Status ReferralEvent(const v1::EnvelopeHeader& h, const std::string& body,
+                           storage::Event& event) {
+  v1::Referral referral;
+  if (!referral.ParseFromString(body)) return BadBody("REFERRAL body does not parse");
+  if (referral.referral_id() != h.referral_id()) {
+    return BadBody("referral_id differs between header and body");
+  }
+  if (referral.origin_node() != h.sender_node()) {
+    return BadField("origin_node", "must be the sender node");
+  }
+  if (referral.destination_node() != h.recipient_node()) {
+    return BadField("destination_node", "must be the recipient node");
+  }
+  if (!referral.consent().given()) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::CONSENT_MISSING,
+                    "a referral is refused until the person's consent is recorded (consent.given)");
+  }
+  if (referral.consent().has_withdrawn_at()) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::CONSENT_MISSING,
+                    "consent was withdrawn (consent.withdrawn_at is set)");
+  }
+  if (referral.urgency() == v1::URGENCY_UNSPECIFIED) return BadField("urgency", "is required");
+  if (Utf8Length(referral.notes()) > kMaxNotes) {
+    return BadField("notes", "is longer than 2,000 characters");
+  }
+  storage::ReferralMeta meta;
+  meta.referral_id = referral.referral_id();
+  meta.origin_node = referral.origin_node();
+  meta.destination_node = referral.destination_node();
+  meta.urgency = referral.urgency();
+  if (referral.has_ack_deadline()) meta.ack_deadline = FromProtoTime(referral.ack_deadline());
+  event.to_state = v1::SUBMITTED;
+  event.referral = std::move(meta);
+  return absl::OkStatus();
+}
+
+absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& body,
+                               storage::Event& event) {
+  v1::StatusChange change;
+  if (!change.ParseFromString(body)) return BadBody("STATUS_CHANGE body does not parse");
+  if (change.referral_id() != h.referral_id()) {
+    return BadBody("referral_id differs between header and body");
+  }
+  if (Utf8Length(change.reason_text()) > kMaxReasonText) {
+    return BadField("reason_text", "is longer than 500 characters");
+  }
+  switch (change.to_state()) {
+    case v1::REFERRAL_STATE_UNSPECIFIED:
+    case v1::SUBMITTED:
+      return BadField("to_state", "must name the state to move to (not SUBMITTED)");
+    case v1::PLACEMENT_CONFIRMED:
+      return BadField("to_state", "PLACEMENT_CONFIRMED comes only as a PlacementConfirmation");
+    case v1::REJECTED:
+      if (change.rejection_reason() == v1::REJECTION_REASON_UNSPECIFIED) {
+        return BadField("rejection_reason", "is required to reject");
+      }
+      event.reason = v1::RejectionReason_Name(change.rejection_reason());
+      break;
+    case v1::CLOSED_NEGATIVE:
+      if (change.closure_reason() == v1::CLOSURE_REASON_UNSPECIFIED) {
+        return BadField("closure_reason", "is required to close negatively");
+      }
+      event.reason = v1::ClosureReason_Name(change.closure_reason());
+      break;
+    case v1::WITHDRAWN:
+      if (change.withdrawal_reason() == v1::WITHDRAWAL_REASON_UNSPECIFIED) {
+        return BadField("withdrawal_reason", "is required to withdraw");
+      }
+      event.reason = v1::WithdrawalReason_Name(change.withdrawal_reason());
+      break;
+    default:
+      break;
+  }
+  if (!change.reason_text().empty()) {
+    event.reason = event.reason.empty() ? change.reason_text()
+                                        : absl::StrCat(event.reason, ": ", change.reason_text());
+  }
+  event.to_state = change.to_state();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Time FromProtoTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+google::protobuf::Timestamp ToProtoTime(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return ts;
+}
+
+absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verified,
+                                                 const std::string& envelope_bytes) {
+  const v1::EnvelopeHeader& h = verified.header;
+  storage::Event event;
+  event.referral_id = h.referral_id();
+  event.message_id = h.message_id();
+  event.sender_node = h.sender_node();
+  event.sequence = h.sequence();
+  event.actor = verified.author;
+  event.at = FromProtoTime(h.created_at());
+  event.envelope = envelope_bytes;
+  if (h.kind() != v1::RECEIPT && (h.referral_id().empty() || h.sequence() == 0)) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                    "header needs referral_id and a sequence from 1");
+  }
+  switch (h.kind()) {
+    case v1::REFERRAL: {
+      absl::Status s = ReferralEvent(h, verified.body, event);
+      if (!s.ok()) return s;
+      break;
+    }
+    case v1::STATUS_CHANGE: {
+      absl::Status s = StatusChangeEvent(h, verified.body, event);
+      if (!s.ok()) return s;
+      break;
+    }
+    case v1::PLACEMENT_CONFIRMATION: {
+      v1::PlacementConfirmation confirmation;
+      if (!confirmation.ParseFromString(verified.body)) {
+        return BadBody("PLACEMENT_CONFIRMATION body does not parse");
+      }
+      if (confirmation.referral_id() != h.referral_id()) {
+        return BadBody("referral_id differs between header and body");
+      }
+      event.to_state = v1::PLACEMENT_CONFIRMED;
+      break;
+    }
+    default:
+      return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                      "receipts are returned by Deliver, never delivered");
+  }
+  return event;
+}
+
+}  // namespace mir::broker

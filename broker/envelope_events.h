@@ -1,0 +1,27 @@
+#ifndef MIR_BROKER_ENVELOPE_EVENTS_H_
+#define MIR_BROKER_ENVELOPE_EVENTS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crypto/verifier.h"
+#include "storage/store.h"
+
+namespace mir::broker {
+
+// Turns a verified envelope into the lifecycle event it carries, parsing the
+// body only now (after verification). Refusals: MALFORMED_BODY (body does not
+// parse, or disagrees with the header: referral id, origin, destination),
+// CONSENT_MISSING (a referral without given consent), INVALID_FIELD (a
+// status change to a state it cannot name, a reason missing), and
+// MALFORMED_ENVELOPE for a RECEIPT (receipts are returned, never delivered).
+absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verified,
+                                                 const std::string& envelope_bytes);
+
+absl::Time FromProtoTime(const google::protobuf::Timestamp& ts);
+google::protobuf::Timestamp ToProtoTime(absl::Time t);
+
+}  // namespace mir::broker
+
+#endif  // MIR_BROKER_ENVELOPE_EVENTS_H_

@@ -1,0 +1,25 @@
+#ifndef MIR_BROKER_EXCHANGE_SERVICE_H_
+#define MIR_BROKER_EXCHANGE_SERVICE_H_
+
+#include "broker/node.h"
+#include "mir/v1/exchange.grpc.pb.h"
+
+namespace mir::broker {
+
+// mir.v1.Exchange: node to node. The caller's identity comes from its TLS
+// client certificate; everything else is Node::Deliver.
+class ExchangeService final : public v1::Exchange::CallbackService {
+ public:
+  explicit ExchangeService(Node* node) : node_(node) {}
+
+  grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
+                                    const v1::DeliverRequest* request,
+                                    v1::DeliverResponse* response) override;
+
+ private:
+  Node* const node_;
+};
+
+}  // namespace mir::broker
+
+#endif  // MIR_BROKER_EXCHANGE_SERVICE_H_

@@ -1,0 +1,67 @@
+#ifndef MIR_BROKER_SENDER_H_
+#define MIR_BROKER_SENDER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "broker/config.h"
+#include "common/clock.h"
+#include "crypto/verifier.h"
+#include "grpcpp/channel.h"
+#include "mir/v1/exchange.grpc.pb.h"
+#include "storage/store.h"
+
+namespace mir::broker {
+
+// Drains the outbox towards one peer node: up to `in_flight_per_peer`
+// envelopes at once, oldest first; a delivery counts only once the peer's
+// receipt verifies (node signature, message id, SHA-256 of the exact bytes).
+// Failures retry with exponential backoff and jitter; an envelope pending
+// longer than `dead_letter_after`, or refused for good by the peer, becomes a
+// dead letter. Resends carry the same bytes. Thread-safe.
+class PeerSender {
+ public:
+  // `jitter` returns a uniform value in [0, 1); injected so tests are
+  // repeatable. All pointers must outlive the sender.
+  PeerSender(std::string peer, std::shared_ptr<grpc::Channel> channel, storage::Store* store,
+             const Verifier* verifier, const Clock* clock, const BrokerOptions* options,
+             std::function<double()> jitter);
+  ~PeerSender();  // Stop()s
+
+  void Start();
+  // New work was queued: look at the outbox now rather than at the next due time.
+  void Wake();
+  // Stops after in-flight deliveries finish (or time out); what was not
+  // receipted stays pending in the outbox.
+  void Stop();
+
+  // The delay before retry number `attempts` (1-based), jitter applied.
+  absl::Duration Backoff(int attempts) const;
+
+ private:
+  void Run();
+  // Sends `entries` concurrently and records each outcome.
+  void DeliverBatch(const std::vector<storage::OutboxEntry>& entries);
+  void RecordOutcome(const storage::OutboxEntry& entry, const grpc::Status& status,
+                     const std::string& receipt);
+
+  const std::string peer_;
+  const std::unique_ptr<v1::Exchange::Stub> stub_;
+  storage::Store* const store_;
+  const Verifier* const verifier_;
+  const Clock* const clock_;
+  const BrokerOptions* const options_;
+  const std::function<double()> jitter_;
+
+  absl::Mutex mu_;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace mir::broker
+
+#endif  // MIR_BROKER_SENDER_H_

@@ -1,0 +1,289 @@
+// Node to node over real loopback mutual TLS, with real SQLite files.
+
+#include "crypto/envelope_bytes.h"
+#include "crypto/receipt.h"
+#include "tests/broker/network.h"
+
+namespace mir::testing {
+namespace {
+
+using broker::Broker;
+using broker::BrokerOptions;
+
+// toscana and lombardia reach each other through nvn, the relay.
+class NetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir();
+    for (const char* node : {"nvn", "toscana", "lombardia"}) ports_[node] = FreePort();
+    options_["nvn"] = NodeOptions("nvn", ports_["nvn"], dir_);
+    options_["nvn"].peers = {{"toscana", Address(ports_["toscana"])},
+                             {"lombardia", Address(ports_["lombardia"])}};
+    for (const char* region : {"toscana", "lombardia"}) {
+      options_[region] = NodeOptions(region, ports_[region], dir_);
+      options_[region].peers = {{"nvn", Address(ports_["nvn"])}};
+      options_[region].routes = {{"*", "nvn"}};
+    }
+  }
+  ::testing::AssertionResult StartNode(const std::string& node) {
+    auto b = Broker::Start(options_[node], RealClock::Get());
+    if (!b.ok()) return ::testing::AssertionFailure() << node << ": " << b.status();
+    brokers_[node] = std::move(*b);
+    return ::testing::AssertionSuccess();
+  }
+  void StopNode(const std::string& node) { brokers_.erase(node); }
+  storage::Store& Store(const std::string& node) { return brokers_.at(node)->node().store(); }
+  broker::Node& NodeAt(const std::string& node) { return brokers_.at(node)->node(); }
+
+  // Submits a referral at toscana through the node core, as the Referrals API does.
+  std::string SubmitReferral(const std::string& destination) {
+    const std::string id = NewUuid();
+    auto op = PkiSigner("toscana/operator");
+    auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, id, destination));
+    EXPECT_OK(submitted);
+    return id;
+  }
+  // `author` makes `to` at its own node, addressed to `recipient`.
+  void Transition(const std::string& author, const std::string& referral_id,
+                  v1::ReferralState to, const std::string& recipient) {
+    auto signer = PkiSigner(author);
+    const std::string node = signer->identity().node;
+    const uint64_t seq = NextSequence(Store(node), referral_id, node);
+    auto result = NodeAt(node).Submit(signer->identity(),
+                                      SignTransition(*signer, referral_id, to, recipient, seq));
+    ASSERT_OK(result) << v1::ReferralState_Name(to);
+  }
+
+  std::string dir_;
+  std::map<std::string, int> ports_;
+  std::map<std::string, BrokerOptions> options_;
+  std::map<std::string, std::unique_ptr<Broker>> brokers_;
+};
+
+TEST_F(NetworkTest, TwoNodesDeliverWithVerifiedReceiptsBothWays) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string id = SubmitReferral("nvn");
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::SUBMITTED);
+
+  // nvn took it in and acknowledged it; the RECEIVED event came back.
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }));
+  EXPECT_EQ(StateAt(Store("nvn"), id), v1::RECEIVED);
+  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDelivered) == 1; }));
+
+  // toscana holds nvn's receipt for the exact bytes it sent, and it verifies.
+  auto sent = Store("toscana").ListOutbox(storage::OutboxState::kDelivered, 10);
+  ASSERT_OK(sent);
+  ASSERT_EQ(sent->size(), 1u);
+  EXPECT_OK(VerifyReceipt(NodeAt("toscana").verifier(), (*sent)[0].receipt, "nvn",
+                          (*sent)[0].message_id, Sha256((*sent)[0].envelope)));
+  // Both ends hold the same history.
+  auto at_toscana = Store("toscana").Timeline(id);
+  auto at_nvn = Store("nvn").Timeline(id);
+  ASSERT_OK(at_toscana);
+  ASSERT_OK(at_nvn);
+  ASSERT_EQ(at_toscana->size(), 2u);
+  ASSERT_EQ(at_nvn->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ((*at_toscana)[i].message_id, (*at_nvn)[i].message_id);
+}
+
+TEST_F(NetworkTest, ThreeNodesRouteThroughTheNationalNodeEndToEnd) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  ASSERT_TRUE(StartNode("lombardia"));
+  const std::string id = SubmitReferral("lombardia");
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }));
+  EXPECT_EQ(StateAt(Store("lombardia"), id), v1::RECEIVED);
+  // nvn relayed without applying: it holds no referral of its own.
+  EXPECT_EQ(StateAt(Store("nvn"), id), v1::REFERRAL_STATE_UNSPECIFIED);
+
+  // Status changes and the placement confirmation travel back the same way,
+  // each verified at the far end against its author's signature.
+  Transition("lombardia/operator", id, v1::UNDER_EVALUATION, "toscana");
+  Transition("lombardia/partner", id, v1::PLACEMENT_PROPOSED, "toscana");
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::PLACEMENT_PROPOSED; }));
+  Transition("toscana/operator", id, v1::PLACEMENT_ACCEPTED, "lombardia");
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("lombardia"), id) == v1::PLACEMENT_ACCEPTED; }));
+  Transition("lombardia/operator", id, v1::TRANSFER_SCHEDULED, "toscana");
+  Transition("lombardia/partner", id, v1::PLACEMENT_CONFIRMED, "toscana");
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::PLACEMENT_CONFIRMED; }));
+  auto timeline = Store("toscana").Timeline(id);
+  ASSERT_OK(timeline);
+  EXPECT_EQ(timeline->size(), 7u);  // SUBMITTED ... PLACEMENT_CONFIRMED
+  EXPECT_EQ(timeline->back().actor.Uri(), "mir://lombardia/partner/shelter1");
+}
+
+TEST_F(NetworkTest, PeerDownForAWhileThenBackGetsEverythingOnce) {
+  ASSERT_TRUE(StartNode("toscana"));  // nvn is down
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(SubmitReferral("nvn"));
+  // Attempts fail and are retried with backoff; nothing is lost meanwhile.
+  ASSERT_TRUE(WaitFor([&] {
+    auto pending = Store("toscana").ListOutbox(storage::OutboxState::kPending, 100);
+    return pending.ok() && pending->size() == 20 && (*pending)[0].attempts >= 2;
+  }));
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 20; }));
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }));
+    auto timeline = Store("nvn").Timeline(id);
+    ASSERT_OK(timeline);
+    EXPECT_EQ(timeline->size(), 2u) << "one SUBMITTED and one RECEIVED, nothing twice";
+  }
+  auto referrals = Store("nvn").ListReferrals(100);
+  ASSERT_OK(referrals);
+  EXPECT_EQ(referrals->size(), 20u);
+}
+
+TEST_F(NetworkTest, SameEnvelopeDeliveredTwiceGivesTheSameReceiptAndOneEffect) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  auto op = PkiSigner("toscana/operator");
+  const std::string id = NewUuid();
+  const std::string envelope = SignReferral(*op, id, "nvn");
+  auto first = toscana.Deliver(envelope);
+  ASSERT_OK(first);
+  auto second = toscana.Deliver(envelope);
+  ASSERT_OK(second);
+  EXPECT_EQ(*first, *second);
+  auto timeline = Store("nvn").Timeline(id);
+  ASSERT_OK(timeline);
+  EXPECT_EQ(timeline->size(), 2u);  // SUBMITTED + nvn's own RECEIVED, once
+  EXPECT_EQ(OutboxCount(Store("nvn"), storage::OutboxState::kPending) +
+                OutboxCount(Store("nvn"), storage::OutboxState::kDelivered) +
+                OutboxCount(Store("nvn"), storage::OutboxState::kDead),
+            1);
+
+  // Same message id with other bytes: refused, nothing changes.
+  v1::Envelope altered;
+  altered.ParseFromString(envelope);
+  v1::Referral body;
+  body.ParseFromString(altered.body());
+  body.set_notes("changed");
+  v1::EnvelopeHeader header;
+  header.ParseFromString(altered.header());
+  auto conflicting = op->SignEnvelope(header, body.SerializeAsString());
+  ASSERT_OK(conflicting);
+  EXPECT_THAT(MIR_STATUS(toscana.Deliver(*conflicting)),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+}
+
+TEST_F(NetworkTest, RefusalsCarryTheirReasonAndChangeNothing) {
+  options_["nvn"].max_envelope_bytes = 4096;
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("toscana/operator");
+  auto lombardia_op = PkiSigner("lombardia/operator");
+
+  auto tampered = [&] {
+    std::string e = SignReferral(*op, NewUuid(), "nvn");
+    e.back() ^= 1;  // last byte: the signature value
+    return e;
+  }();
+  struct Case {
+    std::string name;
+    std::string client_cert;  // PKI prefix the caller presents
+    std::string envelope;
+    absl::StatusCode code;
+    v1::ErrorReason reason;
+  };
+  std::vector<Case> cases = {
+      {"tampered envelope", "toscana/node", tampered, absl::StatusCode::kUnauthenticated,
+       v1::BAD_SIGNATURE},
+      {"node delivering another node's message", "toscana/node",
+       SignReferral(*lombardia_op, NewUuid(), "nvn"), absl::StatusCode::kPermissionDenied,
+       v1::PEER_MISMATCH},
+      {"operator certificate used as a node", "toscana/operator",
+       SignReferral(*op, NewUuid(), "nvn"), absl::StatusCode::kPermissionDenied,
+       v1::PEER_MISMATCH},
+      {"message for a node with no route", "toscana/node",
+       SignReferral(*op, NewUuid(), "veneto"), absl::StatusCode::kNotFound, v1::UNKNOWN_NODE},
+      {"malformed envelope bytes", "toscana/node", "\x0a\xff\xff", absl::StatusCode::kInvalidArgument,
+       v1::MALFORMED_ENVELOPE},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ExchangeClient client(ports_["nvn"], c.client_cert);
+    EXPECT_THAT(MIR_STATUS(client.Deliver(c.envelope)), StatusIsReason(c.code, c.reason));
+  }
+  auto referrals = Store("nvn").ListReferrals(10);
+  ASSERT_OK(referrals);
+  EXPECT_TRUE(referrals->empty());
+
+  // A certificate from another CA, or none at all, never reaches a handler.
+  ExchangeClient other_ca(ports_["nvn"], "test/other-ca-node");
+  EXPECT_THAT(MIR_STATUS(other_ca.Deliver(SignReferral(*op, NewUuid(), "nvn"))),
+              StatusIs(absl::StatusCode::kUnavailable));
+  auto plaintext = PlaintextStub(ports_["nvn"]);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::DeliverRequest request;
+  request.set_envelope(SignReferral(*op, NewUuid(), "nvn"));
+  v1::DeliverResponse response;
+  EXPECT_EQ(plaintext->Deliver(&context, request, &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  // The broker kept serving a legitimate node throughout.
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  EXPECT_OK(toscana.Deliver(SignReferral(*op, NewUuid(), "nvn")));
+}
+
+TEST_F(NetworkTest, SizeLimitAcceptsAtTheLimitAndRefusesOneByteOver) {
+  auto op = PkiSigner("toscana/operator");
+  // A referral with long notes, so the limit is above the 1 KiB minimum.
+  v1::Envelope e;
+  e.ParseFromString(SignReferral(*op, NewUuid(), "nvn"));
+  v1::Referral body;
+  body.ParseFromString(e.body());
+  body.set_notes(std::string(1500, 'n'));
+  v1::EnvelopeHeader header;
+  header.ParseFromString(e.header());
+  const std::string envelope = *op->SignEnvelope(header, body.SerializeAsString());
+  options_["nvn"].max_envelope_bytes = envelope.size();
+  ASSERT_TRUE(StartNode("nvn"));
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  EXPECT_OK(toscana.Deliver(envelope));
+  // One byte over: the same referral with one more byte in its (signed) body.
+  header.set_message_id(NewUuid());
+  body.set_notes(std::string(1501, 'n'));
+  const std::string bigger = *op->SignEnvelope(header, body.SerializeAsString());
+  ASSERT_EQ(bigger.size(), envelope.size() + 1);
+  EXPECT_THAT(MIR_STATUS(toscana.Deliver(bigger)),
+              StatusIsReason(absl::StatusCode::kResourceExhausted, v1::MESSAGE_TOO_LARGE));
+}
+
+TEST_F(NetworkTest, RegionDoesNotRelayForOthers) {
+  ASSERT_TRUE(StartNode("toscana"));
+  ExchangeClient nvn(ports_["toscana"], "nvn/node");
+  auto op = PkiSigner("lombardia/operator");
+  EXPECT_THAT(MIR_STATUS(nvn.Deliver(SignReferral(*op, NewUuid(), "veneto"))),
+              StatusIsReason(absl::StatusCode::kInvalidArgument, v1::NOT_FOR_THIS_NODE));
+}
+
+TEST_F(NetworkTest, PermanentRefusalBecomesAVisibleDeadLetterAndCanBeRequeued) {
+  // toscana routes everything through nvn, which has no route to veneto:
+  // a refusal that no resend can change.
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  auto op = PkiSigner("toscana/operator");
+  auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, NewUuid(), "veneto"));
+  ASSERT_OK(submitted);
+  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDead) == 1; }));
+  auto dead = Store("toscana").ListOutbox(storage::OutboxState::kDead, 10);
+  ASSERT_OK(dead);
+  EXPECT_NE((*dead)[0].last_error.find("UNKNOWN_NODE"), std::string::npos) << (*dead)[0].last_error;
+  auto moved = Store("toscana").RequeueAllDead();
+  ASSERT_OK(moved);
+  EXPECT_EQ(*moved, 1);
+}
+
+TEST_F(NetworkTest, ShutdownLeavesUndeliveredWorkPendingAndRestartDeliversIt) {
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string id = SubmitReferral("nvn");
+  StopNode("toscana");
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }));
+}
+
+}  // namespace
+}  // namespace mir::testing

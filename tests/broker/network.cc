@@ -1,0 +1,178 @@
+#include "tests/broker/network.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "broker/envelope_events.h"
+#include "common/grpc_status.h"
+#include "crypto/envelope_bytes.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace mir::testing {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+broker::BrokerOptions NodeOptions(const std::string& node, int port, const std::string& dir) {
+  broker::BrokerOptions o;
+  o.node_id = node;
+  o.listen_address = Address(port);
+  o.database_path = dir + "/" + node + ".db";
+  o.ca_certificate = PkiPath("ca.crt");
+  o.node_certificate = PkiPath(node + "/node.crt");
+  o.node_key = PkiPath(node + "/node.key");
+  o.relays = {"nvn"};
+  o.relay = node == "nvn";
+  o.initial_backoff = absl::Milliseconds(50);
+  o.max_backoff = absl::Milliseconds(500);
+  o.rpc_timeout = absl::Seconds(5);
+  return o;
+}
+
+std::unique_ptr<Signer> PkiSigner(const std::string& prefix) {
+  auto signer = Signer::FromPemFiles(PkiPath(prefix + ".key"), PkiPath(prefix + ".crt"));
+  EXPECT_TRUE(signer.ok()) << signer.status();
+  return signer.ok() ? std::move(*signer) : nullptr;
+}
+
+namespace {
+v1::EnvelopeHeader Header(v1::MessageKind kind, const std::string& referral_id,
+                          const std::string& recipient, uint64_t sequence) {
+  v1::EnvelopeHeader h;
+  h.set_message_id(NewUuid());
+  h.set_kind(kind);
+  h.set_recipient_node(recipient);
+  *h.mutable_created_at() = broker::ToProtoTime(absl::Now());
+  h.set_referral_id(referral_id);
+  h.set_sequence(sequence);
+  return h;
+}
+}  // namespace
+
+std::string SignReferral(const Signer& op, const std::string& referral_id,
+                         const std::string& destination, v1::Urgency urgency) {
+  v1::Referral r;  // fictional
+  r.set_referral_id(referral_id);
+  r.set_origin_node(op.identity().node);
+  r.set_destination_node(destination);
+  r.set_person_code("TEST-" + referral_id.substr(0, 8));
+  r.set_urgency(urgency);
+  r.set_danger_level(v1::DANGER_LEVEL_MEDIUM);
+  r.add_requested_services(v1::SERVICE_SECOND_RECEPTION);
+  r.mutable_consent()->set_given(true);
+  r.mutable_consent()->set_method(v1::CONSENT_WRITTEN);
+  return *op.SignEnvelope(Header(v1::REFERRAL, referral_id, destination, 1), r.SerializeAsString());
+}
+
+std::string SignTransition(const Signer& author, const std::string& referral_id,
+                           v1::ReferralState to_state, const std::string& recipient,
+                           uint64_t sequence) {
+  if (to_state == v1::PLACEMENT_CONFIRMED) {
+    v1::PlacementConfirmation c;
+    c.set_referral_id(referral_id);
+    c.set_project_ref("PRJ-TEST");
+    *c.mutable_taken_in_charge_at() = broker::ToProtoTime(absl::Now());
+    return *author.SignEnvelope(
+        Header(v1::PLACEMENT_CONFIRMATION, referral_id, recipient, sequence),
+        c.SerializeAsString());
+  }
+  v1::StatusChange c;
+  c.set_referral_id(referral_id);
+  c.set_to_state(to_state);
+  if (to_state == v1::REJECTED) c.set_rejection_reason(v1::REJECTION_NO_PLACES);
+  if (to_state == v1::CLOSED_NEGATIVE) c.set_closure_reason(v1::CLOSURE_NO_AVAILABILITY);
+  if (to_state == v1::WITHDRAWN) c.set_withdrawal_reason(v1::WITHDRAWAL_SOLVED_LOCALLY);
+  if (to_state == v1::PLACEMENT_PROPOSED) c.mutable_placement()->set_project_ref("PRJ-TEST");
+  return *author.SignEnvelope(Header(v1::STATUS_CHANGE, referral_id, recipient, sequence),
+                              c.SerializeAsString());
+}
+
+uint64_t NextSequence(storage::Store& store, const std::string& referral_id,
+                      const std::string& node) {
+  uint64_t next = 0;
+  absl::Status s = store.Transact([&](storage::Txn& txn) -> absl::Status {
+    auto n = txn.NextSequence(referral_id, node);
+    if (!n.ok()) return n.status();
+    next = *n;
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return next;
+}
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  while (absl::Now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+v1::ReferralState StateAt(storage::Store& store, const std::string& referral_id) {
+  auto r = store.GetReferral(referral_id);
+  return r.ok() && r->has_value() ? (*r)->state : v1::REFERRAL_STATE_UNSPECIFIED;
+}
+
+int OutboxCount(storage::Store& store, storage::OutboxState state) {
+  auto entries = store.ListOutbox(state, 1 << 20);
+  return entries.ok() ? static_cast<int>(entries->size()) : -1;
+}
+
+namespace {
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+ExchangeClient::ExchangeClient(int port, const std::string& prefix, const std::string& ca) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = Slurp(PkiPath(ca));
+  tls.pem_cert_chain = Slurp(PkiPath(prefix + ".crt"));
+  tls.pem_private_key = Slurp(PkiPath(prefix + ".key"));
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(64 << 20);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  stub_ = v1::Exchange::NewStub(
+      grpc::CreateCustomChannel(Address(port), grpc::SslCredentials(tls), args));
+}
+
+absl::StatusOr<std::string> ExchangeClient::Deliver(const std::string& envelope) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::DeliverRequest request;
+  request.set_envelope(envelope);
+  v1::DeliverResponse response;
+  grpc::Status status = stub_->Deliver(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response.receipt();
+}
+
+std::unique_ptr<v1::Exchange::Stub> PlaintextStub(int port) {
+  return v1::Exchange::NewStub(
+      grpc::CreateChannel(Address(port), grpc::InsecureChannelCredentials()));
+}
+
+}  // namespace mir::testing

@@ -1,0 +1,79 @@
+#ifndef MIR_TESTS_BROKER_NETWORK_H_
+#define MIR_TESTS_BROKER_NETWORK_H_
+
+// Helpers for tests that run real brokers over loopback mutual TLS with the
+// test PKI: node options, signed messages, a raw Exchange client, waiting.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/config.h"
+#include "crypto/signer.h"
+#include "mir/v1/exchange.grpc.pb.h"
+#include "mir/v1/referral.pb.h"
+#include "mir/v1/status_change.pb.h"
+#include "tests/testing/test_env.h"
+
+namespace mir::testing {
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// Options for `node` listening on `port`, with its database in `dir` and
+// certificates from the test PKI. Fast retry settings for tests.
+broker::BrokerOptions NodeOptions(const std::string& node, int port, const std::string& dir);
+
+std::string Address(int port);
+
+// Loads "<node>/<role>" from the test PKI (e.g. "toscana/operator").
+std::unique_ptr<Signer> PkiSigner(const std::string& prefix);
+
+// A fictional referral from `origin` to `destination`, signed by `op`.
+std::string SignReferral(const Signer& op, const std::string& referral_id,
+                         const std::string& destination,
+                         v1::Urgency urgency = v1::URGENCY_ORDINARY);
+
+// A status change (or, with to_state PLACEMENT_CONFIRMED, a placement
+// confirmation) signed by `author`, for `recipient`, with `sequence`.
+std::string SignTransition(const Signer& author, const std::string& referral_id,
+                           v1::ReferralState to_state, const std::string& recipient,
+                           uint64_t sequence);
+
+// The next sequence number for `node`'s stream on `referral_id` in `store`.
+uint64_t NextSequence(storage::Store& store, const std::string& referral_id,
+                      const std::string& node);
+
+// Polls `done` until it holds or `timeout` passes; true if it held. A bound on
+// waiting, not a performance assertion.
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30));
+
+// The state of `referral_id` at `store`, or UNSPECIFIED if unknown.
+v1::ReferralState StateAt(storage::Store& store, const std::string& referral_id);
+
+// Counts outbox entries in `state`.
+int OutboxCount(storage::Store& store, storage::OutboxState state);
+
+// A raw Exchange client presenting the PKI certificate `prefix` (e.g.
+// "toscana/node"), trusting `ca` (default: the test CA).
+class ExchangeClient {
+ public:
+  ExchangeClient(int port, const std::string& prefix, const std::string& ca = "ca.crt");
+  // Deliver `envelope`; the receipt bytes or the refusal (with its reason).
+  absl::StatusOr<std::string> Deliver(const std::string& envelope);
+  // Sends raw request bytes, e.g. a malformed DeliverRequest.
+  std::unique_ptr<v1::Exchange::Stub>& stub() { return stub_; }
+
+ private:
+  std::unique_ptr<v1::Exchange::Stub> stub_;
+};
+
+// A plaintext (no TLS) client, which the broker must never let in.
+std::unique_ptr<v1::Exchange::Stub> PlaintextStub(int port);
+
+}  // namespace mir::testing
+
+#endif  // MIR_TESTS_BROKER_NETWORK_H_
