@@ -43,6 +43,9 @@ struct BrokerOptions {
   // Too short dead-letters deliveries to a peer that is briefly down.
   absl::Duration dead_letter_after = absl::Hours(72);
   absl::Duration rpc_timeout = absl::Seconds(10);
+  // A sender with nothing due re-reads its outbox this often. Only a safety
+  // net: every enqueue wakes the sender at once.
+  absl::Duration outbox_poll_interval = absl::Seconds(30);
 
   // Next hop towards `destination`, or nullopt when there is no route.
   absl::optional<std::string> NextHop(const std::string& destination) const;

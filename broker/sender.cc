@@ -29,8 +29,6 @@ bool IsPermanent(grpc::StatusCode code) {
   }
 }
 
-constexpr absl::Duration kIdlePoll = absl::Seconds(30);
-
 }  // namespace
 
 PeerSender::PeerSender(std::string peer, std::shared_ptr<grpc::Channel> channel,
@@ -83,9 +81,10 @@ void PeerSender::Run() {
       MIR_LOG(ERROR) << "outbox for " << peer_ << " unreadable: " << due.status().message();
     }
     // Sleep until the next due time, new work, or stop.
-    absl::Duration wait = kIdlePoll;
+    const absl::Duration poll = options_->outbox_poll_interval;
+    absl::Duration wait = poll;
     if (auto next = store_->NextDue(peer_); next.ok() && next->has_value()) {
-      wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), kIdlePoll);
+      wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
     }
     absl::MutexLock lock(&mu_);
     auto wake_condition = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return woken_ || stopping_; };

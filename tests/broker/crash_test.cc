@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <random>
 #include <thread>
 
@@ -151,6 +152,15 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
   for (const auto& entry : *delivered) {
     EXPECT_OK(VerifyReceipt((*t)->verifier(), entry.receipt, "nvn", entry.message_id,
                             Sha256(entry.envelope)));
+  }
+  // The logs name messages and referrals by id, never by their content.
+  for (const char* node : {"nvn", "toscana"}) {
+    std::ifstream log(dir + "/" + node + ".log");
+    std::stringstream text;
+    text << log.rdbuf();
+    EXPECT_GT(text.str().size(), 0u);
+    EXPECT_EQ(text.str().find("TEST-"), std::string::npos) << "person code in " << node << ".log";
+    EXPECT_EQ(text.str().find("PRJ-TEST"), std::string::npos);
   }
   for (storage::Store* store : {&at_toscana, &at_nvn}) {
     auto chain = store->VerifyAuditChain();

@@ -1,6 +1,11 @@
 // Node to node over real loopback mutual TLS, with real SQLite files.
 
+#include <fstream>
+#include <sstream>
+
 #include "crypto/envelope_bytes.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
 #include "crypto/receipt.h"
 #include "tests/broker/network.h"
 
@@ -283,6 +288,51 @@ TEST_F(NetworkTest, ShutdownLeavesUndeliveredWorkPendingAndRestartDeliversIt) {
   ASSERT_TRUE(StartNode("nvn"));
   ASSERT_TRUE(StartNode("toscana"));
   ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }));
+}
+
+TEST_F(NetworkTest, NewWorkWakesTheSenderAtOnce) {
+  // With polling effectively off, only the wake-up on enqueue can deliver.
+  options_["toscana"].outbox_poll_interval = absl::Hours(24);
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string first = SubmitReferral("nvn");
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), first) == v1::RECEIVED; }));
+  // The sender is idle now; a second submission must wake it.
+  const std::string second = SubmitReferral("nvn");
+  ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), second) == v1::RECEIVED; }));
+}
+
+TEST_F(NetworkTest, HealthServiceReportsServing) {
+  ASSERT_TRUE(StartNode("nvn"));
+  grpc::SslCredentialsOptions tls;
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  tls.pem_root_certs = slurp(PkiPath("ca.crt"));
+  tls.pem_cert_chain = slurp(PkiPath("toscana/node.crt"));
+  tls.pem_private_key = slurp(PkiPath("toscana/node.key"));
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(Address(ports_["nvn"]), grpc::SslCredentials(tls)));
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(NetworkTest, IdleConnectionsAreClosed) {
+  options_["nvn"].idle_connection_timeout = absl::Seconds(1);
+  ASSERT_TRUE(StartNode("nvn"));
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  auto op = PkiSigner("toscana/operator");
+  ASSERT_OK(toscana.Deliver(SignReferral(*op, NewUuid(), "nvn")));
+  ASSERT_EQ(toscana.channel()->GetState(false), GRPC_CHANNEL_READY);
+  // The server sends GOAWAY after the idle time; the client channel goes idle.
+  EXPECT_TRUE(WaitFor([&] { return toscana.channel()->GetState(false) == GRPC_CHANNEL_IDLE; },
+                      absl::Seconds(20)));
 }
 
 }  // namespace

@@ -155,8 +155,8 @@ ExchangeClient::ExchangeClient(int port, const std::string& prefix, const std::s
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  stub_ = v1::Exchange::NewStub(
-      grpc::CreateCustomChannel(Address(port), grpc::SslCredentials(tls), args));
+  channel_ = grpc::CreateCustomChannel(Address(port), grpc::SslCredentials(tls), args);
+  stub_ = v1::Exchange::NewStub(channel_);
 }
 
 absl::StatusOr<std::string> ExchangeClient::Deliver(const std::string& envelope) {

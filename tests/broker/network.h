@@ -66,8 +66,10 @@ class ExchangeClient {
   absl::StatusOr<std::string> Deliver(const std::string& envelope);
   // Sends raw request bytes, e.g. a malformed DeliverRequest.
   std::unique_ptr<v1::Exchange::Stub>& stub() { return stub_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
  private:
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Exchange::Stub> stub_;
 };
 
