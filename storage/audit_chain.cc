@@ -56,7 +56,7 @@ std::string GenesisHash() { return std::string(kHashBytes, '\0'); }
 
 std::string CanonicalEventBytes(const AuditRow& row) {
   std::string out;
-  out.reserve(row.envelope.size() + 512);
+  out.reserve(512);
   PutBytes(&out, kAuditDomainTag);
   PutInt(&out, row.id);
   PutBytes(&out, row.referral_id);
@@ -69,7 +69,7 @@ std::string CanonicalEventBytes(const AuditRow& row) {
   PutBytes(&out, row.actor_name);
   PutInt(&out, row.at_us);
   PutBytes(&out, row.reason);
-  PutBytes(&out, row.envelope);
+  PutBytes(&out, row.envelope_sha256);
   PutOptBytes(&out, row.origin_node);
   PutOptBytes(&out, row.destination_node);
   PutOptInt(&out, row.urgency);

@@ -7,7 +7,9 @@
 //
 // prev_hash is the previous row's row_hash, or 32 zero bytes for the first
 // row. The canonical bytes are a domain tag followed by every stored column
-// of the row (except the two hashes) in a fixed order, each encoded as
+// of the row (except the two hashes, and with the envelope represented by
+// its SHA-256 so that envelope bytes can later be purged under a retention
+// policy without breaking the chain) in a fixed order, each encoded as
 //   type (1 byte: 0 NULL, 1 INTEGER, 2 TEXT/BLOB) || u64be(length) || value
 // where an INTEGER is its 8-byte big-endian two's complement and NULL has
 // length 0. Pure functions; thread-safe.
@@ -36,7 +38,7 @@ struct AuditRow {
   std::string actor_name;
   int64_t at_us = 0;
   std::string reason;
-  std::string envelope;
+  std::string envelope_sha256;  // SHA-256 of the envelope bytes, 32 raw bytes
   std::optional<std::string> origin_node;
   std::optional<std::string> destination_node;
   std::optional<int64_t> urgency;

@@ -105,6 +105,7 @@ CREATE TABLE inbox (
 // Version 2: the audit chain. Columns are added nullable (SQLite cannot add
 // NOT NULL columns without a default); the verifier treats NULL as broken.
 constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE events ADD COLUMN envelope_sha256 BLOB;
 ALTER TABLE events ADD COLUMN prev_hash BLOB;
 ALTER TABLE events ADD COLUMN row_hash BLOB;
 
@@ -151,7 +152,11 @@ absl::Status BackfillAuditChain(Db& db) {
   std::string prev = GenesisHash();
   int64_t last_id = 0;
   int64_t count = 0;
-  std::vector<std::pair<int64_t, std::pair<std::string, std::string>>> hashes;
+  struct Link {
+    int64_t id;
+    std::string envelope_sha256, prev, hash;
+  };
+  std::vector<Link> links;
   while (true) {
     ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) break;
@@ -167,7 +172,7 @@ absl::Status BackfillAuditChain(Db& db) {
     r.actor_name = select.Text(8);
     r.at_us = select.Int(9);
     r.reason = select.Text(10);
-    r.envelope = select.Text(11);
+    r.envelope_sha256 = Sha256Bytes(select.Text(11));
     r.origin_node = select.OptText(12);
     r.destination_node = select.OptText(13);
     r.urgency = select.OptInt(14);
@@ -175,16 +180,17 @@ absl::Status BackfillAuditChain(Db& db) {
     r.applied_at_us = select.Int(16);
     std::string hash = ChainHash(prev, r);
     if (hash.size() != kHashBytes) return absl::InternalError("SHA-256 failed during the audit backfill");
-    hashes.push_back({r.id, {prev, hash}});
+    links.push_back({r.id, r.envelope_sha256, prev, hash});
     prev = std::move(hash);
     last_id = r.id;
     ++count;
   }
-  for (const auto& [id, link] : hashes) {
+  for (const Link& link : links) {
     ASSIGN_OR_RETURN(Statement update,
-                     db.Prepare("UPDATE events SET prev_hash = ?1, row_hash = ?2 WHERE id = ?3",
+                     db.Prepare("UPDATE events SET envelope_sha256 = ?1, prev_hash = ?2, row_hash = ?3 "
+                                "WHERE id = ?4",
                                 "backfill the audit chain"));
-    update.BindBlob(1, link.first).BindBlob(2, link.second).BindInt(3, id);
+    update.BindBlob(1, link.envelope_sha256).BindBlob(2, link.prev).BindBlob(3, link.hash).BindInt(4, link.id);
     RETURN_IF_ERROR(update.Run());
   }
   if (count > 0) {

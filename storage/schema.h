@@ -5,7 +5,8 @@
 // PRAGMA user_version (docs/STORAGE.md, "Schema and migrations").
 //
 //   version 1  referrals, events, streams, held_events, outbox, inbox
-//   version 2  the audit hash chain: events.prev_hash/row_hash (backfilled
+//   version 2  the audit hash chain: events.envelope_sha256/prev_hash/
+//              row_hash (backfilled
 //              for existing rows), audit_head, append-only triggers on
 //              events, dropped_events
 //

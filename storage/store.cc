@@ -118,7 +118,7 @@ AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us) {
   r.actor_name = e.actor.name;
   r.at_us = Micros(e.at);
   r.reason = e.reason;
-  r.envelope = e.envelope;
+  r.envelope_sha256 = Sha256Bytes(e.envelope);
   if (e.referral.has_value()) {
     r.origin_node = e.referral->origin_node;
     r.destination_node = e.referral->destination_node;
@@ -421,12 +421,12 @@ class TxnImpl final : public Txn {
                         absl::StrCat(what, " is already held for another message"));
       }
     }
-    const AuditRow r = RowOf(0, e, 0);
+    const AuditRow r = RowOf(0, e, 0);  // the column values; no hash needed
     ASSIGN_OR_RETURN(Statement s,
                      db_.Prepare("INSERT INTO held_events (" MIR_EVENT_COLUMNS ", held_at_us) VALUES "
                                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                                  "hold early event"));
-    BindEventColumns(s, r);
+    BindEventColumns(s, r, e.envelope);
     s.BindInt(16, Micros(clock_.Now()));
     return s.Run();
   }
@@ -474,8 +474,8 @@ class TxnImpl final : public Txn {
     return s.Run();
   }
 
-  // Binds the 15 event columns of `r` to parameters 1..15.
-  static void BindEventColumns(Statement& s, const AuditRow& r) {
+  // Binds the 15 event columns of `r` (with `envelope`) to parameters 1..15.
+  static void BindEventColumns(Statement& s, const AuditRow& r, const std::string& envelope) {
     s.BindText(1, r.referral_id)
         .BindText(2, r.sender_node)
         .BindInt(3, r.sequence)
@@ -486,7 +486,7 @@ class TxnImpl final : public Txn {
         .BindText(8, r.actor_name)
         .BindInt(9, r.at_us)
         .BindText(10, r.reason)
-        .BindBlob(11, r.envelope)
+        .BindBlob(11, envelope)
         .BindOptText(12, r.origin_node)
         .BindOptText(13, r.destination_node)
         .BindOptInt(14, r.urgency)
@@ -549,11 +549,15 @@ class TxnImpl final : public Txn {
     {
       ASSIGN_OR_RETURN(Statement s,
                        db_.Prepare("INSERT INTO events (" MIR_EVENT_COLUMNS ", applied_at_us, id, "
-                                   "prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                                   "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                                   "envelope_sha256, prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                   "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                                    "append event"));
-      BindEventColumns(s, r);
-      s.BindInt(16, r.applied_at_us).BindInt(17, r.id).BindBlob(18, prev).BindBlob(19, hash);
+      BindEventColumns(s, r, e.envelope);
+      s.BindInt(16, r.applied_at_us)
+          .BindInt(17, r.id)
+          .BindBlob(18, r.envelope_sha256)
+          .BindBlob(19, prev)
+          .BindBlob(20, hash);
       RETURN_IF_ERROR(s.Run());
     }
     ASSIGN_OR_RETURN(Statement s,
@@ -873,8 +877,8 @@ class StoreImpl final : public Store {
   static absl::StatusOr<AuditCheck> WalkChain(Db& db) {
     AuditCheck check;
     ASSIGN_OR_RETURN(Statement s,
-                     db.Prepare("SELECT " MIR_EVENT_COLUMNS ", applied_at_us, id, prev_hash, row_hash "
-                                "FROM events ORDER BY id",
+                     db.Prepare("SELECT " MIR_EVENT_COLUMNS ", applied_at_us, id, prev_hash, row_hash, "
+                                "envelope_sha256 FROM events ORDER BY id",
                                 "walk the audit chain"));
     std::string prev = GenesisHash();
     int64_t prev_id = 0;
@@ -892,7 +896,8 @@ class StoreImpl final : public Store {
       r.actor_name = s.Text(7);
       r.at_us = s.Int(8);
       r.reason = s.Text(9);
-      r.envelope = s.Text(10);
+      const std::string envelope = s.Text(10);
+      r.envelope_sha256 = s.Text(19);
       r.origin_node = s.OptText(11);
       r.destination_node = s.OptText(12);
       r.urgency = s.OptInt(13);
@@ -910,6 +915,14 @@ class StoreImpl final : public Store {
                                            prev_id + 1, "..", r.id - 1, " are missing")
                             : absl::StrCat("event row ", r.id, " does not link to row ", prev_id,
                                            ": a row was inserted, replaced or rewritten");
+        return check;
+      }
+      // An empty envelope is one purged under a retention policy: its hash
+      // still stands in for it in the chain.
+      if (!envelope.empty() && Sha256Bytes(envelope) != r.envelope_sha256) {
+        check.ok = false;
+        check.first_bad_row = r.id;
+        check.problem = absl::StrCat("event row ", r.id, " was modified: its envelope does not match its hash");
         return check;
       }
       const std::string computed = ChainHash(stored_prev, r);

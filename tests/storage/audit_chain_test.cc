@@ -96,6 +96,24 @@ TEST_F(AuditChainTest, EditedEnvelopeIsFound) {
   const AuditCheck check = Verify();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad_row, 2);
+  EXPECT_THAT(check.problem, HasSubstr("envelope does not match"));
+}
+
+TEST_F(AuditChainTest, EnvelopeAndItsHashEditedTogetherAreFound) {
+  Tamper("UPDATE events SET envelope = x'00', envelope_sha256 = "
+         "x'6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d' WHERE id = 4");
+  const AuditCheck check = Verify();
+  EXPECT_FALSE(check.ok);
+  EXPECT_EQ(check.first_bad_row, 4);
+  EXPECT_THAT(check.problem, HasSubstr("contents do not match"));
+}
+
+// The chain covers the envelope's hash, not its bytes: purging an envelope
+// under a retention policy (leaving it empty) keeps the chain verifiable.
+TEST_F(AuditChainTest, PurgedEnvelopeKeepsTheChainValid) {
+  Tamper("UPDATE events SET envelope = x'' WHERE id = 3");
+  const AuditCheck check = Verify();
+  EXPECT_TRUE(check.ok) << check.problem;
 }
 
 TEST_F(AuditChainTest, DeletedMiddleRowIsFound) {
@@ -119,10 +137,11 @@ TEST_F(AuditChainTest, DeletedLastRowIsFound) {
 
 TEST_F(AuditChainTest, InsertedRowWithGarbageLinkIsFound) {
   Tamper(absl::StrCat(
-      "INSERT INTO events SELECT ", kRows + 1,
+      "INSERT INTO events (id, referral_id, sender_node, sequence, message_id, to_state, actor_node, actor_role, "
+      "actor_name, at_us, reason, envelope, applied_at_us, envelope_sha256, prev_hash, row_hash) SELECT ",
+      kRows + 1,
       ", referral_id, sender_node, sequence + 1, 'forged', to_state, actor_node, actor_role, actor_name, at_us, "
-      "reason, envelope, origin_node, destination_node, urgency, ack_deadline_us, applied_at_us, x'00', x'00' "
-      "FROM events WHERE id = 2"));
+      "reason, envelope, applied_at_us, envelope_sha256, x'00', x'00' FROM events WHERE id = 2"));
   const AuditCheck check = Verify();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad_row, kRows + 1);
@@ -148,14 +167,16 @@ TEST_F(AuditChainTest, CorrectlyHashedInsertedRowIsCaughtByTheHead) {
   forged.actor_node = "toscana";
   forged.actor_role = "operator";
   forged.actor_name = "mallory";
-  forged.envelope = "x";
+  forged.envelope_sha256 = Sha256Bytes("x");
   std::string prev;
   for (size_t i = 0; i < last_hash.size(); i += 2) prev.push_back(static_cast<char>(std::stoi(last_hash.substr(i, 2), nullptr, 16)));
   const std::string hash = ChainHash(prev, forged);
   Tamper(absl::StrCat("INSERT INTO events (id, referral_id, sender_node, sequence, message_id, to_state, actor_node, "
-                      "actor_role, actor_name, at_us, reason, envelope, applied_at_us, prev_hash, row_hash) VALUES (",
+                      "actor_role, actor_name, at_us, reason, envelope, applied_at_us, envelope_sha256, prev_hash, "
+                      "row_hash) VALUES (",
                       kRows + 1, ", 'ref-0', 'toscana', 2, 'forged', ", static_cast<int>(WITHDRAWN),
-                      ", 'toscana', 'operator', 'mallory', 0, '', 'x', 0, x'", last_hash, "', x'", HexOf(hash), "')"));
+                      ", 'toscana', 'operator', 'mallory', 0, '', 'x', 0, x'", HexOf(Sha256Bytes("x")), "', x'",
+                      last_hash, "', x'", HexOf(hash), "')"));
   const AuditCheck check = Verify();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad_row, kRows + 1);
@@ -184,7 +205,7 @@ TEST(AuditEncodingTest, CanonicalBytesFollowTheDocumentedLayout) {
   r.actor_name = "";
   r.at_us = -1;
   r.reason = "";
-  r.envelope = std::string("\x00\x01", 2);
+  r.envelope_sha256 = Sha256Bytes(std::string("\x00\x01", 2));
   r.urgency = 3;
   r.applied_at_us = 256;
 
@@ -198,7 +219,7 @@ TEST(AuditEncodingTest, CanonicalBytesFollowTheDocumentedLayout) {
   const std::string null = std::string(1, '\x00') + u64(0);
   const std::string expected = bytes("MIR-EXCHANGE/v1/audit-event") + integer(7) + bytes("r") + bytes("toscana") +
                                integer(2) + bytes("m") + integer(2) + bytes("lombardia") + bytes("node") +
-                               bytes("") + integer(-1) + bytes("") + bytes(std::string("\x00\x01", 2)) + null +
+                               bytes("") + integer(-1) + bytes("") + bytes(Sha256Bytes(std::string("\x00\x01", 2))) + null +
                                null + integer(3) + null + integer(256);
   EXPECT_EQ(HexOf(CanonicalEventBytes(r)), HexOf(expected));
   EXPECT_EQ(ChainHash(GenesisHash(), r), Sha256Bytes(GenesisHash() + expected));
