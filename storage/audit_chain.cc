@@ -10,7 +10,8 @@ namespace {
 enum : char { kNull = 0, kInteger = 1, kBytes = 2 };
 
 void PutU64(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void PutBytes(std::string* out, absl::string_view v) {

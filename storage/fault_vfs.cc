@@ -21,8 +21,8 @@ struct Registration {
 
 // Our sqlite3_file: the wrapped file lives in the same allocation, after it.
 struct FaultFile {
-  sqlite3_file base;   // must be first: SQLite sees this
-  FaultVfs* counted;   // null for files we pass through untouched
+  sqlite3_file base;  // must be first: SQLite sees this
+  FaultVfs* counted;  // null for files we pass through untouched
   bool is_wal;
   sqlite3_file* real;
 };
@@ -153,15 +153,21 @@ int VfsFullPathname(sqlite3_vfs* vfs, const char* name, int n, char* out) {
 void* VfsDlOpen(sqlite3_vfs* vfs, const char* name) {
   return Reg(vfs)->root->xDlOpen(Reg(vfs)->root, name);
 }
-void VfsDlError(sqlite3_vfs* vfs, int n, char* out) { Reg(vfs)->root->xDlError(Reg(vfs)->root, n, out); }
+void VfsDlError(sqlite3_vfs* vfs, int n, char* out) {
+  Reg(vfs)->root->xDlError(Reg(vfs)->root, n, out);
+}
 void (*VfsDlSym(sqlite3_vfs* vfs, void* handle, const char* sym))(void) {
   return Reg(vfs)->root->xDlSym(Reg(vfs)->root, handle, sym);
 }
-void VfsDlClose(sqlite3_vfs* vfs, void* handle) { Reg(vfs)->root->xDlClose(Reg(vfs)->root, handle); }
+void VfsDlClose(sqlite3_vfs* vfs, void* handle) {
+  Reg(vfs)->root->xDlClose(Reg(vfs)->root, handle);
+}
 int VfsRandomness(sqlite3_vfs* vfs, int n, char* out) {
   return Reg(vfs)->root->xRandomness(Reg(vfs)->root, n, out);
 }
-int VfsSleep(sqlite3_vfs* vfs, int micros) { return Reg(vfs)->root->xSleep(Reg(vfs)->root, micros); }
+int VfsSleep(sqlite3_vfs* vfs, int micros) {
+  return Reg(vfs)->root->xSleep(Reg(vfs)->root, micros);
+}
 int VfsCurrentTime(sqlite3_vfs* vfs, double* out) {
   return Reg(vfs)->root->xCurrentTime(Reg(vfs)->root, out);
 }
@@ -183,9 +189,12 @@ const char* VfsNextSystemCall(sqlite3_vfs* vfs, const char* name) {
 
 int ToSqliteCode(FaultCode code) {
   switch (code) {
-    case FaultCode::kIoErrWrite: return SQLITE_IOERR_WRITE;
-    case FaultCode::kIoErrFsync: return SQLITE_IOERR_FSYNC;
-    case FaultCode::kFull: return SQLITE_FULL;
+    case FaultCode::kIoErrWrite:
+      return SQLITE_IOERR_WRITE;
+    case FaultCode::kIoErrFsync:
+      return SQLITE_IOERR_FSYNC;
+    case FaultCode::kFull:
+      return SQLITE_FULL;
   }
   return SQLITE_IOERR;
 }

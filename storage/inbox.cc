@@ -14,7 +14,8 @@ absl::StatusOr<InboundResult> AcceptInboundInTxn(Txn& txn, const InboundEnvelope
                                                  const std::vector<OutgoingEnvelope>& outgoing,
                                                  ReceiptMaker make_receipt) {
   if (inbound.message_id.empty()) {
-    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD, "inbound envelope has no message id");
+    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                    "inbound envelope has no message id");
   }
   InboundResult result;
   result.envelope_sha256 = EnvelopeSha256(inbound.envelope);

@@ -40,8 +40,8 @@ struct InboundResult {
 // (32 raw bytes, as crypto/receipt.h's ReceivedEnvelope wants) and the
 // receive time (the Store's clock). Runs inside the write transaction: keep
 // it short and free of I/O.
-using ReceiptMaker =
-    absl::FunctionRef<absl::StatusOr<std::string>(const std::string& envelope_sha256, absl::Time received_at)>;
+using ReceiptMaker = absl::FunctionRef<absl::StatusOr<std::string>(
+    const std::string& envelope_sha256, absl::Time received_at)>;
 
 // Durable (COMMIT on disk) when it returns OK; then the receipt may be sent.
 // Refusals: ALREADY_EXISTS DUPLICATE_CONFLICT (same id, different bytes);

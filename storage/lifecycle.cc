@@ -37,42 +37,58 @@ bool Is(const Actor& a, std::initializer_list<Role> roles) {
 const std::vector<Rule>& Rules() {
   using enum v1::ReferralState;
   static const auto* const kRules = new std::vector<Rule>{
-      {{SUBMITTED}, RECEIVED,
+      {{SUBMITTED},
+       RECEIVED,
        [](const Actor& a) { return Is(a, {Role::kNode}) && a.receiving(); },
        "the receiving node (role node, not the origin)"},
-      {{RECEIVED}, UNDER_EVALUATION,
+      {{RECEIVED},
+       UNDER_EVALUATION,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.receiving(); },
        "an operator of the receiving side"},
-      {{UNDER_EVALUATION}, INFO_REQUESTED,
+      {{UNDER_EVALUATION},
+       INFO_REQUESTED,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.receiving(); },
        "an operator of the receiving side"},
-      {{INFO_REQUESTED}, UNDER_EVALUATION,
+      {{INFO_REQUESTED},
+       UNDER_EVALUATION,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.origin; },
        "an operator of the origin node"},
-      {{UNDER_EVALUATION}, PLACEMENT_PROPOSED,
+      {{UNDER_EVALUATION},
+       PLACEMENT_PROPOSED,
        [](const Actor& a) { return Is(a, {Role::kPartner}) && a.destination; },
        "a partner of the destination node"},
-      {{PLACEMENT_PROPOSED}, PLACEMENT_ACCEPTED,
+      {{PLACEMENT_PROPOSED},
+       PLACEMENT_ACCEPTED,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.origin; },
        "an operator of the origin node"},
-      {{PLACEMENT_ACCEPTED}, TRANSFER_SCHEDULED,
+      {{PLACEMENT_ACCEPTED},
+       TRANSFER_SCHEDULED,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && (a.origin || a.destination); },
        "an operator of the origin or destination node"},
-      {{TRANSFER_SCHEDULED}, PLACEMENT_CONFIRMED,
+      {{TRANSFER_SCHEDULED},
+       PLACEMENT_CONFIRMED,
        [](const Actor& a) { return Is(a, {Role::kPartner}) && a.destination; },
        "a partner of the destination node"},
-      {{PLACEMENT_CONFIRMED}, CLOSED_POSITIVE,
+      {{PLACEMENT_CONFIRMED},
+       CLOSED_POSITIVE,
        [](const Actor& a) {
          return Is(a, {Role::kOperator, Role::kNode}) && (a.national || a.destination);
        },
        "an operator or node of the national or destination node"},
-      {{UNDER_EVALUATION, PLACEMENT_PROPOSED}, REJECTED,
-       [](const Actor& a) { return Is(a, {Role::kOperator, Role::kPartner}) && a.receiving(); },
+      {{UNDER_EVALUATION, PLACEMENT_PROPOSED},
+       REJECTED,
+       [](const Actor& a) {
+         return Is(a, {Role::kOperator, Role::kPartner}) && a.receiving();
+       },
        "an operator or partner of the receiving side"},
-      {{}, CLOSED_NEGATIVE,
-       [](const Actor& a) { return Is(a, {Role::kOperator, Role::kNode}) && a.national; },
+      {{},
+       CLOSED_NEGATIVE,
+       [](const Actor& a) {
+         return Is(a, {Role::kOperator, Role::kNode}) && a.national;
+       },
        "an operator or node of the national node"},
-      {{}, WITHDRAWN,
+      {{},
+       WITHDRAWN,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.origin; },
        "an operator of the origin node"},
   };
@@ -128,7 +144,8 @@ bool IsOpenState(v1::ReferralState state) {
 }
 
 std::string StateName(v1::ReferralState state) {
-  if (!v1::ReferralState_IsValid(state)) return absl::StrCat("UNKNOWN(", static_cast<int>(state), ")");
+  if (!v1::ReferralState_IsValid(state))
+    return absl::StrCat("UNKNOWN(", static_cast<int>(state), ")");
   return v1::ReferralState_Name(state);
 }
 
@@ -136,14 +153,15 @@ absl::Status CheckTransition(const ReferralRecord* current, const Event& event,
                              const std::string& national_node) {
   const ReferralState to = event.to_state;
   if (to == v1::REFERRAL_STATE_UNSPECIFIED || !v1::ReferralState_IsValid(to)) {
-    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                    absl::StrCat("event target state ", StateName(to), " is not a lifecycle state"));
+    return MirError(
+        absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+        absl::StrCat("event target state ", StateName(to), " is not a lifecycle state"));
   }
   if (current == nullptr) {
     if (to != v1::SUBMITTED) {
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL,
-                      absl::StrCat("referral ", event.referral_id, " is unknown here; cannot move it to ",
-                                   StateName(to)));
+                      absl::StrCat("referral ", event.referral_id,
+                                   " is unknown here; cannot move it to ", StateName(to)));
     }
     return CheckSubmission(event);
   }
@@ -157,8 +175,9 @@ absl::Status CheckTransition(const ReferralRecord* current, const Event& event,
     }
   }
   if (match == nullptr) {
-    return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
-                    absl::StrCat("cannot move referral from ", StateName(from), " to ", StateName(to)));
+    return MirError(
+        absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+        absl::StrCat("cannot move referral from ", StateName(from), " to ", StateName(to)));
   }
   const ReferralMeta& meta = current->meta;
   const Actor actor{event.actor.role, event.actor.node == meta.origin_node,

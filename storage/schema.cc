@@ -143,12 +143,13 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 // Computes prev_hash/row_hash for rows written by version 1, in id order,
 // and the chain head.
 absl::Status BackfillAuditChain(Db& db) {
-  ASSIGN_OR_RETURN(Statement select,
-                   db.Prepare("SELECT id, referral_id, sender_node, sequence, message_id, to_state, "
-                              "actor_node, actor_role, actor_name, at_us, reason, envelope, "
-                              "origin_node, destination_node, urgency, ack_deadline_us, "
-                              "applied_at_us FROM events ORDER BY id",
-                              "read events for the audit backfill"));
+  ASSIGN_OR_RETURN(
+      Statement select,
+      db.Prepare("SELECT id, referral_id, sender_node, sequence, message_id, to_state, "
+                 "actor_node, actor_role, actor_name, at_us, reason, envelope, "
+                 "origin_node, destination_node, urgency, ack_deadline_us, "
+                 "applied_at_us FROM events ORDER BY id",
+                 "read events for the audit backfill"));
   std::string prev = GenesisHash();
   int64_t last_id = 0;
   int64_t count = 0;
@@ -179,18 +180,23 @@ absl::Status BackfillAuditChain(Db& db) {
     r.ack_deadline_us = select.OptInt(15);
     r.applied_at_us = select.Int(16);
     std::string hash = ChainHash(prev, r);
-    if (hash.size() != kHashBytes) return absl::InternalError("SHA-256 failed during the audit backfill");
+    if (hash.size() != kHashBytes)
+      return absl::InternalError("SHA-256 failed during the audit backfill");
     links.push_back({r.id, r.envelope_sha256, prev, hash});
     prev = std::move(hash);
     last_id = r.id;
     ++count;
   }
   for (const Link& link : links) {
-    ASSIGN_OR_RETURN(Statement update,
-                     db.Prepare("UPDATE events SET envelope_sha256 = ?1, prev_hash = ?2, row_hash = ?3 "
-                                "WHERE id = ?4",
-                                "backfill the audit chain"));
-    update.BindBlob(1, link.envelope_sha256).BindBlob(2, link.prev).BindBlob(3, link.hash).BindInt(4, link.id);
+    ASSIGN_OR_RETURN(
+        Statement update,
+        db.Prepare("UPDATE events SET envelope_sha256 = ?1, prev_hash = ?2, row_hash = ?3 "
+                   "WHERE id = ?4",
+                   "backfill the audit chain"));
+    update.BindBlob(1, link.envelope_sha256)
+        .BindBlob(2, link.prev)
+        .BindBlob(3, link.hash)
+        .BindInt(4, link.id);
     RETURN_IF_ERROR(update.Run());
   }
   if (count > 0) {
@@ -224,9 +230,11 @@ const std::vector<MigrationStep>& Steps() {
 }
 
 absl::StatusOr<int> UserVersion(Db& db) {
-  ASSIGN_OR_RETURN(std::string text, db.QueryText("PRAGMA user_version", "read the schema version"));
+  ASSIGN_OR_RETURN(std::string text,
+                   db.QueryText("PRAGMA user_version", "read the schema version"));
   int version = 0;
-  if (!absl::SimpleAtoi(text, &version)) return absl::InternalError("unreadable PRAGMA user_version");
+  if (!absl::SimpleAtoi(text, &version))
+    return absl::InternalError("unreadable PRAGMA user_version");
   return version;
 }
 

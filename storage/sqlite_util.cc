@@ -119,7 +119,8 @@ absl::StatusOr<Statement> Db::Prepare(const char* sql, absl::string_view what) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    const int rc =
+        sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     StmtPtr owned(stmt);
     if (rc != SQLITE_OK) return Error(rc, what);
     it = cache_.emplace(sql, std::move(owned)).first;

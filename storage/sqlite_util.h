@@ -49,8 +49,7 @@ class Statement {
  public:
   Statement(Db* db, sqlite3_stmt* stmt, absl::string_view what)
       : db_(db), stmt_(stmt), what_(what) {}
-  Statement(Statement&& other) noexcept
-      : db_(other.db_), stmt_(other.stmt_), what_(other.what_) {
+  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), what_(other.what_) {
     other.stmt_ = nullptr;
   }
   Statement(const Statement&) = delete;

@@ -47,9 +47,12 @@ absl::Status FailStoppedError() {
 
 const char* RoleText(Role role) {
   switch (role) {
-    case Role::kNode: return "node";
-    case Role::kOperator: return "operator";
-    case Role::kPartner: return "partner";
+    case Role::kNode:
+      return "node";
+    case Role::kOperator:
+      return "operator";
+    case Role::kPartner:
+      return "partner";
   }
   return "unknown";
 }
@@ -62,9 +65,12 @@ Role RoleFromText(absl::string_view text) {
 
 int OutboxStateNumber(OutboxState state) {
   switch (state) {
-    case OutboxState::kPending: return kOutboxPending;
-    case OutboxState::kDelivered: return kOutboxDelivered;
-    case OutboxState::kDead: return kOutboxDead;
+    case OutboxState::kPending:
+      return kOutboxPending;
+    case OutboxState::kDelivered:
+      return kOutboxDelivered;
+    case OutboxState::kDead:
+      return kOutboxDead;
   }
   return kOutboxPending;
 }
@@ -92,7 +98,8 @@ absl::Status ValidateEvent(const Event& e) {
   if (e.message_id.empty() || e.message_id.size() > kMaxIdBytes) {
     return InvalidField("event needs a message id of 1-128 bytes");
   }
-  if (!IsValidNodeId(e.sender_node)) return InvalidField("event sender node is not a valid node id");
+  if (!IsValidNodeId(e.sender_node))
+    return InvalidField("event sender node is not a valid node id");
   if (!IsValidNodeId(e.actor.node)) return InvalidField("event actor node is not a valid node id");
   if (e.sequence == 0 || e.sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return InvalidField("event sequence must be 1 or more");
@@ -100,7 +107,8 @@ absl::Status ValidateEvent(const Event& e) {
   if (e.to_state == v1::REFERRAL_STATE_UNSPECIFIED || !v1::ReferralState_IsValid(e.to_state)) {
     return InvalidField("event target state is not a lifecycle state");
   }
-  if (e.reason.size() > kMaxReasonBytes) return InvalidField("event reason is longer than 1024 bytes");
+  if (e.reason.size() > kMaxReasonBytes)
+    return InvalidField("event reason is longer than 1024 bytes");
   if (e.envelope.empty()) return InvalidField("event carries no envelope bytes");
   return absl::OkStatus();
 }
@@ -133,7 +141,7 @@ AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us) {
 // referral_id, sender_node, sequence, message_id, to_state, actor_node,
 // actor_role, actor_name, at_us, reason, envelope, origin_node,
 // destination_node, urgency, ack_deadline_us.
-#define MIR_EVENT_COLUMNS                                                             \
+#define MIR_EVENT_COLUMNS                                                              \
   "referral_id, sender_node, sequence, message_id, to_state, actor_node, actor_role, " \
   "actor_name, at_us, reason, envelope, origin_node, destination_node, urgency, "      \
   "ack_deadline_us"
@@ -163,8 +171,8 @@ Event EventFromRow(const Statement& s) {
   return e;
 }
 
-#define MIR_REFERRAL_COLUMNS                                                             \
-  "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, "        \
+#define MIR_REFERRAL_COLUMNS                                                      \
+  "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, " \
   "created_at_us, updated_at_us, referral_envelope"
 
 ReferralRecord ReferralFromRow(const Statement& s) {
@@ -181,8 +189,8 @@ ReferralRecord ReferralFromRow(const Statement& s) {
   return r;
 }
 
-#define MIR_OUTBOX_COLUMNS                                                             \
-  "id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, "     \
+#define MIR_OUTBOX_COLUMNS                                                         \
+  "id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, " \
   "state, last_error, receipt"
 
 OutboxEntry OutboxFromRow(const Statement& s) {
@@ -267,7 +275,8 @@ class TxnImpl final : public Txn {
                         absl::StrCat("message ", record.message_id,
                                      " was already received with different bytes"));
       }
-      return absl::AlreadyExistsError(absl::StrCat("message ", record.message_id, " was already received"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("message ", record.message_id, " was already received"));
     }
     ASSIGN_OR_RETURN(Statement s,
                      db_.Prepare("INSERT INTO inbox (message_id, sender_node, envelope_sha256, "
@@ -288,7 +297,8 @@ class TxnImpl final : public Txn {
     return result;
   }
 
-  absl::StatusOr<std::optional<ReferralRecord>> GetReferral(const std::string& referral_id) override {
+  absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
+      const std::string& referral_id) override {
     return ReadReferral(db_, referral_id);
   }
 
@@ -305,8 +315,9 @@ class TxnImpl final : public Txn {
     if (!IsValidNodeId(envelope.peer)) return InvalidField("outgoing peer is not a valid node id");
     if (envelope.envelope.empty()) return InvalidField("outgoing envelope has no bytes");
     {
-      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT peer, envelope FROM outbox WHERE message_id = ?1",
-                                                "read outbox"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db_.Prepare("SELECT peer, envelope FROM outbox WHERE message_id = ?1", "read outbox"));
       s.BindText(1, envelope.message_id);
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
@@ -315,7 +326,8 @@ class TxnImpl final : public Txn {
                           absl::StrCat("message ", envelope.message_id,
                                        " is already queued with different bytes or peer"));
         }
-        return absl::AlreadyExistsError(absl::StrCat("message ", envelope.message_id, " is already queued"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("message ", envelope.message_id, " is already queued"));
       }
     }
     const int64_t now = Micros(clock_.Now());
@@ -324,13 +336,18 @@ class TxnImpl final : public Txn {
                                  "enqueued_at_us, next_attempt_at_us, state) "
                                  "VALUES (?1, ?2, ?3, 0, ?4, ?4, 0)",
                                  "enqueue outgoing envelope"));
-    s.BindText(1, envelope.message_id).BindText(2, envelope.peer).BindBlob(3, envelope.envelope).BindInt(4, now);
+    s.BindText(1, envelope.message_id)
+        .BindText(2, envelope.peer)
+        .BindBlob(3, envelope.envelope)
+        .BindInt(4, now);
     return s.Run();
   }
 
   absl::Time Now() const override { return clock_.Now(); }
 
-  absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override { return InSavepoint(db_, fn); }
+  absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override {
+    return InSavepoint(db_, fn);
+  }
 
  private:
   absl::Status ApplyInSavepoint(const Event& event, ApplyResult& result) {
@@ -343,7 +360,8 @@ class TxnImpl final : public Txn {
     }
 
     ASSIGN_OR_RETURN(std::optional<ReferralRecord> current, ReadReferral(db_, event.referral_id));
-    RETURN_IF_ERROR(CheckTransition(current.has_value() ? &*current : nullptr, event, national_node_));
+    RETURN_IF_ERROR(
+        CheckTransition(current.has_value() ? &*current : nullptr, event, national_node_));
     RETURN_IF_ERROR(Append(event, current.has_value()));
     result.applied.push_back(event);
 
@@ -353,11 +371,13 @@ class TxnImpl final : public Txn {
     // the sender already holds our receipt for the refused one.
     uint64_t seq = event.sequence;
     while (true) {
-      ASSIGN_OR_RETURN(std::optional<Event> held, TakeHeld(event.referral_id, event.sender_node, seq + 1));
+      ASSIGN_OR_RETURN(std::optional<Event> held,
+                       TakeHeld(event.referral_id, event.sender_node, seq + 1));
       if (!held.has_value()) break;
       ++seq;
       ASSIGN_OR_RETURN(current, ReadReferral(db_, held->referral_id));
-      absl::Status check = CheckTransition(current.has_value() ? &*current : nullptr, *held, national_node_);
+      absl::Status check =
+          CheckTransition(current.has_value() ? &*current : nullptr, *held, national_node_);
       if (check.ok()) {
         RETURN_IF_ERROR(Append(*held, current.has_value()));
         result.applied.push_back(*std::move(held));
@@ -371,15 +391,17 @@ class TxnImpl final : public Txn {
   }
 
   absl::StatusOr<uint64_t> LastSequence(const std::string& referral_id, const std::string& node) {
-    ASSIGN_OR_RETURN(Statement s,
-                     db_.Prepare("SELECT last_sequence FROM streams WHERE referral_id = ?1 AND sender_node = ?2",
-                                 "read stream position"));
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_.Prepare("SELECT last_sequence FROM streams WHERE referral_id = ?1 AND sender_node = ?2",
+                    "read stream position"));
     s.BindText(1, referral_id).BindText(2, node);
     ASSIGN_OR_RETURN(bool row, s.Step());
     return row ? static_cast<uint64_t>(s.Int(0)) : 0;
   }
 
-  absl::Status SetLastSequence(const std::string& referral_id, const std::string& node, uint64_t seq) {
+  absl::Status SetLastSequence(const std::string& referral_id, const std::string& node,
+                               uint64_t seq) {
     ASSIGN_OR_RETURN(Statement s,
                      db_.Prepare("INSERT INTO streams (referral_id, sender_node, last_sequence) "
                                  "VALUES (?1, ?2, ?3) ON CONFLICT (referral_id, sender_node) "
@@ -394,10 +416,12 @@ class TxnImpl final : public Txn {
                      db_.Prepare("SELECT message_id FROM events WHERE referral_id = ?1 AND "
                                  "sender_node = ?2 AND sequence = ?3",
                                  "read applied event"));
-    s.BindText(1, event.referral_id).BindText(2, event.sender_node).BindInt(3, static_cast<int64_t>(event.sequence));
+    s.BindText(1, event.referral_id)
+        .BindText(2, event.sender_node)
+        .BindInt(3, static_cast<int64_t>(event.sequence));
     ASSIGN_OR_RETURN(bool row, s.Step());
-    const std::string what = absl::StrCat("sequence ", event.sequence, " of node ", event.sender_node,
-                                          " on referral ", event.referral_id);
+    const std::string what = absl::StrCat("sequence ", event.sequence, " of node ",
+                                          event.sender_node, " on referral ", event.referral_id);
     if (row && s.Text(0) == event.message_id) {
       return absl::AlreadyExistsError(absl::StrCat(what, " was already applied"));
     }
@@ -411,43 +435,48 @@ class TxnImpl final : public Txn {
                        db_.Prepare("SELECT message_id FROM held_events WHERE referral_id = ?1 AND "
                                    "sender_node = ?2 AND sequence = ?3",
                                    "read held event"));
-      s.BindText(1, e.referral_id).BindText(2, e.sender_node).BindInt(3, static_cast<int64_t>(e.sequence));
+      s.BindText(1, e.referral_id)
+          .BindText(2, e.sender_node)
+          .BindInt(3, static_cast<int64_t>(e.sequence));
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
         const std::string what = absl::StrCat("sequence ", e.sequence, " of node ", e.sender_node,
                                               " on referral ", e.referral_id);
-        if (s.Text(0) == e.message_id) return absl::AlreadyExistsError(absl::StrCat(what, " is already held"));
+        if (s.Text(0) == e.message_id)
+          return absl::AlreadyExistsError(absl::StrCat(what, " is already held"));
         return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
                         absl::StrCat(what, " is already held for another message"));
       }
     }
     const AuditRow r = RowOf(0, e, 0);  // the column values; no hash needed
-    ASSIGN_OR_RETURN(Statement s,
-                     db_.Prepare("INSERT INTO held_events (" MIR_EVENT_COLUMNS ", held_at_us) VALUES "
-                                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                                 "hold early event"));
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_.Prepare("INSERT INTO held_events (" MIR_EVENT_COLUMNS ", held_at_us) VALUES "
+                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                    "hold early event"));
     BindEventColumns(s, r, e.envelope);
     s.BindInt(16, Micros(clock_.Now()));
     return s.Run();
   }
 
-  absl::StatusOr<std::optional<Event>> TakeHeld(const std::string& referral_id, const std::string& node,
-                                                uint64_t seq) {
+  absl::StatusOr<std::optional<Event>> TakeHeld(const std::string& referral_id,
+                                                const std::string& node, uint64_t seq) {
     std::optional<Event> held;
     {
-      ASSIGN_OR_RETURN(Statement s,
-                       db_.Prepare("SELECT " MIR_EVENT_COLUMNS " FROM held_events WHERE referral_id = ?1 "
-                                   "AND sender_node = ?2 AND sequence = ?3",
-                                   "read held event"));
+      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " MIR_EVENT_COLUMNS
+                                                " FROM held_events WHERE referral_id = ?1 "
+                                                "AND sender_node = ?2 AND sequence = ?3",
+                                                "read held event"));
       s.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return std::nullopt;
       held = EventFromRow(s);
     }
-    ASSIGN_OR_RETURN(Statement del,
-                     db_.Prepare("DELETE FROM held_events WHERE referral_id = ?1 AND sender_node = ?2 "
-                                 "AND sequence = ?3",
-                                 "release held event"));
+    ASSIGN_OR_RETURN(
+        Statement del,
+        db_.Prepare("DELETE FROM held_events WHERE referral_id = ?1 AND sender_node = ?2 "
+                    "AND sequence = ?3",
+                    "release held event"));
     del.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
     RETURN_IF_ERROR(del.Run());
     return held;
@@ -507,17 +536,19 @@ class TxnImpl final : public Txn {
           .BindText(2, meta.origin_node)
           .BindText(3, meta.destination_node)
           .BindInt(4, meta.urgency)
-          .BindOptInt(5, meta.ack_deadline.has_value() ? std::optional<int64_t>(Micros(*meta.ack_deadline))
-                                                       : std::nullopt)
+          .BindOptInt(5, meta.ack_deadline.has_value()
+                             ? std::optional<int64_t>(Micros(*meta.ack_deadline))
+                             : std::nullopt)
           .BindInt(6, e.to_state)
           .BindInt(7, Micros(e.at))
           .BindBlob(8, e.envelope);
       RETURN_IF_ERROR(s.Run());
     } else {
-      ASSIGN_OR_RETURN(Statement s,
-                       db_.Prepare("UPDATE referrals SET state = ?2, updated_at_us = MAX(updated_at_us, ?3) "
-                                   "WHERE referral_id = ?1",
-                                   "update referral"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db_.Prepare("UPDATE referrals SET state = ?2, updated_at_us = MAX(updated_at_us, ?3) "
+                      "WHERE referral_id = ?1",
+                      "update referral"));
       s.BindText(1, e.referral_id).BindInt(2, e.to_state).BindInt(3, Micros(e.at));
       RETURN_IF_ERROR(s.Run());
     }
@@ -528,9 +559,10 @@ class TxnImpl final : public Txn {
     int64_t last_id = 0;
     int64_t count = 0;
     {
-      ASSIGN_OR_RETURN(Statement s,
-                       db_.Prepare("SELECT last_event_id, last_hash, row_count FROM audit_head WHERE id = 1",
-                                   "read audit chain head"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db_.Prepare("SELECT last_event_id, last_hash, row_count FROM audit_head WHERE id = 1",
+                      "read audit chain head"));
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
         last_id = s.Int(0);
@@ -539,19 +571,22 @@ class TxnImpl final : public Txn {
       }
     }
     {
-      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(MAX(id), 0) FROM events", "read last event id"));
+      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(MAX(id), 0) FROM events",
+                                                "read last event id"));
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (row && s.Int(0) > last_id) last_id = s.Int(0);
     }
     const AuditRow r = RowOf(last_id + 1, e, now);
     const std::string hash = ChainHash(prev, r);
-    if (hash.size() != kHashBytes) return absl::InternalError("SHA-256 failed while appending an event");
+    if (hash.size() != kHashBytes)
+      return absl::InternalError("SHA-256 failed while appending an event");
     {
-      ASSIGN_OR_RETURN(Statement s,
-                       db_.Prepare("INSERT INTO events (" MIR_EVENT_COLUMNS ", applied_at_us, id, "
-                                   "envelope_sha256, prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                   "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-                                   "append event"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db_.Prepare("INSERT INTO events (" MIR_EVENT_COLUMNS ", applied_at_us, id, "
+                      "envelope_sha256, prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                      "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                      "append event"));
       BindEventColumns(s, r, e.envelope);
       s.BindInt(16, r.applied_at_us)
           .BindInt(17, r.id)
@@ -560,12 +595,13 @@ class TxnImpl final : public Txn {
           .BindBlob(20, hash);
       RETURN_IF_ERROR(s.Run());
     }
-    ASSIGN_OR_RETURN(Statement s,
-                     db_.Prepare("INSERT INTO audit_head (id, last_event_id, last_hash, row_count) "
-                                 "VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
-                                 "last_event_id = excluded.last_event_id, last_hash = excluded.last_hash, "
-                                 "row_count = excluded.row_count",
-                                 "write audit chain head"));
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_.Prepare("INSERT INTO audit_head (id, last_event_id, last_hash, row_count) "
+                    "VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
+                    "last_event_id = excluded.last_event_id, last_hash = excluded.last_hash, "
+                    "row_count = excluded.row_count",
+                    "write audit chain head"));
     s.BindInt(1, r.id).BindBlob(2, hash).BindInt(3, count + 1);
     return s.Run();
   }
@@ -588,7 +624,8 @@ class StoreImpl final : public Store {
     absl::MutexLock rlock(&read_mu_);
     if (failed_.load()) {
       for (Db* db : {writer_.get(), reader_.get()}) {
-        if (db != nullptr) sqlite3_db_config(db->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+        if (db != nullptr)
+          sqlite3_db_config(db->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
       }
     }
     reader_.reset();
@@ -604,14 +641,16 @@ class StoreImpl final : public Store {
 
     RETURN_IF_ERROR(QuickCheck(*writer_));
     RETURN_IF_ERROR(CheckSchemaVersion(*writer_));
-    ASSIGN_OR_RETURN(std::string mode, writer_->QueryText("PRAGMA journal_mode = WAL", "enable WAL"));
+    ASSIGN_OR_RETURN(std::string mode,
+                     writer_->QueryText("PRAGMA journal_mode = WAL", "enable WAL"));
     if (mode != "wal") {
       return absl::FailedPreconditionError(
           absl::StrCat("the database refused WAL mode (journal_mode is ", mode, ")"));
     }
-    RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-                                  "PRAGMA secure_delete = ON;",
-                                  "set durability pragmas"));
+    RETURN_IF_ERROR(
+        writer_->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                      "PRAGMA secure_delete = ON;",
+                      "set durability pragmas"));
     // Replaces SQLite's automatic checkpointing (see kCheckpointPages).
     sqlite3_wal_hook(raw, &StoreImpl::WalHook, this);
     RETURN_IF_ERROR(Migrate(*writer_));
@@ -619,7 +658,8 @@ class StoreImpl final : public Store {
     absl::MutexLock rlock(&read_mu_);
     ASSIGN_OR_RETURN(reader_, Db::Open(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                                        options_.vfs_name));
-    sqlite3_busy_timeout(reader_->raw(), static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+    sqlite3_busy_timeout(reader_->raw(),
+                         static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
     return reader_->Exec("PRAGMA query_only = ON", "make the read connection read-only");
   }
 
@@ -630,8 +670,8 @@ class StoreImpl final : public Store {
     });
   }
 
-  absl::StatusOr<ApplyResult> RecordAndEnqueue(const Event& event,
-                                               const std::vector<OutgoingEnvelope>& outgoing) override {
+  absl::StatusOr<ApplyResult> RecordAndEnqueue(
+      const Event& event, const std::vector<OutgoingEnvelope>& outgoing) override {
     ApplyResult result;
     RETURN_IF_ERROR(Transact([&](Txn& txn) -> absl::Status {
       ASSIGN_OR_RETURN(result, txn.ApplyEvent(event));
@@ -644,12 +684,14 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer, absl::Time now,
                                                       int limit) override {
     return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {
-      ASSIGN_OR_RETURN(Statement s,
-                       // INDEXED BY: without statistics the planner may pick
-                       // outbox_by_state and filter every peer's rows.
-                       db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox INDEXED BY outbox_pending "
-                                  "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
-                                  "read due outbox entries"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          // INDEXED BY: without statistics the planner may pick
+          // outbox_by_state and filter every peer's rows.
+          db.Prepare(
+              "SELECT " MIR_OUTBOX_COLUMNS " FROM outbox INDEXED BY outbox_pending "
+              "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
+              "read due outbox entries"));
       s.BindText(1, peer).BindInt(2, Micros(now)).BindInt(3, SqlLimit(limit));
       return CollectOutbox(s);
     });
@@ -657,10 +699,11 @@ class StoreImpl final : public Store {
 
   absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) override {
     return Read([&](Db& db) -> absl::StatusOr<std::optional<absl::Time>> {
-      ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox INDEXED BY outbox_pending "
-                                  "WHERE peer = ?1 AND state = 0",
-                                  "read next due time"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox INDEXED BY outbox_pending "
+                     "WHERE peer = ?1 AND state = 0",
+                     "read next due time"));
       s.BindText(1, peer);
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row || s.IsNull(0)) return std::optional<absl::Time>();
@@ -672,24 +715,29 @@ class StoreImpl final : public Store {
     return RunWrite([&](Db& db) -> absl::Status {
       ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
       if (state == kOutboxDelivered) return absl::OkStatus();  // a repeated receipt
-      ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("UPDATE outbox SET state = 1, receipt = ?2, attempts = attempts + 1 "
-                                  "WHERE id = ?1",
-                                  "mark outbox entry delivered"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("UPDATE outbox SET state = 1, receipt = ?2, attempts = attempts + 1 "
+                     "WHERE id = ?1",
+                     "mark outbox entry delivered"));
       s.BindInt(1, id).BindBlob(2, receipt);
       return s.Run();
     });
   }
 
-  absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at, const std::string& error) override {
+  absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at,
+                                 const std::string& error) override {
     return RunWrite([&](Db& db) -> absl::Status {
       ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
       if (state != kOutboxPending) return NotPending(id, state);
-      ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at_us = ?2, "
-                                  "last_error = ?3 WHERE id = ?1",
-                                  "record failed delivery attempt"));
-      s.BindInt(1, id).BindInt(2, Micros(next_attempt_at)).BindText(3, Truncate(error, kMaxErrorBytes));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at_us = ?2, "
+                     "last_error = ?3 WHERE id = ?1",
+                     "record failed delivery attempt"));
+      s.BindInt(1, id)
+          .BindInt(2, Micros(next_attempt_at))
+          .BindText(3, Truncate(error, kMaxErrorBytes));
       return s.Run();
     });
   }
@@ -707,7 +755,8 @@ class StoreImpl final : public Store {
     });
   }
 
-  absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state, int limit) override {
+  absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
+                                                      int limit) override {
     return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {
       if (state.has_value()) {
         ASSIGN_OR_RETURN(Statement s,
@@ -717,8 +766,9 @@ class StoreImpl final : public Store {
         s.BindInt(1, OutboxStateNumber(*state)).BindInt(2, SqlLimit(limit));
         return CollectOutbox(s);
       }
-      ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox ORDER BY id LIMIT ?1",
-                                               "list outbox"));
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox ORDER BY id LIMIT ?1",
+                                  "list outbox"));
       s.BindInt(1, SqlLimit(limit));
       return CollectOutbox(s);
     });
@@ -726,8 +776,9 @@ class StoreImpl final : public Store {
 
   absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) override {
     return Read([&](Db& db) -> absl::StatusOr<std::optional<OutboxEntry>> {
-      ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE message_id = ?1",
-                                               "find outbox entry"));
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE message_id = ?1",
+                                  "find outbox entry"));
       s.BindText(1, message_id);
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return std::optional<OutboxEntry>();
@@ -740,10 +791,11 @@ class StoreImpl final : public Store {
     RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
       ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
       if (state != kOutboxDead) return absl::OkStatus();
-      ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?2 "
-                                  "WHERE id = ?1 AND state = 2",
-                                  "requeue dead letter"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?2 "
+                     "WHERE id = ?1 AND state = 2",
+                     "requeue dead letter"));
       s.BindInt(1, id).BindInt(2, Micros(clock_.Now()));
       RETURN_IF_ERROR(s.Run());
       moved = sqlite3_changes(db.raw());
@@ -755,10 +807,11 @@ class StoreImpl final : public Store {
   absl::StatusOr<int> RequeueAllDead() override {
     int moved = 0;
     RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
-      ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?1 "
-                                  "WHERE state = 2",
-                                  "requeue all dead letters"));
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?1 "
+                     "WHERE state = 2",
+                     "requeue all dead letters"));
       s.BindInt(1, Micros(clock_.Now()));
       RETURN_IF_ERROR(s.Run());
       moved = sqlite3_changes(db.raw());
@@ -767,16 +820,16 @@ class StoreImpl final : public Store {
     return moved;
   }
 
-  absl::StatusOr<std::optional<ReferralRecord>> GetReferral(const std::string& referral_id) override {
+  absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
+      const std::string& referral_id) override {
     return Read([&](Db& db) { return ReadReferral(db, referral_id); });
   }
 
   absl::StatusOr<std::vector<ReferralRecord>> ListReferrals(int limit) override {
     return Read([&](Db& db) -> absl::StatusOr<std::vector<ReferralRecord>> {
-      ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("SELECT " MIR_REFERRAL_COLUMNS " FROM referrals "
-                                  "ORDER BY updated_at_us DESC, referral_id LIMIT ?1",
-                                  "list referrals"));
+      ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_REFERRAL_COLUMNS " FROM referrals "
+                                               "ORDER BY updated_at_us DESC, referral_id LIMIT ?1",
+                                               "list referrals"));
       s.BindInt(1, SqlLimit(limit));
       std::vector<ReferralRecord> out;
       while (true) {
@@ -790,9 +843,9 @@ class StoreImpl final : public Store {
 
   absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) override {
     return Read([&](Db& db) -> absl::StatusOr<std::vector<Event>> {
-      ASSIGN_OR_RETURN(Statement s,
-                       db.Prepare("SELECT " MIR_EVENT_COLUMNS " FROM events WHERE referral_id = ?1 ORDER BY id",
-                                  "read timeline"));
+      ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_EVENT_COLUMNS
+                                               " FROM events WHERE referral_id = ?1 ORDER BY id",
+                                               "read timeline"));
       s.BindText(1, referral_id);
       std::vector<Event> out;
       while (true) {
@@ -845,9 +898,10 @@ class StoreImpl final : public Store {
     if (rc != SQLITE_DONE && rc != SQLITE_OK) {
       const int primary = rc & 0xff;
       if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-        return MirError(absl::StatusCode::kDataLoss, v1::STORE_UNAVAILABLE,
-                        absl::StrCat("database file is corrupt or not a database (", sqlite3_errstr(rc),
-                                     "); refusing to open it: restore from backup"));
+        return MirError(
+            absl::StatusCode::kDataLoss, v1::STORE_UNAVAILABLE,
+            absl::StrCat("database file is corrupt or not a database (", sqlite3_errstr(rc),
+                         "); refusing to open it: restore from backup"));
       }
       return SqliteStatus(rc, db.raw(), "run PRAGMA quick_check");
     }
@@ -861,7 +915,8 @@ class StoreImpl final : public Store {
   }
 
   static absl::StatusOr<int64_t> OutboxStateFor(Db& db, int64_t id) {
-    ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT state FROM outbox WHERE id = ?1", "read outbox state"));
+    ASSIGN_OR_RETURN(Statement s,
+                     db.Prepare("SELECT state FROM outbox WHERE id = ?1", "read outbox state"));
     s.BindInt(1, id);
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::NotFoundError(absl::StrCat("no outbox entry ", id));
@@ -869,17 +924,17 @@ class StoreImpl final : public Store {
   }
 
   static absl::Status NotPending(int64_t id, int64_t state) {
-    return absl::FailedPreconditionError(absl::StrCat("outbox entry ", id, " is ",
-                                                      state == kOutboxDelivered ? "delivered" : "dead",
-                                                      ", not pending"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("outbox entry ", id, " is ", state == kOutboxDelivered ? "delivered" : "dead",
+                     ", not pending"));
   }
 
   static absl::StatusOr<AuditCheck> WalkChain(Db& db) {
     AuditCheck check;
-    ASSIGN_OR_RETURN(Statement s,
-                     db.Prepare("SELECT " MIR_EVENT_COLUMNS ", applied_at_us, id, prev_hash, row_hash, "
-                                "envelope_sha256 FROM events ORDER BY id",
-                                "walk the audit chain"));
+    ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_EVENT_COLUMNS
+                                             ", applied_at_us, id, prev_hash, row_hash, "
+                                             "envelope_sha256 FROM events ORDER BY id",
+                                             "walk the audit chain"));
     std::string prev = GenesisHash();
     int64_t prev_id = 0;
     while (true) {
@@ -911,8 +966,8 @@ class StoreImpl final : public Store {
         check.ok = false;
         check.first_bad_row = r.id;
         check.problem = r.id != prev_id + 1
-                            ? absl::StrCat("event row ", r.id, " does not link to row ", prev_id, ": row(s) ",
-                                           prev_id + 1, "..", r.id - 1, " are missing")
+                            ? absl::StrCat("event row ", r.id, " does not link to row ", prev_id,
+                                           ": row(s) ", prev_id + 1, "..", r.id - 1, " are missing")
                             : absl::StrCat("event row ", r.id, " does not link to row ", prev_id,
                                            ": a row was inserted, replaced or rewritten");
         return check;
@@ -922,14 +977,16 @@ class StoreImpl final : public Store {
       if (!envelope.empty() && Sha256Bytes(envelope) != r.envelope_sha256) {
         check.ok = false;
         check.first_bad_row = r.id;
-        check.problem = absl::StrCat("event row ", r.id, " was modified: its envelope does not match its hash");
+        check.problem =
+            absl::StrCat("event row ", r.id, " was modified: its envelope does not match its hash");
         return check;
       }
       const std::string computed = ChainHash(stored_prev, r);
       if (computed.size() != kHashBytes || computed != stored_hash) {
         check.ok = false;
         check.first_bad_row = r.id;
-        check.problem = absl::StrCat("event row ", r.id, " was modified: its contents do not match its hash");
+        check.problem =
+            absl::StrCat("event row ", r.id, " was modified: its contents do not match its hash");
         return check;
       }
       if (r.id != prev_id + 1) {
@@ -942,9 +999,10 @@ class StoreImpl final : public Store {
       prev_id = r.id;
     }
 
-    ASSIGN_OR_RETURN(Statement h, db.Prepare("SELECT last_event_id, last_hash, row_count FROM audit_head "
-                                             "WHERE id = 1",
-                                             "read audit chain head"));
+    ASSIGN_OR_RETURN(Statement h,
+                     db.Prepare("SELECT last_event_id, last_hash, row_count FROM audit_head "
+                                "WHERE id = 1",
+                                "read audit chain head"));
     ASSIGN_OR_RETURN(bool has_head, h.Step());
     if (!has_head) {
       if (prev_id != 0) {
@@ -1006,11 +1064,13 @@ class StoreImpl final : public Store {
       (void)Rollback(db);
       if (IsFatalSqliteCode(rc)) {
         FailStop();
-        return SqliteStatus(rc, nullptr,
-                            "write transaction failed and was rolled back; the store is fail-stopped "
-                            "until reopened");
+        return SqliteStatus(
+            rc, nullptr,
+            "write transaction failed and was rolled back; the store is fail-stopped "
+            "until reopened");
       }
-      return SqliteStatus(rc, nullptr, "write transaction failed and was rolled back; nothing was changed");
+      return SqliteStatus(rc, nullptr,
+                          "write transaction failed and was rolled back; nothing was changed");
     }
     if (!status.ok()) {
       (void)Rollback(db);
@@ -1034,7 +1094,8 @@ class StoreImpl final : public Store {
   void MaybeCheckpoint(Db& db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (wal_pages_ < kCheckpointPages) return;
     wal_pages_ = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(db.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     // The commit is durable in the WAL either way; a failed checkpoint sync
     // means the database file's state is unknown, so stop writing.
     if (IsFatalSqliteCode(rc) || (rc & 0xff) == SQLITE_FULL) FailStop();
@@ -1064,7 +1125,8 @@ class StoreImpl final : public Store {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Clock* clock) {
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
+                                                   const Clock* clock) {
   if (options.path.empty()) return absl::InvalidArgumentError("StoreOptions.path is empty");
   if (clock == nullptr) return absl::InvalidArgumentError("Store::Open needs a clock");
   auto store = std::make_unique<StoreImpl>(options, *clock);

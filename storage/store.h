@@ -56,10 +56,10 @@ struct Event {
   std::string sender_node;  // node whose stream this event belongs to
   uint64_t sequence = 0;    // per (referral_id, sender_node), from 1, no gaps
   v1::ReferralState to_state = v1::REFERRAL_STATE_UNSPECIFIED;
-  Identity actor;           // who made the transition
-  absl::Time at;            // when the actor made it (envelope created_at)
-  std::string reason;       // reason code name and short text; never personal data
-  std::string envelope;     // the exact signed envelope bytes that carry it
+  Identity actor;                        // who made the transition
+  absl::Time at;                         // when the actor made it (envelope created_at)
+  std::string reason;                    // reason code name and short text; never personal data
+  std::string envelope;                  // the exact signed envelope bytes that carry it
   std::optional<ReferralMeta> referral;  // required with to_state SUBMITTED
 };
 
@@ -103,7 +103,7 @@ struct OutgoingEnvelope {
 };
 
 struct OutboxEntry {
-  int64_t id = 0;        // increasing: the delivery order per peer
+  int64_t id = 0;  // increasing: the delivery order per peer
   std::string message_id;
   std::string peer;
   std::string envelope;

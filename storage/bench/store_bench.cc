@@ -59,7 +59,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
     } else if (arg == "--group" && has_value) {
       if (!absl::SimpleAtoi(argv[++i], &flags->group) || flags->group <= 0) return false;
     } else if (arg == "--envelope-bytes" && has_value) {
-      if (!absl::SimpleAtoi(argv[++i], &flags->envelope_bytes) || flags->envelope_bytes <= 0) return false;
+      if (!absl::SimpleAtoi(argv[++i], &flags->envelope_bytes) || flags->envelope_bytes <= 0)
+        return false;
     } else {
       return false;
     }
@@ -103,7 +104,9 @@ double FdatasyncMicros(const std::string& dir) {
   std::vector<double> micros;
   for (int i = 0; i < 200; ++i) {
     const auto start = Clock::now();
-    if (pwrite(fd, block.data(), block.size(), static_cast<off_t>(i % 16) * 4096) < 0 || fdatasync(fd) != 0) break;
+    if (pwrite(fd, block.data(), block.size(), static_cast<off_t>(i % 16) * 4096) < 0 ||
+        fdatasync(fd) != 0)
+      break;
     micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }
   close(fd);
@@ -117,7 +120,8 @@ struct PhaseResult {
   std::vector<double> commit_micros;  // one per transaction
 };
 
-absl::StatusOr<PhaseResult> RunPhase(const std::string& path, const Flags& flags, int group, bool with_outbox) {
+absl::StatusOr<PhaseResult> RunPhase(const std::string& path, const Flags& flags, int group,
+                                     bool with_outbox) {
   StoreOptions options;
   options.path = path;
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(options, mir::RealClock::Get()));
@@ -132,11 +136,13 @@ absl::StatusOr<PhaseResult> RunPhase(const std::string& path, const Flags& flags
       for (int i = 0; i < n; ++i) {
         const std::string ref = absl::StrCat("bench-", next + i);
         RETURN_IF_ERROR(txn.ApplyEvent(SubmittedEvent(ref, envelope, txn.Now())).status());
-        if (with_outbox) RETURN_IF_ERROR(txn.Enqueue(OutgoingEnvelope{ref + "/toscana/1", "lombardia", envelope}));
+        if (with_outbox)
+          RETURN_IF_ERROR(txn.Enqueue(OutgoingEnvelope{ref + "/toscana/1", "lombardia", envelope}));
       }
       return absl::OkStatus();
     }));
-    result.commit_micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+    result.commit_micros.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     next += n;
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - phase_start).count();
@@ -149,7 +155,8 @@ absl::StatusOr<PhaseResult> RunPhase(const std::string& path, const Flags& flags
 int main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
-    std::fprintf(stderr, "usage: %s [--dir DIR] [--events N] [--group G] [--envelope-bytes B]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--dir DIR] [--events N] [--group G] [--envelope-bytes B]\n",
+                 argv[0]);
     return 2;
   }
   std::error_code ec;
@@ -165,14 +172,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (static_cast<long>(fs.f_type) == kTmpfsMagic) {
-    std::fprintf(stderr, "%s is on tmpfs, which never syncs; pass --dir on a real disk\n", dir.c_str());
+    std::fprintf(stderr, "%s is on tmpfs, which never syncs; pass --dir on a real disk\n",
+                 dir.c_str());
     return 1;
   }
 
-  std::printf("mir-store-bench: dir %s, %d events, %d-byte envelopes, %d events per grouped commit\n",
-              dir.c_str(), flags.events, flags.envelope_bytes, flags.group);
+  std::printf(
+      "mir-store-bench: dir %s, %d events, %d-byte envelopes, %d events per grouped commit\n",
+      dir.c_str(), flags.events, flags.envelope_bytes, flags.group);
   std::printf("write(4 KiB)+fdatasync on this disk: p50 %.0f us\n\n", FdatasyncMicros(dir));
-  std::printf("%-34s %12s %12s %12s %12s\n", "phase", "events/s", "commits/s", "p50 commit", "p99 commit");
+  std::printf("%-34s %12s %12s %12s %12s\n", "phase", "events/s", "commits/s", "p50 commit",
+              "p99 commit");
 
   struct Phase {
     const char* name;
@@ -196,8 +206,8 @@ int main(int argc, char** argv) {
     }
     const std::string name = p.group > 1 ? absl::StrCat(p.name, " (", p.group, ")") : p.name;
     std::printf("%-34s %12.0f %12.0f %9.0f us %9.0f us\n", name.c_str(), r->events / r->seconds,
-                static_cast<double>(r->commit_micros.size()) / r->seconds, Percentile(r->commit_micros, 0.5),
-                Percentile(r->commit_micros, 0.99));
+                static_cast<double>(r->commit_micros.size()) / r->seconds,
+                Percentile(r->commit_micros, 0.5), Percentile(r->commit_micros, 0.99));
   }
   if (flags.dir.empty()) std::filesystem::remove_all(dir, ec);
   return 0;

@@ -50,7 +50,8 @@ class AuditChainTest : public ::testing::Test {
     store_.reset();
     {
       RawDb raw = OpenRaw(path_);
-      ASSERT_EQ(Exec(raw.get(), "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"), "");
+      ASSERT_EQ(Exec(raw.get(), "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"),
+                "");
       ASSERT_EQ(Exec(raw.get(), sql), "");
     }
     Reopen();
@@ -72,14 +73,18 @@ TEST_F(AuditChainTest, IntactChainVerifies) {
   EXPECT_TRUE(check.ok) << check.problem;
   EXPECT_EQ(check.rows_checked, kRows);
   RawDb raw = OpenRaw(path_);
-  EXPECT_EQ(check.head_hash, QueryText(raw.get(), "SELECT lower(hex(row_hash)) FROM events ORDER BY id DESC LIMIT 1"));
-  EXPECT_EQ(QueryText(raw.get(), "SELECT hex(prev_hash) FROM events WHERE id = 1"), std::string(64, '0'));
+  EXPECT_EQ(
+      check.head_hash,
+      QueryText(raw.get(), "SELECT lower(hex(row_hash)) FROM events ORDER BY id DESC LIMIT 1"));
+  EXPECT_EQ(QueryText(raw.get(), "SELECT hex(prev_hash) FROM events WHERE id = 1"),
+            std::string(64, '0'));
 }
 
 TEST_F(AuditChainTest, TriggersRefuseEditsThroughSql) {
   store_.reset();
   RawDb raw = OpenRaw(path_);
-  EXPECT_THAT(Exec(raw.get(), "UPDATE events SET reason = 'x' WHERE id = 3"), HasSubstr("append-only"));
+  EXPECT_THAT(Exec(raw.get(), "UPDATE events SET reason = 'x' WHERE id = 3"),
+              HasSubstr("append-only"));
   EXPECT_THAT(Exec(raw.get(), "DELETE FROM events WHERE id = 3"), HasSubstr("append-only"));
 }
 
@@ -100,8 +105,9 @@ TEST_F(AuditChainTest, EditedEnvelopeIsFound) {
 }
 
 TEST_F(AuditChainTest, EnvelopeAndItsHashEditedTogetherAreFound) {
-  Tamper("UPDATE events SET envelope = x'00', envelope_sha256 = "
-         "x'6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d' WHERE id = 4");
+  Tamper(
+      "UPDATE events SET envelope = x'00', envelope_sha256 = "
+      "x'6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d' WHERE id = 4");
   const AuditCheck check = Verify();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad_row, 4);
@@ -137,10 +143,13 @@ TEST_F(AuditChainTest, DeletedLastRowIsFound) {
 
 TEST_F(AuditChainTest, InsertedRowWithGarbageLinkIsFound) {
   Tamper(absl::StrCat(
-      "INSERT INTO events (id, referral_id, sender_node, sequence, message_id, to_state, actor_node, actor_role, "
-      "actor_name, at_us, reason, envelope, applied_at_us, envelope_sha256, prev_hash, row_hash) SELECT ",
+      "INSERT INTO events (id, referral_id, sender_node, sequence, message_id, to_state, "
+      "actor_node, actor_role, "
+      "actor_name, at_us, reason, envelope, applied_at_us, envelope_sha256, prev_hash, row_hash) "
+      "SELECT ",
       kRows + 1,
-      ", referral_id, sender_node, sequence + 1, 'forged', to_state, actor_node, actor_role, actor_name, at_us, "
+      ", referral_id, sender_node, sequence + 1, 'forged', to_state, actor_node, actor_role, "
+      "actor_name, at_us, "
       "reason, envelope, applied_at_us, envelope_sha256, x'00', x'00' FROM events WHERE id = 2"));
   const AuditCheck check = Verify();
   EXPECT_FALSE(check.ok);
@@ -169,14 +178,17 @@ TEST_F(AuditChainTest, CorrectlyHashedInsertedRowIsCaughtByTheHead) {
   forged.actor_name = "mallory";
   forged.envelope_sha256 = Sha256Bytes("x");
   std::string prev;
-  for (size_t i = 0; i < last_hash.size(); i += 2) prev.push_back(static_cast<char>(std::stoi(last_hash.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i < last_hash.size(); i += 2)
+    prev.push_back(static_cast<char>(std::stoi(last_hash.substr(i, 2), nullptr, 16)));
   const std::string hash = ChainHash(prev, forged);
-  Tamper(absl::StrCat("INSERT INTO events (id, referral_id, sender_node, sequence, message_id, to_state, actor_node, "
-                      "actor_role, actor_name, at_us, reason, envelope, applied_at_us, envelope_sha256, prev_hash, "
-                      "row_hash) VALUES (",
-                      kRows + 1, ", 'ref-0', 'toscana', 2, 'forged', ", static_cast<int>(WITHDRAWN),
-                      ", 'toscana', 'operator', 'mallory', 0, '', 'x', 0, x'", HexOf(Sha256Bytes("x")), "', x'",
-                      last_hash, "', x'", HexOf(hash), "')"));
+  Tamper(absl::StrCat(
+      "INSERT INTO events (id, referral_id, sender_node, sequence, message_id, to_state, "
+      "actor_node, "
+      "actor_role, actor_name, at_us, reason, envelope, applied_at_us, envelope_sha256, prev_hash, "
+      "row_hash) VALUES (",
+      kRows + 1, ", 'ref-0', 'toscana', 2, 'forged', ", static_cast<int>(WITHDRAWN),
+      ", 'toscana', 'operator', 'mallory', 0, '', 'x', 0, x'", HexOf(Sha256Bytes("x")), "', x'",
+      last_hash, "', x'", HexOf(hash), "')"));
   const AuditCheck check = Verify();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad_row, kRows + 1);
@@ -215,15 +227,19 @@ TEST(AuditEncodingTest, CanonicalBytesFollowTheDocumentedLayout) {
     return out;
   };
   auto bytes = [&](const std::string& v) { return std::string(1, '\x02') + u64(v.size()) + v; };
-  auto integer = [&](int64_t v) { return std::string(1, '\x01') + u64(8) + u64(static_cast<uint64_t>(v)); };
+  auto integer = [&](int64_t v) {
+    return std::string(1, '\x01') + u64(8) + u64(static_cast<uint64_t>(v));
+  };
   const std::string null = std::string(1, '\x00') + u64(0);
-  const std::string expected = bytes("MIR-EXCHANGE/v1/audit-event") + integer(7) + bytes("r") + bytes("toscana") +
-                               integer(2) + bytes("m") + integer(2) + bytes("lombardia") + bytes("node") +
-                               bytes("") + integer(-1) + bytes("") + bytes(Sha256Bytes(std::string("\x00\x01", 2))) + null +
+  const std::string expected = bytes("MIR-EXCHANGE/v1/audit-event") + integer(7) + bytes("r") +
+                               bytes("toscana") + integer(2) + bytes("m") + integer(2) +
+                               bytes("lombardia") + bytes("node") + bytes("") + integer(-1) +
+                               bytes("") + bytes(Sha256Bytes(std::string("\x00\x01", 2))) + null +
                                null + integer(3) + null + integer(256);
   EXPECT_EQ(HexOf(CanonicalEventBytes(r)), HexOf(expected));
   EXPECT_EQ(ChainHash(GenesisHash(), r), Sha256Bytes(GenesisHash() + expected));
-  EXPECT_EQ(HexOf(Sha256Bytes("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(HexOf(Sha256Bytes("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 }  // namespace

@@ -37,8 +37,8 @@ constexpr int kMaxGroup = 8;  // largest transaction crash_writer makes
 
 // Starts the writer, lets it run for `run_for`, kills it with SIGKILL and
 // returns everything it printed (its acknowledgements).
-std::string RunAndKill(const std::string& db, const std::string& prefix, std::chrono::microseconds run_for,
-                       int* wait_status) {
+std::string RunAndKill(const std::string& db, const std::string& prefix,
+                       std::chrono::microseconds run_for, int* wait_status) {
   int fds[2];
   if (pipe(fds) != 0) return "";
   const pid_t pid = fork();
@@ -46,7 +46,8 @@ std::string RunAndKill(const std::string& db, const std::string& prefix, std::ch
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
-    execl(MIR_CRASH_WRITER, MIR_CRASH_WRITER, db.c_str(), prefix.c_str(), static_cast<char*>(nullptr));
+    execl(MIR_CRASH_WRITER, MIR_CRASH_WRITER, db.c_str(), prefix.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   close(fds[1]);
@@ -55,7 +56,8 @@ std::string RunAndKill(const std::string& db, const std::string& prefix, std::ch
   // Keep draining while it runs so a full pipe never blocks the writer.
   const auto deadline = std::chrono::steady_clock::now() + run_for;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fds[0], POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) > 0) {
@@ -88,7 +90,8 @@ TEST(CrashTest, KilledWriterKeepsEveryAcknowledgedCommitAndNoPartialOne) {
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
     // Sometimes during open and migration, mostly in the write loop.
-    const auto run_for = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 60'000)(rng));
+    const auto run_for =
+        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 60'000)(rng));
     int wait_status = 0;
     const std::string out = RunAndKill(db, absl::StrCat("r", round), run_for, &wait_status);
     ASSERT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL)
@@ -119,7 +122,9 @@ TEST(CrashTest, KilledWriterKeepsEveryAcknowledgedCommitAndNoPartialOne) {
     // Every acknowledged commit is there; at most one transaction more per
     // round (committed, killed before it could say so).
     for (const std::string& ref : acknowledged) {
-      ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM referrals WHERE referral_id = '" + ref + "'"), "1")
+      ASSERT_EQ(
+          QueryText(raw.get(), "SELECT COUNT(*) FROM referrals WHERE referral_id = '" + ref + "'"),
+          "1")
           << "lost acknowledged referral " << ref;
     }
     const int64_t committed_this_round = referrals - committed_before;

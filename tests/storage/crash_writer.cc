@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
         Event submitted = Submitted(ref);
         submitted.envelope = envelope;
         RETURN_IF_ERROR(t.ApplyEvent(submitted).status());
-        RETURN_IF_ERROR(t.ApplyEvent(Changed(ref, NodeOf("lombardia"), 1, mir::v1::RECEIVED)).status());
+        RETURN_IF_ERROR(
+            t.ApplyEvent(Changed(ref, NodeOf("lombardia"), 1, mir::v1::RECEIVED)).status());
         RETURN_IF_ERROR(t.Enqueue(Outgoing("out-" + ref, "lombardia")));
       }
       return absl::OkStatus();

@@ -2,8 +2,6 @@
 // sync or a full disk gives a clear error, no acknowledgement, no corruption,
 // and (except a full disk before COMMIT) a fail-stopped store.
 
-#include "storage/fault_vfs.h"
-
 #include <memory>
 #include <set>
 #include <string>
@@ -12,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "storage/fault_vfs.h"
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/testing/test_env.h"
@@ -70,7 +69,8 @@ class FaultTest : public ::testing::Test {
       for (const ReferralRecord& r : *all) {
         present.insert(r.meta.referral_id);
         EXPECT_EQ(store->Timeline(r.meta.referral_id)->size(), 1u) << r.meta.referral_id;
-        EXPECT_TRUE(store->FindOutbox("out-" + r.meta.referral_id)->has_value()) << r.meta.referral_id;
+        EXPECT_TRUE(store->FindOutbox("out-" + r.meta.referral_id)->has_value())
+            << r.meta.referral_id;
       }
     }
     for (const std::string& ref : acknowledged) EXPECT_EQ(present.count(ref), 1u) << "lost " << ref;
@@ -109,9 +109,12 @@ struct FaultCase {
 
 const std::vector<FaultCase>& FaultCases() {
   static const auto* const kCases = new std::vector<FaultCase>{
-      {"EIO on write", false, FaultCode::kIoErrWrite, absl::StatusCode::kUnavailable, v1::STORE_UNAVAILABLE, false},
-      {"ENOSPC on write", false, FaultCode::kFull, absl::StatusCode::kResourceExhausted, v1::STORE_FULL, false},
-      {"EIO on fsync", true, FaultCode::kIoErrFsync, absl::StatusCode::kUnavailable, v1::STORE_UNAVAILABLE, true},
+      {"EIO on write", false, FaultCode::kIoErrWrite, absl::StatusCode::kUnavailable,
+       v1::STORE_UNAVAILABLE, false},
+      {"ENOSPC on write", false, FaultCode::kFull, absl::StatusCode::kResourceExhausted,
+       v1::STORE_FULL, false},
+      {"EIO on fsync", true, FaultCode::kIoErrFsync, absl::StatusCode::kUnavailable,
+       v1::STORE_UNAVAILABLE, true},
   };
   return *kCases;
 }
@@ -258,13 +261,15 @@ TEST_F(FaultTest, FailedCheckpointSyncFailStopsAfterAcknowledging) {
   store.reset();
   RawDb raw = OpenRaw(path_);
   EXPECT_EQ(QueryText(raw.get(), "PRAGMA integrity_check"), "ok");
-  EXPECT_EQ(QueryInt(raw.get(), "SELECT COUNT(*) FROM referrals"), static_cast<int64_t>(acked.size()));
+  EXPECT_EQ(QueryInt(raw.get(), "SELECT COUNT(*) FROM referrals"),
+            static_cast<int64_t>(acked.size()));
 }
 
 TEST_F(FaultTest, OpenFailsCleanlyOnAnUnwritableDisk) {
   vfs_->FailWritesAfter(0, FaultCode::kIoErrWrite);
   absl::StatusOr<std::unique_ptr<Store>> store = Open(true);
-  EXPECT_THAT(store.status(), StatusIsReason(absl::StatusCode::kUnavailable, v1::STORE_UNAVAILABLE));
+  EXPECT_THAT(store.status(),
+              StatusIsReason(absl::StatusCode::kUnavailable, v1::STORE_UNAVAILABLE));
   vfs_->Clear();
   std::unique_ptr<Store> healthy = OpenOrDie(false);
   ASSERT_NE(healthy, nullptr);

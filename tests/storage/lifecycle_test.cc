@@ -58,40 +58,59 @@ std::vector<Case> TransitionCases() {
       {"evaluation by receiving node", RECEIVED, UNDER_EVALUATION, NodeOf("lombardia"), false},
       {"evaluation by origin operator", RECEIVED, UNDER_EVALUATION, Operator("toscana"), false},
       // UNDER_EVALUATION -> INFO_REQUESTED: operator, receiving side.
-      {"info asked by receiving operator", UNDER_EVALUATION, INFO_REQUESTED, Operator("lombardia"), true},
-      {"info asked by origin operator", UNDER_EVALUATION, INFO_REQUESTED, Operator("toscana"), false},
-      {"info asked by receiving partner", UNDER_EVALUATION, INFO_REQUESTED, Partner("lombardia"), false},
+      {"info asked by receiving operator", UNDER_EVALUATION, INFO_REQUESTED, Operator("lombardia"),
+       true},
+      {"info asked by origin operator", UNDER_EVALUATION, INFO_REQUESTED, Operator("toscana"),
+       false},
+      {"info asked by receiving partner", UNDER_EVALUATION, INFO_REQUESTED, Partner("lombardia"),
+       false},
       // INFO_REQUESTED -> UNDER_EVALUATION: operator, origin.
-      {"info answered by origin operator", INFO_REQUESTED, UNDER_EVALUATION, Operator("toscana"), true},
-      {"info answered by receiving operator", INFO_REQUESTED, UNDER_EVALUATION, Operator("lombardia"), false},
+      {"info answered by origin operator", INFO_REQUESTED, UNDER_EVALUATION, Operator("toscana"),
+       true},
+      {"info answered by receiving operator", INFO_REQUESTED, UNDER_EVALUATION,
+       Operator("lombardia"), false},
       {"info answered by origin node", INFO_REQUESTED, UNDER_EVALUATION, NodeOf("toscana"), false},
       // UNDER_EVALUATION -> PLACEMENT_PROPOSED: partner of the destination.
-      {"place offered by destination partner", UNDER_EVALUATION, PLACEMENT_PROPOSED, Partner("lombardia"), true},
-      {"place offered by national partner", UNDER_EVALUATION, PLACEMENT_PROPOSED, Partner("nvn"), false},
-      {"place offered by destination operator", UNDER_EVALUATION, PLACEMENT_PROPOSED, Operator("lombardia"),
+      {"place offered by destination partner", UNDER_EVALUATION, PLACEMENT_PROPOSED,
+       Partner("lombardia"), true},
+      {"place offered by national partner", UNDER_EVALUATION, PLACEMENT_PROPOSED, Partner("nvn"),
        false},
+      {"place offered by destination operator", UNDER_EVALUATION, PLACEMENT_PROPOSED,
+       Operator("lombardia"), false},
       // PLACEMENT_PROPOSED -> PLACEMENT_ACCEPTED: operator, origin.
-      {"place accepted by origin operator", PLACEMENT_PROPOSED, PLACEMENT_ACCEPTED, Operator("toscana"), true},
-      {"place accepted by destination operator", PLACEMENT_PROPOSED, PLACEMENT_ACCEPTED, Operator("lombardia"),
-       false},
-      {"place accepted by origin partner", PLACEMENT_PROPOSED, PLACEMENT_ACCEPTED, Partner("toscana"), false},
+      {"place accepted by origin operator", PLACEMENT_PROPOSED, PLACEMENT_ACCEPTED,
+       Operator("toscana"), true},
+      {"place accepted by destination operator", PLACEMENT_PROPOSED, PLACEMENT_ACCEPTED,
+       Operator("lombardia"), false},
+      {"place accepted by origin partner", PLACEMENT_PROPOSED, PLACEMENT_ACCEPTED,
+       Partner("toscana"), false},
       // PLACEMENT_ACCEPTED -> TRANSFER_SCHEDULED: operator of origin or destination.
-      {"transfer by origin operator", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, Operator("toscana"), true},
-      {"transfer by destination operator", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, Operator("lombardia"), true},
-      {"transfer by national operator", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, Operator("nvn"), false},
-      {"transfer by destination partner", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, Partner("lombardia"), false},
-      // TRANSFER_SCHEDULED -> PLACEMENT_CONFIRMED: partner of the destination.
-      {"arrival by destination partner", TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED, Partner("lombardia"), true},
-      {"arrival by destination operator", TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED, Operator("lombardia"),
+      {"transfer by origin operator", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, Operator("toscana"),
+       true},
+      {"transfer by destination operator", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED,
+       Operator("lombardia"), true},
+      {"transfer by national operator", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, Operator("nvn"),
        false},
-      {"arrival by origin partner", TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED, Partner("toscana"), false},
+      {"transfer by destination partner", PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED,
+       Partner("lombardia"), false},
+      // TRANSFER_SCHEDULED -> PLACEMENT_CONFIRMED: partner of the destination.
+      {"arrival by destination partner", TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED,
+       Partner("lombardia"), true},
+      {"arrival by destination operator", TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED,
+       Operator("lombardia"), false},
+      {"arrival by origin partner", TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED, Partner("toscana"),
+       false},
       // PLACEMENT_CONFIRMED -> CLOSED_POSITIVE: operator or node of national or destination.
       {"closed by national operator", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, Operator("nvn"), true},
       {"closed by national node", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, NodeOf("nvn"), true},
-      {"closed by destination operator", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, Operator("lombardia"), true},
-      {"closed by destination node", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, NodeOf("lombardia"), true},
-      {"closed by origin operator", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, Operator("toscana"), false},
-      {"closed by destination partner", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, Partner("lombardia"), false},
+      {"closed by destination operator", PLACEMENT_CONFIRMED, CLOSED_POSITIVE,
+       Operator("lombardia"), true},
+      {"closed by destination node", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, NodeOf("lombardia"),
+       true},
+      {"closed by origin operator", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, Operator("toscana"),
+       false},
+      {"closed by destination partner", PLACEMENT_CONFIRMED, CLOSED_POSITIVE, Partner("lombardia"),
+       false},
       // UNDER_EVALUATION / PLACEMENT_PROPOSED -> REJECTED: operator or partner, receiving.
       {"rejected by receiving operator", UNDER_EVALUATION, REJECTED, Operator("lombardia"), true},
       {"rejected by receiving partner", UNDER_EVALUATION, REJECTED, Partner("lombardia"), true},
@@ -99,21 +118,29 @@ std::vector<Case> TransitionCases() {
       {"rejected by origin operator", UNDER_EVALUATION, REJECTED, Operator("toscana"), false},
       {"rejected by receiving node", UNDER_EVALUATION, REJECTED, NodeOf("lombardia"), false},
       {"proposal rejected by partner", PLACEMENT_PROPOSED, REJECTED, Partner("lombardia"), true},
-      {"proposal rejected by origin operator", PLACEMENT_PROPOSED, REJECTED, Operator("toscana"), false},
+      {"proposal rejected by origin operator", PLACEMENT_PROPOSED, REJECTED, Operator("toscana"),
+       false},
   };
   // Every open state -> CLOSED_NEGATIVE (national) and -> WITHDRAWN (origin operator).
-  for (v1::ReferralState from : {SUBMITTED, RECEIVED, UNDER_EVALUATION, INFO_REQUESTED, PLACEMENT_PROPOSED,
-                                 PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED}) {
+  for (v1::ReferralState from :
+       {SUBMITTED, RECEIVED, UNDER_EVALUATION, INFO_REQUESTED, PLACEMENT_PROPOSED,
+        PLACEMENT_ACCEPTED, TRANSFER_SCHEDULED, PLACEMENT_CONFIRMED}) {
     const std::string s = v1::ReferralState_Name(from);
-    cases.push_back({s + " closed negatively by national operator", from, CLOSED_NEGATIVE, Operator("nvn"), true});
-    cases.push_back({s + " closed negatively by national node", from, CLOSED_NEGATIVE, NodeOf("nvn"), true});
+    cases.push_back({s + " closed negatively by national operator", from, CLOSED_NEGATIVE,
+                     Operator("nvn"), true});
     cases.push_back(
-        {s + " closed negatively by destination operator", from, CLOSED_NEGATIVE, Operator("lombardia"), false});
-    cases.push_back({s + " closed negatively by origin operator", from, CLOSED_NEGATIVE, Operator("toscana"), false});
-    cases.push_back({s + " closed negatively by national partner", from, CLOSED_NEGATIVE, Partner("nvn"), false});
-    cases.push_back({s + " withdrawn by origin operator", from, WITHDRAWN, Operator("toscana"), true});
+        {s + " closed negatively by national node", from, CLOSED_NEGATIVE, NodeOf("nvn"), true});
+    cases.push_back({s + " closed negatively by destination operator", from, CLOSED_NEGATIVE,
+                     Operator("lombardia"), false});
+    cases.push_back({s + " closed negatively by origin operator", from, CLOSED_NEGATIVE,
+                     Operator("toscana"), false});
+    cases.push_back({s + " closed negatively by national partner", from, CLOSED_NEGATIVE,
+                     Partner("nvn"), false});
+    cases.push_back(
+        {s + " withdrawn by origin operator", from, WITHDRAWN, Operator("toscana"), true});
     cases.push_back({s + " withdrawn by origin node", from, WITHDRAWN, NodeOf("toscana"), false});
-    cases.push_back({s + " withdrawn by destination operator", from, WITHDRAWN, Operator("lombardia"), false});
+    cases.push_back(
+        {s + " withdrawn by destination operator", from, WITHDRAWN, Operator("lombardia"), false});
   }
   return cases;
 }
@@ -125,18 +152,21 @@ TEST(LifecycleTest, EachTransitionAllowsItsActorAndRefusesOthersWithReason) {
     if (c.allowed) {
       EXPECT_OK(status);
     } else {
-      EXPECT_THAT(status, StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
+      EXPECT_THAT(status,
+                  StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
       EXPECT_THAT(status.message(), HasSubstr("only "));
-      EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("from ", v1::ReferralState_Name(c.from), " to ",
-                                                           v1::ReferralState_Name(c.to))));
+      EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("from ", v1::ReferralState_Name(c.from),
+                                                           " to ", v1::ReferralState_Name(c.to))));
     }
   }
 }
 
 TEST(LifecycleTest, RefusalSaysWhoMayMakeTheTransition) {
-  EXPECT_THAT(Check(PLACEMENT_PROPOSED, Operator("lombardia"), PLACEMENT_ACCEPTED).message(),
-              HasSubstr("only an operator of the origin node may move a referral from PLACEMENT_PROPOSED to "
-                        "PLACEMENT_ACCEPTED"));
+  EXPECT_THAT(
+      Check(PLACEMENT_PROPOSED, Operator("lombardia"), PLACEMENT_ACCEPTED).message(),
+      HasSubstr(
+          "only an operator of the origin node may move a referral from PLACEMENT_PROPOSED to "
+          "PLACEMENT_ACCEPTED"));
   EXPECT_THAT(Check(UNDER_EVALUATION, Operator("lombardia"), PLACEMENT_PROPOSED).message(),
               HasSubstr("a partner of the destination node"));
 }
@@ -146,8 +176,9 @@ TEST(LifecycleTest, RefusalSaysWhoMayMakeTheTransition) {
 TEST(LifecycleTest, EveryPairOutsideTheTableIsAnInvalidTransition) {
   std::set<std::pair<int, int>> allowed;
   for (const Case& c : TransitionCases()) allowed.insert({c.from, c.to});
-  const std::vector<Identity> actors = {Operator("toscana"), Operator("lombardia"), Operator("nvn"),
-                                        Partner("lombardia"), NodeOf("lombardia"), NodeOf("nvn")};
+  const std::vector<Identity> actors = {Operator("toscana"), Operator("lombardia"),
+                                        Operator("nvn"),     Partner("lombardia"),
+                                        NodeOf("lombardia"), NodeOf("nvn")};
   int checked = 0;
   for (int from = SUBMITTED; from <= WITHDRAWN; ++from) {
     for (int to = SUBMITTED; to <= WITHDRAWN; ++to) {
@@ -155,13 +186,14 @@ TEST(LifecycleTest, EveryPairOutsideTheTableIsAnInvalidTransition) {
       const auto f = static_cast<v1::ReferralState>(from);
       const auto t = static_cast<v1::ReferralState>(to);
       for (const Identity& actor : actors) {
-        SCOPED_TRACE(absl::StrCat(v1::ReferralState_Name(f), " -> ", v1::ReferralState_Name(t), " by ",
-                                  actor.Uri()));
+        SCOPED_TRACE(absl::StrCat(v1::ReferralState_Name(f), " -> ", v1::ReferralState_Name(t),
+                                  " by ", actor.Uri()));
         const absl::Status status = Check(f, actor, t);
-        EXPECT_THAT(status, StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
-        EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("cannot move referral from ",
-                                                             v1::ReferralState_Name(f), " to ",
-                                                             v1::ReferralState_Name(t))));
+        EXPECT_THAT(status,
+                    StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+        EXPECT_THAT(status.message(),
+                    HasSubstr(absl::StrCat("cannot move referral from ", v1::ReferralState_Name(f),
+                                           " to ", v1::ReferralState_Name(t))));
         ++checked;
       }
     }
@@ -172,7 +204,8 @@ TEST(LifecycleTest, EveryPairOutsideTheTableIsAnInvalidTransition) {
 
 TEST(LifecycleTest, ExampleMessageNamesCurrentAndRequestedState) {
   const absl::Status status = Check(RECEIVED, Operator("toscana"), PLACEMENT_ACCEPTED);
-  EXPECT_THAT(status, StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  EXPECT_THAT(status,
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
   EXPECT_EQ(status.message(), "cannot move referral from RECEIVED to PLACEMENT_ACCEPTED");
 }
 
@@ -200,13 +233,16 @@ TEST(LifecycleTest, SubmissionOfUnknownReferral) {
   unspecified.to_state = REFERRAL_STATE_UNSPECIFIED;
   const std::vector<SubmitCase> cases = {
       {"origin operator", ok, absl::StatusCode::kOk, v1::ERROR_REASON_UNSPECIFIED},
-      {"origin partner", by_partner, absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION},
+      {"origin partner", by_partner, absl::StatusCode::kPermissionDenied,
+       v1::ROLE_MAY_NOT_TRANSITION},
       {"operator of another node", by_other_node, absl::StatusCode::kPermissionDenied,
        v1::ROLE_MAY_NOT_TRANSITION},
       {"origin node", by_node, absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION},
       {"no metadata", no_meta, absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD},
-      {"metadata for another referral", other_id, absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD},
-      {"bad destination id", bad_destination, absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"metadata for another referral", other_id, absl::StatusCode::kInvalidArgument,
+       v1::INVALID_FIELD},
+      {"bad destination id", bad_destination, absl::StatusCode::kInvalidArgument,
+       v1::INVALID_FIELD},
       {"unspecified state", unspecified, absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD},
   };
   for (const SubmitCase& c : cases) {

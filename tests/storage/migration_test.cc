@@ -30,27 +30,37 @@ CREATE TABLE referrals (referral_id TEXT PRIMARY KEY NOT NULL, origin_node TEXT 
   state INTEGER NOT NULL, created_at_us INTEGER NOT NULL, updated_at_us INTEGER NOT NULL,
   referral_envelope BLOB NOT NULL);
 CREATE INDEX referrals_by_update ON referrals(updated_at_us);
-CREATE TABLE events (id INTEGER PRIMARY KEY, referral_id TEXT NOT NULL REFERENCES referrals(referral_id),
-  sender_node TEXT NOT NULL, sequence INTEGER NOT NULL, message_id TEXT NOT NULL, to_state INTEGER NOT NULL,
-  actor_node TEXT NOT NULL, actor_role TEXT NOT NULL, actor_name TEXT NOT NULL, at_us INTEGER NOT NULL,
-  reason TEXT NOT NULL, envelope BLOB NOT NULL, origin_node TEXT, destination_node TEXT, urgency INTEGER,
-  ack_deadline_us INTEGER, applied_at_us INTEGER NOT NULL, UNIQUE (referral_id, sender_node, sequence));
+CREATE TABLE events (id INTEGER PRIMARY KEY,
+  referral_id TEXT NOT NULL REFERENCES referrals(referral_id),
+  sender_node TEXT NOT NULL, sequence INTEGER NOT NULL, message_id TEXT NOT NULL,
+  to_state INTEGER NOT NULL,
+  actor_node TEXT NOT NULL, actor_role TEXT NOT NULL, actor_name TEXT NOT NULL,
+  at_us INTEGER NOT NULL,
+  reason TEXT NOT NULL, envelope BLOB NOT NULL, origin_node TEXT, destination_node TEXT,
+  urgency INTEGER,
+  ack_deadline_us INTEGER, applied_at_us INTEGER NOT NULL, UNIQUE (referral_id, sender_node,
+  sequence));
 CREATE INDEX events_by_message ON events(message_id);
-CREATE TABLE streams (referral_id TEXT NOT NULL, sender_node TEXT NOT NULL, last_sequence INTEGER NOT NULL,
+CREATE TABLE streams (referral_id TEXT NOT NULL, sender_node TEXT NOT NULL,
+  last_sequence INTEGER NOT NULL,
   PRIMARY KEY (referral_id, sender_node)) WITHOUT ROWID;
-CREATE TABLE held_events (referral_id TEXT NOT NULL, sender_node TEXT NOT NULL, sequence INTEGER NOT NULL,
-  message_id TEXT NOT NULL, to_state INTEGER NOT NULL, actor_node TEXT NOT NULL, actor_role TEXT NOT NULL,
+CREATE TABLE held_events (referral_id TEXT NOT NULL, sender_node TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  message_id TEXT NOT NULL, to_state INTEGER NOT NULL, actor_node TEXT NOT NULL,
+  actor_role TEXT NOT NULL,
   actor_name TEXT NOT NULL, at_us INTEGER NOT NULL, reason TEXT NOT NULL, envelope BLOB NOT NULL,
   origin_node TEXT, destination_node TEXT, urgency INTEGER, ack_deadline_us INTEGER,
   held_at_us INTEGER NOT NULL, PRIMARY KEY (referral_id, sender_node, sequence)) WITHOUT ROWID;
 CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE,
   peer TEXT NOT NULL, envelope BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-  enqueued_at_us INTEGER NOT NULL, next_attempt_at_us INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,
+  enqueued_at_us INTEGER NOT NULL, next_attempt_at_us INTEGER NOT NULL,
+  state INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '', receipt BLOB);
 CREATE INDEX outbox_pending ON outbox(peer, id, next_attempt_at_us) WHERE state = 0;
 CREATE INDEX outbox_by_state ON outbox(state, id);
 CREATE TABLE inbox (message_id TEXT PRIMARY KEY NOT NULL, sender_node TEXT NOT NULL,
-  envelope_sha256 BLOB NOT NULL, receipt BLOB NOT NULL, received_at_us INTEGER NOT NULL) WITHOUT ROWID;
+  envelope_sha256 BLOB NOT NULL, receipt BLOB NOT NULL,
+  received_at_us INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 // One referral toscana -> lombardia, SUBMITTED then RECEIVED, plus an outbox
@@ -58,9 +68,11 @@ CREATE TABLE inbox (message_id TEXT PRIMARY KEY NOT NULL, sender_node TEXT NOT N
 constexpr char kV1Data[] = R"sql(
 INSERT INTO referrals VALUES ('old-ref', 'toscana', 'lombardia', 2, NULL, 2, 1700000000000000,
   1700000060000000, x'52454645');
-INSERT INTO events VALUES (1, 'old-ref', 'toscana', 1, 'old-ref/toscana/1', 1, 'toscana', 'operator', 'anna',
+INSERT INTO events VALUES (1, 'old-ref', 'toscana', 1, 'old-ref/toscana/1', 1, 'toscana',
+  'operator', 'anna',
   1700000000000000, '', x'52454645', 'toscana', 'lombardia', 2, NULL, 1700000000000000);
-INSERT INTO events VALUES (2, 'old-ref', 'lombardia', 1, 'old-ref/lombardia/1', 2, 'lombardia', 'node', '',
+INSERT INTO events VALUES (2, 'old-ref', 'lombardia', 1, 'old-ref/lombardia/1', 2, 'lombardia',
+  'node', '',
   1700000060000000, '', x'5343', NULL, NULL, NULL, NULL, 1700000060000000);
 INSERT INTO streams VALUES ('old-ref', 'toscana', 1), ('old-ref', 'lombardia', 1);
 INSERT INTO outbox (message_id, peer, envelope, enqueued_at_us, next_attempt_at_us)
@@ -114,13 +126,15 @@ TEST_F(MigrationTest, VersionOneFileIsUpgradedInPlaceKeepingItsData) {
   EXPECT_TRUE((*store.FindOutbox("old-ref/lombardia/1")).has_value());
 
   // And the store carries on from them.
-  ASSERT_OK(store.RecordAndEnqueue(Changed("old-ref", Operator("lombardia"), 2, UNDER_EVALUATION), {}));
+  ASSERT_OK(
+      store.RecordAndEnqueue(Changed("old-ref", Operator("lombardia"), 2, UNDER_EVALUATION), {}));
   audit = store.VerifyAuditChain();
   ASSERT_OK(audit);
   EXPECT_TRUE(audit->ok) << audit->problem;
   EXPECT_EQ(audit->rows_checked, 3);
-  EXPECT_THAT(MIR_STATUS(store.RecordAndEnqueue(Changed("old-ref", NodeOf("lombardia"), 1, RECEIVED), {})),
-              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
+  EXPECT_THAT(
+      MIR_STATUS(store.RecordAndEnqueue(Changed("old-ref", NodeOf("lombardia"), 1, RECEIVED), {})),
+      StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
 }
 
 // The whole upgrade is one transaction: a step that fails leaves version 1.
@@ -137,7 +151,9 @@ TEST_F(MigrationTest, FailedUpgradeLeavesTheOldVersionUntouched) {
   EXPECT_THAT(opened.status().message(), HasSubstr("migration 2"));
   RawDb raw = OpenRaw(path_);
   EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), "1");
-  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'row_hash'"), "0");
+  EXPECT_EQ(QueryText(raw.get(),
+                      "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'row_hash'"),
+            "0");
   EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM events"), "2");
 }
 

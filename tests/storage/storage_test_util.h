@@ -50,8 +50,8 @@ inline Event Submitted(const std::string& ref, const std::string& origin = "tosc
 }
 
 // A status change of `ref` by `actor`, sequence `seq` of the actor's node's stream.
-inline Event Changed(const std::string& ref, const Identity& actor, uint64_t seq, v1::ReferralState to,
-                     absl::Time at = kT0 + absl::Minutes(1)) {
+inline Event Changed(const std::string& ref, const Identity& actor, uint64_t seq,
+                     v1::ReferralState to, absl::Time at = kT0 + absl::Minutes(1)) {
   Event e;
   e.referral_id = ref;
   e.message_id = absl::StrCat(ref, "/", actor.node, "/", seq);
@@ -65,7 +65,8 @@ inline Event Changed(const std::string& ref, const Identity& actor, uint64_t seq
   return e;
 }
 
-inline OutgoingEnvelope Outgoing(const std::string& message_id, const std::string& peer = "lombardia") {
+inline OutgoingEnvelope Outgoing(const std::string& message_id,
+                                 const std::string& peer = "lombardia") {
   return OutgoingEnvelope{message_id, peer, absl::StrCat("ENVELOPE:", message_id)};
 }
 

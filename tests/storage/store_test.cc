@@ -119,9 +119,10 @@ TEST_F(StoreTest, ForeignKeysAreEnforced) {
   ASSERT_OK(status);
   RawDb raw = OpenRaw(path_);
   Exec(raw.get(), "PRAGMA foreign_keys = ON");
-  EXPECT_THAT(Exec(raw.get(), "INSERT INTO events (referral_id, sender_node, sequence, message_id, to_state, "
-                              "actor_node, actor_role, actor_name, at_us, reason, envelope, applied_at_us) "
-                              "VALUES ('nope', 'toscana', 1, 'm', 2, 'toscana', 'node', '', 0, '', x'00', 0)"),
+  EXPECT_THAT(Exec(raw.get(),
+                   "INSERT INTO events (referral_id, sender_node, sequence, message_id, to_state, "
+                   "actor_node, actor_role, actor_name, at_us, reason, envelope, applied_at_us) "
+                   "VALUES ('nope', 'toscana', 1, 'm', 2, 'toscana', 'node', '', 0, '', x'00', 0)"),
               HasSubstr("FOREIGN KEY"));
 }
 
@@ -179,10 +180,13 @@ TEST_F(StoreTest, CloseAndReopenKeepsEverything) {
   ASSERT_EQ(pending->size(), path.size());
   ASSERT_OK(store_->MarkDelivered((*pending)[0].id, "receipt-0"));
   ASSERT_OK(store_->MarkDead((*pending)[1].id, "peer refused: UNKNOWN_NODE"));
-  ASSERT_OK(store_->MarkAttemptFailed((*pending)[2].id, kT0 + absl::Minutes(5), "deadline exceeded"));
-  absl::StatusOr<InboundResult> in = AcceptInbound(
-      *store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
-      [](const std::string&, absl::Time) -> absl::StatusOr<std::string> { return std::string("receipt-in-1"); });
+  ASSERT_OK(
+      store_->MarkAttemptFailed((*pending)[2].id, kT0 + absl::Minutes(5), "deadline exceeded"));
+  absl::StatusOr<InboundResult> in =
+      AcceptInbound(*store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
+                    [](const std::string&, absl::Time) -> absl::StatusOr<std::string> {
+                      return std::string("receipt-in-1");
+                    });
   ASSERT_OK(in);
   absl::StatusOr<std::vector<Event>> before = store_->Timeline(kRef);
   ASSERT_OK(before);
@@ -229,12 +233,12 @@ TEST_F(StoreTest, CloseAndReopenKeepsEverything) {
 
   // The inbox still deduplicates after the reopen.
   bool made = false;
-  absl::StatusOr<InboundResult> again = AcceptInbound(
-      *store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
-      [&](const std::string&, absl::Time) -> absl::StatusOr<std::string> {
-        made = true;
-        return std::string("other");
-      });
+  absl::StatusOr<InboundResult> again =
+      AcceptInbound(*store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
+                    [&](const std::string&, absl::Time) -> absl::StatusOr<std::string> {
+                      made = true;
+                      return std::string("other");
+                    });
   ASSERT_OK(again);
   EXPECT_TRUE(again->duplicate);
   EXPECT_EQ(again->receipt, "receipt-in-1");
@@ -253,7 +257,8 @@ TEST_F(StoreTest, SequenceAlreadyAppliedIsAlreadyExists) {
   // Another message claiming a used number conflicts.
   Event other = Changed(kRef, Operator("toscana"), 1, WITHDRAWN);
   other.message_id = "another-message";
-  EXPECT_THAT(MIR_STATUS(Apply(other)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  EXPECT_THAT(MIR_STATUS(Apply(other)),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
   EXPECT_EQ(StateOf(kRef), SUBMITTED);
   EXPECT_THAT(TimelineIds(kRef), ElementsAre(Submitted(kRef).message_id));
 }
@@ -274,10 +279,12 @@ TEST_F(StoreTest, EarlyEventsAreHeldThenReleasedInOrder) {
   EXPECT_EQ(StateOf(kRef), SUBMITTED);
   EXPECT_EQ(RawCount("held_events"), 2);
   // A second copy of a held event is not held twice.
-  EXPECT_THAT(MIR_STATUS(Apply(asking)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
+  EXPECT_THAT(MIR_STATUS(Apply(asking)),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
   Event impostor = asking;
   impostor.message_id = "another-message";
-  EXPECT_THAT(MIR_STATUS(Apply(impostor)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  EXPECT_THAT(MIR_STATUS(Apply(impostor)),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
 
   absl::StatusOr<ApplyResult> r1 = Apply(received);
   ASSERT_OK(r1);
@@ -287,8 +294,8 @@ TEST_F(StoreTest, EarlyEventsAreHeldThenReleasedInOrder) {
   EXPECT_THAT(applied, ElementsAre(received.message_id, evaluating.message_id, asking.message_id));
   EXPECT_THAT(r1->dropped, IsEmpty());
   EXPECT_EQ(StateOf(kRef), INFO_REQUESTED);
-  EXPECT_THAT(TimelineIds(kRef),
-              ElementsAre(Submitted(kRef).message_id, received.message_id, evaluating.message_id, asking.message_id));
+  EXPECT_THAT(TimelineIds(kRef), ElementsAre(Submitted(kRef).message_id, received.message_id,
+                                             evaluating.message_id, asking.message_id));
   EXPECT_EQ(RawCount("held_events"), 0);
   EXPECT_EQ(NextSeq(kRef, "lombardia"), 4u);
 }
@@ -327,7 +334,8 @@ TEST_F(StoreTest, InvalidHeldEventIsDroppedAndRecordedOnRelease) {
   ASSERT_EQ(r->dropped.size(), 1u);
   EXPECT_EQ(r->dropped[0].message_id, bogus.message_id);
   EXPECT_EQ(r->dropped[0].sequence, 2u);
-  EXPECT_THAT(r->dropped[0].why, StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  EXPECT_THAT(r->dropped[0].why,
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
   ASSERT_EQ(r->applied.size(), 2u);  // #1 and #3
   EXPECT_EQ(r->applied[1].message_id, next.message_id);
   EXPECT_EQ(StateOf(kRef), UNDER_EVALUATION);
@@ -337,7 +345,8 @@ TEST_F(StoreTest, InvalidHeldEventIsDroppedAndRecordedOnRelease) {
   EXPECT_EQ(QueryText(raw.get(), "SELECT message_id || ' ' || status_reason FROM dropped_events"),
             bogus.message_id + " INVALID_TRANSITION");
   // The dropped number counts as used.
-  EXPECT_THAT(MIR_STATUS(Apply(bogus)), StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  EXPECT_THAT(MIR_STATUS(Apply(bogus)),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
 }
 
 TEST_F(StoreTest, RefusedEventChangesNothing) {
@@ -373,7 +382,8 @@ TEST_F(StoreTest, MalformedEventsAreInvalidField) {
     SCOPED_TRACE(c.name);
     Event e = Submitted(kRef);
     c.mutate(e);
-    EXPECT_THAT(MIR_STATUS(Apply(e)), StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+    EXPECT_THAT(MIR_STATUS(Apply(e)),
+                StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   }
   EXPECT_EQ(*store_->GetReferral(kRef), std::nullopt);
 }
@@ -405,8 +415,8 @@ TEST_F(StoreTest, AcceptInboundIsExactlyOnce) {
     return FixedReceipt(sha, at);
   };
 
-  absl::StatusOr<InboundResult> first = AcceptInbound(*store_, in, submitted, {Outgoing(received.message_id, "toscana")},
-                                                      make_receipt);
+  absl::StatusOr<InboundResult> first = AcceptInbound(
+      *store_, in, submitted, {Outgoing(received.message_id, "toscana")}, make_receipt);
   ASSERT_OK(first);
   EXPECT_FALSE(first->duplicate);
   EXPECT_EQ(first->receipt, absl::StrCat("RECEIPT:32:", absl::ToUnixSeconds(kT0)));
@@ -414,8 +424,8 @@ TEST_F(StoreTest, AcceptInboundIsExactlyOnce) {
   EXPECT_EQ(StateOf(kRef), SUBMITTED);
 
   clock_.Advance(absl::Hours(1));
-  absl::StatusOr<InboundResult> again = AcceptInbound(*store_, in, submitted,
-                                                      {Outgoing(received.message_id, "toscana")}, make_receipt);
+  absl::StatusOr<InboundResult> again = AcceptInbound(
+      *store_, in, submitted, {Outgoing(received.message_id, "toscana")}, make_receipt);
   ASSERT_OK(again);
   EXPECT_TRUE(again->duplicate);
   EXPECT_EQ(again->receipt, first->receipt);
@@ -436,12 +446,14 @@ TEST_F(StoreTest, AcceptInboundIsExactlyOnce) {
 TEST_F(StoreTest, RefusedInboundIsNotRecordedSoARedeliveryIsJudgedAgain) {
   const Event early_close = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
   const InboundEnvelope in{early_close.message_id, "lombardia", early_close.envelope};
-  EXPECT_THAT(MIR_STATUS(AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt)),
-              StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
+  EXPECT_THAT(
+      MIR_STATUS(AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt)),
+      StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
   EXPECT_EQ(RawCount("inbox"), 0);
   EXPECT_EQ(RawCount("outbox"), 0);
   ASSERT_OK(Apply(Submitted(kRef)));
-  absl::StatusOr<InboundResult> retry = AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt);
+  absl::StatusOr<InboundResult> retry =
+      AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt);
   ASSERT_OK(retry);
   EXPECT_FALSE(retry->duplicate);
   EXPECT_EQ(StateOf(kRef), RECEIVED);
@@ -457,15 +469,17 @@ TEST_F(StoreTest, BatchOfInboundMessagesInOneTransaction) {
   std::vector<absl::Status> outcomes;
   ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
     for (const Event* e : {&good1, &bad, &good2}) {
-      outcomes.push_back(AcceptInboundInTxn(txn, InboundEnvelope{e->message_id, e->sender_node, e->envelope}, *e,
-                                            {Outgoing("reply-" + e->message_id, e->sender_node)}, FixedReceipt)
-                             .status());
+      outcomes.push_back(
+          AcceptInboundInTxn(txn, InboundEnvelope{e->message_id, e->sender_node, e->envelope}, *e,
+                             {Outgoing("reply-" + e->message_id, e->sender_node)}, FixedReceipt)
+              .status());
     }
     return absl::OkStatus();
   }));
   ASSERT_EQ(outcomes.size(), 3u);
   EXPECT_OK(outcomes[0]);
-  EXPECT_THAT(outcomes[1], StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  EXPECT_THAT(outcomes[1],
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
   EXPECT_OK(outcomes[2]);
   EXPECT_EQ(StateOf(kRef), UNDER_EVALUATION);
   EXPECT_EQ(RawCount("inbox"), 2);
@@ -475,7 +489,8 @@ TEST_F(StoreTest, BatchOfInboundMessagesInOneTransaction) {
 
 TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
   ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
-    for (const char* id : {"a1", "a2", "a3"}) RETURN_IF_ERROR(txn.Enqueue(Outgoing(id, "lombardia")));
+    for (const char* id : {"a1", "a2", "a3"})
+      RETURN_IF_ERROR(txn.Enqueue(Outgoing(id, "lombardia")));
     return txn.Enqueue(Outgoing("b1", "veneto"));
   }));
   auto ids = [](const absl::StatusOr<std::vector<OutboxEntry>>& entries) {
@@ -485,7 +500,8 @@ TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
     }
     return out;
   };
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), ElementsAre("a1", "a2", "a3"));
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+              ElementsAre("a1", "a2", "a3"));
   EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 2)), ElementsAre("a1", "a2"));
   EXPECT_THAT(ids(store_->DuePending("veneto", clock_.Now(), 10)), ElementsAre("b1"));
   EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now() - absl::Seconds(1), 10)), IsEmpty());
@@ -502,7 +518,8 @@ TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
   EXPECT_LT(id1, id2);
 
   // a1 fails and backs off 30 s; a2 is delivered; a3 dies.
-  ASSERT_OK(store_->MarkAttemptFailed(id1, kT0 + absl::Seconds(30), "UNAVAILABLE: connection refused"));
+  ASSERT_OK(
+      store_->MarkAttemptFailed(id1, kT0 + absl::Seconds(30), "UNAVAILABLE: connection refused"));
   ASSERT_OK(store_->MarkDelivered(id2, "receipt-a2"));
   ASSERT_OK(store_->MarkDead(id3, "refused: NOT_FOR_THIS_NODE"));
   EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), IsEmpty());
@@ -523,8 +540,10 @@ TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
   EXPECT_EQ((*store_->FindOutbox("a2"))->receipt, "receipt-a2");
 
   // State rules.
-  EXPECT_THAT(MIR_STATUS(store_->MarkAttemptFailed(id2, clock_.Now(), "x")), StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(MIR_STATUS(store_->MarkDead(id2, "x")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(MIR_STATUS(store_->MarkAttemptFailed(id2, clock_.Now(), "x")),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(MIR_STATUS(store_->MarkDead(id2, "x")),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_OK(store_->MarkDelivered(id2, "receipt-again"));  // a repeated receipt is harmless
   EXPECT_EQ((*store_->FindOutbox("a2"))->receipt, "receipt-a2");
   EXPECT_THAT(MIR_STATUS(store_->MarkDelivered(9999, "r")), StatusIs(absl::StatusCode::kNotFound));
@@ -581,12 +600,14 @@ TEST_F(StoreTest, ListReferralsMostRecentlyUpdatedFirst) {
 TEST_F(StoreTest, DuePendingUsesThePendingIndex) {
   RawDb raw = OpenRaw(path_);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(raw.get(),
-                               "EXPLAIN QUERY PLAN SELECT id, message_id, peer, envelope, attempts, enqueued_at_us, "
-                               "next_attempt_at_us, state, last_error, receipt FROM outbox INDEXED BY outbox_pending "
-                               "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
-                               -1, &stmt, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_prepare_v2(
+          raw.get(),
+          "EXPLAIN QUERY PLAN SELECT id, message_id, peer, envelope, attempts, enqueued_at_us, "
+          "next_attempt_at_us, state, last_error, receipt FROM outbox INDEXED BY outbox_pending "
+          "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
+          -1, &stmt, nullptr),
+      SQLITE_OK);
   std::string plan;
   while (sqlite3_step(stmt) == SQLITE_ROW) {
     absl::StrAppend(&plan, reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)), "; ");
@@ -623,7 +644,8 @@ TEST_F(StoreTest, ConcurrentWritersAndReaders) {
   reader.join();
   EXPECT_EQ(read_errors.load(), 0);
   EXPECT_EQ(store_->ListReferrals(0)->size(), static_cast<size_t>(kWriters * kPerWriter));
-  EXPECT_EQ(store_->ListOutbox(OutboxState::kPending, 0)->size(), static_cast<size_t>(kWriters * kPerWriter));
+  EXPECT_EQ(store_->ListOutbox(OutboxState::kPending, 0)->size(),
+            static_cast<size_t>(kWriters * kPerWriter));
   absl::StatusOr<AuditCheck> audit = store_->VerifyAuditChain();
   ASSERT_OK(audit);
   EXPECT_TRUE(audit->ok) << audit->problem;
