@@ -5,12 +5,18 @@
 // else writes to the file.
 //
 // Durability: WAL, synchronous=FULL. A write returns OK only after its COMMIT
-// is on disk. After a failed commit or sync the store is fail-stopped: every
-// later write returns UNAVAILABLE (reason STORE_UNAVAILABLE) until the Store is
-// destroyed and reopened. A full disk returns RESOURCE_EXHAUSTED (reason
-// STORE_FULL) with the transaction rolled back and nothing changed.
+// is on disk. After a failed commit or sync (any SQLITE_IOERR, any failed
+// COMMIT, a failed checkpoint) the store is fail-stopped: every later write
+// returns UNAVAILABLE (reason STORE_UNAVAILABLE) until the Store is destroyed
+// and reopened; reads still work. A full disk before COMMIT returns
+// RESOURCE_EXHAUSTED (reason STORE_FULL) with the transaction rolled back and
+// nothing changed; a full disk at COMMIT returns the same but also fail-stops
+// (whether the commit reached the disk is then unknown). docs/STORAGE.md has
+// the full table.
 //
-// Thread safety: all methods are thread-safe; writes are serialized.
+// Thread safety: all methods are thread-safe. Writes are serialized on one
+// connection; reads use a second connection and never wait for an fsync.
+// Messages of returned statuses carry ids, states and node names only.
 
 #include <cstdint>
 #include <memory>
@@ -31,12 +37,16 @@ namespace mir::storage {
 
 struct StoreOptions {
   std::string path;  // the database file; created if missing
-  // How long a writer waits for a lock held by another connection.
+  // How long a writer waits for a lock held by another connection (only a
+  // tool like sqlite3 holding the file). Too short: spurious UNAVAILABLE;
+  // too long: a request hangs that long behind a stuck tool.
   absl::Duration busy_timeout = absl::Seconds(5);
   // SQLite VFS to open with; empty = the default ("unix"). Tests pass the
   // name of a fault-injecting VFS (storage/fault_vfs.h).
   std::string vfs_name;
-  // The national node's id: the only node that may close a referral negatively.
+  // The national node's id: the only node that may close a referral
+  // negatively, and one that may close it positively. Wrong: the real NVN's
+  // closures are refused and another node's accepted.
   std::string national_node = "nvn";
 };
 
@@ -118,8 +128,8 @@ struct OutboxEntry {
 struct InboxRecord {
   std::string message_id;
   std::string sender_node;
-  std::string envelope_sha256;
-  std::string receipt;  // the receipt envelope we returned
+  std::string envelope_sha256;  // SHA-256 of the exact bytes received, 32 raw bytes
+  std::string receipt;          // the receipt envelope we returned
   absl::Time received_at;
 };
 
@@ -141,16 +151,22 @@ class Txn {
   virtual ~Txn() = default;
 
   virtual absl::StatusOr<std::optional<InboxRecord>> FindInbox(const std::string& message_id) = 0;
-  // ALREADY_EXISTS if the message id is there.
+  // ALREADY_EXISTS if the message id is there (reason DUPLICATE_CONFLICT
+  // when its envelope_sha256 differs). storage/inbox.h's AcceptInbound wraps
+  // FindInbox + ApplyEvent + Enqueue + InsertInbox for exactly-once receipt.
   virtual absl::Status InsertInbox(const InboxRecord& record) = 0;
 
   // Checks `event` against the lifecycle (storage/lifecycle.h) and the
   // per-(referral, sender_node) sequence. In sequence: appends it to the
   // hash-chained events table, updates the projection, then applies any held
-  // successors. Early (a gap before it): holds it, outcome kHeld. Refusals:
-  // FAILED_PRECONDITION INVALID_TRANSITION (message names the current state),
-  // PERMISSION_DENIED ROLE_MAY_NOT_TRANSITION, NOT_FOUND UNKNOWN_REFERRAL,
-  // ALREADY_EXISTS for a sequence number already applied.
+  // successors. Early (a gap before it): holds it, outcome kHeld, without a
+  // lifecycle check; it is checked when released, and dropped (see
+  // DroppedEvent) if refused then. Refusals: FAILED_PRECONDITION
+  // INVALID_TRANSITION (message names the current state), PERMISSION_DENIED
+  // ROLE_MAY_NOT_TRANSITION, NOT_FOUND UNKNOWN_REFERRAL, INVALID_ARGUMENT
+  // INVALID_FIELD (malformed event), ALREADY_EXISTS for a sequence number
+  // already used (no reason if by this same message, DUPLICATE_CONFLICT if by
+  // another). Atomic: a refused event leaves nothing behind.
   virtual absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) = 0;
 
   virtual absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
@@ -184,6 +200,9 @@ class Store {
 
   // Runs `fn` in one BEGIN IMMEDIATE transaction; commits when it returns OK
   // (durable when this returns OK), rolls back otherwise and returns its status.
+  // If a statement inside hit the disk (I/O error, disk full) the transaction
+  // is rolled back whatever `fn` returned. `fn` must not call back into this
+  // Store (the write lock is held): use the Txn.
   virtual absl::Status Transact(absl::FunctionRef<absl::Status(Txn&)> fn) = 0;
 
   // Convenience for the common local action: apply `event` and enqueue
@@ -192,30 +211,38 @@ class Store {
       const Event& event, const std::vector<OutgoingEnvelope>& outgoing) = 0;
 
   // --- Outbox (the sender loop) ---
+  // `limit` <= 0 means no limit. Mark* on an unknown id: NOT_FOUND; from the
+  // wrong state: FAILED_PRECONDITION (docs/STORAGE.md, "Outbox").
   // Pending entries for `peer` due at or before `now`, oldest id first.
   virtual absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer,
                                                               absl::Time now, int limit) = 0;
   // The earliest next_attempt_at among `peer`'s pending entries, if any.
   virtual absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) = 0;
+  // Pending or dead -> delivered; attempts + 1. Repeats keep the first receipt.
   virtual absl::Status MarkDelivered(int64_t id, const std::string& receipt) = 0;
+  // Pending only: attempts + 1, next_attempt_at, last_error (cut to 256 bytes).
   virtual absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at,
                                          const std::string& error) = 0;
+  // Pending -> dead (idempotent).
   virtual absl::Status MarkDead(int64_t id, const std::string& error) = 0;
   virtual absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
                                                               int limit) = 0;
   virtual absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) = 0;
-  // Dead letters back to pending, due now. Returns how many moved.
+  // Dead letters back to pending, due now, attempts reset. Returns how many
+  // moved (Requeue: 0 if the entry is not dead).
   virtual absl::StatusOr<int> Requeue(int64_t id) = 0;
   virtual absl::StatusOr<int> RequeueAllDead() = 0;
 
   // --- Reads ---
   virtual absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
       const std::string& referral_id) = 0;
+  // Most recently updated first.
   virtual absl::StatusOr<std::vector<ReferralRecord>> ListReferrals(int limit) = 0;
   // Applied events of one referral, in the order they were applied.
   virtual absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) = 0;
 
-  // Walks the hash chain of the events table.
+  // Walks the hash chain of the events table in one snapshot and reports the
+  // first broken link (docs/STORAGE.md, "Audit chain").
   virtual absl::StatusOr<AuditCheck> VerifyAuditChain() = 0;
 
   // True after a failed commit or sync, until reopened.
