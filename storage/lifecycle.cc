@@ -41,6 +41,10 @@ const std::vector<Rule>& Rules() {
        RECEIVED,
        [](const Actor& a) { return Is(a, {Role::kNode}) && a.receiving(); },
        "the receiving node (role node, not the origin)"},
+      {{UNDER_EVALUATION},
+       SUBMITTED,
+       [](const Actor& a) { return Is(a, {Role::kOperator}) && a.national; },
+       "an operator of the national node, routing it on to another node"},
       {{RECEIVED},
        UNDER_EVALUATION,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.receiving(); },
@@ -104,7 +108,7 @@ bool RuleCovers(const Rule& rule, ReferralState from, ReferralState to) {
   return false;
 }
 
-absl::Status CheckSubmission(const Event& event) {
+absl::Status CheckSubmission(const Event& event, const std::string& national_node) {
   if (!event.referral.has_value()) {
     return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
                     "a SUBMITTED event must carry the referral metadata");
@@ -118,9 +122,25 @@ absl::Status CheckSubmission(const Event& event) {
     return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
                     "referral metadata needs valid origin and destination node ids");
   }
-  if (event.actor.role != Role::kOperator || event.actor.node != meta.origin_node) {
+  // The national node's operator submits a referral it routes on to a node
+  // that has not seen it yet (the forward joins that node to the referral).
+  const bool routed_on = event.actor.node == national_node && meta.origin_node != national_node;
+  if (event.actor.role != Role::kOperator || (event.actor.node != meta.origin_node && !routed_on)) {
     return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION,
                     "only an operator of the origin node may submit a referral");
+  }
+  return absl::OkStatus();
+}
+
+// Routing on (UNDER_EVALUATION -> SUBMITTED) names the new destination and
+// keeps the origin.
+absl::Status CheckRoutedOn(const ReferralRecord& current, const Event& event) {
+  if (!event.referral.has_value() || event.referral->origin_node != current.meta.origin_node ||
+      !IsValidNodeId(event.referral->destination_node) ||
+      event.referral->destination_node == current.meta.destination_node) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                    "routing a referral on needs its metadata with the same origin and a new "
+                    "destination node");
   }
   return absl::OkStatus();
 }
@@ -163,7 +183,11 @@ absl::Status CheckTransition(const ReferralRecord* current, const Event& event,
                       absl::StrCat("referral ", event.referral_id,
                                    " is unknown here; cannot move it to ", StateName(to)));
     }
-    return CheckSubmission(event);
+    return CheckSubmission(event, national_node);
+  }
+  if (to == v1::SUBMITTED && current->state == v1::UNDER_EVALUATION) {
+    absl::Status routed = CheckRoutedOn(*current, event);
+    if (!routed.ok()) return routed;
   }
 
   const ReferralState from = current->state;

@@ -10,7 +10,10 @@
 // *destination* when actor.node == destination_node. The *national* node is
 // StoreOptions::national_node.
 //
-//   (unknown)            -> SUBMITTED            operator of the origin (meta required)
+//   (unknown)            -> SUBMITTED            operator of the origin (meta required), or
+//                                                of the national node routing it on here
+//   UNDER_EVALUATION     -> SUBMITTED            operator of the national node, routing it
+//                                                on: meta names the new destination
 //   SUBMITTED            -> RECEIVED             node, receiving side
 //   RECEIVED             -> UNDER_EVALUATION     operator, receiving side
 //   UNDER_EVALUATION     -> INFO_REQUESTED       operator, receiving side

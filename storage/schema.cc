@@ -132,6 +132,19 @@ CREATE TABLE dropped_events (
 );
 )sql";
 
+// Version 3: which partners a referral was circulated to (partners see only
+// those), and an index for listing by state.
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE partner_access (
+  referral_id   TEXT NOT NULL REFERENCES referrals(referral_id),
+  partner       TEXT NOT NULL,
+  granted_at_us INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, partner)
+) WITHOUT ROWID;
+CREATE INDEX partner_access_by_partner ON partner_access(partner, referral_id);
+CREATE INDEX referrals_by_state ON referrals(state, updated_at_us);
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -225,6 +238,7 @@ const std::vector<MigrationStep>& Steps() {
   static const auto* const kSteps = new std::vector<MigrationStep>{
       {1, kSchemaV1, nullptr},
       {2, kSchemaV2, &MigrateToV2},
+      {3, kSchemaV3, nullptr},
   };
   return *kSteps;
 }

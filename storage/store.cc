@@ -242,26 +242,30 @@ absl::Status InSavepoint(Db& db, absl::FunctionRef<absl::Status()> fn) {
 
 // ---------------------------------------------------------------------------
 
+absl::StatusOr<std::optional<InboxRecord>> FindInboxIn(Db& db, const std::string& message_id) {
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("SELECT message_id, sender_node, envelope_sha256, receipt, "
+                              "received_at_us FROM inbox WHERE message_id = ?1",
+                              "read inbox"));
+  s.BindText(1, message_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::nullopt;
+  InboxRecord r;
+  r.message_id = s.Text(0);
+  r.sender_node = s.Text(1);
+  r.envelope_sha256 = s.Text(2);
+  r.receipt = s.Text(3);
+  r.received_at = FromMicros(s.Int(4));
+  return r;
+}
+
 class TxnImpl final : public Txn {
  public:
   TxnImpl(Db& db, const Clock& clock, const std::string& national_node)
       : db_(db), clock_(clock), national_node_(national_node) {}
 
   absl::StatusOr<std::optional<InboxRecord>> FindInbox(const std::string& message_id) override {
-    ASSIGN_OR_RETURN(Statement s,
-                     db_.Prepare("SELECT message_id, sender_node, envelope_sha256, receipt, "
-                                 "received_at_us FROM inbox WHERE message_id = ?1",
-                                 "read inbox"));
-    s.BindText(1, message_id);
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return std::nullopt;
-    InboxRecord r;
-    r.message_id = s.Text(0);
-    r.sender_node = s.Text(1);
-    r.envelope_sha256 = s.Text(2);
-    r.receipt = s.Text(3);
-    r.received_at = FromMicros(s.Int(4));
-    return r;
+    return FindInboxIn(db_, message_id);
   }
 
   absl::Status InsertInbox(const InboxRecord& record) override {
@@ -343,6 +347,16 @@ class TxnImpl final : public Txn {
     return s.Run();
   }
 
+  absl::Status GrantPartnerAccess(const std::string& referral_id,
+                                  const std::string& partner) override {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO partner_access (referral_id, partner, granted_at_us) "
+                                 "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                                 "grant partner access"));
+    s.BindText(1, referral_id).BindText(2, partner).BindInt(3, Micros(clock_.Now()));
+    return s.Run();
+  }
+
   absl::Time Now() const override { return clock_.Now(); }
 
   absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override {
@@ -351,6 +365,7 @@ class TxnImpl final : public Txn {
 
  private:
   absl::Status ApplyInSavepoint(const Event& event, ApplyResult& result) {
+    if (!event.join_streams.empty()) RETURN_IF_ERROR(JoinStreams(event));
     ASSIGN_OR_RETURN(uint64_t last, LastSequence(event.referral_id, event.sender_node));
     if (event.sequence <= last) return AlreadyApplied(event);
     if (event.sequence > last + 1) {
@@ -388,6 +403,19 @@ class TxnImpl final : public Txn {
       }
     }
     return SetLastSequence(event.referral_id, event.sender_node, seq);
+  }
+
+  // A node joining a referral (routed on to it) starts each stream where the
+  // router says it stood; streams it already follows are left alone.
+  absl::Status JoinStreams(const Event& event) {
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> current, ReadReferral(db_, event.referral_id));
+    if (current.has_value()) return absl::OkStatus();
+    for (const auto& [node, last] : event.join_streams) {
+      if (!IsValidNodeId(node)) return InvalidField("join stream names an invalid node id");
+      ASSIGN_OR_RETURN(uint64_t known, LastSequence(event.referral_id, node));
+      if (known == 0) RETURN_IF_ERROR(SetLastSequence(event.referral_id, node, last));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<uint64_t> LastSequence(const std::string& referral_id, const std::string& node) {
@@ -541,7 +569,19 @@ class TxnImpl final : public Txn {
                              : std::nullopt)
           .BindInt(6, e.to_state)
           .BindInt(7, Micros(e.at))
-          .BindBlob(8, e.envelope);
+          .BindBlob(8, e.referral_envelope.empty() ? e.envelope : e.referral_envelope);
+      RETURN_IF_ERROR(s.Run());
+    } else if (e.to_state == v1::SUBMITTED) {
+      // Routed on: the referral now goes to a new destination.
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db_.Prepare("UPDATE referrals SET state = ?2, destination_node = ?3, "
+                      "updated_at_us = MAX(updated_at_us, ?4) WHERE referral_id = ?1",
+                      "route referral on"));
+      s.BindText(1, e.referral_id)
+          .BindInt(2, e.to_state)
+          .BindText(3, e.referral->destination_node)
+          .BindInt(4, Micros(e.at));
       RETURN_IF_ERROR(s.Run());
     } else {
       ASSIGN_OR_RETURN(
@@ -838,6 +878,71 @@ class StoreImpl final : public Store {
         out.push_back(ReferralFromRow(s));
       }
       return out;
+    });
+  }
+
+  absl::StatusOr<std::vector<ReferralRecord>> QueryReferrals(const ReferralQuery& q) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::vector<ReferralRecord>> {
+      // One cached statement: an unset filter binds NULL and matches all.
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("SELECT " MIR_REFERRAL_COLUMNS " FROM referrals WHERE "
+                     "(?1 IS NULL OR origin_node = ?1) AND "
+                     "(?2 IS NULL OR origin_node <> ?2) AND "
+                     "(?3 IS NULL OR origin_node = ?3 OR destination_node = ?3) AND "
+                     "(?4 IS NULL OR urgency = ?4) AND "
+                     "(?5 IS NULL OR updated_at_us >= ?5) AND "
+                     "(?6 IS NULL OR referral_id IN "
+                     "  (SELECT referral_id FROM partner_access WHERE partner = ?6)) AND "
+                     "(?7 IS NULL OR instr(?7, ',' || state || ',') > 0) "
+                     "ORDER BY updated_at_us DESC, referral_id LIMIT ?8",
+                     "query referrals"));
+      auto opt_text = [](const std::string& v) {
+        return v.empty() ? std::nullopt : std::optional<std::string>(v);
+      };
+      std::optional<std::string> states;
+      if (!q.states.empty()) {
+        states = ",";
+        for (v1::ReferralState state : q.states) absl::StrAppend(&*states, state, ",");
+      }
+      s.BindOptText(1, opt_text(q.origin_node))
+          .BindOptText(2, opt_text(q.not_origin_node))
+          .BindOptText(3, opt_text(q.counterpart_node))
+          .BindOptInt(4, q.urgency == v1::URGENCY_UNSPECIFIED
+                             ? std::nullopt
+                             : std::optional<int64_t>(q.urgency))
+          .BindOptInt(5, q.updated_since.has_value()
+                             ? std::optional<int64_t>(Micros(*q.updated_since))
+                             : std::nullopt)
+          .BindOptText(6, opt_text(q.partner))
+          .BindOptText(7, states)
+          .BindInt(8, SqlLimit(q.limit));
+      std::vector<ReferralRecord> out;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(ReferralFromRow(s));
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<bool> PartnerHasAccess(const std::string& referral_id,
+                                        const std::string& partner) override {
+    return Read([&](Db& db) -> absl::StatusOr<bool> {
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT 1 FROM partner_access WHERE referral_id = ?1 AND "
+                                  "partner = ?2",
+                                  "read partner access"));
+      s.BindText(1, referral_id).BindText(2, partner);
+      return s.Step();
+    });
+  }
+
+  absl::StatusOr<std::optional<InboxRecord>> FindInboxRecord(
+      const std::string& message_id) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::optional<InboxRecord>> {
+      return FindInboxIn(db, message_id);
     });
   }
 

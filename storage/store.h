@@ -71,6 +71,14 @@ struct Event {
   std::string reason;                    // reason code name and short text; never personal data
   std::string envelope;                  // the exact signed envelope bytes that carry it
   std::optional<ReferralMeta> referral;  // required with to_state SUBMITTED
+
+  // Routing on by the national node (a SUBMITTED naming a new destination).
+  // At a node that does not know the referral yet, the event creates it:
+  // `referral_envelope` is the original REFERRAL envelope to keep (instead
+  // of `envelope`), and `join_streams` sets where each sender's sequence
+  // stood, so this node joins the streams there.
+  std::string referral_envelope;
+  std::vector<std::pair<std::string, uint64_t>> join_streams;
 };
 
 // The referral projection: current state, folded from its events.
@@ -123,6 +131,18 @@ struct OutboxEntry {
   OutboxState state = OutboxState::kPending;
   std::string last_error;  // short, no personal data
   std::string receipt;     // the verified receipt envelope, once delivered
+};
+
+// Filters for Store::QueryReferrals; empty fields do not filter.
+struct ReferralQuery {
+  std::string origin_node;       // only referrals from this origin (outbound)
+  std::string not_origin_node;   // only referrals from elsewhere (inbound)
+  std::vector<v1::ReferralState> states;
+  v1::Urgency urgency = v1::URGENCY_UNSPECIFIED;
+  std::string counterpart_node;  // origin or destination is this node
+  std::optional<absl::Time> updated_since;
+  std::string partner;           // only referrals circulated to this partner URI
+  int limit = 100;               // <= 0: no limit
 };
 
 struct InboxRecord {
@@ -178,6 +198,10 @@ class Txn {
   // ALREADY_EXISTS if the message id is already in the outbox (reason
   // DUPLICATE_CONFLICT when the bytes or peer differ).
   virtual absl::Status Enqueue(const OutgoingEnvelope& envelope) = 0;
+
+  // Lets the partner (identity URI) see the referral. Idempotent.
+  virtual absl::Status GrantPartnerAccess(const std::string& referral_id,
+                                          const std::string& partner) = 0;
 
   // The Store's clock, read once per call (for receipts and inbox times).
   virtual absl::Time Now() const = 0;
@@ -238,6 +262,13 @@ class Store {
       const std::string& referral_id) = 0;
   // Most recently updated first.
   virtual absl::StatusOr<std::vector<ReferralRecord>> ListReferrals(int limit) = 0;
+  // Most recently updated first.
+  virtual absl::StatusOr<std::vector<ReferralRecord>> QueryReferrals(
+      const ReferralQuery& query) = 0;
+  virtual absl::StatusOr<bool> PartnerHasAccess(const std::string& referral_id,
+                                                const std::string& partner) = 0;
+  virtual absl::StatusOr<std::optional<InboxRecord>> FindInboxRecord(
+      const std::string& message_id) = 0;
   // Applied events of one referral, in the order they were applied.
   virtual absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) = 0;
 

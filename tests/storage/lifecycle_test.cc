@@ -176,6 +176,7 @@ TEST(LifecycleTest, RefusalSaysWhoMayMakeTheTransition) {
 TEST(LifecycleTest, EveryPairOutsideTheTableIsAnInvalidTransition) {
   std::set<std::pair<int, int>> allowed;
   for (const Case& c : TransitionCases()) allowed.insert({c.from, c.to});
+  allowed.insert({UNDER_EVALUATION, SUBMITTED});  // routing on: RoutingOnByTheNationalNode
   const std::vector<Identity> actors = {Operator("toscana"), Operator("lombardia"),
                                         Operator("nvn"),     Partner("lombardia"),
                                         NodeOf("lombardia"), NodeOf("nvn")};
@@ -198,8 +199,8 @@ TEST(LifecycleTest, EveryPairOutsideTheTableIsAnInvalidTransition) {
       }
     }
   }
-  // 12x12 pairs minus the 11 single-state rules and 2x8 "any open" ones.
-  EXPECT_EQ(checked, (144 - 11 - 16) * static_cast<int>(actors.size()));
+  // 12x12 pairs minus the 12 single-state rules and 2x8 "any open" ones.
+  EXPECT_EQ(checked, (144 - 12 - 16) * static_cast<int>(actors.size()));
 }
 
 TEST(LifecycleTest, ExampleMessageNamesCurrentAndRequestedState) {
@@ -207,6 +208,40 @@ TEST(LifecycleTest, ExampleMessageNamesCurrentAndRequestedState) {
   EXPECT_THAT(status,
               StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
   EXPECT_EQ(status.message(), "cannot move referral from RECEIVED to PLACEMENT_ACCEPTED");
+}
+
+// The national node routes a referral it is evaluating on to a region:
+// UNDER_EVALUATION -> SUBMITTED with metadata naming the new destination; the
+// region, which has never seen the referral, accepts the same event as its
+// submission.
+TEST(LifecycleTest, RoutingOnByTheNationalNode) {
+  ReferralRecord at_nvn = RecordIn(UNDER_EVALUATION);
+  at_nvn.meta.destination_node = "nvn";
+  Event routed = Changed(kRef, Operator("nvn"), 3, SUBMITTED);
+  routed.referral = at_nvn.meta;
+  routed.referral->destination_node = "lombardia";
+  EXPECT_OK(CheckTransition(&at_nvn, routed, kNational));
+  EXPECT_OK(CheckTransition(nullptr, routed, kNational));  // at lombardia, joining
+
+  Event by_region = routed;
+  by_region.actor = Operator("toscana");
+  EXPECT_THAT(CheckTransition(&at_nvn, by_region, kNational),
+              StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
+  Event same_destination = routed;
+  same_destination.referral->destination_node = "nvn";
+  EXPECT_THAT(CheckTransition(&at_nvn, same_destination, kNational),
+              StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  Event no_meta = routed;
+  no_meta.referral.reset();
+  EXPECT_THAT(CheckTransition(&at_nvn, no_meta, kNational),
+              StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  Event by_third_region = routed;
+  by_third_region.actor = Operator("veneto");
+  EXPECT_THAT(CheckTransition(nullptr, by_third_region, kNational),
+              StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
+  at_nvn.state = RECEIVED;
+  EXPECT_THAT(CheckTransition(&at_nvn, routed, kNational),
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
 }
 
 TEST(LifecycleTest, SubmissionOfUnknownReferral) {
