@@ -57,9 +57,12 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   broker->exchange_ = std::make_unique<ExchangeService>(broker->node_.get());
+  broker->referrals_ = std::make_unique<ReferralsService>(broker->node_.get());
+  broker->deadlines_ = std::make_unique<DeadlineWatcher>(broker->node_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, server_credentials, &broker->port_);
   builder.RegisterService(broker->exchange_.get());
+  builder.RegisterService(broker->referrals_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
                                    kRequestOverheadBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
@@ -72,14 +75,32 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   broker->server_->GetHealthCheckService()->SetServingStatus(true);
 
   for (auto& [peer, sender] : broker->senders_) sender->Start();
+  broker->deadline_thread_ = std::thread([raw] { raw->WatchDeadlines(); });
   MIR_LOG(INFO) << "node " << options.node_id << " listening on port " << broker->port_ << " with "
                 << broker->senders_.size() << " peer(s)";
   return broker;
 }
 
+void Broker::WatchDeadlines() {
+  while (true) {
+    deadlines_->Check();
+    absl::MutexLock lock(&stop_mu_);
+    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(stop_mu_) { return stopping_; };
+    if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                                  node_->options().deadline_check_interval)) {
+      return;
+    }
+  }
+}
+
 void Broker::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stopping_ = true;
+  }
+  if (deadline_thread_.joinable()) deadline_thread_.join();
   if (server_) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

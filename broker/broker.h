@@ -7,7 +7,11 @@
 
 #include "absl/status/statusor.h"
 #include "broker/config.h"
+#include <thread>
+
+#include "broker/deadline_watcher.h"
 #include "broker/exchange_service.h"
+#include "broker/referrals_service.h"
 #include "broker/node.h"
 #include "broker/sender.h"
 #include "common/clock.h"
@@ -31,12 +35,20 @@ class Broker {
 
   int port() const { return port_; }
   Node& node() { return *node_; }
+  DeadlineWatcher& deadlines() { return *deadlines_; }
 
  private:
   Broker() = default;
 
   std::unique_ptr<Node> node_;
+  void WatchDeadlines();
+
   std::unique_ptr<ExchangeService> exchange_;
+  std::unique_ptr<ReferralsService> referrals_;
+  std::unique_ptr<DeadlineWatcher> deadlines_;
+  std::thread deadline_thread_;
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::unique_ptr<grpc::Server> server_;
   std::map<std::string, std::unique_ptr<PeerSender>> senders_;
   int port_ = 0;

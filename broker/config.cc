@@ -30,6 +30,7 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   o.relays.assign(c.relays().begin(), c.relays().end());
   if (c.relays_size() == 0) o.relays = {"nvn"};  // the national node relays by default
   o.relay = c.relay();
+  if (c.emergency_ack_timeout_s()) o.emergency_ack_timeout = absl::Seconds(c.emergency_ack_timeout_s());
   const Limits& l = c.limits();
   if (l.max_envelope_bytes()) o.max_envelope_bytes = l.max_envelope_bytes();
   if (l.max_concurrent_streams()) o.max_concurrent_streams = static_cast<int>(l.max_concurrent_streams());

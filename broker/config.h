@@ -22,6 +22,8 @@ struct BrokerOptions {
   std::map<std::string, std::string> routes;  // destination -> next hop ("*" default)
   std::vector<std::string> relays;            // peers that may deliver for other nodes
   bool relay = false;                         // this node forwards for others
+  // The national node: it may route referrals on and close them negatively.
+  std::string national_node = "nvn";
 
   // Envelopes over this are refused (MESSAGE_TOO_LARGE) before parsing. Too
   // small refuses legitimate referrals with notes; too large lets a peer
@@ -33,6 +35,12 @@ struct BrokerOptions {
   absl::Duration idle_connection_timeout = absl::Minutes(5);
   // How far ahead of our clock an envelope's created_at may be.
   absl::Duration max_clock_skew = absl::Minutes(5);
+
+  // An EMERGENCY_24H referral must be taken into evaluation within this time,
+  // or the sending side marks it overdue and raises an alarm.
+  absl::Duration emergency_ack_timeout = absl::Minutes(15);
+  // How often the deadline watcher looks for overdue referrals.
+  absl::Duration deadline_check_interval = absl::Seconds(10);
 
   // Envelopes sent concurrently to one peer. Receivers re-order per referral.
   int in_flight_per_peer = 16;

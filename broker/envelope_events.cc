@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "crypto/identity.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/status_change.pb.h"
 
@@ -61,8 +62,37 @@ absl::Status ReferralEvent(const v1::EnvelopeHeader& h, const std::string& body,
   return absl::OkStatus();
 }
 
+// The referral metadata of the REFERRAL envelope a forward carries.
+absl::Status ForwardEvent(const v1::EnvelopeHeader& h, const v1::Forward& forward,
+                          const Verifier& verifier, storage::Event& event) {
+  if (!IsValidNodeId(forward.to_node())) {
+    return BadField("forward.to_node", "must name the node the referral is routed to");
+  }
+  auto original = verifier.Verify(forward.referral_envelope());
+  if (!original.ok()) {
+    return MirError(original.status().code(), ReasonOf(original.status()),
+                    absl::StrCat("forward.referral_envelope: ", original.status().message()));
+  }
+  v1::Referral referral;
+  if (original->header.kind() != v1::REFERRAL || !referral.ParseFromString(original->body) ||
+      referral.referral_id() != h.referral_id()) {
+    return BadField("forward.referral_envelope", "must be this referral's REFERRAL envelope");
+  }
+  storage::ReferralMeta meta;
+  meta.referral_id = referral.referral_id();
+  meta.origin_node = referral.origin_node();
+  meta.destination_node = forward.to_node();
+  meta.urgency = referral.urgency();
+  event.referral = std::move(meta);
+  event.referral_envelope = forward.referral_envelope();
+  for (const v1::StreamPosition& p : forward.streams()) {
+    event.join_streams.emplace_back(p.sender_node(), p.last_sequence());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& body,
-                               storage::Event& event) {
+                               const Verifier& verifier, storage::Event& event) {
   v1::StatusChange change;
   if (!change.ParseFromString(body)) return BadBody("STATUS_CHANGE body does not parse");
   if (change.referral_id() != h.referral_id()) {
@@ -73,8 +103,16 @@ absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& b
   }
   switch (change.to_state()) {
     case v1::REFERRAL_STATE_UNSPECIFIED:
-    case v1::SUBMITTED:
-      return BadField("to_state", "must name the state to move to (not SUBMITTED)");
+      return BadField("to_state", "must name the state to move to");
+    case v1::SUBMITTED: {
+      if (!change.has_forward()) {
+        return BadField("forward", "is required to route a referral on (to_state SUBMITTED)");
+      }
+      absl::Status forwarded = ForwardEvent(h, change.forward(), verifier, event);
+      if (!forwarded.ok()) return forwarded;
+      event.reason = absl::StrCat("routed on to ", change.forward().to_node());
+      break;
+    }
     case v1::PLACEMENT_CONFIRMED:
       return BadField("to_state", "PLACEMENT_CONFIRMED comes only as a PlacementConfirmation");
     case v1::REJECTED:
@@ -97,6 +135,12 @@ absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& b
       break;
     default:
       break;
+  }
+  const bool other_reason = change.rejection_reason() == v1::REJECTION_OTHER ||
+                            change.closure_reason() == v1::CLOSURE_OTHER ||
+                            change.withdrawal_reason() == v1::WITHDRAWAL_OTHER;
+  if (other_reason && change.reason_text().empty()) {
+    return BadField("reason_text", "is required when the reason is OTHER");
   }
   if (!change.reason_text().empty()) {
     event.reason = event.reason.empty() ? change.reason_text()
@@ -121,7 +165,8 @@ google::protobuf::Timestamp ToProtoTime(absl::Time t) {
 }
 
 absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verified,
-                                                 const std::string& envelope_bytes) {
+                                                 const std::string& envelope_bytes,
+                                                 const Verifier& verifier) {
   const v1::EnvelopeHeader& h = verified.header;
   storage::Event event;
   event.referral_id = h.referral_id();
@@ -142,7 +187,7 @@ absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verifie
       break;
     }
     case v1::STATUS_CHANGE: {
-      absl::Status s = StatusChangeEvent(h, verified.body, event);
+      absl::Status s = StatusChangeEvent(h, verified.body, verifier, event);
       if (!s.ok()) return s;
       break;
     }

@@ -16,8 +16,12 @@ namespace mir::broker {
 // CONSENT_MISSING (a referral without given consent), INVALID_FIELD (a
 // status change to a state it cannot name, a reason missing), and
 // MALFORMED_ENVELOPE for a RECEIPT (receipts are returned, never delivered).
+// A status change that routes the referral on (to_state SUBMITTED with a
+// Forward) carries the original REFERRAL envelope: it is verified here with
+// `verifier`, end to end, and becomes the event's referral metadata.
 absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verified,
-                                                 const std::string& envelope_bytes);
+                                                 const std::string& envelope_bytes,
+                                                 const Verifier& verifier);
 
 absl::Time FromProtoTime(const google::protobuf::Timestamp& ts);
 google::protobuf::Timestamp ToProtoTime(absl::Time t);

@@ -1,21 +1,35 @@
 #include "broker/node.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "broker/envelope_events.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
+#include "storage/lifecycle.h"
 
 namespace mir::broker {
 namespace {
 
+constexpr size_t kMaxEnvelopesPerAction = 4;
+
 absl::Status TooLarge(size_t size, size_t limit) {
   return MirError(absl::StatusCode::kResourceExhausted, v1::MESSAGE_TOO_LARGE,
                   absl::StrCat("envelope of ", size, " bytes exceeds the limit of ", limit));
+}
+
+absl::Status UnknownReferral(const std::string& referral_id) {
+  return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL,
+                  absl::StrCat("referral ", referral_id, " is not known to you at this node"));
+}
+
+absl::Status BadAction(absl::string_view why) {
+  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD, why);
 }
 
 }  // namespace
@@ -44,6 +58,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
                    Verifier::FromCaPemFile(options.ca_certificate, clock, verifier_options));
   storage::StoreOptions store_options;
   store_options.path = options.database_path;
+  store_options.national_node = options.national_node;
   ASSIGN_OR_RETURN(auto store, storage::Store::Open(store_options, clock));
   return std::unique_ptr<Node>(new Node(options, clock, std::move(signer), std::move(verifier),
                                         std::move(store)));
@@ -52,6 +67,68 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
 void Node::Notify(const std::vector<std::string>& peers) const {
   if (!outbox_listener_) return;
   for (const std::string& peer : peers) outbox_listener_(peer);
+}
+
+void Node::WakeAllSenders() const {
+  std::vector<std::string> peers;
+  for (const auto& [peer, address] : options_.peers) peers.push_back(peer);
+  Notify(peers);
+}
+
+int Node::AddEventListener(EventListener listener) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void Node::RemoveEventListener(int handle) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.erase(handle);
+}
+
+void Node::Publish(const std::vector<storage::Event>& events) {
+  if (events.empty()) return;
+  absl::MutexLock lock(&listeners_mu_);
+  for (auto& [handle, listener] : listeners_) listener(events);
+}
+
+std::vector<std::string> Node::Recipients(const storage::ReferralRecord& referral,
+                                          const std::string& new_destination) const {
+  std::set<std::string> nodes = {
+      referral.meta.origin_node,
+      new_destination.empty() ? referral.meta.destination_node : new_destination};
+  nodes.erase(options_.node_id);
+  return {nodes.begin(), nodes.end()};
+}
+
+bool Node::IsOverdue(const storage::ReferralRecord& referral) const {
+  return referral.meta.urgency == v1::URGENCY_EMERGENCY_24H &&
+         (referral.state == v1::SUBMITTED || referral.state == v1::RECEIVED) &&
+         referral.meta.ack_deadline.has_value() && clock_->Now() > *referral.meta.ack_deadline;
+}
+
+bool Node::IsSendingSide(const storage::ReferralRecord& referral) const {
+  return referral.meta.origin_node == options_.node_id ||
+         (options_.node_id == options_.national_node &&
+          referral.meta.destination_node != options_.node_id);
+}
+
+void Node::SetAckDeadline(storage::Event& event) const {
+  if (event.to_state != v1::SUBMITTED || !event.referral.has_value() ||
+      event.referral->urgency != v1::URGENCY_EMERGENCY_24H) {
+    return;
+  }
+  // A routed-on referral needs a fresh acknowledgement from its new destination.
+  if (!event.referral->ack_deadline.has_value() || !event.referral_envelope.empty()) {
+    event.referral->ack_deadline = event.at + options_.emergency_ack_timeout;
+  }
+}
+
+absl::Status Node::CheckPartnerAccess(const Identity& caller, const std::string& referral_id) {
+  if (caller.role != Role::kPartner) return absl::OkStatus();
+  ASSIGN_OR_RETURN(bool visible, store_->PartnerHasAccess(referral_id, caller.Uri()));
+  // Not circulated to this partner: as if it did not exist.
+  return visible ? absl::OkStatus() : UnknownReferral(referral_id);
 }
 
 absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
@@ -77,7 +154,8 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
   std::optional<storage::Event> event;
   std::optional<std::string> forward_to;
   if (h.recipient_node() == options_.node_id) {
-    ASSIGN_OR_RETURN(event, EventFromEnvelope(verified, envelope_bytes));
+    ASSIGN_OR_RETURN(event, EventFromEnvelope(verified, envelope_bytes, *verifier_));
+    SetAckDeadline(*event);
   } else {
     if (!options_.relay) {
       return MirError(absl::StatusCode::kInvalidArgument, v1::NOT_FOR_THIS_NODE,
@@ -94,7 +172,10 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
 
   std::string receipt;
   std::vector<std::string> woken;
+  std::vector<storage::Event> applied_events;
   absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    woken.clear();
+    applied_events.clear();
     ASSIGN_OR_RETURN(auto existing, txn.FindInbox(h.message_id()));
     if (existing) {
       if (existing->envelope_sha256 != verified.envelope_sha256) {
@@ -118,11 +199,15 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
     if (forward_to) {
       RETURN_IF_ERROR(txn.Enqueue({h.message_id(), *forward_to, envelope_bytes}));
       woken.push_back(*forward_to);
-      return absl::OkStatus();
+      return Observe(txn, verified, envelope_bytes, applied_events);
     }
     ASSIGN_OR_RETURN(storage::ApplyResult applied, txn.ApplyEvent(*event));
     for (const storage::Event& e : applied.applied) {
-      if (e.to_state == v1::SUBMITTED) RETURN_IF_ERROR(AcknowledgeReceived(txn, e, woken));
+      applied_events.push_back(e);
+      if (e.to_state == v1::SUBMITTED && e.referral.has_value() &&
+          e.referral->destination_node == options_.node_id) {
+        RETURN_IF_ERROR(AcknowledgeReceived(txn, e, woken, applied_events));
+      }
     }
     return absl::OkStatus();
   });
@@ -135,70 +220,239 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
                 << v1::MessageKind_Name(h.kind()) << ", referral " << h.referral_id() << ") from "
                 << peer.node << (forward_to ? " for relay to " + *forward_to : "");
   Notify(woken);
+  Publish(applied_events);
   return receipt;
 }
 
-absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
-                                       std::vector<std::string>& woken) {
-  const std::string& origin = submitted.referral->origin_node;
-  auto hop = options_.NextHop(origin);
-  if (!hop) {
-    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
-                    absl::StrCat("no route back to origin node ", origin));
+absl::Status Node::Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
+                           const std::string& envelope_bytes,
+                           std::vector<storage::Event>& applied) {
+  const std::string& referral_id = verified.header.referral_id();
+  ASSIGN_OR_RETURN(auto known, txn.GetReferral(referral_id));
+  if (!known.has_value()) return absl::OkStatus();  // a pure relay for this referral
+  auto event = EventFromEnvelope(verified, envelope_bytes, *verifier_);
+  absl::Status observed = event.status();
+  if (observed.ok()) {
+    SetAckDeadline(*event);
+    observed = txn.Atomically([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*event));
+      applied.insert(applied.end(), result.applied.begin(), result.applied.end());
+      return absl::OkStatus();
+    });
   }
+  if (!observed.ok()) {
+    MIR_LOG(WARNING) << "relayed message " << verified.header.message_id()
+                     << " not applied to this node's copy of referral " << referral_id << ": "
+                     << ReasonName(observed);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
+                                       std::vector<std::string>& woken,
+                                       std::vector<storage::Event>& applied) {
+  ASSIGN_OR_RETURN(auto referral, txn.GetReferral(submitted.referral_id));
+  if (!referral.has_value()) return UnknownReferral(submitted.referral_id);
+  const std::vector<std::string> recipients = Recipients(*referral);
   ASSIGN_OR_RETURN(uint64_t sequence, txn.NextSequence(submitted.referral_id, options_.node_id));
   v1::StatusChange change;
   change.set_referral_id(submitted.referral_id);
   change.set_from_state(v1::SUBMITTED);
   change.set_to_state(v1::RECEIVED);
-  v1::EnvelopeHeader header;
-  header.set_message_id(NewUuid());
-  header.set_kind(v1::STATUS_CHANGE);
-  header.set_recipient_node(origin);
-  *header.mutable_created_at() = ToProtoTime(clock_->Now());
-  header.set_referral_id(submitted.referral_id);
-  header.set_sequence(sequence);
-  ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, change.SerializeAsString()));
-  ASSIGN_OR_RETURN(VerifiedEnvelope verified, verifier_->Verify(bytes));
-  ASSIGN_OR_RETURN(storage::Event received, EventFromEnvelope(verified, bytes));
-  RETURN_IF_ERROR(txn.ApplyEvent(received).status());
-  RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes}));
-  woken.push_back(*hop);
+  const std::string body = change.SerializeAsString();
+  std::optional<storage::Event> received;
+  for (const std::string& recipient : recipients) {
+    auto hop = options_.NextHop(recipient);
+    if (!hop) {
+      return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                      absl::StrCat("no route to node ", recipient));
+    }
+    v1::EnvelopeHeader header;
+    header.set_message_id(NewUuid());
+    header.set_kind(v1::STATUS_CHANGE);
+    header.set_recipient_node(recipient);
+    *header.mutable_created_at() = ToProtoTime(clock_->Now());
+    header.set_referral_id(submitted.referral_id);
+    header.set_sequence(sequence);
+    ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, body));
+    if (!received.has_value()) {
+      ASSIGN_OR_RETURN(VerifiedEnvelope verified, verifier_->Verify(bytes));
+      ASSIGN_OR_RETURN(received, EventFromEnvelope(verified, bytes, *verifier_));
+    }
+    RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes}));
+    woken.push_back(*hop);
+  }
+  if (received.has_value()) {
+    ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*received));
+    applied.insert(applied.end(), result.applied.begin(), result.applied.end());
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
-                                          const std::string& envelope_bytes) {
-  if (envelope_bytes.size() > options_.max_envelope_bytes) {
-    return TooLarge(envelope_bytes.size(), options_.max_envelope_bytes);
-  }
-  ASSIGN_OR_RETURN(VerifiedEnvelope verified, verifier_->Verify(envelope_bytes));
-  if (verified.author != caller || caller.node != options_.node_id) {
+absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
+                                                  const v1::PrepareRequest& request) {
+  if (caller.node != options_.node_id || caller.role == Role::kNode) {
     return MirError(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
-                    absl::StrCat("the envelope is signed by ", verified.author.Uri(),
-                                 " but submitted by ", caller.Uri(), " at node ", options_.node_id));
+                    absl::StrCat(caller.Uri(), " is not staff or a partner of node ",
+                                 options_.node_id));
   }
-  const v1::EnvelopeHeader& h = verified.header;
-  ASSIGN_OR_RETURN(storage::Event event, EventFromEnvelope(verified, envelope_bytes));
-  std::vector<storage::OutgoingEnvelope> outgoing;
-  if (h.recipient_node() != options_.node_id) {
-    auto hop = options_.NextHop(h.recipient_node());
-    if (!hop) {
-      return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
-                      absl::StrCat("no route to node ", h.recipient_node()));
+  if (!RoleMayAuthor(caller.role, request.kind())) {
+    return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,
+                    absl::StrCat("a ", RoleName(caller.role), " may not author ",
+                                 v1::MessageKind_Name(request.kind())));
+  }
+  v1::PrepareResponse response;
+  v1::EnvelopeHeader header;
+  header.set_kind(request.kind());
+  *header.mutable_created_at() = ToProtoTime(clock_->Now());
+
+  if (request.kind() == v1::REFERRAL) {
+    const std::string& destination = request.destination_node();
+    if (!IsValidNodeId(destination) || destination == options_.node_id) {
+      return BadAction("destination_node must name another node");
     }
-    outgoing.push_back({h.message_id(), *hop, envelope_bytes});
+    if (!options_.NextHop(destination)) {
+      return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                      absl::StrCat("no route to node ", destination));
+    }
+    header.set_message_id(NewUuid());
+    header.set_referral_id(request.referral_id().empty() ? NewUuid() : request.referral_id());
+    header.set_recipient_node(destination);
+    header.set_sequence(1);
+    *response.add_headers() = header;
+    return response;
   }
-  ASSIGN_OR_RETURN(storage::ApplyResult applied, store_->RecordAndEnqueue(event, outgoing));
+
+  const std::string& referral_id = request.referral_id();
+  RETURN_IF_ERROR(CheckPartnerAccess(caller, referral_id));
+  std::optional<storage::ReferralRecord> referral;
+  uint64_t sequence = 0;
+  std::vector<std::pair<std::string, uint64_t>> streams;
+  RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(referral, txn.GetReferral(referral_id));
+    if (!referral.has_value()) return UnknownReferral(referral_id);
+    ASSIGN_OR_RETURN(sequence, txn.NextSequence(referral_id, options_.node_id));
+    ASSIGN_OR_RETURN(streams, txn.StreamPositions(referral_id));
+    return absl::OkStatus();
+  }));
+  const std::string& forward_to =
+      request.kind() == v1::STATUS_CHANGE ? request.destination_node() : std::string();
+  if (!forward_to.empty() && !options_.NextHop(forward_to)) {
+    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                    absl::StrCat("no route to node ", forward_to));
+  }
+  header.set_referral_id(referral_id);
+  header.set_sequence(sequence);
+  for (const std::string& recipient : Recipients(*referral, forward_to)) {
+    header.set_message_id(NewUuid());
+    header.set_recipient_node(recipient);
+    *response.add_headers() = header;
+  }
+  if (request.kind() == v1::STATUS_CHANGE) {
+    v1::StatusChange* body = response.mutable_body_template();
+    body->set_referral_id(referral_id);
+    body->set_from_state(referral->state);
+    if (!forward_to.empty()) {
+      body->set_to_state(v1::SUBMITTED);
+      v1::Forward* forward = body->mutable_forward();
+      forward->set_to_node(forward_to);
+      forward->set_referral_envelope(referral->referral_envelope);
+      for (const auto& [node, last] : streams) {
+        v1::StreamPosition* position = forward->add_streams();
+        position->set_sender_node(node);
+        position->set_last_sequence(last);
+      }
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
+                                          const std::vector<std::string>& envelopes) {
+  if (envelopes.empty() || envelopes.size() > kMaxEnvelopesPerAction) {
+    return BadAction("an action is 1 to 4 signed envelopes, one per recipient");
+  }
+  std::vector<VerifiedEnvelope> verified;
+  for (const std::string& bytes : envelopes) {
+    if (bytes.size() > options_.max_envelope_bytes) {
+      return TooLarge(bytes.size(), options_.max_envelope_bytes);
+    }
+    ASSIGN_OR_RETURN(VerifiedEnvelope v, verifier_->Verify(bytes));
+    if (v.author != caller || caller.node != options_.node_id) {
+      return MirError(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
+                      absl::StrCat("the envelope is signed by ", v.author.Uri(), " but submitted by ",
+                                   caller.Uri(), " at node ", options_.node_id));
+    }
+    verified.push_back(std::move(v));
+  }
+  const v1::EnvelopeHeader& first = verified.front().header;
+  std::set<std::string> recipients;
+  for (const VerifiedEnvelope& v : verified) {
+    if (v.header.kind() != first.kind() || v.header.referral_id() != first.referral_id() ||
+        v.header.sequence() != first.sequence() || v.body != verified.front().body) {
+      return BadAction("the envelopes of one action must carry the same referral, sequence and body");
+    }
+    if (v.header.recipient_node() == options_.node_id ||
+        !recipients.insert(v.header.recipient_node()).second) {
+      return BadAction("each envelope of an action goes to a different other node");
+    }
+  }
+  const std::string& referral_id = first.referral_id();
+  if (first.kind() != v1::REFERRAL) RETURN_IF_ERROR(CheckPartnerAccess(caller, referral_id));
+  ASSIGN_OR_RETURN(storage::Event event,
+                   EventFromEnvelope(verified.front(), envelopes.front(), *verifier_));
+  SetAckDeadline(event);
+
+  std::vector<std::string> woken;
+  storage::ApplyResult applied;
+  absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    woken.clear();
+    ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
+    if (referral.has_value()) {
+      ASSIGN_OR_RETURN(uint64_t next, txn.NextSequence(referral_id, options_.node_id));
+      if (first.sequence() != next) {
+        return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+                        absl::StrCat("referral ", referral_id, " changed since this action was "
+                                     "prepared (it is now ", storage::StateName(referral->state),
+                                     "); prepare it again"));
+      }
+      const std::vector<std::string> expected =
+          Recipients(*referral, event.to_state == v1::SUBMITTED && event.referral.has_value()
+                                    ? event.referral->destination_node
+                                    : "");
+      if (std::vector<std::string>(recipients.begin(), recipients.end()) != expected) {
+        return BadAction(absl::StrCat("this action must be sent to ", absl::StrJoin(expected, " and "),
+                                      "; prepare it again"));
+      }
+    } else if (first.kind() != v1::REFERRAL) {
+      return UnknownReferral(referral_id);
+    }
+    ASSIGN_OR_RETURN(applied, txn.ApplyEvent(event));
+    if (applied.outcome != storage::ApplyOutcome::kApplied) {
+      return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+                      "the action is out of sequence; prepare it again");
+    }
+    for (size_t i = 0; i < verified.size(); ++i) {
+      auto hop = options_.NextHop(verified[i].header.recipient_node());
+      if (!hop) {
+        return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                        absl::StrCat("no route to node ", verified[i].header.recipient_node()));
+      }
+      RETURN_IF_ERROR(txn.Enqueue({verified[i].header.message_id(), *hop, envelopes[i]}));
+      woken.push_back(*hop);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
   SubmitResult result;
-  result.referral_id = h.referral_id();
-  result.message_id = h.message_id();
-  result.state = applied.applied.empty() ? v1::REFERRAL_STATE_UNSPECIFIED
-                                         : applied.applied.back().to_state;
-  MIR_LOG(INFO) << "submitted message " << h.message_id() << " ("
-                << v1::MessageKind_Name(h.kind()) << ", referral " << h.referral_id() << ") by "
-                << caller.Uri();
-  if (!outgoing.empty()) Notify({outgoing.front().peer});
+  result.referral_id = referral_id;
+  for (const VerifiedEnvelope& v : verified) result.message_ids.push_back(v.header.message_id());
+  result.state = applied.applied.back().to_state;
+  MIR_LOG(INFO) << "submitted " << v1::MessageKind_Name(first.kind()) << " on referral "
+                << referral_id << " by " << caller.Uri() << " to "
+                << absl::StrJoin(recipients, ", ");
+  Notify(woken);
+  Publish(applied.applied);
   return result;
 }
 

@@ -5,7 +5,12 @@
 #include <memory>
 #include <string>
 
+#include <map>
+#include <vector>
+
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "mir/v1/referrals.pb.h"
 #include "broker/config.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
@@ -17,9 +22,12 @@ namespace mir::broker {
 
 struct SubmitResult {
   std::string referral_id;
-  std::string message_id;
+  std::vector<std::string> message_ids;
   v1::ReferralState state = v1::REFERRAL_STATE_UNSPECIFIED;  // at this node, after it
 };
+
+// Called after a commit with the events it applied, in order.
+using EventListener = std::function<void(const std::vector<storage::Event>&)>;
 
 // The node's core, below the RPC layer: what happens to an envelope that
 // arrives from a peer node or is submitted by a local operator or partner.
@@ -38,11 +46,39 @@ class Node {
   // original receipt and changes nothing.
   absl::StatusOr<std::string> Deliver(const Identity& peer, const std::string& envelope_bytes);
 
-  // An envelope authored at this node (an operator's referral, a status
-  // change, a partner's confirmation): verified, applied and queued for its
+  // What `caller` must sign for one action (Referrals.Prepare): a header per
+  // recipient, and for a status change a body template.
+  absl::StatusOr<v1::PrepareResponse> Prepare(const Identity& caller,
+                                              const v1::PrepareRequest& request);
+
+  // The signed envelopes of one action at this node (an operator's referral
+  // or status change, a partner's proposal or confirmation): one per
+  // recipient, same body. Verified, applied once and queued for every
   // recipient in one transaction. `caller` is the TLS identity, which must be
-  // the envelope's author.
-  absl::StatusOr<SubmitResult> Submit(const Identity& caller, const std::string& envelope_bytes);
+  // the author; a partner acts only on referrals circulated to it.
+  absl::StatusOr<SubmitResult> Submit(const Identity& caller,
+                                      const std::vector<std::string>& envelopes);
+  absl::StatusOr<SubmitResult> Submit(const Identity& caller, const std::string& envelope) {
+    return Submit(caller, std::vector<std::string>{envelope});
+  }
+
+  // The nodes an action on `referral` at this node is sent to: its origin and
+  // destination (`new_destination` when routing on), less this node.
+  std::vector<std::string> Recipients(const storage::ReferralRecord& referral,
+                                      const std::string& new_destination = "") const;
+
+  // An EMERGENCY_24H referral not yet taken into evaluation by its deadline.
+  bool IsOverdue(const storage::ReferralRecord& referral) const;
+  // Whether this node waits for the referral's acknowledgement (it sent it:
+  // the origin, or the national node that routed it on).
+  bool IsSendingSide(const storage::ReferralRecord& referral) const;
+
+  // Listeners see every applied event after its commit. Returns a handle.
+  int AddEventListener(EventListener listener);
+  void RemoveEventListener(int handle);
+
+  // Wakes every peer's sender (after dead letters were requeued).
+  void WakeAllSenders() const;
 
   // Called after a commit that queued envelopes for `peer`.
   void SetOutboxListener(std::function<void(const std::string& peer)> listener) {
@@ -62,8 +98,17 @@ class Node {
   // Inside a transaction: the node's own RECEIVED event for a referral it
   // has just taken in, signed by the node and queued back to the origin.
   absl::Status AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
-                                   std::vector<std::string>& woken);
+                                   std::vector<std::string>& woken,
+                                   std::vector<storage::Event>& applied);
   void Notify(const std::vector<std::string>& peers) const;
+  void Publish(const std::vector<storage::Event>& events);
+  // Applies `event` as an observer (a relay that knows the referral); a
+  // refusal is logged, not returned: the envelope is forwarded regardless.
+  absl::Status Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
+                       const std::string& envelope_bytes, std::vector<storage::Event>& applied);
+  absl::Status CheckPartnerAccess(const Identity& caller, const std::string& referral_id);
+  // Sets the acknowledgement deadline of an EMERGENCY_24H (re)submission.
+  void SetAckDeadline(storage::Event& event) const;
 
   const BrokerOptions options_;
   const Clock* const clock_;
@@ -71,6 +116,10 @@ class Node {
   const std::unique_ptr<Verifier> verifier_;
   const std::unique_ptr<storage::Store> store_;
   std::function<void(const std::string&)> outbox_listener_;
+
+  absl::Mutex listeners_mu_;
+  int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
+  std::map<int, EventListener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
 };
 
 }  // namespace mir::broker

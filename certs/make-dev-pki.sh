@@ -8,7 +8,7 @@
 # OUT_DIR/<node>/operator.{crt,key}  mir://<node>/operator/op1   (hotline staff)
 # OUT_DIR/<node>/partner.{crt,key}   mir://<node>/partner/shelter1 (project partner)
 # OUT_DIR/test/...                expired, not-yet-valid, other-CA and wrong-role
-#                                 certificates, for tests only
+#                                 certificates, and a second partner, for tests only
 #
 # Nodes: nvn and toscana always, plus every NODE named. Re-running keeps what
 # exists and adds what is missing. Development only: keys are unencrypted.
@@ -92,6 +92,7 @@ issue "$out" "$t/expired" "mir://toscana/operator/expired" 20200101000000Z 20210
 issue "$out" "$t/not-yet-valid" "mir://toscana/operator/future" 20900101000000Z 20910101000000Z
 issue "$out" "$t/wrong-role" "mir://toscana/auditor/op1" "" ""
 issue "$out" "$t/expired-node" "mir://toscana/node" 20200101000000Z 20210101000000Z server
+issue "$out" "$t/lombardia-partner2" "mir://lombardia/partner/shelter2" "" ""
 mkdir -p "$t/other-ca"
 make_ca "$t/other-ca" "Some other CA"
 issue "$t/other-ca" "$t/other-ca-operator" "mir://toscana/operator/op1" "" ""

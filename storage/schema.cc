@@ -145,6 +145,13 @@ CREATE INDEX partner_access_by_partner ON partner_access(partner, referral_id);
 CREATE INDEX referrals_by_state ON referrals(state, updated_at_us);
 )sql";
 
+// Version 4: the referral an outbox entry is about, so a referral's timeline
+// can show the delivery proof of every copy it sent.
+constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE outbox ADD COLUMN referral_id TEXT;
+CREATE INDEX outbox_by_referral ON outbox(referral_id) WHERE referral_id IS NOT NULL;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -239,6 +246,7 @@ const std::vector<MigrationStep>& Steps() {
       {1, kSchemaV1, nullptr},
       {2, kSchemaV2, &MigrateToV2},
       {3, kSchemaV3, nullptr},
+      {4, kSchemaV4, nullptr},
   };
   return *kSteps;
 }

@@ -18,7 +18,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Brings the database on `db` to kSchemaVersion, all pending steps in one
 // BEGIN IMMEDIATE transaction (a crash leaves the old version intact).

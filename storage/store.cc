@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "mir/v1/envelope.pb.h"
 #include "storage/audit_chain.h"
 #include "storage/lifecycle.h"
 #include "storage/schema.h"
@@ -259,6 +260,17 @@ absl::StatusOr<std::optional<InboxRecord>> FindInboxIn(Db& db, const std::string
   return r;
 }
 
+// The referral id in an envelope's header, if the bytes are an envelope.
+std::optional<std::string> ReferralIdOf(const std::string& envelope_bytes) {
+  v1::Envelope envelope;
+  v1::EnvelopeHeader header;
+  if (!envelope.ParseFromString(envelope_bytes) || !header.ParseFromString(envelope.header()) ||
+      header.referral_id().empty()) {
+    return std::nullopt;
+  }
+  return header.referral_id();
+}
+
 class TxnImpl final : public Txn {
  public:
   TxnImpl(Db& db, const Clock& clock, const std::string& national_node)
@@ -312,6 +324,22 @@ class TxnImpl final : public Txn {
     return last + 1;
   }
 
+  absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
+      const std::string& referral_id) override {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("SELECT sender_node, last_sequence FROM streams "
+                                 "WHERE referral_id = ?1 ORDER BY sender_node",
+                                 "read stream positions"));
+    s.BindText(1, referral_id);
+    std::vector<std::pair<std::string, uint64_t>> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.emplace_back(s.Text(0), static_cast<uint64_t>(s.Int(1)));
+    }
+    return out;
+  }
+
   absl::Status Enqueue(const OutgoingEnvelope& envelope) override {
     if (envelope.message_id.empty() || envelope.message_id.size() > kMaxIdBytes) {
       return InvalidField("outgoing envelope needs a message id of 1-128 bytes");
@@ -337,13 +365,14 @@ class TxnImpl final : public Txn {
     const int64_t now = Micros(clock_.Now());
     ASSIGN_OR_RETURN(Statement s,
                      db_.Prepare("INSERT INTO outbox (message_id, peer, envelope, attempts, "
-                                 "enqueued_at_us, next_attempt_at_us, state) "
-                                 "VALUES (?1, ?2, ?3, 0, ?4, ?4, 0)",
+                                 "enqueued_at_us, next_attempt_at_us, state, referral_id) "
+                                 "VALUES (?1, ?2, ?3, 0, ?4, ?4, 0, ?5)",
                                  "enqueue outgoing envelope"));
     s.BindText(1, envelope.message_id)
         .BindText(2, envelope.peer)
         .BindBlob(3, envelope.envelope)
-        .BindInt(4, now);
+        .BindInt(4, now)
+        .BindOptText(5, ReferralIdOf(envelope.envelope));
     return s.Run();
   }
 
@@ -576,12 +605,16 @@ class TxnImpl final : public Txn {
       ASSIGN_OR_RETURN(
           Statement s,
           db_.Prepare("UPDATE referrals SET state = ?2, destination_node = ?3, "
-                      "updated_at_us = MAX(updated_at_us, ?4) WHERE referral_id = ?1",
+                      "updated_at_us = MAX(updated_at_us, ?4), "
+                      "ack_deadline_us = COALESCE(?5, ack_deadline_us) WHERE referral_id = ?1",
                       "route referral on"));
       s.BindText(1, e.referral_id)
           .BindInt(2, e.to_state)
           .BindText(3, e.referral->destination_node)
-          .BindInt(4, Micros(e.at));
+          .BindInt(4, Micros(e.at))
+          .BindOptInt(5, e.referral->ack_deadline.has_value()
+                             ? std::optional<int64_t>(Micros(*e.referral->ack_deadline))
+                             : std::nullopt);
       RETURN_IF_ERROR(s.Run());
     } else {
       ASSIGN_OR_RETURN(
@@ -878,6 +911,18 @@ class StoreImpl final : public Store {
         out.push_back(ReferralFromRow(s));
       }
       return out;
+    });
+  }
+
+  absl::StatusOr<std::vector<OutboxEntry>> OutboxForReferral(
+      const std::string& referral_id) override {
+    return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {
+      ASSIGN_OR_RETURN(Statement s,
+                       db.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox "
+                                  "WHERE referral_id = ?1 ORDER BY id",
+                                  "list outbox of referral"));
+      s.BindText(1, referral_id);
+      return CollectOutbox(s);
     });
   }
 

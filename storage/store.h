@@ -194,6 +194,9 @@ class Txn {
   // The next sequence number for `node`'s own stream on `referral_id` (1 if none).
   virtual absl::StatusOr<uint64_t> NextSequence(const std::string& referral_id,
                                                 const std::string& node) = 0;
+  // Where every sender's stream on `referral_id` stands here (last sequence).
+  virtual absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
+      const std::string& referral_id) = 0;
 
   // ALREADY_EXISTS if the message id is already in the outbox (reason
   // DUPLICATE_CONFLICT when the bytes or peer differ).
@@ -252,6 +255,9 @@ class Store {
   virtual absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
                                                               int limit) = 0;
   virtual absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) = 0;
+  // Every outbox entry whose envelope is about `referral_id`, oldest first.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> OutboxForReferral(
+      const std::string& referral_id) = 0;
   // Dead letters back to pending, due now, attempts reset. Returns how many
   // moved (Requeue: 0 if the entry is not dead).
   virtual absl::StatusOr<int> Requeue(int64_t id) = 0;

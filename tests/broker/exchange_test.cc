@@ -7,63 +7,10 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "crypto/receipt.h"
-#include "tests/broker/network.h"
+#include "tests/broker/network_fixture.h"
 
 namespace mir::testing {
 namespace {
-
-using broker::Broker;
-using broker::BrokerOptions;
-
-// toscana and lombardia reach each other through nvn, the relay.
-class NetworkTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = NewTempDir();
-    for (const char* node : {"nvn", "toscana", "lombardia"}) ports_[node] = FreePort();
-    options_["nvn"] = NodeOptions("nvn", ports_["nvn"], dir_);
-    options_["nvn"].peers = {{"toscana", Address(ports_["toscana"])},
-                             {"lombardia", Address(ports_["lombardia"])}};
-    for (const char* region : {"toscana", "lombardia"}) {
-      options_[region] = NodeOptions(region, ports_[region], dir_);
-      options_[region].peers = {{"nvn", Address(ports_["nvn"])}};
-      options_[region].routes = {{"*", "nvn"}};
-    }
-  }
-  ::testing::AssertionResult StartNode(const std::string& node) {
-    auto b = Broker::Start(options_[node], RealClock::Get());
-    if (!b.ok()) return ::testing::AssertionFailure() << node << ": " << b.status();
-    brokers_[node] = std::move(*b);
-    return ::testing::AssertionSuccess();
-  }
-  void StopNode(const std::string& node) { brokers_.erase(node); }
-  storage::Store& Store(const std::string& node) { return brokers_.at(node)->node().store(); }
-  broker::Node& NodeAt(const std::string& node) { return brokers_.at(node)->node(); }
-
-  // Submits a referral at toscana through the node core, as the Referrals API does.
-  std::string SubmitReferral(const std::string& destination) {
-    const std::string id = NewUuid();
-    auto op = PkiSigner("toscana/operator");
-    auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, id, destination));
-    EXPECT_OK(submitted);
-    return id;
-  }
-  // `author` makes `to` at its own node, addressed to `recipient`.
-  void Transition(const std::string& author, const std::string& referral_id,
-                  v1::ReferralState to, const std::string& recipient) {
-    auto signer = PkiSigner(author);
-    const std::string node = signer->identity().node;
-    const uint64_t seq = NextSequence(Store(node), referral_id, node);
-    auto result = NodeAt(node).Submit(signer->identity(),
-                                      SignTransition(*signer, referral_id, to, recipient, seq));
-    ASSERT_OK(result) << v1::ReferralState_Name(to);
-  }
-
-  std::string dir_;
-  std::map<std::string, int> ports_;
-  std::map<std::string, BrokerOptions> options_;
-  std::map<std::string, std::unique_ptr<Broker>> brokers_;
-};
 
 TEST_F(NetworkTest, TwoNodesDeliverWithVerifiedReceiptsBothWays) {
   ASSERT_TRUE(StartNode("nvn"));
@@ -105,6 +52,10 @@ TEST_F(NetworkTest, ThreeNodesRouteThroughTheNationalNodeEndToEnd) {
   // Status changes and the placement confirmation travel back the same way,
   // each verified at the far end against its author's signature.
   Transition("lombardia/operator", id, v1::UNDER_EVALUATION, "toscana");
+  // A partner acts only on referrals its node circulated to it.
+  ASSERT_OK(Store("lombardia").Transact([&](storage::Txn& txn) {
+    return txn.GrantPartnerAccess(id, "mir://lombardia/partner/shelter1");
+  }));
   Transition("lombardia/partner", id, v1::PLACEMENT_PROPOSED, "toscana");
   ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::PLACEMENT_PROPOSED; }));
   Transition("toscana/operator", id, v1::PLACEMENT_ACCEPTED, "lombardia");

@@ -1,0 +1,31 @@
+#ifndef MIR_BROKER_REFERRAL_VIEWS_H_
+#define MIR_BROKER_REFERRAL_VIEWS_H_
+
+#include "absl/status/statusor.h"
+#include "broker/node.h"
+#include "mir/v1/referrals.pb.h"
+
+namespace mir::broker {
+
+// What staff and partners see of a referral (Referrals.List / Get / Watch).
+
+v1::ReferralSummary SummaryOf(const Node& node, const storage::ReferralRecord& referral);
+
+// One event with the delivery proofs of the envelopes that carried it: the
+// receipts this node holds for copies it sent (or relayed), and the receipt it
+// gave when it received the event, kept apart from the event itself.
+v1::TimelineEvent TimelineEventOf(const storage::Event& event,
+                                  const std::vector<storage::OutboxEntry>& outbox,
+                                  const std::optional<storage::InboxRecord>& inbox);
+
+// The whole view. Partners get the placement fields of the referral only.
+absl::StatusOr<v1::ReferralView> ViewOf(Node& node, const storage::ReferralRecord& referral,
+                                        Role caller_role);
+
+// The fields a partner needs to offer and prepare a place; nothing about
+// the person's identity, history, exploitation or legal situation.
+v1::Referral PartnerFieldsOf(const v1::Referral& referral);
+
+}  // namespace mir::broker
+
+#endif  // MIR_BROKER_REFERRAL_VIEWS_H_

@@ -1,0 +1,324 @@
+#include "broker/referrals_service.h"
+
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "broker/envelope_events.h"
+#include "broker/referral_views.h"
+#include "broker/tls.h"
+#include "common/errors.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace mir::broker {
+namespace {
+
+constexpr int kDefaultListLimit = 100;
+constexpr size_t kMaxWatchBacklog = 1000;
+
+// The caller, who must be staff or a partner of this node.
+absl::StatusOr<Identity> Caller(const grpc::CallbackServerContext& context, const Node& node,
+                                bool operators_only = false) {
+  ASSIGN_OR_RETURN(Identity caller, PeerIdentity(context));
+  if (caller.node != node.options().node_id || caller.role == Role::kNode) {
+    return MirError(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
+                    absl::StrCat("node ", node.options().node_id,
+                                 " serves its own operators and partners, not ", caller.Uri()));
+  }
+  if (operators_only && caller.role != Role::kOperator) {
+    return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,
+                    "only operators may do this");
+  }
+  return caller;
+}
+
+// Runs `body` and finishes the unary call with its status.
+grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
+                                  const std::function<absl::Status()>& body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(body()));
+  return reactor;
+}
+
+absl::StatusOr<storage::ReferralRecord> VisibleReferral(Node& node, const Identity& caller,
+                                                        const std::string& referral_id) {
+  auto unknown = MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL,
+                          absl::StrCat("referral ", referral_id, " is not known to you at this node"));
+  ASSIGN_OR_RETURN(auto referral, node.store().GetReferral(referral_id));
+  if (!referral.has_value()) return unknown;
+  if (caller.role == Role::kPartner) {
+    ASSIGN_OR_RETURN(bool visible, node.store().PartnerHasAccess(referral_id, caller.Uri()));
+    if (!visible) return unknown;
+  }
+  return *std::move(referral);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ReferralsService::Prepare(grpc::CallbackServerContext* context,
+                                                    const v1::PrepareRequest* request,
+                                                    v1::PrepareResponse* response) {
+  return Respond(context, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    ASSIGN_OR_RETURN(*response, node_->Prepare(caller, *request));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::Submit(grpc::CallbackServerContext* context,
+                                                   const v1::SubmitRequest* request,
+                                                   v1::SubmitResponse* response) {
+  return Respond(context, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    std::vector<std::string> envelopes(request->envelopes().begin(), request->envelopes().end());
+    ASSIGN_OR_RETURN(SubmitResult result, node_->Submit(caller, envelopes));
+    response->set_referral_id(result.referral_id);
+    for (const std::string& id : result.message_ids) response->add_message_ids(id);
+    response->set_state(result.state);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::List(grpc::CallbackServerContext* context,
+                                                 const v1::ListRequest* request,
+                                                 v1::ListResponse* response) {
+  return Respond(context, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    storage::ReferralQuery query;
+    const std::string& self = node_->options().node_id;
+    if (request->direction() == v1::DIRECTION_OUTBOUND) query.origin_node = self;
+    if (request->direction() == v1::DIRECTION_INBOUND) query.not_origin_node = self;
+    for (int state : request->states()) query.states.push_back(static_cast<v1::ReferralState>(state));
+    query.urgency = request->urgency();
+    query.counterpart_node = request->counterpart_node();
+    if (request->has_since()) query.updated_since = FromProtoTime(request->since());
+    if (caller.role == Role::kPartner) query.partner = caller.Uri();
+    const int limit = request->limit() > 0 ? static_cast<int>(request->limit()) : kDefaultListLimit;
+    query.limit = request->overdue_only() ? 0 : limit;
+    ASSIGN_OR_RETURN(auto referrals, node_->store().QueryReferrals(query));
+    for (const storage::ReferralRecord& r : referrals) {
+      if (request->overdue_only() && !node_->IsOverdue(r)) continue;
+      if (response->referrals_size() >= limit) break;
+      *response->add_referrals() = SummaryOf(*node_, r);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::Get(grpc::CallbackServerContext* context,
+                                                const v1::GetRequest* request,
+                                                v1::ReferralView* response) {
+  return Respond(context, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    ASSIGN_OR_RETURN(storage::ReferralRecord referral,
+                     VisibleReferral(*node_, caller, request->referral_id()));
+    ASSIGN_OR_RETURN(*response, ViewOf(*node_, referral, caller.role));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::Circulate(grpc::CallbackServerContext* context,
+                                                      const v1::CirculateRequest* request,
+                                                      v1::CirculateResponse*) {
+  return Respond(context, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, /*operators_only=*/true));
+    ASSIGN_OR_RETURN(storage::ReferralRecord referral,
+                     VisibleReferral(*node_, caller, request->referral_id()));
+    if (request->partners().empty()) {
+      return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                      "name at least one partner to circulate the referral to");
+    }
+    for (const std::string& uri : request->partners()) {
+      auto partner = ParseIdentity(uri);
+      if (!partner.ok() || partner->role != Role::kPartner ||
+          partner->node != node_->options().node_id) {
+        return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                        absl::StrCat("partner '", uri, "' is not mir://",
+                                     node_->options().node_id, "/partner/<name>"));
+      }
+    }
+    RETURN_IF_ERROR(node_->store().Transact([&](storage::Txn& txn) -> absl::Status {
+      for (const std::string& uri : request->partners()) {
+        RETURN_IF_ERROR(txn.GrantPartnerAccess(referral.meta.referral_id, uri));
+      }
+      return absl::OkStatus();
+    }));
+    MIR_LOG(INFO) << "referral " << referral.meta.referral_id << " circulated to "
+                  << request->partners_size() << " partner(s) by " << caller.Uri();
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::ListDeadLetters(
+    grpc::CallbackServerContext* context, const v1::ListDeadLettersRequest* request,
+    v1::ListDeadLettersResponse* response) {
+  return Respond(context, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Caller(*context, *node_, /*operators_only=*/true).status());
+    const int limit = request->limit() > 0 ? static_cast<int>(request->limit()) : kDefaultListLimit;
+    ASSIGN_OR_RETURN(auto dead, node_->store().ListOutbox(storage::OutboxState::kDead, limit));
+    for (const storage::OutboxEntry& entry : dead) {
+      v1::DeadLetter* letter = response->add_dead_letters();
+      letter->set_message_id(entry.message_id);
+      letter->set_peer_node(entry.peer);
+      letter->set_attempts(static_cast<uint32_t>(entry.attempts));
+      *letter->mutable_enqueued_at() = ToProtoTime(entry.enqueued_at);
+      letter->set_last_error(entry.last_error);
+      v1::Envelope envelope;
+      v1::EnvelopeHeader header;
+      if (envelope.ParseFromString(entry.envelope) && header.ParseFromString(envelope.header())) {
+        letter->set_referral_id(header.referral_id());
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::Requeue(grpc::CallbackServerContext* context,
+                                                    const v1::RequeueRequest* request,
+                                                    v1::RequeueResponse* response) {
+  return Respond(context, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, /*operators_only=*/true));
+    int moved = 0;
+    if (request->message_id().empty()) {
+      ASSIGN_OR_RETURN(moved, node_->store().RequeueAllDead());
+    } else {
+      ASSIGN_OR_RETURN(auto entry, node_->store().FindOutbox(request->message_id()));
+      if (!entry.has_value() || entry->state != storage::OutboxState::kDead) {
+        return absl::NotFoundError(
+            absl::StrCat("message ", request->message_id(), " is not a dead letter here"));
+      }
+      ASSIGN_OR_RETURN(moved, node_->store().Requeue(entry->id));
+    }
+    response->set_requeued(static_cast<uint32_t>(moved));
+    node_->WakeAllSenders();
+    MIR_LOG(INFO) << caller.Uri() << " requeued " << moved << " dead letter(s)";
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Streams applied events to one watcher. The node's listener only appends to
+// `queue_` and starts a write when none is in flight; no lock is held while
+// calling into gRPC, and Finish waits for an in-flight write, so the reactor
+// is never used after OnDone.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  WatchReactor(Node* node, Identity caller) : node_(node), caller_(std::move(caller)) {
+    handle_ = node_->AddEventListener(
+        [this](const std::vector<storage::Event>& events) { OnEvents(events); });
+    // Tells the client the subscription is in place before any event.
+    StartSendInitialMetadata();
+    MIR_LOG(INFO) << caller_.Uri() << " started watching";
+  }
+
+  void OnWriteDone(bool ok) override {
+    const v1::WatchEvent* next = nullptr;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queue_.pop_front();
+      if (!ok || cancelled_ || overflowed_) {
+        writing_ = false;
+        finish = !finished_;
+        finished_ = true;
+      } else if (!queue_.empty()) {
+        next = &queue_.front();
+      } else {
+        writing_ = false;
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    if (finish) Finish(FinalStatus());
+  }
+
+  void OnCancel() override {
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      if (!writing_ && !finished_) finish = finished_ = true;
+    }
+    if (finish) Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    node_->RemoveEventListener(handle_);
+    delete this;
+  }
+
+ private:
+  void OnEvents(const std::vector<storage::Event>& events) {
+    std::vector<v1::WatchEvent> batch;
+    for (const storage::Event& e : events) {
+      auto referral = node_->store().GetReferral(e.referral_id);
+      if (!referral.ok() || !referral->has_value()) continue;
+      if (caller_.role == Role::kPartner) {
+        auto visible = node_->store().PartnerHasAccess(e.referral_id, caller_.Uri());
+        if (!visible.ok() || !*visible) continue;
+      }
+      v1::WatchEvent event;
+      *event.mutable_referral() = SummaryOf(*node_, **referral);
+      *event.mutable_event() = TimelineEventOf(e, {}, std::nullopt);
+      batch.push_back(std::move(event));
+    }
+    const v1::WatchEvent* first = nullptr;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (done_ || finished_ || overflowed_) return;
+      for (auto& event : batch) queue_.push_back(std::move(event));
+      if (queue_.size() > kMaxWatchBacklog) {
+        // A reader this slow gets told to watch again rather than growing
+        // our memory; the current write (if any) finishes the call.
+        overflowed_ = true;
+        if (!writing_) finish = finished_ = true;
+      } else if (!writing_ && !queue_.empty()) {
+        writing_ = true;
+        first = &queue_.front();
+      }
+    }
+    if (first != nullptr) StartWrite(first);
+    if (finish) Finish(FinalStatus());
+  }
+
+  grpc::Status FinalStatus() {
+    absl::MutexLock lock(&mu_);
+    return overflowed_ ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                      "the watcher fell too far behind; watch again")
+                       : grpc::Status::CANCELLED;
+  }
+
+  Node* const node_;
+  const Identity caller_;
+  int handle_ = 0;
+  absl::Mutex mu_;
+  std::deque<v1::WatchEvent> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  explicit RefusedWatch(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::WatchEvent>* ReferralsService::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest*) {
+  auto caller = Caller(*context, *node_);
+  if (!caller.ok()) return new RefusedWatch(caller.status());
+  return new WatchReactor(node_, *caller);
+}
+
+}  // namespace mir::broker

@@ -1,0 +1,66 @@
+#ifndef MIR_TESTS_BROKER_NETWORK_FIXTURE_H_
+#define MIR_TESTS_BROKER_NETWORK_FIXTURE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "crypto/envelope_bytes.h"
+#include "tests/broker/network.h"
+
+namespace mir::testing {
+
+// toscana and lombardia reach each other through nvn, the relay.
+class NetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir();
+    for (const char* node : {"nvn", "toscana", "lombardia"}) ports_[node] = FreePort();
+    options_["nvn"] = NodeOptions("nvn", ports_["nvn"], dir_);
+    options_["nvn"].peers = {{"toscana", Address(ports_["toscana"])},
+                             {"lombardia", Address(ports_["lombardia"])}};
+    for (const char* region : {"toscana", "lombardia"}) {
+      options_[region] = NodeOptions(region, ports_[region], dir_);
+      options_[region].peers = {{"nvn", Address(ports_["nvn"])}};
+      options_[region].routes = {{"*", "nvn"}};
+    }
+  }
+  ::testing::AssertionResult StartNode(const std::string& node) {
+    auto b = broker::Broker::Start(options_[node], clock_);
+    if (!b.ok()) return ::testing::AssertionFailure() << node << ": " << b.status();
+    brokers_[node] = std::move(*b);
+    return ::testing::AssertionSuccess();
+  }
+  void StopNode(const std::string& node) { brokers_.erase(node); }
+  storage::Store& Store(const std::string& node) { return brokers_.at(node)->node().store(); }
+  broker::Node& NodeAt(const std::string& node) { return brokers_.at(node)->node(); }
+
+  // Submits a referral at toscana through the node core, as the Referrals API does.
+  std::string SubmitReferral(const std::string& destination) {
+    const std::string id = NewUuid();
+    auto op = PkiSigner("toscana/operator");
+    auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, id, destination));
+    EXPECT_OK(submitted);
+    return id;
+  }
+  // `author` makes `to` at its own node, addressed to `recipient`.
+  void Transition(const std::string& author, const std::string& referral_id,
+                  v1::ReferralState to, const std::string& recipient) {
+    auto signer = PkiSigner(author);
+    const std::string node = signer->identity().node;
+    const uint64_t seq = NextSequence(Store(node), referral_id, node);
+    auto result = NodeAt(node).Submit(signer->identity(),
+                                      SignTransition(*signer, referral_id, to, recipient, seq));
+    ASSERT_OK(result) << v1::ReferralState_Name(to);
+  }
+
+  std::string dir_;
+  std::map<std::string, int> ports_;
+  std::map<std::string, broker::BrokerOptions> options_;
+  std::map<std::string, std::unique_ptr<broker::Broker>> brokers_;
+  const Clock* clock_ = RealClock::Get();
+};
+
+}  // namespace mir::testing
+
+#endif  // MIR_TESTS_BROKER_NETWORK_FIXTURE_H_

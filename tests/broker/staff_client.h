@@ -1,0 +1,47 @@
+#ifndef MIR_TESTS_BROKER_STAFF_CLIENT_H_
+#define MIR_TESTS_BROKER_STAFF_CLIENT_H_
+
+// A minimal Referrals client for tests: a person's certificate from the test
+// PKI, Prepare -> sign -> Submit.
+
+#include <memory>
+#include <string>
+
+#include "crypto/signer.h"
+#include "mir/v1/referrals.grpc.pb.h"
+#include "tests/broker/network.h"
+
+namespace mir::testing {
+
+class StaffClient {
+ public:
+  // `prefix`: PKI path of the person, e.g. "toscana/operator".
+  StaffClient(int port, const std::string& prefix);
+
+  const Identity& identity() const { return signer_->identity(); }
+  v1::Referrals::Stub& stub() { return *stub_; }
+
+  // A fictional referral to `destination`; returns its id.
+  absl::StatusOr<std::string> SubmitReferral(const std::string& destination,
+                                             v1::Urgency urgency = v1::URGENCY_ORDINARY,
+                                             bool consent = true);
+  // A status change to `to` (for PLACEMENT_CONFIRMED: a placement
+  // confirmation); `forward_to` routes the referral on (national node).
+  absl::StatusOr<v1::SubmitResponse> Transition(const std::string& referral_id,
+                                                v1::ReferralState to,
+                                                const std::string& forward_to = "");
+  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& request);
+  absl::StatusOr<v1::ReferralView> Get(const std::string& referral_id);
+  absl::Status Circulate(const std::string& referral_id, const std::string& partner_uri);
+
+ private:
+  absl::StatusOr<v1::SubmitResponse> SignAndSubmit(const v1::PrepareResponse& prepared,
+                                                   const std::string& body);
+
+  std::unique_ptr<Signer> signer_;
+  std::unique_ptr<v1::Referrals::Stub> stub_;
+};
+
+}  // namespace mir::testing
+
+#endif  // MIR_TESTS_BROKER_STAFF_CLIENT_H_
