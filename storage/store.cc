@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <deque>
 #include <limits>
 #include <utility>
 
@@ -1195,36 +1196,87 @@ class StoreImpl final : public Store {
   }
 
   // The one write path: BEGIN IMMEDIATE, fn, COMMIT, with the fail-stop rules.
+  struct PendingWrite {
+    absl::FunctionRef<absl::Status(Db&)> fn;
+    absl::Status status;
+    bool done = false;
+  };
+  static constexpr size_t kMaxGroupedWrites = 128;
+
+  // Group commit: concurrent writers queue up; the writer at the front leads,
+  // runs the queued writes in one SQLite transaction (each in its own
+  // savepoint, so a refused write leaves no trace and does not affect the
+  // others) and pays for one COMMIT and its fsync for all of them. Every
+  // writer returns only after the COMMIT that holds its write, with its own
+  // status. One writer alone behaves exactly as a plain transaction.
   absl::Status RunWrite(absl::FunctionRef<absl::Status(Db&)> fn) {
+    PendingWrite self{fn, absl::OkStatus(), false};
+    queue_mu_.Lock();
+    writers_.push_back(&self);
+    auto my_turn = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return self.done || writers_.front() == &self;
+    };
+    queue_mu_.Await(absl::Condition(&my_turn));
+    if (self.done) {
+      queue_mu_.Unlock();
+      return self.status;
+    }
+    std::vector<PendingWrite*> group;
+    for (PendingWrite* w : writers_) {
+      if (group.size() == kMaxGroupedWrites) break;
+      group.push_back(w);
+    }
+    queue_mu_.Unlock();
+
+    RunGroup(group);
+
+    queue_mu_.Lock();
+    for (size_t i = 0; i < group.size(); ++i) {
+      writers_.pop_front();
+      group[i]->done = true;
+    }
+    const absl::Status status = self.status;
+    queue_mu_.Unlock();
+    return status;
+  }
+
+  void RunGroup(const std::vector<PendingWrite*>& group) {
     absl::MutexLock lock(&write_mu_);
-    if (failed_.load()) return FailStoppedError();
+    auto fail_all = [&](const absl::Status& status) {
+      for (PendingWrite* w : group) w->status = status;
+    };
+    if (failed_.load()) return fail_all(FailStoppedError());
     Db& db = *writer_;
     db.ClearStorageError();
     if (absl::Status begin = db.Exec("BEGIN IMMEDIATE", "begin write transaction"); !begin.ok()) {
       if (IsFatalSqliteCode(db.storage_error())) FailStop();
       (void)Rollback(db);
-      return begin;
+      return fail_all(begin);
     }
 
-    const absl::Status status = fn(db);
-
-    // A statement that hit the disk poisons the transaction, whatever `fn`
-    // made of its status.
+    bool any_ok = false;
+    for (PendingWrite* w : group) {
+      w->status = group.size() == 1 ? w->fn(db) : InGroupSavepoint(db, w->fn);
+      // A statement that hit the disk poisons the whole transaction,
+      // whatever `fn` made of its status.
+      if (db.storage_error() != SQLITE_OK) break;
+      any_ok = any_ok || w->status.ok();
+    }
     if (const int rc = db.storage_error(); rc != SQLITE_OK) {
       (void)Rollback(db);
       if (IsFatalSqliteCode(rc)) {
         FailStop();
-        return SqliteStatus(
+        return fail_all(SqliteStatus(
             rc, nullptr,
             "write transaction failed and was rolled back; the store is fail-stopped "
-            "until reopened");
+            "until reopened"));
       }
-      return SqliteStatus(rc, nullptr,
-                          "write transaction failed and was rolled back; nothing was changed");
+      return fail_all(SqliteStatus(
+          rc, nullptr, "write transaction failed and was rolled back; nothing was changed"));
     }
-    if (!status.ok()) {
+    if (!any_ok) {
       (void)Rollback(db);
-      return status;
+      return;
     }
 
     const int rc = sqlite3_exec(db.raw(), "COMMIT", nullptr, nullptr, nullptr);
@@ -1233,12 +1285,24 @@ class StoreImpl final : public Store {
       // next open's recovery decide from what is on disk.
       FailStop();
       (void)Rollback(db);
-      return SqliteStatus(rc, nullptr,
-                          "commit failed; the transaction is not acknowledged and the store is "
-                          "fail-stopped until reopened");
+      const absl::Status failed = SqliteStatus(
+          rc, nullptr,
+          "commit failed; the transaction is not acknowledged and the store is "
+          "fail-stopped until reopened");
+      for (PendingWrite* w : group) {
+        if (w->status.ok()) w->status = failed;
+      }
+      return;
     }
     MaybeCheckpoint(db);
-    return absl::OkStatus();
+  }
+
+  static absl::Status InGroupSavepoint(Db& db, absl::FunctionRef<absl::Status(Db&)> fn) {
+    RETURN_IF_ERROR(db.Exec("SAVEPOINT mir_write", "open a write savepoint"));
+    absl::Status status = fn(db);
+    if (!status.ok()) (void)db.Exec("ROLLBACK TO mir_write", "roll back a write");
+    absl::Status released = db.Exec("RELEASE mir_write", "release a write savepoint");
+    return status.ok() ? released : status;
   }
 
   void MaybeCheckpoint(Db& db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
@@ -1264,6 +1328,9 @@ class StoreImpl final : public Store {
   const StoreOptions options_;
   const Clock& clock_;
   std::atomic<bool> failed_{false};
+
+  absl::Mutex queue_mu_;
+  std::deque<PendingWrite*> writers_ ABSL_GUARDED_BY(queue_mu_);
 
   absl::Mutex write_mu_;
   std::unique_ptr<Db> writer_ ABSL_GUARDED_BY(write_mu_);

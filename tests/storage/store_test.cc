@@ -652,5 +652,44 @@ TEST_F(StoreTest, ConcurrentWritersAndReaders) {
   EXPECT_EQ(audit->rows_checked, kWriters * kPerWriter);
 }
 
+// Concurrent writers share commits (group commit), yet each gets its own
+// answer: a refused write leaves no trace and does not affect the writes it
+// was grouped with, and every acknowledged write survives a reopen.
+TEST_F(StoreTest, GroupedWritersEachGetTheirOwnOutcome) {
+  constexpr int kWriters = 6;
+  constexpr int kPerWriter = 30;
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        const std::string ref = absl::StrCat("g", w, "-", i);
+        if (i % 5 == 4) {
+          // Invalid: a status change on a referral nobody submitted.
+          EXPECT_THAT(MIR_STATUS(store_->RecordAndEnqueue(
+                          Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED), {Outgoing("x-" + ref)})),
+                      StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
+          refused.fetch_add(1);
+        } else {
+          EXPECT_OK(store_->RecordAndEnqueue(Submitted(ref), {Outgoing("out-" + ref)}));
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  Reopen();
+  const size_t accepted = kWriters * kPerWriter - refused.load();
+  EXPECT_EQ(store_->ListReferrals(0)->size(), accepted);
+  EXPECT_EQ(store_->ListOutbox(OutboxState::kPending, 0)->size(), accepted);
+  for (int w = 0; w < kWriters; ++w) {
+    EXPECT_FALSE(store_->FindOutbox(absl::StrCat("x-g", w, "-4"))->has_value());
+    EXPECT_TRUE(store_->FindOutbox(absl::StrCat("out-g", w, "-3"))->has_value());
+  }
+  absl::StatusOr<AuditCheck> audit = store_->VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, static_cast<int64_t>(accepted));
+}
+
 }  // namespace
 }  // namespace mir::storage
