@@ -14,8 +14,7 @@ namespace mir::client {
 absl::Status RunSelfCheck(const std::string& pki_dir, std::ostream& out) {
   ASSIGN_OR_RETURN(auto signer, Signer::FromPemFiles(pki_dir + "/toscana/operator.key",
                                                      pki_dir + "/toscana/operator.crt"));
-  ASSIGN_OR_RETURN(auto verifier,
-                   Verifier::FromCaPemFile(pki_dir + "/ca.crt", RealClock::Get()));
+  ASSIGN_OR_RETURN(auto verifier, Verifier::FromCaPemFile(pki_dir + "/ca.crt", RealClock::Get()));
   out << "loaded key and certificate of " << signer->identity().Uri() << "\n";
 
   v1::Referral referral;  // fictional: codes only, no person behind them

@@ -1,0 +1,67 @@
+#ifndef MIR_CLIENT_ACTIONS_H_
+#define MIR_CLIENT_ACTIONS_H_
+
+// One lifecycle action of a staff member or partner (a status change or a
+// placement confirmation) and how its signed body is built from what the node
+// said in PrepareResponse. Pure functions; thread-safe.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "crypto/signer.h"
+#include "mir/v1/referrals.pb.h"
+#include "mir/v1/status_change.pb.h"
+
+namespace mir::client {
+
+struct Action {
+  v1::MessageKind kind = v1::STATUS_CHANGE;  // or PLACEMENT_CONFIRMATION
+  std::string referral_id;
+  // STATUS_CHANGE: to_state and the fields that state needs (reasons,
+  // placement, transfer_date, forward.to_node). referral_id and from_state
+  // are filled in when the body is built.
+  v1::StatusChange change;
+  // PLACEMENT_CONFIRMATION: project_ref and taken_in_charge_at.
+  v1::PlacementConfirmation confirmation;
+  // Prepare's destination_node: the region a forward goes to, else empty.
+  std::string destination_node;
+};
+
+// The prefilled body the node may send in PrepareResponse as field 2
+// (`StatusChange body_template = 2`, planned). Read by field name when the
+// compiled proto has it, else from the unknown fields, so this client works
+// with nodes before and after that field exists. nullopt when absent.
+std::optional<v1::StatusChange> BodyTemplate(const v1::PrepareResponse& response);
+
+// The body to sign for a STATUS_CHANGE: `node_template` when the node sent
+// one (else {referral_id, from_state = seen_state}), with the action's
+// to_state, reasons, placement, transfer date and forward target laid over
+// it. InvalidArgument if the template is for another referral, or if the
+// result fails ValidateStatusChange.
+absl::StatusOr<v1::StatusChange> BuildStatusChange(
+    const Action& action, const std::optional<v1::StatusChange>& node_template,
+    v1::ReferralState seen_state);
+
+// The fields each to_state needs: a reason for REJECTED, CLOSED_NEGATIVE and
+// WITHDRAWN (with reason_text for *_OTHER), reason_text of at most 500
+// characters, placement for PLACEMENT_PROPOSED, transfer_date for
+// TRANSFER_SCHEDULED, and for a forward (SUBMITTED) the target node and the
+// original referral envelope. InvalidArgument naming the field.
+absl::Status ValidateStatusChange(const v1::StatusChange& change);
+
+absl::Status ValidateConfirmation(const v1::PlacementConfirmation& confirmation);
+
+// Signs the same `body` under every header of `prepared` (Signer fills author
+// and sender_node). Each header must be of `kind` and about `referral_id`
+// (InvalidArgument otherwise, which would be a node bug); a header without
+// created_at gets `now`.
+absl::StatusOr<std::vector<std::string>> SignUnderEachHeader(
+    const Signer& signer, const v1::PrepareResponse& prepared, v1::MessageKind kind,
+    const std::string& referral_id, const std::string& body, absl::Time now);
+
+}  // namespace mir::client
+
+#endif  // MIR_CLIENT_ACTIONS_H_

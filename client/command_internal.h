@@ -1,0 +1,68 @@
+#ifndef MIR_CLIENT_COMMAND_INTERNAL_H_
+#define MIR_CLIENT_COMMAND_INTERNAL_H_
+
+// Shared by commands.cc (dispatch, help, connection flags),
+// command_table.cc (the subcommands) and referral_flags.cc (submit's flags).
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/commands.h"
+#include "client/flags.h"
+#include "client/referrals_client.h"
+#include "mir/v1/referral.pb.h"
+
+namespace mir::client {
+
+// What a subcommand's run function gets.
+struct Invocation {
+  const ParsedFlags& flags;
+  const Environment& env;
+  std::ostream& out;
+  bool json = false;  // --json: protobuf JSON instead of tables
+
+  // Resolves --node/--pki/--as/--cert/--key/--ca/--timeout (and MIR_*), then
+  // connects.
+  absl::StatusOr<std::unique_ptr<ReferralsClient>> Connect() const;
+};
+
+struct Command {
+  std::string name;
+  std::string synopsis;  // after "mirctl NAME ", e.g. "ID --reason REASON [--text TEXT]"
+  std::string summary;   // one line for `mirctl --help`
+  std::string details;   // paragraphs for `mirctl NAME --help`
+  std::vector<FlagSpec> flags;
+  size_t min_args = 0;  // positional arguments
+  size_t max_args = 0;
+  std::function<absl::Status(const Invocation&)> run;
+};
+
+const std::vector<Command>& CommandTable();
+
+// --node, --pki, --as, --cert, --key, --ca, --json, --timeout, --help.
+const std::vector<FlagSpec>& GlobalFlags();
+
+// Flags, then MIR_NODE / MIR_CERT / MIR_KEY / MIR_CA / MIR_PKI + MIR_AS.
+absl::StatusOr<ConnectionOptions> ResolveConnection(const ParsedFlags& flags,
+                                                    const Environment& env);
+
+// A problem with how mirctl was called (exit code kExitUsage).
+absl::Status UsageError(absl::string_view sentence);
+bool IsUsageError(const absl::Status& status);
+
+// submit's field flags (--person-code, --urgency, --need, ...), each mapped to
+// a mir.v1.Referral field.
+const std::vector<FlagSpec>& ReferralFieldFlags();
+// True if any of them was given.
+bool HasReferralFieldFlags(const ParsedFlags& flags);
+// Sets the fields named by the given flags; UsageError naming the flag on a bad value.
+absl::Status ApplyReferralFlags(const ParsedFlags& flags, v1::Referral& referral);
+
+}  // namespace mir::client
+
+#endif  // MIR_CLIENT_COMMAND_INTERNAL_H_

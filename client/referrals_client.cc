@@ -1,0 +1,253 @@
+#include "client/referrals_client.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "client/json_input.h"
+#include "client/values.h"
+#include "common/errors.h"
+#include "common/grpc_status.h"
+#include "common/status_macros.h"
+#include "grpcpp/create_channel.h"
+
+namespace mir::client {
+namespace {
+
+// One line, bounded: a node's message goes into one sentence.
+std::string OneLine(absl::string_view message) {
+  std::string line = absl::StrReplaceAll(message, {{"\n", " "}, {"\r", " "}});
+  line = std::string(absl::StripAsciiWhitespace(line));
+  while (!line.empty() && line.back() == '.') line.pop_back();
+  if (line.size() > 300) line = line.substr(0, 300) + "...";
+  return line;
+}
+
+bool LooksLikeHandshakeFailure(absl::string_view message) {
+  for (absl::string_view marker : {"andshake", "SSL", "TLS", "ssl", "certificate"}) {
+    if (absl::StrContains(message, marker)) return true;
+  }
+  return false;
+}
+
+std::string Seconds(absl::Duration d) { return absl::FormatDuration(d); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReferralsClient>> ReferralsClient::Connect(
+    const ConnectionOptions& options) {
+  if (options.address.empty()) {
+    return MarkConnectionError(
+        absl::FailedPreconditionError("no node given: use --node HOST:PORT or set MIR_NODE"));
+  }
+  ASSIGN_OR_RETURN(Credentials credentials,
+                   LoadCredentials(options.certificate, options.key, options.ca, options.clock));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(options.address, credentials.channel, args);
+  return std::unique_ptr<ReferralsClient>(
+      new ReferralsClient(options, std::move(credentials.signer), std::move(channel)));
+}
+
+ReferralsClient::ReferralsClient(ConnectionOptions options, std::unique_ptr<Signer> signer,
+                                 std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)),
+      signer_(std::move(signer)),
+      channel_(std::move(channel)),
+      stub_(v1::Referrals::NewStub(channel_)) {}
+
+absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
+  const absl::Status from_node = FromGrpcStatus(status);
+  const std::string& at = options_.address;
+  const std::string message = OneLine(status.error_message());
+  if (ReasonOf(from_node) != v1::ERROR_REASON_UNSPECIFIED) {
+    return MirError(from_node.code(), ReasonOf(from_node),
+                    absl::StrCat("refused by the node: ", message));
+  }
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      if (LooksLikeHandshakeFailure(message)) {
+        return MarkConnectionError(absl::UnavailableError(absl::StrCat(
+            "the TLS handshake with the node at ", at,
+            " failed: is --ca the CA of its network, and was your certificate issued by it?")));
+      }
+      return MarkConnectionError(absl::UnavailableError(
+          absl::StrCat("cannot reach node at ", at, ": is mir-broker running?")));
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return MarkConnectionError(absl::DeadlineExceededError(
+          absl::StrCat("the node at ", at, " did not answer within ", Seconds(options_.timeout),
+                       " (use --timeout to wait longer)")));
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return absl::UnimplementedError(
+          absl::StrCat("the node at ", at,
+                       " does not offer the Referrals service: is its mir-broker up to date?"));
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::DATA_LOSS:
+      return absl::Status(from_node.code(), absl::StrCat("the node at ", at, " failed: ", message));
+    default:
+      return absl::Status(from_node.code(), absl::StrCat("refused by the node: ", message));
+  }
+}
+
+template <typename Response, typename Rpc>
+absl::StatusOr<Response> ReferralsClient::Call(Rpc rpc) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  Response response;
+  grpc::Status status = rpc(&context, &response);
+  if (!status.ok()) return RpcError(status);
+  return response;
+}
+
+absl::StatusOr<v1::PrepareResponse> ReferralsClient::Prepare(v1::MessageKind kind,
+                                                             const std::string& referral_id,
+                                                             const std::string& destination) {
+  v1::PrepareRequest request;
+  request.set_kind(kind);
+  request.set_referral_id(referral_id);
+  request.set_destination_node(destination);
+  return Call<v1::PrepareResponse>([&](grpc::ClientContext* c, v1::PrepareResponse* r) {
+    return stub_->Prepare(c, request, r);
+  });
+}
+
+absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(std::vector<std::string> envelopes) {
+  v1::SubmitRequest request;
+  for (std::string& envelope : envelopes) request.add_envelopes(std::move(envelope));
+  return Call<v1::SubmitResponse>(
+      [&](grpc::ClientContext* c, v1::SubmitResponse* r) { return stub_->Submit(c, request, r); });
+}
+
+absl::StatusOr<v1::SubmitResponse> ReferralsClient::SubmitReferral(v1::Referral referral) {
+  RETURN_IF_ERROR(ValidateReferral(referral));
+  if (identity().role != Role::kOperator) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only hotline operators can submit a referral, and ", identity().Uri(), " is not one"));
+  }
+  if (!referral.referral_id().empty()) {
+    return absl::InvalidArgumentError(
+        "field referral_id must be empty: the node assigns the id of a new referral");
+  }
+  if (referral.destination_node().empty()) {
+    return absl::InvalidArgumentError("field destination_node is required (use --to NODE)");
+  }
+  if (!referral.origin_node().empty() && referral.origin_node() != identity().node) {
+    return absl::InvalidArgumentError(absl::StrCat("field origin_node must be ", identity().node,
+                                                   ", the node of your certificate"));
+  }
+  referral.set_origin_node(identity().node);
+  const absl::Time now = options_.clock->Now();
+  ASSIGN_OR_RETURN(v1::PrepareResponse prepared,
+                   Prepare(v1::REFERRAL, "", referral.destination_node()));
+  if (prepared.headers_size() != 1 || prepared.headers(0).referral_id().empty()) {
+    return absl::InternalError(
+        "the node did not assign an id to the new referral; nothing was sent");
+  }
+  referral.set_referral_id(prepared.headers(0).referral_id());
+  ASSIGN_OR_RETURN(std::vector<std::string> envelopes,
+                   SignUnderEachHeader(*signer_, prepared, v1::REFERRAL, referral.referral_id(),
+                                       referral.SerializeAsString(), now));
+  return Submit(std::move(envelopes));
+}
+
+absl::StatusOr<std::string> ReferralsClient::StatusChangeBody(const Action& action,
+                                                              const v1::PrepareResponse& prepared) {
+  std::optional<v1::StatusChange> node_template = BodyTemplate(prepared);
+  v1::ReferralState seen = v1::REFERRAL_STATE_UNSPECIFIED;
+  if (!node_template.has_value()) {  // an older node: learn the state we are moving from
+    ASSIGN_OR_RETURN(v1::ReferralView view, Get(action.referral_id));
+    seen = view.summary().state();
+  }
+  ASSIGN_OR_RETURN(v1::StatusChange body, BuildStatusChange(action, node_template, seen));
+  return body.SerializeAsString();
+}
+
+absl::StatusOr<v1::SubmitResponse> ReferralsClient::Apply(const Action& action) {
+  std::string body;
+  if (action.kind == v1::PLACEMENT_CONFIRMATION) {
+    v1::PlacementConfirmation confirmation = action.confirmation;
+    confirmation.set_referral_id(action.referral_id);
+    if (!confirmation.has_taken_in_charge_at()) {
+      *confirmation.mutable_taken_in_charge_at() = ToTimestamp(options_.clock->Now());
+    }
+    RETURN_IF_ERROR(ValidateConfirmation(confirmation));
+    body = confirmation.SerializeAsString();
+  } else if (action.kind != v1::STATUS_CHANGE) {
+    return absl::InvalidArgumentError(
+        "only status changes and placement confirmations can be applied");
+  }
+  ASSIGN_OR_RETURN(v1::PrepareResponse prepared,
+                   Prepare(action.kind, action.referral_id, action.destination_node));
+  if (action.kind == v1::STATUS_CHANGE) {
+    ASSIGN_OR_RETURN(body, StatusChangeBody(action, prepared));
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> envelopes,
+                   SignUnderEachHeader(*signer_, prepared, action.kind, action.referral_id, body,
+                                       options_.clock->Now()));
+  return Submit(std::move(envelopes));
+}
+
+absl::StatusOr<v1::ListResponse> ReferralsClient::List(const v1::ListRequest& request) {
+  return Call<v1::ListResponse>(
+      [&](grpc::ClientContext* c, v1::ListResponse* r) { return stub_->List(c, request, r); });
+}
+
+absl::StatusOr<v1::ReferralView> ReferralsClient::Get(const std::string& referral_id) {
+  v1::GetRequest request;
+  request.set_referral_id(referral_id);
+  return Call<v1::ReferralView>(
+      [&](grpc::ClientContext* c, v1::ReferralView* r) { return stub_->Get(c, request, r); });
+}
+
+absl::Status ReferralsClient::Circulate(const std::string& referral_id,
+                                        const std::vector<std::string>& partners) {
+  v1::CirculateRequest request;
+  request.set_referral_id(referral_id);
+  for (const std::string& partner : partners) request.add_partners(partner);
+  return Call<v1::CirculateResponse>([&](grpc::ClientContext* c, v1::CirculateResponse* r) {
+           return stub_->Circulate(c, request, r);
+         })
+      .status();
+}
+
+absl::StatusOr<v1::ListDeadLettersResponse> ReferralsClient::ListDeadLetters(uint32_t limit) {
+  v1::ListDeadLettersRequest request;
+  request.set_limit(limit);
+  return Call<v1::ListDeadLettersResponse>(
+      [&](grpc::ClientContext* c, v1::ListDeadLettersResponse* r) {
+        return stub_->ListDeadLetters(c, request, r);
+      });
+}
+
+absl::StatusOr<uint32_t> ReferralsClient::Requeue(const std::string& message_id) {
+  v1::RequeueRequest request;
+  request.set_message_id(message_id);
+  ASSIGN_OR_RETURN(v1::RequeueResponse response,
+                   Call<v1::RequeueResponse>([&](grpc::ClientContext* c, v1::RequeueResponse* r) {
+                     return stub_->Requeue(c, request, r);
+                   }));
+  return response.requeued();
+}
+
+absl::Status ReferralsClient::Watch(const std::function<bool(const v1::WatchEvent&)>& on_event) {
+  grpc::ClientContext context;
+  v1::WatchRequest request;
+  auto reader = stub_->Watch(&context, request);
+  v1::WatchEvent event;
+  bool stopped = false;
+  while (reader->Read(&event)) {
+    if (!on_event(event)) {
+      stopped = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (stopped || status.ok()) return absl::OkStatus();
+  return RpcError(status);
+}
+
+}  // namespace mir::client
