@@ -120,31 +120,39 @@ void PeerSender::DeliverBatch(const std::vector<storage::OutboxEntry>& entries) 
     auto all_done = [&pending]() { return pending == 0; };
     done_mu.Await(absl::Condition(&all_done));
   }
+  // Deliveries are recorded together (one commit); failures one by one.
+  std::vector<std::pair<int64_t, std::string>> delivered;
+  std::vector<const std::string*> delivered_ids;
   for (size_t i = 0; i < entries.size(); ++i) {
-    RecordOutcome(entries[i], calls[i]->status, calls[i]->response.receipt());
+    absl::Status outcome = FromGrpcStatus(calls[i]->status);
+    const std::string& receipt = calls[i]->response.receipt();
+    if (outcome.ok()) {
+      outcome = VerifyReceipt(*verifier_, receipt, peer_, entries[i].message_id,
+                              Sha256(entries[i].envelope))
+                    .status();
+      if (outcome.ok()) {
+        delivered.emplace_back(entries[i].id, receipt);
+        delivered_ids.push_back(&entries[i].message_id);
+        continue;
+      }
+    }
+    RecordFailure(entries[i], calls[i]->status, outcome);
+  }
+  if (delivered.empty()) return;
+  absl::Status marked = store_->MarkDeliveredMany(delivered);
+  if (!marked.ok()) {
+    MIR_LOG(ERROR) << "cannot record " << delivered.size() << " deliveries to " << peer_ << ": "
+                   << marked.message();
+    return;
+  }
+  for (const std::string* id : delivered_ids) {
+    MIR_LOG(INFO) << "delivered message " << *id << " to " << peer_ << " (receipt verified)";
   }
 }
 
-void PeerSender::RecordOutcome(const storage::OutboxEntry& entry, const grpc::Status& status,
-                               const std::string& receipt) {
-  absl::Status outcome = FromGrpcStatus(status);
-  if (outcome.ok()) {
-    auto verified = VerifyReceipt(*verifier_, receipt, peer_, entry.message_id,
-                                  Sha256(entry.envelope));
-    if (verified.ok()) {
-      absl::Status marked = store_->MarkDelivered(entry.id, receipt);
-      if (!marked.ok()) {
-        MIR_LOG(ERROR) << "cannot record delivery of " << entry.message_id << ": "
-                       << marked.message();
-      } else {
-        MIR_LOG(INFO) << "delivered message " << entry.message_id << " to " << peer_
-                      << " (receipt verified)";
-      }
-      return;
-    }
-    // A receipt that does not verify proves nothing: treat as not delivered.
-    outcome = verified.status();
-  }
+void PeerSender::RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,
+                               const absl::Status& outcome) {
+  // A receipt that does not verify proves nothing: treated as not delivered.
   const std::string error =
       absl::StrCat(absl::StatusCodeToString(outcome.code()),
                    ReasonName(outcome).empty() ? std::string() : " " + ReasonName(outcome), ": ",

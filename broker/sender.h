@@ -45,8 +45,9 @@ class PeerSender {
   void Run();
   // Sends `entries` concurrently and records each outcome.
   void DeliverBatch(const std::vector<storage::OutboxEntry>& entries);
-  void RecordOutcome(const storage::OutboxEntry& entry, const grpc::Status& status,
-                     const std::string& receipt);
+  // Records a failed attempt: retry later with backoff, or dead letter.
+  void RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,
+                     const absl::Status& outcome);
 
   const std::string peer_;
   const std::unique_ptr<v1::Exchange::Stub> stub_;

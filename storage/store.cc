@@ -786,17 +786,27 @@ class StoreImpl final : public Store {
   }
 
   absl::Status MarkDelivered(int64_t id, const std::string& receipt) override {
+    return RunWrite([&](Db& db) { return MarkDeliveredIn(db, id, receipt); });
+  }
+
+  absl::Status MarkDeliveredMany(
+      const std::vector<std::pair<int64_t, std::string>>& deliveries) override {
     return RunWrite([&](Db& db) -> absl::Status {
-      ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
-      if (state == kOutboxDelivered) return absl::OkStatus();  // a repeated receipt
-      ASSIGN_OR_RETURN(
-          Statement s,
-          db.Prepare("UPDATE outbox SET state = 1, receipt = ?2, attempts = attempts + 1 "
-                     "WHERE id = ?1",
-                     "mark outbox entry delivered"));
-      s.BindInt(1, id).BindBlob(2, receipt);
-      return s.Run();
+      for (const auto& [id, receipt] : deliveries) RETURN_IF_ERROR(MarkDeliveredIn(db, id, receipt));
+      return absl::OkStatus();
     });
+  }
+
+  static absl::Status MarkDeliveredIn(Db& db, int64_t id, const std::string& receipt) {
+    ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
+    if (state == kOutboxDelivered) return absl::OkStatus();  // a repeated receipt
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db.Prepare("UPDATE outbox SET state = 1, receipt = ?2, attempts = attempts + 1 "
+                   "WHERE id = ?1",
+                   "mark outbox entry delivered"));
+    s.BindInt(1, id).BindBlob(2, receipt);
+    return s.Run();
   }
 
   absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at,

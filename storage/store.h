@@ -247,6 +247,9 @@ class Store {
   virtual absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) = 0;
   // Pending or dead -> delivered; attempts + 1. Repeats keep the first receipt.
   virtual absl::Status MarkDelivered(int64_t id, const std::string& receipt) = 0;
+  // Several deliveries (outbox id, receipt) in one transaction.
+  virtual absl::Status MarkDeliveredMany(
+      const std::vector<std::pair<int64_t, std::string>>& deliveries) = 0;
   // Pending only: attempts + 1, next_attempt_at, last_error (cut to 256 bytes).
   virtual absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at,
                                          const std::string& error) = 0;
