@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
                                    kRequestOverheadBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  // gRPC sets SO_REUSEPORT by default, which would let a second broker bind
+  // the same port and take half the connections: refuse that instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              static_cast<int>(absl::ToInt64Milliseconds(options.idle_connection_timeout)));
   broker->server_ = builder.BuildAndStart();

@@ -207,6 +207,14 @@ TEST_F(NetworkTest, SizeLimitAcceptsAtTheLimitAndRefusesOneByteOver) {
               StatusIsReason(absl::StatusCode::kResourceExhausted, v1::MESSAGE_TOO_LARGE));
 }
 
+TEST_F(NetworkTest, SecondBrokerOnTheSamePortRefusesToStart) {
+  ASSERT_TRUE(StartNode("nvn"));
+  broker::BrokerOptions twin = options_["nvn"];
+  twin.database_path = dir_ + "/twin.db";
+  auto second = broker::Broker::Start(twin, RealClock::Get());
+  EXPECT_THAT(second.status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
 TEST_F(NetworkTest, RegionDoesNotRelayForOthers) {
   ASSERT_TRUE(StartNode("toscana"));
   ExchangeClient nvn(ports_["toscana"], "nvn/node");
