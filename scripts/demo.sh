@@ -1,12 +1,161 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds, and runs the
-# main job. Until the demo network exists, that is a self-check: make a
-# development PKI, sign a referral envelope as a Tuscany operator, verify it
-# against the network CA, and prove that a tampered copy is refused.
+# The README's first command. Installs what is missing, builds, brings up a
+# demo network on loopback (nvn, toscana, lombardia) and runs one complete
+# Messa in Rete through it with mirctl, printing every command it runs.
+#
+#   scripts/demo.sh          set up, start the network, run the MIR, leave it running
+#   scripts/demo.sh stop     stop the network (data stays in .mir-demo/)
+#   scripts/demo.sh reset    stop it and delete .mir-demo/ (PKI, databases, logs)
+#
+# MIR_DEMO_PORT (default 7101) is the first of three consecutive ports;
+# MIR_DEMO_DIR (default .mir-demo) holds the PKI, configs, databases and logs.
+# MIR_DEMO_SKIP_SETUP=1 skips install and build (the demo test in CTest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-scripts/build.sh mir-broker mirctl
-demo=.mir-demo
-certs/make-dev-pki.sh "$demo/pki" lombardia
-build/client/mirctl selfcheck --pki "$demo/pki"
+root=$PWD
+demo=${MIR_DEMO_DIR:-$root/.mir-demo}
+base=${MIR_DEMO_PORT:-7101}
+nodes=(nvn toscana lombardia)
+declare -A port=([nvn]=$base [toscana]=$((base + 1)) [lombardia]=$((base + 2)))
+
+stop_network() {
+  for node in "${nodes[@]}"; do
+    local pidfile=$demo/run/$node.pid
+    [[ -f $pidfile ]] || continue
+    local pid; pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$pidfile"
+  done
+}
+
+case "${1:-run}" in
+  stop) stop_network; echo "demo network stopped (data kept in .mir-demo/)"; exit 0 ;;
+  reset) stop_network; rm -rf "$demo"; echo "demo network stopped and $demo deleted"; exit 0 ;;
+  run) ;;
+  *) echo "usage: scripts/demo.sh [run|stop|reset]" >&2; exit 2 ;;
+esac
+
+if [[ -z "${MIR_DEMO_SKIP_SETUP:-}" ]]; then
+  scripts/setup.sh
+  scripts/build.sh mir-broker mirctl
+fi
+broker=$root/build/broker/mir-broker
+mirctl_bin=$root/build/client/mirctl
+
+stop_network
+mkdir -p "$demo"/{config,data,logs,run}
+certs/make-dev-pki.sh "$demo/pki" lombardia >/dev/null
+
+write_config() {  # write_config NODE PEERS_JSON ROUTES_JSON RELAY
+  cat > "$demo/config/$1.json" <<JSON
+{
+  "nodeId": "$1",
+  "listenAddress": "127.0.0.1:${port[$1]}",
+  "databasePath": "$demo/data/$1.db",
+  "caCertificate": "$demo/pki/ca.crt",
+  "nodeCertificate": "$demo/pki/$1/node.crt",
+  "nodeKey": "$demo/pki/$1/node.key",
+  "peers": $2,
+  "routes": $3,
+  "relay": $4
+}
+JSON
+}
+write_config nvn "{\"toscana\": \"127.0.0.1:${port[toscana]}\", \"lombardia\": \"127.0.0.1:${port[lombardia]}\"}" "{}" true
+write_config toscana "{\"nvn\": \"127.0.0.1:${port[nvn]}\"}" '{"*": "nvn"}' false
+write_config lombardia "{\"nvn\": \"127.0.0.1:${port[nvn]}\"}" '{"*": "nvn"}' false
+
+for node in "${nodes[@]}"; do
+  nohup "$broker" --config "$demo/config/$node.json" >>"$demo/logs/$node.log" 2>&1 &
+  echo $! > "$demo/run/$node.pid"
+done
+
+# mirctl as NODE/ROLE against that node.
+as() {
+  local who=$1; shift
+  "$mirctl_bin" --node "127.0.0.1:${port[${who%%/*}]}" --pki "$demo/pki" --as "$who" "$@"
+}
+# Shows the command (bold on a terminal), then runs it.
+bold=; plain=
+if [[ -t 1 ]]; then bold=$'\033[1m'; plain=$'\033[0m'; fi
+step() {
+  local who=$1; shift
+  printf '\n%s$ mirctl --as %s %s%s\n' "$bold" "$who" "$*" "$plain"
+  as "$who" "$@"
+}
+# Waits until NODE/ROLE sees referral ID in STATE.
+wait_state() {
+  for _ in $(seq 100); do
+    as "$1" list --state "$3" --json 2>/dev/null | grep -q "$2" && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for $2 to reach $3 at ${1%%/*}; see $demo/logs/" >&2
+  exit 1
+}
+
+for node in "${nodes[@]}"; do
+  for _ in $(seq 100); do as "$node/operator" list >/dev/null 2>&1 && break; sleep 0.1; done
+  as "$node/operator" list >/dev/null || { echo "node $node did not start; see $demo/logs/$node.log" >&2; exit 1; }
+done
+echo "demo network up: nvn :${port[nvn]}, toscana :${port[toscana]}, lombardia :${port[lombardia]}"
+
+echo
+echo "== 1. A Tuscany operator submits an emergency referral to the national node"
+id=$(as toscana/operator submit --to nvn --consent --consent-method WRITTEN \
+       --person-code DEMO-TOS-0001 --urgency EMERGENCY_24H --danger HIGH \
+       --transfer-reason SAFETY_RISK --service EMERGENCY_SHELTER --gender FEMALE \
+       --age-band 18_24 --language pcm --mediator-language pcm --json |
+     sed -n 's/.*"referralId": *"\([^"]*\)".*/\1/p' | head -1)
+[[ -n "$id" ]] || { echo "submission failed" >&2; exit 1; }
+echo "$ mirctl --as toscana/operator submit --to nvn --consent ... --urgency EMERGENCY_24H ...   -> referral $id"
+wait_state toscana/operator "$id" RECEIVED
+
+echo
+echo "== 2. National staff take it into evaluation and route it to Lombardy"
+step nvn/operator evaluate "$id"
+step nvn/operator forward "$id" --to lombardia
+wait_state lombardia/operator "$id" RECEIVED
+
+echo
+echo "== 3. Lombardy evaluates it and circulates it to a partner, who proposes a place"
+step lombardia/operator evaluate "$id"
+step lombardia/operator circulate "$id" --partner mir://lombardia/partner/shelter1
+step lombardia/partner propose "$id" --project PRJ-LOM-07 --available-from "$(date -u +%F)"
+wait_state toscana/operator "$id" PLACEMENT_PROPOSED
+
+echo
+echo "== 4. Tuscany accepts the place and schedules the transfer"
+step toscana/operator accept "$id"
+wait_state lombardia/operator "$id" PLACEMENT_ACCEPTED
+step toscana/operator schedule "$id" --date "$(date -u -d tomorrow +%F)"
+wait_state lombardia/partner "$id" TRANSFER_SCHEDULED
+
+echo
+echo "== 5. The partner confirms the placement; the national node closes the MIR"
+step lombardia/partner confirm "$id" --project PRJ-LOM-07
+wait_state nvn/operator "$id" PLACEMENT_CONFIRMED
+step nvn/operator close "$id"
+for node in toscana lombardia; do wait_state "$node/operator" "$id" CLOSED_POSITIVE; done
+
+for node in toscana nvn lombardia; do
+  echo
+  echo "== Timeline at $node"
+  step "$node/operator" show "$id"
+done
+
+cat <<TXT
+
+The demo network is still running. Try, for example:
+
+  build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki .mir-demo/pki --as toscana/operator list
+  build/client/mirctl --node 127.0.0.1:${port[nvn]} --pki .mir-demo/pki --as nvn/operator show $id
+  build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki .mir-demo/pki --as toscana/operator submit --help
+  build/client/mirctl --node 127.0.0.1:${port[lombardia]} --pki .mir-demo/pki --as lombardia/operator watch
+
+Or set MIR_NODE, MIR_PKI=.mir-demo/pki and MIR_AS once and drop the flags.
+Logs: .mir-demo/logs/  Databases: .mir-demo/data/
+Stop the network:  scripts/demo.sh stop      (start it afresh: scripts/demo.sh)
+TXT
