@@ -5,15 +5,9 @@
 #include "client/values.h"
 #include "common/status_macros.h"
 #include "crypto/identity.h"
-#include "google/protobuf/unknown_field_set.h"
 
 namespace mir::client {
 namespace {
-
-using google::protobuf::FieldDescriptor;
-using google::protobuf::UnknownField;
-
-constexpr int kBodyTemplateField = 2;
 
 absl::Status FieldError(absl::string_view path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("field ", path, " ", what));
@@ -76,26 +70,8 @@ absl::Status CheckStateFields(const v1::StatusChange& c) {
 }  // namespace
 
 std::optional<v1::StatusChange> BodyTemplate(const v1::PrepareResponse& response) {
-  const FieldDescriptor* field = response.GetDescriptor()->FindFieldByNumber(kBodyTemplateField);
-  const auto* reflection = response.GetReflection();
-  if (field != nullptr && field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-      !field->is_repeated()) {
-    if (!reflection->HasField(response, field)) return std::nullopt;
-    v1::StatusChange body;
-    if (!body.ParseFromString(reflection->GetMessage(response, field).SerializeAsString())) {
-      return std::nullopt;
-    }
-    return body;
-  }
-  const auto& unknown = reflection->GetUnknownFields(response);
-  for (int i = unknown.field_count() - 1; i >= 0; --i) {  // the last one wins, as in protobuf
-    const UnknownField& f = unknown.field(i);
-    if (f.number() != kBodyTemplateField || f.type() != UnknownField::TYPE_LENGTH_DELIMITED)
-      continue;
-    v1::StatusChange body;
-    if (body.ParseFromString(f.length_delimited())) return body;
-  }
-  return std::nullopt;
+  if (!response.has_body_template()) return std::nullopt;
+  return response.body_template();
 }
 
 absl::StatusOr<v1::StatusChange> BuildStatusChange(

@@ -30,10 +30,9 @@ struct Action {
   std::string destination_node;
 };
 
-// The prefilled body the node may send in PrepareResponse as field 2
-// (`StatusChange body_template = 2`, planned). Read by field name when the
-// compiled proto has it, else from the unknown fields, so this client works
-// with nodes before and after that field exists. nullopt when absent.
+// The prefilled body the node sends with a STATUS_CHANGE's PrepareResponse
+// (referral_id, from_state, and for a forward the whole `forward`); nullopt
+// from a node that sends none.
 std::optional<v1::StatusChange> BodyTemplate(const v1::PrepareResponse& response);
 
 // The body to sign for a STATUS_CHANGE: `node_template` when the node sent

@@ -16,6 +16,7 @@
 #include "client/flags.h"
 #include "client/referrals_client.h"
 #include "mir/v1/referral.pb.h"
+#include "mir/v1/referrals.pb.h"
 
 namespace mir::client {
 
@@ -62,6 +63,9 @@ const std::vector<FlagSpec>& ReferralFieldFlags();
 bool HasReferralFieldFlags(const ParsedFlags& flags);
 // Sets the fields named by the given flags; UsageError naming the flag on a bad value.
 absl::Status ApplyReferralFlags(const ParsedFlags& flags, v1::Referral& referral);
+
+// `list`'s filters as a ListRequest; UsageError naming the flag.
+absl::StatusOr<v1::ListRequest> ListRequestFromFlags(const ParsedFlags& flags);
 
 }  // namespace mir::client
 

@@ -34,15 +34,16 @@ absl::StatusOr<std::string> ReferralId(const Invocation& inv) {
   return id;
 }
 
-absl::StatusOr<std::string> Required(const Invocation& inv, const std::string& flag) {
-  if (!inv.flags.Has(flag)) return UsageError(absl::StrCat("--", flag, " is required"));
-  return inv.flags.Get(flag);
+absl::StatusOr<std::string> Required(const ParsedFlags& flags, const std::string& flag) {
+  if (!flags.Has(flag)) return UsageError(absl::StrCat("--", flag, " is required"));
+  return flags.Get(flag);
 }
 
-absl::StatusOr<uint32_t> Count(const Invocation& inv, const std::string& flag, uint32_t fallback) {
-  if (!inv.flags.Has(flag)) return fallback;
+absl::StatusOr<uint32_t> Count(const ParsedFlags& flags, const std::string& flag,
+                               uint32_t fallback) {
+  if (!flags.Has(flag)) return fallback;
   uint32_t n;
-  if (!absl::SimpleAtoi(inv.flags.Get(flag), &n) || n == 0) {
+  if (!absl::SimpleAtoi(flags.Get(flag), &n) || n == 0) {
     return UsageError(absl::StrCat("--", flag, " must be a whole number, 1 or more"));
   }
   return n;
@@ -61,8 +62,8 @@ absl::StatusOr<absl::Time> TimeFlag(const std::string& text, const std::string& 
   return *t;
 }
 
-absl::StatusOr<std::string> NodeFlag(const Invocation& inv, const std::string& flag) {
-  ASSIGN_OR_RETURN(std::string node, Required(inv, flag));
+absl::StatusOr<std::string> NodeFlag(const ParsedFlags& flags, const std::string& flag) {
+  ASSIGN_OR_RETURN(std::string node, Required(flags, flag));
   if (!IsValidNodeId(node))
     return UsageError(absl::StrCat("--", flag, " must be a node id such as lombardia"));
   return node;
@@ -86,15 +87,15 @@ struct Transition {
 absl::Status NoExtraFields(const Invocation&, Action&) { return absl::OkStatus(); }
 
 absl::Status FillForward(const Invocation& inv, Action& a) {
-  ASSIGN_OR_RETURN(std::string to, NodeFlag(inv, "to"));
+  ASSIGN_OR_RETURN(std::string to, NodeFlag(inv.flags, "to"));
   a.destination_node = to;
   a.change.mutable_forward()->set_to_node(to);
   return absl::OkStatus();
 }
 
 absl::Status FillPropose(const Invocation& inv, Action& a) {
-  ASSIGN_OR_RETURN(std::string project, Required(inv, "project"));
-  ASSIGN_OR_RETURN(std::string from_text, Required(inv, "available-from"));
+  ASSIGN_OR_RETURN(std::string project, Required(inv.flags, "project"));
+  ASSIGN_OR_RETURN(std::string from_text, Required(inv.flags, "available-from"));
   ASSIGN_OR_RETURN(absl::Time from, TimeFlag(from_text, "available-from"));
   a.change.mutable_placement()->set_project_ref(project);
   *a.change.mutable_placement()->mutable_available_from() = ToTimestamp(from);
@@ -102,14 +103,14 @@ absl::Status FillPropose(const Invocation& inv, Action& a) {
 }
 
 absl::Status FillSchedule(const Invocation& inv, Action& a) {
-  ASSIGN_OR_RETURN(std::string date_text, Required(inv, "date"));
+  ASSIGN_OR_RETURN(std::string date_text, Required(inv.flags, "date"));
   ASSIGN_OR_RETURN(absl::Time date, TimeFlag(date_text, "date"));
   *a.change.mutable_transfer_date() = ToTimestamp(date);
   return absl::OkStatus();
 }
 
 absl::Status FillConfirm(const Invocation& inv, Action& a) {
-  ASSIGN_OR_RETURN(std::string project, Required(inv, "project"));
+  ASSIGN_OR_RETURN(std::string project, Required(inv.flags, "project"));
   a.confirmation.set_project_ref(project);
   if (inv.flags.Has("taken-at")) {
     ASSIGN_OR_RETURN(absl::Time at, TimeFlag(inv.flags.Get("taken-at"), "taken-at"));
@@ -119,21 +120,21 @@ absl::Status FillConfirm(const Invocation& inv, Action& a) {
 }
 
 absl::Status FillReject(const Invocation& inv, Action& a) {
-  ASSIGN_OR_RETURN(std::string text, Required(inv, "reason"));
+  ASSIGN_OR_RETURN(std::string text, Required(inv.flags, "reason"));
   ASSIGN_OR_RETURN(auto reason, EnumFlag<v1::RejectionReason>(text, "reason"));
   a.change.set_rejection_reason(reason);
   return absl::OkStatus();
 }
 
 absl::Status FillCloseNegative(const Invocation& inv, Action& a) {
-  ASSIGN_OR_RETURN(std::string text, Required(inv, "reason"));
+  ASSIGN_OR_RETURN(std::string text, Required(inv.flags, "reason"));
   ASSIGN_OR_RETURN(auto reason, EnumFlag<v1::ClosureReason>(text, "reason"));
   a.change.set_closure_reason(reason);
   return absl::OkStatus();
 }
 
 absl::Status FillWithdraw(const Invocation& inv, Action& a) {
-  ASSIGN_OR_RETURN(std::string text, Required(inv, "reason"));
+  ASSIGN_OR_RETURN(std::string text, Required(inv.flags, "reason"));
   ASSIGN_OR_RETURN(auto reason, EnumFlag<v1::WithdrawalReason>(text, "reason"));
   a.change.set_withdrawal_reason(reason);
   return absl::OkStatus();
@@ -345,7 +346,7 @@ absl::Status RunSubmit(const Invocation& inv) {
     }
   }
   if (inv.flags.Has("to")) {
-    ASSIGN_OR_RETURN(std::string to, NodeFlag(inv, "to"));
+    ASSIGN_OR_RETURN(std::string to, NodeFlag(inv.flags, "to"));
     if (!referral.destination_node().empty() && referral.destination_node() != to) {
       return UsageError(absl::StrCat("--to ", to, " differs from destination_node in ", source));
     }
@@ -364,42 +365,8 @@ absl::Status RunSubmit(const Invocation& inv) {
                                      referral.destination_node()));
 }
 
-absl::StatusOr<v1::ListRequest> ListRequestFrom(const Invocation& inv) {
-  v1::ListRequest request;
-  const ParsedFlags& f = inv.flags;
-  if (f.Has("direction")) {
-    const std::string d = f.Get("direction");
-    if (d == "in" || d == "inbound")
-      request.set_direction(v1::DIRECTION_INBOUND);
-    else if (d == "out" || d == "outbound")
-      request.set_direction(v1::DIRECTION_OUTBOUND);
-    else
-      return UsageError("--direction must be inbound or outbound");
-  }
-  for (const std::string& s : f.GetAll("state")) {
-    ASSIGN_OR_RETURN(auto state, EnumFlag<v1::ReferralState>(s, "state"));
-    request.add_states(state);
-  }
-  if (f.Has("urgency")) {
-    ASSIGN_OR_RETURN(auto urgency, EnumFlag<v1::Urgency>(f.Get("urgency"), "urgency"));
-    request.set_urgency(urgency);
-  }
-  if (f.Has("counterpart")) {
-    ASSIGN_OR_RETURN(std::string node, NodeFlag(inv, "counterpart"));
-    request.set_counterpart_node(node);
-  }
-  if (f.Has("since")) {
-    ASSIGN_OR_RETURN(absl::Time since, TimeFlag(f.Get("since"), "since"));
-    *request.mutable_since() = ToTimestamp(since);
-  }
-  request.set_overdue_only(f.Has("overdue"));
-  ASSIGN_OR_RETURN(uint32_t limit, Count(inv, "limit", 100));
-  request.set_limit(limit);
-  return request;
-}
-
 absl::Status RunList(const Invocation& inv) {
-  ASSIGN_OR_RETURN(v1::ListRequest request, ListRequestFrom(inv));
+  ASSIGN_OR_RETURN(v1::ListRequest request, ListRequestFromFlags(inv.flags));
   ASSIGN_OR_RETURN(auto client, inv.Connect());
   ASSIGN_OR_RETURN(v1::ListResponse response, client->List(request));
   inv.out << (inv.json ? ToJson(response) : FormatSummaries(response, client->identity().node));
@@ -437,7 +404,7 @@ absl::Status RunCirculate(const Invocation& inv) {
 }
 
 absl::Status RunWatch(const Invocation& inv) {
-  ASSIGN_OR_RETURN(uint32_t count, Count(inv, "count", 0));
+  ASSIGN_OR_RETURN(uint32_t count, Count(inv.flags, "count", 0));
   ASSIGN_OR_RETURN(auto client, inv.Connect());
   uint32_t seen = 0;
   return client->Watch([&](const v1::WatchEvent& event) {
@@ -447,7 +414,7 @@ absl::Status RunWatch(const Invocation& inv) {
 }
 
 absl::Status RunDeadLetters(const Invocation& inv) {
-  ASSIGN_OR_RETURN(uint32_t limit, Count(inv, "limit", 100));
+  ASSIGN_OR_RETURN(uint32_t limit, Count(inv.flags, "limit", 100));
   ASSIGN_OR_RETURN(auto client, inv.Connect());
   ASSIGN_OR_RETURN(v1::ListDeadLettersResponse response, client->ListDeadLetters(limit));
   inv.out << (inv.json ? ToJson(response) : FormatDeadLetters(response));
@@ -612,6 +579,39 @@ std::vector<Command> BuildTable() {
 }
 
 }  // namespace
+
+absl::StatusOr<v1::ListRequest> ListRequestFromFlags(const ParsedFlags& f) {
+  v1::ListRequest request;
+  if (f.Has("direction")) {
+    const std::string d = f.Get("direction");
+    if (d == "in" || d == "inbound")
+      request.set_direction(v1::DIRECTION_INBOUND);
+    else if (d == "out" || d == "outbound")
+      request.set_direction(v1::DIRECTION_OUTBOUND);
+    else
+      return UsageError("--direction must be inbound or outbound");
+  }
+  for (const std::string& s : f.GetAll("state")) {
+    ASSIGN_OR_RETURN(auto state, EnumFlag<v1::ReferralState>(s, "state"));
+    request.add_states(state);
+  }
+  if (f.Has("urgency")) {
+    ASSIGN_OR_RETURN(auto urgency, EnumFlag<v1::Urgency>(f.Get("urgency"), "urgency"));
+    request.set_urgency(urgency);
+  }
+  if (f.Has("counterpart")) {
+    ASSIGN_OR_RETURN(std::string node, NodeFlag(f, "counterpart"));
+    request.set_counterpart_node(node);
+  }
+  if (f.Has("since")) {
+    ASSIGN_OR_RETURN(absl::Time since, TimeFlag(f.Get("since"), "since"));
+    *request.mutable_since() = ToTimestamp(since);
+  }
+  request.set_overdue_only(f.Has("overdue"));
+  ASSIGN_OR_RETURN(uint32_t limit, Count(f, "limit", 100));
+  request.set_limit(limit);
+  return request;
+}
 
 const std::vector<Command>& CommandTable() {
   static const std::vector<Command> table = BuildTable();
