@@ -1,10 +1,8 @@
 // Real mir-broker processes killed with SIGKILL mid-delivery and restarted:
 // everything acknowledged is delivered, each referral takes effect once.
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -14,59 +12,11 @@
 #include "broker/node.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
+#include "tests/broker/broker_process.h"
 #include "tests/broker/network.h"
 
 namespace mir::testing {
 namespace {
-
-// One mir-broker child process.
-class BrokerProcess {
- public:
-  BrokerProcess(std::string config, std::string log) : config_(std::move(config)), log_(std::move(log)) {}
-  ~BrokerProcess() { Kill(SIGKILL); }
-
-  void Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(fd, STDERR_FILENO);
-      dup2(fd, STDOUT_FILENO);
-      execl(MIR_BROKER_BINARY, "mir-broker", "--config", config_.c_str(), nullptr);
-      _exit(127);
-    }
-    ASSERT_GT(pid_, 0);
-  }
-  // Sends `sig` and reaps the child. Returns its wait status.
-  int Kill(int sig) {
-    if (pid_ <= 0) return 0;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-  bool running() const { return pid_ > 0; }
-
- private:
-  std::string config_, log_;
-  pid_t pid_ = -1;
-};
-
-std::string ConfigJson(const broker::BrokerOptions& o) {
-  std::string peers, routes;
-  for (const auto& [id, address] : o.peers) {
-    peers += (peers.empty() ? "" : ", ") + ("\"" + id + "\": \"" + address + "\"");
-  }
-  for (const auto& [dest, hop] : o.routes) {
-    routes += (routes.empty() ? "" : ", ") + ("\"" + dest + "\": \"" + hop + "\"");
-  }
-  return "{\n  \"nodeId\": \"" + o.node_id + "\",\n  \"listenAddress\": \"" + o.listen_address +
-         "\",\n  \"databasePath\": \"" + o.database_path + "\",\n  \"caCertificate\": \"" +
-         o.ca_certificate + "\",\n  \"nodeCertificate\": \"" + o.node_certificate +
-         "\",\n  \"nodeKey\": \"" + o.node_key + "\",\n  \"peers\": {" + peers +
-         "},\n  \"routes\": {" + routes + "},\n  \"relay\": " + (o.relay ? "true" : "false") +
-         ",\n  \"delivery\": {\"initialBackoffMs\": 50, \"maxBackoffMs\": 500, \"inFlightPerPeer\": 8}\n}\n";
-}
 
 TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
   const std::string dir = NewTempDir();
@@ -76,7 +26,10 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
   broker::BrokerOptions toscana = NodeOptions("toscana", toscana_port, dir);
   toscana.peers = {{"nvn", Address(nvn_port)}};
   toscana.routes = {{"*", "nvn"}};
-  for (const auto* o : {&nvn, &toscana}) std::ofstream(dir + "/" + o->node_id + ".json") << ConfigJson(*o);
+  for (auto* o : {&nvn, &toscana}) {
+    o->in_flight_per_peer = 8;
+    WriteConfig(*o, dir + "/" + o->node_id + ".json");
+  }
 
   // A backlog at toscana, acknowledged to its operator before any broker runs.
   constexpr int kReferrals = 1500;
@@ -93,8 +46,8 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
 
   BrokerProcess nvn_process(dir + "/nvn.json", dir + "/nvn.log");
   BrokerProcess toscana_process(dir + "/toscana.json", dir + "/toscana.log");
-  nvn_process.Start();
-  toscana_process.Start();
+  ASSERT_TRUE(nvn_process.Start());
+  ASSERT_TRUE(toscana_process.Start());
   std::mt19937 rng(std::random_device{}());
   int kills = 0;
   for (int round = 0; round < 10; ++round) {
@@ -104,7 +57,7 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the broker was not running when killed: see " << dir << "/*.log";
     ++kills;
-    victim.Start();
+    ASSERT_TRUE(victim.Start());
   }
 
   // Drain: let both run, stop them cleanly, look; repeat until all delivered.
@@ -122,8 +75,8 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
                 OutboxCount((*n)->store(), storage::OutboxState::kDelivered) == kReferrals;
     }
     if (!drained) {
-      nvn_process.Start();
-      toscana_process.Start();
+      ASSERT_TRUE(nvn_process.Start());
+      ASSERT_TRUE(toscana_process.Start());
     }
   }
   ASSERT_TRUE(drained) << "not drained after " << kills << " kills; logs in " << dir;

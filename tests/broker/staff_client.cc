@@ -48,6 +48,7 @@ absl::StatusOr<v1::SubmitResponse> StaffClient::SignAndSubmit(const v1::PrepareR
     if (!envelope.ok()) return envelope.status();
     request.add_envelopes(*envelope);
   }
+  last_signed_.assign(request.envelopes().begin(), request.envelopes().end());
   return Unary<v1::SubmitResponse>([&](grpc::ClientContext* c, v1::SubmitResponse* r) {
     return stub_->Submit(c, request, r);
   });

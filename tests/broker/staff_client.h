@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/signer.h"
 #include "mir/v1/referrals.grpc.pb.h"
@@ -34,12 +35,17 @@ class StaffClient {
   absl::StatusOr<v1::ReferralView> Get(const std::string& referral_id);
   absl::Status Circulate(const std::string& referral_id, const std::string& partner_uri);
 
+  // The envelopes signed for the most recent Submit call (one per
+  // recipient), whatever its outcome.
+  const std::vector<std::string>& last_signed() const { return last_signed_; }
+
  private:
   absl::StatusOr<v1::SubmitResponse> SignAndSubmit(const v1::PrepareResponse& prepared,
                                                    const std::string& body);
 
   std::unique_ptr<Signer> signer_;
   std::unique_ptr<v1::Referrals::Stub> stub_;
+  std::vector<std::string> last_signed_;
 };
 
 }  // namespace mir::testing

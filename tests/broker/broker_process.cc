@@ -1,0 +1,70 @@
+#include "tests/broker/broker_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#ifndef MIR_BROKER_BINARY
+#error "MIR_BROKER_BINARY must name the mir-broker binary"
+#endif
+
+namespace mir::testing {
+
+const char* BrokerBinary() { return MIR_BROKER_BINARY; }
+
+std::string ConfigJson(const broker::BrokerOptions& o) {
+  auto quoted_map = [](const std::map<std::string, std::string>& m) {
+    std::vector<std::string> items;
+    for (const auto& [k, v] : m) items.push_back(absl::StrCat("\"", k, "\": \"", v, "\""));
+    return absl::StrCat("{", absl::StrJoin(items, ", "), "}");
+  };
+  std::vector<std::string> relays;
+  for (const std::string& r : o.relays) relays.push_back(absl::StrCat("\"", r, "\""));
+  return absl::StrCat(
+      "{\n  \"nodeId\": \"", o.node_id, "\",\n  \"listenAddress\": \"", o.listen_address,
+      "\",\n  \"databasePath\": \"", o.database_path, "\",\n  \"caCertificate\": \"",
+      o.ca_certificate, "\",\n  \"nodeCertificate\": \"", o.node_certificate,
+      "\",\n  \"nodeKey\": \"", o.node_key, "\",\n  \"peers\": ", quoted_map(o.peers),
+      ",\n  \"routes\": ", quoted_map(o.routes), ",\n  \"relays\": [", absl::StrJoin(relays, ", "),
+      "],\n  \"relay\": ", o.relay ? "true" : "false",
+      ",\n  \"limits\": {\"maxEnvelopeBytes\": ", o.max_envelope_bytes,
+      ", \"maxClockSkewS\": ", absl::ToInt64Seconds(o.max_clock_skew),
+      "},\n  \"delivery\": {\"initialBackoffMs\": ", absl::ToInt64Milliseconds(o.initial_backoff),
+      ", \"maxBackoffMs\": ", absl::ToInt64Milliseconds(o.max_backoff),
+      ", \"inFlightPerPeer\": ", o.in_flight_per_peer,
+      ", \"rpcTimeoutMs\": ", absl::ToInt64Milliseconds(o.rpc_timeout),
+      ", \"deadLetterAfterS\": ", absl::ToInt64Seconds(o.dead_letter_after), "}\n}\n");
+}
+
+void WriteConfig(const broker::BrokerOptions& o, const std::string& path) {
+  std::ofstream(path) << ConfigJson(o);
+}
+
+bool BrokerProcess::Start() {
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, STDERR_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    execl(MIR_BROKER_BINARY, "mir-broker", "--config", config_.c_str(), nullptr);
+    _exit(127);
+  }
+  return pid_ > 0;
+}
+
+int BrokerProcess::Kill(int sig) {
+  if (pid_ <= 0) return 0;
+  kill(pid_, sig);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+}  // namespace mir::testing
