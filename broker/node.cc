@@ -77,7 +77,7 @@ void Node::WakeAllSenders() const {
 
 int Node::AddEventListener(EventListener listener) {
   absl::MutexLock lock(&listeners_mu_);
-  listeners_[next_listener_] = std::move(listener);
+  listeners_[next_listener_] = std::make_shared<const EventListener>(std::move(listener));
   return next_listener_++;
 }
 
@@ -88,8 +88,12 @@ void Node::RemoveEventListener(int handle) {
 
 void Node::Publish(const std::vector<storage::Event>& events) {
   if (events.empty()) return;
-  absl::MutexLock lock(&listeners_mu_);
-  for (auto& [handle, listener] : listeners_) listener(events);
+  std::vector<std::shared_ptr<const EventListener>> listeners;
+  {
+    absl::MutexLock lock(&listeners_mu_);
+    for (const auto& [handle, listener] : listeners_) listeners.push_back(listener);
+  }
+  for (const auto& listener : listeners) (*listener)(events);
 }
 
 std::vector<std::string> Node::Recipients(const storage::ReferralRecord& referral,

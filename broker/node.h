@@ -73,7 +73,10 @@ class Node {
   // the origin, or the national node that routed it on).
   bool IsSendingSide(const storage::ReferralRecord& referral) const;
 
-  // Listeners see every applied event after its commit. Returns a handle.
+  // Listeners see every applied event after its commit, called on the
+  // committing thread with no lock of ours held (so a listener may call back
+  // into the node). A listener may still be called once by a Publish that
+  // started before its removal: it must stay safe to call. Returns a handle.
   int AddEventListener(EventListener listener);
   void RemoveEventListener(int handle);
 
@@ -119,7 +122,7 @@ class Node {
 
   absl::Mutex listeners_mu_;
   int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
-  std::map<int, EventListener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  std::map<int, std::shared_ptr<const EventListener>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
 };
 
 }  // namespace mir::broker

@@ -200,14 +200,19 @@ grpc::ServerUnaryReactor* ReferralsService::Requeue(grpc::CallbackServerContext*
 namespace {
 
 // Streams applied events to one watcher. The node's listener only appends to
-// `queue_` and starts a write when none is in flight; no lock is held while
-// calling into gRPC, and Finish waits for an in-flight write, so the reactor
-// is never used after OnDone.
+// the shared state's queue and starts a write when none is in flight; no lock
+// is held while calling into gRPC, and Finish waits for an in-flight write,
+// so the reactor is never touched after OnDone. The state outlives the
+// reactor: a listener call that races with OnDone finds it detached.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
-  WatchReactor(Node* node, Identity caller) : node_(node), caller_(std::move(caller)) {
+  WatchReactor(Node* node, Identity caller)
+      : node_(node), caller_(std::move(caller)), state_(std::make_shared<State>()) {
+    state_->reactor = this;
     handle_ = node_->AddEventListener(
-        [this](const std::vector<storage::Event>& events) { OnEvents(events); });
+        [node, caller = caller_, state = state_](const std::vector<storage::Event>& events) {
+          OnEvents(*node, caller, *state, events);
+        });
     // Tells the client the subscription is in place before any event.
     StartSendInitialMetadata();
     MIR_LOG(INFO) << caller_.Uri() << " started watching";
@@ -217,93 +222,102 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     const v1::WatchEvent* next = nullptr;
     bool finish = false;
     {
-      absl::MutexLock lock(&mu_);
-      queue_.pop_front();
-      if (!ok || cancelled_ || overflowed_) {
-        writing_ = false;
-        finish = !finished_;
-        finished_ = true;
-      } else if (!queue_.empty()) {
-        next = &queue_.front();
+      absl::MutexLock lock(&state_->mu);
+      state_->queue.pop_front();
+      if (!ok || state_->cancelled || state_->overflowed) {
+        state_->writing = false;
+        finish = !state_->finished;
+        state_->finished = true;
+      } else if (!state_->queue.empty()) {
+        next = &state_->queue.front();
       } else {
-        writing_ = false;
+        state_->writing = false;
       }
     }
     if (next != nullptr) StartWrite(next);
-    if (finish) Finish(FinalStatus());
+    if (finish) Finish(state_->FinalStatus());
   }
 
   void OnCancel() override {
     bool finish = false;
     {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      if (!writing_ && !finished_) finish = finished_ = true;
+      absl::MutexLock lock(&state_->mu);
+      state_->cancelled = true;
+      if (!state_->writing && !state_->finished) finish = state_->finished = true;
     }
-    if (finish) Finish(grpc::Status::CANCELLED);
+    if (finish) Finish(state_->FinalStatus());
   }
 
   void OnDone() override {
     {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
+      absl::MutexLock lock(&state_->mu);
+      state_->reactor = nullptr;
     }
     node_->RemoveEventListener(handle_);
     delete this;
   }
 
  private:
-  void OnEvents(const std::vector<storage::Event>& events) {
+  struct State {
+    absl::Mutex mu;
+    WatchReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;  // null once done
+    std::deque<v1::WatchEvent> queue ABSL_GUARDED_BY(mu);
+    bool writing ABSL_GUARDED_BY(mu) = false;
+    bool cancelled ABSL_GUARDED_BY(mu) = false;
+    bool finished ABSL_GUARDED_BY(mu) = false;
+    bool overflowed ABSL_GUARDED_BY(mu) = false;
+
+    grpc::Status FinalStatus() {
+      absl::MutexLock lock(&mu);
+      return overflowed ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                       "the watcher fell too far behind; watch again")
+                        : grpc::Status::CANCELLED;
+    }
+  };
+
+  static void OnEvents(Node& node, const Identity& caller, State& state,
+                       const std::vector<storage::Event>& events) {
     std::vector<v1::WatchEvent> batch;
     for (const storage::Event& e : events) {
-      auto referral = node_->store().GetReferral(e.referral_id);
+      auto referral = node.store().GetReferral(e.referral_id);
       if (!referral.ok() || !referral->has_value()) continue;
-      if (caller_.role == Role::kPartner) {
-        auto visible = node_->store().PartnerHasAccess(e.referral_id, caller_.Uri());
+      if (caller.role == Role::kPartner) {
+        auto visible = node.store().PartnerHasAccess(e.referral_id, caller.Uri());
         if (!visible.ok() || !*visible) continue;
       }
       v1::WatchEvent event;
-      *event.mutable_referral() = SummaryOf(*node_, **referral);
+      *event.mutable_referral() = SummaryOf(node, **referral);
       *event.mutable_event() = TimelineEventOf(e, {}, std::nullopt);
       batch.push_back(std::move(event));
     }
+    WatchReactor* reactor = nullptr;
     const v1::WatchEvent* first = nullptr;
     bool finish = false;
     {
-      absl::MutexLock lock(&mu_);
-      if (done_ || finished_ || overflowed_) return;
-      for (auto& event : batch) queue_.push_back(std::move(event));
-      if (queue_.size() > kMaxWatchBacklog) {
-        // A reader this slow gets told to watch again rather than growing
-        // our memory; the current write (if any) finishes the call.
-        overflowed_ = true;
-        if (!writing_) finish = finished_ = true;
-      } else if (!writing_ && !queue_.empty()) {
-        writing_ = true;
-        first = &queue_.front();
+      absl::MutexLock lock(&state.mu);
+      if (state.reactor == nullptr || state.finished || state.overflowed) return;
+      for (auto& event : batch) state.queue.push_back(std::move(event));
+      if (state.queue.size() > kMaxWatchBacklog) {
+        // A reader this slow is told to watch again rather than growing our
+        // memory; a write in flight finishes the call when it completes.
+        state.overflowed = true;
+        if (!state.writing) finish = state.finished = true;
+      } else if (!state.writing && !state.queue.empty()) {
+        state.writing = true;
+        first = &state.queue.front();
       }
+      reactor = state.reactor;
     }
-    if (first != nullptr) StartWrite(first);
-    if (finish) Finish(FinalStatus());
-  }
-
-  grpc::Status FinalStatus() {
-    absl::MutexLock lock(&mu_);
-    return overflowed_ ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                      "the watcher fell too far behind; watch again")
-                       : grpc::Status::CANCELLED;
+    // Safe without the lock: with `writing` or `finished` set by us, the call
+    // cannot complete (and OnDone cannot run) before this write or Finish.
+    if (first != nullptr) reactor->StartWrite(first);
+    if (finish) reactor->Finish(state.FinalStatus());
   }
 
   Node* const node_;
   const Identity caller_;
+  const std::shared_ptr<State> state_;
   int handle_ = 0;
-  absl::Mutex mu_;
-  std::deque<v1::WatchEvent> queue_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
