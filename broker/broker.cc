@@ -109,7 +109,8 @@ void Broker::Shutdown(absl::Duration grace) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }
   for (auto& [peer, sender] : senders_) sender->Stop();
-  MIR_LOG(INFO) << "node " << node_->options().node_id << " stopped";
+  // Start() may have failed before the node existed (e.g. a corrupt store).
+  if (node_ != nullptr) MIR_LOG(INFO) << "node " << node_->options().node_id << " stopped";
 }
 
 Broker::~Broker() { Shutdown(); }
