@@ -117,9 +117,8 @@ std::string Sentence(absl::string_view message) {
 int ExitCode(const absl::Status& status) {
   if (IsConnectionError(status)) return kExitNoContact;
   if (IsUsageError(status)) return kExitUsage;
-  // Refused before anything was sent: the input was wrong.
-  if (status.code() == absl::StatusCode::kInvalidArgument &&
-      ReasonOf(status) == v1::ERROR_REASON_UNSPECIFIED) {
+  // Refused here, before anything was submitted: the input was wrong.
+  if (status.code() == absl::StatusCode::kInvalidArgument && !IsFromNode(status)) {
     return kExitUsage;
   }
   return kExitFailed;

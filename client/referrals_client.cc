@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -34,7 +35,18 @@ bool LooksLikeHandshakeFailure(absl::string_view message) {
 
 std::string Seconds(absl::Duration d) { return absl::FormatDuration(d); }
 
+constexpr char kFromNodePayload[] = "type.googleapis.com/mir.client.FromNode";
+
+absl::Status FromNode(absl::Status status) {
+  status.SetPayload(kFromNodePayload, absl::Cord("1"));
+  return status;
+}
+
 }  // namespace
+
+bool IsFromNode(const absl::Status& status) {
+  return status.GetPayload(kFromNodePayload).has_value();
+}
 
 absl::StatusOr<std::unique_ptr<ReferralsClient>> ReferralsClient::Connect(
     const ConnectionOptions& options) {
@@ -63,8 +75,8 @@ absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
   const std::string& at = options_.address;
   const std::string message = OneLine(status.error_message());
   if (ReasonOf(from_node) != v1::ERROR_REASON_UNSPECIFIED) {
-    return MirError(from_node.code(), ReasonOf(from_node),
-                    absl::StrCat("refused by the node: ", message));
+    return FromNode(MirError(from_node.code(), ReasonOf(from_node),
+                             absl::StrCat("refused by the node: ", message)));
   }
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -80,15 +92,17 @@ absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
           absl::StrCat("the node at ", at, " did not answer within ", Seconds(options_.timeout),
                        " (use --timeout to wait longer)")));
     case grpc::StatusCode::UNIMPLEMENTED:
-      return absl::UnimplementedError(
+      return FromNode(absl::UnimplementedError(
           absl::StrCat("the node at ", at,
-                       " does not offer the Referrals service: is its mir-broker up to date?"));
+                       " does not offer the Referrals service: is its mir-broker up to date?")));
     case grpc::StatusCode::INTERNAL:
     case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::DATA_LOSS:
-      return absl::Status(from_node.code(), absl::StrCat("the node at ", at, " failed: ", message));
+      return FromNode(
+          absl::Status(from_node.code(), absl::StrCat("the node at ", at, " failed: ", message)));
     default:
-      return absl::Status(from_node.code(), absl::StrCat("refused by the node: ", message));
+      return FromNode(
+          absl::Status(from_node.code(), absl::StrCat("refused by the node: ", message)));
   }
 }
 

@@ -38,6 +38,10 @@ struct ConnectionOptions {
   const Clock* clock = RealClock::Get();
 };
 
+// True for an error the node answered with (a refusal or its own failure),
+// as opposed to one found by this client before or without the node.
+bool IsFromNode(const absl::Status& status);
+
 // Thread-compatible: one call at a time.
 class ReferralsClient {
  public:

@@ -231,6 +231,11 @@ TEST_F(MirctlTest, RefusalsByTheNodeAreOneSentence) {
        "mirctl submit: only hotline operators can submit a referral, and "
        "mir://toscana/partner/shelter1 is not "
        "one.\n"},
+      {"toscana/operator",
+       {"circulate", id, "--partner", "mir://lombardia/partner/shelter1"},
+       client::kExitFailed,
+       "mirctl circulate: refused by the node: partner 'mir://lombardia/partner/shelter1' is not "
+       "mir://toscana/partner/<name>.\n"},
       {"toscana/partner",
        {"dead-letters"},
        client::kExitFailed,
@@ -249,6 +254,12 @@ TEST_F(MirctlTest, RefusalsByTheNodeAreOneSentence) {
     EXPECT_EQ(r.err, c.err);
     EXPECT_EQ(r.out, "");
   }
+  // The origin may not evaluate its own referral: the node says who may.
+  Result own = Mirctl("toscana/operator", {"evaluate", id});
+  EXPECT_EQ(own.code, client::kExitFailed);
+  EXPECT_THAT(own.err, StartsWith("mirctl evaluate: refused by the node: "));
+  EXPECT_EQ(std::count(own.err.begin(), own.err.end(), '\n'), 1);
+
   // The node's refusal keeps its machine-readable reason for the library's callers.
   auto anna = Connect("toscana/operator");
   client::Action accept;
