@@ -60,6 +60,11 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   broker->referrals_ = std::make_unique<ReferralsService>(broker->node_.get());
   broker->deadlines_ = std::make_unique<DeadlineWatcher>(broker->node_.get());
   grpc::ServerBuilder builder;
+  // A fail-stopped store turns the health service NOT_SERVING (broker/health.h).
+  broker->health_ = std::make_unique<StoreHealth>(&broker->node_->store());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> checks;
+  checks.push_back(broker->health_->CheckOnEveryCall());
+  builder.experimental().SetInterceptorCreators(std::move(checks));
   builder.AddListeningPort(options.listen_address, server_credentials, &broker->port_);
   builder.RegisterService(broker->exchange_.get());
   builder.RegisterService(broker->referrals_.get());
@@ -76,6 +81,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address));
   }
   broker->server_->GetHealthCheckService()->SetServingStatus(true);
+  broker->health_->Attach(broker->server_->GetHealthCheckService());
 
   for (auto& [peer, sender] : broker->senders_) sender->Start();
   broker->deadline_thread_ = std::thread([raw] { raw->WatchDeadlines(); });
@@ -87,6 +93,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
 void Broker::WatchDeadlines() {
   while (true) {
     deadlines_->Check();
+    health_->Check();  // also when no call comes in
     absl::MutexLock lock(&stop_mu_);
     auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(stop_mu_) { return stopping_; };
     if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping),

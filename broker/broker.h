@@ -11,6 +11,7 @@
 
 #include "broker/deadline_watcher.h"
 #include "broker/exchange_service.h"
+#include "broker/health.h"
 #include "broker/referrals_service.h"
 #include "broker/node.h"
 #include "broker/sender.h"
@@ -49,6 +50,8 @@ class Broker {
   std::thread deadline_thread_;
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  // Before server_, so that the server (which calls it) is destroyed first.
+  std::unique_ptr<StoreHealth> health_;
   std::unique_ptr<grpc::Server> server_;
   std::map<std::string, std::unique_ptr<PeerSender>> senders_;
   int port_ = 0;

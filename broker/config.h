@@ -55,6 +55,11 @@ struct BrokerOptions {
   // net: every enqueue wakes the sender at once.
   absl::Duration outbox_poll_interval = absl::Seconds(30);
 
+  // SQLite VFS the store is opened with (storage::StoreOptions::vfs_name);
+  // empty = the default. Only tests set it, to inject disk faults
+  // (storage/fault_vfs.h); the config file has no such field.
+  std::string vfs_name;
+
   // Next hop towards `destination`, or nullopt when there is no route.
   absl::optional<std::string> NextHop(const std::string& destination) const;
 };

@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
   storage::StoreOptions store_options;
   store_options.path = options.database_path;
   store_options.national_node = options.national_node;
+  store_options.vfs_name = options.vfs_name;
   ASSIGN_OR_RETURN(auto store, storage::Store::Open(store_options, clock));
   return std::unique_ptr<Node>(new Node(options, clock, std::move(signer), std::move(verifier),
                                         std::move(store)));
