@@ -407,10 +407,18 @@ absl::Status RunWatch(const Invocation& inv) {
   ASSIGN_OR_RETURN(uint32_t count, Count(inv.flags, "count", 0));
   ASSIGN_OR_RETURN(auto client, inv.Connect());
   uint32_t seen = 0;
-  return client->Watch([&](const v1::WatchEvent& event) {
-    inv.out << (inv.json ? ToJson(event, /*pretty=*/false) : FormatWatchEvent(event)) << std::flush;
-    return count == 0 || ++seen < count;
-  });
+  return client->Watch(
+      [&](const v1::WatchEvent& event) {
+        inv.out << (inv.json ? ToJson(event, /*pretty=*/false) : FormatWatchEvent(event))
+                << std::flush;
+        return count == 0 || ++seen < count;
+      },
+      [&] {
+        if (inv.json) return;
+        inv.out << "watching node " << client->address()
+                << " for new referrals and status changes (Ctrl-C to stop)\n"
+                << std::flush;
+      });
 }
 
 absl::Status RunDeadLetters(const Invocation& inv) {

@@ -246,10 +246,15 @@ absl::StatusOr<uint32_t> ReferralsClient::Requeue(const std::string& message_id)
   return response.requeued();
 }
 
-absl::Status ReferralsClient::Watch(const std::function<bool(const v1::WatchEvent&)>& on_event) {
+absl::Status ReferralsClient::Watch(const std::function<bool(const v1::WatchEvent&)>& on_event,
+                                    const std::function<void()>& on_connected) {
   grpc::ClientContext context;
   v1::WatchRequest request;
   auto reader = stub_->Watch(&context, request);
+  // The node sends its initial metadata once the subscription is in place.
+  reader->WaitForInitialMetadata();
+  const bool connected = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  if (connected && on_connected) on_connected();
   v1::WatchEvent event;
   bool stopped = false;
   while (reader->Read(&event)) {
@@ -261,6 +266,12 @@ absl::Status ReferralsClient::Watch(const std::function<bool(const v1::WatchEven
   }
   grpc::Status status = reader->Finish();
   if (stopped || status.ok()) return absl::OkStatus();
+  const bool dropped = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                       status.error_code() == grpc::StatusCode::CANCELLED;
+  if (connected && dropped) {
+    return MarkConnectionError(absl::UnavailableError(absl::StrCat(
+        "lost the connection to the node at ", options_.address, ": run mirctl watch again")));
+  }
   return RpcError(status);
 }
 

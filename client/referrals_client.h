@@ -72,8 +72,10 @@ class ReferralsClient {
   absl::StatusOr<uint32_t> Requeue(const std::string& message_id);
 
   // Streams events to `on_event` until it returns false (then OK), or the
-  // stream ends (the error, e.g. the node went away).
-  absl::Status Watch(const std::function<bool(const v1::WatchEvent&)>& on_event);
+  // stream ends (the error, e.g. the node went away: "lost the connection").
+  // `on_connected`, if set, is called once the node has accepted the watch.
+  absl::Status Watch(const std::function<bool(const v1::WatchEvent&)>& on_event,
+                     const std::function<void()>& on_connected = nullptr);
 
  private:
   ReferralsClient(ConnectionOptions options, std::unique_ptr<Signer> signer,
