@@ -1,0 +1,469 @@
+// mir-bench: MIR Exchange's performance tool (issue 7; docs/PERFORMANCE.md).
+//
+//   mir-bench [--dir DIR] [--pki DIR] [--keep] [--only LIST]
+//             [--submit N] [--e2e N] [--drain N] [--scale N,N,...] [--scale-calls N]
+//             [--floor-seconds S]
+//
+// Builds its own network on loopback (a development PKI, mir-broker
+// processes for nvn and toscana with mutual TLS, databases on disk), runs
+// the workloads and the floors they are read against, and prints one
+// Markdown table, targets last. Progress goes to stderr. A tool, not a test:
+// it asserts nothing and exits 0 unless something could not run at all.
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "bench/floors.h"
+#include "bench/network.h"
+#include "bench/util.h"
+#include "bench/workloads.h"
+#include "common/log.h"
+
+namespace mir::bench {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: mir-bench [--dir DIR] [--pki DIR] [--keep] [--only LIST]\n"
+    "                 [--submit N] [--e2e N] [--drain N] [--scale N,N,...]\n"
+    "                 [--scale-calls N] [--floor-seconds S]\n"
+    "\n"
+    "  --dir DIR          work folder on the disk to measure (default /var/tmp/mir-bench-PID;\n"
+    "                     tmpfs is refused); deleted afterwards unless --keep\n"
+    "  --pki DIR          a PKI made by certs/make-dev-pki.sh (default: made in DIR)\n"
+    "  --only LIST        comma-separated subset of floors,submit,e2e,drain,scale\n"
+    "  --submit N         submissions per in-flight level (1, 16, 64); default 3000\n"
+    "  --e2e N            end-to-end deliveries per in-flight level (1, 64); default 1000\n"
+    "  --drain N          envelopes queued at toscana before nvn starts; default 5000\n"
+    "                     (the issue's size: --drain 100000)\n"
+    "  --scale LIST       referrals stored at nvn for list/show; default 1000,100000\n"
+    "                     (the issue's sizes: --scale 1000,100000,1000000)\n"
+    "  --scale-calls N    List and Get calls per size; default 300\n"
+    "  --floor-seconds S  time per crypto floor; default 1\n";
+
+struct Flags {
+  std::string dir, pki;
+  bool keep = false;
+  std::set<std::string> only = {"floors", "submit", "e2e", "drain", "scale"};
+  int submit = 3000, e2e = 1000, drain = 5000, scale_calls = 300;
+  std::vector<int> scale = {1000, 100000};
+  double floor_seconds = 1;
+};
+
+bool ParseInt(const char* text, int* out) { return absl::SimpleAtoi(text, out) && *out > 0; }
+
+bool ParseFlags(int argc, char** argv, Flags* f) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    auto take = [&]() { ++i; return value != nullptr; };
+    if (arg == "--keep") {
+      f->keep = true;
+    } else if (arg == "--dir" && take()) {
+      f->dir = value;
+    } else if (arg == "--pki" && take()) {
+      f->pki = value;
+    } else if (arg == "--only" && take()) {
+      f->only.clear();
+      for (absl::string_view w : absl::StrSplit(value, ',')) f->only.insert(std::string(w));
+    } else if (arg == "--submit" && take()) {
+      if (!ParseInt(value, &f->submit)) return false;
+    } else if (arg == "--e2e" && take()) {
+      if (!ParseInt(value, &f->e2e)) return false;
+    } else if (arg == "--drain" && take()) {
+      if (!ParseInt(value, &f->drain)) return false;
+    } else if (arg == "--scale-calls" && take()) {
+      if (!ParseInt(value, &f->scale_calls)) return false;
+    } else if (arg == "--floor-seconds" && take()) {
+      if (!absl::SimpleAtod(value, &f->floor_seconds) || f->floor_seconds <= 0) return false;
+    } else if (arg == "--scale" && take()) {
+      f->scale.clear();
+      for (absl::string_view w : absl::StrSplit(value, ',')) {
+        int n = 0;
+        if (!absl::SimpleAtoi(w, &n) || n < 100) return false;
+        f->scale.push_back(n);
+      }
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// --- Formatting ---
+
+std::string Rate(double per_s) {
+  if (per_s <= 0) return "";
+  if (per_s >= 100) return absl::StrFormat("%s/s", absl::StrFormat("%.0f", per_s));
+  return absl::StrFormat("%.1f/s", per_s);
+}
+
+std::string Micros(double us) {
+  if (us <= 0) return "";
+  if (us >= 10000) return absl::StrFormat("%.1f ms", us / 1000);
+  if (us >= 1000) return absl::StrFormat("%.2f ms", us / 1000);
+  return absl::StrFormat("%.0f µs", us);
+}
+
+std::string Count(int n) {
+  if (n >= 1000000 && n % 1000000 == 0) return absl::StrCat(n / 1000000, "M");
+  if (n >= 1000 && n % 1000 == 0) return absl::StrCat(n / 1000, "k");
+  return absl::StrCat(n);
+}
+
+class Table {
+ public:
+  void Row(const std::string& what, const std::string& in_flight, const std::string& rate,
+           const std::string& p50, const std::string& p99, const std::string& p999,
+           const std::string& notes) {
+    rows_.push_back({what, in_flight, rate, p50, p99, p999, notes});
+  }
+  void Run(const std::string& what, const RunFigures& r, std::string notes = "") {
+    if (r.failed > 0) {
+      notes = absl::StrCat(notes, notes.empty() ? "" : "; ", r.failed, " FAILED (",
+                           r.first_error.substr(0, 120), ")");
+    }
+    Row(what, absl::StrCat(r.in_flight), Rate(r.rate()), Micros(r.p50_us), Micros(r.p99_us),
+        Micros(r.p999_us), notes);
+  }
+  void Print() const {
+    std::printf("| workload | in flight | rate | p50 | p99 | p99.9 | notes |\n");
+    std::printf("|---|---|---|---|---|---|---|\n");
+    for (const auto& r : rows_) {
+      std::printf("| %s |\n", absl::StrJoin(r, " | ").c_str());
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string CostNote(const PhaseCost& cost) {
+  std::vector<std::string> parts;
+  for (const auto& [node, cpu] : cost.broker_cpu_s) {
+    parts.push_back(absl::StrFormat("%s %.2f", node, cost.CpuPerThousand(node)));
+  }
+  parts.push_back(absl::StrFormat("bench client %.2f",
+                                  cost.referrals ? cost.client_cpu_s * 1000 / cost.referrals : 0));
+  return absl::StrCat("CPU s per 1000: ", absl::StrJoin(parts, ", "));
+}
+
+std::string RssNote(const PhaseCost& cost) {
+  std::vector<std::string> parts;
+  for (const auto& [node, mib] : cost.peak_rss_mib) {
+    parts.push_back(absl::StrFormat("%s %.0f MiB", node, mib));
+  }
+  return absl::StrCat("peak RSS ", absl::StrJoin(parts, ", "));
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return absl::StrCat(one, " ", five, " ", fifteen);
+}
+
+void Progress(const std::string& text) {
+  std::fprintf(stderr, "mir-bench: %s (load %s)\n", text.c_str(), LoadAverage().c_str());
+}
+
+struct Verdict {
+  std::string what;
+  double measured = 0, limit = 0;
+  bool higher_is_better = true;
+  std::string unit, note;
+  bool known = false;
+};
+
+void AddTarget(Table& table, const Verdict& v) {
+  if (!v.known) {
+    table.Row(absl::StrCat("**target** ", v.what), "", "", "", "", "", "not measured in this run");
+    return;
+  }
+  const double ratio = v.higher_is_better ? v.measured / v.limit : v.limit / v.measured;
+  const bool pass = v.higher_is_better ? v.measured >= v.limit : v.measured <= v.limit;
+  table.Row(absl::StrCat("**target** ", v.what), "", "", "", "", "",
+            absl::StrFormat("measured %.4g %s, limit %.4g %s: %.2f of the target, **%s**%s",
+                            v.measured, v.unit, v.limit, v.unit, ratio, pass ? "PASS" : "MISS",
+                            v.note.empty() ? "" : "; " + v.note));
+}
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) {
+    std::fprintf(stderr, "%s", kUsage);
+    return 2;
+  }
+  log_internal::SetLoggingEnabled(false);  // the in-process node core of the drain fill
+  const bool temp_dir = flags.dir.empty();
+  if (temp_dir) flags.dir = absl::StrCat("/var/tmp/mir-bench-", getpid());
+  std::filesystem::create_directories(flags.dir);
+  flags.dir = std::filesystem::canonical(flags.dir).string();
+  if (IsTmpfs(flags.dir)) {
+    std::fprintf(stderr, "%s is on tmpfs, which never syncs: pass --dir on a real disk\n",
+                 flags.dir.c_str());
+    return 1;
+  }
+  auto pki = MakePki(flags.pki.empty() ? flags.dir + "/pki" : flags.pki);
+  if (!pki.ok()) {
+    std::fprintf(stderr, "mir-bench: %s\n", pki.status().ToString().c_str());
+    return 1;
+  }
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const std::string load_at_start = LoadAverage();
+  const absl::Time started = absl::Now();
+  Table table;
+  auto fail = [](const std::string& what, const absl::Status& s) {
+    std::fprintf(stderr, "mir-bench: %s: %s\n", what.c_str(), s.ToString().c_str());
+    return 1;
+  };
+  auto wants = [&](const char* w) { return flags.only.count(w) > 0; };
+
+  // --- Floors ---
+  std::vector<Ed25519Floor> ed25519;
+  SqliteFloor sqlite;
+  RunFigures echo1, echo64;
+  bool have_floors = false;
+  if (wants("floors")) {
+    Progress("floors: Ed25519");
+    const absl::Duration each = absl::Seconds(flags.floor_seconds);
+    ed25519 = MeasureEd25519(1100, each);
+    for (const Ed25519Floor& f : ed25519) {
+      table.Row(absl::StrCat("floor: Ed25519 sign, ", f.library), "1 core", Rate(f.sign_per_s),
+                Micros(1e6 / f.sign_per_s), "", "", "1.1 KB message");
+      table.Row(absl::StrCat("floor: Ed25519 verify, ", f.library), "1 core",
+                Rate(f.verify_per_s), Micros(1e6 / f.verify_per_s), "", "", "1.1 KB message");
+    }
+    auto envelope = MeasureEnvelopeCrypto(*pki, each);
+    if (!envelope.ok()) return fail("envelope crypto", envelope.status());
+    table.Row("ours: Signer::SignEnvelope, 1 KiB referral", "1 core",
+              Rate(envelope->sign_envelope_per_s), Micros(1e6 / envelope->sign_envelope_per_s), "",
+              "", "crypto/signer.h");
+    table.Row("ours: Verifier::Verify, 1 KiB referral", "1 core",
+              Rate(envelope->verify_envelope_per_s), Micros(1e6 / envelope->verify_envelope_per_s),
+              "", "", "crypto/verifier.h, certificate chain cached");
+    Progress("floors: SQLite");
+    auto measured = MeasureSqlite(flags.dir, 2000, 300);
+    if (!measured.ok()) return fail("SQLite floor", measured.status());
+    sqlite = *measured;
+    table.Row("floor: write 4 KiB + fdatasync", "1", "", Micros(sqlite.fdatasync_us), "", "",
+              "the disk under every commit");
+    table.Row("floor: SQLite WAL FULL, 1 row (1 KiB) per commit", "1",
+              Rate(sqlite.commits_per_s_1), Micros(sqlite.commit_p50_us_1),
+              Micros(sqlite.commit_p99_us_1), "", "commits/s");
+    table.Row("floor: SQLite WAL FULL, 64 rows per commit", "1", Rate(sqlite.commits_per_s_64),
+              Micros(sqlite.commit_p50_us_64), Micros(sqlite.commit_p99_us_64), "",
+              absl::StrFormat("commits/s; %.0f rows/s", sqlite.commits_per_s_64 * 64));
+    Progress("floors: gRPC echo");
+    auto server = EchoServer::Start(self, *pki);
+    if (!server.ok()) return fail("echo server", server.status());
+    for (int in_flight : {1, 64}) {
+      auto echo = MeasureEcho(*pki, (*server)->port(), in_flight, in_flight == 1 ? 3000 : 20000,
+                              1024);
+      if (!echo.ok()) return fail("echo", echo.status());
+      (in_flight == 1 ? echo1 : echo64) = *echo;
+      table.Run("floor: gRPC unary echo, 1 KiB, loopback mutual TLS", *echo,
+                "round trip; server in its own process");
+    }
+    have_floors = true;
+  }
+
+  // --- Submit and end to end, on one running network ---
+  std::map<std::pair<int, SubmitPath>, SubmitFigures> submits;
+  std::map<int, SubmitFigures> e2e;
+  if (wants("submit") || wants("e2e")) {
+    const std::string dir = flags.dir + "/network";
+    std::filesystem::create_directories(dir);
+    const Network network = Network::Make(*pki, dir);
+    auto net = RunningNetwork::Start(network);
+    if (!net.ok()) return fail("network", net.status());
+    if (wants("submit")) {
+      for (SubmitPath path : {SubmitPath::kClient, SubmitPath::kSubmitOnly}) {
+        for (int in_flight : {1, 16, 64}) {
+          Progress(absl::StrCat("submit, ", in_flight, " in flight"));
+          auto r = RunSubmit(**net, in_flight, flags.submit, path);
+          if (!r.ok()) return fail("submit", r.status());
+          submits[{in_flight, path}] = *r;
+          table.Run(path == SubmitPath::kClient
+                        ? "submit at toscana: Prepare, sign, Submit (as mirctl)"
+                        : "submit at toscana: sign, Submit (client-made header)",
+                    r->run, in_flight == 64 ? CostNote(r->cost) : "");
+        }
+      }
+    }
+    if (wants("e2e")) {
+      for (int in_flight : {1, 64}) {
+        Progress(absl::StrCat("end to end, ", in_flight, " in flight"));
+        auto r = RunEndToEnd(**net, in_flight, in_flight == 1 ? flags.e2e / 4 + 1 : flags.e2e);
+        if (!r.ok()) return fail("end to end", r.status());
+        e2e[in_flight] = *r;
+        table.Run("end to end: submit until toscana holds nvn's verified receipt", r->run,
+                  in_flight == 64 ? absl::StrCat(CostNote(r->cost), "; ", RssNote(r->cost)) : "");
+      }
+    }
+  }
+
+  // --- Drain ---
+  std::optional<DrainFigures> drain;
+  if (wants("drain")) {
+    Progress(absl::StrCat("drain of ", flags.drain));
+    auto r = RunDrain(*pki, flags.dir + "/drain", flags.drain);
+    if (!r.ok()) return fail("drain", r.status());
+    drain = *r;
+    table.Row(absl::StrCat("drain: ", Count(flags.drain), " queued at toscana, delivered to nvn"),
+              "", Rate(r->rate()), "", "", "",
+              absl::StrFormat("%.1f s until all receipted at toscana; %.1f s until nvn's "
+                              "%s RECEIVED answers were back too; %s; %s",
+                              r->forward_seconds, r->all_seconds, Count(flags.drain),
+                              CostNote(r->cost), RssNote(r->cost)));
+  }
+
+  // --- Scale ---
+  std::map<int, ScaleFigures> scale;
+  if (wants("scale")) {
+    for (int n : flags.scale) {
+      Progress(absl::StrCat("scale: filling and querying ", Count(n), " referrals"));
+      auto r = RunScale(*pki, absl::StrCat(flags.dir, "/scale-", n), n, flags.scale_calls,
+                        flags.keep);
+      if (!r.ok()) return fail("scale", r.status());
+      scale[n] = *r;
+      const std::string at = absl::StrCat(" with ", Count(n), " stored at nvn");
+      table.Run(absl::StrCat("list: newest 100", at), r->list,
+                absl::StrFormat("%.0f bytes of database per referral; nvn peak RSS %.0f MiB; "
+                                "start (open + quick_check) %.2f s; fill %.0f s",
+                                r->db_bytes_per_referral, r->peak_rss_mib, r->start_seconds,
+                                r->fill_seconds));
+      table.Run(absl::StrCat("list: 100 in a state held by 1 %", at), r->list_filtered);
+      table.Run(absl::StrCat("show: Get a random referral", at), r->show);
+    }
+  }
+
+  // --- Targets ---
+  const Ed25519Floor* openssl = ed25519.empty() ? nullptr : &ed25519.front();
+  double fastest_verify = 0;
+  std::string fastest_library;
+  for (const Ed25519Floor& f : ed25519) {
+    if (f.verify_per_s > fastest_verify) {
+      fastest_verify = f.verify_per_s;
+      fastest_library = f.library;
+    }
+  }
+  {
+    Verdict v;
+    v.what = "submit, 1 in flight: p50 ≤ 1.3 × (echo RTT + one commit + one verify)";
+    v.higher_is_better = false;
+    v.unit = "µs";
+    auto it = submits.find({1, SubmitPath::kClient});
+    if (have_floors && it != submits.end()) {
+      v.known = true;
+      v.measured = it->second.run.p50_us;
+      v.limit = 1.3 * (echo1.p50_us + sqlite.commit_p50_us_1 + 1e6 / openssl->verify_per_s);
+      auto own = submits.find({1, SubmitPath::kSubmitOnly});
+      v.note = absl::StrFormat(
+          "floors: echo %.0f + commit %.0f + OpenSSL verify %.0f µs; sign+Submit alone: %.2f",
+          echo1.p50_us, sqlite.commit_p50_us_1, 1e6 / openssl->verify_per_s,
+          own == submits.end() ? 0.0 : v.limit / own->second.run.p50_us);
+    }
+    AddTarget(table, v);
+  }
+  {
+    Verdict v;
+    v.what = "submit, 64 in flight: ≥ 50 % of the TLS echo floor at 64";
+    v.unit = "/s";
+    auto it = submits.find({64, SubmitPath::kClient});
+    if (have_floors && it != submits.end()) {
+      v.known = true;
+      v.measured = it->second.run.rate();
+      v.limit = 0.5 * echo64.rate();
+      auto own = submits.find({64, SubmitPath::kSubmitOnly});
+      v.note = absl::StrFormat("sign+Submit alone: %.2f",
+                               own == submits.end() ? 0.0 : own->second.run.rate() / v.limit);
+    }
+    AddTarget(table, v);
+  }
+  {
+    Verdict v;
+    v.what = "drain: ≥ 60 % of the Ed25519 verify floor × 2 cores";
+    v.unit = "/s";
+    if (have_floors && drain.has_value()) {
+      v.known = true;
+      v.measured = drain->rate();
+      v.limit = 0.6 * 2 * fastest_verify;
+      v.note = absl::StrCat("fastest library measured: ", fastest_library);
+    }
+    AddTarget(table, v);
+  }
+  if (!scale.empty()) {
+    const ScaleFigures& small = scale.begin()->second;
+    const ScaleFigures& large = scale.rbegin()->second;
+    const std::string sizes = absl::StrCat(Count(large.referrals), " vs ", Count(small.referrals));
+    const std::string short_of = large.referrals < 1000000 ? "; below the issue's 1M: rerun "
+                                                             "with --scale 1000,100000,1000000"
+                                                           : "";
+    for (auto [what, big, little] :
+         {std::tuple{"list p50", large.list.p50_us, small.list.p50_us},
+          std::tuple{"filtered list p50", large.list_filtered.p50_us, small.list_filtered.p50_us},
+          std::tuple{"show p50", large.show.p50_us, small.show.p50_us}}) {
+      Verdict v;
+    v.what = absl::StrCat("scale: ", what, " at ", sizes, " ≤ 2×");
+      v.known = scale.size() > 1;
+      v.higher_is_better = false;
+      v.unit = "µs";
+      v.measured = big;
+      v.limit = 2 * little;
+      v.note = short_of.empty() ? "" : short_of.substr(2);
+      AddTarget(table, v);
+    }
+    Verdict rss;
+    rss.what = absl::StrCat("scale: broker RSS at ", Count(large.referrals), " ≤ 100 MB");
+    rss.known = true;
+    rss.higher_is_better = false;
+    rss.unit = "MB";
+    rss.measured = large.peak_rss_mib * 1.048576;
+    rss.limit = 100;
+    rss.note = short_of.empty() ? "" : short_of.substr(2);
+    AddTarget(table, rss);
+  }
+
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::printf("mir-bench on %s, %ld cores, %s; load average %s at start, %s at end; %.0f s\n\n",
+              host, sysconf(_SC_NPROCESSORS_ONLN),
+              absl::FormatTime("%Y-%m-%d %H:%M UTC", started, absl::UTCTimeZone()).c_str(),
+              load_at_start.c_str(), LoadAverage().c_str(),
+              absl::ToDoubleSeconds(absl::Now() - started));
+  table.Print();
+  if (temp_dir && !flags.keep) {
+    std::error_code ec;
+    std::filesystem::remove_all(flags.dir, ec);
+  } else {
+    std::fprintf(stderr, "mir-bench: files kept in %s\n", flags.dir.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mir::bench
+
+int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--serve-echo" && std::string(argv[3]) == "--pki") {
+    int port = 0;
+    if (!absl::SimpleAtoi(argv[2], &port)) return 2;
+    return mir::bench::ServeEcho(port, argv[4]);
+  }
+  return mir::bench::Main(argc, argv);
+}

@@ -1,0 +1,198 @@
+#include "bench/network.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "bench/util.h"
+
+#ifndef MIR_BROKER_BINARY
+#error "MIR_BROKER_BINARY must name the mir-broker binary"
+#endif
+#ifndef MIR_DEV_PKI_SCRIPT
+#error "MIR_DEV_PKI_SCRIPT must name certs/make-dev-pki.sh"
+#endif
+
+namespace mir::bench {
+
+absl::StatusOr<Pki> MakePki(const std::string& dir) {
+  Pki pki{dir};
+  if (std::filesystem::exists(pki.Path("toscana/operator.crt")) &&
+      std::filesystem::exists(pki.Path("nvn/operator.crt"))) {
+    return pki;
+  }
+  const std::string command =
+      absl::StrCat(MIR_DEV_PKI_SCRIPT, " '", dir, "' lombardia >/dev/null 2>&1");
+  if (std::system(command.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("certs/make-dev-pki.sh failed for ", dir));
+  }
+  return pki;
+}
+
+Network Network::Make(const Pki& pki, const std::string& dir) {
+  Network n;
+  n.pki = pki;
+  n.dir = dir;
+  for (const char* node : {"nvn", "toscana"}) n.ports[node] = FreePort();
+  for (const char* node : {"nvn", "toscana"}) {
+    broker::BrokerOptions o;
+    o.node_id = node;
+    o.listen_address = absl::StrCat("127.0.0.1:", n.ports[node]);
+    o.database_path = absl::StrCat(dir, "/", node, ".db");
+    o.ca_certificate = pki.Path("ca.crt");
+    o.node_certificate = pki.Path(absl::StrCat(node, "/node.crt"));
+    o.node_key = pki.Path(absl::StrCat(node, "/node.key"));
+    o.relays = {"nvn"};
+    n.options[node] = o;
+  }
+  n.options["nvn"].relay = true;
+  n.options["nvn"].peers = {{"toscana", n.Address("toscana")}};
+  n.options["toscana"].peers = {{"nvn", n.Address("nvn")}};
+  n.options["toscana"].routes = {{"*", "nvn"}};
+  return n;
+}
+
+std::string Network::Address(const std::string& node) const {
+  return absl::StrCat("127.0.0.1:", ports.at(node));
+}
+
+absl::StatusOr<std::string> Network::WriteConfig(const std::string& node) const {
+  const broker::BrokerOptions& o = options.at(node);
+  auto quoted_map = [](const std::map<std::string, std::string>& m) {
+    std::vector<std::string> items;
+    for (const auto& [k, v] : m) items.push_back(absl::StrCat("\"", k, "\": \"", v, "\""));
+    return absl::StrCat("{", absl::StrJoin(items, ", "), "}");
+  };
+  // Only what differs per node: limits and delivery keep the production defaults.
+  const std::string json = absl::StrCat(
+      "{\n  \"nodeId\": \"", o.node_id, "\",\n  \"listenAddress\": \"", o.listen_address,
+      "\",\n  \"databasePath\": \"", o.database_path, "\",\n  \"caCertificate\": \"",
+      o.ca_certificate, "\",\n  \"nodeCertificate\": \"", o.node_certificate,
+      "\",\n  \"nodeKey\": \"", o.node_key, "\",\n  \"peers\": ", quoted_map(o.peers),
+      ",\n  \"routes\": ", quoted_map(o.routes), ",\n  \"relays\": [\"nvn\"],\n  \"relay\": ",
+      o.relay ? "true" : "false", "\n}\n");
+  const std::string path = absl::StrCat(dir, "/", node, ".json");
+  std::ofstream out(path);
+  out << json;
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return path;
+}
+
+BrokerProcess::BrokerProcess(const Network& network, std::string node)
+    : network_(network), node_(std::move(node)) {}
+
+BrokerProcess::~BrokerProcess() { Stop(); }
+
+absl::StatusOr<absl::Duration> BrokerProcess::Start(absl::Duration timeout) {
+  if (pid_ > 0) return absl::FailedPreconditionError(node_ + " already running");
+  absl::StatusOr<std::string> config = network_.WriteConfig(node_);
+  if (!config.ok()) return config.status();
+  const std::string log = absl::StrCat(network_.dir, "/", node_, ".log");
+  const int port = network_.ports.at(node_);
+  const absl::Time start = absl::Now();
+  pid_ = fork();
+  if (pid_ < 0) return absl::InternalError("fork failed");
+  if (pid_ == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      dup2(fd, STDERR_FILENO);
+      dup2(fd, STDOUT_FILENO);
+    }
+    execl(MIR_BROKER_BINARY, "mir-broker", "--config", config->c_str(), nullptr);
+    _exit(127);
+  }
+  while (absl::Now() - start < timeout) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(
+          absl::StrCat("mir-broker ", node_, " exited during start; see ", log));
+    }
+    if (Listening(port)) return absl::Now() - start;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  Stop();
+  return absl::DeadlineExceededError(absl::StrCat("mir-broker ", node_, " did not listen"));
+}
+
+void BrokerProcess::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  const absl::Time start = absl::Now();
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) != pid_) {
+    if (absl::Now() - start > absl::Seconds(30)) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  pid_ = -1;
+}
+
+double BrokerProcess::CpuSeconds() const { return pid_ > 0 ? ProcessCpuSeconds(pid_) : -1; }
+double BrokerProcess::PeakRssMiB() const { return pid_ > 0 ? mir::bench::PeakRssMiB(pid_) : -1; }
+
+absl::StatusOr<std::unique_ptr<DbPeek>> DbPeek::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close(db);
+    return absl::UnavailableError(absl::StrCat("cannot open ", path, " read-only"));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return std::unique_ptr<DbPeek>(new DbPeek(db));
+}
+
+DbPeek::~DbPeek() { sqlite3_close(db_); }
+
+int64_t DbPeek::Count(const char* sql, int state) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return -1;
+  if (state >= 0) sqlite3_bind_int(stmt, 1, state);
+  int64_t n = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  return n;
+}
+
+int64_t DbPeek::OutboxCount(int state) {
+  return Count("SELECT count(*) FROM outbox WHERE state = ?1", state);
+}
+
+int64_t DbPeek::InboxCount() { return Count("SELECT count(*) FROM inbox", -1); }
+
+int DbPeek::OutboxState(const std::string& message_id) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT state FROM outbox WHERE message_id = ?1", -1, &stmt,
+                         nullptr) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(stmt, 1, message_id.data(), static_cast<int>(message_id.size()),
+                    SQLITE_TRANSIENT);
+  int state = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) state = sqlite3_column_int(stmt, 0);
+  sqlite3_finalize(stmt);
+  return state;
+}
+
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout, absl::Duration poll) {
+  const absl::Time end = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > end) return false;
+    absl::SleepFor(poll);
+  }
+  return true;
+}
+
+}  // namespace mir::bench

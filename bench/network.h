@@ -1,0 +1,99 @@
+#ifndef MIR_BENCH_NETWORK_H_
+#define MIR_BENCH_NETWORK_H_
+
+// The bench's own network: a development PKI, mir-broker child processes
+// with JSON configs on loopback ports, and read-only peeks into their
+// databases to see when the outbox has drained.
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "broker/config.h"
+
+struct sqlite3;
+
+namespace mir::bench {
+
+// certs/make-dev-pki.sh output: OUT/ca.crt, OUT/<node>/{node,operator,partner}.{crt,key}.
+struct Pki {
+  std::string dir;
+  std::string Path(const std::string& rel) const { return dir + "/" + rel; }
+};
+
+// Makes a PKI for nvn, toscana (and lombardia) in `dir` unless one is there.
+absl::StatusOr<Pki> MakePki(const std::string& dir);
+
+// The nodes of the bench network: nvn (relay) and toscana, each on its own
+// port with its database under `dir`. Production defaults otherwise.
+struct Network {
+  Pki pki;
+  std::string dir;
+  std::map<std::string, int> ports;
+  std::map<std::string, broker::BrokerOptions> options;
+
+  static Network Make(const Pki& pki, const std::string& dir);
+  std::string Address(const std::string& node) const;
+  std::string DatabasePath(const std::string& node) const { return options.at(node).database_path; }
+  // Writes <dir>/<node>.json (proto/mir/broker/config.proto's JSON mapping).
+  absl::StatusOr<std::string> WriteConfig(const std::string& node) const;
+};
+
+// One mir-broker child process; its stderr log goes to <dir>/<node>.log.
+// Not thread-safe. The destructor stops it (SIGTERM, then SIGKILL).
+class BrokerProcess {
+ public:
+  BrokerProcess(const Network& network, std::string node);
+  ~BrokerProcess();
+  BrokerProcess(const BrokerProcess&) = delete;
+  BrokerProcess& operator=(const BrokerProcess&) = delete;
+
+  // Forks mir-broker and waits until its port accepts connections (it has
+  // opened and checked its database) or `timeout`. Returns the time that took.
+  absl::StatusOr<absl::Duration> Start(absl::Duration timeout = absl::Minutes(10));
+  // SIGTERM (clean shutdown) and reap; SIGKILL after 30 s.
+  void Stop();
+  pid_t pid() const { return pid_; }
+  const std::string& node() const { return node_; }
+  // CPU seconds used so far (user + system), -1 if not running.
+  double CpuSeconds() const;
+  double PeakRssMiB() const;
+
+ private:
+  const Network& network_;
+  const std::string node_;
+  pid_t pid_ = -1;
+};
+
+// A read-only connection to a broker's database, for counting outbox rows.
+// The broker owns the file; this only reads (WAL lets it without blocking).
+class DbPeek {
+ public:
+  static absl::StatusOr<std::unique_ptr<DbPeek>> Open(const std::string& path);
+  ~DbPeek();
+  // Outbox entries in `state` (0 pending, 1 delivered, 2 dead); -1 on error.
+  int64_t OutboxCount(int state);
+  int64_t InboxCount();
+  // Outbox state of one message, -1 if not there.
+  int OutboxState(const std::string& message_id);
+
+ private:
+  explicit DbPeek(sqlite3* db) : db_(db) {}
+  int64_t Count(const char* sql, int state);
+  sqlite3* db_;
+};
+
+// Waits, sleeping `poll` between looks, until `done` or `timeout`.
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout,
+               absl::Duration poll = absl::Milliseconds(20));
+
+}  // namespace mir::bench
+
+#endif  // MIR_BENCH_NETWORK_H_

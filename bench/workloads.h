@@ -1,0 +1,111 @@
+#ifndef MIR_BENCH_WORKLOADS_H_
+#define MIR_BENCH_WORKLOADS_H_
+
+// The broker workloads of issue 7, each against real mir-broker processes
+// (bench/network.h) over loopback mutual TLS, with databases on disk.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bench/network.h"
+#include "bench/util.h"
+
+namespace mir::bench {
+
+// A fictional referral from toscana to `destination` whose serialized body
+// is `body_bytes` long (the notes field is padded).
+std::string ReferralBody(const std::string& referral_id, const std::string& destination,
+                         size_t body_bytes = 1024);
+
+// CPU and memory of the processes during one phase.
+struct PhaseCost {
+  int referrals = 0;
+  std::map<std::string, double> broker_cpu_s;   // node -> CPU seconds in the phase
+  std::map<std::string, double> peak_rss_mib;   // node -> VmHWM at the end
+  double client_cpu_s = 0;                      // this process (clients, signing)
+  double CpuPerThousand(const std::string& node) const {
+    auto it = broker_cpu_s.find(node);
+    return it == broker_cpu_s.end() || referrals == 0 ? 0 : it->second * 1000.0 / referrals;
+  }
+};
+
+// nvn and toscana running as processes, with their databases peeked at.
+class RunningNetwork {
+ public:
+  static absl::StatusOr<std::unique_ptr<RunningNetwork>> Start(const Network& network);
+  const Network& network() const { return network_; }
+  BrokerProcess& process(const std::string& node) { return *processes_.at(node); }
+  DbPeek& peek(const std::string& node) { return *peeks_.at(node); }
+  // Waits until neither node has a pending outbox entry (everything sent so
+  // far is delivered and receipted both ways). False on timeout.
+  bool WaitQuiet(absl::Duration timeout);
+  // Snapshot for PhaseCost: call Begin before, End after a phase.
+  void BeginCost();
+  PhaseCost EndCost(int referrals);
+
+ private:
+  explicit RunningNetwork(const Network& network) : network_(network) {}
+  const Network& network_;
+  std::map<std::string, std::unique_ptr<BrokerProcess>> processes_;
+  std::map<std::string, std::unique_ptr<DbPeek>> peeks_;
+  std::map<std::string, double> cpu_at_begin_;
+  double client_cpu_at_begin_ = 0;
+};
+
+// How an operator client submits a referral.
+enum class SubmitPath {
+  kClient,      // as client/referrals_client.cc: Prepare, sign under its header, Submit
+  kSubmitOnly,  // the client makes the header itself: sign, Submit (one round trip)
+};
+
+struct SubmitFigures {
+  RunFigures run;
+  PhaseCost cost;
+};
+// `count` submissions of 1 KiB referrals to toscana (destination nvn) with
+// `in_flight` outstanding; a submission completes when toscana answered OK
+// (verified, committed). Afterwards waits for the network to be quiet, so
+// the cost covers forwarding to nvn and nvn's RECEIVED coming back.
+absl::StatusOr<SubmitFigures> RunSubmit(RunningNetwork& net, int in_flight, int count,
+                                        SubmitPath path);
+
+// Submit at toscana, then wait until toscana's outbox entry for it is
+// delivered, i.e. toscana holds nvn's verified receipt. Latency is from the
+// start of the submission to the moment the bench sees the delivered row.
+absl::StatusOr<SubmitFigures> RunEndToEnd(RunningNetwork& net, int in_flight, int count);
+
+struct DrainFigures {
+  int envelopes = 0;
+  double fill_seconds = 0;       // queueing them at toscana (not part of the drain)
+  double forward_seconds = 0;    // toscana start -> toscana's outbox fully receipted
+  double all_seconds = 0;        // ... and nvn's RECEIVED all delivered back
+  PhaseCost cost;
+  double rate() const { return forward_seconds > 0 ? envelopes / forward_seconds : 0; }
+};
+// `envelopes` referrals queued at toscana while nvn is down (submitted
+// through toscana's node core, in process); then nvn is started, then
+// toscana, and the clock runs from toscana's start.
+absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes);
+
+struct ScaleFigures {
+  int referrals = 0;
+  double fill_seconds = 0;
+  double db_bytes_per_referral = 0;
+  double start_seconds = 0;   // mir-broker start until it listens (opens, checks the file)
+  RunFigures list;            // List, newest 100
+  RunFigures list_filtered;   // List, one state held by 1 % of referrals, 100
+  RunFigures show;            // Get of a random referral
+  double peak_rss_mib = 0;
+};
+// Fills nvn's database with `referrals` received referrals (through the
+// storage API, in large transactions), starts nvn on it and measures
+// List and Get from an nvn operator, one call at a time.
+absl::StatusOr<ScaleFigures> RunScale(const Pki& pki, const std::string& dir, int referrals,
+                                      int calls, bool keep);
+
+}  // namespace mir::bench
+
+#endif  // MIR_BENCH_WORKLOADS_H_
