@@ -292,27 +292,47 @@ TEST_F(MirctlTest, WatchStreamsNewReferralsAsTheyArrive) {
   StartAll();
   auto lombardia = Connect("lombardia/operator");
   auto anna = Connect("toscana/operator");
-  v1::WatchEvent first;
+  v1::WatchEvent first;  // written by the watcher before it returns
+  std::atomic<bool> connected{false};
   absl::Status watched;
   std::thread watcher([&] {
-    watched = lombardia->Watch([&](const v1::WatchEvent& event) {
-      first = event;
-      return false;  // one is enough
-    });
+    watched = lombardia->Watch(
+        [&](const v1::WatchEvent& event) {
+          first = event;
+          return false;  // one is enough
+        },
+        [&] { connected = true; });
   });
-  // The subscription may not be in place yet: keep submitting until seen.
-  std::atomic<bool> seen{false};
+  ASSERT_TRUE(WaitFor([&] { return connected.load(); }));
   v1::Referral referral = Fictional();
   referral.set_destination_node("lombardia");
-  for (int i = 0; i < 50 && first.referral().referral_id().empty(); ++i) {
-    ASSERT_OK(anna->SubmitReferral(referral));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  const auto submitted = anna->SubmitReferral(referral);
+  EXPECT_OK(submitted);
+  if (!submitted.ok()) StopNode("lombardia");  // ends the watch
   watcher.join();
   EXPECT_OK(watched);
+  EXPECT_EQ(first.referral().referral_id(), submitted.ok() ? submitted->referral_id() : "");
   EXPECT_EQ(first.referral().origin_node(), "toscana");
   EXPECT_EQ(first.referral().urgency(), v1::URGENCY_EMERGENCY_24H);
   EXPECT_THAT(client::FormatWatchEvent(first), HasSubstr("EMERGENCY_24H  toscana -> lombardia  "));
+}
+
+TEST_F(MirctlTest, AWatchThatLosesItsNodeSaysSo) {
+  ASSERT_TRUE(StartNode("lombardia"));
+  auto lombardia = Connect("lombardia/operator");
+  std::atomic<bool> connected{false};
+  absl::Status watched;
+  std::thread watcher([&] {
+    watched =
+        lombardia->Watch([](const v1::WatchEvent&) { return true; }, [&] { connected = true; });
+  });
+  ASSERT_TRUE(WaitFor([&] { return connected.load(); }));
+  StopNode("lombardia");
+  watcher.join();
+  EXPECT_TRUE(client::IsConnectionError(watched)) << watched;
+  EXPECT_EQ(watched.message(),
+            absl::StrCat("lost the connection to the node at ", Address(ports_["lombardia"]),
+                         ": run mirctl watch again"));
 }
 
 TEST_F(MirctlTest, DeadLettersAreListedAndRequeued) {
