@@ -342,7 +342,7 @@ absl::Status RunSubmit(const Invocation& inv) {
   } else {
     RETURN_IF_ERROR(ApplyReferralFlags(inv.flags, referral));
     if (referral.consent().given() && !referral.consent().has_given_at()) {
-      *referral.mutable_consent()->mutable_given_at() = ToTimestamp(absl::Now());
+      *referral.mutable_consent()->mutable_given_at() = ToTimestamp(inv.env.clock->Now());
     }
   }
   if (inv.flags.Has("to")) {

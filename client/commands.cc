@@ -154,17 +154,36 @@ std::string CommandHelp(const Command& c) {
   return out;
 }
 
+std::vector<std::string> FlagNames(const std::vector<FlagSpec>& specs) {
+  std::vector<std::string> names;
+  for (const FlagSpec& s : specs) names.push_back("--" + s.name);
+  return names;
+}
+
+// "unknown flag --x", with a guess among `specs` if one is close.
+std::string UnknownFlag(absl::string_view flag, const std::vector<FlagSpec>& specs) {
+  std::string sentence = absl::StrCat("unknown flag ", flag);
+  if (auto guess = Suggest(flag, FlagNames(specs))) {
+    absl::StrAppend(&sentence, " (did you mean ", *guess, "?)");
+  }
+  return sentence;
+}
+
 // The index of the subcommand in `args`: the first word that is neither a
-// flag nor the value of a global flag.
-std::optional<size_t> CommandIndex(const std::vector<std::string>& args) {
+// flag nor the value of a global flag; nullopt if there is none. Before the
+// subcommand only global flags may appear.
+absl::StatusOr<std::optional<size_t>> CommandIndex(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (!absl::StartsWith(a, "-")) return i;
     if (a == "--") return i + 1 < args.size() ? std::optional<size_t>(i + 1) : std::nullopt;
-    if (absl::StrContains(a, '=')) continue;
-    for (const FlagSpec& spec : GlobalFlags()) {
-      if (a == "--" + spec.name && spec.kind != Kind::kBool) ++i;
-    }
+    if (a == "-h") continue;
+    const std::string name = a.substr(0, a.find('='));
+    const auto& globals = GlobalFlags();
+    auto spec = std::find_if(globals.begin(), globals.end(),
+                             [&](const FlagSpec& s) { return name == "--" + s.name; });
+    if (spec == globals.end()) return UsageError(UnknownFlag(name, globals));
+    if (spec->kind != Kind::kBool && name == a) ++i;  // its value follows
   }
   return std::nullopt;
 }
@@ -182,10 +201,7 @@ int RunCommand(const Command& c, const std::vector<std::string>& rest, const Env
   if (!flags.ok()) {
     std::string sentence(flags.status().message());
     if (absl::StartsWith(sentence, "unknown flag --")) {
-      std::vector<std::string> names;
-      for (const FlagSpec& s : specs) names.push_back("--" + s.name);
-      auto guess = Suggest(sentence.substr(strlen("unknown flag ")), names);
-      if (guess) absl::StrAppend(&sentence, " (did you mean ", *guess, "?)");
+      sentence = UnknownFlag(sentence.substr(strlen("unknown flag ")), specs);
     }
     return CommandUsageError(c, sentence, err);
   }
@@ -242,6 +258,7 @@ const std::vector<FlagSpec>& GlobalFlags() {
 absl::StatusOr<ConnectionOptions> ResolveConnection(const ParsedFlags& flags,
                                                     const Environment& env) {
   ConnectionOptions o;
+  o.clock = env.clock;
   o.address = flags.Get("node", EnvValue(env, "MIR_NODE").value_or(""));
   if (flags.Has("timeout")) {
     auto timeout = ParseDurationFlag(flags.Get("timeout"), "--timeout");
@@ -281,7 +298,12 @@ std::vector<std::string> CommandNames() {
 
 int RunMirctl(const std::vector<std::string>& args, const Environment& env, std::ostream& out,
               std::ostream& err) {
-  const std::optional<size_t> at = CommandIndex(args);
+  const absl::StatusOr<std::optional<size_t>> found = CommandIndex(args);
+  if (!found.ok()) {
+    err << "mirctl: " << found.status().message() << "; see 'mirctl --help'.\n";
+    return kExitUsage;
+  }
+  const std::optional<size_t> at = *found;
   if (!at.has_value()) {
     const bool asked = std::find(args.begin(), args.end(), "--help") != args.end() ||
                        std::find(args.begin(), args.end(), "-h") != args.end();

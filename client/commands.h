@@ -29,8 +29,10 @@ struct Environment {
   // Opens the client for a command that talks to a node.
   std::function<absl::StatusOr<std::unique_ptr<ReferralsClient>>(const ConnectionOptions&)>
       connect = ReferralsClient::Connect;
-  // Reads a file given with --file; nullopt if it cannot be read.
+  // Reads a file given with --file; an error sentence naming it otherwise.
   std::function<absl::StatusOr<std::string>(const std::string&)> read_file;
+  // "Now", for certificate validity and default times; must outlive the run.
+  const Clock* clock = RealClock::Get();
 };
 
 // The process's real environment, connecting for real.

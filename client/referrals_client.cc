@@ -109,6 +109,7 @@ absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
 template <typename Response, typename Rpc>
 absl::StatusOr<Response> ReferralsClient::Call(Rpc rpc) {
   grpc::ClientContext context;
+  // gRPC measures its deadline on the wall clock, whatever options_.clock says.
   context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
   Response response;
   grpc::Status status = rpc(&context, &response);

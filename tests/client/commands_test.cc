@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/command_internal.h"
+#include "common/clock.h"
 #include "tests/testing/test_env.h"
 
 namespace mir::client {
@@ -161,6 +162,8 @@ TEST(CommandsTest, UsageMistakesAreOneSentenceAndSendNothing) {
     std::string err;
   } cases[] = {
       {{"lst"}, "mirctl: unknown command 'lst', did you mean 'list'?\n"},
+      {{"--nod", "h:1", "list"},
+       "mirctl: unknown flag --nod (did you mean --node?); see 'mirctl --help'.\n"},
       {{"frobnicate"},
        "mirctl: unknown command 'frobnicate'; run 'mirctl --help' to see the commands.\n"},
       {{"list", "--stat", "RECEIVED"},
@@ -233,8 +236,8 @@ TEST(CommandsTest, UsageMistakesAreOneSentenceAndSendNothing) {
 
 TEST(CommandsTest, SubmitRefusesAReferralWithoutConsentBeforeConnecting) {
   FakeWorld world;
-  Result r =
-      Mirctl({"submit", "--to", "nvn", "--person-code", "TOS-1", "--urgency", "URGENT"}, world.Env());
+  Result r = Mirctl({"submit", "--to", "nvn", "--person-code", "TOS-1", "--urgency", "URGENT"},
+                    world.Env());
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_EQ(r.err,
             "mirctl submit: the person's consent is not recorded (consent.given is not true), and "
@@ -300,7 +303,7 @@ TEST(CommandsTest, ConnectionComesFromFlagsOrTheEnvironment) {
 
   // Flags win; --as alone takes the folder from MIR_PKI.
   Mirctl({"list", "--node", "10.0.0.1:7000", "--as", "lombardia/partner", "--timeout", "30s"},
-      world.Env());
+         world.Env());
   EXPECT_EQ(world.last.address, "10.0.0.1:7000");
   EXPECT_EQ(world.last.certificate, "/pki/lombardia/partner.crt");
   EXPECT_EQ(world.last.timeout, absl::Seconds(30));
@@ -407,6 +410,22 @@ TEST(CommandsTest, ConnectionProblemsAreOneSentence) {
   Result no_files = RunForReal({"list", "--node", node});
   EXPECT_EQ(no_files.err,
             "mirctl list: no certificate file given: use --cert or --pki DIR --as NODE/ROLE.\n");
+}
+
+// Certificate validity is judged by the injected clock.
+TEST(CommandsTest, CertificateValidityFollowsTheClock) {
+  const std::string pki = PkiDir();
+  FakeClock later(absl::FromCivil(absl::CivilDay(2100, 1, 1), absl::UTCTimeZone()));
+  Environment env = ProcessEnvironment();
+  env.getenv = [](const std::string&) { return std::optional<std::string>(); };
+  env.clock = &later;
+  Result r =
+      Mirctl({"list", "--node", "127.0.0.1:1", "--pki", pki, "--as", "toscana/operator"}, env);
+  EXPECT_EQ(r.code, kExitNoContact);
+  EXPECT_EQ(r.err,
+            absl::StrCat("mirctl list: the certificate ", pki,
+                         "/toscana/operator.crt has expired: ask your network administrator for a "
+                         "new one.\n"));
 }
 
 // The thin main.cc: the same dispatcher, the exit code as the process status.
