@@ -7,15 +7,16 @@
 # OUT_DIR/<node>/node.{crt,key}      mir://<node>/node           (TLS server+client, signs receipts)
 # OUT_DIR/<node>/operator.{crt,key}  mir://<node>/operator/op1   (hotline staff)
 # OUT_DIR/<node>/partner.{crt,key}   mir://<node>/partner/shelter1 (project partner)
-# OUT_DIR/test/...                expired, not-yet-valid, other-CA and wrong-role
-#                                 certificates, and a second partner, for tests only
+# OUT_DIR/test/...                expired, not-yet-valid, other-CA, wrong-role and
+#                                 unknown-node (veneto) certificates, and a second
+#                                 partner, for tests only
 #
 # Nodes: nvn and toscana always, plus every NODE named. Re-running keeps what
 # exists and adds what is missing. Development only: keys are unencrypted.
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit $(( $# < 1 ? 2 : 0 ))
 fi
 out=$1; shift
@@ -93,6 +94,10 @@ issue "$out" "$t/not-yet-valid" "mir://toscana/operator/future" 20900101000000Z 
 issue "$out" "$t/wrong-role" "mir://toscana/auditor/op1" "" ""
 issue "$out" "$t/expired-node" "mir://toscana/node" 20200101000000Z 20210101000000Z server
 issue "$out" "$t/lombardia-partner2" "mir://lombardia/partner/shelter2" "" ""
+issue "$out" "$t/not-yet-valid-node" "mir://toscana/node" 20900101000000Z 20910101000000Z server
+# A node no configuration names: valid chain, but nobody routes to it.
+issue "$out" "$t/unknown-node" "mir://veneto/node" "" "" server
+issue "$out" "$t/unknown-operator" "mir://veneto/operator/op1" "" ""
 mkdir -p "$t/other-ca"
 make_ca "$t/other-ca" "Some other CA"
 issue "$t/other-ca" "$t/other-ca-operator" "mir://toscana/operator/op1" "" ""
