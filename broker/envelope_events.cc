@@ -152,18 +152,6 @@ absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& b
 
 }  // namespace
 
-absl::Time FromProtoTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-google::protobuf::Timestamp ToProtoTime(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return ts;
-}
-
 absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verified,
                                                  const std::string& envelope_bytes,
                                                  const Verifier& verifier) {

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "crypto/verifier.h"
 #include "storage/store.h"
 
@@ -23,8 +24,8 @@ absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verifie
                                                  const std::string& envelope_bytes,
                                                  const Verifier& verifier);
 
-absl::Time FromProtoTime(const google::protobuf::Timestamp& ts);
-google::protobuf::Timestamp ToProtoTime(absl::Time t);
+using ::mir::FromProtoTime;
+using ::mir::ToProtoTime;
 
 }  // namespace mir::broker
 

@@ -123,9 +123,14 @@ void Node::SetAckDeadline(storage::Event& event) const {
       event.referral->urgency != v1::URGENCY_EMERGENCY_24H) {
     return;
   }
-  // A routed-on referral needs a fresh acknowledgement from its new destination.
-  if (!event.referral->ack_deadline.has_value() || !event.referral_envelope.empty()) {
-    event.referral->ack_deadline = event.at + options_.emergency_ack_timeout;
+  // The node's policy bounds the deadline: an author may ask for an earlier
+  // one, never a later one. A routed-on referral (whose body still carries
+  // the original request) needs a fresh acknowledgement from its new
+  // destination, so only the policy applies.
+  const absl::Time policy = event.at + options_.emergency_ack_timeout;
+  std::optional<absl::Time>& deadline = event.referral->ack_deadline;
+  if (!deadline.has_value() || *deadline > policy || !event.referral_envelope.empty()) {
+    deadline = policy;
   }
 }
 

@@ -1,33 +1,19 @@
 #include "broker/tls.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 
 namespace mir::broker {
-namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MutualTlsServerCredentials(
     const TlsFiles& files) {
   grpc::SslServerCredentialsOptions options(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(files.ca_certificate));
+  ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(files.ca_certificate));
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.private_key, ReadPem(files.key));
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(files.certificate));
+  ASSIGN_OR_RETURN(pair.private_key, ReadFile(files.key));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(files.certificate));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   return grpc::SslServerCredentials(options);
 }
@@ -35,9 +21,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MutualTlsServerCredenti
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MutualTlsChannelCredentials(
     const TlsFiles& files) {
   grpc::SslCredentialsOptions options;
-  ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(files.ca_certificate));
-  ASSIGN_OR_RETURN(options.pem_private_key, ReadPem(files.key));
-  ASSIGN_OR_RETURN(options.pem_cert_chain, ReadPem(files.certificate));
+  ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(files.ca_certificate));
+  ASSIGN_OR_RETURN(options.pem_private_key, ReadFile(files.key));
+  ASSIGN_OR_RETURN(options.pem_cert_chain, ReadFile(files.certificate));
   return grpc::SslCredentials(options);
 }
 

@@ -1,8 +1,6 @@
 #include "crypto/openssl_util.h"
 
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -18,14 +16,6 @@ std::string OpenSslErrorText() {
   char buf[256];
   ERR_error_string_n(err, buf, sizeof(buf));
   return buf;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 absl::StatusOr<X509Ptr> ParseCertificatePem(absl::string_view pem) {

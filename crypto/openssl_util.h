@@ -34,7 +34,6 @@ using X509StoreCtxPtr =
 // The last OpenSSL error as text (and clears the queue). Never secret.
 std::string OpenSslErrorText();
 
-absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::StatusOr<X509Ptr> ParseCertificatePem(absl::string_view pem);
 absl::StatusOr<X509Ptr> ParseCertificateDer(absl::string_view der);
 std::string CertificateToDer(X509* cert);

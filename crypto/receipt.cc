@@ -2,25 +2,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
 
 namespace mir {
-namespace {
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return ts;
-}
-}  // namespace
-
 absl::StatusOr<std::string> SignReceipt(const Signer& node_signer, const ReceivedEnvelope& received,
                                         absl::Time received_at) {
   v1::Receipt receipt;
   receipt.set_receiver_node(node_signer.identity().node);
-  *receipt.mutable_received_at() = ToProto(received_at);
+  *receipt.mutable_received_at() = ToProtoTime(received_at);
   auto* entry = receipt.add_entries();
   entry->set_message_id(received.message_id);
   entry->set_envelope_sha256(received.envelope_sha256);
@@ -29,7 +20,7 @@ absl::StatusOr<std::string> SignReceipt(const Signer& node_signer, const Receive
   header.set_message_id(NewUuid());
   header.set_kind(v1::RECEIPT);
   header.set_recipient_node(received.sender_node);
-  *header.mutable_created_at() = ToProto(received_at);
+  *header.mutable_created_at() = ToProtoTime(received_at);
   return node_signer.SignEnvelope(std::move(header), receipt.SerializeAsString());
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "crypto/certificate.h"
 #include "crypto/envelope_bytes.h"
@@ -61,8 +62,8 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPem(absl::string_view key_pe
 
 absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPemFiles(const std::string& key_path,
                                                              const std::string& cert_path) {
-  ASSIGN_OR_RETURN(std::string key_pem, crypto_internal::ReadFile(key_path));
-  ASSIGN_OR_RETURN(std::string cert_pem, crypto_internal::ReadFile(cert_path));
+  ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
+  ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert_path));
   auto signer = FromPem(key_pem, cert_pem);
   OPENSSL_cleanse(key_pem.data(), key_pem.size());
   if (!signer.ok()) {

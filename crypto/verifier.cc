@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "crypto/certificate.h"
 #include "crypto/envelope_bytes.h"
@@ -142,7 +143,7 @@ absl::StatusOr<std::unique_ptr<Verifier>> Verifier::FromCaPem(absl::string_view 
 absl::StatusOr<std::unique_ptr<Verifier>> Verifier::FromCaPemFile(const std::string& path,
                                                                   const Clock* clock,
                                                                   VerifierOptions options) {
-  ASSIGN_OR_RETURN(std::string pem, crypto_internal::ReadFile(path));
+  ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
   return FromCaPem(pem, clock, options);
 }
 

@@ -1,8 +1,6 @@
 #include "storage/audit_chain.h"
 
-#include <openssl/evp.h>
-
-#include <memory>
+#include "crypto/envelope_bytes.h"
 
 namespace mir::storage {
 namespace {
@@ -47,10 +45,6 @@ void PutOptInt(std::string* out, std::optional<int64_t> v) {
   }
 }
 
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
 }  // namespace
 
 std::string GenesisHash() { return std::string(kHashBytes, '\0'); }
@@ -79,38 +73,10 @@ std::string CanonicalEventBytes(const AuditRow& row) {
   return out;
 }
 
-std::string Sha256Bytes(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // EVP_Digest only fails on allocation failure; an empty result then makes
-  // every comparison fail closed rather than pass.
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) return {};
-  return std::string(reinterpret_cast<const char*>(digest), len);
-}
-
 std::string ChainHash(absl::string_view prev_hash, const AuditRow& row) {
-  const std::string canonical = CanonicalEventBytes(row);
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
-      EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
-    return {};
-  }
-  return std::string(reinterpret_cast<const char*>(digest), len);
-}
-
-std::string HexOf(absl::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
-  }
-  return out;
+  std::string input(prev_hash.data(), prev_hash.size());
+  input += CanonicalEventBytes(row);
+  return Sha256(input);
 }
 
 }  // namespace mir::storage

@@ -54,11 +54,6 @@ std::string CanonicalEventBytes(const AuditRow& row);
 // SHA-256(prev_hash || CanonicalEventBytes(row)), 32 raw bytes.
 std::string ChainHash(absl::string_view prev_hash, const AuditRow& row);
 
-// SHA-256 of `data`, 32 raw bytes.
-std::string Sha256Bytes(absl::string_view data);
-
-// Lowercase hex.
-std::string HexOf(absl::string_view bytes);
 
 }  // namespace mir::storage
 

@@ -1,3 +1,4 @@
+#include "crypto/envelope_bytes.h"
 #include "storage/inbox.h"
 
 #include "absl/strings/str_cat.h"
@@ -7,7 +8,7 @@
 
 namespace mir::storage {
 
-std::string EnvelopeSha256(absl::string_view envelope) { return Sha256Bytes(envelope); }
+std::string EnvelopeSha256(absl::string_view envelope) { return Sha256(envelope); }
 
 absl::StatusOr<InboundResult> AcceptInboundInTxn(Txn& txn, const InboundEnvelope& inbound,
                                                  const std::optional<Event>& event,

@@ -1,3 +1,4 @@
+#include "crypto/envelope_bytes.h"
 #include "storage/schema.h"
 
 #include <string>
@@ -193,7 +194,7 @@ absl::Status BackfillAuditChain(Db& db) {
     r.actor_name = select.Text(8);
     r.at_us = select.Int(9);
     r.reason = select.Text(10);
-    r.envelope_sha256 = Sha256Bytes(select.Text(11));
+    r.envelope_sha256 = Sha256(select.Text(11));
     r.origin_node = select.OptText(12);
     r.destination_node = select.OptText(13);
     r.urgency = select.OptInt(14);

@@ -1,3 +1,4 @@
+#include "crypto/envelope_bytes.h"
 #include "storage/store.h"
 
 #include <sqlite3.h>
@@ -128,7 +129,7 @@ AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us) {
   r.actor_name = e.actor.name;
   r.at_us = Micros(e.at);
   r.reason = e.reason;
-  r.envelope_sha256 = Sha256Bytes(e.envelope);
+  r.envelope_sha256 = Sha256(e.envelope);
   if (e.referral.has_value()) {
     r.origin_node = e.referral->origin_node;
     r.destination_node = e.referral->destination_node;
@@ -877,8 +878,8 @@ class StoreImpl final : public Store {
       if (state != kOutboxDead) return absl::OkStatus();
       ASSIGN_OR_RETURN(
           Statement s,
-          db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?2 "
-                     "WHERE id = ?1 AND state = 2",
+          db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?2, "
+                     "enqueued_at_us = ?2 WHERE id = ?1 AND state = 2",
                      "requeue dead letter"));
       s.BindInt(1, id).BindInt(2, Micros(clock_.Now()));
       RETURN_IF_ERROR(s.Run());
@@ -893,8 +894,8 @@ class StoreImpl final : public Store {
     RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
       ASSIGN_OR_RETURN(
           Statement s,
-          db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?1 "
-                     "WHERE state = 2",
+          db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?1, "
+                     "enqueued_at_us = ?1 WHERE state = 2",
                      "requeue all dead letters"));
       s.BindInt(1, Micros(clock_.Now()));
       RETURN_IF_ERROR(s.Run());
@@ -1135,7 +1136,7 @@ class StoreImpl final : public Store {
       }
       // An empty envelope is one purged under a retention policy: its hash
       // still stands in for it in the chain.
-      if (!envelope.empty() && Sha256Bytes(envelope) != r.envelope_sha256) {
+      if (!envelope.empty() && Sha256(envelope) != r.envelope_sha256) {
         check.ok = false;
         check.first_bad_row = r.id;
         check.problem =
@@ -1176,7 +1177,7 @@ class StoreImpl final : public Store {
     const int64_t head_id = h.Int(0);
     const std::string head_hash = h.Text(1);
     const int64_t head_count = h.Int(2);
-    check.head_hash = HexOf(head_hash);
+    check.head_hash = ToHex(head_hash);
     if (head_id > prev_id) {
       check.ok = false;
       check.first_bad_row = prev_id + 1;

@@ -261,8 +261,9 @@ class Store {
   // Every outbox entry whose envelope is about `referral_id`, oldest first.
   virtual absl::StatusOr<std::vector<OutboxEntry>> OutboxForReferral(
       const std::string& referral_id) = 0;
-  // Dead letters back to pending, due now, attempts reset. Returns how many
-  // moved (Requeue: 0 if the entry is not dead).
+  // Dead letters back to pending, due now, attempts reset, with a fresh
+  // dead-letter clock (enqueued_at = now: the sender measures an envelope's
+  // age from it). Returns how many moved (Requeue: 0 if the entry is not dead).
   virtual absl::StatusOr<int> Requeue(int64_t id) = 0;
   virtual absl::StatusOr<int> RequeueAllDead() = 0;
 

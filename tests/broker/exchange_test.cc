@@ -1,8 +1,5 @@
 // Node to node over real loopback mutual TLS, with real SQLite files.
 
-#include <fstream>
-#include <sstream>
-
 #include "crypto/envelope_bytes.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -264,15 +261,9 @@ TEST_F(NetworkTest, NewWorkWakesTheSenderAtOnce) {
 TEST_F(NetworkTest, HealthServiceReportsServing) {
   ASSERT_TRUE(StartNode("nvn"));
   grpc::SslCredentialsOptions tls;
-  auto slurp = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
-  tls.pem_root_certs = slurp(PkiPath("ca.crt"));
-  tls.pem_cert_chain = slurp(PkiPath("toscana/node.crt"));
-  tls.pem_private_key = slurp(PkiPath("toscana/node.key"));
+  tls.pem_root_certs = ReadPkiFile("ca.crt");
+  tls.pem_cert_chain = ReadPkiFile("toscana/node.crt");
+  tls.pem_private_key = ReadPkiFile("toscana/node.key");
   auto health = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(Address(ports_["nvn"]), grpc::SslCredentials(tls)));
   grpc::ClientContext context;

@@ -5,8 +5,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "broker/envelope_events.h"
@@ -138,20 +136,11 @@ int OutboxCount(storage::Store& store, storage::OutboxState state) {
   return entries.ok() ? static_cast<int>(entries->size()) : -1;
 }
 
-namespace {
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-}  // namespace
-
 ExchangeClient::ExchangeClient(int port, const std::string& prefix, const std::string& ca) {
   grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = Slurp(PkiPath(ca));
-  tls.pem_cert_chain = Slurp(PkiPath(prefix + ".crt"));
-  tls.pem_private_key = Slurp(PkiPath(prefix + ".key"));
+  tls.pem_root_certs = ReadPkiFile(ca);
+  tls.pem_cert_chain = ReadPkiFile(prefix + ".crt");
+  tls.pem_private_key = ReadPkiFile(prefix + ".key");
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own

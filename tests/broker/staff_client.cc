@@ -1,21 +1,11 @@
 #include "tests/broker/staff_client.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "broker/envelope_events.h"
 #include "common/grpc_status.h"
 #include "grpcpp/create_channel.h"
 
 namespace mir::testing {
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 template <typename Response, typename Call>
 absl::StatusOr<Response> Unary(Call call) {
@@ -31,9 +21,9 @@ absl::StatusOr<Response> Unary(Call call) {
 
 StaffClient::StaffClient(int port, const std::string& prefix) : signer_(PkiSigner(prefix)) {
   grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = Slurp(PkiPath("ca.crt"));
-  tls.pem_cert_chain = Slurp(PkiPath(prefix + ".crt"));
-  tls.pem_private_key = Slurp(PkiPath(prefix + ".key"));
+  tls.pem_root_certs = ReadPkiFile("ca.crt");
+  tls.pem_cert_chain = ReadPkiFile(prefix + ".crt");
+  tls.pem_private_key = ReadPkiFile(prefix + ".key");
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   stub_ = v1::Referrals::NewStub(
@@ -55,7 +45,8 @@ absl::StatusOr<v1::SubmitResponse> StaffClient::SignAndSubmit(const v1::PrepareR
 }
 
 absl::StatusOr<std::string> StaffClient::SubmitReferral(const std::string& destination,
-                                                        v1::Urgency urgency, bool consent) {
+                                                        v1::Urgency urgency, bool consent,
+                                                        std::optional<absl::Time> ack_deadline) {
   v1::PrepareRequest prepare;
   prepare.set_kind(v1::REFERRAL);
   prepare.set_destination_node(destination);
@@ -76,6 +67,7 @@ absl::StatusOr<std::string> StaffClient::SubmitReferral(const std::string& desti
   referral.add_exploitation_types(v1::EXPLOITATION_SEXUAL_INDOOR);
   referral.set_notes("fictional test notes");
   referral.mutable_consent()->set_given(consent);
+  if (ack_deadline) *referral.mutable_ack_deadline() = broker::ToProtoTime(*ack_deadline);
   auto submitted = SignAndSubmit(*prepared, referral.SerializeAsString());
   if (!submitted.ok()) return submitted.status();
   return submitted->referral_id();

@@ -1,6 +1,7 @@
 // The events hash chain: edits, deletions (middle and last) and insertions
 // made behind the store's back are found, with the first bad row.
 
+#include "crypto/envelope_bytes.h"
 #include "storage/audit_chain.h"
 
 #include <memory>
@@ -176,7 +177,7 @@ TEST_F(AuditChainTest, CorrectlyHashedInsertedRowIsCaughtByTheHead) {
   forged.actor_node = "toscana";
   forged.actor_role = "operator";
   forged.actor_name = "mallory";
-  forged.envelope_sha256 = Sha256Bytes("x");
+  forged.envelope_sha256 = Sha256("x");
   std::string prev;
   for (size_t i = 0; i < last_hash.size(); i += 2)
     prev.push_back(static_cast<char>(std::stoi(last_hash.substr(i, 2), nullptr, 16)));
@@ -187,8 +188,8 @@ TEST_F(AuditChainTest, CorrectlyHashedInsertedRowIsCaughtByTheHead) {
       "actor_role, actor_name, at_us, reason, envelope, applied_at_us, envelope_sha256, prev_hash, "
       "row_hash) VALUES (",
       kRows + 1, ", 'ref-0', 'toscana', 2, 'forged', ", static_cast<int>(WITHDRAWN),
-      ", 'toscana', 'operator', 'mallory', 0, '', 'x', 0, x'", HexOf(Sha256Bytes("x")), "', x'",
-      last_hash, "', x'", HexOf(hash), "')"));
+      ", 'toscana', 'operator', 'mallory', 0, '', 'x', 0, x'", ToHex(Sha256("x")), "', x'",
+      last_hash, "', x'", ToHex(hash), "')"));
   const AuditCheck check = Verify();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad_row, kRows + 1);
@@ -217,7 +218,7 @@ TEST(AuditEncodingTest, CanonicalBytesFollowTheDocumentedLayout) {
   r.actor_name = "";
   r.at_us = -1;
   r.reason = "";
-  r.envelope_sha256 = Sha256Bytes(std::string("\x00\x01", 2));
+  r.envelope_sha256 = Sha256(std::string("\x00\x01", 2));
   r.urgency = 3;
   r.applied_at_us = 256;
 
@@ -234,11 +235,11 @@ TEST(AuditEncodingTest, CanonicalBytesFollowTheDocumentedLayout) {
   const std::string expected = bytes("MIR-EXCHANGE/v1/audit-event") + integer(7) + bytes("r") +
                                bytes("toscana") + integer(2) + bytes("m") + integer(2) +
                                bytes("lombardia") + bytes("node") + bytes("") + integer(-1) +
-                               bytes("") + bytes(Sha256Bytes(std::string("\x00\x01", 2))) + null +
+                               bytes("") + bytes(Sha256(std::string("\x00\x01", 2))) + null +
                                null + integer(3) + null + integer(256);
-  EXPECT_EQ(HexOf(CanonicalEventBytes(r)), HexOf(expected));
-  EXPECT_EQ(ChainHash(GenesisHash(), r), Sha256Bytes(GenesisHash() + expected));
-  EXPECT_EQ(HexOf(Sha256Bytes("abc")),
+  EXPECT_EQ(ToHex(CanonicalEventBytes(r)), ToHex(expected));
+  EXPECT_EQ(ChainHash(GenesisHash(), r), Sha256(GenesisHash() + expected));
+  EXPECT_EQ(ToHex(Sha256("abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 

@@ -691,5 +691,23 @@ TEST_F(StoreTest, GroupedWritersEachGetTheirOwnOutcome) {
   EXPECT_EQ(audit->rows_checked, static_cast<int64_t>(accepted));
 }
 
+// A requeued dead letter gets a fresh dead-letter clock: the sender measures
+// an envelope's age from enqueued_at, and an old one would die again at once.
+TEST_F(StoreTest, RequeuedDeadLetterStartsAFreshDeadLetterClock) {
+  ASSERT_OK(store_->RecordAndEnqueue(Submitted("r"), {Outgoing("m1")}));
+  auto entry = store_->FindOutbox("m1");
+  ASSERT_OK(entry);
+  ASSERT_OK(store_->MarkDead((*entry)->id, "UNKNOWN_NODE"));
+  clock_.Advance(absl::Hours(80));
+  auto moved = store_->Requeue((*entry)->id);
+  ASSERT_OK(moved);
+  EXPECT_EQ(*moved, 1);
+  entry = store_->FindOutbox("m1");
+  ASSERT_OK(entry);
+  EXPECT_EQ((*entry)->state, OutboxState::kPending);
+  EXPECT_EQ((*entry)->enqueued_at, clock_.Now());
+  EXPECT_EQ((*entry)->attempts, 0);
+}
+
 }  // namespace
 }  // namespace mir::storage

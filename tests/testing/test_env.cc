@@ -1,5 +1,7 @@
 #include "tests/testing/test_env.h"
 
+#include "common/files.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -14,6 +16,12 @@ std::string EnvOr(const char* name, const char* fallback) {
 
 std::string PkiPath(const std::string& rel) {
   return EnvOr("MIR_TEST_PKI", MIR_TEST_PKI_DEFAULT) + "/" + rel;
+}
+
+std::string ReadPkiFile(const std::string& rel) {
+  auto contents = ReadFile(PkiPath(rel));
+  EXPECT_TRUE(contents.ok()) << contents.status();
+  return contents.ok() ? *contents : std::string();
 }
 
 std::string SourcePath(const std::string& rel) {

@@ -14,6 +14,8 @@ namespace mir::testing {
 // The development PKI made by certs/make-dev-pki.sh for the test run
 // ($MIR_TEST_PKI, set by CTest). `rel` is e.g. "toscana/operator.crt".
 std::string PkiPath(const std::string& rel);
+// The contents of a PKI file (e.g. "toscana/node.crt"); fails the test if unreadable.
+std::string ReadPkiFile(const std::string& rel);
 // The source tree ($MIR_SOURCE_DIR), for committed fixtures such as test vectors.
 std::string SourcePath(const std::string& rel);
 // A fresh, empty directory under the test's temp dir.
