@@ -8,9 +8,13 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libssl-dev libgtest-dev libgmock-dev
 )
-if [[ "${1:-}" == "--with-test-tools" ]]; then
-  packages+=(sqlite3)
-fi
+for option in "$@"; do
+  case "$option" in
+    --with-test-tools) packages+=(sqlite3) ;;
+    # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
+    --with-fuzz-tools) packages+=(clang-14 libclang-rt-14-dev) ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
