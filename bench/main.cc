@@ -1,8 +1,8 @@
 // mir-bench: MIR Exchange's performance tool (issue 7; docs/PERFORMANCE.md).
 //
-//   mir-bench [--dir DIR] [--pki DIR] [--keep] [--only LIST]
+//   mir-bench [--dir DIR] [--pki DIR] [--broker PATH] [--keep] [--only LIST]
 //             [--submit N] [--e2e N] [--drain N] [--scale N,N,...] [--scale-calls N]
-//             [--floor-seconds S]
+//             [--floor-seconds S] [--in-flight-per-peer N]
 //
 // Builds its own network on loopback (a development PKI, mir-broker
 // processes for nvn and toscana with mutual TLS, databases on disk), runs
@@ -38,13 +38,15 @@ namespace mir::bench {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: mir-bench [--dir DIR] [--pki DIR] [--keep] [--only LIST]\n"
+    "usage: mir-bench [--dir DIR] [--pki DIR] [--broker PATH] [--keep] [--only LIST]\n"
     "                 [--submit N] [--e2e N] [--drain N] [--scale N,N,...]\n"
-    "                 [--scale-calls N] [--floor-seconds S]\n"
+    "                 [--scale-calls N] [--floor-seconds S] [--in-flight-per-peer N]\n"
     "\n"
     "  --dir DIR          work folder on the disk to measure (default /var/tmp/mir-bench-PID;\n"
     "                     tmpfs is refused); deleted afterwards unless --keep\n"
     "  --pki DIR          a PKI made by certs/make-dev-pki.sh (default: made in DIR)\n"
+    "  --broker PATH      the mir-broker binary to measure (default: the one built with\n"
+    "                     mir-bench), e.g. to compare a change against main\n"
     "  --only LIST        comma-separated subset of floors,submit,e2e,drain,scale\n"
     "  --submit N         submissions per in-flight level (1, 16, 64); default 3000\n"
     "  --e2e N            end-to-end deliveries per in-flight level (1, 64); default 1000\n"
@@ -53,13 +55,15 @@ constexpr char kUsage[] =
     "  --scale LIST       referrals stored at nvn for list/show; default 1000,100000\n"
     "                     (the issue's sizes: --scale 1000,100000,1000000)\n"
     "  --scale-calls N    List and Get calls per size; default 300\n"
+    "  --in-flight-per-peer N  the brokers' delivery.inFlightPerPeer (default: theirs, 16)\n"
     "  --floor-seconds S  time per crypto floor; default 1\n";
 
 struct Flags {
-  std::string dir, pki;
+  std::string dir, pki, broker;
   bool keep = false;
   std::set<std::string> only = {"floors", "submit", "e2e", "drain", "scale"};
   int submit = 3000, e2e = 1000, drain = 5000, scale_calls = 300;
+  int in_flight_per_peer = 0;  // 0: the broker's default
   std::vector<int> scale = {1000, 100000};
   double floor_seconds = 1;
 };
@@ -75,6 +79,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       f->keep = true;
     } else if (arg == "--dir" && take()) {
       f->dir = value;
+    } else if (arg == "--broker" && take()) {
+      f->broker = value;
     } else if (arg == "--pki" && take()) {
       f->pki = value;
     } else if (arg == "--only" && take()) {
@@ -86,6 +92,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       if (!ParseInt(value, &f->e2e)) return false;
     } else if (arg == "--drain" && take()) {
       if (!ParseInt(value, &f->drain)) return false;
+    } else if (arg == "--in-flight-per-peer" && take()) {
+      if (!ParseInt(value, &f->in_flight_per_peer)) return false;
     } else if (arg == "--scale-calls" && take()) {
       if (!ParseInt(value, &f->scale_calls)) return false;
     } else if (arg == "--floor-seconds" && take()) {
@@ -159,7 +167,13 @@ std::string CostNote(const PhaseCost& cost) {
   }
   parts.push_back(absl::StrFormat("bench client %.2f",
                                   cost.referrals ? cost.client_cpu_s * 1000 / cost.referrals : 0));
-  return absl::StrCat("CPU s per 1000: ", absl::StrJoin(parts, ", "));
+  std::vector<std::string> disk;
+  for (const auto& [node, bytes] : cost.disk_bytes) {
+    disk.push_back(absl::StrFormat("%s %.0f", node,
+                                   cost.referrals ? bytes / 1024 / cost.referrals : 0));
+  }
+  return absl::StrCat("CPU s per 1000: ", absl::StrJoin(parts, ", "),
+                      "; KiB written to disk per referral: ", absl::StrJoin(disk, ", "));
 }
 
 std::string RssNote(const PhaseCost& cost) {
@@ -208,6 +222,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "%s", kUsage);
     return 2;
   }
+  if (!flags.broker.empty()) SetBrokerBinary(flags.broker);
   log_internal::SetLoggingEnabled(false);  // the in-process node core of the drain fill
   const bool temp_dir = flags.dir.empty();
   if (temp_dir) flags.dir = absl::StrCat("/var/tmp/mir-bench-", getpid());
@@ -288,7 +303,7 @@ int Main(int argc, char** argv) {
   if (wants("submit") || wants("e2e")) {
     const std::string dir = flags.dir + "/network";
     std::filesystem::create_directories(dir);
-    const Network network = Network::Make(*pki, dir);
+    const Network network = Network::Make(*pki, dir, flags.in_flight_per_peer);
     auto net = RunningNetwork::Start(network);
     if (!net.ok()) return fail("network", net.status());
     if (wants("submit")) {
@@ -321,7 +336,7 @@ int Main(int argc, char** argv) {
   std::optional<DrainFigures> drain;
   if (wants("drain")) {
     Progress(absl::StrCat("drain of ", flags.drain));
-    auto r = RunDrain(*pki, flags.dir + "/drain", flags.drain);
+    auto r = RunDrain(*pki, flags.dir + "/drain", flags.drain, flags.in_flight_per_peer);
     if (!r.ok()) return fail("drain", r.status());
     drain = *r;
     table.Row(absl::StrCat("drain: ", Count(flags.drain), " queued at toscana, delivered to nvn"),
@@ -441,11 +456,12 @@ int Main(int argc, char** argv) {
 
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  std::printf("mir-bench on %s, %ld cores, %s; load average %s at start, %s at end; %.0f s\n\n",
+  std::printf("mir-bench on %s, %ld cores, %s; load average %s at start, %s at end; %.0f s%s\n\n",
               host, sysconf(_SC_NPROCESSORS_ONLN),
               absl::FormatTime("%Y-%m-%d %H:%M UTC", started, absl::UTCTimeZone()).c_str(),
               load_at_start.c_str(), LoadAverage().c_str(),
-              absl::ToDoubleSeconds(absl::Now() - started));
+              absl::ToDoubleSeconds(absl::Now() - started),
+              flags.broker.empty() ? "" : absl::StrCat("; broker ", flags.broker).c_str());
   table.Print();
   if (temp_dir && !flags.keep) {
     std::error_code ec;

@@ -25,6 +25,16 @@
 
 namespace mir::bench {
 
+namespace {
+std::string& BrokerBinaryPath() {
+  static std::string* path = new std::string(MIR_BROKER_BINARY);
+  return *path;
+}
+}  // namespace
+
+const std::string& BrokerBinary() { return BrokerBinaryPath(); }
+void SetBrokerBinary(const std::string& path) { BrokerBinaryPath() = path; }
+
 absl::StatusOr<Pki> MakePki(const std::string& dir) {
   Pki pki{dir};
   if (std::filesystem::exists(pki.Path("toscana/operator.crt")) &&
@@ -39,7 +49,7 @@ absl::StatusOr<Pki> MakePki(const std::string& dir) {
   return pki;
 }
 
-Network Network::Make(const Pki& pki, const std::string& dir) {
+Network Network::Make(const Pki& pki, const std::string& dir, int in_flight_per_peer) {
   Network n;
   n.pki = pki;
   n.dir = dir;
@@ -53,6 +63,7 @@ Network Network::Make(const Pki& pki, const std::string& dir) {
     o.node_certificate = pki.Path(absl::StrCat(node, "/node.crt"));
     o.node_key = pki.Path(absl::StrCat(node, "/node.key"));
     o.relays = {"nvn"};
+    if (in_flight_per_peer > 0) o.in_flight_per_peer = in_flight_per_peer;
     n.options[node] = o;
   }
   n.options["nvn"].relay = true;
@@ -73,14 +84,18 @@ absl::StatusOr<std::string> Network::WriteConfig(const std::string& node) const 
     for (const auto& [k, v] : m) items.push_back(absl::StrCat("\"", k, "\": \"", v, "\""));
     return absl::StrCat("{", absl::StrJoin(items, ", "), "}");
   };
-  // Only what differs per node: limits and delivery keep the production defaults.
+  // Only what differs per node: the rest keeps the production defaults.
   const std::string json = absl::StrCat(
       "{\n  \"nodeId\": \"", o.node_id, "\",\n  \"listenAddress\": \"", o.listen_address,
       "\",\n  \"databasePath\": \"", o.database_path, "\",\n  \"caCertificate\": \"",
       o.ca_certificate, "\",\n  \"nodeCertificate\": \"", o.node_certificate,
       "\",\n  \"nodeKey\": \"", o.node_key, "\",\n  \"peers\": ", quoted_map(o.peers),
       ",\n  \"routes\": ", quoted_map(o.routes), ",\n  \"relays\": [\"nvn\"],\n  \"relay\": ",
-      o.relay ? "true" : "false", "\n}\n");
+      o.relay ? "true" : "false",
+      o.in_flight_per_peer == broker::BrokerOptions().in_flight_per_peer
+          ? std::string()
+          : absl::StrCat(",\n  \"delivery\": {\"inFlightPerPeer\": ", o.in_flight_per_peer, "}"),
+      "\n}\n");
   const std::string path = absl::StrCat(dir, "/", node, ".json");
   std::ofstream out(path);
   out << json;
@@ -99,6 +114,7 @@ absl::StatusOr<absl::Duration> BrokerProcess::Start(absl::Duration timeout) {
   if (!config.ok()) return config.status();
   const std::string log = absl::StrCat(network_.dir, "/", node_, ".log");
   const int port = network_.ports.at(node_);
+  const std::string binary = BrokerBinary();
   const absl::Time start = absl::Now();
   pid_ = fork();
   if (pid_ < 0) return absl::InternalError("fork failed");
@@ -108,7 +124,7 @@ absl::StatusOr<absl::Duration> BrokerProcess::Start(absl::Duration timeout) {
       dup2(fd, STDERR_FILENO);
       dup2(fd, STDOUT_FILENO);
     }
-    execl(MIR_BROKER_BINARY, "mir-broker", "--config", config->c_str(), nullptr);
+    execl(binary.c_str(), "mir-broker", "--config", config->c_str(), nullptr);
     _exit(127);
   }
   while (absl::Now() - start < timeout) {
@@ -142,6 +158,17 @@ void BrokerProcess::Stop() {
 }
 
 double BrokerProcess::CpuSeconds() const { return pid_ > 0 ? ProcessCpuSeconds(pid_) : -1; }
+int64_t BrokerProcess::DiskWriteBytes() const {
+  if (pid_ <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
+  std::string key;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return -1;
+}
+
 double BrokerProcess::PeakRssMiB() const { return pid_ > 0 ? mir::bench::PeakRssMiB(pid_) : -1; }
 
 absl::StatusOr<std::unique_ptr<DbPeek>> DbPeek::Open(const std::string& path) {

@@ -39,12 +39,18 @@ struct Network {
   std::map<std::string, int> ports;
   std::map<std::string, broker::BrokerOptions> options;
 
-  static Network Make(const Pki& pki, const std::string& dir);
+  // `in_flight_per_peer` > 0 overrides the brokers' delivery.inFlightPerPeer.
+  static Network Make(const Pki& pki, const std::string& dir, int in_flight_per_peer = 0);
   std::string Address(const std::string& node) const;
   std::string DatabasePath(const std::string& node) const { return options.at(node).database_path; }
   // Writes <dir>/<node>.json (proto/mir/broker/config.proto's JSON mapping).
   absl::StatusOr<std::string> WriteConfig(const std::string& node) const;
 };
+
+// The mir-broker binary the bench starts: the one built beside it, unless
+// SetBrokerBinary named another (mir-bench --broker, to compare two builds).
+const std::string& BrokerBinary();
+void SetBrokerBinary(const std::string& path);
 
 // One mir-broker child process; its stderr log goes to <dir>/<node>.log.
 // Not thread-safe. The destructor stops it (SIGTERM, then SIGKILL).
@@ -65,6 +71,9 @@ class BrokerProcess {
   // CPU seconds used so far (user + system), -1 if not running.
   double CpuSeconds() const;
   double PeakRssMiB() const;
+  // Bytes this process caused to be written to storage so far
+  // (/proc/<pid>/io write_bytes: WAL, checkpoints, logs), -1 if unknown.
+  int64_t DiskWriteBytes() const;
 
  private:
   const Network& network_;

@@ -271,7 +271,10 @@ bool RunningNetwork::WaitQuiet(absl::Duration timeout) {
 }
 
 void RunningNetwork::BeginCost() {
-  for (auto& [node, process] : processes_) cpu_at_begin_[node] = process->CpuSeconds();
+  for (auto& [node, process] : processes_) {
+    cpu_at_begin_[node] = process->CpuSeconds();
+    disk_at_begin_[node] = process->DiskWriteBytes();
+  }
   client_cpu_at_begin_ = SelfCpuSeconds();
 }
 
@@ -281,6 +284,7 @@ PhaseCost RunningNetwork::EndCost(int referrals) {
   for (auto& [node, process] : processes_) {
     cost.broker_cpu_s[node] = process->CpuSeconds() - cpu_at_begin_[node];
     cost.peak_rss_mib[node] = process->PeakRssMiB();
+    cost.disk_bytes[node] = static_cast<double>(process->DiskWriteBytes() - disk_at_begin_[node]);
   }
   cost.client_cpu_s = SelfCpuSeconds() - client_cpu_at_begin_;
   return cost;
@@ -336,9 +340,10 @@ absl::StatusOr<SubmitFigures> RunEndToEnd(RunningNetwork& net, int in_flight, in
   return out;
 }
 
-absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes) {
+absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes,
+                                      int in_flight_per_peer) {
   std::filesystem::create_directories(dir);
-  const Network network = Network::Make(pki, dir);
+  const Network network = Network::Make(pki, dir, in_flight_per_peer);
   DrainFigures out;
   out.envelopes = envelopes;
   {
@@ -382,6 +387,7 @@ absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, in
   BrokerProcess nvn(network, "nvn"), toscana(network, "toscana");
   if (auto started = nvn.Start(); !started.ok()) return started.status();
   const double nvn_cpu_before = nvn.CpuSeconds();
+  const int64_t nvn_disk_before = nvn.DiskWriteBytes();
   const double client_cpu_before = SelfCpuSeconds();
   const SteadyClock::time_point start = SteadyClock::now();
   if (auto started = toscana.Start(); !started.ok()) return started.status();
@@ -408,6 +414,8 @@ absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, in
   out.cost.referrals = envelopes;
   out.cost.broker_cpu_s["toscana"] = toscana.CpuSeconds();  // from its start
   out.cost.broker_cpu_s["nvn"] = nvn.CpuSeconds() - nvn_cpu_before;
+  out.cost.disk_bytes["toscana"] = static_cast<double>(toscana.DiskWriteBytes());
+  out.cost.disk_bytes["nvn"] = static_cast<double>(nvn.DiskWriteBytes() - nvn_disk_before);
   out.cost.peak_rss_mib["toscana"] = toscana.PeakRssMiB();
   out.cost.peak_rss_mib["nvn"] = nvn.PeakRssMiB();
   out.cost.client_cpu_s = SelfCpuSeconds() - client_cpu_before;

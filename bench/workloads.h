@@ -25,6 +25,7 @@ struct PhaseCost {
   int referrals = 0;
   std::map<std::string, double> broker_cpu_s;   // node -> CPU seconds in the phase
   std::map<std::string, double> peak_rss_mib;   // node -> VmHWM at the end
+  std::map<std::string, double> disk_bytes;     // node -> bytes written to storage
   double client_cpu_s = 0;                      // this process (clients, signing)
   double CpuPerThousand(const std::string& node) const {
     auto it = broker_cpu_s.find(node);
@@ -52,6 +53,7 @@ class RunningNetwork {
   std::map<std::string, std::unique_ptr<BrokerProcess>> processes_;
   std::map<std::string, std::unique_ptr<DbPeek>> peeks_;
   std::map<std::string, double> cpu_at_begin_;
+  std::map<std::string, int64_t> disk_at_begin_;
   double client_cpu_at_begin_ = 0;
 };
 
@@ -88,7 +90,8 @@ struct DrainFigures {
 // `envelopes` referrals queued at toscana while nvn is down (submitted
 // through toscana's node core, in process); then nvn is started, then
 // toscana, and the clock runs from toscana's start.
-absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes);
+absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes,
+                                      int in_flight_per_peer = 0);
 
 struct ScaleFigures {
   int referrals = 0;
