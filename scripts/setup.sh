@@ -13,7 +13,6 @@ packages=(
 )
 for option in "$@"; do
   case "$option" in
-    --with-test-tools) packages+=(sqlite3) ;;
     # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
     --with-fuzz-tools) packages+=(clang-14 libclang-rt-14-dev) ;;
   esac
