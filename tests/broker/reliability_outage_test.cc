@@ -1,0 +1,109 @@
+// A peer down for days (RELIABILITY.md), on a fake clock: the sender retries
+// with exponential backoff, capped and jittered, keeps the envelope pending
+// for dead_letter_after (3 days by default), then makes it a dead letter that
+// staff see and requeue; requeued, it is delivered once the peer is back.
+
+#include "grpcpp/client_context.h"
+#include "tests/broker/network_fixture.h"
+#include "tests/broker/staff_client.h"
+
+namespace mir::testing {
+namespace {
+
+class PeerOutageTest : public NetworkTest {
+ protected:
+  std::optional<storage::OutboxEntry> Entry(const std::string& message_id) {
+    auto entry = Store("toscana").FindOutbox(message_id);
+    return entry.ok() ? *entry : std::nullopt;
+  }
+  FakeClock fake_{absl::Now()};
+};
+
+TEST_F(PeerOutageTest, PeerDownForDaysIsRetriedWithBackoffThenDeadLetteredAndRequeued) {
+  const broker::BrokerOptions defaults;
+  broker::BrokerOptions& o = options_["toscana"];
+  o.initial_backoff = defaults.initial_backoff;  // 200 ms
+  o.max_backoff = defaults.max_backoff;          // 1 min
+  o.dead_letter_after = defaults.dead_letter_after;  // 3 days
+  clock_ = &fake_;
+  ASSERT_TRUE(StartNode("toscana"));  // nvn is down
+  clock_ = RealClock::Get();
+
+  StaffClient anna(ports_["toscana"], "toscana/operator");
+  auto id = anna.SubmitReferral("nvn");
+  ASSERT_OK(id);
+  v1::Envelope sent;
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(sent.ParseFromString(anna.last_signed().front()) &&
+              header.ParseFromString(sent.header()));
+  const std::string message_id = header.message_id();
+  const absl::Time enqueued = fake_.Now();
+
+  // Each failed attempt schedules the next after initial * 2^(n-1), capped
+  // at max_backoff, times a jitter in [0.5, 1).
+  for (int attempt = 1; attempt <= 14; ++attempt) {
+    SCOPED_TRACE(attempt);
+    ASSERT_TRUE(WaitFor([&] {
+      auto e = Entry(message_id);
+      return e && e->attempts == attempt;
+    }));
+    auto e = Entry(message_id);
+    ASSERT_EQ(e->state, storage::OutboxState::kPending);
+    EXPECT_NE(e->last_error.find("UNAVAILABLE"), std::string::npos) << e->last_error;
+    const absl::Duration base =
+        std::min(o.initial_backoff * (1 << (attempt - 1)), o.max_backoff);
+    const absl::Duration wait = e->next_attempt_at - fake_.Now();
+    EXPECT_GE(wait, base / 2);
+    EXPECT_LT(wait, base);
+    fake_.Set(e->next_attempt_at);
+    NodeAt("toscana").WakeAllSenders();
+  }
+
+  // Days pass with the peer still down: pending until dead_letter_after, dead after.
+  fake_.Set(enqueued + o.dead_letter_after - absl::Minutes(1));
+  NodeAt("toscana").WakeAllSenders();
+  ASSERT_TRUE(WaitFor([&] {
+    auto e = Entry(message_id);
+    return e && e->attempts == 15;
+  }));
+  EXPECT_EQ(Entry(message_id)->state, storage::OutboxState::kPending);
+  fake_.Set(enqueued + o.dead_letter_after);
+  NodeAt("toscana").WakeAllSenders();
+  ASSERT_TRUE(WaitFor([&] {
+    auto e = Entry(message_id);
+    return e && e->state == storage::OutboxState::kDead;
+  }));
+
+  // Staff see it, with why, and requeue it once the peer is back.
+  v1::ListDeadLettersResponse dead;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(anna.stub().ListDeadLetters(&context, v1::ListDeadLettersRequest(), &dead).ok());
+  }
+  ASSERT_EQ(dead.dead_letters_size(), 1);
+  EXPECT_EQ(dead.dead_letters(0).message_id(), message_id);
+  EXPECT_EQ(dead.dead_letters(0).referral_id(), *id);
+  EXPECT_GE(dead.dead_letters(0).attempts(), 15u);
+  EXPECT_NE(dead.dead_letters(0).last_error().find("UNAVAILABLE"), std::string::npos);
+
+  ASSERT_TRUE(StartNode("nvn"));
+  v1::RequeueResponse requeued;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(anna.stub().Requeue(&context, v1::RequeueRequest(), &requeued).ok());
+  }
+  EXPECT_EQ(requeued.requeued(), 1u);
+  // Time goes on at toscana while its channel reconnects to nvn.
+  ASSERT_TRUE(WaitFor([&] {
+    fake_.Advance(absl::Seconds(1));
+    NodeAt("toscana").WakeAllSenders();
+    return StateAt(Store("toscana"), *id) == v1::RECEIVED;
+  }));
+  EXPECT_EQ(Entry(message_id)->state, storage::OutboxState::kDelivered);
+  auto timeline = Store("nvn").Timeline(*id);
+  ASSERT_OK(timeline);
+  EXPECT_EQ(timeline->size(), 2u);  // once, however many attempts
+}
+
+}  // namespace
+}  // namespace mir::testing
