@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,6 +250,7 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const std::string&
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed bench
     execl(self_exe.c_str(), "mir-bench", "--serve-echo", port_text.c_str(), "--pki",
           pki.dir.c_str(), nullptr);
     _exit(127);

@@ -148,9 +148,11 @@ class Table {
     Row(what, absl::StrCat(r.in_flight), Rate(r.rate()), Micros(r.p50_us), Micros(r.p99_us),
         Micros(r.p999_us), notes);
   }
-  void Print() const {
+  static void PrintHeader() {
     std::printf("| workload | in flight | rate | p50 | p99 | p99.9 | notes |\n");
     std::printf("|---|---|---|---|---|---|---|\n");
+  }
+  void PrintRows() const {
     for (const auto& r : rows_) {
       std::printf("| %s |\n", absl::StrJoin(r, " | ").c_str());
     }
@@ -216,6 +218,115 @@ void AddTarget(Table& table, const Verdict& v) {
                             v.note.empty() ? "" : "; " + v.note));
 }
 
+struct Floors {
+  std::vector<Ed25519Floor> ed25519;
+  EnvelopeCrypto envelope;
+  SqliteFloor sqlite;
+  RunFigures echo1, echo64;
+};
+
+absl::StatusOr<Floors> MeasureFloors(const Pki& pki, const std::string& dir,
+                                     const std::string& self, absl::Duration each) {
+  Floors f;
+  Progress("floors: Ed25519");
+  f.ed25519 = MeasureEd25519(1100, each);
+  auto envelope = MeasureEnvelopeCrypto(pki, each);
+  if (!envelope.ok()) return envelope.status();
+  f.envelope = *envelope;
+  Progress("floors: SQLite");
+  auto sqlite = MeasureSqlite(dir, 2000, 300);
+  if (!sqlite.ok()) return sqlite.status();
+  f.sqlite = *sqlite;
+  Progress("floors: gRPC echo");
+  auto server = EchoServer::Start(self, pki);
+  if (!server.ok()) return server.status();
+  for (int in_flight : {1, 64}) {
+    auto echo = MeasureEcho(pki, (*server)->port(), in_flight, in_flight == 1 ? 3000 : 20000, 1024);
+    if (!echo.ok()) return echo.status();
+    (in_flight == 1 ? f.echo1 : f.echo64) = *echo;
+  }
+  return f;
+}
+
+// Each figure from the run where it was better (faster, lower latency).
+Floors Best(const Floors& a, const Floors& b) {
+  Floors best = a;
+  for (size_t i = 0; i < best.ed25519.size() && i < b.ed25519.size(); ++i) {
+    best.ed25519[i].sign_per_s = std::max(a.ed25519[i].sign_per_s, b.ed25519[i].sign_per_s);
+    best.ed25519[i].verify_per_s = std::max(a.ed25519[i].verify_per_s, b.ed25519[i].verify_per_s);
+  }
+  best.envelope.sign_envelope_per_s =
+      std::max(a.envelope.sign_envelope_per_s, b.envelope.sign_envelope_per_s);
+  best.envelope.verify_envelope_per_s =
+      std::max(a.envelope.verify_envelope_per_s, b.envelope.verify_envelope_per_s);
+  if (b.sqlite.fdatasync_us > 0 && b.sqlite.fdatasync_us < a.sqlite.fdatasync_us) {
+    best.sqlite.fdatasync_us = b.sqlite.fdatasync_us;
+  }
+  if (b.sqlite.commit_p50_us_1 < a.sqlite.commit_p50_us_1) {
+    best.sqlite.commits_per_s_1 = b.sqlite.commits_per_s_1;
+    best.sqlite.commit_p50_us_1 = b.sqlite.commit_p50_us_1;
+    best.sqlite.commit_p99_us_1 = b.sqlite.commit_p99_us_1;
+  }
+  if (b.sqlite.commits_per_s_64 > a.sqlite.commits_per_s_64) {
+    best.sqlite.commits_per_s_64 = b.sqlite.commits_per_s_64;
+    best.sqlite.commit_p50_us_64 = b.sqlite.commit_p50_us_64;
+    best.sqlite.commit_p99_us_64 = b.sqlite.commit_p99_us_64;
+  }
+  if (b.echo1.p50_us > 0 && b.echo1.p50_us < a.echo1.p50_us) best.echo1 = b.echo1;
+  if (b.echo64.rate() > a.echo64.rate()) best.echo64 = b.echo64;
+  return best;
+}
+
+// The floor rows: the better of the two passes, the other pass in the notes.
+void AddFloorRows(Table& table, const Floors& best, const Floors& before,
+                  const std::optional<Floors>& after) {
+  auto passes = [&](auto figure) {
+    if (!after.has_value()) return std::string();
+    return absl::StrCat("before/after the workloads: ", figure(before), " / ", figure(*after));
+  };
+  auto join = [](const std::string& a, const std::string& b) {
+    return b.empty() ? a : absl::StrCat(a, "; ", b);
+  };
+  for (size_t i = 0; i < best.ed25519.size(); ++i) {
+    const Ed25519Floor& f = best.ed25519[i];
+    table.Row(absl::StrCat("floor: Ed25519 sign, ", f.library), "1 core", Rate(f.sign_per_s),
+              Micros(1e6 / f.sign_per_s), "", "",
+              join("1.1 KB message",
+                   passes([i](const Floors& p) { return Rate(p.ed25519[i].sign_per_s); })));
+    table.Row(absl::StrCat("floor: Ed25519 verify, ", f.library), "1 core", Rate(f.verify_per_s),
+              Micros(1e6 / f.verify_per_s), "", "",
+              join("1.1 KB message",
+                   passes([i](const Floors& p) { return Rate(p.ed25519[i].verify_per_s); })));
+  }
+  const EnvelopeCrypto& e = best.envelope;
+  table.Row("ours: Signer::SignEnvelope, 1 KiB referral", "1 core", Rate(e.sign_envelope_per_s),
+            Micros(1e6 / e.sign_envelope_per_s), "", "",
+            join("crypto/signer.h",
+                 passes([](const Floors& p) { return Rate(p.envelope.sign_envelope_per_s); })));
+  table.Row("ours: Verifier::Verify, 1 KiB referral", "1 core", Rate(e.verify_envelope_per_s),
+            Micros(1e6 / e.verify_envelope_per_s), "", "",
+            join("crypto/verifier.h, certificate chain cached",
+                 passes([](const Floors& p) { return Rate(p.envelope.verify_envelope_per_s); })));
+  const SqliteFloor& q = best.sqlite;
+  table.Row("floor: write 4 KiB + fdatasync", "1", "", Micros(q.fdatasync_us), "", "",
+            join("the disk under every commit",
+                 passes([](const Floors& p) { return Micros(p.sqlite.fdatasync_us); })));
+  table.Row("floor: SQLite WAL FULL, 1 row (1 KiB) per commit", "1", Rate(q.commits_per_s_1),
+            Micros(q.commit_p50_us_1), Micros(q.commit_p99_us_1), "",
+            join("commits/s",
+                 passes([](const Floors& p) { return Micros(p.sqlite.commit_p50_us_1); })));
+  table.Row("floor: SQLite WAL FULL, 64 rows per commit", "1", Rate(q.commits_per_s_64),
+            Micros(q.commit_p50_us_64), Micros(q.commit_p99_us_64), "",
+            join(absl::StrFormat("commits/s; %.0f rows/s", q.commits_per_s_64 * 64),
+                 passes([](const Floors& p) { return Rate(p.sqlite.commits_per_s_64); })));
+  table.Run("floor: gRPC unary echo, 1 KiB, loopback mutual TLS", best.echo1,
+            join("round trip; server in its own process",
+                 passes([](const Floors& p) { return Micros(p.echo1.p50_us); })));
+  table.Run("floor: gRPC unary echo, 1 KiB, loopback mutual TLS", best.echo64,
+            join("round trip; server in its own process",
+                 passes([](const Floors& p) { return Rate(p.echo64.rate()); })));
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
@@ -248,53 +359,12 @@ int Main(int argc, char** argv) {
   };
   auto wants = [&](const char* w) { return flags.only.count(w) > 0; };
 
-  // --- Floors ---
-  std::vector<Ed25519Floor> ed25519;
-  SqliteFloor sqlite;
-  RunFigures echo1, echo64;
-  bool have_floors = false;
+  // --- Floors: before the workloads, and again after them (below) ---
+  std::optional<Floors> floors_before;
   if (wants("floors")) {
-    Progress("floors: Ed25519");
-    const absl::Duration each = absl::Seconds(flags.floor_seconds);
-    ed25519 = MeasureEd25519(1100, each);
-    for (const Ed25519Floor& f : ed25519) {
-      table.Row(absl::StrCat("floor: Ed25519 sign, ", f.library), "1 core", Rate(f.sign_per_s),
-                Micros(1e6 / f.sign_per_s), "", "", "1.1 KB message");
-      table.Row(absl::StrCat("floor: Ed25519 verify, ", f.library), "1 core",
-                Rate(f.verify_per_s), Micros(1e6 / f.verify_per_s), "", "", "1.1 KB message");
-    }
-    auto envelope = MeasureEnvelopeCrypto(*pki, each);
-    if (!envelope.ok()) return fail("envelope crypto", envelope.status());
-    table.Row("ours: Signer::SignEnvelope, 1 KiB referral", "1 core",
-              Rate(envelope->sign_envelope_per_s), Micros(1e6 / envelope->sign_envelope_per_s), "",
-              "", "crypto/signer.h");
-    table.Row("ours: Verifier::Verify, 1 KiB referral", "1 core",
-              Rate(envelope->verify_envelope_per_s), Micros(1e6 / envelope->verify_envelope_per_s),
-              "", "", "crypto/verifier.h, certificate chain cached");
-    Progress("floors: SQLite");
-    auto measured = MeasureSqlite(flags.dir, 2000, 300);
-    if (!measured.ok()) return fail("SQLite floor", measured.status());
-    sqlite = *measured;
-    table.Row("floor: write 4 KiB + fdatasync", "1", "", Micros(sqlite.fdatasync_us), "", "",
-              "the disk under every commit");
-    table.Row("floor: SQLite WAL FULL, 1 row (1 KiB) per commit", "1",
-              Rate(sqlite.commits_per_s_1), Micros(sqlite.commit_p50_us_1),
-              Micros(sqlite.commit_p99_us_1), "", "commits/s");
-    table.Row("floor: SQLite WAL FULL, 64 rows per commit", "1", Rate(sqlite.commits_per_s_64),
-              Micros(sqlite.commit_p50_us_64), Micros(sqlite.commit_p99_us_64), "",
-              absl::StrFormat("commits/s; %.0f rows/s", sqlite.commits_per_s_64 * 64));
-    Progress("floors: gRPC echo");
-    auto server = EchoServer::Start(self, *pki);
-    if (!server.ok()) return fail("echo server", server.status());
-    for (int in_flight : {1, 64}) {
-      auto echo = MeasureEcho(*pki, (*server)->port(), in_flight, in_flight == 1 ? 3000 : 20000,
-                              1024);
-      if (!echo.ok()) return fail("echo", echo.status());
-      (in_flight == 1 ? echo1 : echo64) = *echo;
-      table.Run("floor: gRPC unary echo, 1 KiB, loopback mutual TLS", *echo,
-                "round trip; server in its own process");
-    }
-    have_floors = true;
+    auto measured = MeasureFloors(*pki, flags.dir, self, absl::Seconds(flags.floor_seconds));
+    if (!measured.ok()) return fail("floors", measured.status());
+    floors_before = *measured;
   }
 
   // --- Submit and end to end, on one running network ---
@@ -365,6 +435,30 @@ int Main(int argc, char** argv) {
       table.Run(absl::StrCat("list: 100 in a state held by 1 %", at), r->list_filtered);
       table.Run(absl::StrCat("show: Get a random referral", at), r->show);
     }
+  }
+
+  // The disk and the cores are shared: floors measured once can catch a
+  // moment when someone else saturates them. Measure again after the
+  // workloads and read every target against the better of the two.
+  std::vector<Ed25519Floor> ed25519;
+  SqliteFloor sqlite;
+  RunFigures echo1, echo64;
+  const bool have_floors = floors_before.has_value();
+  Table floor_rows;
+  if (have_floors) {
+    Floors best = *floors_before;
+    std::optional<Floors> after;
+    if (flags.only.size() > 1) {
+      auto measured = MeasureFloors(*pki, flags.dir, self, absl::Seconds(flags.floor_seconds));
+      if (!measured.ok()) return fail("floors", measured.status());
+      after = *measured;
+      best = Best(*floors_before, *after);
+    }
+    AddFloorRows(floor_rows, best, *floors_before, after);
+    ed25519 = best.ed25519;
+    sqlite = best.sqlite;
+    echo1 = best.echo1;
+    echo64 = best.echo64;
   }
 
   // --- Targets ---
@@ -462,7 +556,9 @@ int Main(int argc, char** argv) {
               load_at_start.c_str(), LoadAverage().c_str(),
               absl::ToDoubleSeconds(absl::Now() - started),
               flags.broker.empty() ? "" : absl::StrCat("; broker ", flags.broker).c_str());
-  table.Print();
+  Table::PrintHeader();
+  floor_rows.PrintRows();
+  table.PrintRows();
   if (temp_dir && !flags.keep) {
     std::error_code ec;
     std::filesystem::remove_all(flags.dir, ec);
