@@ -1,6 +1,7 @@
 #include "tests/broker/broker_process.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,35 @@ std::string ConfigJson(const broker::BrokerOptions& o) {
 
 void WriteConfig(const broker::BrokerOptions& o, const std::string& path) {
   std::ofstream(path) << ConfigJson(o);
+}
+
+ReadOnlyDb::ReadOnlyDb(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+  } else {
+    sqlite3_busy_timeout(db_, 5000);
+  }
+}
+
+ReadOnlyDb::~ReadOnlyDb() { sqlite3_close(db_); }
+
+std::string ReadOnlyDb::Text(const std::string& sql) {
+  if (db_ == nullptr) return "<error: cannot open>";
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    return absl::StrCat("<error: ", sqlite3_errmsg(db_), ">");
+  }
+  std::string out;
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    out = text != nullptr ? reinterpret_cast<const char*>(text) : "";
+  } else if (rc != SQLITE_DONE) {
+    out = absl::StrCat("<error: ", sqlite3_errmsg(db_), ">");
+  }
+  sqlite3_finalize(stmt);
+  return out;
 }
 
 bool BrokerProcess::Start() {

@@ -13,6 +13,8 @@
 
 #include "broker/config.h"
 
+struct sqlite3;
+
 namespace mir::testing {
 
 // The mir-broker binary this test build made (MIR_BROKER_BINARY).
@@ -25,6 +27,22 @@ std::string ConfigJson(const broker::BrokerOptions& o);
 
 // Writes ConfigJson(o) to `path`.
 void WriteConfig(const broker::BrokerOptions& o, const std::string& path);
+
+// A read-only SQLite connection to a broker's database, usable while the
+// broker runs (a WAL reader does not disturb the writer).
+class ReadOnlyDb {
+ public:
+  explicit ReadOnlyDb(const std::string& path);
+  ~ReadOnlyDb();
+  ReadOnlyDb(const ReadOnlyDb&) = delete;
+  ReadOnlyDb& operator=(const ReadOnlyDb&) = delete;
+
+  // The first column of the first row as text; "<error: ...>" on failure.
+  std::string Text(const std::string& sql);
+
+ private:
+  sqlite3* db_ = nullptr;
+};
 
 // One mir-broker child process. Not thread-safe; the destructor SIGKILLs it.
 class BrokerProcess {

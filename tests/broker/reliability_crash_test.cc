@@ -18,7 +18,6 @@
 // It prints one summary line ("crash harness: ...") and removes its
 // databases and logs unless it failed or MIR_KEEP_TEST_DIR is set.
 
-#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -91,45 +90,6 @@ class Ledger {
   std::vector<Acked> acked_;
   std::vector<absl::Status> refused_;
   std::atomic<int> unknown_{0};
-};
-
-// A read-only SQLite connection to a broker's database, usable while the
-// broker runs (WAL readers do not disturb the writer).
-class ReadOnlyDb {
- public:
-  explicit ReadOnlyDb(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-      sqlite3_close(db_);
-      db_ = nullptr;
-    } else {
-      sqlite3_busy_timeout(db_, 5000);
-    }
-  }
-  ~ReadOnlyDb() { sqlite3_close(db_); }
-  ReadOnlyDb(const ReadOnlyDb&) = delete;
-  ReadOnlyDb& operator=(const ReadOnlyDb&) = delete;
-
-  // The first column of the first row as text; "<error: ...>" on failure.
-  std::string Text(const std::string& sql) {
-    if (db_ == nullptr) return "<error: cannot open>";
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      return absl::StrCat("<error: ", sqlite3_errmsg(db_), ">");
-    }
-    std::string out;
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-      const unsigned char* text = sqlite3_column_text(stmt, 0);
-      out = text != nullptr ? reinterpret_cast<const char*>(text) : "";
-    } else if (rc != SQLITE_DONE) {
-      out = absl::StrCat("<error: ", sqlite3_errmsg(db_), ">");
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
 };
 
 // Work left anywhere in `db`: pending outbox entries and held events.
