@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite again, built with AddressSanitizer (with leak checks)
+# and UndefinedBehaviorSanitizer into build-asan/: any report fails its test
+# (UB aborts; ASan exits non-zero). scripts/test.sh runs it after the plain
+# suite, so CI (.ci/run) runs both.
+#   scripts/test-sanitizers.sh [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" >/dev/null
+cmake --build build-asan -j "${MIR_JOBS:-2}"
+cd build-asan
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# demo_script runs scripts/demo.sh, which builds and runs the plain build/:
+# nothing of it is sanitized, and the plain run already covered it.
+ctest --output-on-failure -j "${MIR_JOBS:-2}" -E '^demo_script$' "$@"
