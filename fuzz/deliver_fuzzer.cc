@@ -1,8 +1,8 @@
 // The inbound Exchange path on arbitrary bytes: Node::Deliver at the
 // national node (a relay) from toscana's node, with a real SQLite store in a
 // temp dir, exactly as Exchange.Deliver calls it after TLS. Each input also
-// runs once re-signed (fuzz_env.h), so verified envelopes with fuzzed
-// headers and bodies reach the transaction: inbox, lifecycle, hold and
+// runs once re-signed under a message id of its own (fuzz_env.h), so
+// verified envelopes with fuzzed headers and bodies reach the transaction: inbox, lifecycle, hold and
 // release, relay queueing, receipts. Must never crash, leak or hit UB; the
 // store carries over from input to input, as a node's does.
 
@@ -53,6 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);
   (void)node->Deliver(kPeer, bytes);
   mir::v1::Envelope envelope;
-  if (envelope.ParseFromString(bytes)) (void)node->Deliver(kPeer, mir::fuzz::Resign(envelope));
+  if (envelope.ParseFromString(bytes)) {
+    (void)node->Deliver(kPeer, mir::fuzz::Resign(envelope, /*new_message_id=*/true));
+  }
   return 0;
 }

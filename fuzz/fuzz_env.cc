@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/log.h"
@@ -119,10 +120,20 @@ const Signer& NationalNode() {
   return *kNode;
 }
 
-std::string Resign(v1::Envelope envelope) {
+std::string Resign(v1::Envelope envelope, bool new_message_id) {
   v1::EnvelopeHeader header;
-  const bool as_node = header.ParseFromString(envelope.header()) &&
-                       header.author() == NationalNode().identity().Uri();
+  const bool parsed = header.ParseFromString(envelope.header());
+  if (parsed && new_message_id) {
+    // A UUID v4 (lowercase) made of the input's hash: new per input, yet
+    // the same on a replay of the same input.
+    std::string h = ToHex(Sha256(envelope.SerializeAsString())).substr(0, 32);
+    h[12] = '4';
+    h[16] = '8';
+    header.set_message_id(absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4),
+                                       "-", h.substr(16, 4), "-", h.substr(20, 12)));
+    envelope.set_header(header.SerializeAsString());
+  }
+  const bool as_node = parsed && header.author() == NationalNode().identity().Uri();
   const Signer& signer = as_node ? NationalNode() : Author();
   auto signature = signer.Sign(SignedBytes(envelope.header(), envelope.body()));
   if (!signature.ok()) Die("cannot sign");
@@ -142,7 +153,7 @@ std::string TempDir(const std::string& name) {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp != nullptr ? tmp : "/tmp") + "/mir-fuzz-" + name + "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) Die("cannot make a temp dir");
-  if (TempDirs().empty()) {
+  if (TempDirs().empty() && std::getenv("MIR_FUZZ_KEEP") == nullptr) {
     std::atexit([] {
       std::error_code ignored;
       for (const std::string& dir : TempDirs()) std::filesystem::remove_all(dir, ignored);

@@ -33,14 +33,18 @@ const Signer& NationalNode();
 
 // `envelope` with a fresh, valid signature over its (fuzzed) header and
 // body, by the national node if the header names it as author, else by the
-// test author. Lets the fuzzer reach every check after the signature.
-std::string Resign(v1::Envelope envelope);
+// test author. Lets the fuzzer reach every check after the signature. With
+// `new_message_id`, a header that parses first gets a message id derived
+// from `envelope`'s bytes, so that a store which has seen the seeds treats
+// each distinct input as a new message rather than a duplicate.
+std::string Resign(v1::Envelope envelope, bool new_message_id = false);
 
 // Silences our log lines and protobuf's parse warnings: a fuzzer makes
 // millions of them, and writing them would dominate the run.
 void Quiet();
 
-// A fresh directory under $TMPDIR (default /tmp), removed at exit.
+// A fresh directory under $TMPDIR (default /tmp), removed at exit unless
+// MIR_FUZZ_KEEP is set (to look at the store a run left behind).
 std::string TempDir(const std::string& name);
 
 }  // namespace mir::fuzz
