@@ -2,9 +2,9 @@
 // national node (a relay) from toscana's node, with a real SQLite store in a
 // temp dir, exactly as Exchange.Deliver calls it after TLS. Each input also
 // runs once re-signed under a message id of its own (fuzz_env.h), so
-// verified envelopes with fuzzed headers and bodies reach the transaction: inbox, lifecycle, hold and
-// release, relay queueing, receipts. Must never crash, leak or hit UB; the
-// store carries over from input to input, as a node's does.
+// verified envelopes with fuzzed headers and bodies reach the transaction: inbox, lifecycle, hold
+// and release, relay queueing, receipts. Must never crash, leak or hit UB; the store carries over
+// from input to input, as a node's does.
 
 #include <cstddef>
 #include <cstdint>

@@ -33,7 +33,9 @@ namespace {
 template <auto kFree>
 struct Free {
   template <typename T>
-  void operator()(T* p) const { kFree(p); }
+  void operator()(T* p) const {
+    kFree(p);
+  }
 };
 using BioPtr = std::unique_ptr<BIO, Free<BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
@@ -151,7 +153,8 @@ void Quiet() {
 
 std::string TempDir(const std::string& name) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr ? tmp : "/tmp") + "/mir-fuzz-" + name + "-XXXXXX";
+  std::string pattern =
+      std::string(tmp != nullptr ? tmp : "/tmp") + "/mir-fuzz-" + name + "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) Die("cannot make a temp dir");
   if (TempDirs().empty() && std::getenv("MIR_FUZZ_KEEP") == nullptr) {
     std::atexit([] {

@@ -75,7 +75,8 @@ std::string Change(v1::ReferralState to, const std::string& id = kReferralId) {
   return c.SerializeAsString();
 }
 
-std::string Signed(const mir::Signer& signer, const v1::EnvelopeHeader& h, const std::string& body) {
+std::string Signed(const mir::Signer& signer, const v1::EnvelopeHeader& h,
+                   const std::string& body) {
   auto e = signer.SignEnvelope(h, body);
   if (!e.ok()) std::abort();
   return *e;
@@ -102,33 +103,35 @@ int main(int argc, char** argv) {
       {"referral-to-lombardia-relayed",
        Signed(Author(), Header(1, v1::REFERRAL, "lombardia", 1, other_id),
               Referral(other_id, "lombardia"))},
-      {"withdrawn-by-origin", Signed(Author(), Header(2, v1::STATUS_CHANGE, "nvn", 2),
-                                     Change(v1::WITHDRAWN))},
-      {"change-held-for-a-gap", Signed(Author(), Header(3, v1::STATUS_CHANGE, "nvn", 5),
-                                       Change(v1::INFO_REQUESTED))},
+      {"withdrawn-by-origin",
+       Signed(Author(), Header(2, v1::STATUS_CHANGE, "nvn", 2), Change(v1::WITHDRAWN))},
+      {"change-held-for-a-gap",
+       Signed(Author(), Header(3, v1::STATUS_CHANGE, "nvn", 5), Change(v1::INFO_REQUESTED))},
       {"confirmation-by-an-operator",
-       Signed(Author(), Header(4, v1::PLACEMENT_CONFIRMATION, "nvn", 3), [] {
-         v1::PlacementConfirmation c;
-         c.set_referral_id(kReferralId);
-         c.set_project_ref("FZ-PROJECT");
-         *c.mutable_taken_in_charge_at() = At(absl::Hours(2));
-         return c.SerializeAsString();
-       }())},
-      {"received-by-nvn", Signed(NationalNode(), Header(5, v1::STATUS_CHANGE, "toscana", 1),
-                                 Change(v1::RECEIVED))},
-      {"routed-on-by-nvn", Signed(NationalNode(), Header(6, v1::STATUS_CHANGE, "lombardia", 3), [] {
-         v1::StatusChange c;
-         c.set_referral_id(kReferralId);
-         c.set_from_state(v1::UNDER_EVALUATION);
-         c.set_to_state(v1::SUBMITTED);
-         v1::Forward* f = c.mutable_forward();
-         f->set_to_node("lombardia");
-         f->set_referral_envelope(Vector("envelope"));
-         v1::StreamPosition* p = f->add_streams();
-         p->set_sender_node("toscana");
-         p->set_last_sequence(1);
-         return c.SerializeAsString();
-       }())},
+       Signed(Author(), Header(4, v1::PLACEMENT_CONFIRMATION, "nvn", 3),
+              [] {
+                v1::PlacementConfirmation c;
+                c.set_referral_id(kReferralId);
+                c.set_project_ref("FZ-PROJECT");
+                *c.mutable_taken_in_charge_at() = At(absl::Hours(2));
+                return c.SerializeAsString();
+              }())},
+      {"received-by-nvn",
+       Signed(NationalNode(), Header(5, v1::STATUS_CHANGE, "toscana", 1), Change(v1::RECEIVED))},
+      {"routed-on-by-nvn", Signed(NationalNode(), Header(6, v1::STATUS_CHANGE, "lombardia", 3),
+                                  [] {
+                                    v1::StatusChange c;
+                                    c.set_referral_id(kReferralId);
+                                    c.set_from_state(v1::UNDER_EVALUATION);
+                                    c.set_to_state(v1::SUBMITTED);
+                                    v1::Forward* f = c.mutable_forward();
+                                    f->set_to_node("lombardia");
+                                    f->set_referral_envelope(Vector("envelope"));
+                                    v1::StreamPosition* p = f->add_streams();
+                                    p->set_sender_node("toscana");
+                                    p->set_last_sequence(1);
+                                    return c.SerializeAsString();
+                                  }())},
       {"malformed-short", std::string("\x0a\x05hello", 7)},
       {"malformed-empty", ""},
   };
@@ -163,8 +166,9 @@ int main(int argc, char** argv) {
  "consent": {"given": true, "withdrawnAt": "2025-03-01T10:00:00Z"}})"},
       {"wrong-types", R"({"personCode": 7, "urgency": "URGENT", "consent": {"given": "yes"},
  "languages": "eng", "unknownField": null})"},
-      {"notes-unicode", "{\"personCode\": \"FZ-3\", \"urgency\": \"URGENCY_URGENT\", "
-                        "\"notes\": \"caf\\u00e9 \xe2\x82\xac\", \"consent\": {\"given\": true}}"},
+      {"notes-unicode",
+       "{\"personCode\": \"FZ-3\", \"urgency\": \"URGENCY_URGENT\", "
+       "\"notes\": \"caf\\u00e9 \xe2\x82\xac\", \"consent\": {\"given\": true}}"},
       {"empty-object", "{}"},
   };
   for (const auto& [name, text] : json) Write(out / "referral_json", name, text);

@@ -1,8 +1,8 @@
 #include "tests/broker/broker_process.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

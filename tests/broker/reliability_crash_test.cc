@@ -178,8 +178,8 @@ class ReliabilityCrashTest : public ::testing::Test {
     }
   }
 
-  void Failed(const absl::Status& s, std::unique_ptr<StaffClient>& client,
-              const std::string& node, const std::string& prefix, bool submission = true) {
+  void Failed(const absl::Status& s, std::unique_ptr<StaffClient>& client, const std::string& node,
+              const std::string& prefix, bool submission = true) {
     if (OutcomeUnknown(s)) {
       if (submission) ledger_.Unknown();
       // The broker went away: a fresh channel reconnects without waiting
@@ -244,8 +244,8 @@ TEST_F(ReliabilityCrashTest, ThreeBrokersSigkilledUnderLoadLoseNothingAndApplyIn
     const char* victim = kNodes[rng() % 3];
     const int status = processes_[victim]->Kill(SIGKILL);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << victim << " was not running when killed (status " << status << "): see " << dir_
-        << "/" << victim << ".log";
+        << victim << " was not running when killed (status " << status << "): see " << dir_ << "/"
+        << victim << ".log";
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
     ASSERT_TRUE(processes_[victim]->Start());
   }
@@ -291,8 +291,7 @@ TEST_F(ReliabilityCrashTest, ThreeBrokersSigkilledUnderLoadLoseNothingAndApplyIn
       std::set<std::string> messages;
       for (const storage::Event& e : *timeline) {
         EXPECT_EQ(e.sequence, last[e.sender_node] + 1)
-            << "at " << node << ", referral " << r.meta.referral_id << ", sender "
-            << e.sender_node;
+            << "at " << node << ", referral " << r.meta.referral_id << ", sender " << e.sender_node;
         last[e.sender_node] = e.sequence;
         EXPECT_TRUE(messages.insert(e.message_id).second) << e.message_id << " twice at " << node;
       }
@@ -346,8 +345,8 @@ TEST_F(ReliabilityCrashTest, ThreeBrokersSigkilledUnderLoadLoseNothingAndApplyIn
   }
 
   std::cout << "crash harness: " << kills << " kills in " << load_time << ", " << referrals
-            << " referrals and " << changes << " status changes acknowledged, "
-            << ledger_.unknown() << " submissions with unknown outcome, " << referrals_checked
+            << " referrals and " << changes << " status changes acknowledged, " << ledger_.unknown()
+            << " submissions with unknown outcome, " << referrals_checked
             << " referral copies checked across 3 nodes" << std::endl;
   // A long run leaves about a gigabyte behind; keep it only when it failed.
   stores.clear();

@@ -141,7 +141,8 @@ TEST_F(StoreFaultTest, FullDiskOrFailedSyncRefusesWithoutReceiptGoesNotServingAn
     // Acknowledged before the fault: deliveries with their receipts, and
     // referrals submitted by nvn's own operator.
     ExchangeClient toscana(port, "toscana/node");
-    std::map<std::string, std::pair<std::string, std::string>> delivered;  // id -> envelope, receipt
+    std::map<std::string, std::pair<std::string, std::string>>
+        delivered;  // id -> envelope, receipt
     for (int k = 0; k < 4; ++k) {
       const std::string id = NewUuid();
       const std::string envelope = SignReferral(*op, id, "nvn");

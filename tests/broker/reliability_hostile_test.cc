@@ -165,10 +165,9 @@ TEST_F(HostileClientTest, CertificatesOutsideTheNetworkNeverReachAHandler) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    auto channel = c.prefix == "plaintext"
-                       ? grpc::CreateChannel(Address(ports_["nvn"]),
-                                             grpc::InsecureChannelCredentials())
-                       : TlsChannel(ports_["nvn"], c.prefix);
+    auto channel = c.prefix == "plaintext" ? grpc::CreateChannel(Address(ports_["nvn"]),
+                                                                 grpc::InsecureChannelCredentials())
+                                           : TlsChannel(ports_["nvn"], c.prefix);
     auto exchange = v1::Exchange::NewStub(channel);
     auto referrals = v1::Referrals::NewStub(channel);
     EXPECT_THAT(Deliver(*exchange, SignReferral(*op, NewUuid(), "nvn")),
@@ -252,18 +251,25 @@ TEST_F(HostileClientTest, ClaimingAnotherIdentityInTheHeaderIsRefused) {
       {"author and sender claim another node's operator",
        SignAsIs(*toscana_op, ReferralHeader(a, "lombardia", "mir://lombardia/operator/op1", "nvn"),
                 body(a, "lombardia")),
-       {}, StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH},
+       {},
+       StatusCode::kPermissionDenied,
+       v1::IDENTITY_MISMATCH},
       {"true author, sender_node of another node",
        SignAsIs(*toscana_op, ReferralHeader(b, "lombardia", "mir://toscana/operator/op1", "nvn"),
                 body(b, "lombardia")),
-       {}, StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH},
+       {},
+       StatusCode::kPermissionDenied,
+       v1::IDENTITY_MISMATCH},
       {"a regional node signing as the national node",
-       SignAsIs(*toscana_node, as_national, closure.SerializeAsString()), {},
-       StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH},
+       SignAsIs(*toscana_node, as_national, closure.SerializeAsString()),
+       {},
+       StatusCode::kPermissionDenied,
+       v1::IDENTITY_MISMATCH},
       {"another node's genuine envelope, with metadata naming that node",
        SignReferral(*lombardia_op, d, "nvn"),
        {{"mir-node", "lombardia"}, {"x-mir-peer", "mir://lombardia/node"}},
-       StatusCode::kPermissionDenied, v1::PEER_MISMATCH},
+       StatusCode::kPermissionDenied,
+       v1::PEER_MISMATCH},
   };
   auto stub = v1::Exchange::NewStub(TlsChannel(ports_["nvn"], "toscana/node"));
   for (const Case& k : cases) {
@@ -343,8 +349,8 @@ TEST_F(HostileClientTest, EnvelopeBeyondTheAllowedClockSkewIsRefused) {
   ExchangeClient toscana(ports_["nvn"], "toscana/node");
   auto at = [&](absl::Duration ahead) {
     const std::string id = NewUuid();
-    v1::EnvelopeHeader h = ReferralHeader(id, "toscana", "mir://toscana/operator/op1", "nvn",
-                                          absl::Now() + ahead);
+    v1::EnvelopeHeader h =
+        ReferralHeader(id, "toscana", "mir://toscana/operator/op1", "nvn", absl::Now() + ahead);
     return op->SignEnvelope(h, FictionalReferral(id, "toscana", "nvn").SerializeAsString());
   };
   auto future = at(options_["nvn"].max_clock_skew + absl::Minutes(1));
@@ -556,9 +562,9 @@ TEST_F(HostileClientTest, StreamsNeverReadOrCancelledDoNotStopService) {
   while (cq.Next(&tag, &ok)) {
   }
   EXPECT_OK(LegitimateDelivery());
-  std::cout << "a watcher never read got " << read << " events, then "
-            << watch_end.error_message() << "; cancelled deliveries that took effect anyway: "
-            << applied << " of " << kCancelled << std::endl;
+  std::cout << "a watcher never read got " << read << " events, then " << watch_end.error_message()
+            << "; cancelled deliveries that took effect anyway: " << applied << " of " << kCancelled
+            << std::endl;
 }
 
 }  // namespace

@@ -22,8 +22,8 @@ class PeerOutageTest : public NetworkTest {
 TEST_F(PeerOutageTest, PeerDownForDaysIsRetriedWithBackoffThenDeadLetteredAndRequeued) {
   const broker::BrokerOptions defaults;
   broker::BrokerOptions& o = options_["toscana"];
-  o.initial_backoff = defaults.initial_backoff;  // 200 ms
-  o.max_backoff = defaults.max_backoff;          // 1 min
+  o.initial_backoff = defaults.initial_backoff;      // 200 ms
+  o.max_backoff = defaults.max_backoff;              // 1 min
   o.dead_letter_after = defaults.dead_letter_after;  // 3 days
   clock_ = &fake_;
   ASSERT_TRUE(StartNode("toscana"));  // nvn is down
@@ -50,8 +50,7 @@ TEST_F(PeerOutageTest, PeerDownForDaysIsRetriedWithBackoffThenDeadLetteredAndReq
     auto e = Entry(message_id);
     ASSERT_EQ(e->state, storage::OutboxState::kPending);
     EXPECT_NE(e->last_error.find("UNAVAILABLE"), std::string::npos) << e->last_error;
-    const absl::Duration base =
-        std::min(o.initial_backoff * (1 << (attempt - 1)), o.max_backoff);
+    const absl::Duration base = std::min(o.initial_backoff * (1 << (attempt - 1)), o.max_backoff);
     const absl::Duration wait = e->next_attempt_at - fake_.Now();
     EXPECT_GE(wait, base / 2);
     EXPECT_LT(wait, base);
