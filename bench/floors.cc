@@ -14,7 +14,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "echo.grpc.pb.h"  // bench/echo.proto
 #include "bench/loadgen.h"
 #include "broker/envelope_events.h"
 #include "broker/tls.h"
@@ -22,6 +21,7 @@
 #include "common/clock.h"
 #include "crypto/signer.h"
 #include "crypto/verifier.h"
+#include "echo.grpc.pb.h"  // bench/echo.proto
 #include "grpcpp/server_builder.h"
 #include "mir/v1/referral.pb.h"
 
@@ -96,8 +96,8 @@ Ed25519Floor SodiumFloor(const std::string& message, absl::Duration each) {
   crypto_sign_keypair(pk, sk);
   const auto* data = reinterpret_cast<const unsigned char*>(message.data());
   unsigned char sig[crypto_sign_BYTES];
-  floor.sign_per_s = PerSecond(
-      each, [&] { crypto_sign_detached(sig, nullptr, data, message.size(), sk); });
+  floor.sign_per_s =
+      PerSecond(each, [&] { crypto_sign_detached(sig, nullptr, data, message.size(), sk); });
   int bad = 0;
   floor.verify_per_s = PerSecond(each, [&] {
     if (crypto_sign_verify_detached(sig, data, message.size(), pk) != 0) ++bad;
@@ -122,8 +122,8 @@ absl::Status Exec(sqlite3* db, const char* sql) {
 }
 
 // `commits` transactions of `rows` 1 KiB rows each; fills rate and latency.
-absl::Status SqlitePhase(const std::string& path, int commits, int rows, double* per_s,
-                         double* p50, double* p99) {
+absl::Status SqlitePhase(const std::string& path, int commits, int rows, double* per_s, double* p50,
+                         double* p99) {
   sqlite3* raw = nullptr;
   if (sqlite3_open(path.c_str(), &raw) != SQLITE_OK) {
     sqlite3_close(raw);
@@ -144,8 +144,7 @@ absl::Status SqlitePhase(const std::string& path, int commits, int rows, double*
     const SteadyClock::time_point t = SteadyClock::now();
     absl::Status s = Exec(db.get(), "BEGIN IMMEDIATE");
     for (int r = 0; r < rows && s.ok(); ++r) {
-      sqlite3_bind_blob(insert, 1, payload.data(), static_cast<int>(payload.size()),
-                        SQLITE_STATIC);
+      sqlite3_bind_blob(insert, 1, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
       if (sqlite3_step(insert) != SQLITE_DONE) s = absl::InternalError("insert failed");
       sqlite3_reset(insert);
     }
@@ -180,8 +179,8 @@ std::string ReferralBody(const std::string& referral_id) {
 }
 
 class EchoService final : public mir::bench::Echo::CallbackService {
-  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
-                                 const EchoMessage* request, EchoMessage* response) override {
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context, const EchoMessage* request,
+                                 EchoMessage* response) override {
     response->set_payload(request->payload());
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
@@ -201,8 +200,8 @@ std::vector<Ed25519Floor> MeasureEd25519(size_t message_bytes, absl::Duration ea
 }
 
 absl::StatusOr<EnvelopeCrypto> MeasureEnvelopeCrypto(const Pki& pki, absl::Duration each) {
-  auto signer = Signer::FromPemFiles(pki.Path("toscana/operator.key"),
-                                     pki.Path("toscana/operator.crt"));
+  auto signer =
+      Signer::FromPemFiles(pki.Path("toscana/operator.key"), pki.Path("toscana/operator.crt"));
   if (!signer.ok()) return signer.status();
   auto verifier = Verifier::FromCaPemFile(pki.Path("ca.crt"), RealClock::Get());
   if (!verifier.ok()) return verifier.status();
@@ -216,7 +215,8 @@ absl::StatusOr<EnvelopeCrypto> MeasureEnvelopeCrypto(const Pki& pki, absl::Durat
   const std::string body = ReferralBody(header.referral_id());
   EnvelopeCrypto out;
   std::string envelope;
-  out.sign_envelope_per_s = PerSecond(each, [&] { envelope = *(*signer)->SignEnvelope(header, body); });
+  out.sign_envelope_per_s =
+      PerSecond(each, [&] { envelope = *(*signer)->SignEnvelope(header, body); });
   int bad = 0;
   out.verify_envelope_per_s = PerSecond(each, [&] {
     if (!(*verifier)->Verify(envelope).ok()) ++bad;
@@ -282,8 +282,8 @@ absl::StatusOr<RunFigures> MeasureEcho(const Pki& pki, int port, int in_flight, 
       client::LoadCredentials(pki.Path("toscana/operator.crt"), pki.Path("toscana/operator.key"),
                               pki.Path("ca.crt"), RealClock::Get());
   if (!credentials.ok()) return credentials.status();
-  auto channels = MakeChannels(absl::StrCat("127.0.0.1:", port), credentials->channel,
-                               ChannelsFor(in_flight));
+  auto channels =
+      MakeChannels(absl::StrCat("127.0.0.1:", port), credentials->channel, ChannelsFor(in_flight));
   std::vector<std::unique_ptr<Echo::Stub>> stubs;
   for (auto& channel : channels) stubs.push_back(Echo::NewStub(channel));
   const std::string payload(payload_bytes, 'e');
@@ -299,8 +299,7 @@ absl::StatusOr<RunFigures> MeasureEcho(const Pki& pki, int port, int in_flight, 
         &call->context, &call->request, &call->response,
         [call, done = std::move(done)](grpc::Status status) {
           delete call;
-          done(status.ok() ? absl::OkStatus()
-                           : absl::UnavailableError(status.error_message()));
+          done(status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message()));
         });
   };
   RunClosedLoop(in_flight, std::min(calls, 200), echo);  // warm-up

@@ -36,11 +36,11 @@ absl::StatusOr<EnvelopeCrypto> MeasureEnvelopeCrypto(const Pki& pki, absl::Durat
 
 // SQLite WAL, synchronous=FULL, 1 KiB rows, on the disk of `dir`.
 struct SqliteFloor {
-  double fdatasync_us = 0;           // median write(4 KiB)+fdatasync
-  double commits_per_s_1 = 0;        // one row per transaction
+  double fdatasync_us = 0;     // median write(4 KiB)+fdatasync
+  double commits_per_s_1 = 0;  // one row per transaction
   double commit_p50_us_1 = 0;
   double commit_p99_us_1 = 0;
-  double commits_per_s_64 = 0;       // 64 rows per transaction
+  double commits_per_s_64 = 0;  // 64 rows per transaction
   double commit_p50_us_64 = 0;
   double commit_p99_us_64 = 0;
 };

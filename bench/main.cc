@@ -74,7 +74,10 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    auto take = [&]() { ++i; return value != nullptr; };
+    auto take = [&]() {
+      ++i;
+      return value != nullptr;
+    };
     if (arg == "--keep") {
       f->keep = true;
     } else if (arg == "--dir" && take()) {
@@ -171,8 +174,8 @@ std::string CostNote(const PhaseCost& cost) {
                                   cost.referrals ? cost.client_cpu_s * 1000 / cost.referrals : 0));
   std::vector<std::string> disk;
   for (const auto& [node, bytes] : cost.disk_bytes) {
-    disk.push_back(absl::StrFormat("%s %.0f", node,
-                                   cost.referrals ? bytes / 1024 / cost.referrals : 0));
+    disk.push_back(
+        absl::StrFormat("%s %.0f", node, cost.referrals ? bytes / 1024 / cost.referrals : 0));
   }
   return absl::StrCat("CPU s per 1000: ", absl::StrJoin(parts, ", "),
                       "; KiB written to disk per referral: ", absl::StrJoin(disk, ", "));
@@ -311,10 +314,10 @@ void AddFloorRows(Table& table, const Floors& best, const Floors& before,
   table.Row("floor: write 4 KiB + fdatasync", "1", "", Micros(q.fdatasync_us), "", "",
             join("the disk under every commit",
                  passes([](const Floors& p) { return Micros(p.sqlite.fdatasync_us); })));
-  table.Row("floor: SQLite WAL FULL, 1 row (1 KiB) per commit", "1", Rate(q.commits_per_s_1),
-            Micros(q.commit_p50_us_1), Micros(q.commit_p99_us_1), "",
-            join("commits/s",
-                 passes([](const Floors& p) { return Micros(p.sqlite.commit_p50_us_1); })));
+  table.Row(
+      "floor: SQLite WAL FULL, 1 row (1 KiB) per commit", "1", Rate(q.commits_per_s_1),
+      Micros(q.commit_p50_us_1), Micros(q.commit_p99_us_1), "",
+      join("commits/s", passes([](const Floors& p) { return Micros(p.sqlite.commit_p50_us_1); })));
   table.Row("floor: SQLite WAL FULL, 64 rows per commit", "1", Rate(q.commits_per_s_64),
             Micros(q.commit_p50_us_64), Micros(q.commit_p99_us_64), "",
             join(absl::StrFormat("commits/s; %.0f rows/s", q.commits_per_s_64 * 64),
@@ -422,8 +425,8 @@ int Main(int argc, char** argv) {
   if (wants("scale")) {
     for (int n : flags.scale) {
       Progress(absl::StrCat("scale: filling and querying ", Count(n), " referrals"));
-      auto r = RunScale(*pki, absl::StrCat(flags.dir, "/scale-", n), n, flags.scale_calls,
-                        flags.keep);
+      auto r =
+          RunScale(*pki, absl::StrCat(flags.dir, "/scale-", n), n, flags.scale_calls, flags.keep);
       if (!r.ok()) return fail("scale", r.status());
       scale[n] = *r;
       const std::string at = absl::StrCat(" with ", Count(n), " stored at nvn");
@@ -528,7 +531,7 @@ int Main(int argc, char** argv) {
           std::tuple{"filtered list p50", large.list_filtered.p50_us, small.list_filtered.p50_us},
           std::tuple{"show p50", large.show.p50_us, small.show.p50_us}}) {
       Verdict v;
-    v.what = absl::StrCat("scale: ", what, " at ", sizes, " ≤ 2×");
+      v.what = absl::StrCat("scale: ", what, " at ", sizes, " ≤ 2×");
       v.known = scale.size() > 1;
       v.higher_is_better = false;
       v.unit = "µs";

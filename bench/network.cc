@@ -91,8 +91,8 @@ absl::StatusOr<std::string> Network::WriteConfig(const std::string& node) const 
       "\",\n  \"databasePath\": \"", o.database_path, "\",\n  \"caCertificate\": \"",
       o.ca_certificate, "\",\n  \"nodeCertificate\": \"", o.node_certificate,
       "\",\n  \"nodeKey\": \"", o.node_key, "\",\n  \"peers\": ", quoted_map(o.peers),
-      ",\n  \"routes\": ", quoted_map(o.routes), ",\n  \"relays\": [\"nvn\"],\n  \"relay\": ",
-      o.relay ? "true" : "false",
+      ",\n  \"routes\": ", quoted_map(o.routes),
+      ",\n  \"relays\": [\"nvn\"],\n  \"relay\": ", o.relay ? "true" : "false",
       o.in_flight_per_peer == broker::BrokerOptions().in_flight_per_peer
           ? std::string()
           : absl::StrCat(",\n  \"delivery\": {\"inFlightPerPeer\": ", o.in_flight_per_peer, "}"),

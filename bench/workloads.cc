@@ -42,9 +42,7 @@ struct OperatorClient {
   std::unique_ptr<Signer> signer;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::Referrals::Stub>> stubs;
-  v1::Referrals::Stub& stub(int lane) {
-    return *stubs[static_cast<size_t>(lane) % stubs.size()];
-  }
+  v1::Referrals::Stub& stub(int lane) { return *stubs[static_cast<size_t>(lane) % stubs.size()]; }
 };
 
 absl::StatusOr<OperatorClient> ConnectOperator(const Pki& pki, const std::string& address,
@@ -82,9 +80,9 @@ void StartSubmission(OperatorClient& client, int lane, SubmitPath path,
   // Signs under `headers` and submits; finishes the call.
   auto submit = [call, &stub, &client](const v1::PrepareResponse& prepared) {
     const std::string& referral_id = prepared.headers(0).referral_id();
-    auto envelopes = client::SignUnderEachHeader(*client.signer, prepared, v1::REFERRAL,
-                                                 referral_id, ReferralBody(referral_id, "nvn"),
-                                                 absl::Now());
+    auto envelopes =
+        client::SignUnderEachHeader(*client.signer, prepared, v1::REFERRAL, referral_id,
+                                    ReferralBody(referral_id, "nvn"), absl::Now());
     if (!envelopes.ok()) {
       auto then = std::move(call->then);
       delete call;
@@ -121,17 +119,17 @@ void StartSubmission(OperatorClient& client, int lane, SubmitPath path,
   call->prepare_request.set_kind(v1::REFERRAL);
   call->prepare_request.set_destination_node("nvn");
   call->prepare_context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
-  stub.async()->Prepare(&call->prepare_context, &call->prepare_request, &call->prepare_response,
-                        [call, submit](grpc::Status status) {
-                          if (!status.ok() || call->prepare_response.headers_size() != 1) {
-                            auto then = std::move(call->then);
-                            delete call;
-                            then(status.ok() ? absl::InternalError("expected one header")
-                                             : FromGrpc(status));
-                            return;
-                          }
-                          submit(call->prepare_response);
-                        });
+  stub.async()->Prepare(
+      &call->prepare_context, &call->prepare_request, &call->prepare_response,
+      [call, submit](grpc::Status status) {
+        if (!status.ok() || call->prepare_response.headers_size() != 1) {
+          auto then = std::move(call->then);
+          delete call;
+          then(status.ok() ? absl::InternalError("expected one header") : FromGrpc(status));
+          return;
+        }
+        submit(call->prepare_response);
+      });
 }
 
 // --- Seeing deliveries at toscana ---
@@ -264,9 +262,7 @@ absl::StatusOr<std::unique_ptr<RunningNetwork>> RunningNetwork::Start(const Netw
 
 bool RunningNetwork::WaitQuiet(absl::Duration timeout) {
   return WaitUntil(
-      [this] {
-        return peek("toscana").OutboxCount(0) == 0 && peek("nvn").OutboxCount(0) == 0;
-      },
+      [this] { return peek("toscana").OutboxCount(0) == 0 && peek("nvn").OutboxCount(0) == 0; },
       timeout);
 }
 
@@ -351,8 +347,8 @@ absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, in
     // what Referrals.Submit does), many threads so commits are grouped.
     auto node = broker::Node::Create(network.options.at("toscana"), RealClock::Get());
     if (!node.ok()) return node.status();
-    auto op = Signer::FromPemFiles(pki.Path("toscana/operator.key"),
-                                   pki.Path("toscana/operator.crt"));
+    auto op =
+        Signer::FromPemFiles(pki.Path("toscana/operator.key"), pki.Path("toscana/operator.crt"));
     if (!op.ok()) return op.status();
     const SteadyClock::time_point start = SteadyClock::now();
     std::atomic<int> next{0};
@@ -398,9 +394,9 @@ absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, in
   const absl::Duration timeout = absl::Minutes(5) + absl::Milliseconds(10) * envelopes;
   if (!WaitUntil([&] { return (*toscana_peek)->OutboxCount(0) == 0; }, timeout,
                  absl::Milliseconds(10))) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "drain: ", (*toscana_peek)->OutboxCount(0), " still pending at toscana after ",
-        absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(absl::StrCat("drain: ", (*toscana_peek)->OutboxCount(0),
+                                                    " still pending at toscana after ",
+                                                    absl::FormatDuration(timeout)));
   }
   out.forward_seconds = SecondsSince(start);
   if (!WaitUntil(

@@ -23,10 +23,10 @@ std::string ReferralBody(const std::string& referral_id, const std::string& dest
 // CPU and memory of the processes during one phase.
 struct PhaseCost {
   int referrals = 0;
-  std::map<std::string, double> broker_cpu_s;   // node -> CPU seconds in the phase
-  std::map<std::string, double> peak_rss_mib;   // node -> VmHWM at the end
-  std::map<std::string, double> disk_bytes;     // node -> bytes written to storage
-  double client_cpu_s = 0;                      // this process (clients, signing)
+  std::map<std::string, double> broker_cpu_s;  // node -> CPU seconds in the phase
+  std::map<std::string, double> peak_rss_mib;  // node -> VmHWM at the end
+  std::map<std::string, double> disk_bytes;    // node -> bytes written to storage
+  double client_cpu_s = 0;                     // this process (clients, signing)
   double CpuPerThousand(const std::string& node) const {
     auto it = broker_cpu_s.find(node);
     return it == broker_cpu_s.end() || referrals == 0 ? 0 : it->second * 1000.0 / referrals;
@@ -81,9 +81,9 @@ absl::StatusOr<SubmitFigures> RunEndToEnd(RunningNetwork& net, int in_flight, in
 
 struct DrainFigures {
   int envelopes = 0;
-  double fill_seconds = 0;       // queueing them at toscana (not part of the drain)
-  double forward_seconds = 0;    // toscana start -> toscana's outbox fully receipted
-  double all_seconds = 0;        // ... and nvn's RECEIVED all delivered back
+  double fill_seconds = 0;     // queueing them at toscana (not part of the drain)
+  double forward_seconds = 0;  // toscana start -> toscana's outbox fully receipted
+  double all_seconds = 0;      // ... and nvn's RECEIVED all delivered back
   PhaseCost cost;
   double rate() const { return forward_seconds > 0 ? envelopes / forward_seconds : 0; }
 };
@@ -97,10 +97,10 @@ struct ScaleFigures {
   int referrals = 0;
   double fill_seconds = 0;
   double db_bytes_per_referral = 0;
-  double start_seconds = 0;   // mir-broker start until it listens (opens, checks the file)
-  RunFigures list;            // List, newest 100
-  RunFigures list_filtered;   // List, one state held by 1 % of referrals, 100
-  RunFigures show;            // Get of a random referral
+  double start_seconds = 0;  // mir-broker start until it listens (opens, checks the file)
+  RunFigures list;           // List, newest 100
+  RunFigures list_filtered;  // List, one state held by 1 % of referrals, 100
+  RunFigures show;           // Get of a random referral
   double peak_rss_mib = 0;
 };
 // Fills nvn's database with `referrals` received referrals (through the
