@@ -184,7 +184,10 @@ absl::StatusOr<std::unique_ptr<DbPeek>> DbPeek::Open(const std::string& path) {
   return std::unique_ptr<DbPeek>(new DbPeek(db));
 }
 
-DbPeek::~DbPeek() { sqlite3_close(db_); }
+DbPeek::~DbPeek() {
+  sqlite3_finalize(delivered_from_);
+  sqlite3_close(db_);
+}
 
 int64_t DbPeek::Count(const char* sql, int state) {
   sqlite3_stmt* stmt = nullptr;
@@ -202,17 +205,33 @@ int64_t DbPeek::OutboxCount(int state) {
 
 int64_t DbPeek::InboxCount() { return Count("SELECT count(*) FROM inbox", -1); }
 
-int DbPeek::OutboxState(const std::string& message_id) {
+int64_t DbPeek::OutboxId(const std::string& message_id) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT state FROM outbox WHERE message_id = ?1", -1, &stmt,
+  if (sqlite3_prepare_v2(db_, "SELECT id FROM outbox WHERE message_id = ?1", -1, &stmt,
                          nullptr) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(stmt, 1, message_id.data(), static_cast<int>(message_id.size()),
                     SQLITE_TRANSIENT);
-  int state = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) state = sqlite3_column_int(stmt, 0);
+  int64_t id = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) id = sqlite3_column_int64(stmt, 0);
   sqlite3_finalize(stmt);
-  return state;
+  return id;
+}
+
+std::vector<std::string> DbPeek::DeliveredFrom(int64_t min_id) {
+  std::vector<std::string> ids;
+  if (delivered_from_ == nullptr &&
+      sqlite3_prepare_v2(db_, "SELECT message_id FROM outbox WHERE id >= ?1 AND state = 1", -1,
+                         &delivered_from_, nullptr) != SQLITE_OK) {
+    return ids;
+  }
+  sqlite3_bind_int64(delivered_from_, 1, min_id);
+  while (sqlite3_step(delivered_from_) == SQLITE_ROW) {
+    ids.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(delivered_from_, 0)),
+                     static_cast<size_t>(sqlite3_column_bytes(delivered_from_, 0)));
+  }
+  sqlite3_reset(delivered_from_);
+  return ids;
 }
 
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout, absl::Duration poll) {

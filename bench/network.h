@@ -19,6 +19,7 @@
 #include "broker/config.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace mir::bench {
 
@@ -90,13 +91,16 @@ class DbPeek {
   // Outbox entries in `state` (0 pending, 1 delivered, 2 dead); -1 on error.
   int64_t OutboxCount(int state);
   int64_t InboxCount();
-  // Outbox state of one message, -1 if not there.
-  int OutboxState(const std::string& message_id);
+  // Outbox id (the delivery order) of one message, -1 if not there.
+  int64_t OutboxId(const std::string& message_id);
+  // Message ids of delivered outbox entries with id >= `min_id`.
+  std::vector<std::string> DeliveredFrom(int64_t min_id);
 
  private:
   explicit DbPeek(sqlite3* db) : db_(db) {}
   int64_t Count(const char* sql, int state);
   sqlite3* db_;
+  sqlite3_stmt* delivered_from_ = nullptr;  // prepared once: called on every WAL write
 };
 
 // Waits, sleeping `poll` between looks, until `done` or `timeout`.

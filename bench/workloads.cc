@@ -135,8 +135,8 @@ void StartSubmission(OperatorClient& client, int lane, SubmitPath path,
 // --- Seeing deliveries at toscana ---
 
 // Calls back when an outbox entry of `db_path` turns delivered. Woken by
-// inotify on the database's WAL (every commit writes it), and every 2 ms
-// regardless, it looks each awaited message up in a read-only connection.
+// inotify on the database's WAL (every commit writes it), and every 250 µs
+// regardless, it looks the awaited messages up in a read-only connection.
 class DeliveryWatcher {
  public:
   static absl::StatusOr<std::unique_ptr<DeliveryWatcher>> Start(const std::string& db_path) {
@@ -158,7 +158,7 @@ class DeliveryWatcher {
   }
   void Watch(const std::string& message_id, std::function<void()> delivered) {
     absl::MutexLock lock(&mu_);
-    waiting_[message_id] = std::move(delivered);
+    waiting_[message_id] = Waiting{-1, std::move(delivered)};
   }
 
  private:
@@ -168,8 +168,11 @@ class DeliveryWatcher {
   void Run() {
     alignas(inotify_event) char buffer[8192];
     while (!stop_.load()) {
+      // A commit becomes visible only after its WAL sync, i.e. after the
+      // last write inotify reports: so look again every 250 µs as well.
       pollfd p{fd_, POLLIN, 0};
-      const bool woken = poll(&p, 1, 2) > 0;
+      const timespec tick{0, 250'000};
+      const bool woken = ppoll(&p, 1, &tick, nullptr) > 0;
       bool wal_written = !woken;  // on timeout, look anyway
       for (ssize_t n; (n = read(fd_, buffer, sizeof(buffer))) > 0;) {
         for (char* at = buffer; at < buffer + n;) {
@@ -179,22 +182,44 @@ class DeliveryWatcher {
         }
       }
       if (!wal_written) continue;
-      std::vector<std::string> ids;
+      // Outbox ids of newly watched messages, then one range query from
+      // the oldest one watched: a few rows, not one lookup per message.
+      std::vector<std::string> unknown;
       {
         absl::MutexLock lock(&mu_);
-        for (const auto& [id, callback] : waiting_) ids.push_back(id);
+        for (const auto& [id, w] : waiting_) {
+          if (w.outbox_id < 0) unknown.push_back(id);
+        }
       }
+      for (const std::string& id : unknown) {
+        const int64_t outbox_id = peek_->OutboxId(id);
+        absl::MutexLock lock(&mu_);
+        waiting_[id].outbox_id = outbox_id;
+      }
+      int64_t from = -1;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const auto& [id, w] : waiting_) {
+          if (w.outbox_id >= 0 && (from < 0 || w.outbox_id < from)) from = w.outbox_id;
+        }
+      }
+      if (from < 0) continue;
       std::vector<std::function<void()>> done;
-      for (const std::string& id : ids) {
-        if (peek_->OutboxState(id) != 1) continue;
+      for (const std::string& id : peek_->DeliveredFrom(from)) {
         absl::MutexLock lock(&mu_);
         auto it = waiting_.find(id);
-        done.push_back(std::move(it->second));
+        if (it == waiting_.end()) continue;
+        done.push_back(std::move(it->second.delivered));
         waiting_.erase(it);
       }
       for (auto& callback : done) callback();
     }
   }
+
+  struct Waiting {
+    int64_t outbox_id = -1;  // -1 until looked up
+    std::function<void()> delivered;
+  };
 
   const int fd_;
   const std::string wal_name_;
@@ -202,7 +227,7 @@ class DeliveryWatcher {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   absl::Mutex mu_;
-  std::map<std::string, std::function<void()>> waiting_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 // --- Envelopes for filling a database directly ---
