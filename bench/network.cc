@@ -207,8 +207,8 @@ int64_t DbPeek::InboxCount() { return Count("SELECT count(*) FROM inbox", -1); }
 
 int64_t DbPeek::OutboxId(const std::string& message_id) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT id FROM outbox WHERE message_id = ?1", -1, &stmt,
-                         nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db_, "SELECT id FROM outbox WHERE message_id = ?1", -1, &stmt, nullptr) !=
+      SQLITE_OK)
     return -1;
   sqlite3_bind_text(stmt, 1, message_id.data(), static_cast<int>(message_id.size()),
                     SQLITE_TRANSIENT);
