@@ -479,13 +479,19 @@ class TxnImpl final : public Txn {
         .BindText(2, event.sender_node)
         .BindInt(3, static_cast<int64_t>(event.sequence));
     ASSIGN_OR_RETURN(bool row, s.Step());
-    const std::string what = absl::StrCat("sequence ", event.sequence, " of node ",
-                                          event.sender_node, " on referral ", event.referral_id);
-    if (row && s.Text(0) == event.message_id) {
-      return absl::AlreadyExistsError(absl::StrCat(what, " was already applied"));
-    }
+    return SequenceTaken(event, row && s.Text(0) == event.message_id, "was already applied",
+                         "was already used by another message");
+  }
+
+  // ALREADY_EXISTS for an event whose sequence number is taken: without a
+  // reason when by this same message (a repeat), DUPLICATE_CONFLICT otherwise.
+  static absl::Status SequenceTaken(const Event& e, bool same_message, absl::string_view repeat,
+                                    absl::string_view conflict) {
+    const std::string what = absl::StrCat("sequence ", e.sequence, " of node ", e.sender_node,
+                                          " on referral ", e.referral_id, " ");
+    if (same_message) return absl::AlreadyExistsError(absl::StrCat(what, repeat));
     return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
-                    absl::StrCat(what, " was already used by another message"));
+                    absl::StrCat(what, conflict));
   }
 
   absl::Status Hold(const Event& e) {
@@ -499,12 +505,8 @@ class TxnImpl final : public Txn {
           .BindInt(3, static_cast<int64_t>(e.sequence));
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
-        const std::string what = absl::StrCat("sequence ", e.sequence, " of node ", e.sender_node,
-                                              " on referral ", e.referral_id);
-        if (s.Text(0) == e.message_id)
-          return absl::AlreadyExistsError(absl::StrCat(what, " is already held"));
-        return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
-                        absl::StrCat(what, " is already held for another message"));
+        return SequenceTaken(e, s.Text(0) == e.message_id, "is already held",
+                             "is already held for another message");
       }
     }
     const AuditRow r = RowOf(0, e, 0);  // the column values; no hash needed
