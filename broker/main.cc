@@ -28,6 +28,15 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Block the stop signals first thing (before any thread starts, and so
+  // that a stop request during start-up is honoured cleanly), then wait for
+  // one once the broker runs.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
   std::string config_path, listen, db;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -63,13 +72,6 @@ int main(int argc, char** argv) {
   }
   if (!listen.empty()) options->listen_address = listen;
   if (!db.empty()) options->database_path = db;
-
-  // Block the stop signals before any thread starts, then wait for one here.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto broker = mir::broker::Broker::Start(*options, mir::RealClock::Get());
   if (!broker.ok()) {
