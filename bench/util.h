@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "common/loopback.h"
 
 namespace mir::bench {
 
@@ -70,10 +71,9 @@ double FdatasyncMicros(const std::string& dir);
 // Bytes of `path` and its -wal, -shm files.
 int64_t DatabaseBytes(const std::string& path);
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
-// True once something accepts TCP connections on 127.0.0.1:port.
-bool Listening(int port);
+// Loopback ports: see common/loopback.h.
+inline int FreePort() { return FreeLoopbackPort(); }
+inline bool Listening(int port) { return LoopbackListening(port); }
 
 }  // namespace mir::bench
 

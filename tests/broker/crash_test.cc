@@ -1,12 +1,8 @@
 // Real mir-broker processes killed with SIGKILL mid-delivery and restarted:
 // everything acknowledged is delivered, each referral takes effect once.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -14,6 +10,7 @@
 #include <thread>
 
 #include "broker/node.h"
+#include "common/loopback.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
 #include "tests/broker/broker_process.h"
@@ -21,18 +18,6 @@
 
 namespace mir::testing {
 namespace {
-
-// Whether something accepts TCP connections on 127.0.0.1:`port`.
-bool Listening(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
 
 TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
   const std::string dir = NewTempDir();
@@ -87,7 +72,7 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
       WaitFor([&] { return receipted(toscana) == all && receipted(nvn) == all; }, absl::Minutes(3));
   // A broker restarted by the last round may still be starting: let both
   // listen before asking them to stop, so the stop is the clean one tested.
-  EXPECT_TRUE(WaitFor([&] { return Listening(nvn_port) && Listening(toscana_port); }));
+  EXPECT_TRUE(WaitFor([&] { return LoopbackListening(nvn_port) && LoopbackListening(toscana_port); }));
   EXPECT_EQ(nvn_process.Kill(SIGTERM), 0);
   EXPECT_EQ(toscana_process.Kill(SIGTERM), 0);
   ASSERT_TRUE(drained) << "not drained after " << kills << " kills; logs in " << dir;
