@@ -1,7 +1,9 @@
 #include "crypto/signer.h"
 
+#include <cstring>
+
 #include <openssl/pem.h>
-#include <openssl/x509v3.h>
+#include <sodium.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
@@ -10,6 +12,7 @@
 #include "crypto/certificate.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/openssl_util.h"
+#include "crypto/sodium_util.h"
 
 namespace mir {
 
@@ -17,8 +20,16 @@ using crypto_internal::OpenSslErrorText;
 using crypto_internal::PkeyPtr;
 using crypto_internal::X509Ptr;
 
+// libsodium's Ed25519 secret key: the 32-byte seed followed by the 32-byte
+// public key. The only copy of the secret this process keeps; wiped on
+// destruction, never copied.
 struct Signer::Key {
-  PkeyPtr pkey;
+  unsigned char secret[crypto_sign_SECRETKEYBYTES];
+
+  Key() = default;
+  Key(const Key&) = delete;
+  Key& operator=(const Key&) = delete;
+  ~Key() { sodium_memzero(secret, sizeof(secret)); }
 };
 
 Signer::Signer(std::unique_ptr<Key> key, std::string cert_der, Identity identity)
@@ -28,17 +39,47 @@ Signer::~Signer() = default;
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<Signer>> Build(PkeyPtr pkey, X509Ptr cert,
-                                              auto make_signer) {
-  if (EVP_PKEY_get_id(pkey.get()) != EVP_PKEY_ED25519) {
-    return absl::InvalidArgumentError("the private key is not an Ed25519 key");
+// Derives libsodium's secret key from the OpenSSL Ed25519 private key `pkey`
+// into `secret` (crypto_sign_SECRETKEYBYTES), and checks that its public key
+// is the certificate's.
+absl::Status DeriveSecretKey(EVP_PKEY* pkey, X509* cert, unsigned char* secret) {
+  unsigned char seed[crypto_sign_SEEDBYTES];
+  size_t seed_len = sizeof(seed);
+  if (EVP_PKEY_get_raw_private_key(pkey, seed, &seed_len) != 1 || seed_len != sizeof(seed)) {
+    sodium_memzero(seed, sizeof(seed));
+    return absl::InternalError(
+        absl::StrCat("cannot read the Ed25519 private key: ", OpenSslErrorText()));
   }
-  if (X509_check_private_key(cert.get(), pkey.get()) != 1) {
+  unsigned char derived_public[crypto_sign_PUBLICKEYBYTES];
+  const int derived = crypto_sign_seed_keypair(derived_public, secret, seed);
+  sodium_memzero(seed, sizeof(seed));
+  if (derived != 0) return absl::InternalError("cannot derive the Ed25519 key pair");
+
+  unsigned char cert_public[crypto_sign_PUBLICKEYBYTES];
+  size_t cert_public_len = sizeof(cert_public);
+  EVP_PKEY* cert_key = X509_get0_pubkey(cert);
+  if (cert_key == nullptr || EVP_PKEY_get_id(cert_key) != EVP_PKEY_ED25519 ||
+      EVP_PKEY_get_raw_public_key(cert_key, cert_public, &cert_public_len) != 1 ||
+      cert_public_len != sizeof(cert_public) ||
+      std::memcmp(cert_public, derived_public, sizeof(cert_public)) != 0) {
     OpenSslErrorText();
     return absl::InvalidArgumentError("the private key does not match the certificate");
   }
+  return absl::OkStatus();
+}
+
+// `key` is a fresh Signer::Key (its type deduced: the name is private).
+template <typename SecretKey>
+absl::StatusOr<std::unique_ptr<Signer>> Build(PkeyPtr pkey, X509Ptr cert,
+                                              std::unique_ptr<SecretKey> key, auto make_signer) {
+  RETURN_IF_ERROR(crypto_internal::EnsureSodium());
+  if (EVP_PKEY_get_id(pkey.get()) != EVP_PKEY_ED25519) {
+    return absl::InvalidArgumentError("the private key is not an Ed25519 key");
+  }
+  RETURN_IF_ERROR(DeriveSecretKey(pkey.get(), cert.get(), key->secret));
+  pkey.reset();  // OpenSSL wipes its copy when freeing it; `key` holds ours
   ASSIGN_OR_RETURN(Identity identity, CertificateIdentity(cert.get()));
-  return make_signer(std::move(pkey), crypto_internal::CertificateToDer(cert.get()),
+  return make_signer(std::move(key), crypto_internal::CertificateToDer(cert.get()),
                      std::move(identity));
 }
 
@@ -53,11 +94,11 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPem(absl::string_view key_pe
         absl::StrCat("not a PEM private key: ", OpenSslErrorText()));
   }
   ASSIGN_OR_RETURN(X509Ptr cert, crypto_internal::ParseCertificatePem(cert_pem));
-  return Build(std::move(pkey), std::move(cert), [](PkeyPtr k, std::string der, Identity id) {
-    auto key = std::make_unique<Key>();
-    key->pkey = std::move(k);
-    return std::unique_ptr<Signer>(new Signer(std::move(key), std::move(der), std::move(id)));
-  });
+  return Build(std::move(pkey), std::move(cert), std::make_unique<Key>(),
+               [](std::unique_ptr<Key> key, std::string der, Identity id) {
+                 return std::unique_ptr<Signer>(
+                     new Signer(std::move(key), std::move(der), std::move(id)));
+               });
 }
 
 absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPemFiles(const std::string& key_path,
@@ -81,23 +122,21 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::FromSeed(absl::string_view seed,
       seed.size()));
   if (!pkey) return absl::InternalError(OpenSslErrorText());
   ASSIGN_OR_RETURN(X509Ptr cert, crypto_internal::ParseCertificateDer(cert_der));
-  return Build(std::move(pkey), std::move(cert), [](PkeyPtr k, std::string der, Identity id) {
-    auto key = std::make_unique<Key>();
-    key->pkey = std::move(k);
-    return std::unique_ptr<Signer>(new Signer(std::move(key), std::move(der), std::move(id)));
-  });
+  return Build(std::move(pkey), std::move(cert), std::make_unique<Key>(),
+               [](std::unique_ptr<Key> key, std::string der, Identity id) {
+                 return std::unique_ptr<Signer>(
+                     new Signer(std::move(key), std::move(der), std::move(id)));
+               });
 }
 
 absl::StatusOr<std::string> Signer::Sign(absl::string_view message) const {
-  crypto_internal::MdCtxPtr ctx(EVP_MD_CTX_new());
-  std::string sig(64, '\0');
-  size_t sig_len = sig.size();
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_->pkey.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                     reinterpret_cast<const unsigned char*>(message.data()),
-                     message.size()) != 1 ||
-      sig_len != 64) {
-    return absl::InternalError(absl::StrCat("Ed25519 signing failed: ", OpenSslErrorText()));
+  std::string sig(crypto_sign_BYTES, '\0');
+  unsigned long long sig_len = 0;
+  if (crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                           key_->secret) != 0 ||
+      sig_len != crypto_sign_BYTES) {
+    return absl::InternalError("Ed25519 signing failed");
   }
   return sig;
 }
