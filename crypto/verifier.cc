@@ -1,9 +1,11 @@
 #include "crypto/verifier.h"
 
 #include <algorithm>
+#include <array>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <sodium.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -15,10 +17,10 @@
 #include "crypto/certificate.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/openssl_util.h"
+#include "crypto/sodium_util.h"
 
 namespace mir {
 
-using crypto_internal::PkeyPtr;
 using crypto_internal::X509Ptr;
 using v1::ErrorReason;
 
@@ -43,7 +45,9 @@ struct TrustedCertificate {
   Identity identity;
   absl::Time not_before;  // latest notBefore along the chain
   absl::Time not_after;   // earliest notAfter along the chain
-  PkeyPtr public_key;
+  // The raw Ed25519 public key (RFC 8032), read once here so that each
+  // envelope costs libsodium's verification alone.
+  std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> public_key;
 };
 
 absl::Status CheckValidAt(const TrustedCertificate& cert, absl::Time t, absl::string_view when) {
@@ -102,15 +106,18 @@ struct Verifier::Impl {
     ASSIGN_OR_RETURN(Identity identity, CertificateIdentity(leaf->get()));
     ASSIGN_OR_RETURN(absl::Time nb, crypto_internal::Asn1TimeToAbsl(X509_get0_notBefore(leaf->get())));
     ASSIGN_OR_RETURN(absl::Time na, crypto_internal::Asn1TimeToAbsl(X509_get0_notAfter(leaf->get())));
-    PkeyPtr key(X509_get_pubkey(leaf->get()));
-    if (!key || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
+    auto trusted = std::make_shared<TrustedCertificate>();
+    EVP_PKEY* key = X509_get0_pubkey(leaf->get());
+    size_t key_len = trusted->public_key.size();
+    if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 ||
+        EVP_PKEY_get_raw_public_key(key, trusted->public_key.data(), &key_len) != 1 ||
+        key_len != trusted->public_key.size()) {
+      ERR_clear_error();
       return Unauthenticated(v1::UNSUPPORTED_ALGORITHM, "the signer's key is not Ed25519");
     }
-    auto trusted = std::make_shared<TrustedCertificate>();
     trusted->identity = std::move(identity);
     trusted->not_before = std::max(nb, ca_not_before);
     trusted->not_after = std::min(na, ca_not_after);
-    trusted->public_key = std::move(key);
     absl::MutexLock lock(&mu);
     if (cache.size() >= cache_limit) cache.clear();
     cache.emplace(fingerprint, trusted);
@@ -126,6 +133,7 @@ Verifier::~Verifier() = default;
 absl::StatusOr<std::unique_ptr<Verifier>> Verifier::FromCaPem(absl::string_view ca_pem,
                                                               const Clock* clock,
                                                               VerifierOptions options) {
+  RETURN_IF_ERROR(crypto_internal::EnsureSodium());
   auto impl = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(impl->ca, crypto_internal::ParseCertificatePem(ca_pem));
   ASSIGN_OR_RETURN(impl->ca_not_before,
@@ -173,18 +181,13 @@ absl::StatusOr<VerifiedEnvelope> Verifier::Verify(absl::string_view envelope_byt
   }
   ASSIGN_OR_RETURN(auto trusted, impl_->Trust(sig.certificate()));
 
+  // libsodium refuses, besides wrong signatures, a non-canonical S (S ≥ L,
+  // e.g. a malleated S + L) and small-order R or public keys.
   const std::string signed_bytes = SignedBytes(envelope.header(), envelope.body());
-  crypto_internal::MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx ||
-      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, trusted->public_key.get()) != 1) {
-    return absl::InternalError("cannot set up signature verification");
-  }
-  if (sig.value().size() != 64 ||
-      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.value().data()),
-                       sig.value().size(),
-                       reinterpret_cast<const unsigned char*>(signed_bytes.data()),
-                       signed_bytes.size()) != 1) {
-    ERR_clear_error();
+  if (sig.value().size() != crypto_sign_BYTES ||
+      crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig.value().data()),
+                                  reinterpret_cast<const unsigned char*>(signed_bytes.data()),
+                                  signed_bytes.size(), trusted->public_key.data()) != 0) {
     return Unauthenticated(v1::BAD_SIGNATURE, "signature does not verify");
   }
 
