@@ -9,6 +9,10 @@
 //              row_hash (backfilled
 //              for existing rows), audit_head, append-only triggers on
 //              events, dropped_events
+//   version 3  partner_access; referrals_by_state
+//   version 4  outbox.referral_id
+//   version 5  referrals_by_state_recent(state, updated_at_us DESC,
+//              referral_id) replaces referrals_by_state: filtered lists
 //
 // A step is never edited once released; a change is a new step.
 
@@ -18,7 +22,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Brings the database on `db` to kSchemaVersion, all pending steps in one
 // BEGIN IMMEDIATE transaction (a crash leaves the old version intact).

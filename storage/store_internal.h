@@ -14,6 +14,11 @@ namespace mir::storage {
 // "synchronous" -> "2" for FULL). Takes the write lock.
 absl::StatusOr<std::string> PragmaForTesting(Store& store, const std::string& name);
 
+// The statements QueryReferrals runs for a state filter, one per requested
+// state (storage/store.cc), so tests can check their query plans.
+extern const char kReferralsInStateSql[];
+extern const char kReferralKeysInStateSql[];
+
 }  // namespace mir::storage
 
 #endif  // MIR_STORAGE_STORE_INTERNAL_H_

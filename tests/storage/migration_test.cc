@@ -163,5 +163,93 @@ TEST_F(MigrationTest, CorruptPagesAreDataLoss) {
   EXPECT_THAT(status.message(), HasSubstr("restore from backup"));
 }
 
+// Version 5 replaces version 3's referrals_by_state with
+// referrals_by_state_recent. A version-4 file (made here from a fresh one by
+// undoing exactly that step) upgrades in place: the index is built over the
+// existing rows, and filtered lists use it.
+TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    for (int i = 0; i < 6; ++i) {
+      const std::string ref = absl::StrCat("ref-", i);
+      ASSERT_OK((*opened)->RecordAndEnqueue(
+          Submitted(ref, "toscana", "lombardia", kT0 + absl::Seconds(i)), {}));
+      if (i % 2 == 0) {
+        ASSERT_OK((*opened)->RecordAndEnqueue(
+            Changed(ref, NodeOf("lombardia"), 1, RECEIVED, kT0 + absl::Seconds(10 + i)), {}));
+      }
+    }
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(),
+                   "DROP INDEX referrals_by_state_recent; "
+                   "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
+                   "PRAGMA user_version = 4;"),
+              "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), "5");
+  EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
+  {
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT sql FROM sqlite_schema WHERE name = "
+                        "'referrals_by_state_recent'"),
+              "CREATE INDEX referrals_by_state_recent ON referrals(state, updated_at_us DESC, "
+              "referral_id)");
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM sqlite_schema WHERE name = "
+                        "'referrals_by_state'"),
+              "0");
+  }
+  ReferralQuery q;
+  q.states = {RECEIVED, SUBMITTED};
+  absl::StatusOr<std::vector<ReferralRecord>> listed = store.QueryReferrals(q);
+  ASSERT_OK(listed);
+  std::vector<std::string> ids;
+  for (const ReferralRecord& r : *listed) ids.push_back(r.meta.referral_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"ref-4", "ref-2", "ref-0", "ref-5", "ref-3", "ref-1"}));
+  q.states = {RECEIVED};
+  q.limit = 2;
+  listed = store.QueryReferrals(q);
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].meta.referral_id, "ref-4");
+  EXPECT_EQ((*listed)[1].meta.referral_id, "ref-2");
+}
+
+// A version-5 step that fails leaves the version-4 file as it was.
+TEST_F(MigrationTest, FailedVersionFiveStepLeavesVersionFour) {
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    ASSERT_OK((*opened)->RecordAndEnqueue(Submitted("ref-1"), {}));
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    // Version 4 as above, plus a stray table holding the name version 5 wants.
+    ASSERT_EQ(Exec(raw.get(),
+                   "DROP INDEX referrals_by_state_recent; "
+                   "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
+                   "CREATE TABLE referrals_by_state_recent (x); "
+                   "PRAGMA user_version = 4;"),
+              "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  EXPECT_FALSE(opened.ok());
+  EXPECT_THAT(opened.status().message(), HasSubstr("migration 5"));
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), "4");
+  EXPECT_EQ(QueryText(raw.get(),
+                      "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND "
+                      "name = 'referrals_by_state'"),
+            "1");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM referrals"), "1");
+}
+
 }  // namespace
 }  // namespace mir::storage
