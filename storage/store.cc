@@ -830,6 +830,15 @@ class StoreImpl final : public Store {
         writer_->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
                       "PRAGMA secure_delete = ON;",
                       "set durability pragmas"));
+    // Each write of a group commit runs in a SAVEPOINT, whose statement
+    // journal SQLite spills from memory to a temp file (/var/tmp/etilqs_*)
+    // beyond 64 KiB: files created, written and deleted on every busy commit.
+    // Kept in memory they cost a group's changes in RAM, and measured 15 %
+    // less CPU and 20 % fewer bytes written per referral
+    // (docs/PERFORMANCE.md, "Bytes written per referral"). Nothing durable
+    // lives there; the WAL is unaffected. Writer only: the reader's sorts
+    // stay free to spill.
+    RETURN_IF_ERROR(writer_->Exec("PRAGMA temp_store = MEMORY", "keep temp files in memory"));
     // Replaces SQLite's automatic checkpointing (see kCheckpointPages).
     sqlite3_wal_hook(raw, &StoreImpl::WalHook, this);
     RETURN_IF_ERROR(Migrate(*writer_));

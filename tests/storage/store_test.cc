@@ -108,6 +108,7 @@ TEST_F(StoreTest, FreshFileHasLatestSchemaAndDurabilitySettings) {
   EXPECT_EQ(*PragmaForTesting(*store_, "synchronous"), "2");  // FULL
   EXPECT_EQ(*PragmaForTesting(*store_, "foreign_keys"), "1");
   EXPECT_EQ(*PragmaForTesting(*store_, "busy_timeout"), "5000");
+  EXPECT_EQ(*PragmaForTesting(*store_, "temp_store"), "2");  // MEMORY: no statement-journal files
   // WAL is a property of the file: another connection sees it too.
   RawDb raw = OpenRaw(path_);
   EXPECT_EQ(QueryText(raw.get(), "PRAGMA journal_mode"), "wal");
