@@ -56,8 +56,10 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   });
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  broker->exchange_ = std::make_unique<ExchangeService>(broker->node_.get());
-  broker->referrals_ = std::make_unique<ReferralsService>(broker->node_.get());
+  broker->handlers_ = std::make_unique<WorkPool>(options.handler_threads);
+  broker->exchange_ = std::make_unique<ExchangeService>(broker->node_.get(), broker->handlers_.get());
+  broker->referrals_ =
+      std::make_unique<ReferralsService>(broker->node_.get(), broker->handlers_.get());
   broker->deadlines_ = std::make_unique<DeadlineWatcher>(broker->node_.get());
   grpc::ServerBuilder builder;
   // A fail-stopped store turns the health service NOT_SERVING (broker/health.h).
@@ -115,6 +117,8 @@ void Broker::Shutdown(absl::Duration grace) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }
+  // Shutdown() returned: every call was finished, so the pool is idle.
+  if (handlers_) handlers_->Stop();
   for (auto& [peer, sender] : senders_) sender->Stop();
   // Start() may have failed before the node existed (e.g. a corrupt store).
   if (node_ != nullptr) MIR_LOG(INFO) << "node " << node_->options().node_id << " stopped";

@@ -15,6 +15,7 @@
 #include "broker/referrals_service.h"
 #include "broker/node.h"
 #include "broker/sender.h"
+#include "broker/work_pool.h"
 #include "common/clock.h"
 #include "grpcpp/server.h"
 
@@ -50,8 +51,9 @@ class Broker {
   std::thread deadline_thread_;
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
-  // Before server_, so that the server (which calls it) is destroyed first.
+  // Before server_, so that the server (which calls them) is destroyed first.
   std::unique_ptr<StoreHealth> health_;
+  std::unique_ptr<WorkPool> handlers_;
   std::unique_ptr<grpc::Server> server_;
   std::map<std::string, std::unique_ptr<PeerSender>> senders_;
   int port_ = 0;

@@ -33,6 +33,9 @@ struct BrokerOptions {
   int max_concurrent_streams = 100;
   // Connections idle this long are closed; frees memory held by silent peers.
   absl::Duration idle_connection_timeout = absl::Minutes(5);
+  // Threads that run Deliver and the Referrals calls: calls waiting for the
+  // same commit share it, so this bounds how many a commit can carry.
+  int handler_threads = 64;
   // How far ahead of our clock an envelope's created_at may be.
   absl::Duration max_clock_skew = absl::Minutes(5);
 

@@ -14,13 +14,16 @@ grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* 
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
-  auto receipt = node_->Deliver(*peer, request->envelope());
-  if (!receipt.ok()) {
-    reactor->Finish(ToGrpcStatus(receipt.status()));
-    return reactor;
-  }
-  response->set_receipt(*std::move(receipt));
-  reactor->Finish(grpc::Status::OK);
+  // request and response stay valid until Finish.
+  pool_->Post([this, reactor, peer = *std::move(peer), request, response] {
+    auto receipt = node_->Deliver(peer, request->envelope());
+    if (!receipt.ok()) {
+      reactor->Finish(ToGrpcStatus(receipt.status()));
+      return;
+    }
+    response->set_receipt(*std::move(receipt));
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -2,15 +2,17 @@
 #define MIR_BROKER_EXCHANGE_SERVICE_H_
 
 #include "broker/node.h"
+#include "broker/work_pool.h"
 #include "mir/v1/exchange.grpc.pb.h"
 
 namespace mir::broker {
 
 // mir.v1.Exchange: node to node. The caller's identity comes from its TLS
-// client certificate; everything else is Node::Deliver.
+// client certificate; everything else is Node::Deliver, run on `pool` so that
+// deliveries wait for their commit together (broker/work_pool.h).
 class ExchangeService final : public v1::Exchange::CallbackService {
  public:
-  explicit ExchangeService(Node* node) : node_(node) {}
+  ExchangeService(Node* node, WorkPool* pool) : node_(node), pool_(pool) {}
 
   grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
                                     const v1::DeliverRequest* request,
@@ -18,6 +20,7 @@ class ExchangeService final : public v1::Exchange::CallbackService {
 
  private:
   Node* const node_;
+  WorkPool* const pool_;
 };
 
 }  // namespace mir::broker

@@ -33,11 +33,13 @@ absl::StatusOr<Identity> Caller(const grpc::CallbackServerContext& context, cons
   return caller;
 }
 
-// Runs `body` and finishes the unary call with its status.
-grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
-                                  const std::function<absl::Status()>& body) {
+// Runs `body` on `pool` and finishes the unary call with its status. The
+// body may use the call's context, request and response: they stay valid
+// until Finish.
+grpc::ServerUnaryReactor* Respond(WorkPool& pool, grpc::CallbackServerContext* context,
+                                  std::function<absl::Status()> body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(body()));
+  pool.Post([reactor, body = std::move(body)] { reactor->Finish(ToGrpcStatus(body())); });
   return reactor;
 }
 
@@ -59,7 +61,7 @@ absl::StatusOr<storage::ReferralRecord> VisibleReferral(Node& node, const Identi
 grpc::ServerUnaryReactor* ReferralsService::Prepare(grpc::CallbackServerContext* context,
                                                     const v1::PrepareRequest* request,
                                                     v1::PrepareResponse* response) {
-  return Respond(context, [&]() -> absl::Status {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
     ASSIGN_OR_RETURN(*response, node_->Prepare(caller, *request));
     return absl::OkStatus();
@@ -69,7 +71,7 @@ grpc::ServerUnaryReactor* ReferralsService::Prepare(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* ReferralsService::Submit(grpc::CallbackServerContext* context,
                                                    const v1::SubmitRequest* request,
                                                    v1::SubmitResponse* response) {
-  return Respond(context, [&]() -> absl::Status {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
     std::vector<std::string> envelopes(request->envelopes().begin(), request->envelopes().end());
     ASSIGN_OR_RETURN(SubmitResult result, node_->Submit(caller, envelopes));
@@ -83,7 +85,7 @@ grpc::ServerUnaryReactor* ReferralsService::Submit(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ReferralsService::List(grpc::CallbackServerContext* context,
                                                  const v1::ListRequest* request,
                                                  v1::ListResponse* response) {
-  return Respond(context, [&]() -> absl::Status {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
     storage::ReferralQuery query;
     const std::string& self = node_->options().node_id;
@@ -109,7 +111,7 @@ grpc::ServerUnaryReactor* ReferralsService::List(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* ReferralsService::Get(grpc::CallbackServerContext* context,
                                                 const v1::GetRequest* request,
                                                 v1::ReferralView* response) {
-  return Respond(context, [&]() -> absl::Status {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
     ASSIGN_OR_RETURN(storage::ReferralRecord referral,
                      VisibleReferral(*node_, caller, request->referral_id()));
@@ -121,7 +123,7 @@ grpc::ServerUnaryReactor* ReferralsService::Get(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* ReferralsService::Circulate(grpc::CallbackServerContext* context,
                                                       const v1::CirculateRequest* request,
                                                       v1::CirculateResponse*) {
-  return Respond(context, [&]() -> absl::Status {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, /*operators_only=*/true));
     ASSIGN_OR_RETURN(storage::ReferralRecord referral,
                      VisibleReferral(*node_, caller, request->referral_id()));
@@ -153,7 +155,7 @@ grpc::ServerUnaryReactor* ReferralsService::Circulate(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* ReferralsService::ListDeadLetters(
     grpc::CallbackServerContext* context, const v1::ListDeadLettersRequest* request,
     v1::ListDeadLettersResponse* response) {
-  return Respond(context, [&]() -> absl::Status {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
     RETURN_IF_ERROR(Caller(*context, *node_, /*operators_only=*/true).status());
     const int limit = request->limit() > 0 ? static_cast<int>(request->limit()) : kDefaultListLimit;
     ASSIGN_OR_RETURN(auto dead, node_->store().ListOutbox(storage::OutboxState::kDead, limit));
@@ -177,7 +179,7 @@ grpc::ServerUnaryReactor* ReferralsService::ListDeadLetters(
 grpc::ServerUnaryReactor* ReferralsService::Requeue(grpc::CallbackServerContext* context,
                                                     const v1::RequeueRequest* request,
                                                     v1::RequeueResponse* response) {
-  return Respond(context, [&]() -> absl::Status {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, /*operators_only=*/true));
     int moved = 0;
     if (request->message_id().empty()) {

@@ -2,6 +2,7 @@
 #define MIR_BROKER_REFERRALS_SERVICE_H_
 
 #include "broker/node.h"
+#include "broker/work_pool.h"
 #include "mir/v1/referrals.grpc.pb.h"
 
 namespace mir::broker {
@@ -9,10 +10,11 @@ namespace mir::broker {
 // mir.v1.Referrals: a node's own staff and partners, authenticated by their
 // personal TLS certificate (mir://<this node>/operator|partner/<name>).
 // Operators see all of the node's referrals; a partner sees only those
-// circulated to it, with the placement fields only. Thread-safe.
+// circulated to it, with the placement fields only. Unary calls run on
+// `pool`, off gRPC's few callback threads (broker/work_pool.h). Thread-safe.
 class ReferralsService final : public v1::Referrals::CallbackService {
  public:
-  explicit ReferralsService(Node* node) : node_(node) {}
+  ReferralsService(Node* node, WorkPool* pool) : node_(node), pool_(pool) {}
 
   grpc::ServerUnaryReactor* Prepare(grpc::CallbackServerContext* context,
                                     const v1::PrepareRequest* request,
@@ -40,6 +42,7 @@ class ReferralsService final : public v1::Referrals::CallbackService {
 
  private:
   Node* const node_;
+  WorkPool* const pool_;
 };
 
 }  // namespace mir::broker

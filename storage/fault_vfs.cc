@@ -285,7 +285,27 @@ int FaultVfs::OnWrite() {
   return Fire(write_fault_);
 }
 
+void FaultVfs::HoldSyncs() {
+  absl::MutexLock lock(&hold_mu_);
+  holding_ = true;
+}
+void FaultVfs::ReleaseSyncs() {
+  absl::MutexLock lock(&hold_mu_);
+  holding_ = false;
+}
+int FaultVfs::held_syncs() {
+  absl::MutexLock lock(&hold_mu_);
+  return held_;
+}
+
 int FaultVfs::OnSync(bool is_wal) {
+  {
+    absl::MutexLock lock(&hold_mu_);
+    ++held_;
+    hold_mu_.Await(absl::Condition(
+        +[](bool* holding) { return !*holding; }, &holding_));
+    --held_;
+  }
   syncs_.fetch_add(1);
   if (is_wal) wal_syncs_.fetch_add(1);
   return Fire(sync_fault_);

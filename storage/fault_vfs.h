@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
+
 namespace mir::storage {
 
 enum class FaultCode {
@@ -38,8 +40,14 @@ class FaultVfs {
   void FailWritesAfter(int64_t n, FaultCode code, bool sticky = true);
   // The same for syncs (xSync).
   void FailSyncsAfter(int64_t n, FaultCode code, bool sticky = true);
-  // Disarms every fault.
+  // Disarms every fault (a held sync stays held until ReleaseSyncs()).
   void Clear();
+
+  // A stalled disk: from now on every sync waits until ReleaseSyncs().
+  void HoldSyncs();
+  void ReleaseSyncs();
+  // Syncs waiting in HoldSyncs() now.
+  int held_syncs();
 
   // Operations seen on counted files since the last ResetCounters().
   int64_t writes() const { return writes_.load(); }
@@ -66,6 +74,9 @@ class FaultVfs {
   int Fire(Trigger& t);
 
   const std::string name_;
+  absl::Mutex hold_mu_;
+  bool holding_ ABSL_GUARDED_BY(hold_mu_) = false;
+  int held_ ABSL_GUARDED_BY(hold_mu_) = 0;
   Trigger write_fault_;
   Trigger sync_fault_;
   std::atomic<int64_t> writes_{0};

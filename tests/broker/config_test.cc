@@ -32,6 +32,7 @@ TEST(ConfigTest, LoadsAValidFileWithDefaults) {
   EXPECT_EQ(options->max_envelope_bytes, 1u << 20);
   EXPECT_EQ(options->relays, std::vector<std::string>{"nvn"});
   EXPECT_FALSE(options->relay);
+  EXPECT_EQ(options->handler_threads, 64);
 }
 
 TEST(ConfigTest, ErrorsNameTheField) {
@@ -47,6 +48,10 @@ TEST(ConfigTest, ErrorsNameTheField) {
        "routes"},
       {"missing database",
        R"({"nodeId": "toscana", "listenAddress": "a:1"})", "database_path"},
+      {"too many handler threads",
+       R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
+           "nodeCertificate": "n", "nodeKey": "k", "limits": {"handlerThreads": 5000}})",
+       "limits.handler_threads"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

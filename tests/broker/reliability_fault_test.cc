@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "crypto/envelope_bytes.h"
@@ -92,7 +93,10 @@ class StoreFaultTest : public NetworkTest {
     o.max_backoff = absl::Hours(1);
     o.outbox_poll_interval = absl::Hours(1);
   }
-  void TearDown() override { vfs_->Clear(); }
+  void TearDown() override {
+    vfs_->ReleaseSyncs();
+    vfs_->Clear();
+  }
 
   // Every envelope queued at nvn has had its first (failed) attempt.
   bool SendersIdle(int queued) {
@@ -225,6 +229,45 @@ TEST_F(StoreFaultTest, FullDiskOrFailedSyncRefusesWithoutReceiptGoesNotServingAn
     EXPECT_TRUE(chain->ok) << chain->problem;
     StopNode("nvn");
   }
+}
+
+// A stalled disk holds up the writes waiting for it, not the node: reads are
+// still answered meanwhile, and once the disk moves every waiting delivery
+// is acknowledged. Handlers that waited for their commit on gRPC's callback
+// threads (two on a 2-core machine) would starve every other call here.
+TEST_F(StoreFaultTest, StalledDiskHoldsUpWritesButNotReads) {
+  options_["nvn"].database_path = absl::StrCat(dir_, "/nvn-stalled.db");
+  ASSERT_TRUE(StartNode("nvn"));
+  const int port = ports_["nvn"];
+  StaffClient national(port, "nvn/operator");
+  auto known = national.SubmitReferral("toscana");
+  ASSERT_OK(known);
+  ASSERT_TRUE(WaitFor([&] { return SendersIdle(1); }));
+
+  auto op = PkiSigner("toscana/operator");
+  constexpr int kWriters = 6;
+  std::vector<std::string> envelopes;
+  for (int k = 0; k < kWriters; ++k) envelopes.push_back(SignReferral(*op, NewUuid(), "nvn"));
+  ExchangeClient toscana(port, "toscana/node");
+  std::vector<absl::StatusOr<std::string>> receipts(kWriters, absl::UnknownError("no answer"));
+  vfs_->HoldSyncs();
+  std::vector<std::thread> writers;
+  for (int k = 0; k < kWriters; ++k) {
+    writers.emplace_back([&, k] { receipts[k] = toscana.Deliver(envelopes[k]); });
+  }
+  // One commit is stuck in its sync; the other deliveries wait behind it.
+  EXPECT_TRUE(WaitFor([&] { return vfs_->held_syncs() == 1; }));
+  EXPECT_OK(national.Get(*known));
+  EXPECT_OK(national.List(v1::ListRequest()));
+  vfs_->ReleaseSyncs();
+  for (std::thread& writer : writers) writer.join();
+
+  for (int k = 0; k < kWriters; ++k) {
+    ASSERT_OK(receipts[k]);
+    EXPECT_OK(VerifyReceipt(NodeAt("nvn").verifier(), *receipts[k], "nvn",
+                            HeaderOf(envelopes[k]).message_id(), Sha256(envelopes[k])));
+  }
+  StopNode("nvn");
 }
 
 struct Corruption {
