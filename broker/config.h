@@ -46,7 +46,7 @@ struct BrokerOptions {
   absl::Duration deadline_check_interval = absl::Seconds(10);
 
   // Envelopes sent concurrently to one peer. Receivers re-order per referral.
-  int in_flight_per_peer = 16;
+  int in_flight_per_peer = 64;
   // Retry backoff: initial * 2^attempts, capped, times a jitter in [0.5, 1).
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Minutes(1);

@@ -65,89 +65,120 @@ absl::Duration PeerSender::Backoff(int attempts) const {
   return base * (0.5 + 0.5 * jitter_());
 }
 
+struct PeerSender::Call {
+  storage::OutboxEntry entry;
+  grpc::ClientContext context;
+  v1::DeliverRequest request;
+  v1::DeliverResponse response;
+  grpc::Status status;
+  bool receipted = false;  // the peer's receipt for these exact bytes verified
+};
+
 void PeerSender::Run() {
   while (true) {
+    std::vector<Call*> answered;
+    bool stopping;
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) return;
+      answered.swap(answered_);
+      stopping = stopping_;
       woken_ = false;
     }
-    auto due = store_->DuePending(peer_, clock_->Now(), options_->in_flight_per_peer);
-    if (due.ok() && !due->empty()) {
-      DeliverBatch(*due);
-      continue;  // more may be due at once
+    if (!answered.empty()) RecordAnswers(std::move(answered));
+    if (stopping) {
+      // Nothing new is sent; what is in flight is answered or times out.
+      if (in_flight_.empty()) return;
+      absl::MutexLock lock(&mu_);
+      auto answer = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !answered_.empty(); };
+      mu_.AwaitWithTimeout(absl::Condition(&answer), options_->rpc_timeout);
+      continue;
     }
-    if (!due.ok()) {
-      MIR_LOG(ERROR) << "outbox for " << peer_ << " unreadable: " << due.status().message();
-    }
-    // Sleep until the next due time, new work, or stop.
+    if (FillWindow() > 0) continue;  // more may be due at once
+    // Sleep until an answer, the next due time, new work, or stop.
     const absl::Duration poll = options_->outbox_poll_interval;
     absl::Duration wait = poll;
-    if (auto next = store_->NextDue(peer_); next.ok() && next->has_value()) {
-      wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
+    if (in_flight_.empty()) {
+      if (auto next = store_->NextDue(peer_); next.ok() && next->has_value()) {
+        wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
+      }
     }
     absl::MutexLock lock(&mu_);
-    auto wake_condition = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return woken_ || stopping_; };
+    auto wake_condition = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return woken_ || stopping_ || !answered_.empty();
+    };
     mu_.AwaitWithTimeout(absl::Condition(&wake_condition), wait);
   }
 }
 
-void PeerSender::DeliverBatch(const std::vector<storage::OutboxEntry>& entries) {
-  struct Call {
-    grpc::ClientContext context;
-    v1::DeliverRequest request;
-    v1::DeliverResponse response;
-    grpc::Status status;
-  };
-  std::vector<std::unique_ptr<Call>> calls;
-  absl::Mutex done_mu;
-  int pending = static_cast<int>(entries.size());
-  for (const storage::OutboxEntry& entry : entries) {
-    auto call = std::make_unique<Call>();
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_->rpc_timeout));
-    call->request.set_envelope(entry.envelope);
-    Call* raw = call.get();
-    stub_->async()->Deliver(&raw->context, &raw->request, &raw->response,
-                            [raw, &done_mu, &pending](grpc::Status status) {
-                              absl::MutexLock lock(&done_mu);
-                              raw->status = std::move(status);
-                              --pending;
-                            });
-    calls.push_back(std::move(call));
+int PeerSender::FillWindow() {
+  const int window = options_->in_flight_per_peer;
+  if (static_cast<int>(in_flight_.size()) >= window) return 0;
+  // The oldest `window` due rows hold every free slot's envelope: at most
+  // in_flight_.size() of them are already in flight.
+  auto due = store_->DuePending(peer_, clock_->Now(), window);
+  if (!due.ok()) {
+    MIR_LOG(ERROR) << "outbox for " << peer_ << " unreadable: " << due.status().message();
+    return 0;
   }
-  {
-    absl::MutexLock lock(&done_mu);
-    auto all_done = [&pending]() { return pending == 0; };
-    done_mu.Await(absl::Condition(&all_done));
+  int started = 0;
+  for (const storage::OutboxEntry& entry : *due) {
+    if (static_cast<int>(in_flight_.size()) >= window) break;
+    if (in_flight_.count(entry.id)) continue;
+    StartCall(entry);
+    ++started;
   }
+  return started;
+}
+
+void PeerSender::StartCall(const storage::OutboxEntry& entry) {
+  auto call = std::make_unique<Call>();
+  call->entry = entry;
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_->rpc_timeout));
+  call->request.set_envelope(entry.envelope);
+  Call* raw = call.get();
+  in_flight_[entry.id] = std::move(call);
+  stub_->async()->Deliver(&raw->context, &raw->request, &raw->response,
+                          [this, raw](grpc::Status status) {
+                            absl::MutexLock lock(&mu_);
+                            raw->status = std::move(status);
+                            answered_.push_back(raw);
+                          });
+}
+
+void PeerSender::RecordAnswers(std::vector<Call*> answered) {
   // Deliveries are recorded together (one commit); failures one by one.
   std::vector<std::pair<int64_t, std::string>> delivered;
-  std::vector<const std::string*> delivered_ids;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    absl::Status outcome = FromGrpcStatus(calls[i]->status);
-    const std::string& receipt = calls[i]->response.receipt();
+  for (Call* call : answered) {
+    const storage::OutboxEntry& entry = call->entry;
+    absl::Status outcome = FromGrpcStatus(call->status);
     if (outcome.ok()) {
-      outcome = VerifyReceipt(*verifier_, receipt, peer_, entries[i].message_id,
-                              Sha256(entries[i].envelope))
+      outcome = VerifyReceipt(*verifier_, call->response.receipt(), peer_, entry.message_id,
+                              Sha256(entry.envelope))
                     .status();
       if (outcome.ok()) {
-        delivered.emplace_back(entries[i].id, receipt);
-        delivered_ids.push_back(&entries[i].message_id);
+        delivered.emplace_back(entry.id, call->response.receipt());
+        call->receipted = true;
         continue;
       }
     }
-    RecordFailure(entries[i], calls[i]->status, outcome);
+    RecordFailure(entry, call->status, outcome);
   }
-  if (delivered.empty()) return;
-  absl::Status marked = store_->MarkDeliveredMany(delivered);
-  if (!marked.ok()) {
-    MIR_LOG(ERROR) << "cannot record " << delivered.size() << " deliveries to " << peer_ << ": "
-                   << marked.message();
-    return;
+  if (!delivered.empty()) {
+    absl::Status marked = store_->MarkDeliveredMany(delivered);
+    if (marked.ok()) {
+      for (Call* call : answered) {
+        if (call->receipted) {
+          MIR_LOG(INFO) << "delivered message " << call->entry.message_id << " to " << peer_
+                        << " (receipt verified)";
+        }
+      }
+    } else {
+      // Still pending: resent later, and the peer answers with the same receipt.
+      MIR_LOG(ERROR) << "cannot record " << delivered.size() << " deliveries to " << peer_
+                     << ": " << marked.message();
+    }
   }
-  for (const std::string* id : delivered_ids) {
-    MIR_LOG(INFO) << "delivered message " << *id << " to " << peer_ << " (receipt verified)";
-  }
+  for (Call* call : answered) in_flight_.erase(call->entry.id);
 }
 
 void PeerSender::RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,

@@ -2,9 +2,11 @@
 #define MIR_BROKER_SENDER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "broker/config.h"
@@ -16,8 +18,10 @@
 
 namespace mir::broker {
 
-// Drains the outbox towards one peer node: up to `in_flight_per_peer`
-// envelopes at once, oldest first; a delivery counts only once the peer's
+// Drains the outbox towards one peer node: keeps up to `in_flight_per_peer`
+// envelopes in flight at all times, oldest first, sending the next as soon as
+// one is answered; answers are recorded together, one commit for all that
+// arrived meanwhile. A delivery counts only once the peer's
 // receipt verifies (node signature, message id, SHA-256 of the exact bytes).
 // Failures retry with exponential backoff and jitter; an envelope pending
 // longer than `dead_letter_after`, or refused for good by the peer, becomes a
@@ -42,9 +46,15 @@ class PeerSender {
   absl::Duration Backoff(int attempts) const;
 
  private:
+  struct Call;  // one delivery attempt in flight
+
   void Run();
-  // Sends `entries` concurrently and records each outcome.
-  void DeliverBatch(const std::vector<storage::OutboxEntry>& entries);
+  // Starts calls for due envelopes not yet in flight, up to the window.
+  // Returns how many it started.
+  int FillWindow();
+  void StartCall(const storage::OutboxEntry& entry);
+  // Records the outcome of answered calls: deliveries in one commit.
+  void RecordAnswers(std::vector<Call*> answered);
   // Records a failed attempt: retry later with backoff, or dead letter.
   void RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,
                      const absl::Status& outcome);
@@ -60,6 +70,9 @@ class PeerSender {
   absl::Mutex mu_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Call*> answered_ ABSL_GUARDED_BY(mu_);  // completed, not yet recorded
+  // Owned by the sender thread: calls in flight, by outbox row id.
+  std::map<int64_t, std::unique_ptr<Call>> in_flight_;
   std::thread thread_;
 };
 

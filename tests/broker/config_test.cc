@@ -33,6 +33,7 @@ TEST(ConfigTest, LoadsAValidFileWithDefaults) {
   EXPECT_EQ(options->relays, std::vector<std::string>{"nvn"});
   EXPECT_FALSE(options->relay);
   EXPECT_EQ(options->handler_threads, 64);
+  EXPECT_EQ(options->in_flight_per_peer, 64);
 }
 
 TEST(ConfigTest, ErrorsNameTheField) {
