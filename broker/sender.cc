@@ -93,12 +93,14 @@ void PeerSender::Run() {
       mu_.AwaitWithTimeout(absl::Condition(&answer), options_->rpc_timeout);
       continue;
     }
-    if (FillWindow() > 0) continue;  // more may be due at once
-    // Sleep until an answer, the next due time, new work, or stop.
+    const absl::Time now = clock_->Now();
+    if (FillWindow(now) > 0) continue;  // more may be due at once
+    // Sleep until an answer, new work, stop, or (with a free slot) the next
+    // due time: whatever was due by `now` is in flight already.
     const absl::Duration poll = options_->outbox_poll_interval;
     absl::Duration wait = poll;
-    if (in_flight_.empty()) {
-      if (auto next = store_->NextDue(peer_); next.ok() && next->has_value()) {
+    if (static_cast<int>(in_flight_.size()) < options_->in_flight_per_peer) {
+      if (auto next = store_->NextDue(peer_, now); next.ok() && next->has_value()) {
         wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
       }
     }
@@ -110,12 +112,12 @@ void PeerSender::Run() {
   }
 }
 
-int PeerSender::FillWindow() {
+int PeerSender::FillWindow(absl::Time now) {
   const int window = options_->in_flight_per_peer;
   if (static_cast<int>(in_flight_.size()) >= window) return 0;
   // The oldest `window` due rows hold every free slot's envelope: at most
   // in_flight_.size() of them are already in flight.
-  auto due = store_->DuePending(peer_, clock_->Now(), window);
+  auto due = store_->DuePending(peer_, now, window);
   if (!due.ok()) {
     MIR_LOG(ERROR) << "outbox for " << peer_ << " unreadable: " << due.status().message();
     return 0;

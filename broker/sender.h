@@ -49,9 +49,9 @@ class PeerSender {
   struct Call;  // one delivery attempt in flight
 
   void Run();
-  // Starts calls for due envelopes not yet in flight, up to the window.
-  // Returns how many it started.
-  int FillWindow();
+  // Starts calls for envelopes due by `now` not yet in flight, up to the
+  // window. Returns how many it started.
+  int FillWindow(absl::Time now);
   void StartCall(const storage::OutboxEntry& entry);
   // Records the outcome of answered calls: deliveries in one commit.
   void RecordAnswers(std::vector<Call*> answered);

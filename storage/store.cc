@@ -885,14 +885,16 @@ class StoreImpl final : public Store {
     });
   }
 
-  absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) override {
+  absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer,
+                                                    absl::Time after) override {
     return Read([&](Db& db) -> absl::StatusOr<std::optional<absl::Time>> {
       ASSIGN_OR_RETURN(
           Statement s,
           db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox INDEXED BY outbox_pending "
-                     "WHERE peer = ?1 AND state = 0",
+                     "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us > ?2",
                      "read next due time"));
       s.BindText(1, peer);
+      s.BindInt(2, Micros(after));
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row || s.IsNull(0)) return std::optional<absl::Time>();
       return std::optional<absl::Time>(FromMicros(s.Int(0)));

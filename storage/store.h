@@ -243,8 +243,10 @@ class Store {
   // Pending entries for `peer` due at or before `now`, oldest id first.
   virtual absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer,
                                                               absl::Time now, int limit) = 0;
-  // The earliest next_attempt_at among `peer`'s pending entries, if any.
-  virtual absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer) = 0;
+  // The earliest next_attempt_at later than `after` among `peer`'s pending
+  // entries, if any. (Those due by `after` are the sender's to send now.)
+  virtual absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer,
+                                                            absl::Time after) = 0;
   // Pending or dead -> delivered; attempts + 1. Repeats keep the first receipt.
   virtual absl::Status MarkDelivered(int64_t id, const std::string& receipt) = 0;
   // Several deliveries (outbox id, receipt) in one transaction.

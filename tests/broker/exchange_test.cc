@@ -4,6 +4,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "crypto/receipt.h"
+#include "broker/tls.h"
+#include "grpcpp/server_builder.h"
 #include "tests/broker/network_fixture.h"
 
 namespace mir::testing {
@@ -256,6 +258,100 @@ TEST_F(NetworkTest, NewWorkWakesTheSenderAtOnce) {
   // The sender is idle now; a second submission must wake it.
   const std::string second = SubmitReferral("nvn");
   ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), second) == v1::RECEIVED; }));
+}
+
+// Stands in for nvn's Exchange service: answers each delivery at once with a
+// receipt signed by nvn's node key, except those of one referral, which it
+// answers only on Release().
+class HoldingPeer final : public v1::Exchange::CallbackService {
+ public:
+  explicit HoldingPeer(std::string held_referral)
+      : held_referral_(std::move(held_referral)), signer_(PkiSigner("nvn/node")) {}
+
+  grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
+                                    const v1::DeliverRequest* request,
+                                    v1::DeliverResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    v1::Envelope envelope;
+    v1::EnvelopeHeader header;
+    if (!envelope.ParseFromString(request->envelope()) ||
+        !header.ParseFromString(envelope.header())) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not an envelope"));
+      return reactor;
+    }
+    auto receipt = SignReceipt(*signer_, {header.message_id(), Sha256(request->envelope()), "toscana"},
+                               absl::Now());
+    if (!receipt.ok()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "cannot sign"));
+      return reactor;
+    }
+    response->set_receipt(*receipt);
+    {
+      absl::MutexLock lock(&mu_);
+      if (header.referral_id() == held_referral_ && !released_) {
+        held_.push_back(reactor);
+        return reactor;
+      }
+    }
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  int holding() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(held_.size());
+  }
+  void Release() {
+    std::vector<grpc::ServerUnaryReactor*> held;
+    {
+      absl::MutexLock lock(&mu_);
+      released_ = true;
+      held.swap(held_);
+    }
+    for (grpc::ServerUnaryReactor* reactor : held) reactor->Finish(grpc::Status::OK);
+  }
+
+ private:
+  const std::string held_referral_;
+  const std::unique_ptr<Signer> signer_;
+  absl::Mutex mu_;
+  std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(mu_);
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
+  // Two in flight, and a call deadline no test waits for: the envelopes
+  // queued behind the held one get through only if each answer frees its slot.
+  options_["toscana"].in_flight_per_peer = 2;
+  options_["toscana"].rpc_timeout = absl::Hours(1);
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string slow = SubmitReferral("nvn");
+  std::vector<std::string> others;
+  for (int i = 0; i < 6; ++i) others.push_back(SubmitReferral("nvn"));
+
+  HoldingPeer peer(slow);
+  auto credentials = broker::MutualTlsServerCredentials(
+      {PkiPath("ca.crt"), PkiPath("nvn/node.crt"), PkiPath("nvn/node.key")});
+  ASSERT_OK(credentials);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(Address(ports_["nvn"]), *credentials);
+  builder.RegisterService(&peer);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  NodeAt("toscana").WakeAllSenders();  // rather than waiting for its reconnect backoff
+
+  EXPECT_TRUE(WaitFor([&] {
+    return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 6;
+  })) << "the envelopes queued behind a held delivery were not sent";
+  EXPECT_EQ(peer.holding(), 1);
+  EXPECT_EQ(OutboxCount(Store("toscana"), storage::OutboxState::kPending), 1);
+
+  peer.Release();
+  EXPECT_TRUE(WaitFor([&] {
+    return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 7;
+  }));
+  StopNode("toscana");
+  server->Shutdown();
 }
 
 TEST_F(NetworkTest, HealthServiceReportsServing) {

@@ -524,9 +524,11 @@ TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
   ASSERT_OK(store_->MarkDelivered(id2, "receipt-a2"));
   ASSERT_OK(store_->MarkDead(id3, "refused: NOT_FOR_THIS_NODE"));
   EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), IsEmpty());
-  EXPECT_EQ(*store_->NextDue("lombardia"), kT0 + absl::Seconds(30));
-  EXPECT_EQ(*store_->NextDue("veneto"), kT0);
-  EXPECT_EQ(*store_->NextDue("nobody"), std::nullopt);
+  EXPECT_EQ(*store_->NextDue("lombardia", clock_.Now()), kT0 + absl::Seconds(30));
+  EXPECT_EQ(*store_->NextDue("veneto", kT0 - absl::Microseconds(1)), kT0);
+  // Due already: the sender's to send now, not to wait for.
+  EXPECT_EQ(*store_->NextDue("veneto", kT0), std::nullopt);
+  EXPECT_EQ(*store_->NextDue("nobody", clock_.Now()), std::nullopt);
 
   clock_.Advance(absl::Seconds(30));
   absl::StatusOr<std::vector<OutboxEntry>> due = store_->DuePending("lombardia", clock_.Now(), 10);
