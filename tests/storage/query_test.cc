@@ -266,6 +266,31 @@ TEST_F(QueryTest, MultiStateListFollowsTheProjection) {
   EXPECT_EQ(ids({v1::WITHDRAWN, v1::CLOSED_POSITIVE}, 0), V{});
 }
 
+// A list over several states reads in one snapshot; the next read must see
+// what was committed after it (the read transaction is closed, not kept).
+TEST_F(QueryTest, ListsSeeCommitsMadeAfterAMultiStateList) {
+  auto store = Open();
+  ASSERT_OK(store->RecordAndEnqueue(Submitted("r0", "toscana", "lombardia", kT0), {}));
+  for (int k = 0; k < 3; ++k) {
+    ReferralQuery several;
+    several.states = {v1::SUBMITTED, v1::RECEIVED};
+    several.limit = 100;
+    ASSERT_OK(store->QueryReferrals(several));
+    const std::string id = absl::StrCat("later", k);
+    ASSERT_OK(store->RecordAndEnqueue(
+        Submitted(id, "toscana", "lombardia", kT0 + absl::Seconds(1 + k)), {}));
+    ReferralQuery one;
+    one.states = {v1::SUBMITTED};
+    auto listed = store->QueryReferrals(one);
+    ASSERT_OK(listed);
+    ASSERT_FALSE(listed->empty());
+    EXPECT_EQ(listed->front().meta.referral_id, id);
+    auto all = store->QueryReferrals(ReferralQuery());
+    ASSERT_OK(all);
+    EXPECT_EQ(all->size(), static_cast<size_t>(k + 2));
+  }
+}
+
 std::string PlanOf(sqlite3* db, const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) !=
