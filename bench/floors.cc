@@ -25,9 +25,7 @@
 #include "grpcpp/server_builder.h"
 #include "mir/v1/referral.pb.h"
 
-#ifdef MIR_BENCH_HAVE_SODIUM
 #include <sodium.h>
-#endif
 
 namespace mir::bench {
 namespace {
@@ -88,7 +86,6 @@ Ed25519Floor OpenSslFloor(const std::string& message, absl::Duration each) {
   return floor;
 }
 
-#ifdef MIR_BENCH_HAVE_SODIUM
 Ed25519Floor SodiumFloor(const std::string& message, absl::Duration each) {
   Ed25519Floor floor{absl::StrCat("libsodium ", sodium_version_string())};
   if (sodium_init() < 0) return floor;
@@ -105,7 +102,6 @@ Ed25519Floor SodiumFloor(const std::string& message, absl::Duration each) {
   if (bad > 0) floor.library += " (VERIFY FAILED)";
   return floor;
 }
-#endif
 
 struct SqliteClose {
   void operator()(sqlite3* db) const { sqlite3_close(db); }
@@ -192,11 +188,7 @@ class EchoService final : public mir::bench::Echo::CallbackService {
 
 std::vector<Ed25519Floor> MeasureEd25519(size_t message_bytes, absl::Duration each) {
   const std::string message(message_bytes, 'm');
-  std::vector<Ed25519Floor> floors = {OpenSslFloor(message, each)};
-#ifdef MIR_BENCH_HAVE_SODIUM
-  floors.push_back(SodiumFloor(message, each));
-#endif
-  return floors;
+  return {OpenSslFloor(message, each), SodiumFloor(message, each)};
 }
 
 absl::StatusOr<EnvelopeCrypto> MeasureEnvelopeCrypto(const Pki& pki, absl::Duration each) {
