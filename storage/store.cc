@@ -1102,7 +1102,10 @@ class StoreImpl final : public Store {
       // the rows of the first `limit` of them, all in one snapshot.
       RETURN_IF_ERROR(db.Exec("BEGIN", "begin referral query"));
       absl::Status status = MergeStates(db, states, bind_filters, since, q.limit, out);
-      (void)db.Exec("COMMIT", "end referral query");
+      // A read transaction left open would pin this snapshot for every
+      // later read on the connection.
+      if (!db.Exec("COMMIT", "end referral query").ok() && !sqlite3_get_autocommit(db.raw()))
+        (void)db.Exec("ROLLBACK", "end referral query");
       RETURN_IF_ERROR(status);
       return out;
     });
