@@ -435,7 +435,8 @@ int Main(int argc, char** argv) {
                                 "start (open + quick_check) %.2f s; fill %.0f s",
                                 r->db_bytes_per_referral, r->peak_rss_mib, r->start_seconds,
                                 r->fill_seconds));
-      table.Run(absl::StrCat("list: 100 in a state held by 1 %", at), r->list_filtered);
+      table.Run(absl::StrCat("list: ", kFilteredPage, " in a state held by 1 %", at),
+                r->list_filtered);
       table.Run(absl::StrCat("show: Get a random referral", at), r->show);
     }
   }

@@ -93,13 +93,16 @@ struct DrainFigures {
 absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes,
                                       int in_flight_per_peer = 0);
 
+// Rows in a page of the filtered list: all that the 1 % state holds at 1 k.
+inline constexpr int kFilteredPage = 10;
+
 struct ScaleFigures {
   int referrals = 0;
   double fill_seconds = 0;
   double db_bytes_per_referral = 0;
   double start_seconds = 0;  // mir-broker start until it listens (opens, checks the file)
   RunFigures list;           // List, newest 100
-  RunFigures list_filtered;  // List, one state held by 1 % of referrals, 100
+  RunFigures list_filtered;  // List, one state held by 1 % of referrals, kFilteredPage
   RunFigures show;           // Get of a random referral
   double peak_rss_mib = 0;
 };
