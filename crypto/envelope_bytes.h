@@ -20,7 +20,9 @@ std::string ToHex(absl::string_view bytes);
 // Empty string on malformed input.
 std::string FromHex(absl::string_view hex);
 
-// A random (v4) UUID in lowercase canonical form, from OpenSSL's CSPRNG.
+// A UUID version 7 (RFC 9562) in lowercase canonical form: the Unix time in
+// milliseconds, then 74 bits from OpenSSL's CSPRNG. Time-ordered so that
+// the store's indexes keyed by ids grow at their end.
 std::string NewUuid();
 
 }  // namespace mir
