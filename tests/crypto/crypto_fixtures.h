@@ -12,6 +12,7 @@
 #include "crypto/signer.h"
 #include "crypto/verifier.h"
 #include "mir/v1/envelope.pb.h"
+#include "gtest/gtest.h"
 #include "tests/testing/test_env.h"
 
 namespace mir::testing {
@@ -97,6 +98,24 @@ inline std::unique_ptr<Verifier> MakeVerifier(const Clock* clock, VerifierOption
   EXPECT_TRUE(v.ok()) << v.status();
   return v.ok() ? std::move(*v) : nullptr;
 }
+
+// A verifier on a fake clock and toscana's operator Anna, who signs.
+class SignedByAnnaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    anna_ = LoadSigner("toscana/operator");
+    ASSERT_NE(anna_, nullptr);
+  }
+  // The header of a valid REFERRAL by Anna from toscana to nvn.
+  v1::EnvelopeHeader Header() const {
+    v1::EnvelopeHeader h = MakeHeader(v1::REFERRAL, "toscana", "nvn", clock_.Now());
+    h.set_author(anna_->identity().Uri());
+    return h;
+  }
+  FakeClock clock_{absl::Now()};
+  std::unique_ptr<Verifier> verifier_ = MakeVerifier(&clock_);
+  std::unique_ptr<Signer> anna_;
+};
 
 }  // namespace mir::testing
 

@@ -96,24 +96,15 @@ std::string EnvelopeWithSignature(const Signer& signer, const v1::EnvelopeHeader
   return e.SerializeAsString();
 }
 
-class OpenSslCrossCheckTest : public ::testing::Test {
+class OpenSslCrossCheckTest : public SignedByAnnaTest {
  protected:
   void SetUp() override {
-    anna_ = LoadSigner("toscana/operator");
-    ASSERT_NE(anna_, nullptr);
+    SignedByAnnaTest::SetUp();
     anna_key_ = OpenSslPrivateKey("toscana/operator");
     anna_cert_ = OpenSslCertificate("toscana/operator");
     ASSERT_NE(anna_key_, nullptr);
     ASSERT_NE(anna_cert_, nullptr);
   }
-  v1::EnvelopeHeader Header() const {
-    v1::EnvelopeHeader h = MakeHeader(v1::REFERRAL, "toscana", "nvn", clock_.Now());
-    h.set_author(anna_->identity().Uri());
-    return h;
-  }
-  FakeClock clock_{absl::Now()};
-  std::unique_ptr<Verifier> verifier_ = MakeVerifier(&clock_);
-  std::unique_ptr<Signer> anna_;
   PkeyPtr anna_key_;
   X509Ptr anna_cert_;
 };

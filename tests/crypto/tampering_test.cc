@@ -11,22 +11,7 @@ namespace {
 
 using ::absl::StatusCode;
 
-class TamperingTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    anna_ = LoadSigner("toscana/operator");
-    ASSERT_NE(anna_, nullptr);
-  }
-  // A valid REFERRAL from toscana's operator, as header + body + envelope.
-  v1::EnvelopeHeader Header() const {
-    v1::EnvelopeHeader h = MakeHeader(v1::REFERRAL, "toscana", "nvn", clock_.Now());
-    h.set_author(anna_->identity().Uri());
-    return h;
-  }
-  FakeClock clock_{absl::Now()};
-  std::unique_ptr<Verifier> verifier_ = MakeVerifier(&clock_);
-  std::unique_ptr<Signer> anna_;
-};
+class TamperingTest : public SignedByAnnaTest {};
 
 std::string FlipBit(std::string s, size_t byte, int bit) {
   s[byte] = static_cast<char>(s[byte] ^ (1 << bit));

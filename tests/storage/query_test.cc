@@ -25,6 +25,17 @@ ReferralQuery Q(F set) {
   return q;
 }
 
+// The ids QueryReferrals lists for `q`, in its order.
+std::vector<std::string> IdsListed(Store& store, const ReferralQuery& q) {
+  std::vector<std::string> out;
+  auto records = store.QueryReferrals(q);
+  EXPECT_TRUE(records.ok()) << records.status();
+  if (records.ok()) {
+    for (const auto& r : *records) out.push_back(r.meta.referral_id);
+  }
+  return out;
+}
+
 class QueryTest : public ::testing::Test {
  protected:
   std::unique_ptr<Store> Open() {
@@ -91,15 +102,7 @@ TEST_F(QueryTest, FiltersByDirectionStateUrgencyCounterpartAndTime) {
   ASSERT_OK(store->RecordAndEnqueue(
       Changed("in-1", NodeOf("toscana"), 1, v1::RECEIVED, clock_.Now()), {}));
 
-  auto ids = [&](const ReferralQuery& q) {
-    std::vector<std::string> out;
-    auto records = store->QueryReferrals(q);
-    EXPECT_TRUE(records.ok()) << records.status();
-    if (records.ok()) {
-      for (const auto& r : *records) out.push_back(r.meta.referral_id);
-    }
-    return out;
-  };
+  auto ids = [&](const ReferralQuery& q) { return IdsListed(*store, q); };
   using V = std::vector<std::string>;
   EXPECT_EQ(ids(ReferralQuery()), (V{"in-1", "out-2", "out-1"}));  // most recently updated first
   EXPECT_EQ(ids(Q([](ReferralQuery& q) { q.origin_node = "toscana"; })), (V{"out-2", "out-1"}));
@@ -250,13 +253,7 @@ TEST_F(QueryTest, MultiStateListFollowsTheProjection) {
     ReferralQuery q;
     q.states = std::move(states);
     q.limit = limit;
-    std::vector<std::string> out;
-    auto records = store->QueryReferrals(q);
-    EXPECT_TRUE(records.ok()) << records.status();
-    if (records.ok()) {
-      for (const auto& r : *records) out.push_back(r.meta.referral_id);
-    }
-    return out;
+    return IdsListed(*store, q);
   };
   using V = std::vector<std::string>;
   EXPECT_EQ(ids({v1::SUBMITTED, v1::RECEIVED}, 0), (V{"r1", "r3", "r2", "r0"}));
