@@ -200,7 +200,16 @@ int64_t DbPeek::Count(const char* sql, int state) {
 }
 
 int64_t DbPeek::OutboxCount(int state) {
-  return Count("SELECT count(*) FROM outbox WHERE state = ?1", state);
+  // The state as a literal, so that the store's partial index of pending
+  // rows serves the count instead of a scan of the whole outbox.
+  switch (state) {
+    case 0:
+      return Count("SELECT count(*) FROM outbox WHERE state = 0", -1);
+    case 1:
+      return Count("SELECT count(*) FROM outbox WHERE state = 1", -1);
+    default:
+      return Count("SELECT count(*) FROM outbox WHERE state = 2", -1);
+  }
 }
 
 int64_t DbPeek::InboxCount() { return Count("SELECT count(*) FROM inbox", -1); }

@@ -13,6 +13,8 @@
 //   version 4  outbox.referral_id
 //   version 5  referrals_by_state_recent(state, updated_at_us DESC,
 //              referral_id) replaces referrals_by_state: filtered lists
+//   version 6  events_by_message and outbox_by_state dropped, outbox_dead
+//              (dead letters by id): fewer pages written per commit
 //
 // A step is never edited once released; a change is a new step.
 
@@ -22,7 +24,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // Brings the database on `db` to kSchemaVersion, all pending steps in one
 // BEGIN IMMEDIATE transaction (a crash leaves the old version intact).

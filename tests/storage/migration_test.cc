@@ -165,7 +165,7 @@ TEST_F(MigrationTest, CorruptPagesAreDataLoss) {
 
 // Version 5 replaces version 3's referrals_by_state with
 // referrals_by_state_recent. A version-4 file (made here from a fresh one by
-// undoing exactly that step) upgrades in place: the index is built over the
+// undoing exactly that step and version 6's) upgrades in place: the index is built over the
 // existing rows, and filtered lists use it.
 TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
   {
@@ -186,13 +186,17 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
     ASSERT_EQ(Exec(raw.get(),
                    "DROP INDEX referrals_by_state_recent; "
                    "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
+                   // and version 6's step
+                   "DROP INDEX outbox_dead; "
+                   "CREATE INDEX events_by_message ON events(message_id); "
+                   "CREATE INDEX outbox_by_state ON outbox(state, id); "
                    "PRAGMA user_version = 4;"),
               "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), "5");
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   {
     RawDb raw = OpenRaw(path_);
@@ -220,6 +224,68 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].meta.referral_id, "ref-4");
   EXPECT_EQ((*listed)[1].meta.referral_id, "ref-2");
+}
+
+// Version 6 drops two indexes no query needs on the write path and adds
+// outbox_dead. A version-5 file (made from a fresh one by undoing exactly
+// that step) upgrades in place; dead letters are listed through the new
+// index, and every outbox state still lists.
+TEST_F(MigrationTest, VersionFiveFileLosesTheUnusedIndexesAndListsDeadLetters) {
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    Store& store = **opened;
+    for (int i = 0; i < 3; ++i) {
+      const std::string ref = absl::StrCat("ref-", i);
+      ASSERT_OK(store.RecordAndEnqueue(Submitted(ref, "toscana", "lombardia"),
+                                       {Outgoing(absl::StrCat(ref, "/m"))}));
+    }
+    auto pending = store.ListOutbox(OutboxState::kPending, 0);
+    ASSERT_OK(pending);
+    ASSERT_EQ(pending->size(), 3u);
+    ASSERT_OK(store.MarkDelivered((*pending)[0].id, "receipt"));
+    ASSERT_OK(store.MarkDead((*pending)[1].id, "refused"));
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(),
+                   "DROP INDEX outbox_dead; "
+                   "CREATE INDEX events_by_message ON events(message_id); "
+                   "CREATE INDEX outbox_by_state ON outbox(state, id); "
+                   "PRAGMA user_version = 5;"),
+              "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), "6");
+  EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
+  {
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
+                        "('events_by_message', 'outbox_by_state')"),
+              "0");
+    sqlite3_stmt* plan = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw.get(),
+                                 "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 2 "
+                                 "ORDER BY id",
+                                 -1, &plan, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(plan), SQLITE_ROW);
+    EXPECT_THAT(reinterpret_cast<const char*>(sqlite3_column_text(plan, 3)),
+                HasSubstr("outbox_dead"));
+    sqlite3_finalize(plan);
+  }
+  for (const auto& [state, message] : std::vector<std::pair<OutboxState, std::string>>{
+           {OutboxState::kDelivered, "ref-0/m"},
+           {OutboxState::kDead, "ref-1/m"},
+           {OutboxState::kPending, "ref-2/m"}}) {
+    auto listed = store.ListOutbox(state, 0);
+    ASSERT_OK(listed);
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ((*listed)[0].message_id, message);
+  }
 }
 
 // A version-5 step that fails leaves the version-4 file as it was.
