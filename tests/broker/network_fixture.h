@@ -25,6 +25,10 @@ class NetworkTest : public ::testing::Test {
       options_[region].routes = {{"*", "nvn"}};
     }
   }
+  // Stops the brokers while the fixture is whole: their threads use members
+  // of derived fixtures (a fake clock) that are destroyed before ours.
+  void TearDown() override { brokers_.clear(); }
+
   ::testing::AssertionResult StartNode(const std::string& node) {
     auto b = broker::Broker::Start(options_[node], clock_);
     if (!b.ok()) return ::testing::AssertionFailure() << node << ": " << b.status();

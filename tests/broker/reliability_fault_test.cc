@@ -94,8 +94,9 @@ class StoreFaultTest : public NetworkTest {
     o.outbox_poll_interval = absl::Hours(1);
   }
   void TearDown() override {
-    vfs_->ReleaseSyncs();
+    vfs_->ReleaseSyncs();  // a held sync would keep the broker from stopping
     vfs_->Clear();
+    NetworkTest::TearDown();
   }
 
   // Every envelope queued at nvn has had its first (failed) attempt.
