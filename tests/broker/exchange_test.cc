@@ -325,9 +325,8 @@ TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   options_["toscana"].in_flight_per_peer = 2;
   options_["toscana"].rpc_timeout = absl::Hours(1);
   ASSERT_TRUE(StartNode("toscana"));
-  const std::string slow = SubmitReferral("nvn");
-  std::vector<std::string> others;
-  for (int i = 0; i < 6; ++i) others.push_back(SubmitReferral("nvn"));
+  auto op = PkiSigner("toscana/operator");
+  const std::string slow = NewUuid();
 
   HoldingPeer peer(slow);
   auto credentials = broker::MutualTlsServerCredentials(
@@ -338,8 +337,10 @@ TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   builder.RegisterService(&peer);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  NodeAt("toscana").WakeAllSenders();  // rather than waiting for its reconnect backoff
 
+  ASSERT_OK(NodeAt("toscana").Submit(op->identity(), SignReferral(*op, slow, "nvn")));
+  ASSERT_TRUE(WaitFor([&] { return peer.holding() == 1; }));
+  for (int i = 0; i < 6; ++i) SubmitReferral("nvn");
   EXPECT_TRUE(WaitFor([&] {
     return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 6;
   })) << "the envelopes queued behind a held delivery were not sent";
