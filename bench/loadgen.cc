@@ -17,7 +17,7 @@ class Runner {
  public:
   Runner(int total, const Operation& op) : total_(total), op_(op) {}
 
-  // Starts the next operation on `lane`, if any is left.
+  // Starts the first operation on `lane`, if any is left.
   void Launch(int lane) {
     {
       absl::MutexLock lock(&mu_);
@@ -25,22 +25,7 @@ class Runner {
       ++started_;
       ++active_;
     }
-    const SteadyClock::time_point start = SteadyClock::now();
-    op_(lane, [this, lane, start](absl::Status status) {
-      const double micros = MicrosSince(start);
-      {
-        absl::MutexLock lock(&mu_);
-        --active_;
-        if (status.ok()) {
-          ++completed_;
-          samples_.Add(micros);
-        } else {
-          if (first_error_.empty()) first_error_ = status.ToString();
-          if (++failed_ > kMaxFailures) stop_ = true;
-        }
-      }
-      Launch(lane);
-    });
+    Start(lane);
   }
 
   // Waits until every operation finished or `timeout`; then stops starting
@@ -69,6 +54,35 @@ class Runner {
   }
 
  private:
+  // Runs one operation on `lane`, which is counted in active_. Its callback
+  // either claims the next operation for the lane or retires the lane, in one
+  // critical section: once active_ may reach 0, Wait() can return and this
+  // Runner be destroyed, so a retiring callback touches nothing after it.
+  void Start(int lane) {
+    const SteadyClock::time_point start = SteadyClock::now();
+    op_(lane, [this, lane, start](absl::Status status) {
+      const double micros = MicrosSince(start);
+      bool next = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (status.ok()) {
+          ++completed_;
+          samples_.Add(micros);
+        } else {
+          if (first_error_.empty()) first_error_ = status.ToString();
+          if (++failed_ > kMaxFailures) stop_ = true;
+        }
+        next = !stop_ && started_ < total_;
+        if (next) {
+          ++started_;
+        } else {
+          --active_;
+        }
+      }
+      if (next) Start(lane);
+    });
+  }
+
   const int total_;
   const Operation& op_;
   absl::Mutex mu_;
