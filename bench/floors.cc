@@ -19,6 +19,7 @@
 #include "broker/tls.h"
 #include "client/credentials.h"
 #include "common/clock.h"
+#include "crypto/openssl_util.h"
 #include "crypto/signer.h"
 #include "crypto/verifier.h"
 #include "echo.grpc.pb.h"  // bench/echo.proto
@@ -30,14 +31,8 @@
 namespace mir::bench {
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using crypto_internal::MdCtxPtr;
+using crypto_internal::PkeyPtr;
 
 // Runs `op` repeatedly for about `each` and returns operations per second.
 template <typename Op>

@@ -26,6 +26,16 @@ size_t Utf8Length(const std::string& s) {
   return n;
 }
 
+// The metadata the store keeps of `referral`, going to `destination`.
+storage::ReferralMeta MetaOf(const v1::Referral& referral, const std::string& destination) {
+  storage::ReferralMeta meta;
+  meta.referral_id = referral.referral_id();
+  meta.origin_node = referral.origin_node();
+  meta.destination_node = destination;
+  meta.urgency = referral.urgency();
+  return meta;
+}
+
 absl::Status ReferralEvent(const v1::EnvelopeHeader& h, const std::string& body,
                            storage::Event& event) {
   v1::Referral referral;
@@ -51,11 +61,7 @@ absl::Status ReferralEvent(const v1::EnvelopeHeader& h, const std::string& body,
   if (Utf8Length(referral.notes()) > kMaxNotes) {
     return BadField("notes", "is longer than 2,000 characters");
   }
-  storage::ReferralMeta meta;
-  meta.referral_id = referral.referral_id();
-  meta.origin_node = referral.origin_node();
-  meta.destination_node = referral.destination_node();
-  meta.urgency = referral.urgency();
+  storage::ReferralMeta meta = MetaOf(referral, referral.destination_node());
   if (referral.has_ack_deadline()) meta.ack_deadline = FromProtoTime(referral.ack_deadline());
   event.to_state = v1::SUBMITTED;
   event.referral = std::move(meta);
@@ -78,12 +84,7 @@ absl::Status ForwardEvent(const v1::EnvelopeHeader& h, const v1::Forward& forwar
       referral.referral_id() != h.referral_id()) {
     return BadField("forward.referral_envelope", "must be this referral's REFERRAL envelope");
   }
-  storage::ReferralMeta meta;
-  meta.referral_id = referral.referral_id();
-  meta.origin_node = referral.origin_node();
-  meta.destination_node = forward.to_node();
-  meta.urgency = referral.urgency();
-  event.referral = std::move(meta);
+  event.referral = MetaOf(referral, forward.to_node());
   event.referral_envelope = forward.referral_envelope();
   for (const v1::StreamPosition& p : forward.streams()) {
     event.join_streams.emplace_back(p.sender_node(), p.last_sequence());

@@ -73,6 +73,13 @@ std::vector<std::string>& TempDirs() {
   return *kDirs;
 }
 
+// The test-vector signer of `who` ("author", "node"); dies if it cannot load.
+const Signer* VectorSigner(const std::string& who) {
+  auto s = Signer::FromSeed(Vector(who + "_seed"), Vector(who + "_certificate_der"));
+  if (!s.ok()) Die(std::string(s.status().message()));
+  return s->release();
+}
+
 }  // namespace
 
 const std::string& Vector(const std::string& name) {
@@ -105,20 +112,12 @@ std::string SeedKeyPem(const std::string& seed) {
 }
 
 const Signer& Author() {
-  static const Signer* const kAuthor = [] {
-    auto s = Signer::FromSeed(Vector("author_seed"), Vector("author_certificate_der"));
-    if (!s.ok()) Die(std::string(s.status().message()));
-    return s->release();
-  }();
+  static const Signer* const kAuthor = VectorSigner("author");
   return *kAuthor;
 }
 
 const Signer& NationalNode() {
-  static const Signer* const kNode = [] {
-    auto s = Signer::FromSeed(Vector("node_seed"), Vector("node_certificate_der"));
-    if (!s.ok()) Die(std::string(s.status().message()));
-    return s->release();
-  }();
+  static const Signer* const kNode = VectorSigner("node");
   return *kNode;
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tests/storage/storage_test_util.h"
 
 #ifndef MIR_BROKER_BINARY
 #error "MIR_BROKER_BINARY must name the mir-broker binary"
@@ -60,20 +61,7 @@ ReadOnlyDb::~ReadOnlyDb() { sqlite3_close(db_); }
 
 std::string ReadOnlyDb::Text(const std::string& sql) {
   if (db_ == nullptr) return "<error: cannot open>";
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    return absl::StrCat("<error: ", sqlite3_errmsg(db_), ">");
-  }
-  std::string out;
-  const int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_ROW) {
-    const unsigned char* text = sqlite3_column_text(stmt, 0);
-    out = text != nullptr ? reinterpret_cast<const char*>(text) : "";
-  } else if (rc != SQLITE_DONE) {
-    out = absl::StrCat("<error: ", sqlite3_errmsg(db_), ">");
-  }
-  sqlite3_finalize(stmt);
-  return out;
+  return storage::testing::QueryText(db_, sql);
 }
 
 bool BrokerProcess::Start() {

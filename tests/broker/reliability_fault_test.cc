@@ -9,7 +9,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +18,7 @@
 #include "grpcpp/create_channel.h"
 #include "storage/fault_vfs.h"
 #include "tests/broker/network_fixture.h"
+#include "tests/storage/storage_test_util.h"
 #include "tests/broker/staff_client.h"
 
 namespace mir::testing {
@@ -28,20 +28,13 @@ using ::absl::StatusCode;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::HasSubstr;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The broker's overall health as its gRPC health service reports it, asked
 // over mutual TLS as toscana's node.
 absl::StatusOr<HealthCheckResponse::ServingStatus> Health(int port) {
   grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = Slurp(PkiPath("ca.crt"));
-  tls.pem_cert_chain = Slurp(PkiPath("toscana/node.crt"));
-  tls.pem_private_key = Slurp(PkiPath("toscana/node.key"));
+  tls.pem_root_certs = ReadPkiFile("ca.crt");
+  tls.pem_cert_chain = ReadPkiFile("toscana/node.crt");
+  tls.pem_private_key = ReadPkiFile("toscana/node.key");
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto stub = grpc::health::v1::Health::NewStub(
@@ -63,18 +56,8 @@ v1::EnvelopeHeader HeaderOf(const std::string& envelope) {
 }
 
 std::string IntegrityCheck(const std::string& path) {
-  sqlite3* db = nullptr;
-  std::string result = "<cannot open>";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr);
-    result = sqlite3_step(stmt) == SQLITE_ROW
-                 ? reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))
-                 : sqlite3_errmsg(db);
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return result;
+  storage::testing::RawDb db = storage::testing::OpenRaw(path);
+  return storage::testing::QueryText(db.get(), "PRAGMA integrity_check");
 }
 
 class StoreFaultTest : public NetworkTest {

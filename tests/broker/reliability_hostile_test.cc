@@ -9,9 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
@@ -28,22 +26,15 @@ namespace {
 
 using ::absl::StatusCode;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A TLS channel of its own to `port`, trusting the test CA, presenting the
 // PKI certificate `prefix`, or no certificate when `prefix` is empty.
 std::shared_ptr<grpc::Channel> TlsChannel(int port, const std::string& prefix,
                                           grpc::ChannelArguments args = {}) {
   grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = Slurp(PkiPath("ca.crt"));
+  tls.pem_root_certs = ReadPkiFile("ca.crt");
   if (!prefix.empty()) {
-    tls.pem_cert_chain = Slurp(PkiPath(prefix + ".crt"));
-    tls.pem_private_key = Slurp(PkiPath(prefix + ".key"));
+    tls.pem_cert_chain = ReadPkiFile(prefix + ".crt");
+    tls.pem_private_key = ReadPkiFile(prefix + ".key");
   }
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxSendMessageSize(64 << 20);
