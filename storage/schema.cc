@@ -175,6 +175,20 @@ DROP INDEX outbox_by_state;
 CREATE INDEX outbox_dead ON outbox(id) WHERE state = 2;
 )sql";
 
+// Version 7: an emergency does not wait behind a backlog. Each outbox row
+// carries the urgency of the referral it is about (mir.v1.Urgency:
+// 1 EMERGENCY_24H, 2 URGENT, 3 ORDINARY and anything else), and the sender
+// takes due rows by urgency, then id. Pending rows of referrals this node
+// holds take the referral's urgency; the others (pure relays) stay ORDINARY.
+constexpr char kSchemaV7[] = R"sql(
+ALTER TABLE outbox ADD COLUMN urgency INTEGER NOT NULL DEFAULT 3;
+UPDATE outbox SET urgency = (SELECT CASE r.urgency WHEN 1 THEN 1 WHEN 2 THEN 2 ELSE 3 END
+                             FROM referrals r WHERE r.referral_id = outbox.referral_id)
+  WHERE state = 0 AND referral_id IN (SELECT referral_id FROM referrals);
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_due ON outbox(peer, urgency, id, next_attempt_at_us) WHERE state = 0;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -272,6 +286,7 @@ const std::vector<MigrationStep>& Steps() {
       {4, kSchemaV4, nullptr},
       {5, kSchemaV5, nullptr},
       {6, kSchemaV6, nullptr},
+      {7, kSchemaV7, nullptr},
   };
   return *kSteps;
 }

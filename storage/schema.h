@@ -24,7 +24,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 // Brings the database on `db` to kSchemaVersion, all pending steps in one
 // BEGIN IMMEDIATE transaction (a crash leaves the old version intact).

@@ -218,7 +218,7 @@ ReferralRecord ReferralFromRow(const Statement& s) {
 
 #define MIR_OUTBOX_COLUMNS                                                         \
   "id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, " \
-  "state, last_error, receipt"
+  "state, last_error, receipt, urgency"
 
 OutboxEntry OutboxFromRow(const Statement& s) {
   OutboxEntry o;
@@ -232,6 +232,7 @@ OutboxEntry OutboxFromRow(const Statement& s) {
   o.state = OutboxStateOf(s.Int(7));
   o.last_error = s.Text(8);
   o.receipt = s.Text(9);
+  o.urgency = static_cast<v1::Urgency>(s.Int(10));
   return o;
 }
 
@@ -286,15 +287,58 @@ absl::StatusOr<std::optional<InboxRecord>> FindInboxIn(Db& db, const std::string
   return r;
 }
 
-// The referral id in an envelope's header, if the bytes are an envelope.
-std::optional<std::string> ReferralIdOf(const std::string& envelope_bytes) {
+// What the outbox needs to know of an envelope it queues: the referral it is
+// about, and the urgency a REFERRAL carries. Empty if the bytes are no envelope.
+struct QueuedAbout {
+  std::optional<std::string> referral_id;
+  std::optional<v1::Urgency> carried_urgency;
+};
+
+QueuedAbout AboutOf(const std::string& envelope_bytes) {
   v1::Envelope envelope;
   v1::EnvelopeHeader header;
+  QueuedAbout about;
   if (!envelope.ParseFromString(envelope_bytes) || !header.ParseFromString(envelope.header()) ||
       header.referral_id().empty()) {
-    return std::nullopt;
+    return about;
   }
-  return header.referral_id();
+  about.referral_id = header.referral_id();
+  v1::Referral referral;
+  if (header.kind() == v1::REFERRAL && referral.ParseFromString(envelope.body())) {
+    about.carried_urgency = referral.urgency();
+  }
+  return about;
+}
+
+// The outbox orders by urgency number: the most urgent is the lowest.
+static_assert(v1::URGENCY_EMERGENCY_24H < v1::URGENCY_URGENT &&
+              v1::URGENCY_URGENT < v1::URGENCY_ORDINARY);
+int64_t QueueRank(int64_t urgency) {
+  if (urgency == v1::URGENCY_EMERGENCY_24H || urgency == v1::URGENCY_URGENT) return urgency;
+  return v1::URGENCY_ORDINARY;
+}
+
+// The urgency an outgoing envelope queues with (Txn::Enqueue): the
+// referral's at this node, else the one a REFERRAL carries, else that of the
+// referral's earlier entries (a relay keeps what it learnt from the referral
+// it relayed), else ORDINARY.
+absl::StatusOr<int64_t> QueueUrgency(Db& db, const QueuedAbout& about) {
+  constexpr int64_t kOrdinary = v1::URGENCY_ORDINARY;
+  if (!about.referral_id.has_value()) return kOrdinary;
+  {
+    ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT urgency FROM referrals WHERE referral_id = ?1",
+                                             "read the referral's urgency"));
+    s.BindText(1, *about.referral_id);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) return QueueRank(s.Int(0));
+  }
+  if (about.carried_urgency.has_value()) return QueueRank(*about.carried_urgency);
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("SELECT urgency FROM outbox WHERE referral_id = ?1 LIMIT 1",
+                              "read the urgency of the referral's queued envelopes"));
+  s.BindText(1, *about.referral_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? QueueRank(s.Int(0)) : kOrdinary;
 }
 
 absl::Status CollectReferrals(Statement& s, std::vector<ReferralRecord>& out) {
@@ -455,16 +499,19 @@ class TxnImpl final : public Txn {
       }
     }
     const int64_t now = Micros(clock_.Now());
+    const QueuedAbout about = AboutOf(envelope.envelope);
+    ASSIGN_OR_RETURN(int64_t urgency, QueueUrgency(db_, about));
     ASSIGN_OR_RETURN(Statement s,
                      db_.Prepare("INSERT INTO outbox (message_id, peer, envelope, attempts, "
-                                 "enqueued_at_us, next_attempt_at_us, state, referral_id) "
-                                 "VALUES (?1, ?2, ?3, 0, ?4, ?4, 0, ?5)",
+                                 "enqueued_at_us, next_attempt_at_us, state, referral_id, urgency) "
+                                 "VALUES (?1, ?2, ?3, 0, ?4, ?4, 0, ?5, ?6)",
                                  "enqueue outgoing envelope"));
     s.BindText(1, envelope.message_id)
         .BindText(2, envelope.peer)
         .BindBlob(3, envelope.envelope)
         .BindInt(4, now)
-        .BindOptText(5, ReferralIdOf(envelope.envelope));
+        .BindOptText(5, about.referral_id)
+        .BindInt(6, urgency);
     return s.Run();
   }
 
@@ -865,8 +912,9 @@ class StoreImpl final : public Store {
           // INDEXED BY: without statistics the planner may pick another
           // index and filter every peer's rows.
           db.Prepare(
-              "SELECT " MIR_OUTBOX_COLUMNS " FROM outbox INDEXED BY outbox_pending "
-              "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
+              "SELECT " MIR_OUTBOX_COLUMNS " FROM outbox INDEXED BY outbox_due "
+              "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 "
+              "ORDER BY urgency, id LIMIT ?3",
               "read due outbox entries"));
       s.BindText(1, peer).BindInt(2, Micros(now)).BindInt(3, SqlLimit(limit));
       return CollectOutbox(s);
@@ -878,7 +926,7 @@ class StoreImpl final : public Store {
     return Read([&](Db& db) -> absl::StatusOr<std::optional<absl::Time>> {
       ASSIGN_OR_RETURN(
           Statement s,
-          db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox INDEXED BY outbox_pending "
+          db.Prepare("SELECT MIN(next_attempt_at_us) FROM outbox INDEXED BY outbox_due "
                      "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us > ?2",
                      "read next due time"));
       s.BindText(1, peer);
@@ -887,6 +935,22 @@ class StoreImpl final : public Store {
       if (!row || s.IsNull(0)) return std::optional<absl::Time>();
       return std::optional<absl::Time>(FromMicros(s.Int(0)));
     });
+  }
+
+  absl::StatusOr<int> MakeDueNow(const std::string& peer, absl::Time now) override {
+    int moved = 0;
+    RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("UPDATE outbox INDEXED BY outbox_due SET next_attempt_at_us = ?2 "
+                     "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us > ?2",
+                     "make the peer's pending entries due"));
+      s.BindText(1, peer).BindInt(2, Micros(now));
+      RETURN_IF_ERROR(s.Run());
+      moved = sqlite3_changes(db.raw());
+      return absl::OkStatus();
+    }));
+    return moved;
   }
 
   absl::Status MarkDelivered(int64_t id, const std::string& receipt) override {
@@ -948,7 +1012,7 @@ class StoreImpl final : public Store {
     return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {
       if (state.has_value()) {
         // The state as a literal, so that the partial index of that state
-        // (outbox_pending, outbox_dead) serves the query; delivered rows
+        // (outbox_due, outbox_dead) serves the query; delivered rows
         // have none and are scanned (tests and tools only).
         const char* sql = nullptr;
         switch (*state) {

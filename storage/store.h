@@ -121,10 +121,13 @@ struct OutgoingEnvelope {
 };
 
 struct OutboxEntry {
-  int64_t id = 0;  // increasing: the delivery order per peer
+  int64_t id = 0;  // increasing: the delivery order per peer and urgency
   std::string message_id;
   std::string peer;
   std::string envelope;
+  // The urgency of the referral the envelope is about, as this node knew it
+  // when it was queued (Txn::Enqueue); ORDINARY when it knew none.
+  v1::Urgency urgency = v1::URGENCY_ORDINARY;
   int attempts = 0;
   absl::Time enqueued_at;
   absl::Time next_attempt_at;
@@ -199,7 +202,10 @@ class Txn {
       const std::string& referral_id) = 0;
 
   // ALREADY_EXISTS if the message id is already in the outbox (reason
-  // DUPLICATE_CONFLICT when the bytes or peer differ).
+  // DUPLICATE_CONFLICT when the bytes or peer differ). The entry takes the
+  // urgency of the referral it is about: the referral's at this node, else
+  // the one a REFERRAL envelope carries, else that of the referral's earlier
+  // entries (a relay), else ORDINARY.
   virtual absl::Status Enqueue(const OutgoingEnvelope& envelope) = 0;
 
   // Lets the partner (identity URI) see the referral. Idempotent.
@@ -240,9 +246,13 @@ class Store {
   // --- Outbox (the sender loop) ---
   // `limit` <= 0 means no limit. Mark* on an unknown id: NOT_FOUND; from the
   // wrong state: FAILED_PRECONDITION (docs/STORAGE.md, "Outbox").
-  // Pending entries for `peer` due at or before `now`, oldest id first.
+  // Pending entries for `peer` due at or before `now`: the most urgent
+  // first, then the oldest id. absl::InfiniteFuture() ignores retry times.
   virtual absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer,
                                                               absl::Time now, int limit) = 0;
+  // `peer`'s pending entries waiting for a retry later than `now` become due
+  // at `now` (the peer answers again). Returns how many.
+  virtual absl::StatusOr<int> MakeDueNow(const std::string& peer, absl::Time now) = 0;
   // The earliest next_attempt_at later than `after` among `peer`'s pending
   // entries, if any. (Those due by `after` are the sender's to send now.)
   virtual absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer,

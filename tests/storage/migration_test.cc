@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/status_macros.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
@@ -40,6 +41,13 @@ INSERT INTO outbox (message_id, peer, envelope, enqueued_at_us, next_attempt_at_
 INSERT INTO inbox VALUES ('old-ref/toscana/1', 'toscana', x'00', x'5245', 1700000000000000);
 PRAGMA user_version = 1;
 )sql";
+
+// Undoes version 7's step on a current file (the later tests make older
+// versions from fresh files, newest step first).
+constexpr char kUndoVersion7[] =
+    "DROP INDEX outbox_due; "
+    "ALTER TABLE outbox DROP COLUMN urgency; "
+    "CREATE INDEX outbox_pending ON outbox(peer, id, next_attempt_at_us) WHERE state = 0; ";
 
 class MigrationTest : public ::testing::Test {
  protected:
@@ -184,13 +192,14 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
   {
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(Exec(raw.get(),
+                   absl::StrCat(kUndoVersion7,
                    "DROP INDEX referrals_by_state_recent; "
                    "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
                    // and version 6's step
                    "DROP INDEX outbox_dead; "
                    "CREATE INDEX events_by_message ON events(message_id); "
                    "CREATE INDEX outbox_by_state ON outbox(state, id); "
-                   "PRAGMA user_version = 4;"),
+                   "PRAGMA user_version = 4;")),
               "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
@@ -248,17 +257,17 @@ TEST_F(MigrationTest, VersionFiveFileLosesTheUnusedIndexesAndListsDeadLetters) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(),
-                   "DROP INDEX outbox_dead; "
-                   "CREATE INDEX events_by_message ON events(message_id); "
-                   "CREATE INDEX outbox_by_state ON outbox(state, id); "
-                   "PRAGMA user_version = 5;"),
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(kUndoVersion7,
+                                           "DROP INDEX outbox_dead; "
+                                           "CREATE INDEX events_by_message ON events(message_id); "
+                                           "CREATE INDEX outbox_by_state ON outbox(state, id); "
+                                           "PRAGMA user_version = 5;")),
               "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), "6");
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   {
     RawDb raw = OpenRaw(path_);
@@ -298,11 +307,12 @@ TEST_F(MigrationTest, FailedVersionFiveStepLeavesVersionFour) {
   {
     RawDb raw = OpenRaw(path_);
     // Version 4 as above, plus a stray table holding the name version 5 wants.
-    ASSERT_EQ(Exec(raw.get(),
-                   "DROP INDEX referrals_by_state_recent; "
-                   "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
-                   "CREATE TABLE referrals_by_state_recent (x); "
-                   "PRAGMA user_version = 4;"),
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(kUndoVersion7,
+                                           "DROP INDEX referrals_by_state_recent; "
+                                           "CREATE INDEX referrals_by_state ON referrals(state, "
+                                           "updated_at_us); "
+                                           "CREATE TABLE referrals_by_state_recent (x); "
+                                           "PRAGMA user_version = 4;")),
               "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
@@ -315,6 +325,42 @@ TEST_F(MigrationTest, FailedVersionFiveStepLeavesVersionFour) {
                       "name = 'referrals_by_state'"),
             "1");
   EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM referrals"), "1");
+}
+
+// Version 7 gives outbox rows their referral's urgency. A version-6 file
+// upgrades in place: its pending rows of referrals held here take the
+// referral's urgency, the others (a relay's) ORDINARY, and the due rows
+// come most urgent first.
+TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    Store& store = **opened;
+    ASSERT_OK(store.RecordAndEnqueue(Submitted("emergency-ref"), {}));  // EMERGENCY_24H
+    ASSERT_OK(store.Transact([](Txn& txn) -> absl::Status {
+      RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("relayed-1", "relayed-ref")));
+      return txn.Enqueue(OutgoingAbout("emergency-1", "emergency-ref"));
+    }));
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(kUndoVersion7, "PRAGMA user_version = 6;")), "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), "7");
+  EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
+  auto due = store.DuePending("lombardia", absl::InfiniteFuture(), 0);
+  ASSERT_OK(due);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].message_id, "emergency-1");
+  EXPECT_EQ((*due)[0].urgency, v1::URGENCY_EMERGENCY_24H);
+  EXPECT_EQ((*due)[1].message_id, "relayed-1");
+  EXPECT_EQ((*due)[1].urgency, v1::URGENCY_ORDINARY);
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox_pending'"),
+            "0");
 }
 
 }  // namespace

@@ -598,17 +598,72 @@ TEST_F(StoreTest, ListReferralsMostRecentlyUpdatedFirst) {
   EXPECT_EQ(store_->ListReferrals(2)->size(), 2u);
 }
 
-// The sender loop's query walks the partial index in id order: no table
-// scan, no sort. (The SQL is the one in store.cc's DuePending.)
-TEST_F(StoreTest, DuePendingUsesThePendingIndex) {
+// An emergency does not wait behind a backlog: due entries come most urgent
+// first, each taking its referral's urgency as this node knows it.
+TEST_F(StoreTest, DuePendingTakesTheMostUrgentReferralsFirst) {
+  Event urgent = Submitted("urgent-ref");
+  urgent.referral->urgency = v1::URGENCY_URGENT;
+  Event ordinary = Submitted("ordinary-ref");
+  ordinary.referral->urgency = v1::URGENCY_ORDINARY;
+  ASSERT_OK(Apply(urgent));
+  ASSERT_OK(Apply(ordinary));
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    RETURN_IF_ERROR(txn.Enqueue(Outgoing("unknown-1")));  // not an envelope: ORDINARY
+    RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("ordinary-1", "ordinary-ref")));
+    RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("urgent-1", "urgent-ref")));
+    // A relay: the referral is not held here; its envelope says EMERGENCY_24H,
+    // and a later status change of it inherits that.
+    RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("relayed-referral", "relayed-ref", v1::REFERRAL,
+                                              v1::URGENCY_EMERGENCY_24H)));
+    RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("relayed-change", "relayed-ref")));
+    return txn.Enqueue(OutgoingAbout("stranger", "never-seen-ref"));
+  }));
+  auto ids = [](const absl::StatusOr<std::vector<OutboxEntry>>& entries) {
+    std::vector<std::string> out;
+    if (entries.ok()) {
+      for (const OutboxEntry& e : *entries) out.push_back(e.message_id);
+    }
+    return out;
+  };
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+              ElementsAre("relayed-referral", "relayed-change", "urgent-1", "unknown-1",
+                          "ordinary-1", "stranger"));
+  EXPECT_EQ((*store_->FindOutbox("relayed-change"))->urgency, v1::URGENCY_EMERGENCY_24H);
+  EXPECT_EQ((*store_->FindOutbox("urgent-1"))->urgency, v1::URGENCY_URGENT);
+  EXPECT_EQ((*store_->FindOutbox("stranger"))->urgency, v1::URGENCY_ORDINARY);
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 2)),
+              ElementsAre("relayed-referral", "relayed-change"));
+
+  // Entries waiting for a retry are not due, however urgent, until the peer
+  // answers again and MakeDueNow brings them forward.
+  for (const char* id : {"relayed-referral", "relayed-change", "ordinary-1"}) {
+    ASSERT_OK(store_->MarkAttemptFailed((*store_->FindOutbox(id))->id,
+                                        kT0 + absl::Minutes(1), "UNAVAILABLE"));
+  }
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+              ElementsAre("urgent-1", "unknown-1", "stranger"));
+  EXPECT_THAT(ids(store_->DuePending("lombardia", absl::InfiniteFuture(), 1)),
+              ElementsAre("relayed-referral"));
+  EXPECT_EQ(*store_->MakeDueNow("veneto", clock_.Now()), 0);
+  EXPECT_EQ(*store_->MakeDueNow("lombardia", clock_.Now()), 3);
+  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+              ElementsAre("relayed-referral", "relayed-change", "urgent-1", "unknown-1",
+                          "ordinary-1", "stranger"));
+  EXPECT_EQ((*store_->FindOutbox("ordinary-1"))->next_attempt_at, clock_.Now());
+}
+
+// The sender loop's query walks the partial index in (urgency, id) order:
+// no table scan, no sort. (The SQL is the one in store.cc's DuePending.)
+TEST_F(StoreTest, DuePendingUsesTheDueIndex) {
   RawDb raw = OpenRaw(path_);
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(
       sqlite3_prepare_v2(
           raw.get(),
           "EXPLAIN QUERY PLAN SELECT id, message_id, peer, envelope, attempts, enqueued_at_us, "
-          "next_attempt_at_us, state, last_error, receipt FROM outbox INDEXED BY outbox_pending "
-          "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 ORDER BY id LIMIT ?3",
+          "next_attempt_at_us, state, last_error, receipt, urgency FROM outbox "
+          "INDEXED BY outbox_due WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 "
+          "ORDER BY urgency, id LIMIT ?3",
           -1, &stmt, nullptr),
       SQLITE_OK);
   std::string plan;
@@ -616,7 +671,7 @@ TEST_F(StoreTest, DuePendingUsesThePendingIndex) {
     absl::StrAppend(&plan, reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)), "; ");
   }
   sqlite3_finalize(stmt);
-  EXPECT_THAT(plan, HasSubstr("USING INDEX outbox_pending"));
+  EXPECT_THAT(plan, HasSubstr("USING INDEX outbox_due"));
   EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE")));
 }
 
