@@ -99,7 +99,7 @@ void PeerSender::Run() {
     // due time: whatever was due by `now` is in flight already.
     const absl::Duration poll = options_->outbox_poll_interval;
     absl::Duration wait = poll;
-    if (static_cast<int>(in_flight_.size()) < options_->in_flight_per_peer) {
+    if (static_cast<int>(in_flight_.size()) <= options_->in_flight_per_peer) {
       if (auto next = store_->NextDue(peer_, now); next.ok() && next->has_value()) {
         wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
       }
@@ -114,18 +114,23 @@ void PeerSender::Run() {
 
 int PeerSender::FillWindow(absl::Time now) {
   const int window = options_->in_flight_per_peer;
-  if (static_cast<int>(in_flight_.size()) >= window) return 0;
-  // The oldest `window` due rows hold every free slot's envelope: at most
-  // in_flight_.size() of them are already in flight.
-  auto due = store_->DuePending(peer_, now, window);
+  // One slot beyond the window is kept for emergencies.
+  const int emergency_window = window + 1;
+  if (static_cast<int>(in_flight_.size()) >= emergency_window) return 0;
+  // The first `emergency_window` due rows (most urgent, then oldest) hold
+  // every free slot's envelope: at most in_flight_.size() are in flight.
+  auto due = store_->DuePending(peer_, now, emergency_window);
   if (!due.ok()) {
     MIR_LOG(ERROR) << "outbox for " << peer_ << " unreadable: " << due.status().message();
     return 0;
   }
   int started = 0;
   for (const storage::OutboxEntry& entry : *due) {
-    if (static_cast<int>(in_flight_.size()) >= window) break;
+    const int busy = static_cast<int>(in_flight_.size());
+    if (busy >= emergency_window) break;
     if (in_flight_.count(entry.id)) continue;
+    // Rows come most urgent first: past the emergencies, none is left.
+    if (entry.urgency != v1::URGENCY_EMERGENCY_24H && busy >= window) break;
     StartCall(entry);
     ++started;
   }
@@ -167,6 +172,20 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
   }
   if (!delivered.empty()) {
     absl::Status marked = store_->MarkDeliveredMany(delivered);
+    if (marked.ok() && retries_waiting_) {
+      // The peer answers again: what waits for a retry goes now, most urgent
+      // first, instead of each at its own backoff (up to max_backoff).
+      auto due_now = store_->MakeDueNow(peer_, clock_->Now());
+      if (due_now.ok()) {
+        retries_waiting_ = false;
+        if (*due_now > 0) {
+          MIR_LOG(INFO) << peer_ << " answers again: " << *due_now << " envelopes due now";
+        }
+      } else {
+        MIR_LOG(ERROR) << "cannot bring retries forward for " << peer_ << ": "
+                       << due_now.status().message();
+      }
+    }
     if (marked.ok()) {
       for (Call* call : answered) {
         if (call->receipted) {
@@ -201,6 +220,8 @@ void PeerSender::RecordFailure(const storage::OutboxEntry& entry, const grpc::St
   }
   const absl::Time next = now + Backoff(entry.attempts + 1);
   absl::Status s = store_->MarkAttemptFailed(entry.id, next, error);
+  // Unreachable, not overloaded: only then does the next answer cancel the wait.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) retries_waiting_ = true;
   if (!s.ok()) MIR_LOG(ERROR) << "cannot record failed attempt: " << s.message();
   if (entry.attempts == 0 || entry.attempts % 10 == 0) {
     MIR_LOG(WARNING) << "delivery of " << entry.message_id << " to " << peer_ << " failed ("

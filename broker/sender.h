@@ -19,13 +19,17 @@
 namespace mir::broker {
 
 // Drains the outbox towards one peer node: keeps up to `in_flight_per_peer`
-// envelopes in flight at all times, oldest first, sending the next as soon as
-// one is answered; answers are recorded together, one commit for all that
-// arrived meanwhile. A delivery counts only once the peer's
-// receipt verifies (node signature, message id, SHA-256 of the exact bytes).
-// Failures retry with exponential backoff and jitter; an envelope pending
-// longer than `dead_letter_after`, or refused for good by the peer, becomes a
-// dead letter. Resends carry the same bytes. Thread-safe.
+// envelopes in flight at all times, the most urgent referrals first, then the
+// oldest, sending the next as soon as one is answered; answers are recorded
+// together, one commit for all that arrived meanwhile. One slot beyond the
+// window is kept for EMERGENCY_24H envelopes, so an emergency is sent at
+// once even while a backlog fills the window. A delivery counts only once the
+// peer's receipt verifies (node signature, message id, SHA-256 of the exact
+// bytes). Failures retry with exponential backoff and jitter; when the peer
+// answers again after being unreachable, everything waiting for a retry is
+// due at once (most urgent first). An envelope pending longer than
+// `dead_letter_after`, or refused for good by the peer, becomes a dead
+// letter. Resends carry the same bytes. Thread-safe.
 class PeerSender {
  public:
   // `jitter` returns a uniform value in [0, 1); injected so tests are
@@ -50,7 +54,7 @@ class PeerSender {
 
   void Run();
   // Starts calls for envelopes due by `now` not yet in flight, up to the
-  // window. Returns how many it started.
+  // window (one more for an emergency). Returns how many it started.
   int FillWindow(absl::Time now);
   void StartCall(const storage::OutboxEntry& entry);
   // Records the outcome of answered calls: deliveries in one commit.
@@ -73,6 +77,10 @@ class PeerSender {
   std::vector<Call*> answered_ ABSL_GUARDED_BY(mu_);  // completed, not yet recorded
   // Owned by the sender thread: calls in flight, by outbox row id.
   std::map<int64_t, std::unique_ptr<Call>> in_flight_;
+  // Owned by the sender thread: the peer was unreachable since the last
+  // delivery (or the broker just started), so entries may be waiting for
+  // retries that the next delivery brings forward.
+  bool retries_waiting_ = true;
   std::thread thread_;
 };
 

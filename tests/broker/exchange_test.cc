@@ -261,12 +261,12 @@ TEST_F(NetworkTest, NewWorkWakesTheSenderAtOnce) {
 }
 
 // Stands in for nvn's Exchange service: answers each delivery at once with a
-// receipt signed by nvn's node key, except those of one referral, which it
+// receipt signed by nvn's node key, except those `hold` picks, which it
 // answers only on Release().
 class HoldingPeer final : public v1::Exchange::CallbackService {
  public:
-  explicit HoldingPeer(std::string held_referral)
-      : held_referral_(std::move(held_referral)), signer_(PkiSigner("nvn/node")) {}
+  using HoldIf = std::function<bool(const v1::EnvelopeHeader&)>;
+  explicit HoldingPeer(HoldIf hold) : hold_(std::move(hold)), signer_(PkiSigner("nvn/node")) {}
 
   grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
                                     const v1::DeliverRequest* request,
@@ -288,7 +288,7 @@ class HoldingPeer final : public v1::Exchange::CallbackService {
     response->set_receipt(*receipt);
     {
       absl::MutexLock lock(&mu_);
-      if (header.referral_id() == held_referral_ && !released_) {
+      if (!released_ && hold_(header)) {
         held_.push_back(reactor);
         return reactor;
       }
@@ -312,12 +312,23 @@ class HoldingPeer final : public v1::Exchange::CallbackService {
   }
 
  private:
-  const std::string held_referral_;
+  const HoldIf hold_;
   const std::unique_ptr<Signer> signer_;
   absl::Mutex mu_;
   std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(mu_);
   bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// Serves `peer` on nvn's port with nvn's node certificate; null on failure.
+std::unique_ptr<grpc::Server> ServeAsNvn(HoldingPeer* peer, int port) {
+  auto credentials = broker::MutualTlsServerCredentials(
+      {PkiPath("ca.crt"), PkiPath("nvn/node.crt"), PkiPath("nvn/node.key")});
+  if (!credentials.ok()) return nullptr;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(Address(port), *credentials);
+  builder.RegisterService(peer);
+  return builder.BuildAndStart();
+}
 
 TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   // Two in flight, and a call deadline no test waits for: the envelopes
@@ -328,14 +339,8 @@ TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   auto op = PkiSigner("toscana/operator");
   const std::string slow = NewUuid();
 
-  HoldingPeer peer(slow);
-  auto credentials = broker::MutualTlsServerCredentials(
-      {PkiPath("ca.crt"), PkiPath("nvn/node.crt"), PkiPath("nvn/node.key")});
-  ASSERT_OK(credentials);
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(Address(ports_["nvn"]), *credentials);
-  builder.RegisterService(&peer);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  HoldingPeer peer([&](const v1::EnvelopeHeader& h) { return h.referral_id() == slow; });
+  std::unique_ptr<grpc::Server> server = ServeAsNvn(&peer, ports_["nvn"]);
   ASSERT_NE(server, nullptr);
 
   ASSERT_OK(NodeAt("toscana").Submit(op->identity(), SignReferral(*op, slow, "nvn")));
@@ -353,6 +358,98 @@ TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   }));
   StopNode("toscana");
   server->Shutdown();
+}
+
+TEST_F(NetworkTest, AnEmergencyIsSentWhileABacklogFillsTheWindow) {
+  // Four in flight, and a peer that holds every delivery but the emergency's:
+  // the backlog fills the window.
+  options_["toscana"].in_flight_per_peer = 4;
+  options_["toscana"].rpc_timeout = absl::Hours(1);
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string emergency = NewUuid();
+  const std::string urgent = NewUuid();
+  HoldingPeer peer([&](const v1::EnvelopeHeader& h) { return h.referral_id() != emergency; });
+  std::unique_ptr<grpc::Server> server = ServeAsNvn(&peer, ports_["nvn"]);
+  ASSERT_NE(server, nullptr);
+
+  for (int i = 0; i < 6; ++i) SubmitReferral("nvn");
+  ASSERT_TRUE(WaitFor([&] { return peer.holding() == 4; }));
+  SubmitReferral("nvn", v1::URGENCY_URGENT, urgent);
+  SubmitReferral("nvn", v1::URGENCY_EMERGENCY_24H, emergency);
+  EXPECT_TRUE(WaitFor([&] {
+    return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 1;
+  })) << "the emergency waited behind the backlog";
+  auto sent = Store("toscana").OutboxForReferral(emergency);
+  ASSERT_OK(sent);
+  ASSERT_EQ(sent->size(), 1u);
+  EXPECT_EQ((*sent)[0].state, storage::OutboxState::kDelivered);
+  EXPECT_EQ((*sent)[0].urgency, v1::URGENCY_EMERGENCY_24H);
+  // The urgent one takes no emergency slot: it waits, first in line.
+  EXPECT_EQ(peer.holding(), 4);
+  auto next = Store("toscana").DuePending("nvn", absl::InfiniteFuture(), 1);
+  ASSERT_OK(next);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].urgency, v1::URGENCY_URGENT);
+
+  peer.Release();
+  EXPECT_TRUE(WaitFor([&] {
+    return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 8;
+  }));
+  StopNode("toscana");
+  server->Shutdown();
+}
+
+TEST_F(NetworkTest, WhenThePeerAnswersAgainItsBacklogGoesAtOnceMostUrgentFirst) {
+  // One at a time, so the order of delivery shows; retries an hour away, so
+  // only the first answer after the outage can bring the backlog forward.
+  options_["toscana"].in_flight_per_peer = 1;
+  options_["toscana"].initial_backoff = absl::Hours(1);
+  options_["toscana"].max_backoff = absl::Hours(1);
+  ASSERT_TRUE(StartNode("toscana"));
+  std::vector<std::string> backlog;
+  for (int i = 0; i < 3; ++i) backlog.push_back(SubmitReferral("nvn"));
+  const std::string emergency = SubmitReferral("nvn", v1::URGENCY_EMERGENCY_24H);
+  ASSERT_TRUE(WaitFor([&] {
+    auto pending = Store("toscana").ListOutbox(storage::OutboxState::kPending, 0);
+    if (!pending.ok() || pending->size() != 4) return false;
+    for (const storage::OutboxEntry& e : *pending) {
+      if (e.attempts == 0) return false;
+    }
+    return true;
+  })) << "every envelope is tried once while nvn is down";
+
+  ASSERT_TRUE(StartNode("nvn"));
+  // New work is due now; the first of it that nvn answers (toscana's channel
+  // may need a moment to reconnect) ends the outage.
+  std::string after;
+  for (int i = 0; i < 30 && after.empty(); ++i) {
+    const std::string id = SubmitReferral("nvn");
+    if (WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }, absl::Seconds(1))) {
+      after = id;
+    }
+  }
+  ASSERT_FALSE(after.empty()) << "nvn never answered";
+  ASSERT_TRUE(WaitFor([&] {
+    return OutboxCount(Store("toscana"), storage::OutboxState::kPending) == 0;
+  })) << "the backlog still waits for its retry times";
+
+  // nvn took them in this order (its inbox's receive times).
+  auto received_at = [&](const std::string& referral_id) {
+    absl::Time at = absl::InfinitePast();
+    auto sent = Store("toscana").OutboxForReferral(referral_id);
+    EXPECT_OK(sent);
+    EXPECT_OK(Store("nvn").Transact([&](storage::Txn& txn) -> absl::Status {
+      auto record = txn.FindInbox(sent->front().message_id);
+      if (!record.ok()) return record.status();
+      if (record->has_value()) at = (*record)->received_at;
+      return absl::OkStatus();
+    }));
+    return at;
+  };
+  EXPECT_LT(received_at(after), received_at(emergency));
+  for (const std::string& id : backlog) EXPECT_LT(received_at(emergency), received_at(id));
+  EXPECT_LT(received_at(backlog[0]), received_at(backlog[1]));
+  EXPECT_LT(received_at(backlog[1]), received_at(backlog[2]));
 }
 
 TEST_F(NetworkTest, HealthServiceReportsServing) {

@@ -40,10 +40,12 @@ class NetworkTest : public ::testing::Test {
   broker::Node& NodeAt(const std::string& node) { return brokers_.at(node)->node(); }
 
   // Submits a referral at toscana through the node core, as the Referrals API does.
-  std::string SubmitReferral(const std::string& destination) {
-    const std::string id = NewUuid();
+  std::string SubmitReferral(const std::string& destination,
+                             v1::Urgency urgency = v1::URGENCY_ORDINARY,
+                             const std::string& id = NewUuid()) {
     auto op = PkiSigner("toscana/operator");
-    auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, id, destination));
+    auto submitted =
+        NodeAt("toscana").Submit(op->identity(), SignReferral(*op, id, destination, urgency));
     EXPECT_OK(submitted);
     return id;
   }
