@@ -361,6 +361,44 @@ absl::StatusOr<SubmitFigures> RunEndToEnd(RunningNetwork& net, int in_flight, in
   return out;
 }
 
+namespace {
+
+// Submits an EMERGENCY_24H referral at toscana as mirctl does and waits
+// until toscana holds nvn's receipt for it. Returns the milliseconds taken.
+absl::StatusOr<double> TimeEmergencyDelivery(const Network& network, DbPeek& toscana) {
+  client::ConnectionOptions connection;
+  connection.address = network.Address("toscana");
+  connection.certificate = network.pki.Path("toscana/operator.crt");
+  connection.key = network.pki.Path("toscana/operator.key");
+  connection.ca = network.pki.Path("ca.crt");
+  auto client = client::ReferralsClient::Connect(connection);
+  if (!client.ok()) return client.status();
+  v1::Referral referral;
+  if (!referral.ParseFromString(ReferralBody("", "nvn"))) {
+    return absl::InternalError("bench referral does not parse");
+  }
+  referral.clear_referral_id();
+  referral.set_urgency(v1::URGENCY_EMERGENCY_24H);
+  const SteadyClock::time_point start = SteadyClock::now();
+  auto submitted = (*client)->SubmitReferral(referral);
+  if (!submitted.ok()) return submitted.status();
+  if (submitted->message_ids_size() != 1) return absl::InternalError("expected one message id");
+  const std::string& message_id = submitted->message_ids(0);
+  const int64_t outbox_id = toscana.OutboxId(message_id);
+  auto delivered = [&] {
+    for (const std::string& id : toscana.DeliveredFrom(outbox_id)) {
+      if (id == message_id) return true;
+    }
+    return false;
+  };
+  if (!WaitUntil(delivered, absl::Minutes(5), absl::Microseconds(500))) {
+    return absl::DeadlineExceededError("drain: the emergency was not delivered in 5 minutes");
+  }
+  return SecondsSince(start) * 1e3;
+}
+
+}  // namespace
+
 absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes,
                                       int in_flight_per_peer) {
   std::filesystem::create_directories(dir);
@@ -417,6 +455,14 @@ absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, in
   auto nvn_peek = DbPeek::Open(network.DatabasePath("nvn"));
   if (!nvn_peek.ok()) return nvn_peek.status();
   const absl::Duration timeout = absl::Minutes(5) + absl::Milliseconds(10) * envelopes;
+  if (!WaitUntil([&] { return (*toscana_peek)->OutboxCount(0) <= envelopes - envelopes / 10; },
+                 timeout, absl::Milliseconds(1))) {
+    return absl::DeadlineExceededError("drain: a tenth of the backlog was not delivered");
+  }
+  out.queued_ahead_of_emergency = (*toscana_peek)->OutboxCount(0);
+  auto emergency = TimeEmergencyDelivery(network, **toscana_peek);
+  if (!emergency.ok()) return emergency.status();
+  out.emergency_ms = *emergency;
   if (!WaitUntil([&] { return (*toscana_peek)->OutboxCount(0) == 0; }, timeout,
                  absl::Milliseconds(10))) {
     return absl::DeadlineExceededError(absl::StrCat("drain: ", (*toscana_peek)->OutboxCount(0),

@@ -84,12 +84,18 @@ struct DrainFigures {
   double fill_seconds = 0;     // queueing them at toscana (not part of the drain)
   double forward_seconds = 0;  // toscana start -> toscana's outbox fully receipted
   double all_seconds = 0;      // ... and nvn's RECEIVED all delivered back
+  // One EMERGENCY_24H referral submitted as mirctl does once a tenth of the
+  // backlog is delivered: how many were still queued ahead of it, and the
+  // time from the start of its submission until toscana held nvn's receipt.
+  int64_t queued_ahead_of_emergency = 0;
+  double emergency_ms = 0;
   PhaseCost cost;
   double rate() const { return forward_seconds > 0 ? envelopes / forward_seconds : 0; }
 };
 // `envelopes` referrals queued at toscana while nvn is down (submitted
 // through toscana's node core, in process); then nvn is started, then
-// toscana, and the clock runs from toscana's start.
+// toscana, and the clock runs from toscana's start. An emergency is
+// submitted during the drain (see DrainFigures).
 absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes,
                                       int in_flight_per_peer = 0);
 
