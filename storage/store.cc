@@ -939,30 +939,36 @@ class StoreImpl final : public Store {
 
   absl::StatusOr<int> MakeDueNow(const std::string& peer, absl::Time now) override {
     int moved = 0;
-    RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
-      ASSIGN_OR_RETURN(
-          Statement s,
-          db.Prepare("UPDATE outbox INDEXED BY outbox_due SET next_attempt_at_us = ?2 "
-                     "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us > ?2",
-                     "make the peer's pending entries due"));
-      s.BindText(1, peer).BindInt(2, Micros(now));
-      RETURN_IF_ERROR(s.Run());
-      moved = sqlite3_changes(db.raw());
-      return absl::OkStatus();
-    }));
+    RETURN_IF_ERROR(RunWrite(
+        [&](Db& db) -> absl::Status {
+          ASSIGN_OR_RETURN(
+              Statement s,
+              db.Prepare("UPDATE outbox INDEXED BY outbox_due SET next_attempt_at_us = ?2 "
+                         "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us > ?2",
+                         "make the peer's pending entries due"));
+          s.BindText(1, peer).BindInt(2, Micros(now));
+          RETURN_IF_ERROR(s.Run());
+          moved = sqlite3_changes(db.raw());
+          return absl::OkStatus();
+        },
+        Sync::kDeferred));
     return moved;
   }
 
   absl::Status MarkDelivered(int64_t id, const std::string& receipt) override {
-    return RunWrite([&](Db& db) { return MarkDeliveredIn(db, id, receipt); });
+    return RunWrite([&](Db& db) { return MarkDeliveredIn(db, id, receipt); }, Sync::kDeferred);
   }
 
   absl::Status MarkDeliveredMany(
       const std::vector<std::pair<int64_t, std::string>>& deliveries) override {
-    return RunWrite([&](Db& db) -> absl::Status {
-      for (const auto& [id, receipt] : deliveries) RETURN_IF_ERROR(MarkDeliveredIn(db, id, receipt));
-      return absl::OkStatus();
-    });
+    return RunWrite(
+        [&](Db& db) -> absl::Status {
+          for (const auto& [id, receipt] : deliveries) {
+            RETURN_IF_ERROR(MarkDeliveredIn(db, id, receipt));
+          }
+          return absl::OkStatus();
+        },
+        Sync::kDeferred);
   }
 
   static absl::Status MarkDeliveredIn(Db& db, int64_t id, const std::string& receipt) {
@@ -979,19 +985,21 @@ class StoreImpl final : public Store {
 
   absl::Status MarkAttemptFailed(int64_t id, absl::Time next_attempt_at,
                                  const std::string& error) override {
-    return RunWrite([&](Db& db) -> absl::Status {
-      ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
-      if (state != kOutboxPending) return NotPending(id, state);
-      ASSIGN_OR_RETURN(
-          Statement s,
-          db.Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at_us = ?2, "
-                     "last_error = ?3 WHERE id = ?1",
-                     "record failed delivery attempt"));
-      s.BindInt(1, id)
-          .BindInt(2, Micros(next_attempt_at))
-          .BindText(3, Truncate(error, kMaxErrorBytes));
-      return s.Run();
-    });
+    return RunWrite(
+        [&](Db& db) -> absl::Status {
+          ASSIGN_OR_RETURN(int64_t state, OutboxStateFor(db, id));
+          if (state != kOutboxPending) return NotPending(id, state);
+          ASSIGN_OR_RETURN(
+              Statement s,
+              db.Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at_us = ?2, "
+                         "last_error = ?3 WHERE id = ?1",
+                         "record failed delivery attempt"));
+          s.BindInt(1, id)
+              .BindInt(2, Micros(next_attempt_at))
+              .BindText(3, Truncate(error, kMaxErrorBytes));
+          return s.Run();
+        },
+        Sync::kDeferred);
   }
 
   absl::Status MarkDead(int64_t id, const std::string& error) override {
@@ -1397,9 +1405,16 @@ class StoreImpl final : public Store {
     return s;
   }
 
+  // kDeferred: a write that only records what the node can learn again (a
+  // peer's receipt, which a resend gets back; retry times) commits without
+  // its own fsync. The next synced commit or checkpoint syncs the WAL it is
+  // in; a power loss before that loses it, and the envelope is resent.
+  enum class Sync { kFull, kDeferred };
+
   // The one write path: BEGIN IMMEDIATE, fn, COMMIT, with the fail-stop rules.
   struct PendingWrite {
     absl::FunctionRef<absl::Status(Db&)> fn;
+    Sync sync;
     absl::Status status;
     bool done = false;
   };
@@ -1411,8 +1426,8 @@ class StoreImpl final : public Store {
   // others) and pays for one COMMIT and its fsync for all of them. Every
   // writer returns only after the COMMIT that holds its write, with its own
   // status. One writer alone behaves exactly as a plain transaction.
-  absl::Status RunWrite(absl::FunctionRef<absl::Status(Db&)> fn) {
-    PendingWrite self{fn, absl::OkStatus(), false};
+  absl::Status RunWrite(absl::FunctionRef<absl::Status(Db&)> fn, Sync sync = Sync::kFull) {
+    PendingWrite self{fn, sync, absl::OkStatus(), false};
     queue_mu_.Lock();
     writers_.push_back(&self);
     auto my_turn = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
@@ -1444,16 +1459,42 @@ class StoreImpl final : public Store {
 
   void RunGroup(const std::vector<PendingWrite*>& group) {
     absl::MutexLock lock(&write_mu_);
-    auto fail_all = [&](const absl::Status& status) {
-      for (PendingWrite* w : group) w->status = status;
-    };
-    if (failed_.load()) return fail_all(FailStoppedError());
+    if (failed_.load()) {
+      FailAll(group, FailStoppedError());
+      return;
+    }
     Db& db = *writer_;
+    const bool deferred = std::all_of(group.begin(), group.end(), [](const PendingWrite* w) {
+      return w->sync == Sync::kDeferred;
+    });
+    if (deferred) {
+      if (absl::Status s = db.Exec("PRAGMA synchronous = NORMAL", "defer the sync"); !s.ok()) {
+        FailAll(group, s);
+        return;
+      }
+    }
+    const bool committed = RunGroupIn(db, group);
+    if (deferred) {
+      // Every later commit must sync again: if that cannot be promised, stop.
+      if (!db.Exec("PRAGMA synchronous = FULL", "restore synchronous commits").ok()) FailStop();
+    }
+    if (committed) MaybeCheckpoint(db);
+  }
+
+  // Gives every write of the group `status`; false (nothing committed).
+  static bool FailAll(const std::vector<PendingWrite*>& group, const absl::Status& status) {
+    for (PendingWrite* w : group) w->status = status;
+    return false;
+  }
+
+  // Runs the group in one transaction; true if it committed.
+  bool RunGroupIn(Db& db, const std::vector<PendingWrite*>& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     db.ClearStorageError();
     if (absl::Status begin = db.Exec("BEGIN IMMEDIATE", "begin write transaction"); !begin.ok()) {
       if (IsFatalSqliteCode(db.storage_error())) FailStop();
       (void)Rollback(db);
-      return fail_all(begin);
+      return FailAll(group, begin);
     }
 
     bool any_ok = false;
@@ -1468,17 +1509,17 @@ class StoreImpl final : public Store {
       (void)Rollback(db);
       if (IsFatalSqliteCode(rc)) {
         FailStop();
-        return fail_all(SqliteStatus(
-            rc, nullptr,
-            "write transaction failed and was rolled back; the store is fail-stopped "
-            "until reopened"));
+        return FailAll(group, SqliteStatus(rc, nullptr,
+                                           "write transaction failed and was rolled back; the "
+                                           "store is fail-stopped until reopened"));
       }
-      return fail_all(SqliteStatus(
-          rc, nullptr, "write transaction failed and was rolled back; nothing was changed"));
+      return FailAll(group, SqliteStatus(rc, nullptr,
+                                         "write transaction failed and was rolled back; "
+                                         "nothing was changed"));
     }
     if (!any_ok) {
       (void)Rollback(db);
-      return;
+      return false;
     }
 
     const int rc = sqlite3_exec(db.raw(), "COMMIT", nullptr, nullptr, nullptr);
@@ -1494,9 +1535,9 @@ class StoreImpl final : public Store {
       for (PendingWrite* w : group) {
         if (w->status.ok()) w->status = failed;
       }
-      return;
+      return false;
     }
-    MaybeCheckpoint(db);
+    return true;
   }
 
   static absl::Status InGroupSavepoint(Db& db, absl::FunctionRef<absl::Status(Db&)> fn) {

@@ -98,6 +98,33 @@ TEST_F(FaultTest, EveryCommitSyncsTheWal) {
   }
 }
 
+// Recording a peer's receipt or a failed attempt is redone by a resend if
+// lost, so it does not pay for its own sync; it must not leave later commits
+// unsynced, and the next synced commit makes it durable with its own.
+TEST_F(FaultTest, DeliveryRecordsDeferTheirSyncToTheNextCommit) {
+  std::unique_ptr<Store> store = OpenOrDie(true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(Write(*store, "r0"));
+  absl::StatusOr<std::optional<OutboxEntry>> entry = store->FindOutbox("out-r0");
+  ASSERT_OK(entry);
+  ASSERT_TRUE(entry->has_value());
+  vfs_->ResetCounters();
+  ASSERT_OK(store->MarkAttemptFailed((*entry)->id, kT0 + absl::Seconds(1), "UNAVAILABLE"));
+  ASSERT_OK(store->MarkDeliveredMany({{(*entry)->id, "receipt-r0"}}));
+  EXPECT_EQ(vfs_->wal_syncs(), 0);
+  EXPECT_GE(vfs_->writes(), 2) << "the deferred commits still reach the WAL file";
+  ASSERT_OK(Write(*store, "r1"));
+  EXPECT_GE(vfs_->wal_syncs(), 1) << "a deferred write left the next commit unsynced";
+  store.reset();
+  std::unique_ptr<Store> reopened = OpenOrDie(false);
+  ASSERT_NE(reopened, nullptr);
+  absl::StatusOr<std::optional<OutboxEntry>> after = reopened->FindOutbox("out-r0");
+  ASSERT_OK(after);
+  ASSERT_TRUE(after->has_value());
+  EXPECT_EQ((*after)->state, OutboxState::kDelivered);
+  EXPECT_EQ((*after)->receipt, "receipt-r0");
+}
+
 struct FaultCase {
   std::string name;
   bool on_sync;
