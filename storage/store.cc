@@ -416,6 +416,16 @@ class TxnImpl final : public Txn {
     return FindInboxIn(db_, message_id);
   }
 
+  absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) override {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE message_id = ?1",
+                                 "find outbox entry"));
+    s.BindText(1, message_id);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::optional<OutboxEntry>();
+    return std::optional<OutboxEntry>(OutboxFromRow(s));
+  }
+
   absl::Status InsertInbox(const InboxRecord& record) override {
     if (record.message_id.empty() || record.message_id.size() > kMaxIdBytes) {
       return InvalidField("inbox record needs a message id of 1-128 bytes");

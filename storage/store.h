@@ -174,6 +174,9 @@ class Txn {
   virtual ~Txn() = default;
 
   virtual absl::StatusOr<std::optional<InboxRecord>> FindInbox(const std::string& message_id) = 0;
+  // The outbox entry of `message_id`, whatever its state: entries are kept
+  // after delivery, so this also tells whether an id was ever queued here.
+  virtual absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) = 0;
   // ALREADY_EXISTS if the message id is there (reason DUPLICATE_CONFLICT
   // when its envelope_sha256 differs). storage/inbox.h's AcceptInbound wraps
   // FindInbox + ApplyEvent + Enqueue + InsertInbox for exactly-once receipt.
