@@ -383,6 +383,35 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
   return response;
 }
 
+namespace {
+
+// Whether these exact envelopes were all accepted here before: a client
+// resending after a lost answer. Every submitted envelope stays in the
+// outbox, bytes and all. Other bytes under a known id, or an action only
+// partly known, is a conflict, never a repeat.
+absl::StatusOr<bool> AcceptedBefore(storage::Txn& txn,
+                                    const std::vector<VerifiedEnvelope>& verified,
+                                    const std::vector<std::string>& envelopes) {
+  size_t known = 0;
+  for (size_t i = 0; i < verified.size(); ++i) {
+    const std::string& id = verified[i].header.message_id();
+    ASSIGN_OR_RETURN(auto queued, txn.FindOutbox(id));
+    if (!queued.has_value()) continue;
+    if (queued->envelope != envelopes[i]) {
+      return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                      absl::StrCat("message ", id, " was accepted here with other bytes"));
+    }
+    ++known;
+  }
+  if (known != 0 && known != verified.size()) {
+    return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                    "part of this action was accepted here as another action");
+  }
+  return known != 0;
+}
+
+}  // namespace
+
 absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
                                           const std::vector<std::string>& envelopes) {
   if (envelopes.empty() || envelopes.size() > kMaxEnvelopesPerAction) {
@@ -413,17 +442,43 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
       return BadAction("each envelope of an action goes to a different other node");
     }
   }
+  // A new referral's header may be made by the client (no Prepare), so what
+  // Prepare would have decided is checked here: one recipient, sequence 1.
+  if (first.kind() == v1::REFERRAL) {
+    if (verified.size() != 1) {
+      return BadAction("a new referral is one envelope, addressed to its destination");
+    }
+    if (first.sequence() != 1) return BadAction("a new referral's sequence is 1");
+  }
   const std::string& referral_id = first.referral_id();
   if (first.kind() != v1::REFERRAL) RETURN_IF_ERROR(CheckPartnerAccess(caller, referral_id));
   ASSIGN_OR_RETURN(storage::Event event,
                    EventFromEnvelope(verified.front(), envelopes.front(), *verifier_));
   SetAckDeadline(event);
+  std::vector<std::string> hops;
+  for (const VerifiedEnvelope& v : verified) {
+    auto hop = options_.NextHop(v.header.recipient_node());
+    if (!hop) {
+      return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                      absl::StrCat("no route to node ", v.header.recipient_node()));
+    }
+    hops.push_back(*hop);
+  }
 
   std::vector<std::string> woken;
   storage::ApplyResult applied;
+  bool repeated = false;
   absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
     woken.clear();
+    // A repeat first: once applied, the checks below would refuse it as stale.
+    ASSIGN_OR_RETURN(repeated, AcceptedBefore(txn, verified, envelopes));
+    if (repeated) return absl::OkStatus();
     ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
+    if (referral.has_value() && first.kind() == v1::REFERRAL) {
+      return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                      absl::StrCat("referral ", referral_id,
+                                   " already exists at this node, made by another message"));
+    }
     if (referral.has_value()) {
       ASSIGN_OR_RETURN(uint64_t next, txn.NextSequence(referral_id, options_.node_id));
       if (first.sequence() != next) {
@@ -449,13 +504,8 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
                       "the action is out of sequence; prepare it again");
     }
     for (size_t i = 0; i < verified.size(); ++i) {
-      auto hop = options_.NextHop(verified[i].header.recipient_node());
-      if (!hop) {
-        return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
-                        absl::StrCat("no route to node ", verified[i].header.recipient_node()));
-      }
-      RETURN_IF_ERROR(txn.Enqueue({verified[i].header.message_id(), *hop, envelopes[i]}));
-      woken.push_back(*hop);
+      RETURN_IF_ERROR(txn.Enqueue({verified[i].header.message_id(), hops[i], envelopes[i]}));
+      woken.push_back(hops[i]);
     }
     return absl::OkStatus();
   });
@@ -463,7 +513,15 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
   SubmitResult result;
   result.referral_id = referral_id;
   for (const VerifiedEnvelope& v : verified) result.message_ids.push_back(v.header.message_id());
-  result.state = applied.applied.back().to_state;
+  // What this action made of the referral here, so a repeat answers the same
+  // (its own stream has no held successors that the action could release).
+  result.state = event.to_state;
+  if (repeated) {
+    MIR_LOG(INFO) << "repeated " << v1::MessageKind_Name(first.kind()) << " on referral "
+                  << referral_id << " by " << caller.Uri() << " (message " << first.message_id()
+                  << "): already accepted, nothing changed";
+    return result;
+  }
   MIR_LOG(INFO) << "submitted " << v1::MessageKind_Name(first.kind()) << " on referral "
                 << referral_id << " by " << caller.Uri() << " to "
                 << absl::StrJoin(recipients, ", ");

@@ -23,7 +23,9 @@ namespace mir::broker {
 struct SubmitResult {
   std::string referral_id;
   std::vector<std::string> message_ids;
-  v1::ReferralState state = v1::REFERRAL_STATE_UNSPECIFIED;  // at this node, after it
+  // What the action moved the referral to at this node (a repeat answers the
+  // same, whatever the referral's state has become since).
+  v1::ReferralState state = v1::REFERRAL_STATE_UNSPECIFIED;
 };
 
 // Called after a commit with the events it applied, in order.
@@ -55,7 +57,11 @@ class Node {
   // or status change, a partner's proposal or confirmation): one per
   // recipient, same body. Verified, applied once and queued for every
   // recipient in one transaction. `caller` is the TLS identity, which must be
-  // the author; a partner acts only on referrals circulated to it.
+  // the author; a partner acts only on referrals circulated to it. A new
+  // referral's header may be the client's own (no Prepare): Submit checks
+  // all that Prepare would. Idempotent: envelopes already accepted here with
+  // the same bytes change nothing and get the first answer again; a known
+  // message id with other bytes is ALREADY_EXISTS, DUPLICATE_CONFLICT.
   absl::StatusOr<SubmitResult> Submit(const Identity& caller,
                                       const std::vector<std::string>& envelopes);
   absl::StatusOr<SubmitResult> Submit(const Identity& caller, const std::string& envelope) {
