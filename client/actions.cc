@@ -4,6 +4,7 @@
 #include "client/json_input.h"
 #include "client/values.h"
 #include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
 #include "crypto/identity.h"
 
 namespace mir::client {
@@ -131,6 +132,18 @@ absl::StatusOr<std::vector<std::string>> SignUnderEachHeader(
     envelopes.push_back(std::move(envelope));
   }
   return envelopes;
+}
+
+v1::PrepareResponse NewReferralHeader(const std::string& destination, absl::Time now) {
+  v1::PrepareResponse own;
+  v1::EnvelopeHeader* header = own.add_headers();
+  header->set_message_id(NewUuid());
+  header->set_kind(v1::REFERRAL);
+  header->set_recipient_node(destination);
+  *header->mutable_created_at() = ToTimestamp(now);
+  header->set_referral_id(NewUuid());
+  header->set_sequence(1);
+  return own;
 }
 
 }  // namespace mir::client

@@ -61,6 +61,12 @@ absl::StatusOr<std::vector<std::string>> SignUnderEachHeader(
     const Signer& signer, const v1::PrepareResponse& prepared, v1::MessageKind kind,
     const std::string& referral_id, const std::string& body, absl::Time now);
 
+// The header of a new referral to `destination`, made by the client: a new
+// referral needs nothing from the node but ids, so this spares Prepare's
+// round trip. Fresh UUID v7 message and referral ids, sequence 1, created at
+// `now`; in a PrepareResponse so that SignUnderEachHeader signs it.
+v1::PrepareResponse NewReferralHeader(const std::string& destination, absl::Time now);
+
 }  // namespace mir::client
 
 #endif  // MIR_CLIENT_ACTIONS_H_

@@ -25,10 +25,12 @@ struct Invocation {
   const ParsedFlags& flags;
   const Environment& env;
   std::ostream& out;
+  std::ostream& err;  // notices on the way (a resend); the final error is the caller's
   bool json = false;  // --json: protobuf JSON instead of tables
+  std::string command;
 
   // Resolves --node/--pki/--as/--cert/--key/--ca/--timeout (and MIR_*), then
-  // connects.
+  // connects; resends of a lost Submit are told on `err`.
   absl::StatusOr<std::unique_ptr<ReferralsClient>> Connect() const;
 };
 

@@ -217,7 +217,7 @@ int RunCommand(const Command& c, const std::vector<std::string>& rest, const Env
     return CommandUsageError(
         c, absl::StrCat("unexpected argument '", flags->positional()[c.max_args], "'"), err);
   }
-  Invocation invocation{*flags, env, out, flags->Has("json")};
+  Invocation invocation{*flags, env, out, err, flags->Has("json"), c.name};
   absl::Status status = c.run(invocation);
   out.flush();
   if (status.ok()) return kExitOk;
@@ -271,6 +271,10 @@ absl::StatusOr<ConnectionOptions> ResolveConnection(const ParsedFlags& flags,
 
 absl::StatusOr<std::unique_ptr<ReferralsClient>> Invocation::Connect() const {
   ASSIGN_OR_RETURN(ConnectionOptions options, ResolveConnection(flags, env));
+  options.on_resend = [this](const std::string& sentence) {
+    err << "mirctl " << command << ": " << sentence << "\n";
+    err.flush();
+  };
   return env.connect(options);
 }
 

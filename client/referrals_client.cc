@@ -1,5 +1,6 @@
 #include "client/referrals_client.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "client/json_input.h"
 #include "client/values.h"
 #include "common/errors.h"
@@ -40,6 +42,15 @@ constexpr char kFromNodePayload[] = "type.googleapis.com/mir.client.FromNode";
 absl::Status FromNode(absl::Status status) {
   status.SetPayload(kFromNodePayload, absl::Cord("1"));
   return status;
+}
+
+// `status` with `more` appended to its message, payloads kept (they decide
+// mirctl's exit code).
+absl::Status WithMore(const absl::Status& status, absl::string_view more) {
+  absl::Status out(status.code(), absl::StrCat(status.message(), more));
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 }  // namespace
@@ -129,11 +140,41 @@ absl::StatusOr<v1::PrepareResponse> ReferralsClient::Prepare(v1::MessageKind kin
   });
 }
 
-absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(std::vector<std::string> envelopes) {
+absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(const v1::PrepareResponse& headers,
+                                                           std::vector<std::string> envelopes) {
   v1::SubmitRequest request;
   for (std::string& envelope : envelopes) request.add_envelopes(std::move(envelope));
-  return Call<v1::SubmitResponse>(
-      [&](grpc::ClientContext* c, v1::SubmitResponse* r) { return stub_->Submit(c, request, r); });
+  const int attempts = std::max(1, options_.submit_attempts);
+  absl::Duration backoff = options_.resend_backoff;
+  for (int attempt = 1;; ++attempt) {
+    grpc::Status lost;
+    auto answer = Call<v1::SubmitResponse>([&](grpc::ClientContext* c, v1::SubmitResponse* r) {
+      lost = stub_->Submit(c, request, r);
+      return lost;
+    });
+    // Whether the node committed is unknown only when no answer came; a
+    // failed handshake never reached it.
+    const bool unknown = lost.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                         (lost.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                          ReasonOf(FromGrpcStatus(lost)) == v1::ERROR_REASON_UNSPECIFIED &&
+                          !LooksLikeHandshakeFailure(lost.error_message()));
+    if (answer.ok() || !unknown) return answer;
+    const v1::EnvelopeHeader& h = headers.headers(0);
+    if (attempt == attempts) {
+      return WithMore(answer.status(),
+                      absl::StrCat("; whether the node recorded message ", h.message_id(),
+                                   " on referral ", h.referral_id(), " is unknown: check with ",
+                                   "'mirctl show ", h.referral_id(), "' before doing it again"));
+    }
+    if (options_.on_resend) {
+      options_.on_resend(absl::StrCat("no answer about message ", h.message_id(), " on referral ",
+                                      h.referral_id(), ": sending the same signed message again (",
+                                      attempt + 1, " of ", attempts, ")"));
+    }
+    // gRPC's deadlines run on the wall clock too: a fake clock must not stall this.
+    absl::SleepFor(backoff);
+    backoff *= 2;
+  }
 }
 
 absl::StatusOr<v1::SubmitResponse> ReferralsClient::SubmitReferral(v1::Referral referral) {
@@ -154,18 +195,17 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::SubmitReferral(v1::Referral 
                                                    ", the node of your certificate"));
   }
   referral.set_origin_node(identity().node);
-  const absl::Time now = options_.clock->Now();
-  ASSIGN_OR_RETURN(v1::PrepareResponse prepared,
-                   Prepare(v1::REFERRAL, "", referral.destination_node()));
-  if (prepared.headers_size() != 1 || prepared.headers(0).referral_id().empty()) {
-    return absl::InternalError(
-        "the node did not assign an id to the new referral; nothing was sent");
+  if (referral.destination_node() == identity().node) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field destination_node must be another node than yours (", identity().node, ")"));
   }
-  referral.set_referral_id(prepared.headers(0).referral_id());
+  const absl::Time now = options_.clock->Now();
+  const v1::PrepareResponse own = NewReferralHeader(referral.destination_node(), now);
+  referral.set_referral_id(own.headers(0).referral_id());
   ASSIGN_OR_RETURN(std::vector<std::string> envelopes,
-                   SignUnderEachHeader(*signer_, prepared, v1::REFERRAL, referral.referral_id(),
+                   SignUnderEachHeader(*signer_, own, v1::REFERRAL, referral.referral_id(),
                                        referral.SerializeAsString(), now));
-  return Submit(std::move(envelopes));
+  return Submit(own, std::move(envelopes));
 }
 
 absl::StatusOr<std::string> ReferralsClient::StatusChangeBody(const Action& action,
@@ -202,7 +242,7 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::Apply(const Action& action) 
   ASSIGN_OR_RETURN(std::vector<std::string> envelopes,
                    SignUnderEachHeader(*signer_, prepared, action.kind, action.referral_id, body,
                                        options_.clock->Now()));
-  return Submit(std::move(envelopes));
+  return Submit(prepared, std::move(envelopes));
 }
 
 absl::StatusOr<v1::ListResponse> ReferralsClient::List(const v1::ListRequest& request) {

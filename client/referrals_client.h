@@ -3,7 +3,9 @@
 
 // The client side of the Referrals service (proto/mir/v1/referrals.proto):
 // connects to one node over mutual TLS with a person's certificate, and turns
-// each action into Prepare -> sign locally -> Submit. Every error is an
+// each action into Prepare -> sign locally -> Submit (a new referral: sign a
+// header made here -> Submit). A Submit whose answer is lost is sent again
+// with the same signed bytes, which the node applies once. Every error is an
 // absl::Status whose message is one plain sentence for the person at the
 // keyboard, never containing referral contents; refusals by the node keep
 // its ErrorInfo reason (ReasonOf in common/errors.h).
@@ -36,6 +38,17 @@ struct ConnectionOptions {
   absl::Duration timeout = absl::Seconds(10);
   // Reads "now" for certificate validity and created_at; must outlive the client.
   const Clock* clock = RealClock::Get();
+  // Sends of one Submit in all, when its answer is lost (UNAVAILABLE, or none
+  // within `timeout`): always the same signed envelopes, which the node
+  // applies at most once. 1: never resend, and a lost answer leaves the
+  // person not knowing whether it landed.
+  int submit_attempts = 3;
+  // Wait before the first resend, doubled before each next one. Too short: a
+  // node that is restarting is asked again before it can answer.
+  absl::Duration resend_backoff = absl::Milliseconds(250);
+  // Told of each resend in one sentence naming ids only (mirctl prints it on
+  // standard error). May be empty.
+  std::function<void(const std::string& sentence)> on_resend;
 };
 
 // True for an error the node answered with (a refusal or its own failure),
@@ -55,10 +68,12 @@ class ReferralsClient {
   const Identity& identity() const { return signer_->identity(); }
   const std::string& address() const { return options_.address; }
 
-  // A new referral. ValidateReferral first; the caller must be an operator;
-  // referral_id must be empty (the node assigns one) and origin_node is set
-  // to the caller's node. An EMERGENCY_24H referral without ack_deadline gets
-  // the node's deadline. Returns after the node committed it.
+  // A new referral, in one round trip: the header (ids, sequence 1,
+  // created_at from options.clock) is made here, not asked of the node.
+  // ValidateReferral first; the caller must be an operator; referral_id must
+  // be empty (a new one is made) and origin_node is set to the caller's node.
+  // An EMERGENCY_24H referral without ack_deadline gets the node's deadline.
+  // Returns after the node committed it.
   absl::StatusOr<v1::SubmitResponse> SubmitReferral(v1::Referral referral);
 
   // A status change or placement confirmation on an existing referral.
@@ -88,7 +103,10 @@ class ReferralsClient {
                                               const std::string& destination);
   absl::StatusOr<std::string> StatusChangeBody(const Action& action,
                                                const v1::PrepareResponse& prepared);
-  absl::StatusOr<v1::SubmitResponse> Submit(std::vector<std::string> envelopes);
+  // Sends `envelopes` (signed under `headers`) and resends the same bytes
+  // while the answer is lost, up to options_.submit_attempts sends.
+  absl::StatusOr<v1::SubmitResponse> Submit(const v1::PrepareResponse& headers,
+                                            std::vector<std::string> envelopes);
 
   const ConnectionOptions options_;
   const std::unique_ptr<Signer> signer_;

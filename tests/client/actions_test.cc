@@ -182,5 +182,29 @@ TEST(ActionsTest, HeadersForAnotherReferralOrKindAreNotSigned) {
       StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(ActionsTest, ANewReferralsHeaderIsMadeHereWithFreshIds) {
+  const absl::Time now = absl::FromUnixSeconds(1740821400);
+  const v1::PrepareResponse a = NewReferralHeader("nvn", now);
+  const v1::PrepareResponse b = NewReferralHeader("nvn", now);
+  ASSERT_EQ(a.headers_size(), 1);
+  const v1::EnvelopeHeader& h = a.headers(0);
+  EXPECT_EQ(h.kind(), v1::REFERRAL);
+  EXPECT_EQ(h.recipient_node(), "nvn");
+  EXPECT_EQ(h.sequence(), 1u);
+  EXPECT_EQ(h.created_at().seconds(), 1740821400);
+  for (const std::string& id : {h.message_id(), h.referral_id()}) {
+    ASSERT_EQ(id.size(), 36u);
+    EXPECT_EQ(id[14], '7') << id;  // UUID version 7: time-ordered for the stores' indexes
+  }
+  EXPECT_NE(h.message_id(), h.referral_id());
+  EXPECT_NE(b.headers(0).referral_id(), h.referral_id());
+  EXPECT_NE(b.headers(0).message_id(), h.message_id());
+  // Signed like a prepared header.
+  auto signer =
+      Signer::FromPemFiles(PkiPath("toscana/operator.key"), PkiPath("toscana/operator.crt"));
+  ASSERT_OK(signer);
+  EXPECT_OK(SignUnderEachHeader(**signer, a, v1::REFERRAL, h.referral_id(), "b", now));
+}
+
 }  // namespace
 }  // namespace mir::client

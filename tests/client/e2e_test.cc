@@ -13,6 +13,7 @@
 #include "client/format.h"
 #include "client/referrals_client.h"
 #include "google/protobuf/util/json_util.h"
+#include "sqlite3.h"
 #include "tests/broker/network_fixture.h"
 
 namespace mir::testing {
@@ -41,7 +42,9 @@ class MirctlTest : public NetworkTest {
     return ca.substr(0, ca.size() - std::string("/ca.crt").size());
   }
   // `mirctl ARGS --node <as's node> --pki <test pki> --as AS`, in-process.
-  Result Mirctl(const std::string& as, std::vector<std::string> args) {
+  // `adjust`, if set, changes the environment first (e.g. how it connects).
+  Result Mirctl(const std::string& as, std::vector<std::string> args,
+                const std::function<void(client::Environment&)>& adjust = nullptr) {
     const std::string node = as.substr(0, as.find('/'));
     for (const std::string& a : {std::string("--node"), Address(ports_[node]), std::string("--pki"),
                                  PkiDir(), std::string("--as"), as}) {
@@ -49,6 +52,7 @@ class MirctlTest : public NetworkTest {
     }
     client::Environment env = client::ProcessEnvironment();
     env.getenv = [](const std::string&) { return std::optional<std::string>(); };
+    if (adjust) adjust(env);
     std::ostringstream out, err;
     Result r;
     r.code = client::RunMirctl(args, env, out, err);
@@ -62,8 +66,10 @@ class MirctlTest : public NetworkTest {
     ASSERT_EQ(r.code, 0) << absl::StrJoin(args, " ") << ": " << r.err;
     ASSERT_EQ(r.err, "");
   }
-  std::unique_ptr<ReferralsClient> Connect(const std::string& as) {
+  std::unique_ptr<ReferralsClient> Connect(const std::string& as,
+                                           const Clock* clock = RealClock::Get()) {
     ConnectionOptions o;
+    o.clock = clock;
     o.address = Address(ports_[as.substr(0, as.find('/'))]);
     o.certificate = PkiPath(as + ".crt");
     o.key = PkiPath(as + ".key");
@@ -362,6 +368,112 @@ TEST_F(MirctlTest, DeadLettersAreListedAndRequeued) {
   ASSERT_EQ(requeued.code, 0) << requeued.err;
   EXPECT_EQ(requeued.out, "requeued 1 message for delivery\n");
   EXPECT_TRUE(StateIs("toscana", SubmittedId(submitted.out), v1::RECEIVED));
+}
+
+TEST_F(MirctlTest, NewReferralIsSubmittedUnderAHeaderTheClientMade) {
+  StartAll();
+  // The client's clock, apart from the nodes': the header's created_at shows
+  // whose clock made it (Prepare would have used the node's).
+  FakeClock client_clock(absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 120));
+  auto anna = Connect("toscana/operator", &client_clock);
+  ASSERT_NE(anna, nullptr);
+  v1::Referral referral = Fictional();
+  referral.set_destination_node("lombardia");
+  auto submitted = anna->SubmitReferral(referral);
+  ASSERT_OK(submitted);
+  const std::string id = submitted->referral_id();
+  EXPECT_EQ(submitted->state(), v1::SUBMITTED);
+
+  // Delivered like before: lombardia has it, and toscana its receipt and RECEIVED.
+  ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
+  ASSERT_TRUE(WaitFor([&] {
+    auto view = anna->Get(id);
+    return view.ok() && view->timeline_size() == 2 && view->timeline(0).delivery_size() == 1 &&
+           view->timeline(0).delivery(0).status() == v1::DeliveryProof::DELIVERED;
+  }));
+  auto view = anna->Get(id);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->timeline(0).state(), v1::SUBMITTED);
+  EXPECT_EQ(view->timeline(0).message_id(), submitted->message_ids(0));
+  EXPECT_EQ(view->timeline(0).at().seconds(), absl::ToUnixSeconds(client_clock.Now()));
+  EXPECT_EQ(view->timeline(0).at().nanos(), 0);
+}
+
+// Holds the write lock of a node's database from outside, as a stalled disk
+// would: the node's commits wait until it is released.
+class WriteLock {
+ public:
+  explicit WriteLock(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+    db_.reset(db);
+    if (rc == SQLITE_OK) sqlite3_busy_timeout(db, 5000);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    held_ = rc == SQLITE_OK;
+  }
+  bool held() const { return held_; }
+  void Release() {
+    if (held_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+    held_ = false;
+  }
+  ~WriteLock() { Release(); }
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const { sqlite3_close(db); }
+  };
+  std::unique_ptr<sqlite3, Closer> db_;
+  bool held_ = false;
+};
+
+TEST_F(MirctlTest, ASubmitWhoseAnswerIsLostIsSentAgainAndLandsOnce) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  // toscana cannot commit until mirctl gives up waiting for its first answer;
+  // it commits that first submission once mirctl says it sends again.
+  WriteLock stall(options_["toscana"].database_path);
+  ASSERT_TRUE(stall.held());
+  std::vector<std::string> resends;
+  Result submitted =
+      Mirctl("toscana/operator",
+             {"submit", "--to", "nvn", "--consent", "--person-code", "TOS-E2E5", "--urgency",
+              "EMERGENCY_24H", "--timeout", "1s"},
+             [&](client::Environment& env) {
+               env.connect = [&](const ConnectionOptions& o) {
+                 ConnectionOptions options = o;
+                 options.on_resend = [&, tell = o.on_resend](const std::string& sentence) {
+                   resends.push_back(sentence);
+                   stall.Release();
+                   if (tell) tell(sentence);
+                 };
+                 return ReferralsClient::Connect(options);
+               };
+             });
+  stall.Release();
+  ASSERT_EQ(submitted.code, 0) << submitted.err;
+  const std::string id = SubmittedId(submitted.out);
+  ASSERT_GE(resends.size(), 1u);
+  EXPECT_THAT(submitted.err, StartsWith(absl::StrCat("mirctl submit: no answer about message ")));
+  EXPECT_THAT(submitted.err,
+              HasSubstr(absl::StrCat(" on referral ", id,
+                                     ": sending the same signed message again (2 of 3)\n")));
+  EXPECT_THAT(submitted.err, Not(HasSubstr("TOS-E2E5")));
+
+  // One referral, one event, one envelope queued, delivered once.
+  ASSERT_TRUE(StateIs("toscana", id, v1::RECEIVED));
+  auto all = Store("toscana").ListReferrals(0);
+  ASSERT_OK(all);
+  EXPECT_EQ(all->size(), 1u);
+  auto timeline = Store("toscana").Timeline(id);
+  ASSERT_OK(timeline);
+  ASSERT_EQ(timeline->size(), 2u);  // SUBMITTED here, RECEIVED from nvn
+  EXPECT_EQ(timeline->at(0).to_state, v1::SUBMITTED);
+  auto outbox = Store("toscana").OutboxForReferral(id);
+  ASSERT_OK(outbox);
+  EXPECT_EQ(outbox->size(), 1u);
+  auto at_nvn = Store("nvn").ListReferrals(0);
+  ASSERT_OK(at_nvn);
+  EXPECT_EQ(at_nvn->size(), 1u);
 }
 
 }  // namespace
