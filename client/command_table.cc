@@ -482,7 +482,7 @@ std::vector<Command> BuildTable() {
        "submit a new referral, from flags or from a JSON file",
        "Signs and submits a new referral from your node. Operators only. The person's\n"
        "consent must be recorded (--consent, or \"consent\": {\"given\": true} in the file),\n"
-       "or nothing is sent. The node assigns the referral id. The destination must take an\n"
+       "or nothing is sent. mirctl makes the referral id. The destination must take an\n"
        "EMERGENCY_24H referral into evaluation before the node's deadline (15 minutes\n"
        "unless configured otherwise), or both ends raise an alarm.\n\n"
        "examples:\n"

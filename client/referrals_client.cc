@@ -185,7 +185,7 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::SubmitReferral(v1::Referral 
   }
   if (!referral.referral_id().empty()) {
     return absl::InvalidArgumentError(
-        "field referral_id must be empty: the node assigns the id of a new referral");
+        "field referral_id must be empty: mirctl makes the id of a new referral");
   }
   if (referral.destination_node().empty()) {
     return absl::InvalidArgumentError("field destination_node is required (use --to NODE)");
