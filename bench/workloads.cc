@@ -105,15 +105,8 @@ void StartSubmission(OperatorClient& client, int lane, SubmitPath path,
                            then(std::move(outcome));
                          });
   };
-  if (path == SubmitPath::kSubmitOnly) {
-    v1::PrepareResponse own;
-    v1::EnvelopeHeader* h = own.add_headers();
-    h->set_message_id(NewUuid());
-    h->set_kind(v1::REFERRAL);
-    h->set_recipient_node("nvn");
-    h->set_referral_id(NewUuid());
-    h->set_sequence(1);
-    submit(own);
+  if (path == SubmitPath::kClient) {
+    submit(client::NewReferralHeader("nvn", absl::Now()));
     return;
   }
   call->prepare_request.set_kind(v1::REFERRAL);

@@ -59,8 +59,12 @@ class RunningNetwork {
 
 // How an operator client submits a referral.
 enum class SubmitPath {
-  kClient,      // as client/referrals_client.cc: Prepare, sign under its header, Submit
-  kSubmitOnly,  // the client makes the header itself: sign, Submit (one round trip)
+  // As mirctl (client/referrals_client.cc): the header from
+  // client::NewReferralHeader, sign, Submit (one round trip).
+  kClient,
+  // Prepare, sign under the node's header, Submit: the older path, still
+  // open to other clients (two round trips).
+  kPrepare,
 };
 
 struct SubmitFigures {
