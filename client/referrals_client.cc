@@ -118,10 +118,10 @@ absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
 }
 
 template <typename Response, typename Rpc>
-absl::StatusOr<Response> ReferralsClient::Call(Rpc rpc) {
+absl::StatusOr<Response> ReferralsClient::Call(Rpc rpc, std::optional<absl::Duration> wait) {
   grpc::ClientContext context;
   // gRPC measures its deadline on the wall clock, whatever options_.clock says.
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  context.set_deadline(absl::ToChronoTime(absl::Now() + wait.value_or(options_.timeout)));
   Response response;
   grpc::Status status = rpc(&context, &response);
   if (!status.ok()) return RpcError(status);
@@ -146,12 +146,16 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(const v1::PrepareResp
   for (std::string& envelope : envelopes) request.add_envelopes(std::move(envelope));
   const int attempts = std::max(1, options_.submit_attempts);
   absl::Duration backoff = options_.resend_backoff;
+  // The sends share the command's timeout (wall clock, as gRPC's deadlines).
+  const absl::Time give_up = absl::Now() + options_.timeout;
   for (int attempt = 1;; ++attempt) {
     grpc::Status lost;
-    auto answer = Call<v1::SubmitResponse>([&](grpc::ClientContext* c, v1::SubmitResponse* r) {
-      lost = stub_->Submit(c, request, r);
-      return lost;
-    });
+    auto answer = Call<v1::SubmitResponse>(
+        [&](grpc::ClientContext* c, v1::SubmitResponse* r) {
+          lost = stub_->Submit(c, request, r);
+          return lost;
+        },
+        (give_up - absl::Now()) / (attempts - attempt + 1));
     // Whether the node committed is unknown only when no answer came; a
     // failed handshake never reached it.
     const bool unknown = lost.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
@@ -160,7 +164,7 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(const v1::PrepareResp
                           !LooksLikeHandshakeFailure(lost.error_message()));
     if (answer.ok() || !unknown) return answer;
     const v1::EnvelopeHeader& h = headers.headers(0);
-    if (attempt == attempts) {
+    if (attempt == attempts || absl::Now() + backoff >= give_up) {
       return WithMore(answer.status(),
                       absl::StrCat("; whether the node recorded message ", h.message_id(),
                                    " on referral ", h.referral_id(), " is unknown: check with ",
@@ -171,7 +175,6 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(const v1::PrepareResp
                                       h.referral_id(), ": sending the same signed message again (",
                                       attempt + 1, " of ", attempts, ")"));
     }
-    // gRPC's deadlines run on the wall clock too: a fake clock must not stall this.
     absl::SleepFor(backoff);
     backoff *= 2;
   }

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,16 +33,17 @@ struct ConnectionOptions {
   std::string certificate;  // PEM certificate file of the person (mir://NODE/ROLE/NAME)
   std::string key;          // PEM Ed25519 private key file belonging to it
   std::string ca;           // PEM certificate file of the network CA
-  // Deadline of each call (not of Watch's stream). Too short fails calls on a
-  // slow link that would have succeeded; too long keeps an operator waiting
-  // on a dead node.
+  // Deadline of each call (not of Watch's stream; a Submit and its resends
+  // share one). Too short fails calls on a slow link that would have
+  // succeeded; too long keeps an operator waiting on a dead node.
   absl::Duration timeout = absl::Seconds(10);
   // Reads "now" for certificate validity and created_at; must outlive the client.
   const Clock* clock = RealClock::Get();
-  // Sends of one Submit in all, when its answer is lost (UNAVAILABLE, or none
-  // within `timeout`): always the same signed envelopes, which the node
-  // applies at most once. 1: never resend, and a lost answer leaves the
-  // person not knowing whether it landed.
+  // Sends of one Submit in all, when its answer is lost (UNAVAILABLE, or no
+  // answer in time): always the same signed envelopes, which the node
+  // applies at most once. They share `timeout`, each waiting for its share
+  // of what is left. 1: never resend, and a lost answer leaves the person
+  // not knowing whether it landed.
   int submit_attempts = 3;
   // Wait before the first resend, doubled before each next one. Too short: a
   // node that is restarting is asked again before it can answer.
@@ -96,8 +98,9 @@ class ReferralsClient {
   ReferralsClient(ConnectionOptions options, std::unique_ptr<Signer> signer,
                   std::shared_ptr<grpc::Channel> channel);
 
+  // One call, answered within `wait` (options_.timeout when unset).
   template <typename Response, typename Rpc>
-  absl::StatusOr<Response> Call(Rpc rpc);
+  absl::StatusOr<Response> Call(Rpc rpc, std::optional<absl::Duration> wait = std::nullopt);
   absl::Status RpcError(const grpc::Status& status) const;
   absl::StatusOr<v1::PrepareResponse> Prepare(v1::MessageKind kind, const std::string& referral_id,
                                               const std::string& destination);

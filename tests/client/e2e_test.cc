@@ -437,7 +437,7 @@ TEST_F(MirctlTest, ASubmitWhoseAnswerIsLostIsSentAgainAndLandsOnce) {
   Result submitted =
       Mirctl("toscana/operator",
              {"submit", "--to", "nvn", "--consent", "--person-code", "TOS-E2E5", "--urgency",
-              "EMERGENCY_24H", "--timeout", "1s"},
+              "EMERGENCY_24H", "--timeout", "3s"},
              [&](client::Environment& env) {
                env.connect = [&](const ConnectionOptions& o) {
                  ConnectionOptions options = o;
