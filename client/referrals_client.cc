@@ -200,7 +200,7 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::SubmitReferral(v1::Referral 
   referral.set_origin_node(identity().node);
   if (referral.destination_node() == identity().node) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "field destination_node must be another node than yours (", identity().node, ")"));
+        "field destination_node must name a node other than yours (", identity().node, ")"));
   }
   const absl::Time now = options_.clock->Now();
   const v1::PrepareResponse own = NewReferralHeader(referral.destination_node(), now);

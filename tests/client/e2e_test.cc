@@ -397,6 +397,12 @@ TEST_F(MirctlTest, NewReferralIsSubmittedUnderAHeaderTheClientMade) {
   EXPECT_EQ(view->timeline(0).message_id(), submitted->message_ids(0));
   EXPECT_EQ(view->timeline(0).at().seconds(), absl::ToUnixSeconds(client_clock.Now()));
   EXPECT_EQ(view->timeline(0).at().nanos(), 0);
+
+  // Without Prepare, mirctl itself refuses its own node as the destination.
+  referral.set_destination_node("toscana");
+  auto own_node = anna->SubmitReferral(referral);
+  EXPECT_THAT(own_node.status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(own_node.status().message(), HasSubstr("must name a node other than yours"));
 }
 
 // Holds the write lock of a node's database from outside, as a stalled disk
