@@ -435,15 +435,16 @@ class WriteLock {
 TEST_F(MirctlTest, ASubmitWhoseAnswerIsLostIsSentAgainAndLandsOnce) {
   ASSERT_TRUE(StartNode("nvn"));
   ASSERT_TRUE(StartNode("toscana"));
-  // toscana cannot commit until mirctl gives up waiting for its first answer;
-  // it commits that first submission once mirctl says it sends again.
+  // toscana cannot commit until mirctl gives up waiting for its first answer
+  // (a third of --timeout: 2s, well inside the store's 5s busy timeout); it
+  // commits that first submission once mirctl says it sends again.
   WriteLock stall(options_["toscana"].database_path);
   ASSERT_TRUE(stall.held());
   std::vector<std::string> resends;
   Result submitted =
       Mirctl("toscana/operator",
              {"submit", "--to", "nvn", "--consent", "--person-code", "TOS-E2E5", "--urgency",
-              "EMERGENCY_24H", "--timeout", "3s"},
+              "EMERGENCY_24H", "--timeout", "6s"},
              [&](client::Environment& env) {
                env.connect = [&](const ConnectionOptions& o) {
                  ConnectionOptions options = o;
