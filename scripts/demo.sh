@@ -88,8 +88,12 @@ step() {
 }
 # Waits until NODE/ROLE sees referral ID in STATE.
 wait_state() {
+  local listed
   for _ in $(seq 100); do
-    as "$1" list --state "$3" --json 2>/dev/null | grep -q "$2" && return 0
+    # Not "list | grep -q": grep leaves at the first match, and a long list
+    # (a demo folder used many times) then dies of SIGPIPE, failing the pipe.
+    listed=$(as "$1" list --state "$3" --json 2>/dev/null) || listed=
+    [[ $listed == *"$2"* ]] && return 0
     sleep 0.1
   done
   echo "timed out waiting for $2 to reach $3 at ${1%%/*}; see $demo/logs/" >&2
