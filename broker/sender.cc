@@ -96,10 +96,12 @@ void PeerSender::Run() {
     const absl::Time now = clock_->Now();
     if (FillWindow(now) > 0) continue;  // more may be due at once
     // Sleep until an answer, new work, stop, or (with a free slot) the next
-    // due time: whatever was due by `now` is in flight already.
+    // due time: whatever was due by `now` is in flight already. NextDue reads
+    // every pending entry's retry time, so not with the window full, as it is
+    // all through a drain: an answer wakes the loop soon enough there.
     const absl::Duration poll = options_->outbox_poll_interval;
     absl::Duration wait = poll;
-    if (static_cast<int>(in_flight_.size()) <= options_->in_flight_per_peer) {
+    if (static_cast<int>(in_flight_.size()) < options_->in_flight_per_peer) {
       if (auto next = store_->NextDue(peer_, now); next.ok() && next->has_value()) {
         wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
       }
