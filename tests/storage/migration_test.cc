@@ -359,8 +359,9 @@ TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
   EXPECT_EQ((*due)[1].message_id, "relayed-1");
   EXPECT_EQ((*due)[1].urgency, v1::URGENCY_ORDINARY);
   RawDb raw = OpenRaw(path_);
-  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox_pending'"),
-            "0");
+  EXPECT_EQ(
+      QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox_pending'"),
+      "0");
 }
 
 }  // namespace

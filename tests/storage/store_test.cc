@@ -488,24 +488,28 @@ TEST_F(StoreTest, BatchOfInboundMessagesInOneTransaction) {
   EXPECT_EQ(*store_->FindOutbox("reply-" + bad.message_id), std::nullopt);
 }
 
+// The message ids of `entries`, in order (empty on error).
+std::vector<std::string> MessageIds(const absl::StatusOr<std::vector<OutboxEntry>>& entries) {
+  std::vector<std::string> out;
+  if (entries.ok()) {
+    for (const OutboxEntry& e : *entries) out.push_back(e.message_id);
+  }
+  return out;
+}
+
 TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
   ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
     for (const char* id : {"a1", "a2", "a3"})
       RETURN_IF_ERROR(txn.Enqueue(Outgoing(id, "lombardia")));
     return txn.Enqueue(Outgoing("b1", "veneto"));
   }));
-  auto ids = [](const absl::StatusOr<std::vector<OutboxEntry>>& entries) {
-    std::vector<std::string> out;
-    if (entries.ok()) {
-      for (const OutboxEntry& e : *entries) out.push_back(e.message_id);
-    }
-    return out;
-  };
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)),
               ElementsAre("a1", "a2", "a3"));
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 2)), ElementsAre("a1", "a2"));
-  EXPECT_THAT(ids(store_->DuePending("veneto", clock_.Now(), 10)), ElementsAre("b1"));
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now() - absl::Seconds(1), 10)), IsEmpty());
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 2)),
+              ElementsAre("a1", "a2"));
+  EXPECT_THAT(MessageIds(store_->DuePending("veneto", clock_.Now(), 10)), ElementsAre("b1"));
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now() - absl::Seconds(1), 10)),
+              IsEmpty());
 
   absl::StatusOr<std::optional<OutboxEntry>> a1 = store_->FindOutbox("a1");
   ASSERT_OK(a1);
@@ -523,7 +527,7 @@ TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
       store_->MarkAttemptFailed(id1, kT0 + absl::Seconds(30), "UNAVAILABLE: connection refused"));
   ASSERT_OK(store_->MarkDelivered(id2, "receipt-a2"));
   ASSERT_OK(store_->MarkDead(id3, "refused: NOT_FOR_THIS_NODE"));
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), IsEmpty());
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)), IsEmpty());
   EXPECT_EQ(*store_->NextDue("lombardia", clock_.Now()), kT0 + absl::Seconds(30));
   EXPECT_EQ(*store_->NextDue("veneto", kT0 - absl::Microseconds(1)), kT0);
   // Due already: the sender's to send now, not to wait for.
@@ -537,9 +541,9 @@ TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
   EXPECT_EQ((*due)[0].attempts, 1);
   EXPECT_EQ((*due)[0].last_error, "UNAVAILABLE: connection refused");
 
-  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kDead, 10)), ElementsAre("a3"));
-  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kDelivered, 10)), ElementsAre("a2"));
-  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kPending, 10)), ElementsAre("a1", "b1"));
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kDead, 10)), ElementsAre("a3"));
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kDelivered, 10)), ElementsAre("a2"));
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kPending, 10)), ElementsAre("a1", "b1"));
   EXPECT_EQ((*store_->FindOutbox("a2"))->receipt, "receipt-a2");
 
   // State rules.
@@ -562,12 +566,13 @@ TEST_F(StoreTest, OutboxDuePendingDeliveredDeadAndRequeue) {
   EXPECT_EQ((*a3)->state, OutboxState::kPending);
   EXPECT_EQ((*a3)->next_attempt_at, clock_.Now());
   EXPECT_EQ((*a3)->attempts, 0);
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)), ElementsAre("a1", "a3"));
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)),
+              ElementsAre("a1", "a3"));
 
   ASSERT_OK(store_->MarkDead(id1, "gave up"));
   ASSERT_OK(store_->MarkDead(id3, "gave up"));
   EXPECT_EQ(*store_->RequeueAllDead(), 2);
-  EXPECT_THAT(ids(store_->ListOutbox(OutboxState::kDead, 10)), IsEmpty());
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kDead, 10)), IsEmpty());
   EXPECT_EQ(*store_->RequeueAllDead(), 0);
 }
 
@@ -613,40 +618,33 @@ TEST_F(StoreTest, DuePendingTakesTheMostUrgentReferralsFirst) {
     RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("urgent-1", "urgent-ref")));
     // A relay: the referral is not held here; its envelope says EMERGENCY_24H,
     // and a later status change of it inherits that.
-    RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("relayed-referral", "relayed-ref", v1::REFERRAL,
-                                              v1::URGENCY_EMERGENCY_24H)));
+    RETURN_IF_ERROR(txn.Enqueue(
+        OutgoingAbout("relayed-referral", "relayed-ref", v1::REFERRAL, v1::URGENCY_EMERGENCY_24H)));
     RETURN_IF_ERROR(txn.Enqueue(OutgoingAbout("relayed-change", "relayed-ref")));
     return txn.Enqueue(OutgoingAbout("stranger", "never-seen-ref"));
   }));
-  auto ids = [](const absl::StatusOr<std::vector<OutboxEntry>>& entries) {
-    std::vector<std::string> out;
-    if (entries.ok()) {
-      for (const OutboxEntry& e : *entries) out.push_back(e.message_id);
-    }
-    return out;
-  };
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)),
               ElementsAre("relayed-referral", "relayed-change", "urgent-1", "unknown-1",
                           "ordinary-1", "stranger"));
   EXPECT_EQ((*store_->FindOutbox("relayed-change"))->urgency, v1::URGENCY_EMERGENCY_24H);
   EXPECT_EQ((*store_->FindOutbox("urgent-1"))->urgency, v1::URGENCY_URGENT);
   EXPECT_EQ((*store_->FindOutbox("stranger"))->urgency, v1::URGENCY_ORDINARY);
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 2)),
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 2)),
               ElementsAre("relayed-referral", "relayed-change"));
 
   // Entries waiting for a retry are not due, however urgent, until the peer
   // answers again and MakeDueNow brings them forward.
   for (const char* id : {"relayed-referral", "relayed-change", "ordinary-1"}) {
-    ASSERT_OK(store_->MarkAttemptFailed((*store_->FindOutbox(id))->id,
-                                        kT0 + absl::Minutes(1), "UNAVAILABLE"));
+    ASSERT_OK(store_->MarkAttemptFailed((*store_->FindOutbox(id))->id, kT0 + absl::Minutes(1),
+                                        "UNAVAILABLE"));
   }
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)),
               ElementsAre("urgent-1", "unknown-1", "stranger"));
-  EXPECT_THAT(ids(store_->DuePending("lombardia", absl::InfiniteFuture(), 1)),
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", absl::InfiniteFuture(), 1)),
               ElementsAre("relayed-referral"));
   EXPECT_EQ(*store_->MakeDueNow("veneto", clock_.Now()), 0);
   EXPECT_EQ(*store_->MakeDueNow("lombardia", clock_.Now()), 3);
-  EXPECT_THAT(ids(store_->DuePending("lombardia", clock_.Now(), 10)),
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)),
               ElementsAre("relayed-referral", "relayed-change", "urgent-1", "unknown-1",
                           "ordinary-1", "stranger"));
   EXPECT_EQ((*store_->FindOutbox("ordinary-1"))->next_attempt_at, clock_.Now());
