@@ -340,6 +340,7 @@ TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   const std::string slow = NewUuid();
 
   HoldingPeer peer([&](const v1::EnvelopeHeader& h) { return h.referral_id() == slow; });
+  ReleasePort("nvn");
   std::unique_ptr<grpc::Server> server = ServeAsNvn(&peer, ports_["nvn"]);
   ASSERT_NE(server, nullptr);
 
@@ -369,6 +370,7 @@ TEST_F(NetworkTest, AnEmergencyIsSentWhileABacklogFillsTheWindow) {
   const std::string emergency = NewUuid();
   const std::string urgent = NewUuid();
   HoldingPeer peer([&](const v1::EnvelopeHeader& h) { return h.referral_id() != emergency; });
+  ReleasePort("nvn");
   std::unique_ptr<grpc::Server> server = ServeAsNvn(&peer, ports_["nvn"]);
   ASSERT_NE(server, nullptr);
 

@@ -1,7 +1,13 @@
 #include "tests/broker/network.h"
 
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
+#include <utility>
 
 #include "broker/envelope_events.h"
 #include "common/grpc_status.h"
@@ -13,6 +19,44 @@
 namespace mir::testing {
 
 int FreePort() { return FreeLoopbackPort(); }
+
+PortHold::PortHold() { Bind(0); }
+
+PortHold::PortHold(int port) { Bind(port); }
+
+PortHold::PortHold(PortHold&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), port_(other.port_) {}
+
+PortHold& PortHold::operator=(PortHold&& other) noexcept {
+  if (this != &other) {
+    Release();
+    fd_ = std::exchange(other.fd_, -1);
+    port_ = other.port_;
+  }
+  return *this;
+}
+
+void PortHold::Bind(int port) {
+  // No SO_REUSEADDR: nobody else can bind the port while this socket holds it.
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  socklen_t len = sizeof(addr);
+  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    Release();
+    port_ = port;
+    return;
+  }
+  port_ = ntohs(addr.sin_port);
+}
+
+void PortHold::Release() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
 
 std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
 

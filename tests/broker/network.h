@@ -23,6 +23,26 @@ namespace mir::testing {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// Keeps a loopback port bound but not listening, so that no other process
+// (a test running beside this one picks its ports the same way) takes it
+// while the node meant for it is down: connections to it are refused, as
+// to a node that is not running. Release before something listens there.
+class PortHold {
+ public:
+  PortHold();                   // a free port
+  explicit PortHold(int port);  // `port`, if it can be bound now; else holds nothing
+  ~PortHold() { Release(); }
+  PortHold(PortHold&& other) noexcept;
+  PortHold& operator=(PortHold&& other) noexcept;
+  int port() const { return port_; }
+  void Release();
+
+ private:
+  void Bind(int port);
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // Options for `node` listening on `port`, with its database in `dir` and
 // certificates from the test PKI. Fast retry settings for tests.
 broker::BrokerOptions NodeOptions(const std::string& node, int port, const std::string& dir);

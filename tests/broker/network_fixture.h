@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "crypto/envelope_bytes.h"
 #include "tests/broker/network.h"
@@ -15,7 +16,11 @@ class NetworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = NewTempDir();
-    for (const char* node : {"nvn", "toscana", "lombardia"}) ports_[node] = FreePort();
+    for (const char* node : {"nvn", "toscana", "lombardia"}) {
+      PortHold hold;
+      ports_[node] = hold.port();
+      held_ports_.insert_or_assign(node, std::move(hold));
+    }
     options_["nvn"] = NodeOptions("nvn", ports_["nvn"], dir_);
     options_["nvn"].peers = {{"toscana", Address(ports_["toscana"])},
                              {"lombardia", Address(ports_["lombardia"])}};
@@ -30,12 +35,19 @@ class NetworkTest : public ::testing::Test {
   void TearDown() override { brokers_.clear(); }
 
   ::testing::AssertionResult StartNode(const std::string& node) {
+    ReleasePort(node);
     auto b = broker::Broker::Start(options_[node], clock_);
     if (!b.ok()) return ::testing::AssertionFailure() << node << ": " << b.status();
     brokers_[node] = std::move(*b);
     return ::testing::AssertionSuccess();
   }
-  void StopNode(const std::string& node) { brokers_.erase(node); }
+  void StopNode(const std::string& node) {
+    brokers_.erase(node);
+    // Best effort: connections the node had may still hold the port.
+    held_ports_.insert_or_assign(node, PortHold(ports_[node]));
+  }
+  // For a stand-in server on `node`'s port.
+  void ReleasePort(const std::string& node) { held_ports_.erase(node); }
   storage::Store& Store(const std::string& node) { return brokers_.at(node)->node().store(); }
   broker::Node& NodeAt(const std::string& node) { return brokers_.at(node)->node(); }
 
@@ -62,6 +74,8 @@ class NetworkTest : public ::testing::Test {
 
   std::string dir_;
   std::map<std::string, int> ports_;
+  // Each node's port while the node is down (a test beside this one cannot take it).
+  std::map<std::string, PortHold> held_ports_;
   std::map<std::string, broker::BrokerOptions> options_;
   std::map<std::string, std::unique_ptr<broker::Broker>> brokers_;
   const Clock* clock_ = RealClock::Get();
