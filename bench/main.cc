@@ -417,6 +417,24 @@ int Main(int argc, char** argv) {
     }
   }
 
+  // --- Submit while nvn is down: the submission path with nothing else to do ---
+  std::map<int, SubmitFigures> submits_alone;
+  if (wants("submit")) {
+    const std::string dir = flags.dir + "/nvn-down";
+    std::filesystem::create_directories(dir);
+    const Network network = Network::Make(*pki, dir, flags.in_flight_per_peer);
+    auto net = RunningNetwork::Start(network, {"toscana"});
+    if (!net.ok()) return fail("network with nvn down", net.status());
+    for (int in_flight : {1, 64}) {
+      Progress(absl::StrCat("submit while nvn is down, ", in_flight, " in flight"));
+      auto r = RunSubmitWhilePeerDown(**net, in_flight, flags.submit);
+      if (!r.ok()) return fail("submit while nvn is down", r.status());
+      submits_alone[in_flight] = *r;
+      table.Run("submit at toscana while nvn is down (as mirctl): nothing forwarded meanwhile",
+                r->run, in_flight == 64 ? CostNote(r->cost) : "");
+    }
+  }
+
   // --- Drain ---
   std::optional<DrainFigures> drain;
   if (wants("drain")) {
@@ -508,10 +526,13 @@ int Main(int argc, char** argv) {
       v.measured = it->second.run.p50_us;
       v.limit = 1.3 * (echo1.p50_us + sqlite.commit_p50_us_1 + 1e6 / ours->verify_per_s);
       auto prepared = submits.find({1, SubmitPath::kPrepare});
+      auto alone = submits_alone.find(1);
       v.note = absl::StrFormat(
-          "floors: echo %.0f + commit %.0f + %s verify %.0f µs; with Prepare: %.2f", echo1.p50_us,
-          sqlite.commit_p50_us_1, ours->library, 1e6 / ours->verify_per_s,
-          prepared == submits.end() ? 0.0 : v.limit / prepared->second.run.p50_us);
+          "floors: echo %.0f + commit %.0f + %s verify %.0f µs; with Prepare: %.2f; with nvn "
+          "down (nothing forwarded meanwhile): %.2f",
+          echo1.p50_us, sqlite.commit_p50_us_1, ours->library, 1e6 / ours->verify_per_s,
+          prepared == submits.end() ? 0.0 : v.limit / prepared->second.run.p50_us,
+          alone == submits_alone.end() ? 0.0 : v.limit / alone->second.run.p50_us);
     }
     AddTarget(table, v);
   }

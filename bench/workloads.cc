@@ -243,6 +243,18 @@ std::string Uuid(uint32_t kind, uint64_t n) {
   return absl::StrFormat("%08x-0000-4000-8000-%012x", kind, n);
 }
 
+// Submissions that complete when toscana answered.
+Operation Submitting(OperatorClient& client, SubmitPath path) {
+  return [&client, path](int lane, std::function<void(absl::Status)> done) {
+    StartSubmission(client, lane, path, [done = std::move(done)](absl::StatusOr<std::string> id) {
+      done(id.status());
+    });
+  };
+}
+
+// Submissions made before a measured run, so connections and caches are warm.
+int WarmUpCount(int in_flight, int count) { return std::min(count, 2 * in_flight + 20); }
+
 }  // namespace
 
 std::string ReferralBody(const std::string& referral_id, const std::string& destination,
@@ -265,9 +277,10 @@ std::string ReferralBody(const std::string& referral_id, const std::string& dest
 
 // --- RunningNetwork ---
 
-absl::StatusOr<std::unique_ptr<RunningNetwork>> RunningNetwork::Start(const Network& network) {
+absl::StatusOr<std::unique_ptr<RunningNetwork>> RunningNetwork::Start(
+    const Network& network, const std::vector<std::string>& nodes) {
   std::unique_ptr<RunningNetwork> net(new RunningNetwork(network));
-  for (const char* node : {"nvn", "toscana"}) {
+  for (const std::string& node : nodes) {
     auto process = std::make_unique<BrokerProcess>(network, node);
     if (auto started = process->Start(); !started.ok()) return started.status();
     auto peek = DbPeek::Open(network.DatabasePath(node));
@@ -310,12 +323,8 @@ absl::StatusOr<SubmitFigures> RunSubmit(RunningNetwork& net, int in_flight, int 
                                         SubmitPath path) {
   auto client = ConnectOperator(net.network().pki, net.network().Address("toscana"), in_flight);
   if (!client.ok()) return client.status();
-  Operation submit = [&](int lane, std::function<void(absl::Status)> done) {
-    StartSubmission(*client, lane, path, [done = std::move(done)](absl::StatusOr<std::string> id) {
-      done(id.status());
-    });
-  };
-  RunClosedLoop(in_flight, std::min(count, 2 * in_flight + 20), submit);  // warm-up
+  const Operation submit = Submitting(*client, path);
+  RunClosedLoop(in_flight, WarmUpCount(in_flight, count), submit);
   if (!net.WaitQuiet(absl::Minutes(5))) return absl::DeadlineExceededError("warm-up did not drain");
   SubmitFigures out;
   net.BeginCost();
@@ -323,6 +332,19 @@ absl::StatusOr<SubmitFigures> RunSubmit(RunningNetwork& net, int in_flight, int 
   if (!net.WaitQuiet(absl::Minutes(10))) {
     return absl::DeadlineExceededError("the submitted referrals did not drain in 10 minutes");
   }
+  out.cost = net.EndCost(out.run.completed);
+  return out;
+}
+
+absl::StatusOr<SubmitFigures> RunSubmitWhilePeerDown(RunningNetwork& net, int in_flight,
+                                                     int count) {
+  auto client = ConnectOperator(net.network().pki, net.network().Address("toscana"), in_flight);
+  if (!client.ok()) return client.status();
+  const Operation submit = Submitting(*client, SubmitPath::kClient);
+  RunClosedLoop(in_flight, WarmUpCount(in_flight, count), submit);
+  SubmitFigures out;
+  net.BeginCost();
+  out.run = RunClosedLoop(in_flight, count, submit);
   out.cost = net.EndCost(out.run.completed);
   return out;
 }
@@ -342,7 +364,7 @@ absl::StatusOr<SubmitFigures> RunEndToEnd(RunningNetwork& net, int in_flight, in
                       (*watcher)->Watch(*id, [done] { done(absl::OkStatus()); });
                     });
   };
-  RunClosedLoop(in_flight, std::min(count, 2 * in_flight + 20), deliver);  // warm-up
+  RunClosedLoop(in_flight, WarmUpCount(in_flight, count), deliver);
   if (!net.WaitQuiet(absl::Minutes(5))) return absl::DeadlineExceededError("warm-up did not drain");
   SubmitFigures out;
   net.BeginCost();

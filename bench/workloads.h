@@ -36,7 +36,10 @@ struct PhaseCost {
 // nvn and toscana running as processes, with their databases peeked at.
 class RunningNetwork {
  public:
-  static absl::StatusOr<std::unique_ptr<RunningNetwork>> Start(const Network& network);
+  // Starts `nodes` (both by default). A node left out is down: the others
+  // queue what they would send it, and WaitQuiet is not for such a network.
+  static absl::StatusOr<std::unique_ptr<RunningNetwork>> Start(
+      const Network& network, const std::vector<std::string>& nodes = {"nvn", "toscana"});
   const Network& network() const { return network_; }
   BrokerProcess& process(const std::string& node) { return *processes_.at(node); }
   DbPeek& peek(const std::string& node) { return *peeks_.at(node); }
@@ -77,6 +80,13 @@ struct SubmitFigures {
 // the cost covers forwarding to nvn and nvn's RECEIVED coming back.
 absl::StatusOr<SubmitFigures> RunSubmit(RunningNetwork& net, int in_flight, int count,
                                         SubmitPath path);
+
+// The same submissions (as mirctl) to a network where only toscana runs:
+// nvn is down, so nothing is forwarded and no RECEIVED comes back while they
+// are measured. What is left is the submission path alone at one node; the
+// cost covers toscana's own work (and its attempts to reach nvn).
+absl::StatusOr<SubmitFigures> RunSubmitWhilePeerDown(RunningNetwork& net, int in_flight,
+                                                     int count);
 
 // Submit at toscana, then wait until toscana's outbox entry for it is
 // delivered, i.e. toscana holds nvn's verified receipt. Latency is from the
