@@ -293,7 +293,10 @@ absl::StatusOr<std::unique_ptr<RunningNetwork>> RunningNetwork::Start(
 
 bool RunningNetwork::WaitQuiet(absl::Duration timeout) {
   return WaitUntil(
-      [this] { return peek("toscana").OutboxCount(0) == 0 && peek("nvn").OutboxCount(0) == 0; },
+      [this] {
+        return std::all_of(peeks_.begin(), peeks_.end(),
+                           [](const auto& node) { return node.second->OutboxCount(0) == 0; });
+      },
       timeout);
 }
 

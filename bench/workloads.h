@@ -37,14 +37,14 @@ struct PhaseCost {
 class RunningNetwork {
  public:
   // Starts `nodes` (both by default). A node left out is down: the others
-  // queue what they would send it, and WaitQuiet is not for such a network.
+  // queue what they would send it, so such a network is never quiet.
   static absl::StatusOr<std::unique_ptr<RunningNetwork>> Start(
       const Network& network, const std::vector<std::string>& nodes = {"nvn", "toscana"});
   const Network& network() const { return network_; }
   BrokerProcess& process(const std::string& node) { return *processes_.at(node); }
   DbPeek& peek(const std::string& node) { return *peeks_.at(node); }
-  // Waits until neither node has a pending outbox entry (everything sent so
-  // far is delivered and receipted both ways). False on timeout.
+  // Waits until no running node has a pending outbox entry (everything sent
+  // so far is delivered and receipted both ways). False on timeout.
   bool WaitQuiet(absl::Duration timeout);
   // Snapshot for PhaseCost: call Begin before, End after a phase.
   void BeginCost();
