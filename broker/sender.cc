@@ -72,16 +72,18 @@ struct PeerSender::Call {
   v1::DeliverResponse response;
   grpc::Status status;
   bool receipted = false;  // the peer's receipt for these exact bytes verified
+  bool probe = false;      // sent while the peer was unreachable
 };
 
 void PeerSender::Run() {
   while (true) {
     std::vector<Call*> answered;
-    bool stopping;
+    bool stopping, new_work;
     {
       absl::MutexLock lock(&mu_);
       answered.swap(answered_);
       stopping = stopping_;
+      new_work = woken_;
       woken_ = false;
     }
     if (!answered.empty()) RecordAnswers(std::move(answered));
@@ -94,18 +96,8 @@ void PeerSender::Run() {
       continue;
     }
     const absl::Time now = clock_->Now();
-    if (FillWindow(now) > 0) continue;  // more may be due at once
-    // Sleep until an answer, new work, stop, or (with a free slot) the next
-    // due time: whatever was due by `now` is in flight already. NextDue reads
-    // every pending entry's retry time, so not with the window full, as it is
-    // all through a drain: an answer wakes the loop soon enough there.
-    const absl::Duration poll = options_->outbox_poll_interval;
-    absl::Duration wait = poll;
-    if (static_cast<int>(in_flight_.size()) < options_->in_flight_per_peer) {
-      if (auto next = store_->NextDue(peer_, now); next.ok() && next->has_value()) {
-        wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
-      }
-    }
+    if (FillWindow(now, new_work) > 0) continue;  // more may be due at once
+    const absl::Duration wait = IdleWait(now);
     absl::MutexLock lock(&mu_);
     auto wake_condition = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return woken_ || stopping_ || !answered_.empty();
@@ -114,7 +106,40 @@ void PeerSender::Run() {
   }
 }
 
-int PeerSender::FillWindow(absl::Time now) {
+// Sleep until an answer, new work, stop, or the next time something may be
+// sent: whatever was due by `now` is in flight already.
+absl::Duration PeerSender::IdleWait(absl::Time now) {
+  const absl::Duration poll = options_->outbox_poll_interval;
+  if (unreachable_) {
+    if (!in_flight_.empty()) return poll;  // the probe's answer wakes the loop
+    return std::clamp(next_probe_at_ - now, absl::ZeroDuration(), poll);
+  }
+  // NextDue reads every pending entry's retry time, so not with the window
+  // full, as it is all through a drain: an answer wakes the loop soon enough.
+  if (static_cast<int>(in_flight_.size()) >= options_->in_flight_per_peer) return poll;
+  auto next = store_->NextDue(peer_, now);
+  if (!next.ok() || !next->has_value()) return poll;
+  return std::clamp(**next - clock_->Now(), absl::ZeroDuration(), poll);
+}
+
+int PeerSender::FillWindow(absl::Time now, bool new_work) {
+  if (unreachable_) {
+    // One probe at a time. New work asks for one at once (the peer may be
+    // back), even if it must wait for the probe in flight to be answered.
+    probe_wanted_ = probe_wanted_ || new_work;
+    if (!in_flight_.empty() || (!probe_wanted_ && now < next_probe_at_)) return 0;
+    // The head of the queue whatever its retry time: the others are not
+    // tried meanwhile, so their times say nothing.
+    auto head = store_->DuePending(peer_, absl::InfiniteFuture(), 1);
+    if (!head.ok()) {
+      MIR_LOG(ERROR) << "outbox for " << peer_ << " unreadable: " << head.status().message();
+      return 0;
+    }
+    probe_wanted_ = false;
+    if (head->empty()) return 0;
+    StartCall(head->front(), /*probe=*/true);
+    return 1;
+  }
   const int window = options_->in_flight_per_peer;
   // One slot beyond the window is kept for emergencies.
   const int emergency_window = window + 1;
@@ -139,9 +164,10 @@ int PeerSender::FillWindow(absl::Time now) {
   return started;
 }
 
-void PeerSender::StartCall(const storage::OutboxEntry& entry) {
+void PeerSender::StartCall(const storage::OutboxEntry& entry, bool probe) {
   auto call = std::make_unique<Call>();
   call->entry = entry;
+  call->probe = probe;
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_->rpc_timeout));
   call->request.set_envelope(entry.envelope);
   Call* raw = call.get();
@@ -157,8 +183,17 @@ void PeerSender::StartCall(const storage::OutboxEntry& entry) {
 void PeerSender::RecordAnswers(std::vector<Call*> answered) {
   // Deliveries are recorded together (one commit); failures one by one.
   std::vector<std::pair<int64_t, std::string>> delivered;
+  Reachability seen;
   for (Call* call : answered) {
     const storage::OutboxEntry& entry = call->entry;
+    const grpc::StatusCode code = call->status.error_code();
+    if (code == grpc::StatusCode::UNAVAILABLE) {
+      seen.unavailable = true;
+      seen.probe_failed = seen.probe_failed || call->probe;
+      seen.error = call->status.error_message();
+    } else if (code != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      seen.answered = true;
+    }
     absl::Status outcome = FromGrpcStatus(call->status);
     if (outcome.ok()) {
       outcome = VerifyReceipt(*verifier_, call->response.receipt(), peer_, entry.message_id,
@@ -202,6 +237,39 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
     }
   }
   for (Call* call : answered) in_flight_.erase(call->entry.id);
+  seen.delivered = !delivered.empty();
+  UpdateReachability(seen);
+}
+
+void PeerSender::UpdateReachability(const Reachability& seen) {
+  if (seen.delivered || seen.answered) {
+    if (unreachable_) MIR_LOG(INFO) << peer_ << " is reachable again";
+    unreachable_ = false;
+    failed_probes_ = 0;
+    return;
+  }
+  if (!seen.unavailable) return;  // only timeouts: no news of the peer
+  if (unreachable_ && !seen.probe_failed) return;  // calls from before it was known
+  if (!unreachable_) {
+    MIR_LOG(WARNING) << peer_ << " is unreachable (" << seen.error.substr(0, 200)
+                     << "): one envelope at a time until it answers";
+  }
+  unreachable_ = true;
+  ++failed_probes_;
+  const absl::Time now = clock_->Now();
+  next_probe_at_ = now + Backoff(failed_probes_);
+  // The envelopes not tried meanwhile still become dead letters in time.
+  auto dead = store_->MarkDeadEnqueuedBy(
+      peer_, now - options_->dead_letter_after,
+      absl::StrCat("UNAVAILABLE: ", peer_, " unreachable for longer than the dead-letter limit: ",
+                   seen.error.substr(0, 150)));
+  if (!dead.ok()) {
+    MIR_LOG(ERROR) << "cannot record dead letters for " << peer_ << ": "
+                   << dead.status().message();
+  } else if (*dead > 0) {
+    MIR_LOG(ERROR) << "dead letters: " << *dead << " messages to " << peer_
+                   << " pending longer than the dead-letter limit";
+  }
 }
 
 void PeerSender::RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,

@@ -25,11 +25,14 @@ namespace mir::broker {
 // window is kept for EMERGENCY_24H envelopes, so an emergency is sent at
 // once even while a backlog fills the window. A delivery counts only once the
 // peer's receipt verifies (node signature, message id, SHA-256 of the exact
-// bytes). Failures retry with exponential backoff and jitter; when the peer
-// answers again after being unreachable, everything waiting for a retry is
-// due at once (most urgent first). An envelope pending longer than
-// `dead_letter_after`, or refused for good by the peer, becomes a dead
-// letter. Resends carry the same bytes. Thread-safe.
+// bytes). Failures retry with exponential backoff and jitter. While the peer
+// is unreachable (UNAVAILABLE), one envelope at a time probes it, the most
+// urgent and oldest, with the same backoff; the others wait untouched, so a
+// backlog costs nothing while the peer is down, and new work probes at once.
+// When the peer answers again, everything waiting is due at once (most
+// urgent first). An envelope pending longer than `dead_letter_after`, or
+// refused for good by the peer, becomes a dead letter. Resends carry the
+// same bytes. Thread-safe.
 class PeerSender {
  public:
   // `jitter` returns a uniform value in [0, 1); injected so tests are
@@ -54,9 +57,23 @@ class PeerSender {
 
   void Run();
   // Starts calls for envelopes due by `now` not yet in flight, up to the
-  // window (one more for an emergency). Returns how many it started.
-  int FillWindow(absl::Time now);
-  void StartCall(const storage::OutboxEntry& entry);
+  // window (one more for an emergency); while the peer is unreachable, one
+  // probe when it is time or `new_work` came. Returns how many it started.
+  int FillWindow(absl::Time now, bool new_work);
+  // How long the loop may sleep when FillWindow started nothing.
+  absl::Duration IdleWait(absl::Time now);
+  // What a batch of answers says of the peer.
+  struct Reachability {
+    bool delivered = false;     // a receipt verified
+    bool answered = false;      // the peer answered, even with a refusal
+    bool unavailable = false;   // a call could not reach the peer
+    bool probe_failed = false;  // ... and it was the probe
+    std::string error;          // the last UNAVAILABLE's message
+  };
+  // Enters or leaves the unreachable state, and schedules the next probe.
+  void UpdateReachability(const Reachability& seen);
+  // `probe`: sent while the peer is unreachable, to learn whether it is back.
+  void StartCall(const storage::OutboxEntry& entry, bool probe = false);
   // Records the outcome of answered calls: deliveries in one commit.
   void RecordAnswers(std::vector<Call*> answered);
   // Records a failed attempt: retry later with backoff, or dead letter.
@@ -81,6 +98,14 @@ class PeerSender {
   // delivery (or the broker just started), so entries may be waiting for
   // retries that the next delivery brings forward.
   bool retries_waiting_ = true;
+  // Owned by the sender thread: the peer's last answers were UNAVAILABLE and
+  // nothing has reached it since. Then only one probe is in flight, sent at
+  // next_probe_at_ (Backoff(failed_probes_) after the last) or, once the
+  // probe in flight is answered, when new work asked for one.
+  bool unreachable_ = false;
+  int failed_probes_ = 0;
+  absl::Time next_probe_at_ = absl::InfinitePast();
+  bool probe_wanted_ = false;
   std::thread thread_;
 };
 

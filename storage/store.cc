@@ -1025,6 +1025,23 @@ class StoreImpl final : public Store {
     });
   }
 
+  absl::StatusOr<int> MarkDeadEnqueuedBy(const std::string& peer, absl::Time enqueued_by,
+                                         const std::string& error) override {
+    int moved = 0;
+    RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db.Prepare("UPDATE outbox INDEXED BY outbox_due SET state = 2, last_error = ?3 "
+                     "WHERE peer = ?1 AND state = 0 AND enqueued_at_us <= ?2",
+                     "mark the peer's expired entries dead"));
+      s.BindText(1, peer).BindInt(2, Micros(enqueued_by)).BindText(3, Truncate(error, kMaxErrorBytes));
+      RETURN_IF_ERROR(s.Run());
+      moved = sqlite3_changes(db.raw());
+      return absl::OkStatus();
+    }));
+    return moved;
+  }
+
   absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
                                                       int limit) override {
     return Read([&](Db& db) -> absl::StatusOr<std::vector<OutboxEntry>> {

@@ -270,6 +270,11 @@ class Store {
                                          const std::string& error) = 0;
   // Pending -> dead (idempotent).
   virtual absl::Status MarkDead(int64_t id, const std::string& error) = 0;
+  // `peer`'s pending entries enqueued at or before `enqueued_by` -> dead,
+  // with `error`: what dead_letter_after ends while the sender, the peer
+  // being unreachable, tries one entry at a time. Returns how many.
+  virtual absl::StatusOr<int> MarkDeadEnqueuedBy(const std::string& peer, absl::Time enqueued_by,
+                                                 const std::string& error) = 0;
   virtual absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
                                                               int limit) = 0;
   virtual absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) = 0;

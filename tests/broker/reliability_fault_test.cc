@@ -66,10 +66,10 @@ class StoreFaultTest : public NetworkTest {
     NetworkTest::SetUp();
     vfs_ = storage::FaultVfs::Get("mir-broker-fault-test");
     vfs_->Clear();
-    // nvn's peers (toscana, lombardia) are not running, and a failed
-    // attempt is retried only after an hour: once each queued envelope has
-    // had its first attempt, nothing but the call under test writes to
-    // nvn's store, so the armed fault hits that call.
+    // nvn's peers (toscana, lombardia) are not running, and a peer found
+    // unreachable is tried again only after an hour (or on new work): once
+    // the senders are idle, nothing but the call under test writes to nvn's
+    // store, so the armed fault hits that call.
     broker::BrokerOptions& o = options_["nvn"];
     o.vfs_name = vfs_->name();
     o.initial_backoff = absl::Hours(1);
@@ -82,14 +82,27 @@ class StoreFaultTest : public NetworkTest {
     NetworkTest::TearDown();
   }
 
-  // Every envelope queued at nvn has had its first (failed) attempt.
+  // nvn's senders are idle: all `queued` envelopes are pending, every peer
+  // they go to has been tried (and found unreachable), and no attempt was
+  // recorded for a while (new work probes at once; the next probe is an
+  // hour away).
   bool SendersIdle(int queued) {
-    auto pending = Store("nvn").ListOutbox(storage::OutboxState::kPending, 0);
-    if (!pending.ok() || static_cast<int>(pending->size()) != queued) return false;
-    for (const storage::OutboxEntry& e : *pending) {
-      if (e.attempts < 1) return false;
-    }
-    return true;
+    auto attempts = [&]() -> std::optional<int> {
+      auto pending = Store("nvn").ListOutbox(storage::OutboxState::kPending, 0);
+      if (!pending.ok() || static_cast<int>(pending->size()) != queued) return std::nullopt;
+      std::map<std::string, int> per_peer;
+      for (const storage::OutboxEntry& e : *pending) per_peer[e.peer] += e.attempts;
+      int total = 0;
+      for (const auto& [peer, tried] : per_peer) {
+        if (tried == 0) return std::nullopt;
+        total += tried;
+      }
+      return total;
+    };
+    const std::optional<int> before = attempts();
+    if (!before.has_value()) return false;
+    absl::SleepFor(absl::Milliseconds(300));
+    return attempts() == before;
   }
 
   storage::FaultVfs* vfs_ = nullptr;

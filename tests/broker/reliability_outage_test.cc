@@ -109,5 +109,72 @@ TEST_F(PeerOutageTest, PeerDownForDaysIsRetriedWithBackoffThenDeadLetteredAndReq
   EXPECT_EQ(timeline->size(), 2u);  // once, however many attempts
 }
 
+// A backlog for an unreachable peer costs nothing while it waits: only the
+// head of the queue is tried (when new work comes, or at the probe's
+// backoff), the rest keep their attempts, and yet all of it becomes a dead
+// letter once dead_letter_after has passed.
+TEST_F(PeerOutageTest, ABacklogForAnUnreachablePeerIsTriedOneAtATimeAndStillExpires) {
+  broker::BrokerOptions& o = options_["toscana"];
+  o.dead_letter_after = broker::BrokerOptions().dead_letter_after;  // 3 days
+  clock_ = &fake_;
+  ASSERT_TRUE(StartNode("toscana"));  // nvn is down
+  clock_ = RealClock::Get();
+
+  StaffClient anna(ports_["toscana"], "toscana/operator");
+  std::vector<std::string> message_ids;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(anna.SubmitReferral("nvn"));
+    v1::Envelope sent;
+    v1::EnvelopeHeader header;
+    ASSERT_TRUE(sent.ParseFromString(anna.last_signed().front()) &&
+                header.ParseFromString(sent.header()));
+    message_ids.push_back(header.message_id());
+  }
+  auto attempts = [&] {
+    std::vector<int> out;
+    for (const std::string& id : message_ids) {
+      auto e = Entry(id);
+      out.push_back(e ? e->attempts : -1);
+    }
+    return out;
+  };
+  // Until toscana has found nvn unreachable, calls may go out side by side;
+  // then nothing moves, since the fake clock stands still.
+  std::vector<int> settled;
+  ASSERT_TRUE(WaitFor([&] {
+    const std::vector<int> before = attempts();
+    if (before[0] < 1) return false;
+    absl::SleepFor(absl::Milliseconds(300));
+    settled = attempts();
+    return settled == before;
+  }));
+
+  // New work probes with the head of the queue (the oldest, all being
+  // ORDINARY), and only with it.
+  for (int probe = 1; probe <= 3; ++probe) {
+    SCOPED_TRACE(probe);
+    NodeAt("toscana").WakeAllSenders();
+    ASSERT_TRUE(WaitFor([&] { return attempts()[0] == settled[0] + probe; }));
+  }
+  std::vector<int> after = attempts();
+  for (size_t i = 1; i < after.size(); ++i) {
+    EXPECT_EQ(after[i], settled[i]) << "envelope " << i << " was tried while nvn was down";
+  }
+
+  // Three days after the last was queued, the next probe fails: all five are dead.
+  fake_.Set(Entry(message_ids.back())->enqueued_at + o.dead_letter_after);
+  NodeAt("toscana").WakeAllSenders();
+  ASSERT_TRUE(WaitFor([&] {
+    for (const std::string& id : message_ids) {
+      auto e = Entry(id);
+      if (!e || e->state != storage::OutboxState::kDead) return false;
+    }
+    return true;
+  }));
+  for (size_t i = 1; i < message_ids.size(); ++i) {
+    EXPECT_NE(Entry(message_ids[i])->last_error.find("UNAVAILABLE"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace mir::testing

@@ -650,6 +650,29 @@ TEST_F(StoreTest, DuePendingTakesTheMostUrgentReferralsFirst) {
   EXPECT_EQ((*store_->FindOutbox("ordinary-1"))->next_attempt_at, clock_.Now());
 }
 
+// What dead_letter_after ends while a peer is unreachable: that peer's
+// pending entries enqueued by the cutoff, and nothing else.
+TEST_F(StoreTest, MarkDeadEnqueuedByEndsOnlyThePeersOldPendingEntries) {
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    for (const char* id : {"old-1", "old-2", "old-delivered"})
+      RETURN_IF_ERROR(txn.Enqueue(Outgoing(id, "lombardia")));
+    return txn.Enqueue(Outgoing("other-peer", "veneto"));
+  }));
+  ASSERT_OK(store_->MarkDelivered((*store_->FindOutbox("old-delivered"))->id, "receipt"));
+  clock_.Advance(absl::Hours(1));
+  ASSERT_OK(store_->Transact([&](Txn& txn) { return txn.Enqueue(Outgoing("new", "lombardia")); }));
+
+  EXPECT_EQ(*store_->MarkDeadEnqueuedBy("lombardia", kT0 - absl::Seconds(1), "UNAVAILABLE"), 0);
+  EXPECT_EQ(*store_->MarkDeadEnqueuedBy("lombardia", kT0, "UNAVAILABLE: down for days"), 2);
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kDead, 10)),
+              ElementsAre("old-1", "old-2"));
+  EXPECT_EQ((*store_->FindOutbox("old-1"))->last_error, "UNAVAILABLE: down for days");
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kPending, 10)),
+              ElementsAre("other-peer", "new"));
+  EXPECT_EQ((*store_->FindOutbox("old-delivered"))->state, OutboxState::kDelivered);
+  EXPECT_EQ(*store_->MarkDeadEnqueuedBy("lombardia", kT0, "again"), 0);  // already dead
+}
+
 // The sender loop's query walks the partial index in (urgency, id) order:
 // no table scan, no sort. (The SQL is the one in store.cc's DuePending.)
 TEST_F(StoreTest, DuePendingUsesTheDueIndex) {
