@@ -259,6 +259,10 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
   const absl::Time now = clock_->Now();
   next_probe_at_ = now + Backoff(failed_probes_);
   // The envelopes not tried meanwhile still become dead letters in time.
+  // That reads every pending entry for the peer, and new work probes at
+  // once, so not on every probe: once a minute is precise enough.
+  if (now < next_expiry_check_) return;
+  next_expiry_check_ = now + kExpiryCheckInterval;
   auto dead = store_->MarkDeadEnqueuedBy(
       peer_, now - options_->dead_letter_after,
       absl::StrCat("UNAVAILABLE: ", peer_, " unreachable for longer than the dead-letter limit: ",

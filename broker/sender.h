@@ -106,6 +106,10 @@ class PeerSender {
   int failed_probes_ = 0;
   absl::Time next_probe_at_ = absl::InfinitePast();
   bool probe_wanted_ = false;
+  // Owned by the sender thread: when a failed probe next dead-letters what
+  // has waited past dead_letter_after without being tried.
+  static constexpr absl::Duration kExpiryCheckInterval = absl::Minutes(1);
+  absl::Time next_expiry_check_ = absl::InfinitePast();
   std::thread thread_;
 };
 
