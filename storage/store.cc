@@ -948,21 +948,11 @@ class StoreImpl final : public Store {
   }
 
   absl::StatusOr<int> MakeDueNow(const std::string& peer, absl::Time now) override {
-    int moved = 0;
-    RETURN_IF_ERROR(RunWrite(
-        [&](Db& db) -> absl::Status {
-          ASSIGN_OR_RETURN(
-              Statement s,
-              db.Prepare("UPDATE outbox INDEXED BY outbox_due SET next_attempt_at_us = ?2 "
-                         "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us > ?2",
-                         "make the peer's pending entries due"));
-          s.BindText(1, peer).BindInt(2, Micros(now));
-          RETURN_IF_ERROR(s.Run());
-          moved = sqlite3_changes(db.raw());
-          return absl::OkStatus();
-        },
-        Sync::kDeferred));
-    return moved;
+    return UpdateCountingRows(
+        "UPDATE outbox INDEXED BY outbox_due SET next_attempt_at_us = ?2 "
+        "WHERE peer = ?1 AND state = 0 AND next_attempt_at_us > ?2",
+        "make the peer's pending entries due",
+        [&](Statement& s) { s.BindText(1, peer).BindInt(2, Micros(now)); }, Sync::kDeferred);
   }
 
   absl::Status MarkDelivered(int64_t id, const std::string& receipt) override {
@@ -1027,19 +1017,14 @@ class StoreImpl final : public Store {
 
   absl::StatusOr<int> MarkDeadEnqueuedBy(const std::string& peer, absl::Time enqueued_by,
                                          const std::string& error) override {
-    int moved = 0;
-    RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
-      ASSIGN_OR_RETURN(
-          Statement s,
-          db.Prepare("UPDATE outbox INDEXED BY outbox_due SET state = 2, last_error = ?3 "
-                     "WHERE peer = ?1 AND state = 0 AND enqueued_at_us <= ?2",
-                     "mark the peer's expired entries dead"));
-      s.BindText(1, peer).BindInt(2, Micros(enqueued_by)).BindText(3, Truncate(error, kMaxErrorBytes));
-      RETURN_IF_ERROR(s.Run());
-      moved = sqlite3_changes(db.raw());
-      return absl::OkStatus();
-    }));
-    return moved;
+    return UpdateCountingRows(
+        "UPDATE outbox INDEXED BY outbox_due SET state = 2, last_error = ?3 "
+        "WHERE peer = ?1 AND state = 0 AND enqueued_at_us <= ?2",
+        "mark the peer's expired entries dead", [&](Statement& s) {
+          s.BindText(1, peer)
+              .BindInt(2, Micros(enqueued_by))
+              .BindText(3, Truncate(error, kMaxErrorBytes));
+        });
   }
 
   absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
@@ -1104,19 +1089,10 @@ class StoreImpl final : public Store {
   }
 
   absl::StatusOr<int> RequeueAllDead() override {
-    int moved = 0;
-    RETURN_IF_ERROR(RunWrite([&](Db& db) -> absl::Status {
-      ASSIGN_OR_RETURN(
-          Statement s,
-          db.Prepare("UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?1, "
-                     "enqueued_at_us = ?1 WHERE state = 2",
-                     "requeue all dead letters"));
-      s.BindInt(1, Micros(clock_.Now()));
-      RETURN_IF_ERROR(s.Run());
-      moved = sqlite3_changes(db.raw());
-      return absl::OkStatus();
-    }));
-    return moved;
+    return UpdateCountingRows(
+        "UPDATE outbox SET state = 0, attempts = 0, next_attempt_at_us = ?1, "
+        "enqueued_at_us = ?1 WHERE state = 2",
+        "requeue all dead letters", [&](Statement& s) { s.BindInt(1, Micros(clock_.Now())); });
   }
 
   absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
@@ -1437,6 +1413,23 @@ class StoreImpl final : public Store {
   // its own fsync. The next synced commit or checkpoint syncs the WAL it is
   // in; a power loss before that loses it, and the envelope is resent.
   enum class Sync { kFull, kDeferred };
+
+  // One UPDATE as a write of its own; returns how many rows it changed.
+  absl::StatusOr<int> UpdateCountingRows(const char* sql, absl::string_view what,
+                                         absl::FunctionRef<void(Statement&)> bind,
+                                         Sync sync = Sync::kFull) {
+    int changed = 0;
+    RETURN_IF_ERROR(RunWrite(
+        [&](Db& db) -> absl::Status {
+          ASSIGN_OR_RETURN(Statement s, db.Prepare(sql, what));
+          bind(s);
+          RETURN_IF_ERROR(s.Run());
+          changed = sqlite3_changes(db.raw());
+          return absl::OkStatus();
+        },
+        sync));
+    return changed;
+  }
 
   // The one write path: BEGIN IMMEDIATE, fn, COMMIT, with the fail-stop rules.
   struct PendingWrite {
