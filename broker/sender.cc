@@ -133,10 +133,17 @@ int PeerSender::FillWindow(absl::Time now, bool new_work) {
     auto head = store_->DuePending(peer_, absl::InfiniteFuture(), 1);
     if (!head.ok()) {
       MIR_LOG(ERROR) << "outbox for " << peer_ << " unreadable: " << head.status().message();
+      next_probe_at_ = now + Backoff(failed_probes_);  // not again at once
       return 0;
     }
     probe_wanted_ = false;
-    if (head->empty()) return 0;
+    if (head->empty()) {
+      // Nothing left to send (all dead letters, say): the next envelope
+      // queued finds out afresh whether the peer is back.
+      unreachable_ = false;
+      failed_probes_ = 0;
+      return 0;
+    }
     StartCall(head->front(), /*probe=*/true);
     return 1;
   }

@@ -3,6 +3,8 @@
 // for dead_letter_after (3 days by default), then makes it a dead letter that
 // staff see and requeue; requeued, it is delivered once the peer is back.
 
+#include <time.h>
+
 #include "grpcpp/client_context.h"
 #include "tests/broker/network_fixture.h"
 #include "tests/broker/staff_client.h"
@@ -174,6 +176,20 @@ TEST_F(PeerOutageTest, ABacklogForAnUnreachablePeerIsTriedOneAtATimeAndStillExpi
   for (size_t i = 1; i < message_ids.size(); ++i) {
     EXPECT_NE(Entry(message_ids[i])->last_error.find("UNAVAILABLE"), std::string::npos);
   }
+
+  // Nothing is left to send, and the next probe's time has come: the sender
+  // sleeps rather than spin on an empty queue (the whole test process used
+  // 1.5 ms of CPU in this half second; 140 ms when the sender spun).
+  fake_.Advance(absl::Hours(1));
+  NodeAt("toscana").WakeAllSenders();
+  auto cpu_seconds = [] {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  };
+  const double cpu_before = cpu_seconds();
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_LT(cpu_seconds() - cpu_before, 0.05);
 }
 
 }  // namespace
