@@ -110,7 +110,7 @@ void PeerSender::Run() {
 // sent: whatever was due by `now` is in flight already.
 absl::Duration PeerSender::IdleWait(absl::Time now) {
   const absl::Duration poll = options_->outbox_poll_interval;
-  if (unreachable_) {
+  if (Unreachable()) {
     if (!in_flight_.empty()) return poll;  // the probe's answer wakes the loop
     return std::clamp(next_probe_at_ - now, absl::ZeroDuration(), poll);
   }
@@ -123,7 +123,7 @@ absl::Duration PeerSender::IdleWait(absl::Time now) {
 }
 
 int PeerSender::FillWindow(absl::Time now, bool new_work) {
-  if (unreachable_) {
+  if (Unreachable()) {
     // One probe at a time. New work asks for one at once (the peer may be
     // back), even if it must wait for the probe in flight to be answered.
     probe_wanted_ = probe_wanted_ || new_work;
@@ -140,7 +140,6 @@ int PeerSender::FillWindow(absl::Time now, bool new_work) {
     if (head->empty()) {
       // Nothing left to send (all dead letters, say): the next envelope
       // queued finds out afresh whether the peer is back.
-      unreachable_ = false;
       failed_probes_ = 0;
       return 0;
     }
@@ -250,18 +249,16 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
 
 void PeerSender::UpdateReachability(const Reachability& seen) {
   if (seen.delivered || seen.answered) {
-    if (unreachable_) MIR_LOG(INFO) << peer_ << " is reachable again";
-    unreachable_ = false;
+    if (Unreachable()) MIR_LOG(INFO) << peer_ << " is reachable again";
     failed_probes_ = 0;
     return;
   }
   if (!seen.unavailable) return;  // only timeouts: no news of the peer
-  if (unreachable_ && !seen.probe_failed) return;  // calls from before it was known
-  if (!unreachable_) {
+  if (Unreachable() && !seen.probe_failed) return;  // calls from before it was known
+  if (!Unreachable()) {
     MIR_LOG(WARNING) << peer_ << " is unreachable (" << seen.error.substr(0, 200)
                      << "): one envelope at a time until it answers";
   }
-  unreachable_ = true;
   ++failed_probes_;
   const absl::Time now = clock_->Now();
   next_probe_at_ = now + Backoff(failed_probes_);

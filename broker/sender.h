@@ -98,12 +98,13 @@ class PeerSender {
   // delivery (or the broker just started), so entries may be waiting for
   // retries that the next delivery brings forward.
   bool retries_waiting_ = true;
-  // Owned by the sender thread: the peer's last answers were UNAVAILABLE and
-  // nothing has reached it since. Then only one probe is in flight, sent at
-  // next_probe_at_ (Backoff(failed_probes_) after the last) or, once the
-  // probe in flight is answered, when new work asked for one.
-  bool unreachable_ = false;
+  // Owned by the sender thread: how many times in a row the peer was found
+  // unreachable (UNAVAILABLE: a call, then each probe), nothing reaching it
+  // since; 0 while it is reachable. While above 0, only one probe is in
+  // flight, sent at next_probe_at_ (Backoff(failed_probes_) after the last)
+  // or, once the probe in flight is answered, when new work asked for one.
   int failed_probes_ = 0;
+  bool Unreachable() const { return failed_probes_ > 0; }
   absl::Time next_probe_at_ = absl::InfinitePast();
   bool probe_wanted_ = false;
   // Owned by the sender thread: when a failed probe next dead-letters what
