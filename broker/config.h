@@ -33,6 +33,13 @@ struct BrokerOptions {
   int max_concurrent_streams = 100;
   // Connections idle this long are closed; frees memory held by silent peers.
   absl::Duration idle_connection_timeout = absl::Minutes(5);
+  // Memory gRPC may charge to this node's server, all connections together
+  // (a grpc::ResourceQuota, broker/server_limits.h). Past it gRPC closes idle
+  // connections and cancels calls at random, legitimate ones included: too
+  // low fails deliveries of large envelopes under load; too high lets big
+  // messages and read buffers grow unchecked. In gRPC 1.51 it does NOT bound
+  // streams opened by a client that never acks SETTINGS (see server_limits.h).
+  size_t memory_quota_bytes = size_t{256} << 20;
   // Threads that run Deliver and the Referrals calls: calls waiting for the
   // same commit share it, so this bounds how many a commit can carry.
   int handler_threads = 64;
