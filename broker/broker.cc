@@ -3,6 +3,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "broker/server_limits.h"
 #include "broker/tls.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -35,7 +36,6 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   ASSIGN_OR_RETURN(broker->node_, Node::Create(options, clock));
   const TlsFiles tls{options.ca_certificate, options.node_certificate, options.node_key};
   ASSIGN_OR_RETURN(auto server_credentials, MutualTlsServerCredentials(tls));
-  ASSIGN_OR_RETURN(auto channel_credentials, MutualTlsChannelCredentials(tls));
 
   const BrokerOptions* node_options = &broker->node_->options();
   for (const auto& [peer, address] : options.peers) {
@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
     // Reconnect promptly when a peer comes back; our own backoff paces retries.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-    auto channel = grpc::CreateCustomChannel(address, channel_credentials, args);
+    ASSIGN_OR_RETURN(ClientTls peer_tls, MutualTlsChannelCredentials(tls, peer));
+    auto channel = grpc::CreateCustomChannel(address, peer_tls.credentials, args);
     broker->senders_[peer] = std::make_unique<PeerSender>(
         peer, channel, &broker->node_->store(), &broker->node_->verifier(), clock, node_options,
         MakeJitter());
@@ -78,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              static_cast<int>(absl::ToInt64Milliseconds(options.idle_connection_timeout)));
+  ApplyServerLimits(builder, options);  // memory quota: broker/server_limits.h
   broker->server_ = builder.BuildAndStart();
   if (broker->server_ == nullptr || broker->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address));

@@ -18,13 +18,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MutualTlsServerCredenti
   return grpc::SslServerCredentials(options);
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MutualTlsChannelCredentials(
-    const TlsFiles& files) {
-  grpc::SslCredentialsOptions options;
-  ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(files.ca_certificate));
-  ASSIGN_OR_RETURN(options.pem_private_key, ReadFile(files.key));
-  ASSIGN_OR_RETURN(options.pem_cert_chain, ReadFile(files.certificate));
-  return grpc::SslCredentials(options);
+absl::StatusOr<ClientTls> MutualTlsChannelCredentials(const TlsFiles& files,
+                                                      const std::string& peer_node) {
+  ASSIGN_OR_RETURN(std::string ca, ReadFile(files.ca_certificate));
+  ASSIGN_OR_RETURN(std::string key, ReadFile(files.key));
+  ASSIGN_OR_RETURN(std::string certificate, ReadFile(files.certificate));
+  return MutualTlsClient(ca, certificate, key, Identity{peer_node, Role::kNode, ""}.Uri());
 }
 
 absl::StatusOr<Identity> PeerIdentity(const grpc::ServerContextBase& context) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/tls_client.h"
 #include "crypto/identity.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -26,9 +27,12 @@ struct TlsFiles {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MutualTlsServerCredentials(
     const TlsFiles& files);
 
-// Client side: present `files.certificate`, trust only the network CA.
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MutualTlsChannelCredentials(
-    const TlsFiles& files);
+// Client side, for dialling `peer_node`: present `files.certificate`, trust
+// only the network CA, and accept only a server whose certificate is
+// mir://<peer_node>/node (common/tls_client.h): another node of the network
+// answering at the peer's address is refused before anything is sent.
+absl::StatusOr<ClientTls> MutualTlsChannelCredentials(const TlsFiles& files,
+                                                      const std::string& peer_node);
 
 // The caller's identity from its verified client certificate (the mir:// URI
 // SAN, exposed by gRPC as "peer_uri"); never from anything the caller says.

@@ -124,12 +124,10 @@ absl::StatusOr<Credentials> LoadCredentials(const std::string& certificate_path,
     return ExplainCertificate(identity.status(), certificate_path, ca_path);
   }
 
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = std::move(ca_pem);
-  tls.pem_cert_chain = std::move(cert_pem);
-  tls.pem_private_key = key_pem;
-  Wiped wipe_copy(tls.pem_private_key);
-  out.channel = grpc::SslCredentials(tls);
+  const Identity own_node{out.signer->identity().node, Role::kNode, ""};
+  ClientTls tls = MutualTlsClient(ca_pem, cert_pem, key_pem, own_node.Uri());
+  out.channel = std::move(tls.credentials);
+  out.server_refusals = std::move(tls.refusals);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/tls_client.h"
 #include "crypto/signer.h"
 #include "grpcpp/security/credentials.h"
 
@@ -18,7 +19,10 @@ namespace mir::client {
 
 struct Credentials {
   std::unique_ptr<Signer> signer;                     // signs envelopes as the person
-  std::shared_ptr<grpc::ChannelCredentials> channel;  // mutual TLS, trusting only the CA
+  // Mutual TLS, trusting only the CA and only the server mir://<own node>/node,
+  // the node of the person's own certificate (PROTOCOL.md §6).
+  std::shared_ptr<grpc::ChannelCredentials> channel;
+  std::shared_ptr<const ServerIdentityRefusals> server_refusals;  // why a server was refused
 };
 
 // Reads the three PEM files. FailedPrecondition, marked as a connection error

@@ -71,13 +71,16 @@ absl::StatusOr<std::unique_ptr<ReferralsClient>> ReferralsClient::Connect(
   args.SetMaxReceiveMessageSize(64 << 20);
   auto channel = grpc::CreateCustomChannel(options.address, credentials.channel, args);
   return std::unique_ptr<ReferralsClient>(
-      new ReferralsClient(options, std::move(credentials.signer), std::move(channel)));
+      new ReferralsClient(options, std::move(credentials.signer),
+                          std::move(credentials.server_refusals), std::move(channel)));
 }
 
 ReferralsClient::ReferralsClient(ConnectionOptions options, std::unique_ptr<Signer> signer,
+                                 std::shared_ptr<const ServerIdentityRefusals> server_refusals,
                                  std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)),
       signer_(std::move(signer)),
+      server_refusals_(std::move(server_refusals)),
       channel_(std::move(channel)),
       stub_(v1::Referrals::NewStub(channel_)) {}
 
@@ -91,6 +94,12 @@ absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
   }
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      if (server_refusals_ != nullptr && server_refusals_->Count() > 0) {
+        return MarkConnectionError(absl::UnavailableError(absl::StrCat(
+            "the server at ", at, " is not your node, so nothing was sent: ",
+            server_refusals_->Last(), "; is --node the address of node ", identity().node,
+            "?")));
+      }
       if (LooksLikeHandshakeFailure(message)) {
         return MarkConnectionError(absl::UnavailableError(absl::StrCat(
             "the TLS handshake with the node at ", at,

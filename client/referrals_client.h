@@ -96,6 +96,7 @@ class ReferralsClient {
 
  private:
   ReferralsClient(ConnectionOptions options, std::unique_ptr<Signer> signer,
+                  std::shared_ptr<const ServerIdentityRefusals> server_refusals,
                   std::shared_ptr<grpc::Channel> channel);
 
   // One call, answered within `wait` (options_.timeout when unset).
@@ -113,6 +114,7 @@ class ReferralsClient {
 
   const ConnectionOptions options_;
   const std::unique_ptr<Signer> signer_;
+  const std::shared_ptr<const ServerIdentityRefusals> server_refusals_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::Referrals::Stub> stub_;
 };

@@ -294,6 +294,26 @@ TEST_F(MirctlTest, AHandshakeTheNodeRefusesIsOneSentence) {
                          "by it?\n"));
 }
 
+// mirctl talks only to the node of the person's own certificate: pointed
+// at another node of the same network, it stops at the handshake, before a
+// request (and any referral in it) leaves, and says which node answered.
+TEST_F(MirctlTest, AnotherNodeAtTheAddressGetsNothingAndIsNamed) {
+  StartAll();
+  const std::string address = Address(ports_["lombardia"]);
+  client::Environment env = client::ProcessEnvironment();
+  env.getenv = [](const std::string&) { return std::optional<std::string>(); };
+  std::ostringstream out, err;
+  const int code = client::RunMirctl({"list", "--node", address, "--pki", PkiDir(), "--as",
+                                      "toscana/operator"},
+                                     env, out, err);
+  EXPECT_EQ(code, client::kExitNoContact);
+  EXPECT_EQ(err.str(), absl::StrCat("mirctl list: the server at ", address,
+                                    " is not your node, so nothing was sent: the server presented "
+                                    "mir://lombardia/node, not mir://toscana/node; is --node the "
+                                    "address of node toscana?\n"));
+  EXPECT_EQ(out.str(), "");
+}
+
 TEST_F(MirctlTest, WatchStreamsNewReferralsAsTheyArrive) {
   StartAll();
   auto lombardia = Connect("lombardia/operator");
