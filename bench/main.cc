@@ -387,7 +387,7 @@ int Main(int argc, char** argv) {
   std::map<int, SubmitFigures> e2e;
   if (wants("submit") || wants("e2e")) {
     const std::string dir = flags.dir + "/network";
-    std::filesystem::create_directories(dir);
+    MakeWorkDir(dir);
     const Network network = Network::Make(*pki, dir, flags.in_flight_per_peer);
     auto net = RunningNetwork::Start(network);
     if (!net.ok()) return fail("network", net.status());
@@ -421,7 +421,7 @@ int Main(int argc, char** argv) {
   std::map<int, SubmitFigures> submits_alone;
   if (wants("submit")) {
     const std::string dir = flags.dir + "/nvn-down";
-    std::filesystem::create_directories(dir);
+    MakeWorkDir(dir);
     const Network network = Network::Make(*pki, dir, flags.in_flight_per_peer);
     auto net = RunningNetwork::Start(network, {"toscana"});
     if (!net.ok()) return fail("network with nvn down", net.status());

@@ -14,6 +14,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 
+#include <filesystem>
+
 namespace mir::bench {
 namespace {
 constexpr long kTmpfsMagic = 0x01021994;
@@ -106,6 +108,12 @@ int64_t DatabaseBytes(const std::string& path) {
     if (stat((path + suffix).c_str(), &st) == 0) total += st.st_size;
   }
   return total;
+}
+
+void MakeWorkDir(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace);
 }
 
 }  // namespace mir::bench

@@ -64,6 +64,10 @@ double PeakRssMiB(pid_t pid);
 
 // True if `dir` is on tmpfs (which never syncs, so measures nothing).
 bool IsTmpfs(const std::string& dir);
+
+// Creates `dir` (and parents) for a network's files, mode 0700 as a broker
+// requires of its data folder.
+void MakeWorkDir(const std::string& dir);
 // Median write(4 KiB)+fdatasync on a scratch file in `dir`, in microseconds:
 // the floor under any durable commit (the same probe as mir-store-bench).
 double FdatasyncMicros(const std::string& dir);

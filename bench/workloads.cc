@@ -419,7 +419,7 @@ absl::StatusOr<double> TimeEmergencyDelivery(const Network& network, DbPeek& tos
 
 absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, int envelopes,
                                       int in_flight_per_peer) {
-  std::filesystem::create_directories(dir);
+  MakeWorkDir(dir);
   const Network network = Network::Make(pki, dir, in_flight_per_peer);
   DrainFigures out;
   out.envelopes = envelopes;
@@ -650,7 +650,7 @@ RunFigures SyncLoop(int calls, const std::function<absl::Status(int)>& fn) {
 
 absl::StatusOr<ScaleFigures> RunScale(const Pki& pki, const std::string& dir, int referrals,
                                       int calls, bool keep) {
-  std::filesystem::create_directories(dir);
+  MakeWorkDir(dir);
   const Network network = Network::Make(pki, dir);
   const std::string db = network.DatabasePath("nvn");
   ScaleFigures out;

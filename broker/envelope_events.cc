@@ -1,7 +1,9 @@
 #include "broker/envelope_events.h"
 
 #include "absl/strings/str_cat.h"
+#include "broker/content_rules.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 #include "crypto/identity.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/status_change.pb.h"
@@ -40,6 +42,7 @@ absl::Status ReferralEvent(const v1::EnvelopeHeader& h, const std::string& body,
                            storage::Event& event) {
   v1::Referral referral;
   if (!referral.ParseFromString(body)) return BadBody("REFERRAL body does not parse");
+  RETURN_IF_ERROR(CheckContentRules(referral));
   if (referral.referral_id() != h.referral_id()) {
     return BadBody("referral_id differs between header and body");
   }
@@ -84,6 +87,7 @@ absl::Status ForwardEvent(const v1::EnvelopeHeader& h, const v1::Forward& forwar
       referral.referral_id() != h.referral_id()) {
     return BadField("forward.referral_envelope", "must be this referral's REFERRAL envelope");
   }
+  RETURN_IF_ERROR(CheckContentRules(referral));
   event.referral = MetaOf(referral, forward.to_node());
   event.referral_envelope = forward.referral_envelope();
   for (const v1::StreamPosition& p : forward.streams()) {
@@ -96,6 +100,7 @@ absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& b
                                const Verifier& verifier, storage::Event& event) {
   v1::StatusChange change;
   if (!change.ParseFromString(body)) return BadBody("STATUS_CHANGE body does not parse");
+  RETURN_IF_ERROR(CheckContentRules(change));
   if (change.referral_id() != h.referral_id()) {
     return BadBody("referral_id differs between header and body");
   }
@@ -169,6 +174,9 @@ absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verifie
     return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
                     "header needs referral_id and a sequence from 1");
   }
+  if (h.kind() == v1::REFERRAL && h.sequence() != 1) {
+    return BadField("sequence", "of a REFERRAL is 1");
+  }
   switch (h.kind()) {
     case v1::REFERRAL: {
       absl::Status s = ReferralEvent(h, verified.body, event);
@@ -185,6 +193,7 @@ absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verifie
       if (!confirmation.ParseFromString(verified.body)) {
         return BadBody("PLACEMENT_CONFIRMATION body does not parse");
       }
+      RETURN_IF_ERROR(CheckContentRules(confirmation));
       if (confirmation.referral_id() != h.referral_id()) {
         return BadBody("referral_id differs between header and body");
       }

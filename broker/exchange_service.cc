@@ -1,13 +1,35 @@
 #include "broker/exchange_service.h"
 
 #include "broker/tls.h"
+#include "common/errors.h"
 #include "common/grpc_status.h"
+#include "grpcpp/support/byte_buffer.h"
 
 namespace mir::broker {
 
+namespace {
+
+// DeliverRequest from the call's bytes, or MALFORMED_ENVELOPE.
+absl::StatusOr<v1::DeliverRequest> ParseRequest(const grpc::ByteBuffer& bytes) {
+  std::vector<grpc::Slice> slices;
+  v1::DeliverRequest request;
+  if (bytes.Dump(&slices).ok()) {
+    std::string joined;
+    joined.reserve(bytes.Length());
+    for (const grpc::Slice& slice : slices) {
+      joined.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    if (request.ParseFromString(joined)) return request;
+  }
+  return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                  "the request does not parse as a DeliverRequest");
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* context,
-                                                   const v1::DeliverRequest* request,
-                                                   v1::DeliverResponse* response) {
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto peer = PeerIdentity(*context);
   if (!peer.ok()) {
@@ -16,12 +38,20 @@ grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* 
   }
   // request and response stay valid until Finish.
   pool_->Post([this, reactor, peer = *std::move(peer), request, response] {
-    auto receipt = node_->Deliver(peer, request->envelope());
+    auto parsed = ParseRequest(*request);
+    if (!parsed.ok()) {
+      reactor->Finish(ToGrpcStatus(parsed.status()));
+      return;
+    }
+    auto receipt = node_->Deliver(peer, parsed->envelope());
     if (!receipt.ok()) {
       reactor->Finish(ToGrpcStatus(receipt.status()));
       return;
     }
-    response->set_receipt(*std::move(receipt));
+    v1::DeliverResponse answer;
+    answer.set_receipt(*std::move(receipt));
+    grpc::Slice slice(answer.SerializeAsString());
+    *response = grpc::ByteBuffer(&slice, 1);
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

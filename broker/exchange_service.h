@@ -10,13 +10,18 @@ namespace mir::broker {
 // mir.v1.Exchange: node to node. The caller's identity comes from its TLS
 // client certificate; everything else is Node::Deliver, run on `pool` so that
 // deliveries wait for their commit together (broker/work_pool.h).
-class ExchangeService final : public v1::Exchange::CallbackService {
+//
+// Deliver takes the request's raw bytes and parses them itself, so that a
+// request that is not a DeliverRequest is refused like any other bad input
+// (INVALID_ARGUMENT, MALFORMED_ENVELOPE) instead of with gRPC's bare status.
+class ExchangeService final
+    : public v1::Exchange::WithRawCallbackMethod_Deliver<v1::Exchange::Service> {
  public:
   ExchangeService(Node* node, WorkPool* pool) : node_(node), pool_(pool) {}
 
   grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
-                                    const v1::DeliverRequest* request,
-                                    v1::DeliverResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
 
  private:
   Node* const node_;

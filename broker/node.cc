@@ -1,12 +1,14 @@
 #include "broker/node.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/envelope_events.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
@@ -56,6 +58,13 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
   verifier_options.max_clock_skew = options.max_clock_skew;
   ASSIGN_OR_RETURN(auto verifier,
                    Verifier::FromCaPemFile(options.ca_certificate, clock, verifier_options));
+  // Refuse rather than keep referrals where other local users can read them.
+  const std::string data_folder =
+      std::filesystem::path(options.database_path).parent_path().string();
+  if (!data_folder.empty()) {
+    RETURN_IF_ERROR(MakePrivateDirectory(data_folder));
+    RETURN_IF_ERROR(CheckPrivateDirectory(data_folder));
+  }
   storage::StoreOptions store_options;
   store_options.path = options.database_path;
   store_options.national_node = options.national_node;
@@ -132,6 +141,16 @@ void Node::SetAckDeadline(storage::Event& event) const {
   if (!deadline.has_value() || *deadline > policy || !event.referral_envelope.empty()) {
     deadline = policy;
   }
+}
+
+absl::Status Node::CheckMayRouteOn(const Identity& caller) const {
+  if (caller.role == Role::kOperator && caller.node == options_.national_node &&
+      options_.node_id == options_.national_node) {
+    return absl::OkStatus();
+  }
+  return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,
+                  absl::StrCat("only operators of the national node ", options_.national_node,
+                               " route a referral on to another node"));
 }
 
 absl::Status Node::CheckPartnerAccess(const Identity& caller, const std::string& referral_id) {
@@ -341,6 +360,11 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
 
   const std::string& referral_id = request.referral_id();
   RETURN_IF_ERROR(CheckPartnerAccess(caller, referral_id));
+  const std::string& forward_to =
+      request.kind() == v1::STATUS_CHANGE ? request.destination_node() : std::string();
+  // A forward carries the original REFERRAL, every field of it: only those
+  // who may route a referral on ever get one.
+  if (!forward_to.empty()) RETURN_IF_ERROR(CheckMayRouteOn(caller));
   std::optional<storage::ReferralRecord> referral;
   uint64_t sequence = 0;
   std::vector<std::pair<std::string, uint64_t>> streams;
@@ -351,8 +375,6 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
     ASSIGN_OR_RETURN(streams, txn.StreamPositions(referral_id));
     return absl::OkStatus();
   }));
-  const std::string& forward_to =
-      request.kind() == v1::STATUS_CHANGE ? request.destination_node() : std::string();
   if (!forward_to.empty() && !options_.NextHop(forward_to)) {
     return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                     absl::StrCat("no route to node ", forward_to));
@@ -454,6 +476,7 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
   if (first.kind() != v1::REFERRAL) RETURN_IF_ERROR(CheckPartnerAccess(caller, referral_id));
   ASSIGN_OR_RETURN(storage::Event event,
                    EventFromEnvelope(verified.front(), envelopes.front(), *verifier_));
+  if (!event.referral_envelope.empty()) RETURN_IF_ERROR(CheckMayRouteOn(caller));
   SetAckDeadline(event);
   std::vector<std::string> hops;
   for (const VerifiedEnvelope& v : verified) {

@@ -116,6 +116,8 @@ class Node {
   absl::Status Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
                        const std::string& envelope_bytes, std::vector<storage::Event>& applied);
   absl::Status CheckPartnerAccess(const Identity& caller, const std::string& referral_id);
+  // Routing on embeds the whole original REFERRAL: national operators only.
+  absl::Status CheckMayRouteOn(const Identity& caller) const;
   // Sets the acknowledgement deadline of an EMERGENCY_24H (re)submission.
   void SetAckDeadline(storage::Event& event) const;
 

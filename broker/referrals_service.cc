@@ -10,6 +10,7 @@
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
 
 namespace mir::broker {
 namespace {
@@ -31,6 +32,14 @@ absl::StatusOr<Identity> Caller(const grpc::CallbackServerContext& context, cons
                     "only operators may do this");
   }
   return caller;
+}
+
+// Ids arrive from outside: checked before they reach a query, a message or
+// a log line (PROTOCOL.md: lowercase canonical UUIDs only).
+absl::Status CheckId(absl::string_view field, const std::string& id) {
+  if (IsCanonicalUuid(id)) return absl::OkStatus();
+  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                  absl::StrCat(field, " must be a lowercase UUID (8-4-4-4-12 hex digits)"));
 }
 
 // Runs `body` on `pool` and finishes the unary call with its status. The
@@ -63,6 +72,9 @@ grpc::ServerUnaryReactor* ReferralsService::Prepare(grpc::CallbackServerContext*
                                                     v1::PrepareResponse* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    if (request->kind() != v1::REFERRAL || !request->referral_id().empty()) {
+      RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
+    }
     ASSIGN_OR_RETURN(*response, node_->Prepare(caller, *request));
     return absl::OkStatus();
   });
@@ -113,6 +125,7 @@ grpc::ServerUnaryReactor* ReferralsService::Get(grpc::CallbackServerContext* con
                                                 v1::ReferralView* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
     ASSIGN_OR_RETURN(storage::ReferralRecord referral,
                      VisibleReferral(*node_, caller, request->referral_id()));
     ASSIGN_OR_RETURN(*response, ViewOf(*node_, referral, caller.role));
@@ -125,6 +138,7 @@ grpc::ServerUnaryReactor* ReferralsService::Circulate(grpc::CallbackServerContex
                                                       v1::CirculateResponse*) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, /*operators_only=*/true));
+    RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
     ASSIGN_OR_RETURN(storage::ReferralRecord referral,
                      VisibleReferral(*node_, caller, request->referral_id()));
     if (request->partners().empty()) {
@@ -185,6 +199,7 @@ grpc::ServerUnaryReactor* ReferralsService::Requeue(grpc::CallbackServerContext*
     if (request->message_id().empty()) {
       ASSIGN_OR_RETURN(moved, node_->store().RequeueAllDead());
     } else {
+      RETURN_IF_ERROR(CheckId("message_id", request->message_id()));
       ASSIGN_OR_RETURN(auto entry, node_->store().FindOutbox(request->message_id()));
       if (!entry.has_value() || entry->state != storage::OutboxState::kDead) {
         return absl::NotFoundError(

@@ -144,9 +144,42 @@ std::string FirstLine(absl::string_view message) {
   return line;
 }
 
+// A referral nests three levels at most; protobuf's JSON parser takes time
+// quadratic in the depth, so a deeply nested file is refused before it.
+constexpr int kMaxJsonDepth = 16;
+
+// The deepest nesting of [ and { outside strings, counted in one pass.
+int JsonDepth(absl::string_view json) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Referral> ParseReferralJson(absl::string_view json) {
+  if (JsonDepth(json) > kMaxJsonDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not a referral: the JSON nests deeper than ", kMaxJsonDepth,
+        " levels (a referral needs three)"));
+  }
   Value tree;
   auto parsed = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &tree);

@@ -9,8 +9,18 @@
 // bodies, referral fields, notes or key material.
 
 #include <sstream>
+#include <string>
+
+#include "absl/strings/string_view.h"
 
 namespace mir::log_internal {
+
+// A line longer than this is cut, saying how much was left out.
+inline constexpr size_t kMaxLogLineBytes = 2048;
+
+// `text` with control characters written as \xNN (so it stays one line),
+// cut at `max_bytes`. What every log line goes through.
+std::string EscapeLogLine(absl::string_view text, size_t max_bytes);
 
 enum class Level { kInfo, kWarning, kError };
 

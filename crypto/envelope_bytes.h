@@ -25,6 +25,12 @@ std::string FromHex(absl::string_view hex);
 // the store's indexes keyed by ids grow at their end.
 std::string NewUuid();
 
+// Whether `id` is a UUID in lowercase canonical form (8-4-4-4-12 hex digits,
+// any version), the only form PROTOCOL.md accepts for message and referral
+// ids. Other spellings are refused, not normalised: the signature covers the
+// exact bytes, and two spellings must never name one message.
+bool IsCanonicalUuid(absl::string_view id);
+
 }  // namespace mir
 
 #endif  // MIR_CRYPTO_ENVELOPE_BYTES_H_

@@ -48,7 +48,7 @@ absl::StatusOr<v1::Receipt> VerifyReceipt(const Verifier& verifier, absl::string
       return receipt;
     }
   }
-  return MirError(absl::StatusCode::kUnauthenticated, v1::BAD_SIGNATURE,
+  return MirError(absl::StatusCode::kUnauthenticated, v1::RECEIPT_MISMATCH,
                   "receipt does not cover this envelope's message id and hash");
 }
 

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/certificate.h"
 #include "crypto/envelope_bytes.h"
@@ -201,6 +202,14 @@ absl::StatusOr<VerifiedEnvelope> Verifier::Verify(absl::string_view envelope_byt
       h.author().empty() || !h.has_created_at()) {
     return Malformed(
         "header needs message_id, kind, sender_node, recipient_node, author and created_at");
+  }
+  if (!v1::MessageKind_IsValid(h.kind())) return Malformed("header kind is not a message kind");
+  if (!IsCanonicalUuid(h.message_id()) ||
+      (!h.referral_id().empty() && !IsCanonicalUuid(h.referral_id()))) {
+    return Malformed("message_id and referral_id must be lowercase canonical UUIDs");
+  }
+  if (!IsValidTimestamp(h.created_at())) {
+    return Malformed("created_at lies outside 0001-01-01 .. 9999-12-31 or has invalid nanos");
   }
   const absl::Time created_at =
       absl::FromUnixSeconds(h.created_at().seconds()) + absl::Nanoseconds(h.created_at().nanos());

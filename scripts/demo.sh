@@ -46,7 +46,9 @@ broker=$root/build/broker/mir-broker
 mirctl_bin=$root/build/client/mirctl
 
 stop_network
-mkdir -p "$demo"/{config,data,logs,run}
+mkdir -p "$demo"/{config,logs,run}
+# The broker refuses a data folder that other users can read.
+mkdir -p "$demo/data" && chmod 700 "$demo/data"
 certs/make-dev-pki.sh "$demo/pki" lombardia >/dev/null
 
 write_config() {  # write_config NODE PEERS_JSON ROUTES_JSON RELAY

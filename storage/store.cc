@@ -2,6 +2,7 @@
 #include "storage/store.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "mir/v1/envelope.pb.h"
 #include "storage/audit_chain.h"
@@ -643,6 +645,22 @@ class TxnImpl final : public Txn {
 
   absl::Status Hold(const Event& e) {
     {
+      // Early messages cost storage until their predecessors come: a sender
+      // may run ahead by a bounded number only (it retries the rest later).
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("SELECT COUNT(*) FROM held_events WHERE referral_id = ?1 AND "
+                                   "sender_node = ?2",
+                                   "count held events"));
+      s.BindText(1, e.referral_id).BindText(2, e.sender_node);
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row && s.Int(0) >= kMaxHeldPerStream) {
+        return MirError(absl::StatusCode::kResourceExhausted, v1::TOO_MANY_HELD,
+                        absl::StrCat(kMaxHeldPerStream, " early messages from ", e.sender_node,
+                                     " on referral ", e.referral_id,
+                                     " already wait for their predecessors; send those first"));
+      }
+    }
+    {
       ASSIGN_OR_RETURN(Statement s,
                        db_.Prepare("SELECT message_id FROM held_events WHERE referral_id = ?1 AND "
                                    "sender_node = ?2 AND sequence = ?3",
@@ -859,6 +877,14 @@ class StoreImpl final : public Store {
   absl::Status Init() {
     constexpr int kFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     absl::MutexLock wlock(&write_mu_);
+    // Made 0600 before SQLite opens it: SQLite gives the WAL and shm files
+    // it creates the database file's mode. Files of older versions are
+    // tightened too.
+    RETURN_IF_ERROR(MakePrivateFile(options_.path));
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+      const std::string companion = options_.path + suffix;
+      if (access(companion.c_str(), F_OK) == 0) RETURN_IF_ERROR(MakePrivateFile(companion));
+    }
     ASSIGN_OR_RETURN(writer_, Db::Open(options_.path, kFlags, options_.vfs_name));
     sqlite3* raw = writer_->raw();
     sqlite3_busy_timeout(raw, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));

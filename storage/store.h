@@ -90,6 +90,10 @@ struct ReferralRecord {
   std::string referral_envelope;  // the REFERRAL envelope bytes
 };
 
+// How many early (out-of-order) events one sender may have held on one
+// referral; the next is refused with RESOURCE_EXHAUSTED, TOO_MANY_HELD.
+inline constexpr int kMaxHeldPerStream = 64;
+
 enum class ApplyOutcome { kApplied, kHeld };
 
 // A held event that turned out invalid when its predecessor arrived. It is

@@ -2,7 +2,10 @@
 // real brokers over loopback mutual TLS.
 
 #include <algorithm>
+#include <functional>
+#include <set>
 
+#include "common/grpc_status.h"
 #include "grpcpp/client_context.h"
 #include "tests/broker/network_fixture.h"
 #include "tests/broker/staff_client.h"
@@ -168,6 +171,104 @@ TEST_F(ReferralsTest, PartnerSeesOnlyItsCirculatedReferralsAndOnlyPlacementField
   auto full = lombardia.Get(*mine);
   ASSERT_OK(full);
   EXPECT_EQ(full->referral().person_code(), "TEST-PERSON");
+}
+
+// Role × call × field: no call gives a caller a referral field its role may
+// not see. The test referral carries distinctive sealed values (person code,
+// case reference, notes); a partner's answers must not contain them anywhere,
+// and only national staff get a forward, which embeds the whole referral.
+TEST_F(ReferralsTest, NoCallGivesACallerAFieldItsRoleMayNotSee) {
+  StartAll();
+  StaffClient anna = Staff("toscana/operator");
+  StaffClient national = Staff("nvn/operator");
+  StaffClient lombardia = Staff("lombardia/operator");
+  StaffClient shelter = Staff("lombardia/partner");
+  auto id = anna.SubmitReferral("nvn");
+  ASSERT_OK(id);
+  ASSERT_TRUE(StateIs("nvn", *id, v1::RECEIVED));
+  ASSERT_OK(national.Transition(*id, v1::UNDER_EVALUATION));
+  ASSERT_OK(national.Transition(*id, v1::SUBMITTED, "lombardia"));
+  ASSERT_TRUE(StateIs("lombardia", *id, v1::RECEIVED));
+  ASSERT_OK(lombardia.Transition(*id, v1::UNDER_EVALUATION));
+  ASSERT_OK(lombardia.Circulate(*id, shelter.identity().Uri()));
+
+  auto prepare = [&](StaffClient& who, v1::MessageKind kind, const std::string& destination) {
+    return [&who, kind, destination, &id]() -> absl::StatusOr<std::string> {
+      v1::PrepareRequest request;
+      request.set_kind(kind);
+      request.set_referral_id(*id);
+      request.set_destination_node(destination);
+      grpc::ClientContext context;
+      v1::PrepareResponse response;
+      grpc::Status status = who.stub().Prepare(&context, request, &response);
+      if (!status.ok()) return FromGrpcStatus(status);
+      return response.SerializeAsString();
+    };
+  };
+  auto get = [&](StaffClient& who) {
+    return [&who, &id]() -> absl::StatusOr<std::string> {
+      auto view = who.Get(*id);
+      if (!view.ok()) return view.status();
+      return view->SerializeAsString();
+    };
+  };
+  auto list = [&](StaffClient& who) {
+    return [&who]() -> absl::StatusOr<std::string> {
+      auto listed = who.List(v1::ListRequest());
+      if (!listed.ok()) return listed.status();
+      return listed->SerializeAsString();
+    };
+  };
+  enum Expect { kNoSealedField, kSealedFieldsShown, kRefused };
+  struct Case {
+    std::string name;
+    std::function<absl::StatusOr<std::string>()> call;
+    Expect expect;
+  };
+  const std::vector<Case> cases = {
+      {"partner Prepare forward to toscana", prepare(shelter, v1::STATUS_CHANGE, "toscana"),
+       kRefused},
+      {"partner Prepare forward to nvn", prepare(shelter, v1::STATUS_CHANGE, "nvn"), kRefused},
+      {"partner Prepare status change", prepare(shelter, v1::STATUS_CHANGE, ""), kNoSealedField},
+      {"partner Prepare confirmation", prepare(shelter, v1::PLACEMENT_CONFIRMATION, ""),
+       kNoSealedField},
+      {"partner Get", get(shelter), kNoSealedField},
+      {"partner List", list(shelter), kNoSealedField},
+      {"regional operator Prepare forward", prepare(lombardia, v1::STATUS_CHANGE, "toscana"),
+       kRefused},
+      {"origin operator Prepare forward", prepare(anna, v1::STATUS_CHANGE, "lombardia"), kRefused},
+      {"regional operator Get", get(lombardia), kSealedFieldsShown},
+      {"national operator Prepare forward", prepare(national, v1::STATUS_CHANGE, "toscana"),
+       kSealedFieldsShown},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    absl::StatusOr<std::string> answer = c.call();
+    if (c.expect == kRefused) {
+      EXPECT_THAT(answer.status(),
+                  StatusIsReason(StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
+      continue;
+    }
+    ASSERT_OK(answer);
+    for (const char* sealed : {"TEST-PERSON", "TEST-CASE", "fictional test notes"}) {
+      const bool shown = answer->find(sealed) != std::string::npos;
+      EXPECT_EQ(shown, c.expect == kSealedFieldsShown) << sealed;
+    }
+  }
+
+  // Field by field: what a partner's Get holds is within the placement fields.
+  const std::set<std::string> placement_fields = {
+      "referral_id", "origin_node", "destination_node", "urgency", "requested_services",
+      "gender", "age_band", "languages", "mediator_language", "mediator_same_gender", "needs",
+      "dependents", "programme_phase"};
+  auto view = shelter.Get(*id);
+  ASSERT_OK(view);
+  std::vector<const google::protobuf::FieldDescriptor*> set_fields;
+  view->referral().GetReflection()->ListFields(view->referral(), &set_fields);
+  EXPECT_FALSE(set_fields.empty());
+  for (const auto* field : set_fields) {
+    EXPECT_TRUE(placement_fields.count(field->name())) << field->name() << " shown to a partner";
+  }
 }
 
 TEST_F(ReferralsTest, ListFiltersByDirectionAndState) {

@@ -6,6 +6,11 @@
 // SizeLimitAcceptsAtTheLimitAndRefusesOneByteOver).
 
 #include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <functional>
+#include <optional>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,10 +18,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
+#include "broker/tls.h"
 #include "common/grpc_status.h"
 #include "crypto/envelope_bytes.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/server_builder.h"
 #include "mir/v1/referrals.grpc.pb.h"
 #include "tests/broker/network_fixture.h"
 #include "tests/broker/staff_client.h"
@@ -558,6 +565,210 @@ TEST_F(HostileClientTest, StreamsNeverReadOrCancelledDoNotStopService) {
   std::cout << "a watcher never read got " << read << " events, then " << watch_end.error_message()
             << "; cancelled deliveries that took effect anyway: " << applied << " of " << kCancelled
             << std::endl;
+}
+
+// --- Security findings (issue 14): each probe failed before its fix. ---
+
+// Answers every Deliver and counts it: a server that is not the node it
+// claims to be the address of.
+class CountingExchange final : public v1::Exchange::Service {
+ public:
+  grpc::Status Deliver(grpc::ServerContext*, const v1::DeliverRequest*,
+                       v1::DeliverResponse*) override {
+    ++calls;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "impostor");
+  }
+  std::atomic<int> calls{0};
+};
+
+// A server at nvn's address presenting lombardia's node certificate (valid,
+// same CA): toscana's sender refuses it in the handshake, so the referral
+// envelope never reaches it, and keeps the envelope pending for the real nvn.
+TEST_F(HostileClientTest, AServerWithAnotherNodesCertificateAtAPeersAddressGetsNothing) {
+  ReleasePort("nvn");
+  CountingExchange impostor;
+  auto credentials = broker::MutualTlsServerCredentials(
+      {PkiPath("ca.crt"), PkiPath("lombardia/node.crt"), PkiPath("lombardia/node.key")});
+  ASSERT_OK(credentials);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(Address(ports_["nvn"]), *credentials);
+  builder.RegisterService(&impostor);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(StartNode("toscana"));
+
+  const std::string id = SubmitReferral("nvn");
+  // The sender has tried (and failed) at least twice: without the identity
+  // check the first attempt would have reached the impostor.
+  ASSERT_TRUE(WaitFor([&] {
+    auto outbox = Store("toscana").OutboxForReferral(id);
+    return outbox.ok() && outbox->size() == 1 && outbox->front().attempts >= 2;
+  }));
+  EXPECT_EQ(impostor.calls.load(), 0);
+  auto outbox = Store("toscana").OutboxForReferral(id);
+  ASSERT_OK(outbox);
+  EXPECT_EQ(outbox->front().state, storage::OutboxState::kPending);
+  server->Shutdown();
+}
+
+// Ids are lowercase canonical UUIDs: anything else (a newline that would
+// forge a log line, free text, a 200 KB id) is refused before it is logged
+// or stored.
+TEST_F(HostileClientTest, IdsThatAreNotLowercaseUuidsAreRefused) {
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("toscana/operator");
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  const std::string good = NewUuid();
+  std::string upper = good;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  struct Case {
+    std::string name, message_id, referral_id;
+  };
+  const std::vector<Case> cases = {
+      {"newline in message_id", good + "\n2026-12-04 INFO forged", NewUuid()},
+      {"uppercase message_id", upper, NewUuid()},
+      {"braces", "{" + good + "}", NewUuid()},
+      {"200 KB message_id", std::string(200'000, 'a'), NewUuid()},
+      {"free-text referral_id", NewUuid(), "the referral of somebody"},
+      {"uppercase referral_id", NewUuid(), upper},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::EnvelopeHeader h = ReferralHeader(c.referral_id, "toscana", op->identity().Uri(), "nvn");
+    h.set_message_id(c.message_id);
+    const std::string envelope =
+        SignAsIs(*op, h, FictionalReferral(c.referral_id, "toscana", "nvn").SerializeAsString());
+    EXPECT_THAT(toscana.Deliver(envelope).status(),
+                StatusIsReason(StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE));
+  }
+  EXPECT_EQ(ReferralsAt("nvn"), 0);
+  EXPECT_OK(LegitimateDelivery());
+}
+
+// What PROTOCOL.md's content rules refuse, each with its reason; nothing
+// is stored and the node keeps serving.
+TEST_F(HostileClientTest, ContentTheProtocolRefusesIsRefusedWithItsReason) {
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("toscana/operator");
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  struct Case {
+    std::string name;
+    std::function<void(v1::EnvelopeHeader&, v1::Referral&)> mutate;
+    StatusCode code;
+    v1::ErrorReason reason;
+  };
+  const std::vector<Case> cases = {
+      {"unknown urgency", [](auto&, v1::Referral& r) { r.set_urgency(static_cast<v1::Urgency>(99)); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"unknown need in a list",
+       [](auto&, v1::Referral& r) { r.add_needs(static_cast<v1::Need>(1000)); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"nanos out of range",
+       [](auto&, v1::Referral& r) { r.mutable_consent()->mutable_given_at()->set_nanos(2'000'000'000); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"a time beyond year 9999",
+       [](auto&, v1::Referral& r) { r.mutable_ack_deadline()->set_seconds(253402300800); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"created_at nanos out of range",
+       [](v1::EnvelopeHeader& h, auto&) { h.mutable_created_at()->set_nanos(-1); },
+       StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE},
+      {"unknown message kind",
+       [](v1::EnvelopeHeader& h, auto&) { h.set_kind(static_cast<v1::MessageKind>(77)); },
+       StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE},
+      {"300,000 entries in a repeated field",
+       [](auto&, v1::Referral& r) {
+         for (int i = 0; i < 300'000; ++i) r.add_requested_services(v1::SERVICE_LEGAL);
+       },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"a 201-byte code", [](auto&, v1::Referral& r) { r.set_person_code(std::string(201, 'p')); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"a REFERRAL with sequence 2", [](v1::EnvelopeHeader& h, auto&) { h.set_sequence(2); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string id = NewUuid();
+    v1::EnvelopeHeader h = ReferralHeader(id, "toscana", op->identity().Uri(), "nvn");
+    v1::Referral r = FictionalReferral(id, "toscana", "nvn");
+    c.mutate(h, r);
+    EXPECT_THAT(toscana.Deliver(SignAsIs(*op, h, r.SerializeAsString())).status(),
+                StatusIsReason(c.code, c.reason));
+  }
+  // A request that is not a DeliverRequest at all gets a reason too.
+  grpc::GenericStub raw(toscana.channel());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::Slice junk(std::string("\x0a\xff\xff\xff\xff", 5));
+  grpc::ByteBuffer request(&junk, 1), response;
+  absl::Mutex mu;
+  std::optional<grpc::Status> answer;
+  raw.UnaryCall(&context, "/mir.v1.Exchange/Deliver", grpc::StubOptions(), &request, &response,
+                [&](grpc::Status status) {
+                  absl::MutexLock lock(&mu);
+                  answer = std::move(status);
+                });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(+[](std::optional<grpc::Status>* a) { return a->has_value(); },
+                             &answer));
+  }
+  EXPECT_THAT(FromGrpcStatus(*answer),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE));
+  EXPECT_EQ(ReferralsAt("nvn"), 0);
+  EXPECT_OK(LegitimateDelivery());
+}
+
+// Early messages wait for their predecessors, but only so many per sender
+// and referral: the next is refused (RESOURCE_EXHAUSTED, so its sender
+// retries it later) and what is held stays as it was.
+TEST_F(HostileClientTest, EarlyMessagesHeldPerStreamAreBounded) {
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("toscana/operator");
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  const std::string id = NewUuid();
+  ASSERT_OK(toscana.Deliver(SignReferral(*op, id, "nvn")));
+  // Sequence 2 never comes; 3, 4, … are early.
+  for (int i = 0; i < storage::kMaxHeldPerStream; ++i) {
+    ASSERT_OK(toscana.Deliver(SignTransition(*op, id, v1::WITHDRAWN, "nvn", 3 + i)));
+  }
+  EXPECT_THAT(toscana.Deliver(SignTransition(*op, id, v1::WITHDRAWN, "nvn",
+                                             3 + storage::kMaxHeldPerStream))
+                  .status(),
+              StatusIsReason(StatusCode::kResourceExhausted, v1::TOO_MANY_HELD));
+  EXPECT_EQ(StateAt(Store("nvn"), id), v1::RECEIVED);
+  EXPECT_OK(LegitimateDelivery());
+}
+
+// The data folder is 0700 and the database, WAL and shm files 0600 whatever
+// the umask; a folder that others can read is refused with a sentence.
+TEST_F(HostileClientTest, DataFilesAreForTheNodeAloneWhateverTheUmask) {
+  const mode_t old_umask = umask(0);
+  const std::string folder = dir_ + "/nvn-data";
+  options_["nvn"].database_path = folder + "/nvn.db";
+  ASSERT_TRUE(StartNode("nvn"));
+  EXPECT_OK(LegitimateDelivery());  // the WAL and shm now exist
+  umask(old_umask);
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+  };
+  EXPECT_EQ(mode(folder), 0700);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    SCOPED_TRACE(suffix);
+    EXPECT_EQ(mode(folder + "/nvn.db" + suffix), 0600);
+  }
+  StopNode("nvn");
+
+  // A folder others can read: the node does not start, and says why.
+  ASSERT_EQ(chmod(folder.c_str(), 0755), 0);
+  auto refused = broker::Broker::Start(options_["nvn"], clock_);
+  EXPECT_THAT(refused.status(), StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("chmod 700 " + folder));
+  // Files an older version left readable are tightened on the next start.
+  ASSERT_EQ(chmod(folder.c_str(), 0700), 0);
+  ASSERT_EQ(chmod((folder + "/nvn.db").c_str(), 0644), 0);
+  ASSERT_TRUE(StartNode("nvn"));
+  EXPECT_EQ(mode(folder + "/nvn.db"), 0600);
 }
 
 }  // namespace

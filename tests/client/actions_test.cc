@@ -4,6 +4,7 @@
 #include "client/actions.h"
 
 #include "client/values.h"
+#include "crypto/envelope_bytes.h"
 #include "crypto/verifier.h"
 #include "tests/testing/test_env.h"
 
@@ -141,7 +142,7 @@ TEST(ActionsTest, TheSameBodyIsSignedUnderEveryHeader) {
   v1::PrepareResponse prepared;
   for (const char* recipient : {"toscana", "lombardia"}) {
     v1::EnvelopeHeader* h = prepared.add_headers();
-    h->set_message_id(std::string("m-") + recipient);
+    h->set_message_id(NewUuid());
     h->set_kind(v1::STATUS_CHANGE);
     h->set_recipient_node(recipient);
     h->set_referral_id(kId);

@@ -100,6 +100,21 @@ TEST(JsonInputTest, ErrorsNeverQuoteTheInput) {
   }
 }
 
+// Nesting is refused before protobuf's parser, whose time grows with the
+// square of the depth (30,000 levels never finished): one sentence, at once.
+TEST(JsonInputTest, DeepNestingIsRefusedBeforeParsing) {
+  for (int depth : {17, 30000, 1000000}) {
+    SCOPED_TRACE(depth);
+    const std::string json = "{\"notes\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+    auto parsed = ParseReferralJson(json);
+    EXPECT_THAT(parsed.status(), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(parsed.status().message(), HasSubstr("nests deeper than 16 levels"));
+  }
+  // Brackets inside strings are text, not nesting.
+  const std::string in_text = "{\"notes\": \"" + std::string(100, '[') + "\"}";
+  EXPECT_THAT(ParseReferralJson(in_text).status().message(), Not(HasSubstr("nests deeper")));
+}
+
 v1::Referral Valid() { return *ParseReferralJson(kValid); }
 
 TEST(JsonInputTest, ValidationRefusesWhatMustNotBeSigned) {

@@ -86,7 +86,7 @@ TEST_F(SignVerifyTest, ReceiptCoversTheExactEnvelopeBytes) {
   // The same receipt does not prove other bytes, nor come from another node.
   EXPECT_THAT(MIR_STATUS(VerifyReceipt(*verifier_, *receipt, "nvn", verified->header.message_id(),
                                        Sha256(*bytes + "x"))),
-              StatusIsReason(absl::StatusCode::kUnauthenticated, v1::BAD_SIGNATURE));
+              StatusIsReason(absl::StatusCode::kUnauthenticated, v1::RECEIPT_MISMATCH));
   EXPECT_THAT(MIR_STATUS(VerifyReceipt(*verifier_, *receipt, "lombardia",
                                        verified->header.message_id(), Sha256(*bytes))),
               StatusIsReason(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH));

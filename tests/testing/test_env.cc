@@ -39,6 +39,9 @@ std::string NewTempDir() {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("mir-test-" + name + "-" + std::to_string(rng()));
   std::filesystem::create_directories(dir);
+  // A broker refuses a data folder that other users can read.
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace);
   return dir.string();
 }
 
