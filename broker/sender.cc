@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
@@ -29,6 +30,13 @@ bool IsPermanent(grpc::StatusCode code) {
   }
 }
 
+// Every live sender, for LoopStateForTesting only.
+absl::Mutex registry_mu(absl::kConstInit);
+std::set<PeerSender*>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu) {
+  static std::set<PeerSender*> senders;
+  return senders;
+}
+
 }  // namespace
 
 PeerSender::PeerSender(std::string peer, std::shared_ptr<grpc::Channel> channel,
@@ -40,9 +48,32 @@ PeerSender::PeerSender(std::string peer, std::shared_ptr<grpc::Channel> channel,
       verifier_(verifier),
       clock_(clock),
       options_(options),
-      jitter_(std::move(jitter)) {}
+      jitter_(std::move(jitter)) {
+  absl::MutexLock lock(&registry_mu);
+  Registry().insert(this);
+}
 
-PeerSender::~PeerSender() { Stop(); }
+PeerSender::~PeerSender() {
+  {
+    absl::MutexLock lock(&registry_mu);
+    Registry().erase(this);
+  }
+  Stop();
+}
+
+std::optional<PeerSender::LoopState> PeerSender::LoopStateForTesting(const storage::Store* store,
+                                                                     const std::string& peer) {
+  absl::MutexLock registry_lock(&registry_mu);
+  for (PeerSender* sender : Registry()) {
+    if (sender->store_ != store || sender->peer_ != peer) continue;
+    absl::MutexLock lock(&sender->mu_);
+    LoopState state = sender->last_sleep_;
+    state.idle = sender->asleep_ && !sender->woken_ && !sender->stopping_ &&
+                 sender->answered_.empty() && state.in_flight == 0;
+    return state;
+  }
+  return std::nullopt;
+}
 
 void PeerSender::Start() { thread_ = std::thread([this] { Run(); }); }
 
@@ -102,7 +133,13 @@ void PeerSender::Run() {
     auto wake_condition = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return woken_ || stopping_ || !answered_.empty();
     };
+    ++last_sleep_.sleeps;
+    last_sleep_.unreachable = Unreachable();
+    last_sleep_.in_flight = static_cast<int>(in_flight_.size());
+    last_sleep_.wait = wait;
+    asleep_ = true;
     mu_.AwaitWithTimeout(absl::Condition(&wake_condition), wait);
+    asleep_ = false;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,23 @@ class PeerSender {
   // The delay before retry number `attempts` (1-based), jitter applied.
   absl::Duration Backoff(int attempts) const;
 
+  // For tests, which wait on it instead of sleeping and timing: what the
+  // loop is doing.
+  struct LoopState {
+    // Asleep with nothing to look at: no wake, answer or stop pending and
+    // no call in flight. Nothing changes until one comes or `wait` passes.
+    bool idle = false;
+    int64_t sleeps = 0;  // how many times the loop has gone to sleep
+    // As of the last time it went to sleep:
+    bool unreachable = false;  // the peer was unreachable
+    int in_flight = 0;         // calls in flight
+    absl::Duration wait;       // the longest it meant to sleep (zero: a busy loop)
+  };
+  // The loop state of the live sender draining `store` towards `peer`, if
+  // there is one. Test-only: a broker does not hand out its senders.
+  static std::optional<LoopState> LoopStateForTesting(const storage::Store* store,
+                                                      const std::string& peer);
+
  private:
   struct Call;  // one delivery attempt in flight
 
@@ -92,6 +110,9 @@ class PeerSender {
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Call*> answered_ ABSL_GUARDED_BY(mu_);  // completed, not yet recorded
+  // For LoopStateForTesting.
+  bool asleep_ ABSL_GUARDED_BY(mu_) = false;
+  LoopState last_sleep_ ABSL_GUARDED_BY(mu_);
   // Owned by the sender thread: calls in flight, by outbox row id.
   std::map<int64_t, std::unique_ptr<Call>> in_flight_;
   // Owned by the sender thread: the peer was unreachable since the last
