@@ -83,26 +83,21 @@ class StoreFaultTest : public NetworkTest {
   }
 
   // nvn's senders are idle: all `queued` envelopes are pending, every peer
-  // they go to has been tried (and found unreachable), and no attempt was
-  // recorded for a while (new work probes at once; the next probe is an
-  // hour away).
+  // they go to has been tried and found unreachable, and each sender sleeps
+  // with nothing in flight or waiting to be looked at (new work probes at
+  // once; the next probe is an hour away).
   bool SendersIdle(int queued) {
-    auto attempts = [&]() -> std::optional<int> {
-      auto pending = Store("nvn").ListOutbox(storage::OutboxState::kPending, 0);
-      if (!pending.ok() || static_cast<int>(pending->size()) != queued) return std::nullopt;
-      std::map<std::string, int> per_peer;
-      for (const storage::OutboxEntry& e : *pending) per_peer[e.peer] += e.attempts;
-      int total = 0;
-      for (const auto& [peer, tried] : per_peer) {
-        if (tried == 0) return std::nullopt;
-        total += tried;
-      }
-      return total;
-    };
-    const std::optional<int> before = attempts();
-    if (!before.has_value()) return false;
-    absl::SleepFor(absl::Milliseconds(300));
-    return attempts() == before;
+    auto pending = Store("nvn").ListOutbox(storage::OutboxState::kPending, 0);
+    if (!pending.ok() || static_cast<int>(pending->size()) != queued) return false;
+    std::map<std::string, int> tried;  // attempts, by peer with envelopes waiting
+    for (const storage::OutboxEntry& e : *pending) tried[e.peer] += e.attempts;
+    for (const auto& [peer, address] : options_["nvn"].peers) {
+      auto loop = broker::PeerSender::LoopStateForTesting(&Store("nvn"), peer);
+      if (!loop || !loop->idle) return false;
+      auto waiting = tried.find(peer);
+      if (waiting != tried.end() && (waiting->second == 0 || !loop->unreachable)) return false;
+    }
+    return true;
   }
 
   storage::FaultVfs* vfs_ = nullptr;
