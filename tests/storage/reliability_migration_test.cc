@@ -1,16 +1,21 @@
 // A crash during a schema migration (RELIABILITY.md). Opening a version-1
 // file holding 20 000 referrals migrates it in one transaction, backfilling
-// the audit chain row by row, which takes a while; a child process doing it
-// is SIGKILLed at random moments inside that transaction. After every kill
-// the file is sound and at exactly one version: version 1 untouched, or the
-// latest, complete. Opened again, it migrates and everything is there.
+// the audit chain row by row; a child process doing it is SIGKILLed just
+// before one of its writes, picked at random (mostly one of the migration's
+// WAL frames). After every kill the file is sound and at exactly one
+// version: version 1 untouched, or the latest, complete. Opened again, it
+// migrates and everything is there. Kills are placed by counting writes, not
+// by timing, so where each lands is known and checked.
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <new>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -52,19 +57,92 @@ void MakeVersionOneFile(const std::string& path) {
   ASSERT_EQ(Exec(raw.get(), "PRAGMA user_version = 1"), "");
 }
 
-// Forks a child that opens (so migrates) `path` and exits; kills it with
-// SIGKILL after `delay` unless it finished. Returns its wait status.
-int OpenInChild(const std::string& path, absl::Duration delay, bool kill_it) {
+// A VFS over "unix" that counts writes (xWrite) and, in a child, dies by
+// SIGKILL just before write number `kill_at`: the file is left as a kill at
+// that moment would leave it. It reuses unix's file objects, swapping in a
+// copy of their methods with xWrite counted, and keeps after each object
+// its real methods and whether it is a WAL.
+struct WriteCount {
+  int64_t writes = 0;     // every write so far
+  int64_t first_wal = 0;  // the number of the first write to a WAL, 0 if none
+  int64_t last_wal = 0;   // ... and of the last
+};
+
+class KillAtWriteVfs {
+ public:
+  static constexpr const char* kName = "mir-kill-at-write";
+
+  static void Register() {
+    if (sqlite3_vfs_find(kName) != nullptr) return;
+    unix_ = sqlite3_vfs_find("unix");
+    vfs_ = *unix_;
+    vfs_.szOsFile = TrailerOffset() + static_cast<int>(sizeof(Trailer));
+    vfs_.zName = kName;
+    vfs_.xOpen = &Open;
+    sqlite3_vfs_register(&vfs_, /*makeDflt=*/0);
+  }
+  // Counting starts afresh; 0: never kill.
+  static void Reset(int64_t kill_at) {
+    count_ = WriteCount();
+    kill_at_ = kill_at;
+  }
+  static const WriteCount& count() { return count_; }
+
+ private:
+  struct Trailer {
+    const sqlite3_io_methods* real;
+    bool wal;
+  };
+  static int TrailerOffset() {
+    constexpr int kAlign = alignof(Trailer);
+    return (unix_->szOsFile + kAlign - 1) / kAlign * kAlign;
+  }
+  static Trailer* TrailerOf(sqlite3_file* file) {
+    return reinterpret_cast<Trailer*>(reinterpret_cast<char*>(file) + TrailerOffset());
+  }
+  static int Open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+    const int rc = unix_->xOpen(unix_, name, file, flags, out_flags);
+    if (rc != SQLITE_OK || file->pMethods == nullptr) return rc;
+    // unix has several method tables (main database, other files): one copy each.
+    auto [it, added] = methods_.try_emplace(file->pMethods, *file->pMethods);
+    if (added) it->second.xWrite = &Write;
+    new (TrailerOf(file)) Trailer{file->pMethods, (flags & SQLITE_OPEN_WAL) != 0};
+    file->pMethods = &it->second;
+    return rc;
+  }
+  static int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+    const int64_t n = ++count_.writes;
+    if (n == kill_at_) kill(getpid(), SIGKILL);
+    const Trailer* trailer = TrailerOf(file);
+    if (trailer->wal) {
+      if (count_.first_wal == 0) count_.first_wal = n;
+      count_.last_wal = n;
+    }
+    return trailer->real->xWrite(file, data, amount, offset);
+  }
+
+  static inline sqlite3_vfs* unix_ = nullptr;
+  static inline sqlite3_vfs vfs_;
+  static inline std::map<const sqlite3_io_methods*, sqlite3_io_methods> methods_;
+  static inline WriteCount count_;
+  static inline int64_t kill_at_ = 0;
+};
+
+absl::Status OpenAndClose(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  o.vfs_name = KillAtWriteVfs::kName;
+  FakeClock clock(kT0);
+  return Store::Open(o, &clock).status();
+}
+
+// Forks a child that opens (so migrates) `path`, to be killed just before
+// its `kill_at`th write. Returns its wait status.
+int OpenInChild(const std::string& path, int64_t kill_at) {
   const pid_t pid = fork();
   if (pid == 0) {
-    StoreOptions o;
-    o.path = path;
-    FakeClock clock(kT0);
-    _exit(Store::Open(o, &clock).ok() ? 0 : 1);
-  }
-  if (kill_it) {
-    absl::SleepFor(delay);
-    kill(pid, SIGKILL);
+    KillAtWriteVfs::Reset(kill_at);
+    _exit(OpenAndClose(path).ok() ? 0 : 1);
   }
   int status = 0;
   waitpid(pid, &status, 0);
@@ -76,24 +154,39 @@ TEST(MigrationCrashTest, KilledMidMigrationLeavesOneWholeVersion) {
   const std::string pristine = dir + "/v1.db";
   MakeVersionOneFile(pristine);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  KillAtWriteVfs::Register();
 
-  // How long an undisturbed open takes here (a bound for the kill times,
-  // not an assertion).
-  const std::string timed = dir + "/timed.db";
-  std::filesystem::copy_file(pristine, timed);
-  const absl::Time start = absl::Now();
-  ASSERT_EQ(OpenInChild(timed, absl::ZeroDuration(), /*kill_it=*/false), 0);
-  const absl::Duration open_time = absl::Now() - start;
+  // An undisturbed open of a copy, counting its writes: the migration's
+  // transaction is the WAL's writes, first_wal (its header) to last_wal
+  // (its commit frame); what comes after is the checkpoint.
+  const std::string counted = dir + "/counted.db";
+  std::filesystem::copy_file(pristine, counted);
+  KillAtWriteVfs::Reset(0);
+  ASSERT_OK(OpenAndClose(counted));
+  const WriteCount count = KillAtWriteVfs::count();
+  ASSERT_GT(count.first_wal, 0);
+  ASSERT_GT(count.last_wal, count.first_wal + 2);
+  ASSERT_GT(count.writes, count.last_wal);
 
   std::mt19937 rng(std::random_device{}());
-  int killed_inside = 0;  // killed with the migration's writes in the WAL
+  auto uniform = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  int killed_inside = 0;  // killed with part of the migration in the WAL
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
     const std::string path = absl::StrCat(dir, "/round-", round, ".db");
     std::filesystem::copy_file(pristine, path);
-    const absl::Duration delay = open_time * (0.35 + 0.6 * (rng() % 1000) / 1000.0);
-    const int status = OpenInChild(path, delay, /*kill_it=*/true);
-    const bool was_killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    // Odd rounds kill between the WAL's header and its commit frame; even
+    // ones before, inside or after the migration.
+    const int64_t kill_at =
+        round % 2 == 1 ? uniform(count.first_wal + 1, count.last_wal) : uniform(1, count.writes);
+    SCOPED_TRACE(absl::StrCat("killed before write ", kill_at, " of ", count.writes,
+                              " (WAL: ", count.first_wal, " to ", count.last_wal, ")"));
+    const int status = OpenInChild(path, kill_at);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "the open did not reach write " << kill_at << " (status " << status << ")";
+    const bool inside = kill_at > count.first_wal && kill_at <= count.last_wal;
     std::error_code ignored;
     const bool wal_written = std::filesystem::file_size(path + "-wal", ignored) > 0 && !ignored;
     {
@@ -103,10 +196,16 @@ TEST(MigrationCrashTest, KilledMidMigrationLeavesOneWholeVersion) {
       EXPECT_EQ(QueryInt(raw.get(), "SELECT count(*) FROM events"), kRows);
       const int64_t chained = QueryInt(
           raw.get(), "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'row_hash'");
-      if (version == "1") {
+      if (kill_at <= count.last_wal) {
+        // Before the commit frame: version 1, none of version 2 in it.
+        EXPECT_EQ(version, "1");
         EXPECT_EQ(chained, 0) << "version 1 with part of version 2 in it";
-        killed_inside += was_killed && wal_written;
+        if (inside) {
+          EXPECT_TRUE(wal_written) << "killed inside the migration with nothing in the WAL";
+          killed_inside += wal_written;
+        }
       } else {
+        // In the checkpoint, after the commit.
         EXPECT_EQ(version, std::to_string(kSchemaVersion));
         EXPECT_EQ(chained, 1);
       }
@@ -124,11 +223,10 @@ TEST(MigrationCrashTest, KilledMidMigrationLeavesOneWholeVersion) {
     ASSERT_OK(referral);
     EXPECT_TRUE(referral->has_value());
   }
-  // The kills did land inside the migration's transaction, not only
-  // before or after it.
-  EXPECT_GE(killed_inside, 1) << "open takes " << open_time << "; no kill hit the migration";
-  std::cout << killed_inside << " of " << kRounds << " kills landed inside the migration ("
-            << "an undisturbed open takes " << open_time << ")" << std::endl;
+  EXPECT_GE(killed_inside, kRounds / 2);
+  std::cout << killed_inside << " of " << kRounds << " kills landed inside the migration (an "
+            << "undisturbed open makes " << count.writes << " writes, WAL " << count.first_wal
+            << " to " << count.last_wal << ")" << std::endl;
   std::filesystem::remove_all(dir);
 }
 
