@@ -12,13 +12,18 @@
 // policy without breaking the chain) in a fixed order, each encoded as
 //   type (1 byte: 0 NULL, 1 INTEGER, 2 TEXT/BLOB) || u64be(length) || value
 // where an INTEGER is its 8-byte big-endian two's complement and NULL has
-// length 0. Pure functions; thread-safe.
+// length 0. The encoding functions are pure and thread-safe; the two on a
+// Db (internal to storage/) run on the caller's connection and transaction.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/sqlite_util.h"
+#include "storage/store.h"
 
 namespace mir::storage {
 
@@ -54,6 +59,15 @@ std::string CanonicalEventBytes(const AuditRow& row);
 // SHA-256(prev_hash || CanonicalEventBytes(row)), 32 raw bytes.
 std::string ChainHash(absl::string_view prev_hash, const AuditRow& row);
 
+// Appends `event` to the events table, linked to the chain head (not to
+// whatever row is last, so deleted last rows stay visible), and moves the
+// head. Inside the caller's write transaction.
+absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us);
+
+// Walks the events in id order and reports the first broken link
+// (docs/STORAGE.md, "Audit chain"). Run it inside one read transaction so
+// that the rows and the head come from one snapshot.
+absl::StatusOr<AuditCheck> WalkAuditChain(Db& db);
 
 }  // namespace mir::storage
 

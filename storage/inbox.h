@@ -17,9 +17,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "storage/sqlite_util.h"
 #include "storage/store.h"
 
 namespace mir::storage {
+
+namespace inbox {
+// Internal to storage/: the inbox table, on the caller's connection and
+// transaction (Txn::FindInbox, Txn::InsertInbox, Store::FindInboxRecord).
+absl::StatusOr<std::optional<InboxRecord>> Find(Db& db, const std::string& message_id);
+absl::Status Insert(Db& db, const InboxRecord& record);
+}  // namespace inbox
 
 struct InboundEnvelope {
   std::string message_id;   // from the verified header

@@ -1,4 +1,3 @@
-#include "crypto/envelope_bytes.h"
 #include "storage/schema.h"
 
 #include <string>
@@ -8,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
 #include "storage/audit_chain.h"
+#include "storage/rows.h"
 
 namespace mir::storage {
 namespace {
@@ -200,13 +201,10 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 // Computes prev_hash/row_hash for rows written by version 1, in id order,
 // and the chain head.
 absl::Status BackfillAuditChain(Db& db) {
-  ASSIGN_OR_RETURN(
-      Statement select,
-      db.Prepare("SELECT id, referral_id, sender_node, sequence, message_id, to_state, "
-                 "actor_node, actor_role, actor_name, at_us, reason, envelope, "
-                 "origin_node, destination_node, urgency, ack_deadline_us, "
-                 "applied_at_us FROM events ORDER BY id",
-                 "read events for the audit backfill"));
+  // The step-2 columns are there (NULL); the shared decoder reads them.
+  ASSIGN_OR_RETURN(Statement select,
+                   db.Prepare("SELECT " MIR_CHAINED_EVENT_COLUMNS " FROM events ORDER BY id",
+                              "read events for the audit backfill"));
   std::string prev = GenesisHash();
   int64_t last_id = 0;
   int64_t count = 0;
@@ -218,24 +216,9 @@ absl::Status BackfillAuditChain(Db& db) {
   while (true) {
     ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) break;
-    AuditRow r;
-    r.id = select.Int(0);
-    r.referral_id = select.Text(1);
-    r.sender_node = select.Text(2);
-    r.sequence = select.Int(3);
-    r.message_id = select.Text(4);
-    r.to_state = select.Int(5);
-    r.actor_node = select.Text(6);
-    r.actor_role = select.Text(7);
-    r.actor_name = select.Text(8);
-    r.at_us = select.Int(9);
-    r.reason = select.Text(10);
-    r.envelope_sha256 = Sha256(select.Text(11));
-    r.origin_node = select.OptText(12);
-    r.destination_node = select.OptText(13);
-    r.urgency = select.OptInt(14);
-    r.ack_deadline_us = select.OptInt(15);
-    r.applied_at_us = select.Int(16);
+    StoredEvent stored = StoredEventFrom(select, /*chained=*/true);
+    AuditRow& r = stored.row;
+    r.envelope_sha256 = Sha256(stored.envelope);
     std::string hash = ChainHash(prev, r);
     if (hash.size() != kHashBytes)
       return absl::InternalError("SHA-256 failed during the audit backfill");
@@ -280,12 +263,8 @@ absl::Status MigrateToV2(Db& db) {
 
 const std::vector<MigrationStep>& Steps() {
   static const auto* const kSteps = new std::vector<MigrationStep>{
-      {1, kSchemaV1, nullptr},
-      {2, kSchemaV2, &MigrateToV2},
-      {3, kSchemaV3, nullptr},
-      {4, kSchemaV4, nullptr},
-      {5, kSchemaV5, nullptr},
-      {6, kSchemaV6, nullptr},
+      {1, kSchemaV1, nullptr}, {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
+      {4, kSchemaV4, nullptr}, {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
       {7, kSchemaV7, nullptr},
   };
   return *kSteps;

@@ -156,4 +156,14 @@ void Db::Note(int rc) {
   if (IsFatalSqliteCode(rc) || (rc & 0xff) == SQLITE_FULL) storage_error_ = rc;
 }
 
+absl::Status InSavepoint(Db& db, absl::FunctionRef<absl::Status()> fn) {
+  if (absl::Status s = db.Exec("SAVEPOINT mir_op", "open a savepoint"); !s.ok()) return s;
+  absl::Status status = fn();
+  if (!status.ok()) {
+    (void)db.Exec("ROLLBACK TO mir_op", "roll back a savepoint");
+  }
+  absl::Status released = db.Exec("RELEASE mir_op", "release a savepoint");
+  return status.ok() ? released : status;
+}
+
 }  // namespace mir::storage

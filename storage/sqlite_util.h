@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -118,6 +119,10 @@ class Db {
   absl::flat_hash_map<const char*, StmtPtr> cache_;
   int storage_error_ = SQLITE_OK;
 };
+
+// Runs `fn` inside a savepoint on `db`: all of its writes or none, even when
+// the caller carries on in the same transaction after an error.
+absl::Status InSavepoint(Db& db, absl::FunctionRef<absl::Status()> fn);
 
 }  // namespace mir::storage
 

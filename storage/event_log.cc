@@ -1,0 +1,339 @@
+#include "storage/event_log.h"
+
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "storage/audit_chain.h"
+#include "storage/lifecycle.h"
+#include "storage/rows.h"
+
+namespace mir::storage {
+namespace {
+
+absl::Status ValidateEvent(const Event& e) {
+  if (e.referral_id.empty() || e.referral_id.size() > kMaxIdBytes) {
+    return InvalidField("event needs a referral id of 1-128 bytes");
+  }
+  if (e.message_id.empty() || e.message_id.size() > kMaxIdBytes) {
+    return InvalidField("event needs a message id of 1-128 bytes");
+  }
+  if (!IsValidNodeId(e.sender_node))
+    return InvalidField("event sender node is not a valid node id");
+  if (!IsValidNodeId(e.actor.node)) return InvalidField("event actor node is not a valid node id");
+  if (e.sequence == 0 || e.sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return InvalidField("event sequence must be 1 or more");
+  }
+  if (e.to_state == v1::REFERRAL_STATE_UNSPECIFIED || !v1::ReferralState_IsValid(e.to_state)) {
+    return InvalidField("event target state is not a lifecycle state");
+  }
+  if (e.reason.size() > kMaxReasonBytes)
+    return InvalidField("event reason is longer than 1024 bytes");
+  if (e.envelope.empty()) return InvalidField("event carries no envelope bytes");
+  return absl::OkStatus();
+}
+
+// ALREADY_EXISTS for an event whose sequence number is taken: without a
+// reason when by this same message (a repeat), DUPLICATE_CONFLICT otherwise.
+absl::Status SequenceTaken(const Event& e, bool same_message, absl::string_view repeat,
+                           absl::string_view conflict) {
+  const std::string what = absl::StrCat("sequence ", e.sequence, " of node ", e.sender_node,
+                                        " on referral ", e.referral_id, " ");
+  if (same_message) return absl::AlreadyExistsError(absl::StrCat(what, repeat));
+  return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                  absl::StrCat(what, conflict));
+}
+
+absl::Status SetLastSequence(Db& db, const std::string& referral_id, const std::string& node,
+                             uint64_t seq) {
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("INSERT INTO streams (referral_id, sender_node, last_sequence) "
+                              "VALUES (?1, ?2, ?3) ON CONFLICT (referral_id, sender_node) "
+                              "DO UPDATE SET last_sequence = excluded.last_sequence",
+                              "write stream position"));
+  s.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
+  return s.Run();
+}
+
+// One ApplyEvent call: the event, then its released successors.
+class Applier {
+ public:
+  Applier(Db& db, const Clock& clock, const std::string& national_node)
+      : db_(db), clock_(clock), national_node_(national_node) {}
+
+  absl::Status Apply(const Event& event, ApplyResult& result) {
+    if (!event.join_streams.empty()) RETURN_IF_ERROR(JoinStreams(event));
+    ASSIGN_OR_RETURN(uint64_t last, LastSequence(db_, event.referral_id, event.sender_node));
+    if (event.sequence <= last) return AlreadyApplied(event);
+    if (event.sequence > last + 1) {
+      RETURN_IF_ERROR(Hold(event));
+      result.outcome = ApplyOutcome::kHeld;
+      return absl::OkStatus();
+    }
+
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> current, ReadReferral(db_, event.referral_id));
+    RETURN_IF_ERROR(
+        CheckTransition(current.has_value() ? &*current : nullptr, event, national_node_));
+    RETURN_IF_ERROR(Append(event, current.has_value()));
+    result.applied.push_back(event);
+
+    // Release held successors of the same stream, in order, in this
+    // transaction. A refused one is dropped (and its number consumed) rather
+    // than failing the arrival that released it: that arrival was valid, and
+    // the sender already holds our receipt for the refused one.
+    uint64_t seq = event.sequence;
+    while (true) {
+      ASSIGN_OR_RETURN(std::optional<Event> held,
+                       TakeHeld(event.referral_id, event.sender_node, seq + 1));
+      if (!held.has_value()) break;
+      ++seq;
+      ASSIGN_OR_RETURN(current, ReadReferral(db_, held->referral_id));
+      absl::Status check =
+          CheckTransition(current.has_value() ? &*current : nullptr, *held, national_node_);
+      if (check.ok()) {
+        RETURN_IF_ERROR(Append(*held, current.has_value()));
+        result.applied.push_back(*std::move(held));
+      } else {
+        RETURN_IF_ERROR(RecordDropped(*held, check));
+        result.dropped.push_back(DroppedEvent{held->referral_id, held->sender_node, held->sequence,
+                                              held->message_id, check});
+      }
+    }
+    return SetLastSequence(db_, event.referral_id, event.sender_node, seq);
+  }
+
+ private:
+  // A node joining a referral (routed on to it) starts each stream where the
+  // router says it stood; streams it already follows are left alone.
+  absl::Status JoinStreams(const Event& event) {
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> current, ReadReferral(db_, event.referral_id));
+    if (current.has_value()) return absl::OkStatus();
+    for (const auto& [node, last] : event.join_streams) {
+      if (!IsValidNodeId(node)) return InvalidField("join stream names an invalid node id");
+      ASSIGN_OR_RETURN(uint64_t known, LastSequence(db_, event.referral_id, node));
+      if (known == 0) RETURN_IF_ERROR(SetLastSequence(db_, event.referral_id, node, last));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AlreadyApplied(const Event& event) {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("SELECT message_id FROM events WHERE referral_id = ?1 AND "
+                                 "sender_node = ?2 AND sequence = ?3",
+                                 "read applied event"));
+    s.BindText(1, event.referral_id)
+        .BindText(2, event.sender_node)
+        .BindInt(3, static_cast<int64_t>(event.sequence));
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    return SequenceTaken(event, row && s.Text(0) == event.message_id, "was already applied",
+                         "was already used by another message");
+  }
+
+  absl::Status Hold(const Event& e) {
+    {
+      // Early messages cost storage until their predecessors come: a sender
+      // may run ahead by a bounded number only (it retries the rest later).
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("SELECT COUNT(*) FROM held_events WHERE referral_id = ?1 AND "
+                                   "sender_node = ?2",
+                                   "count held events"));
+      s.BindText(1, e.referral_id).BindText(2, e.sender_node);
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row && s.Int(0) >= kMaxHeldPerStream) {
+        return MirError(
+            absl::StatusCode::kResourceExhausted, v1::TOO_MANY_HELD,
+            absl::StrCat(kMaxHeldPerStream, " early messages from ", e.sender_node, " on referral ",
+                         e.referral_id, " already wait for their predecessors; send those first"));
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("SELECT message_id FROM held_events WHERE referral_id = ?1 AND "
+                                   "sender_node = ?2 AND sequence = ?3",
+                                   "read held event"));
+      s.BindText(1, e.referral_id)
+          .BindText(2, e.sender_node)
+          .BindInt(3, static_cast<int64_t>(e.sequence));
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) {
+        return SequenceTaken(e, s.Text(0) == e.message_id, "is already held",
+                             "is already held for another message");
+      }
+    }
+    const AuditRow r = RowOf(0, e, 0);  // the column values; no hash needed
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_.Prepare("INSERT INTO held_events (" MIR_EVENT_COLUMNS ", held_at_us) VALUES "
+                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                    "hold early event"));
+    BindEventColumns(s, r, e.envelope);
+    s.BindInt(16, Micros(clock_.Now()));
+    return s.Run();
+  }
+
+  absl::StatusOr<std::optional<Event>> TakeHeld(const std::string& referral_id,
+                                                const std::string& node, uint64_t seq) {
+    std::optional<Event> held;
+    {
+      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " MIR_EVENT_COLUMNS
+                                                " FROM held_events WHERE referral_id = ?1 "
+                                                "AND sender_node = ?2 AND sequence = ?3",
+                                                "read held event"));
+      s.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return std::nullopt;
+      held = EventOf(StoredEventFrom(s, /*chained=*/false));
+    }
+    ASSIGN_OR_RETURN(
+        Statement del,
+        db_.Prepare("DELETE FROM held_events WHERE referral_id = ?1 AND sender_node = ?2 "
+                    "AND sequence = ?3",
+                    "release held event"));
+    del.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
+    RETURN_IF_ERROR(del.Run());
+    return held;
+  }
+
+  absl::Status RecordDropped(const Event& e, const absl::Status& why) {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_.Prepare("INSERT INTO dropped_events (referral_id, sender_node, sequence, "
+                                 "message_id, to_state, actor_node, actor_role, status_code, "
+                                 "status_reason, status_text, dropped_at_us) VALUES "
+                                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                 "record dropped event"));
+    s.BindText(1, e.referral_id)
+        .BindText(2, e.sender_node)
+        .BindInt(3, static_cast<int64_t>(e.sequence))
+        .BindText(4, e.message_id)
+        .BindInt(5, e.to_state)
+        .BindText(6, e.actor.node)
+        .BindText(7, RoleText(e.actor.role))
+        .BindInt(8, static_cast<int>(why.code()))
+        .BindText(9, ReasonName(why))
+        .BindText(10, Truncate(why.message(), kMaxErrorBytes))
+        .BindInt(11, Micros(clock_.Now()));
+    return s.Run();
+  }
+
+  // Folds `e` into the projection and appends it to the chain. The
+  // lifecycle check has passed.
+  absl::Status Append(const Event& e, bool referral_exists) {
+    if (e.to_state == v1::SUBMITTED && !referral_exists) {
+      const ReferralMeta& meta = *e.referral;  // CheckTransition required it
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("INSERT INTO referrals (" MIR_REFERRAL_COLUMNS ") VALUES "
+                                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+                                   "create referral"));
+      s.BindText(1, e.referral_id)
+          .BindText(2, meta.origin_node)
+          .BindText(3, meta.destination_node)
+          .BindInt(4, meta.urgency)
+          .BindOptInt(5, OptMicros(meta.ack_deadline))
+          .BindInt(6, e.to_state)
+          .BindInt(7, Micros(e.at))
+          .BindBlob(8, e.referral_envelope.empty() ? e.envelope : e.referral_envelope);
+      RETURN_IF_ERROR(s.Run());
+    } else if (e.to_state == v1::SUBMITTED) {
+      // Routed on: the referral now goes to a new destination.
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db_.Prepare("UPDATE referrals SET state = ?2, destination_node = ?3, "
+                      "updated_at_us = MAX(updated_at_us, ?4), "
+                      "ack_deadline_us = COALESCE(?5, ack_deadline_us) WHERE referral_id = ?1",
+                      "route referral on"));
+      s.BindText(1, e.referral_id)
+          .BindInt(2, e.to_state)
+          .BindText(3, e.referral->destination_node)
+          .BindInt(4, Micros(e.at))
+          .BindOptInt(5, OptMicros(e.referral->ack_deadline));
+      RETURN_IF_ERROR(s.Run());
+    } else {
+      ASSIGN_OR_RETURN(
+          Statement s,
+          db_.Prepare("UPDATE referrals SET state = ?2, updated_at_us = MAX(updated_at_us, ?3) "
+                      "WHERE referral_id = ?1",
+                      "update referral"));
+      s.BindText(1, e.referral_id).BindInt(2, e.to_state).BindInt(3, Micros(e.at));
+      RETURN_IF_ERROR(s.Run());
+    }
+    return AppendToChain(db_, e, Micros(clock_.Now()));
+  }
+
+  Db& db_;
+  const Clock& clock_;
+  const std::string& national_node_;
+};
+
+}  // namespace
+
+absl::StatusOr<ApplyResult> ApplyEvent(Db& db, const Clock& clock, const std::string& national_node,
+                                       const Event& event) {
+  RETURN_IF_ERROR(ValidateEvent(event));
+  ApplyResult result;
+  Applier applier(db, clock, national_node);
+  RETURN_IF_ERROR(InSavepoint(db, [&] { return applier.Apply(event, result); }));
+  return result;
+}
+
+absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::string& referral_id) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_REFERRAL_COLUMNS
+                                           " FROM referrals WHERE referral_id = ?1",
+                                           "read referral"));
+  s.BindText(1, referral_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::nullopt;
+  return ReferralFrom(s);
+}
+
+absl::StatusOr<uint64_t> LastSequence(Db& db, const std::string& referral_id,
+                                      const std::string& node) {
+  ASSIGN_OR_RETURN(
+      Statement s,
+      db.Prepare("SELECT last_sequence FROM streams WHERE referral_id = ?1 AND sender_node = ?2",
+                 "read stream position"));
+  s.BindText(1, referral_id).BindText(2, node);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? static_cast<uint64_t>(s.Int(0)) : 0;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
+    Db& db, const std::string& referral_id) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT sender_node, last_sequence FROM streams "
+                                           "WHERE referral_id = ?1 ORDER BY sender_node",
+                                           "read stream positions"));
+  s.BindText(1, referral_id);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(s.Text(0), static_cast<uint64_t>(s.Int(1)));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Event>> ReadTimeline(Db& db, const std::string& referral_id) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_EVENT_COLUMNS
+                                           " FROM events WHERE referral_id = ?1 ORDER BY id",
+                                           "read timeline"));
+  s.BindText(1, referral_id);
+  std::vector<Event> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(EventOf(StoredEventFrom(s, /*chained=*/false)));
+  }
+  return out;
+}
+
+absl::Status GrantPartnerAccess(Db& db, absl::Time now, const std::string& referral_id,
+                                const std::string& partner) {
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("INSERT INTO partner_access (referral_id, partner, granted_at_us) "
+                              "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                              "grant partner access"));
+  s.BindText(1, referral_id).BindText(2, partner).BindInt(3, Micros(now));
+  return s.Run();
+}
+
+}  // namespace mir::storage

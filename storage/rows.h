@@ -1,0 +1,94 @@
+#ifndef MIR_STORAGE_ROWS_H_
+#define MIR_STORAGE_ROWS_H_
+
+// Internal to storage/: each table's column list and its one decoder from a
+// SELECT of those columns, plus the conversions and limits the table files
+// share. The column lists are macros so that statements stay string
+// literals (Db::Prepare caches by address).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "storage/audit_chain.h"
+#include "storage/sqlite_util.h"
+#include "storage/store.h"
+
+namespace mir::storage {
+
+inline constexpr size_t kMaxIdBytes = 128;
+inline constexpr size_t kMaxReasonBytes = 1024;
+inline constexpr size_t kMaxErrorBytes = 256;
+
+// outbox.state
+inline constexpr int64_t kOutboxPending = 0;
+inline constexpr int64_t kOutboxDelivered = 1;
+inline constexpr int64_t kOutboxDead = 2;
+
+inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+inline absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+inline std::optional<int64_t> OptMicros(const std::optional<absl::Time>& t) {
+  return t.has_value() ? std::optional<int64_t>(Micros(*t)) : std::nullopt;
+}
+// SQLite's LIMIT: -1 is none.
+inline int SqlLimit(int limit) { return limit <= 0 ? -1 : limit; }
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string Truncate(absl::string_view s, size_t max);
+
+absl::Status InvalidField(absl::string_view what);
+
+const char* RoleText(Role role);
+
+// --- events and held_events ---
+// The 15 columns both tables share, parameters/columns 1..15 / 0..14.
+#define MIR_EVENT_COLUMNS                                                              \
+  "referral_id, sender_node, sequence, message_id, to_state, actor_node, actor_role, " \
+  "actor_name, at_us, reason, envelope, origin_node, destination_node, urgency, "      \
+  "ack_deadline_us"
+// An events row with its place in the chain (columns 0..19).
+#define MIR_CHAINED_EVENT_COLUMNS \
+  MIR_EVENT_COLUMNS ", applied_at_us, id, envelope_sha256, prev_hash, row_hash"
+
+// An events (or held_events) row exactly as stored: the chain hashes what
+// is stored, so decoding never normalizes a value.
+struct StoredEvent {
+  AuditRow row;  // envelope_sha256 as stored: empty if NULL or not selected
+  std::string envelope;
+  std::string prev_hash;
+  std::string row_hash;
+};
+
+// Decodes MIR_EVENT_COLUMNS, and with `chained` the 5 columns after them.
+StoredEvent StoredEventFrom(const Statement& s, bool chained);
+
+// The row `e` is stored as; `applied_at_us` and `id` only matter in events.
+AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us);
+// The event a stored row holds.
+Event EventOf(const StoredEvent& stored);
+
+// Binds the 15 shared columns of `r` (with `envelope`) to parameters 1..15.
+void BindEventColumns(Statement& s, const AuditRow& r, const std::string& envelope);
+
+// --- referrals ---
+#define MIR_REFERRAL_COLUMNS                                                      \
+  "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, " \
+  "created_at_us, updated_at_us, referral_envelope"
+ReferralRecord ReferralFrom(const Statement& s);
+
+// --- outbox ---
+#define MIR_OUTBOX_COLUMNS                                                         \
+  "id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, " \
+  "state, last_error, receipt, urgency"
+OutboxEntry OutboxFrom(const Statement& s);
+
+// --- inbox ---
+#define MIR_INBOX_COLUMNS "message_id, sender_node, envelope_sha256, receipt, received_at_us"
+InboxRecord InboxFrom(const Statement& s);
+
+}  // namespace mir::storage
+
+#endif  // MIR_STORAGE_ROWS_H_

@@ -1,0 +1,183 @@
+#include "storage/write_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/errors.h"
+#include "common/status_macros.h"
+
+namespace mir::storage {
+namespace {
+
+absl::Status InGroupSavepoint(Db& db, absl::FunctionRef<absl::Status(Db&)> fn) {
+  RETURN_IF_ERROR(db.Exec("SAVEPOINT mir_write", "open a write savepoint"));
+  absl::Status status = fn(db);
+  if (!status.ok()) (void)db.Exec("ROLLBACK TO mir_write", "roll back a write");
+  absl::Status released = db.Exec("RELEASE mir_write", "release a write savepoint");
+  return status.ok() ? released : status;
+}
+
+}  // namespace
+
+absl::Status FailStoppedError() {
+  return MirError(absl::StatusCode::kUnavailable, v1::STORE_UNAVAILABLE,
+                  "store is fail-stopped after a failed write, sync or commit; it refuses writes "
+                  "until it is reopened (restart the node)");
+}
+
+WriteQueue::WriteQueue(std::unique_ptr<Db> writer) : writer_(std::move(writer)) {
+  sqlite3_wal_hook(writer_->raw(), &WriteQueue::WalHook, this);
+}
+
+WriteQueue::~WriteQueue() {
+  absl::MutexLock lock(&write_mu_);
+  if (failed_.load() && writer_ != nullptr) {
+    sqlite3_db_config(writer_->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  }
+  writer_.reset();
+}
+
+int WriteQueue::WalHook(void* self, sqlite3*, const char*, int pages) {
+  // Called inside a COMMIT on the writer connection, which is only ever used
+  // with write_mu_ held (writer_ is guarded by it). The assertion tells
+  // clang's thread-safety analysis, which cannot follow SQLite's callback,
+  // and aborts should that ever stop being true.
+  WriteQueue* queue = static_cast<WriteQueue*>(self);
+  queue->write_mu_.AssertHeld();
+  queue->wal_pages_ = pages;
+  return SQLITE_OK;
+}
+
+absl::Status WriteQueue::WithWriter(absl::FunctionRef<absl::Status(Db&)> fn) {
+  absl::MutexLock lock(&write_mu_);
+  return fn(*writer_);
+}
+
+absl::Status WriteQueue::Run(absl::FunctionRef<absl::Status(Db&)> fn, Sync sync) {
+  PendingWrite self{fn, sync, absl::OkStatus(), false};
+  queue_mu_.Lock();
+  writers_.push_back(&self);
+  auto my_turn = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return self.done || writers_.front() == &self;
+  };
+  queue_mu_.Await(absl::Condition(&my_turn));
+  if (self.done) {  // a leader ran it with its group
+    queue_mu_.Unlock();
+    return self.status;
+  }
+  std::vector<PendingWrite*> group;
+  for (PendingWrite* w : writers_) {
+    if (group.size() == kMaxGroupedWrites) break;
+    group.push_back(w);
+  }
+  queue_mu_.Unlock();
+
+  RunGroup(group);
+
+  queue_mu_.Lock();
+  for (PendingWrite* w : group) {
+    writers_.pop_front();
+    w->done = true;
+  }
+  const absl::Status status = self.status;
+  queue_mu_.Unlock();
+  return status;
+}
+
+void WriteQueue::RunGroup(const std::vector<PendingWrite*>& group) {
+  absl::MutexLock lock(&write_mu_);
+  if (failed_.load()) {
+    FailAll(group, FailStoppedError());
+    return;
+  }
+  Db& db = *writer_;
+  const bool deferred = std::all_of(
+      group.begin(), group.end(), [](const PendingWrite* w) { return w->sync == Sync::kDeferred; });
+  if (deferred) {
+    if (absl::Status s = db.Exec("PRAGMA synchronous = NORMAL", "defer the sync"); !s.ok()) {
+      FailAll(group, s);
+      return;
+    }
+  }
+  const bool committed = RunGroupIn(db, group);
+  if (deferred) {
+    // Every later commit must sync again: if that cannot be promised, stop.
+    if (!db.Exec("PRAGMA synchronous = FULL", "restore synchronous commits").ok()) FailStop();
+  }
+  if (committed) MaybeCheckpoint(db);
+}
+
+bool WriteQueue::RunGroupIn(Db& db, const std::vector<PendingWrite*>& group) {
+  db.ClearStorageError();
+  if (absl::Status begin = db.Exec("BEGIN IMMEDIATE", "begin write transaction"); !begin.ok()) {
+    if (IsFatalSqliteCode(db.storage_error())) FailStop();
+    (void)Rollback(db);
+    return FailAll(group, begin);
+  }
+
+  bool any_ok = false;
+  for (PendingWrite* w : group) {
+    w->status = group.size() == 1 ? w->fn(db) : InGroupSavepoint(db, w->fn);
+    // A statement that hit the disk poisons the whole transaction,
+    // whatever `fn` made of its status.
+    if (db.storage_error() != SQLITE_OK) break;
+    any_ok = any_ok || w->status.ok();
+  }
+  if (const int rc = db.storage_error(); rc != SQLITE_OK) {
+    (void)Rollback(db);
+    if (IsFatalSqliteCode(rc)) {
+      FailStop();
+      return FailAll(group, SqliteStatus(rc, nullptr,
+                                         "write transaction failed and was rolled back; the "
+                                         "store is fail-stopped until reopened"));
+    }
+    return FailAll(group, SqliteStatus(rc, nullptr,
+                                       "write transaction failed and was rolled back; "
+                                       "nothing was changed"));
+  }
+  if (!any_ok) {
+    (void)Rollback(db);
+    return false;
+  }
+
+  const int rc = sqlite3_exec(db.raw(), "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    // Whether the commit reached the disk is unknown: stop, and let the
+    // next open's recovery decide from what is on disk.
+    FailStop();
+    (void)Rollback(db);
+    const absl::Status failed =
+        SqliteStatus(rc, nullptr,
+                     "commit failed; the transaction is not acknowledged and the store is "
+                     "fail-stopped until reopened");
+    for (PendingWrite* w : group) {
+      if (w->status.ok()) w->status = failed;
+    }
+    return false;
+  }
+  return true;
+}
+
+absl::Status WriteQueue::Rollback(Db& db) {
+  if (sqlite3_get_autocommit(db.raw())) return absl::OkStatus();  // SQLite already rolled back
+  absl::Status s = db.Exec("ROLLBACK", "roll back");
+  if (!s.ok()) FailStop();
+  return s;
+}
+
+void WriteQueue::MaybeCheckpoint(Db& db) {
+  if (wal_pages_ < kCheckpointPages) return;
+  wal_pages_ = 0;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  // The commit is durable in the WAL either way; a failed checkpoint sync
+  // means the database file's state is unknown, so stop writing.
+  if (IsFatalSqliteCode(rc) || (rc & 0xff) == SQLITE_FULL) FailStop();
+}
+
+bool WriteQueue::FailAll(const std::vector<PendingWrite*>& group, const absl::Status& status) {
+  for (PendingWrite* w : group) w->status = status;
+  return false;
+}
+
+}  // namespace mir::storage
