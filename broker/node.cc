@@ -39,6 +39,7 @@ absl::Status BadAction(absl::string_view why) {
 Node::Node(BrokerOptions options, const Clock* clock, std::unique_ptr<Signer> signer,
            std::unique_ptr<Verifier> verifier, std::unique_ptr<storage::Store> store)
     : options_(std::move(options)),
+      authorization_(options_.node_id, options_.national_node, options_.relays),
       clock_(clock),
       signer_(std::move(signer)),
       verifier_(std::move(verifier)),
@@ -143,21 +144,10 @@ void Node::SetAckDeadline(storage::Event& event) const {
   }
 }
 
-absl::Status Node::CheckMayRouteOn(const Identity& caller) const {
-  if (caller.role == Role::kOperator && caller.node == options_.national_node &&
-      options_.node_id == options_.national_node) {
-    return absl::OkStatus();
-  }
-  return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,
-                  absl::StrCat("only operators of the national node ", options_.national_node,
-                               " route a referral on to another node"));
-}
-
-absl::Status Node::CheckPartnerAccess(const Identity& caller, const std::string& referral_id) {
+absl::Status Node::CheckReferralAccess(const Identity& caller, const std::string& referral_id) {
   if (caller.role != Role::kPartner) return absl::OkStatus();
-  ASSIGN_OR_RETURN(bool visible, store_->PartnerHasAccess(referral_id, caller.Uri()));
-  // Not circulated to this partner: as if it did not exist.
-  return visible ? absl::OkStatus() : UnknownReferral(referral_id);
+  ASSIGN_OR_RETURN(bool circulated, store_->PartnerHasAccess(referral_id, caller.Uri()));
+  return authorization_.ReferralAccess(caller, referral_id, circulated);
 }
 
 absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
@@ -165,19 +155,10 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
   if (envelope_bytes.size() > options_.max_envelope_bytes) {
     return TooLarge(envelope_bytes.size(), options_.max_envelope_bytes);
   }
-  if (peer.role != Role::kNode) {
-    return MirError(absl::StatusCode::kPermissionDenied, v1::PEER_MISMATCH,
-                    absl::StrCat(peer.Uri(), " is not a node: only nodes deliver envelopes"));
-  }
+  RETURN_IF_ERROR(authorization_.Check(peer, Action::kDeliver));
   ASSIGN_OR_RETURN(VerifiedEnvelope verified, verifier_->Verify(envelope_bytes));
   const v1::EnvelopeHeader& h = verified.header;
-  const bool peer_is_relay =
-      std::find(options_.relays.begin(), options_.relays.end(), peer.node) != options_.relays.end();
-  if (peer.node != h.sender_node() && !peer_is_relay) {
-    return MirError(absl::StatusCode::kPermissionDenied, v1::PEER_MISMATCH,
-                    absl::StrCat("node ", peer.node, " may not deliver envelopes sent by ",
-                                 h.sender_node()));
-  }
+  RETURN_IF_ERROR(authorization_.DeliveredBy(peer, h.sender_node()));
 
   // Decide before the transaction what this envelope is for.
   std::optional<storage::Event> event;
@@ -326,11 +307,7 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
 
 absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
                                                   const v1::PrepareRequest& request) {
-  if (caller.node != options_.node_id || caller.role == Role::kNode) {
-    return MirError(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
-                    absl::StrCat(caller.Uri(), " is not staff or a partner of node ",
-                                 options_.node_id));
-  }
+  RETURN_IF_ERROR(authorization_.Check(caller, Action::kPrepare));
   if (!RoleMayAuthor(caller.role, request.kind())) {
     return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,
                     absl::StrCat("a ", RoleName(caller.role), " may not author ",
@@ -359,12 +336,12 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
   }
 
   const std::string& referral_id = request.referral_id();
-  RETURN_IF_ERROR(CheckPartnerAccess(caller, referral_id));
+  RETURN_IF_ERROR(CheckReferralAccess(caller, referral_id));
   const std::string& forward_to =
       request.kind() == v1::STATUS_CHANGE ? request.destination_node() : std::string();
   // A forward carries the original REFERRAL, every field of it: only those
   // who may route a referral on ever get one.
-  if (!forward_to.empty()) RETURN_IF_ERROR(CheckMayRouteOn(caller));
+  if (!forward_to.empty()) RETURN_IF_ERROR(authorization_.Check(caller, Action::kRouteOn));
   std::optional<storage::ReferralRecord> referral;
   uint64_t sequence = 0;
   std::vector<std::pair<std::string, uint64_t>> streams;
@@ -436,6 +413,7 @@ absl::StatusOr<bool> AcceptedBefore(storage::Txn& txn,
 
 absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
                                           const std::vector<std::string>& envelopes) {
+  RETURN_IF_ERROR(authorization_.Check(caller, Action::kSubmit));
   if (envelopes.empty() || envelopes.size() > kMaxEnvelopesPerAction) {
     return BadAction("an action is 1 to 4 signed envelopes, one per recipient");
   }
@@ -473,10 +451,12 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
     if (first.sequence() != 1) return BadAction("a new referral's sequence is 1");
   }
   const std::string& referral_id = first.referral_id();
-  if (first.kind() != v1::REFERRAL) RETURN_IF_ERROR(CheckPartnerAccess(caller, referral_id));
+  if (first.kind() != v1::REFERRAL) RETURN_IF_ERROR(CheckReferralAccess(caller, referral_id));
   ASSIGN_OR_RETURN(storage::Event event,
                    EventFromEnvelope(verified.front(), envelopes.front(), *verifier_));
-  if (!event.referral_envelope.empty()) RETURN_IF_ERROR(CheckMayRouteOn(caller));
+  if (!event.referral_envelope.empty()) {
+    RETURN_IF_ERROR(authorization_.Check(caller, Action::kRouteOn));
+  }
   SetAckDeadline(event);
   std::vector<std::string> hops;
   for (const VerifiedEnvelope& v : verified) {

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "mir/v1/referrals.pb.h"
+#include "broker/authorization.h"
 #include "broker/config.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
@@ -94,7 +95,12 @@ class Node {
     outbox_listener_ = std::move(listener);
   }
 
+  // A partner reaches only referrals circulated to it (authorization.h): OK,
+  // or NOT_FOUND UNKNOWN_REFERRAL as for a referral that does not exist.
+  absl::Status CheckReferralAccess(const Identity& caller, const std::string& referral_id);
+
   const BrokerOptions& options() const { return options_; }
+  const Authorization& authorization() const { return authorization_; }
   storage::Store& store() { return *store_; }
   const Verifier& verifier() const { return *verifier_; }
   const Signer& signer() const { return *signer_; }
@@ -115,13 +121,11 @@ class Node {
   // refusal is logged, not returned: the envelope is forwarded regardless.
   absl::Status Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
                        const std::string& envelope_bytes, std::vector<storage::Event>& applied);
-  absl::Status CheckPartnerAccess(const Identity& caller, const std::string& referral_id);
-  // Routing on embeds the whole original REFERRAL: national operators only.
-  absl::Status CheckMayRouteOn(const Identity& caller) const;
   // Sets the acknowledgement deadline of an EMERGENCY_24H (re)submission.
   void SetAckDeadline(storage::Event& event) const;
 
   const BrokerOptions options_;
+  const Authorization authorization_;
   const Clock* const clock_;
   const std::unique_ptr<Signer> signer_;
   const std::unique_ptr<Verifier> verifier_;

@@ -18,19 +18,12 @@ namespace {
 constexpr int kDefaultListLimit = 100;
 constexpr size_t kMaxWatchBacklog = 1000;
 
-// The caller, who must be staff or a partner of this node.
+// The caller, from its TLS certificate, if it may take `action` here
+// (broker/authorization.h).
 absl::StatusOr<Identity> Caller(const grpc::CallbackServerContext& context, const Node& node,
-                                bool operators_only = false) {
+                                Action action) {
   ASSIGN_OR_RETURN(Identity caller, PeerIdentity(context));
-  if (caller.node != node.options().node_id || caller.role == Role::kNode) {
-    return MirError(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
-                    absl::StrCat("node ", node.options().node_id,
-                                 " serves its own operators and partners, not ", caller.Uri()));
-  }
-  if (operators_only && caller.role != Role::kOperator) {
-    return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,
-                    "only operators may do this");
-  }
+  RETURN_IF_ERROR(node.authorization().Check(caller, action));
   return caller;
 }
 
@@ -71,7 +64,7 @@ grpc::ServerUnaryReactor* ReferralsService::Prepare(grpc::CallbackServerContext*
                                                     const v1::PrepareRequest* request,
                                                     v1::PrepareResponse* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kPrepare));
     if (request->kind() != v1::REFERRAL || !request->referral_id().empty()) {
       RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
     }
@@ -84,7 +77,7 @@ grpc::ServerUnaryReactor* ReferralsService::Submit(grpc::CallbackServerContext* 
                                                    const v1::SubmitRequest* request,
                                                    v1::SubmitResponse* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kSubmit));
     std::vector<std::string> envelopes(request->envelopes().begin(), request->envelopes().end());
     ASSIGN_OR_RETURN(SubmitResult result, node_->Submit(caller, envelopes));
     response->set_referral_id(result.referral_id);
@@ -98,7 +91,7 @@ grpc::ServerUnaryReactor* ReferralsService::List(grpc::CallbackServerContext* co
                                                  const v1::ListRequest* request,
                                                  v1::ListResponse* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kList));
     storage::ReferralQuery query;
     const std::string& self = node_->options().node_id;
     if (request->direction() == v1::DIRECTION_OUTBOUND) query.origin_node = self;
@@ -124,7 +117,7 @@ grpc::ServerUnaryReactor* ReferralsService::Get(grpc::CallbackServerContext* con
                                                 const v1::GetRequest* request,
                                                 v1::ReferralView* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_));
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kGet));
     RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
     ASSIGN_OR_RETURN(storage::ReferralRecord referral,
                      VisibleReferral(*node_, caller, request->referral_id()));
@@ -137,7 +130,7 @@ grpc::ServerUnaryReactor* ReferralsService::Circulate(grpc::CallbackServerContex
                                                       const v1::CirculateRequest* request,
                                                       v1::CirculateResponse*) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, /*operators_only=*/true));
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kCirculate));
     RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
     ASSIGN_OR_RETURN(storage::ReferralRecord referral,
                      VisibleReferral(*node_, caller, request->referral_id()));
@@ -170,7 +163,7 @@ grpc::ServerUnaryReactor* ReferralsService::ListDeadLetters(
     grpc::CallbackServerContext* context, const v1::ListDeadLettersRequest* request,
     v1::ListDeadLettersResponse* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    RETURN_IF_ERROR(Caller(*context, *node_, /*operators_only=*/true).status());
+    RETURN_IF_ERROR(Caller(*context, *node_, Action::kListDeadLetters).status());
     const int limit = request->limit() > 0 ? static_cast<int>(request->limit()) : kDefaultListLimit;
     ASSIGN_OR_RETURN(auto dead, node_->store().ListOutbox(storage::OutboxState::kDead, limit));
     for (const storage::OutboxEntry& entry : dead) {
@@ -194,7 +187,7 @@ grpc::ServerUnaryReactor* ReferralsService::Requeue(grpc::CallbackServerContext*
                                                     const v1::RequeueRequest* request,
                                                     v1::RequeueResponse* response) {
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, /*operators_only=*/true));
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kRequeue));
     int moved = 0;
     if (request->message_id().empty()) {
       ASSIGN_OR_RETURN(moved, node_->store().RequeueAllDead());
@@ -299,8 +292,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
       auto referral = node.store().GetReferral(e.referral_id);
       if (!referral.ok() || !referral->has_value()) continue;
       if (caller.role == Role::kPartner) {
-        auto visible = node.store().PartnerHasAccess(e.referral_id, caller.Uri());
-        if (!visible.ok() || !*visible) continue;
+        if (!node.CheckReferralAccess(caller, e.referral_id).ok()) continue;
       }
       v1::WatchEvent event;
       *event.mutable_referral() = SummaryOf(node, **referral);
@@ -347,7 +339,7 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
 
 grpc::ServerWriteReactor<v1::WatchEvent>* ReferralsService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest*) {
-  auto caller = Caller(*context, *node_);
+  auto caller = Caller(*context, *node_, Action::kWatch);
   if (!caller.ok()) return new RefusedWatch(caller.status());
   return new WatchReactor(node_, *caller);
 }
