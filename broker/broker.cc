@@ -57,7 +57,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   });
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  broker->handlers_ = std::make_unique<WorkPool>(options.handler_threads);
+  broker->handlers_ = std::make_unique<WorkPool>(options.handler_threads, options.max_queued_calls);
   broker->exchange_ = std::make_unique<ExchangeService>(broker->node_.get(), broker->handlers_.get());
   broker->referrals_ =
       std::make_unique<ReferralsService>(broker->node_.get(), broker->handlers_.get());

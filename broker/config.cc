@@ -38,6 +38,7 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   if (l.max_clock_skew_s()) o.max_clock_skew = absl::Seconds(l.max_clock_skew_s());
   if (l.handler_threads()) o.handler_threads = static_cast<int>(l.handler_threads());
   if (l.memory_quota_mib()) o.memory_quota_bytes = size_t{l.memory_quota_mib()} << 20;
+  if (l.max_queued_calls()) o.max_queued_calls = static_cast<int>(l.max_queued_calls());
   const Delivery& d = c.delivery();
   if (d.in_flight_per_peer()) o.in_flight_per_peer = static_cast<int>(d.in_flight_per_peer());
   if (d.initial_backoff_ms()) o.initial_backoff = absl::Milliseconds(d.initial_backoff_ms());
@@ -74,6 +75,9 @@ absl::Status Validate(const BrokerOptions& o) {
   if (o.max_envelope_bytes < 1024) return bad("limits.max_envelope_bytes", "must be at least 1024");
   if (o.handler_threads < 1 || o.handler_threads > 1024) {
     return bad("limits.handler_threads", "must be between 1 and 1024");
+  }
+  if (o.max_queued_calls < 1) {
+    return bad("limits.max_queued_calls", "must be at least 1");
   }
   // Below this a handful of 1 MiB envelopes in flight already puts gRPC under
   // memory pressure, and it starts cancelling calls.

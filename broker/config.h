@@ -43,6 +43,11 @@ struct BrokerOptions {
   // Threads that run Deliver and the Referrals calls: calls waiting for the
   // same commit share it, so this bounds how many a commit can carry.
   int handler_threads = 64;
+  // Calls that may wait for a handler thread; the next is refused at once
+  // with RESOURCE_EXHAUSTED NODE_BUSY (a peer's sender retries it) instead of
+  // queued while memory grows. Too low refuses bursts a node could serve a
+  // moment later; too high lets an overload hold that many requests in RAM.
+  int max_queued_calls = 4096;
   // How far ahead of our clock an envelope's created_at may be.
   absl::Duration max_clock_skew = absl::Minutes(5);
 

@@ -37,7 +37,7 @@ grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* 
     return reactor;
   }
   // request and response stay valid until Finish.
-  pool_->Post([this, reactor, peer = *std::move(peer), request, response] {
+  const bool accepted = pool_->Post([this, reactor, peer = *std::move(peer), request, response] {
     auto parsed = ParseRequest(*request);
     if (!parsed.ok()) {
       reactor->Finish(ToGrpcStatus(parsed.status()));
@@ -54,6 +54,7 @@ grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* 
     *response = grpc::ByteBuffer(&slice, 1);
     reactor->Finish(grpc::Status::OK);
   });
+  if (!accepted) reactor->Finish(ToGrpcStatus(NodeBusy()));
   return reactor;
 }
 

@@ -41,20 +41,20 @@ absl::Status CheckId(absl::string_view field, const std::string& id) {
 grpc::ServerUnaryReactor* Respond(WorkPool& pool, grpc::CallbackServerContext* context,
                                   std::function<absl::Status()> body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool.Post([reactor, body = std::move(body)] { reactor->Finish(ToGrpcStatus(body())); });
+  if (!pool.Post([reactor, body = std::move(body)] { reactor->Finish(ToGrpcStatus(body())); })) {
+    reactor->Finish(ToGrpcStatus(NodeBusy()));
+  }
   return reactor;
 }
 
 absl::StatusOr<storage::ReferralRecord> VisibleReferral(Node& node, const Identity& caller,
                                                         const std::string& referral_id) {
-  auto unknown = MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL,
-                          absl::StrCat("referral ", referral_id, " is not known to you at this node"));
   ASSIGN_OR_RETURN(auto referral, node.store().GetReferral(referral_id));
-  if (!referral.has_value()) return unknown;
-  if (caller.role == Role::kPartner) {
-    ASSIGN_OR_RETURN(bool visible, node.store().PartnerHasAccess(referral_id, caller.Uri()));
-    if (!visible) return unknown;
+  if (!referral.has_value()) {
+    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL,
+                    absl::StrCat("referral ", referral_id, " is not known to you at this node"));
   }
+  RETURN_IF_ERROR(node.CheckReferralAccess(caller, referral_id));
   return *std::move(referral);
 }
 
@@ -279,8 +279,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
 
     grpc::Status FinalStatus() {
       absl::MutexLock lock(&mu);
-      return overflowed ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                       "the watcher fell too far behind; watch again")
+      return overflowed ? ToGrpcStatus(MirError(absl::StatusCode::kResourceExhausted,
+                                                v1::WATCH_OVERFLOW,
+                                                "the watcher fell too far behind; watch again"))
                         : grpc::Status::CANCELLED;
     }
   };

@@ -1,23 +1,32 @@
 #include "broker/work_pool.h"
 
+#include "common/errors.h"
+
 namespace mir::broker {
 
-WorkPool::WorkPool(int threads) {
+absl::Status NodeBusy() {
+  return MirError(absl::StatusCode::kResourceExhausted, v1::NODE_BUSY,
+                  "the node has too many calls waiting; try again shortly");
+}
+
+WorkPool::WorkPool(int threads, int max_queued) : max_queued_(static_cast<size_t>(max_queued)) {
   threads_.reserve(threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
 WorkPool::~WorkPool() { Stop(); }
 
-void WorkPool::Post(std::function<void()> work) {
+bool WorkPool::Post(std::function<void()> work) {
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
+      if (queue_.size() >= max_queued_) return false;
       queue_.push_back(std::move(work));
-      return;
+      return true;
     }
   }
   work();
+  return true;
 }
 
 void WorkPool::Stop() {

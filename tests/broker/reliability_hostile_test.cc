@@ -537,6 +537,7 @@ TEST_F(HostileClientTest, StreamsNeverReadOrCancelledDoNotStopService) {
   while (watchers[0]->Read(&event)) ++read;
   const grpc::Status watch_end = watchers[0]->Finish();
   EXPECT_EQ(watch_end.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << read << " read";
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(watch_end)), v1::WATCH_OVERFLOW);  // through the one mapping
   EXPECT_LT(read, 1000) << "the broker buffered more than a watcher may queue";
   for (size_t i = 1; i < watchers.size(); ++i) watch_contexts[i]->TryCancel();
   for (size_t i = 1; i < watchers.size(); ++i) watchers[i]->Finish();

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "common/errors.h"
 #include "gtest/gtest.h"
 
 namespace mir::broker {
@@ -11,17 +12,17 @@ namespace {
 
 TEST(WorkPoolTest, RunsWorkConcurrentlyUpToItsThreads) {
   constexpr int kThreads = 8;
-  WorkPool pool(kThreads);
+  WorkPool pool(kThreads, 100);
   // Each task waits until all have started: only possible if they run at once.
   std::atomic<int> started{0};
   absl::Notification all_started;
   std::atomic<int> finished{0};
   for (int i = 0; i < kThreads; ++i) {
-    pool.Post([&] {
+    ASSERT_TRUE(pool.Post([&] {
       if (++started == kThreads) all_started.Notify();
       all_started.WaitForNotification();
       ++finished;
-    });
+    }));
   }
   EXPECT_TRUE(all_started.WaitForNotificationWithTimeout(absl::Seconds(30)));
   pool.Stop();
@@ -30,10 +31,10 @@ TEST(WorkPoolTest, RunsWorkConcurrentlyUpToItsThreads) {
 
 TEST(WorkPoolTest, StopRunsEverythingPostedBefore) {
   std::atomic<int> ran{0};
-  WorkPool pool(2);
+  WorkPool pool(2, 1000);
   absl::Notification gate;
-  for (int i = 0; i < 2; ++i) pool.Post([&] { gate.WaitForNotification(); ++ran; });
-  for (int i = 0; i < 100; ++i) pool.Post([&] { ++ran; });  // queued behind the gate
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(pool.Post([&] { gate.WaitForNotification(); ++ran; }));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(pool.Post([&] { ++ran; }));  // behind the gate
   std::thread stopper([&] { pool.Stop(); });
   gate.Notify();
   stopper.join();
@@ -41,11 +42,34 @@ TEST(WorkPoolTest, StopRunsEverythingPostedBefore) {
 }
 
 TEST(WorkPoolTest, WorkPostedAfterStopRunsOnTheCallersThread) {
-  WorkPool pool(1);
+  WorkPool pool(1, 10);
   pool.Stop();
   std::thread::id ran_on;
-  pool.Post([&] { ran_on = std::this_thread::get_id(); });
+  EXPECT_TRUE(pool.Post([&] { ran_on = std::this_thread::get_id(); }));
   EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
+// Under overload the queue does not grow: a post beyond `max_queued`
+// waiting ones is refused at once and not run; what was accepted still runs.
+TEST(WorkPoolTest, APostBeyondTheQueueBoundIsRefusedAndNotRun) {
+  WorkPool pool(1, 3);
+  absl::Notification busy, gate;
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(pool.Post([&] {
+    busy.Notify();
+    gate.WaitForNotification();
+    ++ran;
+  }));
+  busy.WaitForNotification();  // the one thread is taken: posts now queue
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.Post([&] { ++ran; }));
+  bool refused_ran = false;
+  EXPECT_FALSE(pool.Post([&] { refused_ran = true; }));
+  gate.Notify();
+  pool.Stop();
+  EXPECT_EQ(ran.load(), 4);
+  EXPECT_FALSE(refused_ran);
+  EXPECT_EQ(ReasonOf(NodeBusy()), v1::NODE_BUSY);
+  EXPECT_EQ(NodeBusy().code(), absl::StatusCode::kResourceExhausted);
 }
 
 }  // namespace

@@ -40,7 +40,15 @@ template <typename T>
 absl::Status StatusOf(const absl::StatusOr<T>& s) { return s.status(); }
 }  // namespace mir::testing::internal
 
-#define ASSERT_OK(expr) ASSERT_TRUE(MIR_STATUS(expr).ok()) << MIR_STATUS(expr)
-#define EXPECT_OK(expr) EXPECT_TRUE(MIR_STATUS(expr).ok()) << MIR_STATUS(expr)
+namespace mir::testing {
+MATCHER(IsOk, "is OK") {
+  *result_listener << "status is " << arg;
+  return arg.ok();
+}
+}  // namespace mir::testing
+
+// `expr` is evaluated once, failing or not: it may have effects.
+#define ASSERT_OK(expr) ASSERT_THAT(MIR_STATUS(expr), ::mir::testing::IsOk())
+#define EXPECT_OK(expr) EXPECT_THAT(MIR_STATUS(expr), ::mir::testing::IsOk())
 
 #endif  // MIR_TESTS_TESTING_TEST_ENV_H_
