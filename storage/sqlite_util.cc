@@ -47,24 +47,27 @@ Statement::~Statement() {
   }
 }
 
-Statement& Statement::BindInt(int i, int64_t v) {
-  sqlite3_bind_int64(stmt_, i, v);
+Statement& Statement::Bound(int rc, int i) {
+  if (rc != SQLITE_OK && bind_error_.ok()) {
+    bind_error_ = absl::InternalError(
+        absl::StrCat(what_, ": binding parameter ", i, " failed: ", sqlite3_errstr(rc)));
+  }
   return *this;
 }
+
+Statement& Statement::BindInt(int i, int64_t v) {
+  return Bound(sqlite3_bind_int64(stmt_, i, v), i);
+}
 Statement& Statement::BindText(int i, absl::string_view v) {
-  sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  return *this;
+  return Bound(sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8), i);
 }
 Statement& Statement::BindBlob(int i, absl::string_view v) {
   // A zero-length blob must still be a blob, not NULL: data() may be null.
   static const char kEmpty = 0;
-  sqlite3_bind_blob64(stmt_, i, v.empty() ? &kEmpty : v.data(), v.size(), SQLITE_TRANSIENT);
-  return *this;
+  return Bound(
+      sqlite3_bind_blob64(stmt_, i, v.empty() ? &kEmpty : v.data(), v.size(), SQLITE_TRANSIENT), i);
 }
-Statement& Statement::BindNull(int i) {
-  sqlite3_bind_null(stmt_, i);
-  return *this;
-}
+Statement& Statement::BindNull(int i) { return Bound(sqlite3_bind_null(stmt_, i), i); }
 Statement& Statement::BindOptText(int i, const std::optional<std::string>& v) {
   return v.has_value() ? BindText(i, *v) : BindNull(i);
 }
@@ -73,6 +76,7 @@ Statement& Statement::BindOptInt(int i, std::optional<int64_t> v) {
 }
 
 absl::StatusOr<bool> Statement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;

@@ -45,12 +45,17 @@ class Db;
 
 // A cached prepared statement borrowed from a Db for one use: bind, step,
 // read columns. Resets and clears its bindings when destroyed, so the next
-// user starts clean and no read transaction is left open.
+// user starts clean and no read transaction is left open. A failed bind (a
+// wrong parameter index, too big a value) would leave the parameter NULL,
+// which `?n IS NULL` filters read as "match all"; so the first bind error is
+// kept and Step()/Run() return it (INTERNAL, naming the statement's purpose)
+// without stepping.
 class Statement {
  public:
   Statement(Db* db, sqlite3_stmt* stmt, absl::string_view what)
       : db_(db), stmt_(stmt), what_(what) {}
-  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), what_(other.what_) {
+  Statement(Statement&& other) noexcept
+      : db_(other.db_), stmt_(other.stmt_), what_(other.what_), bind_error_(other.bind_error_) {
     other.stmt_ = nullptr;
   }
   Statement(const Statement&) = delete;
@@ -66,7 +71,8 @@ class Statement {
   Statement& BindOptText(int i, const std::optional<std::string>& v);
   Statement& BindOptInt(int i, std::optional<int64_t> v);
 
-  // One step: true if a row is available, false when done.
+  // One step: true if a row is available, false when done. INTERNAL if a
+  // bind failed.
   absl::StatusOr<bool> Step();
   // Steps a statement that returns no rows.
   absl::Status Run();
@@ -79,9 +85,13 @@ class Statement {
   std::optional<int64_t> OptInt(int col) const;
 
  private:
+  // Keeps the first failed bind's status.
+  Statement& Bound(int rc, int i);
+
   Db* db_;
   sqlite3_stmt* stmt_;
   absl::string_view what_;
+  absl::Status bind_error_;
 };
 
 // One connection. Remembers the first fatal or "disk full" result code seen
