@@ -590,7 +590,11 @@ absl::Status FillNvn(const Pki& pki, const std::string& path, int n) {
         ack.envelope = received;
         ack.referral.reset();
         if (auto r = txn.ApplyEvent(ack); !r.ok()) return r.status();
-        if (absl::Status s = txn.Enqueue({h.message_id(), "toscana", received}); !s.ok()) return s;
+        if (absl::Status s =
+                txn.Enqueue({h.message_id(), "toscana", received, h.referral_id(), std::nullopt});
+            !s.ok()) {
+          return s;
+        }
 
         if (i % 100 == 0) {
           change.set_from_state(v1::RECEIVED);

@@ -3,34 +3,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
-#include "mir/v1/envelope.pb.h"
 #include "storage/rows.h"
 
 namespace mir::storage::outbox {
 namespace {
-
-// What the outbox needs to know of an envelope it queues: the referral it is
-// about, and the urgency a REFERRAL carries. Empty if the bytes are no envelope.
-struct QueuedAbout {
-  std::optional<std::string> referral_id;
-  std::optional<v1::Urgency> carried_urgency;
-};
-
-QueuedAbout AboutOf(const std::string& envelope_bytes) {
-  v1::Envelope envelope;
-  v1::EnvelopeHeader header;
-  QueuedAbout about;
-  if (!envelope.ParseFromString(envelope_bytes) || !header.ParseFromString(envelope.header()) ||
-      header.referral_id().empty()) {
-    return about;
-  }
-  about.referral_id = header.referral_id();
-  v1::Referral referral;
-  if (header.kind() == v1::REFERRAL && referral.ParseFromString(envelope.body())) {
-    about.carried_urgency = referral.urgency();
-  }
-  return about;
-}
 
 // The outbox orders by urgency number: the most urgent is the lowest.
 static_assert(v1::URGENCY_EMERGENCY_24H < v1::URGENCY_URGENT &&
@@ -41,24 +17,24 @@ int64_t QueueRank(int64_t urgency) {
 }
 
 // The urgency an outgoing envelope queues with: the referral's at this
-// node, else the one a REFERRAL carries, else that of the referral's earlier
-// entries (a relay keeps what it learnt from the referral it relayed), else
-// ORDINARY.
-absl::StatusOr<int64_t> QueueUrgency(Db& db, const QueuedAbout& about) {
+// node, else the one the envelope carries, else that of the referral's
+// earlier entries (a relay keeps what it learnt from the referral it
+// relayed), else ORDINARY.
+absl::StatusOr<int64_t> QueueUrgency(Db& db, const OutgoingEnvelope& about) {
   constexpr int64_t kOrdinary = v1::URGENCY_ORDINARY;
-  if (!about.referral_id.has_value()) return kOrdinary;
+  if (about.referral_id.empty()) return kOrdinary;
   {
     ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT urgency FROM referrals WHERE referral_id = ?1",
                                              "read the referral's urgency"));
-    s.BindText(1, *about.referral_id);
+    s.BindText(1, about.referral_id);
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (row) return QueueRank(s.Int(0));
   }
-  if (about.carried_urgency.has_value()) return QueueRank(*about.carried_urgency);
+  if (about.urgency.has_value()) return QueueRank(*about.urgency);
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("SELECT urgency FROM outbox WHERE referral_id = ?1 LIMIT 1",
                               "read the urgency of the referral's queued envelopes"));
-  s.BindText(1, *about.referral_id);
+  s.BindText(1, about.referral_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? QueueRank(s.Int(0)) : kOrdinary;
 }
@@ -118,8 +94,7 @@ absl::Status Enqueue(Db& db, absl::Time now, const OutgoingEnvelope& envelope) {
           absl::StrCat("message ", envelope.message_id, " is already queued"));
     }
   }
-  const QueuedAbout about = AboutOf(envelope.envelope);
-  ASSIGN_OR_RETURN(int64_t urgency, QueueUrgency(db, about));
+  ASSIGN_OR_RETURN(int64_t urgency, QueueUrgency(db, envelope));
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("INSERT INTO outbox (message_id, peer, envelope, attempts, "
                               "enqueued_at_us, next_attempt_at_us, state, referral_id, urgency) "
@@ -129,7 +104,9 @@ absl::Status Enqueue(Db& db, absl::Time now, const OutgoingEnvelope& envelope) {
       .BindText(2, envelope.peer)
       .BindBlob(3, envelope.envelope)
       .BindInt(4, Micros(now))
-      .BindOptText(5, about.referral_id)
+      .BindOptText(5, envelope.referral_id.empty()
+                          ? std::nullopt
+                          : std::optional<std::string>(envelope.referral_id))
       .BindInt(6, urgency);
   return s.Run();
 }

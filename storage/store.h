@@ -118,10 +118,18 @@ struct ApplyResult {
 
 enum class OutboxState { kPending, kDelivered, kDead };
 
+// What the caller (the broker) has verified about an envelope to send; the
+// store never parses the bytes.
 struct OutgoingEnvelope {
   std::string message_id;
   std::string peer;      // next hop node id
   std::string envelope;  // exact bytes to send; resends carry the same bytes
+  // The referral the envelope is about (its header's referral_id); empty if
+  // none.
+  std::string referral_id;
+  // The urgency the envelope itself carries (a REFERRAL's body), if any.
+  // Used only when this node does not hold the referral (a relay).
+  std::optional<v1::Urgency> urgency;
 };
 
 struct OutboxEntry {
@@ -142,14 +150,14 @@ struct OutboxEntry {
 
 // Filters for Store::QueryReferrals; empty fields do not filter.
 struct ReferralQuery {
-  std::string origin_node;       // only referrals from this origin (outbound)
-  std::string not_origin_node;   // only referrals from elsewhere (inbound)
+  std::string origin_node;      // only referrals from this origin (outbound)
+  std::string not_origin_node;  // only referrals from elsewhere (inbound)
   std::vector<v1::ReferralState> states;
   v1::Urgency urgency = v1::URGENCY_UNSPECIFIED;
   std::string counterpart_node;  // origin or destination is this node
   std::optional<absl::Time> updated_since;
-  std::string partner;           // only referrals circulated to this partner URI
-  int limit = 100;               // <= 0: no limit
+  std::string partner;  // only referrals circulated to this partner URI
+  int limit = 100;      // <= 0: no limit
 };
 
 struct InboxRecord {
@@ -210,9 +218,9 @@ class Txn {
 
   // ALREADY_EXISTS if the message id is already in the outbox (reason
   // DUPLICATE_CONFLICT when the bytes or peer differ). The entry takes the
-  // urgency of the referral it is about: the referral's at this node, else
-  // the one a REFERRAL envelope carries, else that of the referral's earlier
-  // entries (a relay), else ORDINARY.
+  // urgency of the referral it is about (`envelope.referral_id`): the
+  // referral's at this node, else `envelope.urgency`, else that of the
+  // referral's earlier entries (a relay), else ORDINARY.
   virtual absl::Status Enqueue(const OutgoingEnvelope& envelope) = 0;
 
   // Lets the partner (identity URI) see the referral. Idempotent.

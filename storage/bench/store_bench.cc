@@ -137,7 +137,8 @@ absl::StatusOr<PhaseResult> RunPhase(const std::string& path, const Flags& flags
         const std::string ref = absl::StrCat("bench-", next + i);
         RETURN_IF_ERROR(txn.ApplyEvent(SubmittedEvent(ref, envelope, txn.Now())).status());
         if (with_outbox)
-          RETURN_IF_ERROR(txn.Enqueue(OutgoingEnvelope{ref + "/toscana/1", "lombardia", envelope}));
+          RETURN_IF_ERROR(
+              txn.Enqueue({ref + "/toscana/1", "lombardia", envelope, "", std::nullopt}));
       }
       return absl::OkStatus();
     }));

@@ -240,7 +240,7 @@ TEST_F(FaultTest, DiskFullInsideATransactionRollsBackWithoutFailStop) {
   const absl::Status status = store->Transact([&](Txn& txn) -> absl::Status {
     // ~6 MiB, beyond the default 2 MiB page cache, so SQLite must spill.
     for (int i = 0; i < 100; ++i) {
-      OutgoingEnvelope o{absl::StrCat("big-", i), "lombardia", big};
+      OutgoingEnvelope o{absl::StrCat("big-", i), "lombardia", big, "", std::nullopt};
       RETURN_IF_ERROR(txn.Enqueue(o));
       ++inserted;
     }

@@ -68,28 +68,19 @@ inline Event Changed(const std::string& ref, const Identity& actor, uint64_t seq
 
 inline OutgoingEnvelope Outgoing(const std::string& message_id,
                                  const std::string& peer = "lombardia") {
-  return OutgoingEnvelope{message_id, peer, absl::StrCat("ENVELOPE:", message_id)};
+  return {message_id, peer, absl::StrCat("ENVELOPE:", message_id), "", std::nullopt};
 }
 
-// An outgoing envelope about `referral_id`: an unsigned Envelope with that
-// header (the outbox never verifies); a REFERRAL carries `urgency`.
-inline OutgoingEnvelope OutgoingAbout(const std::string& message_id,
-                                      const std::string& referral_id,
+// An outgoing envelope about `referral_id`, as the broker describes it; a
+// REFERRAL carries `urgency`.
+inline OutgoingEnvelope OutgoingAbout(const std::string& message_id, const std::string& referral_id,
                                       v1::MessageKind kind = v1::STATUS_CHANGE,
                                       v1::Urgency urgency = v1::URGENCY_UNSPECIFIED,
                                       const std::string& peer = "lombardia") {
-  v1::EnvelopeHeader header;
-  header.set_message_id(message_id);
-  header.set_kind(kind);
-  header.set_referral_id(referral_id);
-  v1::Envelope envelope;
-  envelope.set_header(header.SerializeAsString());
-  if (kind == v1::REFERRAL) {
-    v1::Referral referral;
-    referral.set_urgency(urgency);
-    envelope.set_body(referral.SerializeAsString());
-  }
-  return OutgoingEnvelope{message_id, peer, envelope.SerializeAsString()};
+  OutgoingEnvelope out = Outgoing(message_id, peer);
+  out.referral_id = referral_id;
+  if (kind == v1::REFERRAL) out.urgency = urgency;
+  return out;
 }
 
 struct RawDbCloser {

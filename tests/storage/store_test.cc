@@ -584,7 +584,7 @@ TEST_F(StoreTest, EnqueueTwiceIsAlreadyExists) {
   other.envelope = "different";
   EXPECT_THAT(MIR_STATUS(store_->Transact([&](Txn& txn) { return txn.Enqueue(other); })),
               StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
-  const OutgoingEnvelope no_peer{"m-2", "", "x"};
+  const OutgoingEnvelope no_peer{"m-2", "", "x", "", std::nullopt};
   EXPECT_THAT(MIR_STATUS(store_->Transact([&](Txn& txn) { return txn.Enqueue(no_peer); })),
               StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   EXPECT_EQ(RawCount("outbox"), 1);
