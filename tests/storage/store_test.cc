@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
-#include "storage/inbox.h"
 #include "storage/schema.h"
 #include "storage/store_internal.h"
 #include "tests/storage/storage_test_util.h"
@@ -183,12 +182,8 @@ TEST_F(StoreTest, CloseAndReopenKeepsEverything) {
   ASSERT_OK(store_->MarkDead((*pending)[1].id, "peer refused: UNKNOWN_NODE"));
   ASSERT_OK(
       store_->MarkAttemptFailed((*pending)[2].id, kT0 + absl::Minutes(5), "deadline exceeded"));
-  absl::StatusOr<InboundResult> in =
-      AcceptInbound(*store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
-                    [](const std::string&, absl::Time) -> absl::StatusOr<std::string> {
-                      return std::string("receipt-in-1");
-                    });
-  ASSERT_OK(in);
+  const InboxRecord inbound{"inbound-1", "lombardia", std::string(32, 'h'), "receipt-in-1", kT0};
+  ASSERT_OK(store_->Transact([&](Txn& txn) { return txn.InsertInbox(inbound); }));
   absl::StatusOr<std::vector<Event>> before = store_->Timeline(kRef);
   ASSERT_OK(before);
 
@@ -233,17 +228,12 @@ TEST_F(StoreTest, CloseAndReopenKeepsEverything) {
   EXPECT_EQ(NextSeq(kRef, "nvn"), 1u);
 
   // The inbox still deduplicates after the reopen.
-  bool made = false;
-  absl::StatusOr<InboundResult> again =
-      AcceptInbound(*store_, InboundEnvelope{"inbound-1", "lombardia", "bytes-1"}, std::nullopt, {},
-                    [&](const std::string&, absl::Time) -> absl::StatusOr<std::string> {
-                      made = true;
-                      return std::string("other");
-                    });
-  ASSERT_OK(again);
-  EXPECT_TRUE(again->duplicate);
-  EXPECT_EQ(again->receipt, "receipt-in-1");
-  EXPECT_FALSE(made);
+  absl::StatusOr<std::optional<InboxRecord>> kept = store_->FindInboxRecord("inbound-1");
+  ASSERT_OK(kept);
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->receipt, "receipt-in-1");
+  EXPECT_THAT(store_->Transact([&](Txn& txn) { return txn.InsertInbox(inbound); }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
   absl::StatusOr<AuditCheck> audit = store_->VerifyAuditChain();
   ASSERT_OK(audit);
   EXPECT_TRUE(audit->ok) << audit->problem;
@@ -401,68 +391,37 @@ TEST_F(StoreTest, TransactRollsBackEverythingWhenItsFunctionFails) {
   EXPECT_EQ(RawCount("events"), 0);
 }
 
-absl::StatusOr<std::string> FixedReceipt(const std::string& sha, absl::Time at) {
-  return absl::StrCat("RECEIPT:", sha.size(), ":", absl::ToUnixSeconds(at));
-}
+// The inbox records each message id once, with the receipt given for it
+// (Node::Deliver answers a repeat with it; broker deliver_test).
+TEST_F(StoreTest, InboxRecordsAMessageIdOnce) {
+  const InboxRecord first{"inbound-1", "toscana", std::string(32, 'a'), "receipt-1", kT0};
+  ASSERT_OK(store_->Transact([&](Txn& txn) { return txn.InsertInbox(first); }));
+  absl::StatusOr<std::optional<InboxRecord>> found;
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    found = txn.FindInbox("inbound-1");
+    return found.status();
+  }));
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->sender_node, "toscana");
+  EXPECT_EQ((*found)->envelope_sha256, first.envelope_sha256);
+  EXPECT_EQ((*found)->receipt, "receipt-1");
+  EXPECT_EQ((*found)->received_at, kT0);
 
-TEST_F(StoreTest, AcceptInboundIsExactlyOnce) {
-  const Event submitted = Submitted(kRef);
-  const InboundEnvelope in{submitted.message_id, "toscana", submitted.envelope};
-  const Event received = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
-  int receipts_made = 0;
-  auto make_receipt = [&](const std::string& sha, absl::Time at) {
-    ++receipts_made;
-    EXPECT_EQ(sha, EnvelopeSha256(submitted.envelope));
-    return FixedReceipt(sha, at);
-  };
-
-  absl::StatusOr<InboundResult> first = AcceptInbound(
-      *store_, in, submitted, {Outgoing(received.message_id, "toscana")}, make_receipt);
-  ASSERT_OK(first);
-  EXPECT_FALSE(first->duplicate);
-  EXPECT_EQ(first->receipt, absl::StrCat("RECEIPT:32:", absl::ToUnixSeconds(kT0)));
-  ASSERT_EQ(first->apply.applied.size(), 1u);
-  EXPECT_EQ(StateOf(kRef), SUBMITTED);
-
-  clock_.Advance(absl::Hours(1));
-  absl::StatusOr<InboundResult> again = AcceptInbound(
-      *store_, in, submitted, {Outgoing(received.message_id, "toscana")}, make_receipt);
-  ASSERT_OK(again);
-  EXPECT_TRUE(again->duplicate);
-  EXPECT_EQ(again->receipt, first->receipt);
-  EXPECT_EQ(receipts_made, 1);
-  EXPECT_THAT(again->apply.applied, IsEmpty());
-  EXPECT_EQ(RawCount("events"), 1);
-  EXPECT_EQ(RawCount("outbox"), 1);
-  EXPECT_EQ(RawCount("inbox"), 1);
-
-  // Same id, other bytes.
-  InboundEnvelope forged = in;
-  forged.envelope = "tampered";
-  EXPECT_THAT(MIR_STATUS(AcceptInbound(*store_, forged, std::nullopt, {}, make_receipt)),
+  InboxRecord repeat = first;
+  repeat.receipt = "receipt-2";
+  EXPECT_THAT(store_->Transact([&](Txn& txn) { return txn.InsertInbox(repeat); }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  InboxRecord other_bytes = first;
+  other_bytes.envelope_sha256 = std::string(32, 'b');
+  EXPECT_THAT(store_->Transact([&](Txn& txn) { return txn.InsertInbox(other_bytes); }),
               StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
-  EXPECT_EQ(receipts_made, 1);
+  EXPECT_EQ((*store_->FindInboxRecord("inbound-1"))->receipt, "receipt-1");
+  EXPECT_EQ(RawCount("inbox"), 1);
 }
 
-TEST_F(StoreTest, RefusedInboundIsNotRecordedSoARedeliveryIsJudgedAgain) {
-  const Event early_close = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
-  const InboundEnvelope in{early_close.message_id, "lombardia", early_close.envelope};
-  EXPECT_THAT(
-      MIR_STATUS(AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt)),
-      StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
-  EXPECT_EQ(RawCount("inbox"), 0);
-  EXPECT_EQ(RawCount("outbox"), 0);
-  ASSERT_OK(Apply(Submitted(kRef)));
-  absl::StatusOr<InboundResult> retry =
-      AcceptInbound(*store_, in, early_close, {Outgoing("reply")}, FixedReceipt);
-  ASSERT_OK(retry);
-  EXPECT_FALSE(retry->duplicate);
-  EXPECT_EQ(StateOf(kRef), RECEIVED);
-}
-
-// Several inbound messages in one commit: a refused one leaves no trace and
-// does not stop the others.
-TEST_F(StoreTest, BatchOfInboundMessagesInOneTransaction) {
+// Several inbound messages in one commit, each Atomically: a refused one
+// leaves no trace and does not stop the others.
+TEST_F(StoreTest, AtomicallyUndoesOnlyTheRefusedPartOfABatch) {
   ASSERT_OK(Apply(Submitted(kRef)));
   const Event good1 = Changed(kRef, NodeOf("lombardia"), 1, RECEIVED);
   const Event bad = Changed(kRef, Operator("toscana"), 2, CLOSED_POSITIVE);
@@ -470,10 +429,12 @@ TEST_F(StoreTest, BatchOfInboundMessagesInOneTransaction) {
   std::vector<absl::Status> outcomes;
   ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
     for (const Event* e : {&good1, &bad, &good2}) {
-      outcomes.push_back(
-          AcceptInboundInTxn(txn, InboundEnvelope{e->message_id, e->sender_node, e->envelope}, *e,
-                             {Outgoing("reply-" + e->message_id, e->sender_node)}, FixedReceipt)
-              .status());
+      outcomes.push_back(txn.Atomically([&]() -> absl::Status {
+        RETURN_IF_ERROR(txn.InsertInbox(
+            {e->message_id, e->sender_node, std::string(32, 'x'), "receipt", txn.Now()}));
+        RETURN_IF_ERROR(txn.Enqueue(Outgoing("reply-" + e->message_id, e->sender_node)));
+        return txn.ApplyEvent(*e).status();
+      }));
     }
     return absl::OkStatus();
   }));
@@ -745,9 +706,10 @@ TEST_F(StoreTest, GroupedWritersEachGetTheirOwnOutcome) {
         const std::string ref = absl::StrCat("g", w, "-", i);
         if (i % 5 == 4) {
           // Invalid: a status change on a referral nobody submitted.
-          EXPECT_THAT(MIR_STATUS(store_->RecordAndEnqueue(
-                          Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED), {Outgoing("x-" + ref)})),
-                      StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
+          EXPECT_THAT(
+              MIR_STATUS(store_->RecordAndEnqueue(
+                  Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED), {Outgoing("x-" + ref)})),
+              StatusIsReason(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
           refused.fetch_add(1);
         } else {
           EXPECT_OK(store_->RecordAndEnqueue(Submitted(ref), {Outgoing("out-" + ref)}));
