@@ -6,10 +6,8 @@
 namespace mir::broker {
 
 std::vector<std::string> DeadlineWatcher::Check() {
-  storage::ReferralQuery query;
-  query.urgency = v1::URGENCY_EMERGENCY_24H;
-  query.limit = 0;
-  auto referrals = node_->store().QueryReferrals(query);
+  // Only an emergency still SUBMITTED or RECEIVED can be overdue (IsOverdue).
+  auto referrals = node_->store().EmergenciesAwaitingAck();
   if (!referrals.ok()) {
     MIR_LOG(ERROR) << "deadline check could not read referrals: " << referrals.status().message();
     return {};

@@ -43,6 +43,15 @@ const char kReferralKeysInStateSql[] =
     "WHERE state = ?7 AND updated_at_us >= ?5 AND " MIR_REFERRAL_FILTERS
     "ORDER BY updated_at_us DESC, referral_id LIMIT ?8";
 
+// Store::EmergenciesAwaitingAck, by the partial index of schema version 8.
+// INDEXED BY: the statement fails to prepare rather than scan if the WHERE
+// stops implying the index's (urgency = 1 AND state IN (1, 2)).
+const char kAwaitingAckSql[] =
+    "SELECT " MIR_REFERRAL_COLUMNS
+    " FROM referrals INDEXED BY referrals_awaiting_ack "
+    "WHERE urgency = 1 AND state IN (1, 2) ORDER BY updated_at_us DESC, referral_id";
+static_assert(v1::URGENCY_EMERGENCY_24H == 1 && v1::SUBMITTED == 1 && v1::RECEIVED == 2);
+
 namespace referrals {
 namespace {
 
@@ -175,6 +184,13 @@ absl::StatusOr<std::vector<ReferralRecord>> Query(Db& db, const ReferralQuery& q
   if (!db.Exec("COMMIT", "end referral query").ok() && !sqlite3_get_autocommit(db.raw()))
     (void)db.Exec("ROLLBACK", "end referral query");
   RETURN_IF_ERROR(status);
+  return out;
+}
+
+absl::StatusOr<std::vector<ReferralRecord>> AwaitingAck(Db& db) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare(kAwaitingAckSql, "list emergencies awaiting ack"));
+  std::vector<ReferralRecord> out;
+  RETURN_IF_ERROR(Collect(s, out));
   return out;
 }
 

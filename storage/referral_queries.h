@@ -18,6 +18,8 @@ namespace mir::storage::referrals {
 // Most recently updated first, then referral_id.
 absl::StatusOr<std::vector<ReferralRecord>> List(Db& db, int limit);
 absl::StatusOr<std::vector<ReferralRecord>> Query(Db& db, const ReferralQuery& query);
+// EMERGENCY_24H referrals in SUBMITTED or RECEIVED, in list order.
+absl::StatusOr<std::vector<ReferralRecord>> AwaitingAck(Db& db);
 absl::StatusOr<bool> PartnerHasAccess(Db& db, const std::string& referral_id,
                                       const std::string& partner);
 

@@ -190,6 +190,16 @@ DROP INDEX outbox_pending;
 CREATE INDEX outbox_due ON outbox(peer, urgency, id, next_attempt_at_us) WHERE state = 0;
 )sql";
 
+// Version 8: the deadline watcher lists the emergencies still awaiting
+// their acknowledgement (EMERGENCY_24H, SUBMITTED or RECEIVED) on every
+// pass; without an index that read every referral. The partial index holds
+// those rows only, in list order. Its WHERE is what the query says
+// (referrals::AwaitingAck), literal for literal, so that SQLite can use it.
+constexpr char kSchemaV8[] = R"sql(
+CREATE INDEX referrals_awaiting_ack ON referrals(updated_at_us DESC, referral_id)
+  WHERE urgency = 1 AND state IN (1, 2);
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -265,7 +275,7 @@ const std::vector<MigrationStep>& Steps() {
   static const auto* const kSteps = new std::vector<MigrationStep>{
       {1, kSchemaV1, nullptr}, {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
       {4, kSchemaV4, nullptr}, {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
-      {7, kSchemaV7, nullptr},
+      {7, kSchemaV7, nullptr}, {8, kSchemaV8, nullptr},
   };
   return *kSteps;
 }

@@ -15,6 +15,9 @@
 //              referral_id) replaces referrals_by_state: filtered lists
 //   version 6  events_by_message and outbox_by_state dropped, outbox_dead
 //              (dead letters by id): fewer pages written per commit
+//   version 7  outbox.urgency; outbox_due replaces outbox_pending
+//   version 8  referrals_awaiting_ack: partial index of the emergencies
+//              the deadline watcher reads
 //
 // A step is never edited once released; a change is a new step.
 
@@ -24,7 +27,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 // Brings the database on `db` to kSchemaVersion, all pending steps in one
 // BEGIN IMMEDIATE transaction (a crash leaves the old version intact).

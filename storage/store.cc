@@ -264,6 +264,9 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::vector<ReferralRecord>> QueryReferrals(const ReferralQuery& q) override {
     return OnReader([&](Db& db) { return referrals::Query(db, q); });
   }
+  absl::StatusOr<std::vector<ReferralRecord>> EmergenciesAwaitingAck() override {
+    return OnReader([&](Db& db) { return referrals::AwaitingAck(db); });
+  }
   absl::StatusOr<bool> PartnerHasAccess(const std::string& referral_id,
                                         const std::string& partner) override {
     return OnReader([&](Db& db) { return referrals::PartnerHasAccess(db, referral_id, partner); });

@@ -307,6 +307,11 @@ class Store {
   // Most recently updated first.
   virtual absl::StatusOr<std::vector<ReferralRecord>> QueryReferrals(
       const ReferralQuery& query) = 0;
+  // EMERGENCY_24H referrals still SUBMITTED or RECEIVED (their receiver has
+  // not taken them into evaluation), most recently updated first: what the
+  // deadline watcher checks on every pass. Reads only those rows (a partial
+  // index), however many referrals the node holds.
+  virtual absl::StatusOr<std::vector<ReferralRecord>> EmergenciesAwaitingAck() = 0;
   virtual absl::StatusOr<bool> PartnerHasAccess(const std::string& referral_id,
                                                 const std::string& partner) = 0;
   virtual absl::StatusOr<std::optional<InboxRecord>> FindInboxRecord(

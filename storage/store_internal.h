@@ -18,6 +18,8 @@ absl::StatusOr<std::string> PragmaForTesting(Store& store, const std::string& na
 // state (storage/store.cc), so tests can check their query plans.
 extern const char kReferralsInStateSql[];
 extern const char kReferralKeysInStateSql[];
+// The statement of Store::EmergenciesAwaitingAck.
+extern const char kAwaitingAckSql[];
 
 }  // namespace mir::storage
 

@@ -2,6 +2,7 @@
 // data; a newer version and a corrupt file are refused.
 
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -42,12 +43,60 @@ INSERT INTO inbox VALUES ('old-ref/toscana/1', 'toscana', x'00', x'5245', 170000
 PRAGMA user_version = 1;
 )sql";
 
-// Undoes version 7's step on a current file (the later tests make older
-// versions from fresh files, newest step first).
-constexpr char kUndoVersion7[] =
-    "DROP INDEX outbox_due; "
-    "ALTER TABLE outbox DROP COLUMN urgency; "
-    "CREATE INDEX outbox_pending ON outbox(peer, id, next_attempt_at_us) WHERE state = 0; ";
+// Undoes each step on a current file, kUndo[v] taking it from version v to
+// v - 1 (the later tests make older versions from fresh files, newest step
+// first). A new step adds its undo here, and EveryEarlierVersionUpgrades
+// then tests it from every earlier version.
+const std::map<int, std::string>& Undo() {
+  static const auto* const kUndo = new std::map<int, std::string>{
+      {8, "DROP INDEX referrals_awaiting_ack; "},
+      {7,
+       "DROP INDEX outbox_due; "
+       "ALTER TABLE outbox DROP COLUMN urgency; "
+       "CREATE INDEX outbox_pending ON outbox(peer, id, next_attempt_at_us) WHERE state = 0; "},
+      {6,
+       "DROP INDEX outbox_dead; "
+       "CREATE INDEX events_by_message ON events(message_id); "
+       "CREATE INDEX outbox_by_state ON outbox(state, id); "},
+      {5,
+       "DROP INDEX referrals_by_state_recent; "
+       "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "},
+      {4, "DROP INDEX outbox_by_referral; ALTER TABLE outbox DROP COLUMN referral_id; "},
+      {3, "DROP INDEX referrals_by_state; DROP TABLE partner_access; "},
+      {2,
+       "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; "
+       "DROP TABLE audit_head; DROP TABLE dropped_events; "
+       "ALTER TABLE events DROP COLUMN envelope_sha256; "
+       "ALTER TABLE events DROP COLUMN prev_hash; ALTER TABLE events DROP COLUMN row_hash; "},
+  };
+  return *kUndo;
+}
+
+// The SQL that takes a current file back to `version`.
+std::string UndoTo(int version) {
+  std::string sql;
+  for (int v = kSchemaVersion; v > version; --v) sql += Undo().at(v);
+  return absl::StrCat(sql, "PRAGMA user_version = ", version, ";");
+}
+
+// Versions 8 and 7 undone: what the tests of older steps start from.
+std::string UndoVersions8And7() { return Undo().at(8) + Undo().at(7); }
+
+// The detail column of `sql`'s EXPLAIN QUERY PLAN, one line per step.
+std::string PlanOf(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* plan = nullptr;
+  if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &plan, nullptr) !=
+      SQLITE_OK) {
+    return absl::StrCat("<error: ", sqlite3_errmsg(db), ">");
+  }
+  std::string out;
+  while (sqlite3_step(plan) == SQLITE_ROW) {
+    absl::StrAppend(&out, out.empty() ? "" : "\n",
+                    reinterpret_cast<const char*>(sqlite3_column_text(plan, 3)));
+  }
+  sqlite3_finalize(plan);
+  return out;
+}
 
 class MigrationTest : public ::testing::Test {
  protected:
@@ -191,16 +240,17 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(),
-                   absl::StrCat(kUndoVersion7,
-                   "DROP INDEX referrals_by_state_recent; "
-                   "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
-                   // and version 6's step
-                   "DROP INDEX outbox_dead; "
-                   "CREATE INDEX events_by_message ON events(message_id); "
-                   "CREATE INDEX outbox_by_state ON outbox(state, id); "
-                   "PRAGMA user_version = 4;")),
-              "");
+    ASSERT_EQ(
+        Exec(raw.get(),
+             absl::StrCat(UndoVersions8And7(),
+                          "DROP INDEX referrals_by_state_recent; "
+                          "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
+                          // and version 6's step
+                          "DROP INDEX outbox_dead; "
+                          "CREATE INDEX events_by_message ON events(message_id); "
+                          "CREATE INDEX outbox_by_state ON outbox(state, id); "
+                          "PRAGMA user_version = 4;")),
+        "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
@@ -257,7 +307,7 @@ TEST_F(MigrationTest, VersionFiveFileLosesTheUnusedIndexesAndListsDeadLetters) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(kUndoVersion7,
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions8And7(),
                                            "DROP INDEX outbox_dead; "
                                            "CREATE INDEX events_by_message ON events(message_id); "
                                            "CREATE INDEX outbox_by_state ON outbox(state, id); "
@@ -286,10 +336,10 @@ TEST_F(MigrationTest, VersionFiveFileLosesTheUnusedIndexesAndListsDeadLetters) {
                 HasSubstr("outbox_dead"));
     sqlite3_finalize(plan);
   }
-  for (const auto& [state, message] : std::vector<std::pair<OutboxState, std::string>>{
-           {OutboxState::kDelivered, "ref-0/m"},
-           {OutboxState::kDead, "ref-1/m"},
-           {OutboxState::kPending, "ref-2/m"}}) {
+  for (const auto& [state, message] :
+       std::vector<std::pair<OutboxState, std::string>>{{OutboxState::kDelivered, "ref-0/m"},
+                                                        {OutboxState::kDead, "ref-1/m"},
+                                                        {OutboxState::kPending, "ref-2/m"}}) {
     auto listed = store.ListOutbox(state, 0);
     ASSERT_OK(listed);
     ASSERT_EQ(listed->size(), 1u);
@@ -307,7 +357,7 @@ TEST_F(MigrationTest, FailedVersionFiveStepLeavesVersionFour) {
   {
     RawDb raw = OpenRaw(path_);
     // Version 4 as above, plus a stray table holding the name version 5 wants.
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(kUndoVersion7,
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions8And7(),
                                            "DROP INDEX referrals_by_state_recent; "
                                            "CREATE INDEX referrals_by_state ON referrals(state, "
                                            "updated_at_us); "
@@ -344,12 +394,12 @@ TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(kUndoVersion7, "PRAGMA user_version = 6;")), "");
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions8And7(), "PRAGMA user_version = 6;")), "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), "7");
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   auto due = store.DuePending("lombardia", absl::InfiniteFuture(), 0);
   ASSERT_OK(due);
@@ -363,6 +413,62 @@ TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
       QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox_pending'"),
       "0");
 }
+
+// Version 8 indexes the emergencies awaiting acknowledgement. A file of
+// every earlier version (a current one with the later steps undone) upgrades
+// in place to the latest, keeps its data and its audit chain, and the
+// deadline watcher's list reads through the new index.
+class EveryEarlierVersionTest : public MigrationTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(EveryEarlierVersionTest, UpgradesToTheLatestAndListsEmergenciesByIndex) {
+  const int version = GetParam();
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    Store& store = **opened;
+    Event urgent = Submitted("urgent", "toscana", "lombardia", kT0 + absl::Seconds(4));
+    urgent.referral->urgency = v1::URGENCY_URGENT;
+    urgent.referral->ack_deadline.reset();
+    for (const Event& e :
+         {Submitted("waiting", "toscana", "lombardia", kT0 + absl::Seconds(1)),
+          Submitted("received", "toscana", "lombardia", kT0 + absl::Seconds(2)),
+          Submitted("evaluated", "toscana", "lombardia", kT0 + absl::Seconds(3)), urgent,
+          Changed("received", NodeOf("lombardia"), 1, RECEIVED, kT0 + absl::Seconds(5)),
+          Changed("evaluated", NodeOf("lombardia"), 1, RECEIVED, kT0 + absl::Seconds(6)),
+          Changed("evaluated", Operator("lombardia"), 2, UNDER_EVALUATION,
+                  kT0 + absl::Seconds(7))}) {
+      ASSERT_OK(store.RecordAndEnqueue(e, {}));
+    }
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+    ASSERT_EQ(QueryText(raw.get(), "PRAGMA user_version"), std::to_string(version));
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
+  EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
+  absl::StatusOr<std::vector<ReferralRecord>> waiting = store.EmergenciesAwaitingAck();
+  ASSERT_OK(waiting);
+  std::vector<std::string> ids;
+  for (const ReferralRecord& r : *waiting) ids.push_back(r.meta.referral_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"received", "waiting"}));
+  absl::StatusOr<AuditCheck> audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, 7);
+  RawDb raw = OpenRaw(path_);
+  // The whole plan: one walk of the partial index, no sort.
+  EXPECT_EQ(PlanOf(raw.get(), kAwaitingAckSql),
+            "SCAN referrals USING INDEX referrals_awaiting_ack");
+}
+
+INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return absl::StrCat("V", info.param);
+                         });
 
 }  // namespace
 }  // namespace mir::storage
