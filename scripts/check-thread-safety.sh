@@ -10,7 +10,8 @@
 # written without its lock, a lock not released on every path, a call
 # without a required lock), attributes (a malformed annotation), precise
 # (which mutex, by name) and reference (a guarded field passed by reference).
-# -Wthread-safety-beta adds the checks clang still develops. Not used:
+# -Wthread-safety-beta adds the lock-order checks (a mutex declared
+# ABSL_ACQUIRED_AFTER another taken before it); clean today, and cheap. Not used:
 # -Wthread-safety-negative, which would make every ABSL_LOCKS_EXCLUDED a
 # negative capability that each caller must carry through; Abseil's
 # annotations are not written for it.
