@@ -207,7 +207,14 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
     record.received_at = now;
     RETURN_IF_ERROR(txn.InsertInbox(record));
     if (forward_to) {
-      RETURN_IF_ERROR(txn.Enqueue({h.message_id(), *forward_to, envelope_bytes}));
+      storage::OutgoingEnvelope relayed{h.message_id(), *forward_to, envelope_bytes,
+                                        h.referral_id(), std::nullopt};
+      // A relay that does not hold the referral queues it by the urgency it carries.
+      v1::Referral carried;
+      if (h.kind() == v1::REFERRAL && carried.ParseFromString(verified.body)) {
+        relayed.urgency = carried.urgency();
+      }
+      RETURN_IF_ERROR(txn.Enqueue(relayed));
       woken.push_back(*forward_to);
       return Observe(txn, verified, envelope_bytes, applied_events);
     }
@@ -295,7 +302,8 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
       own.author = signer_->identity();
       ASSIGN_OR_RETURN(received, EventFromEnvelope(own, bytes, *verifier_));
     }
-    RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes}));
+    RETURN_IF_ERROR(
+        txn.Enqueue({header.message_id(), *hop, bytes, submitted.referral_id, std::nullopt}));
     woken.push_back(*hop);
   }
   if (received.has_value()) {
@@ -507,7 +515,12 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
                       "the action is out of sequence; prepare it again");
     }
     for (size_t i = 0; i < verified.size(); ++i) {
-      RETURN_IF_ERROR(txn.Enqueue({verified[i].header.message_id(), hops[i], envelopes[i]}));
+      storage::OutgoingEnvelope out{verified[i].header.message_id(), hops[i], envelopes[i],
+                                    referral_id, std::nullopt};
+      if (first.kind() == v1::REFERRAL && event.referral.has_value()) {
+        out.urgency = event.referral->urgency;
+      }
+      RETURN_IF_ERROR(txn.Enqueue(out));
       woken.push_back(hops[i]);
     }
     return absl::OkStatus();
