@@ -353,7 +353,8 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
   std::optional<storage::ReferralRecord> referral;
   uint64_t sequence = 0;
   std::vector<std::pair<std::string, uint64_t>> streams;
-  RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+  // Reads only: one snapshot on the read connection, no write lock.
+  RETURN_IF_ERROR(store_->Read([&](storage::ReadTxn& txn) -> absl::Status {
     ASSIGN_OR_RETURN(referral, txn.GetReferral(referral_id));
     if (!referral.has_value()) return UnknownReferral(referral_id);
     ASSIGN_OR_RETURN(sequence, txn.NextSequence(referral_id, options_.node_id));

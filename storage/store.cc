@@ -235,6 +235,22 @@ class StoreImpl final : public Store {
 
   // --- Reads: on the reader connection ---
 
+  absl::Status Read(absl::FunctionRef<absl::Status(ReadTxn&)> fn) override {
+    return OnReader([&](Db& db) -> absl::Status {
+      RETURN_IF_ERROR(db.Exec("BEGIN", "begin a read snapshot"));
+      // The read connection is query_only: the Txn's writes cannot run here.
+      TxnImpl txn(db, clock_, options_.national_node);
+      absl::Status status = fn(txn);
+      // A read transaction left open would pin this snapshot for every later
+      // read on the connection.
+      if (absl::Status end = db.Exec("COMMIT", "end a read snapshot"); !end.ok()) {
+        if (!sqlite3_get_autocommit(db.raw())) (void)db.Exec("ROLLBACK", "end a read snapshot");
+        if (status.ok()) status = end;
+      }
+      return status;
+    });
+  }
+
   absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer, absl::Time now,
                                                       int limit) override {
     return OnReader([&](Db& db) { return outbox::Due(db, peer, now, limit); });

@@ -5,18 +5,34 @@
 // else writes to the file.
 //
 // Durability: WAL, synchronous=FULL. A write returns OK only after its COMMIT
-// is on disk. After a failed commit or sync (any SQLITE_IOERR, any failed
-// COMMIT, a failed checkpoint) the store is fail-stopped: every later write
-// returns UNAVAILABLE (reason STORE_UNAVAILABLE) until the Store is destroyed
-// and reopened; reads still work. A full disk before COMMIT returns
+// is on disk, with one exception: the outbox bookkeeping that the node can
+// learn again (MarkDelivered, MarkDeliveredMany, MarkAttemptFailed,
+// MakeDueNow) defers its sync. Its commit reaches the WAL file (a crashed
+// process loses nothing) and the next synced commit or checkpoint syncs it;
+// a power cut before that loses it, which loses nothing: the entry is
+// pending again, is resent, and the peer answers with the receipt it kept
+// (docs/STORAGE.md, "Durability contract"; FaultTest shows it by dropping
+// unsynced writes).
+//
+// After a failed commit or sync (any SQLITE_IOERR, any failed COMMIT, a
+// failed checkpoint) the store is fail-stopped: every later write returns
+// UNAVAILABLE (reason STORE_UNAVAILABLE) until the Store is destroyed and
+// reopened; reads still work. A full disk before COMMIT returns
 // RESOURCE_EXHAUSTED (reason STORE_FULL) with the transaction rolled back and
 // nothing changed; a full disk at COMMIT returns the same but also fail-stops
 // (whether the commit reached the disk is then unknown). docs/STORAGE.md has
 // the full table.
 //
-// Thread safety: all methods are thread-safe. Writes are serialized on one
-// connection; reads use a second connection and never wait for an fsync.
-// Messages of returned statuses carry ids, states and node names only.
+// Threads: all methods are thread-safe. Writes go through one write
+// connection with group commit: concurrent writers queue, and the first in
+// line (the leader) runs the queued writes, each write's function on the
+// leader's thread, under the write lock, then one COMMIT for all. Reads
+// (every read method, and Read) go through a second, query_only connection
+// under its own lock: they run on the caller's thread one at a time, never
+// wait for a write or its fsync, and see the last commit. Messages of
+// returned statuses carry ids, states and node names only.
+//
+// The clock given to Open must outlive the Store.
 
 #include <cstdint>
 #include <memory>
@@ -180,18 +196,34 @@ struct AuditCheck {
   std::string head_hash;
 };
 
-// The operations available inside one transaction (Store::Transact).
-class Txn {
+// The reads available inside one snapshot (Store::Read) or one write
+// transaction (Store::Transact, through Txn).
+class ReadTxn {
  public:
-  virtual ~Txn() = default;
+  virtual ~ReadTxn() = default;
 
   virtual absl::StatusOr<std::optional<InboxRecord>> FindInbox(const std::string& message_id) = 0;
   // The outbox entry of `message_id`, whatever its state: entries are kept
   // after delivery, so this also tells whether an id was ever queued here.
   virtual absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) = 0;
+  virtual absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
+      const std::string& referral_id) = 0;
+  // The next sequence number for `node`'s own stream on `referral_id` (1 if none).
+  virtual absl::StatusOr<uint64_t> NextSequence(const std::string& referral_id,
+                                                const std::string& node) = 0;
+  // Where every sender's stream on `referral_id` stands here (last sequence).
+  virtual absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
+      const std::string& referral_id) = 0;
+};
+
+// The operations available inside one write transaction (Store::Transact):
+// the reads, which see the transaction's own writes, and the writes.
+class Txn : public ReadTxn {
+ public:
   // ALREADY_EXISTS if the message id is there (reason DUPLICATE_CONFLICT
-  // when its envelope_sha256 differs). storage/inbox.h's AcceptInbound wraps
-  // FindInbox + ApplyEvent + Enqueue + InsertInbox for exactly-once receipt.
+  // when its envelope_sha256 differs). Node::Deliver looks the id up first
+  // (FindInbox) and records it here in the transaction that applies the
+  // message: exactly-once receipt (docs/STORAGE.md, "Inbox").
   virtual absl::Status InsertInbox(const InboxRecord& record) = 0;
 
   // Checks `event` against the lifecycle (storage/lifecycle.h) and the
@@ -206,15 +238,6 @@ class Txn {
   // already used (no reason if by this same message, DUPLICATE_CONFLICT if by
   // another). Atomic: a refused event leaves nothing behind.
   virtual absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) = 0;
-
-  virtual absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
-      const std::string& referral_id) = 0;
-  // The next sequence number for `node`'s own stream on `referral_id` (1 if none).
-  virtual absl::StatusOr<uint64_t> NextSequence(const std::string& referral_id,
-                                                const std::string& node) = 0;
-  // Where every sender's stream on `referral_id` stands here (last sequence).
-  virtual absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
-      const std::string& referral_id) = 0;
 
   // ALREADY_EXISTS if the message id is already in the outbox (reason
   // DUPLICATE_CONFLICT when the bytes or peer differ). The entry takes the
@@ -241,17 +264,31 @@ class Store {
  public:
   // Opens (creating or migrating) the database. Refuses a file whose
   // user_version is newer than this build knows (FAILED_PRECONDITION), and a
-  // file that fails `PRAGMA quick_check` (DATA_LOSS).
+  // file that fails `PRAGMA quick_check` (DATA_LOSS). `clock` (not owned)
+  // stamps events, inbox and outbox rows; it must outlive the Store.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                                      const Clock* clock);
   virtual ~Store() = default;
 
-  // Runs `fn` in one BEGIN IMMEDIATE transaction; commits when it returns OK
-  // (durable when this returns OK), rolls back otherwise and returns its status.
-  // If a statement inside hit the disk (I/O error, disk full) the transaction
-  // is rolled back whatever `fn` returned. `fn` must not call back into this
-  // Store (the write lock is held): use the Txn.
+  // Runs `fn` as one write: in a BEGIN IMMEDIATE transaction it may share
+  // with other writers (group commit, each in its own savepoint); commits
+  // when it returns OK (durable when this returns OK), rolls back its writes
+  // otherwise and returns its status. If a statement inside hit the disk
+  // (I/O error, disk full) the transaction is rolled back whatever `fn`
+  // returned. `fn` may run on another caller's thread (the group's leader),
+  // while this one waits, under the write lock that every writer needs: it
+  // must not block (no I/O, no RPC, no waiting on other threads) and must not
+  // call back into this Store (it would deadlock); use the Txn.
   virtual absl::Status Transact(absl::FunctionRef<absl::Status(Txn&)> fn) = 0;
+
+  // Runs `fn` on the calling thread, on the read connection, inside one read
+  // transaction: every read through the ReadTxn sees one snapshot (the last
+  // commit before its first read) and no write committed meanwhile. It
+  // takes no write lock and never waits for a write; other reads wait for it
+  // (one read connection), so keep `fn` short, and do not call back into the
+  // Store from it (it would deadlock). Returns `fn`'s status, or the read's
+  // error.
+  virtual absl::Status Read(absl::FunctionRef<absl::Status(ReadTxn&)> fn) = 0;
 
   // Convenience for the common local action: apply `event` and enqueue
   // `outgoing`, in one transaction (transactional outbox).

@@ -1,7 +1,13 @@
-// Exchange.Deliver's exactly-once acceptance (Node::Deliver): a message the
-// node refuses leaves no inbox row, so its redelivery is judged again rather
-// than answered as a repeat. Real brokers over loopback mutual TLS.
+// How the node core uses its store: Deliver's exactly-once acceptance (a
+// refused message leaves no inbox row, so its redelivery is judged again),
+// and Prepare, which only reads, never waiting for a write. Real brokers over
+// loopback mutual TLS.
 
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 #include "tests/broker/network_fixture.h"
 
 namespace mir::testing {
@@ -41,6 +47,38 @@ TEST_F(NetworkTest, RefusedDeliveryIsNotRecordedSoARedeliveryIsJudgedAgain) {
   auto again = toscana.Deliver(resume);
   ASSERT_OK(again);
   EXPECT_EQ(*again, *accepted);
+}
+
+// Prepare reads a snapshot on the read connection: a write stuck under the
+// write lock (here a Transact that waits) does not hold it up.
+TEST_F(NetworkTest, PrepareDoesNotWaitForTheWriteLock) {
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string id = SubmitReferral("lombardia");
+  absl::Notification entered;
+  absl::Notification release;
+  std::thread writer([&] {
+    EXPECT_OK(Store("toscana").Transact([&](storage::Txn&) -> absl::Status {
+      entered.Notify();
+      release.WaitForNotification();
+      return absl::OkStatus();
+    }));
+  });
+  entered.WaitForNotification();
+  auto op = PkiSigner("toscana/operator");
+  v1::PrepareRequest request;
+  request.set_kind(v1::STATUS_CHANGE);
+  request.set_referral_id(id);
+  auto prepared = std::async(std::launch::async,
+                             [&] { return NodeAt("toscana").Prepare(op->identity(), request); });
+  const bool answered = prepared.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  release.Notify();
+  writer.join();
+  EXPECT_TRUE(answered) << "Prepare waited for a write to finish";
+  absl::StatusOr<v1::PrepareResponse> response = prepared.get();
+  ASSERT_OK(response);
+  ASSERT_EQ(response->headers_size(), 1);
+  EXPECT_EQ(response->headers(0).sequence(), 2u);
+  EXPECT_EQ(response->body_template().from_state(), v1::SUBMITTED);
 }
 
 }  // namespace

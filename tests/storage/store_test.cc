@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "storage/schema.h"
@@ -389,6 +390,46 @@ TEST_F(StoreTest, TransactRollsBackEverythingWhenItsFunctionFails) {
   EXPECT_EQ(*store_->GetReferral(kRef), std::nullopt);
   EXPECT_THAT(*store_->ListOutbox(std::nullopt, 0), IsEmpty());
   EXPECT_EQ(RawCount("events"), 0);
+}
+
+// Store::Read: one snapshot on the read connection, taken without the write
+// lock (a write that holds it does not delay the read).
+TEST_F(StoreTest, ReadSeesOneSnapshotAndNeverWaitsForAWrite) {
+  ASSERT_OK(Apply(Submitted(kRef)));
+  absl::Notification entered;
+  absl::Notification release;
+  std::thread stuck([&] {
+    EXPECT_OK(store_->Transact([&](Txn&) -> absl::Status {
+      entered.Notify();
+      release.WaitForNotification();
+      return absl::OkStatus();
+    }));
+  });
+  entered.WaitForNotification();
+  std::optional<ReferralRecord> seen;
+  ASSERT_OK(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(seen, txn.GetReferral(kRef));
+    return absl::OkStatus();
+  }));
+  release.Notify();
+  stuck.join();
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->state, SUBMITTED);
+
+  // A write committed between two reads of one Read is not seen by the second.
+  ASSERT_OK(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> before, txn.GetReferral(kRef));
+    std::thread writer(
+        [&] { EXPECT_OK(Apply(Changed(kRef, NodeOf("lombardia"), 1, RECEIVED)).status()); });
+    writer.join();
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> after, txn.GetReferral(kRef));
+    ASSIGN_OR_RETURN(uint64_t next, txn.NextSequence(kRef, "lombardia"));
+    EXPECT_EQ(before->state, SUBMITTED);
+    EXPECT_EQ(after->state, SUBMITTED);
+    EXPECT_EQ(next, 1u);
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(StateOf(kRef), RECEIVED);
 }
 
 // The inbox records each message id once, with the receipt given for it
