@@ -1,12 +1,19 @@
 #include "storage/fault_vfs.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "absl/base/attributes.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 namespace mir::storage {
@@ -25,6 +32,7 @@ struct FaultFile {
   FaultVfs* counted;  // null for files we pass through untouched
   bool is_wal;
   sqlite3_file* real;
+  const char* path;  // counted files: SQLite keeps it valid until xClose
 };
 
 constexpr size_t kRealOffset = (sizeof(FaultFile) + 15) & ~static_cast<size_t>(15);
@@ -40,25 +48,59 @@ int FileClose(sqlite3_file* f) {
 int FileRead(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
   return Real(f)->pMethods->xRead(Real(f), buf, n, off);
 }
+int FileSize(sqlite3_file* f, sqlite3_int64* size) {
+  return Real(f)->pMethods->xFileSize(Real(f), size);
+}
+
+// Before a tracked file's bytes [off, off + n) change: logs what they held.
+int LogChange(sqlite3_file* f, sqlite3_int64 off, sqlite3_int64 n) {
+  FaultFile* self = Self(f);
+  if (self->counted == nullptr || !self->counted->tracking()) return SQLITE_OK;
+  sqlite3_int64 size = 0;
+  if (const int rc = FileSize(f, &size); rc != SQLITE_OK) return rc;
+  std::string old;
+  if (off < size) {
+    old.resize(static_cast<size_t>(std::min(n, size - off)));
+    const int rc = FileRead(f, old.data(), static_cast<int>(old.size()), off);
+    if (rc != SQLITE_OK) return rc;
+  }
+  self->counted->OnChange(self->path, off, std::move(old));
+  return SQLITE_OK;
+}
+
 int FileWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   if (Self(f)->counted != nullptr) {
+    if (Self(f)->counted->crashed()) return SQLITE_OK;  // the process is gone
     const int rc = Self(f)->counted->OnWrite();
     if (rc != SQLITE_OK) return rc;
+    if (const int logged = LogChange(f, off, n); logged != SQLITE_OK) return logged;
   }
   return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
 }
 int FileTruncate(sqlite3_file* f, sqlite3_int64 size) {
+  if (Self(f)->counted != nullptr) {
+    if (Self(f)->counted->crashed()) return SQLITE_OK;
+    sqlite3_int64 current = 0;
+    if (const int rc = FileSize(f, &current); rc != SQLITE_OK) return rc;
+    if (current > size) {
+      if (const int rc = LogChange(f, size, current - size); rc != SQLITE_OK) return rc;
+    }
+  }
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
 int FileSync(sqlite3_file* f, int flags) {
-  if (Self(f)->counted != nullptr) {
-    const int rc = Self(f)->counted->OnSync(Self(f)->is_wal);
+  FaultFile* self = Self(f);
+  if (self->counted != nullptr) {
+    if (self->counted->crashed()) return SQLITE_OK;
+    const int rc = self->counted->OnSync(self->is_wal);
     if (rc != SQLITE_OK) return rc;
   }
-  return Real(f)->pMethods->xSync(Real(f), flags);
-}
-int FileSize(sqlite3_file* f, sqlite3_int64* size) {
-  return Real(f)->pMethods->xFileSize(Real(f), size);
+  const int rc = Real(f)->pMethods->xSync(Real(f), flags);
+  if (rc == SQLITE_OK && self->counted != nullptr && self->counted->tracking()) {
+    sqlite3_int64 size = 0;
+    if (FileSize(f, &size) == SQLITE_OK) self->counted->OnSynced(self->path, size);
+  }
+  return rc;
 }
 int FileLock(sqlite3_file* f, int level) { return Real(f)->pMethods->xLock(Real(f), level); }
 int FileUnlock(sqlite3_file* f, int level) { return Real(f)->pMethods->xUnlock(Real(f), level); }
@@ -128,8 +170,9 @@ int VfsOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, i
   self->real->pMethods = nullptr;
   const bool counted =
       (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_WAL)) != 0;
-  self->counted = counted ? reg->fault : nullptr;
+  self->counted = counted && name != nullptr ? reg->fault : nullptr;
   self->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+  self->path = name;
   const int rc = reg->root->xOpen(reg->root, name, self->real, flags, out_flags);
   if (rc != SQLITE_OK) {
     // SQLite does not call xClose after a failed xOpen; release what the
@@ -138,11 +181,19 @@ int VfsOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, i
     return rc;
   }
   self->base.pMethods = &kIoMethods;
+  if (self->counted != nullptr && self->counted->tracking()) {
+    sqlite3_int64 size = 0;
+    if (FileSize(file, &size) == SQLITE_OK) self->counted->OnOpened(name, size);
+  }
   return SQLITE_OK;
 }
 
 int VfsDelete(sqlite3_vfs* vfs, const char* name, int sync_dir) {
-  return Reg(vfs)->root->xDelete(Reg(vfs)->root, name, sync_dir);
+  FaultVfs* fault = Reg(vfs)->fault;
+  if (fault->crashed()) return SQLITE_OK;  // the process is gone
+  const int rc = Reg(vfs)->root->xDelete(Reg(vfs)->root, name, sync_dir);
+  if (rc == SQLITE_OK && name != nullptr) fault->OnDeleted(name);
+  return rc;
 }
 int VfsAccess(sqlite3_vfs* vfs, const char* name, int flags, int* out) {
   return Reg(vfs)->root->xAccess(Reg(vfs)->root, name, flags, out);
@@ -309,6 +360,67 @@ int FaultVfs::OnSync(bool is_wal) {
   syncs_.fetch_add(1);
   if (is_wal) wal_syncs_.fetch_add(1);
   return Fire(sync_fault_);
+}
+
+void FaultVfs::TrackUnsyncedWrites(bool on) {
+  absl::MutexLock lock(&log_mu_);
+  tracking_.store(on);
+  if (!on) logs_.clear();
+}
+
+void FaultVfs::SimulateCrash() { crashed_.store(true); }
+
+void FaultVfs::OnOpened(const std::string& path, int64_t size) {
+  absl::MutexLock lock(&log_mu_);
+  // A second handle on the same file (the reader) keeps the first one's log.
+  if (logs_.count(path) == 0) logs_[path].synced_size = size;
+}
+
+void FaultVfs::OnChange(const std::string& path, int64_t offset, std::string old) {
+  absl::MutexLock lock(&log_mu_);
+  // Files opened before tracking began are not tracked.
+  auto it = logs_.find(path);
+  if (it != logs_.end()) it->second.undo.emplace_back(offset, std::move(old));
+}
+
+void FaultVfs::OnSynced(const std::string& path, int64_t size) {
+  absl::MutexLock lock(&log_mu_);
+  auto it = logs_.find(path);
+  if (it == logs_.end()) return;
+  it->second.synced_size = size;
+  it->second.undo.clear();
+}
+
+void FaultVfs::OnDeleted(const std::string& path) {
+  absl::MutexLock lock(&log_mu_);
+  logs_.erase(path);
+}
+
+absl::Status FaultVfs::DropUnsyncedWrites() {
+  absl::MutexLock lock(&log_mu_);
+  for (auto& [path, log] : logs_) {
+    const int fd = open(path.c_str(), O_RDWR);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;
+      return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+    }
+    bool ok = true;
+    // Newest first, so that each range gets back what its first change found.
+    for (auto it = log.undo.rbegin(); ok && it != log.undo.rend(); ++it) {
+      const std::string& old = it->second;
+      ok = pwrite(fd, old.data(), old.size(), it->first) == static_cast<ssize_t>(old.size());
+    }
+    ok = ok && ftruncate(fd, log.synced_size) == 0;
+    const int saved = errno;
+    close(fd);
+    if (!ok) {
+      return absl::InternalError(
+          absl::StrCat("restore ", path, " to its last sync: ", std::strerror(saved)));
+    }
+    log.undo.clear();
+  }
+  crashed_.store(false);
+  return absl::OkStatus();
 }
 
 }  // namespace mir::storage
