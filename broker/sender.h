@@ -33,7 +33,10 @@ namespace mir::broker {
 // When the peer answers again, everything waiting is due at once (most
 // urgent first). An envelope pending longer than `dead_letter_after`, or
 // refused for good by the peer, becomes a dead letter. Resends carry the
-// same bytes. Thread-safe.
+// same bytes. One envelope per referral is on the wire at a time, oldest
+// first, so a relay passes a referral's messages on in the order it took
+// them in. While the store is fail-stopped nothing is sent (an answer could
+// not be recorded, and the envelope would go again and again). Thread-safe.
 class PeerSender {
  public:
   // `jitter` returns a uniform value in [0, 1); injected so tests are
@@ -132,6 +135,9 @@ class PeerSender {
   // has waited past dead_letter_after without being tried.
   static constexpr absl::Duration kExpiryCheckInterval = absl::Minutes(1);
   absl::Time next_expiry_check_ = absl::InfinitePast();
+  // Owned by the sender thread: the store fail-stopped; nothing is sent
+  // until the broker restarts (a reopened store).
+  bool store_failed_ = false;
   std::thread thread_;
 };
 

@@ -27,7 +27,7 @@ absl::StatusOr<std::string> SignReceipt(const Signer& node_signer, const Receive
 // Verifies a receipt envelope: a valid node signature by `expected_receiver`
 // whose entries include `message_id` with `envelope_sha256`. Returns the
 // receipt. Refusals: the Verifier's, or IDENTITY_MISMATCH (wrong signer),
-// MALFORMED_BODY, or BAD_SIGNATURE when no entry matches the hash.
+// MALFORMED_BODY, or RECEIPT_MISMATCH when no entry matches the hash.
 absl::StatusOr<v1::Receipt> VerifyReceipt(const Verifier& verifier, absl::string_view receipt_bytes,
                                           absl::string_view expected_receiver,
                                           absl::string_view message_id,

@@ -1,5 +1,7 @@
 // Node to node over real loopback mutual TLS, with real SQLite files.
 
+#include <algorithm>
+
 #include "crypto/envelope_bytes.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -473,6 +475,51 @@ TEST_F(NetworkTest, WhenThePeerAnswersAgainItsBacklogGoesAtOnceMostUrgentFirst) 
   EXPECT_LT(received_at(backlog[0]), received_at(backlog[1]));
   EXPECT_LT(received_at(backlog[1]), received_at(backlog[2]));
   EXPECT_LT(received_at(backlog[2]), received_at(after));
+}
+
+// One envelope per referral on the wire, oldest first: while a referral's
+// first envelope waits for its receipt, its next one is not sent beside it,
+// so the peer (and whoever it relays to) takes them in the order they were
+// queued, whoever wrote them. Other referrals go on meanwhile.
+TEST_F(NetworkTest, AReferralsEnvelopesGoOneAtATimeInTheOrderQueued) {
+  ReleasePort("toscana");
+  ReceiptingPeer toscana("toscana", ports_["toscana"]);
+  toscana.Close();
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("nvn/operator");
+  const std::string id = NewUuid();
+  auto first = NodeAt("nvn").Submit(op->identity(), SignReferral(*op, id, "toscana"));
+  ASSERT_OK(first);
+  ASSERT_TRUE(WaitFor([&] { return toscana.waiting() == 1; }));
+  // The origin withdraws it (its second envelope, same referral), and
+  // another referral is queued after that.
+  auto second = NodeAt("nvn").Submit(
+      op->identity(), SignTransition(*op, id, v1::WITHDRAWN, "toscana", 2));
+  ASSERT_OK(second);
+  const std::string other = NewUuid();
+  auto third = NodeAt("nvn").Submit(op->identity(), SignReferral(*op, other, "toscana"));
+  ASSERT_OK(third);
+  // The other referral goes at once; the withdrawal waits for the first.
+  ASSERT_TRUE(WaitFor([&] { return toscana.waiting() == 2; }));
+  const auto loop_after = [&](int64_t sleeps) {
+    auto loop = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana");
+    return loop && loop->sleeps > sleeps && loop->in_flight == 2;
+  };
+  auto now = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana");
+  ASSERT_TRUE(now.has_value());
+  NodeAt("nvn").WakeAllSenders();  // it looks again, and still holds it back
+  ASSERT_TRUE(WaitFor([&] { return loop_after(now->sleeps); }));
+  EXPECT_EQ(toscana.calls(), 2);
+
+  toscana.Open();
+  ASSERT_TRUE(WaitFor([&] { return toscana.received().size() == 3; }));
+  const std::vector<std::string> order = toscana.received();
+  const std::string first_id = first->message_ids[0], second_id = second->message_ids[0];
+  const auto at = [&](const std::string& m) {
+    return std::find(order.begin(), order.end(), m) - order.begin();
+  };
+  EXPECT_LT(at(first_id), at(second_id));
+  EXPECT_EQ(toscana.calls(), 3);
 }
 
 TEST_F(NetworkTest, HealthServiceReportsServing) {

@@ -12,7 +12,10 @@
 #include "broker/envelope_events.h"
 #include "common/grpc_status.h"
 #include "common/loopback.h"
+#include "broker/tls.h"
 #include "crypto/envelope_bytes.h"
+#include "crypto/receipt.h"
+#include "grpcpp/server_builder.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -187,6 +190,87 @@ absl::StatusOr<std::string> ExchangeClient::Deliver(const std::string& envelope)
   grpc::Status status = stub_->Deliver(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
   return response.receipt();
+}
+
+class ReceiptingPeer::Service final : public v1::Exchange::Service {
+ public:
+  explicit Service(const std::string& node) : signer_(PkiSigner(node + "/node")) {}
+
+  grpc::Status Deliver(grpc::ServerContext* context, const v1::DeliverRequest* request,
+                       v1::DeliverResponse* response) override {
+    auto peer = broker::PeerIdentity(*context);
+    if (!peer.ok()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who are you");
+    v1::Envelope envelope;
+    v1::EnvelopeHeader header;
+    if (!envelope.ParseFromString(request->envelope()) ||
+        !header.ParseFromString(envelope.header())) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not an envelope");
+    }
+    {
+      absl::MutexLock lock(&mu);
+      ++calls;
+      ++waiting;
+      auto open = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu) { return is_open; };
+      mu.Await(absl::Condition(&open));
+      --waiting;
+      received.push_back(header.message_id());
+    }
+    auto receipt = SignReceipt(*signer_,
+                               {header.message_id(), Sha256(request->envelope()), peer->node},
+                               absl::Now());
+    if (!receipt.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "cannot sign");
+    response->set_receipt(*receipt);
+    return grpc::Status::OK;
+  }
+
+  mutable absl::Mutex mu;
+  bool is_open ABSL_GUARDED_BY(mu) = true;
+  int calls ABSL_GUARDED_BY(mu) = 0;
+  int waiting ABSL_GUARDED_BY(mu) = 0;
+  std::vector<std::string> received ABSL_GUARDED_BY(mu);
+
+ private:
+  const std::unique_ptr<Signer> signer_;
+};
+
+ReceiptingPeer::ReceiptingPeer(const std::string& node, int port)
+    : service_(std::make_unique<Service>(node)) {
+  auto credentials = broker::MutualTlsServerCredentials(
+      {PkiPath("ca.crt"), PkiPath(node + "/node.crt"), PkiPath(node + "/node.key")});
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(Address(port), *credentials);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+}
+
+ReceiptingPeer::~ReceiptingPeer() {
+  Open();
+  server_->Shutdown();
+}
+
+void ReceiptingPeer::Close() {
+  absl::MutexLock lock(&service_->mu);
+  service_->is_open = false;
+}
+
+void ReceiptingPeer::Open() {
+  absl::MutexLock lock(&service_->mu);
+  service_->is_open = true;
+}
+
+std::vector<std::string> ReceiptingPeer::received() const {
+  absl::MutexLock lock(&service_->mu);
+  return service_->received;
+}
+
+int ReceiptingPeer::calls() const {
+  absl::MutexLock lock(&service_->mu);
+  return service_->calls;
+}
+
+int ReceiptingPeer::waiting() const {
+  absl::MutexLock lock(&service_->mu);
+  return service_->waiting;
 }
 
 std::unique_ptr<v1::Exchange::Stub> PlaintextStub(int port) {

@@ -12,6 +12,7 @@
 
 #include "broker/broker.h"
 #include "broker/config.h"
+#include "grpcpp/server.h"
 #include "crypto/signer.h"
 #include "mir/v1/exchange.grpc.pb.h"
 #include "mir/v1/referral.pb.h"
@@ -91,6 +92,28 @@ class ExchangeClient {
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Exchange::Stub> stub_;
+};
+
+// A stand-in for a peer node, for tests of the sending side: serves
+// Exchange.Deliver on `port` with `node`'s certificate from the test PKI and
+// answers each envelope with `node`'s valid receipt, after `gate` opens (it
+// starts open). Records the message ids it was given, in arrival order.
+class ReceiptingPeer {
+ public:
+  ReceiptingPeer(const std::string& node, int port);
+  ~ReceiptingPeer();
+  // Holds every Deliver until Open(); calls already waiting go on at Open().
+  void Close();
+  void Open();
+  std::vector<std::string> received() const;
+  int calls() const;
+  // Deliver calls held by Close() right now.
+  int waiting() const;
+
+ private:
+  class Service;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
 };
 
 // A plaintext (no TLS) client, which the broker must never let in.

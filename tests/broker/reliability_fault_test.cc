@@ -312,5 +312,36 @@ TEST_F(StoreFaultTest, CorruptDatabaseIsRefusedAtStartAndNeverServed) {
   }
 }
 
+// A store that fail-stops while a delivery is on the wire cannot record the
+// peer's receipt: the envelope stays pending. The sender must then send
+// nothing more (until the broker restarts) rather than resend the same
+// envelope again and again, each time failing to record the answer.
+TEST_F(StoreFaultTest, AFailStoppedStoreStopsItsSenderInsteadOfResendingInALoop) {
+  ReleasePort("toscana");
+  ReceiptingPeer toscana("toscana", ports_["toscana"]);
+  toscana.Close();  // the first delivery waits until the store has failed
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("nvn/operator");
+  ASSERT_OK(NodeAt("nvn").Submit(op->identity(), SignReferral(*op, NewUuid(), "toscana")));
+  ASSERT_TRUE(WaitFor([&] { return toscana.waiting() == 1; }));
+
+  // The disk breaks; the receipt comes back and cannot be recorded.
+  vfs_->FailWritesAfter(0, storage::FaultCode::kIoErrWrite);
+  toscana.Open();
+  ASSERT_TRUE(WaitFor([&] {
+    auto loop = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana");
+    return Store("nvn").failed() && loop && loop->idle;
+  })) << "the sender never settled: " << toscana.calls() << " Deliver calls";
+  EXPECT_EQ(toscana.calls(), 1);
+  // New work (there is none it could queue) wakes it: still nothing sent.
+  NodeAt("nvn").WakeAllSenders();
+  const int64_t sleeps = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana")->sleeps;
+  ASSERT_TRUE(WaitFor([&] {
+    auto loop = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana");
+    return loop && loop->idle && loop->sleeps > sleeps;
+  }));
+  EXPECT_EQ(toscana.calls(), 1);
+}
+
 }  // namespace
 }  // namespace mir::testing
