@@ -117,16 +117,24 @@ class Applier {
     return absl::OkStatus();
   }
 
-  absl::Status AlreadyApplied(const Event& event) {
-    ASSIGN_OR_RETURN(Statement s,
-                     db_.Prepare("SELECT message_id FROM events WHERE referral_id = ?1 AND "
-                                 "sender_node = ?2 AND sequence = ?3",
-                                 "read applied event"));
-    s.BindText(1, event.referral_id)
-        .BindText(2, event.sender_node)
-        .BindInt(3, static_cast<int64_t>(event.sequence));
+  // The message id `sql` finds under `e`'s (referral, sender, sequence).
+  absl::StatusOr<std::optional<std::string>> MessageAt(const char* sql, absl::string_view what,
+                                                       const Event& e) {
+    ASSIGN_OR_RETURN(Statement s, db_.Prepare(sql, what));
+    s.BindText(1, e.referral_id)
+        .BindText(2, e.sender_node)
+        .BindInt(3, static_cast<int64_t>(e.sequence));
     ASSIGN_OR_RETURN(bool row, s.Step());
-    return SequenceTaken(event, row && s.Text(0) == event.message_id, "was already applied",
+    if (!row) return std::nullopt;
+    return s.Text(0);
+  }
+
+  absl::Status AlreadyApplied(const Event& event) {
+    ASSIGN_OR_RETURN(std::optional<std::string> applied,
+                     MessageAt("SELECT message_id FROM events WHERE referral_id = ?1 AND "
+                               "sender_node = ?2 AND sequence = ?3",
+                               "read applied event", event));
+    return SequenceTaken(event, applied == event.message_id, "was already applied",
                          "was already used by another message");
   }
 
@@ -147,19 +155,13 @@ class Applier {
                          e.referral_id, " already wait for their predecessors; send those first"));
       }
     }
-    {
-      ASSIGN_OR_RETURN(Statement s,
-                       db_.Prepare("SELECT message_id FROM held_events WHERE referral_id = ?1 AND "
-                                   "sender_node = ?2 AND sequence = ?3",
-                                   "read held event"));
-      s.BindText(1, e.referral_id)
-          .BindText(2, e.sender_node)
-          .BindInt(3, static_cast<int64_t>(e.sequence));
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) {
-        return SequenceTaken(e, s.Text(0) == e.message_id, "is already held",
-                             "is already held for another message");
-      }
+    ASSIGN_OR_RETURN(std::optional<std::string> held,
+                     MessageAt("SELECT message_id FROM held_events WHERE referral_id = ?1 AND "
+                               "sender_node = ?2 AND sequence = ?3",
+                               "read held event", e));
+    if (held.has_value()) {
+      return SequenceTaken(e, *held == e.message_id, "is already held",
+                           "is already held for another message");
     }
     const AuditRow r = RowOf(0, e, 0);  // the column values; no hash needed
     ASSIGN_OR_RETURN(
