@@ -49,7 +49,8 @@ const char* RoleText(Role role);
   "referral_id, sender_node, sequence, message_id, to_state, actor_node, actor_role, " \
   "actor_name, at_us, reason, envelope, origin_node, destination_node, urgency, "      \
   "ack_deadline_us"
-// An events row with its place in the chain (columns 0..19).
+// An events row with its place in the chain (columns 0..19). Schema step 2's
+// backfill reads these too: list only columns that exist from version 2 on.
 #define MIR_CHAINED_EVENT_COLUMNS \
   MIR_EVENT_COLUMNS ", applied_at_us, id, envelope_sha256, prev_hash, row_hash"
 
