@@ -145,6 +145,12 @@ absl::StatusOr<std::unique_ptr<Verifier>> Verifier::FromCaPem(absl::string_view 
   if (!impl->store || X509_STORE_add_cert(impl->store.get(), impl->ca.get()) != 1) {
     return absl::InternalError("cannot build the CA trust store");
   }
+  // OpenSSL 3.0 fills the CA certificate's cache of decoded extensions on
+  // first use, under the certificate's lock, and then reads it without the
+  // lock: two threads verifying at once through a new Verifier race there
+  // (ThreadSanitizer shows one writing the key identifier another compares).
+  // Filled here, before the Verifier is shared, it is only read afterwards.
+  (void)X509_get_extension_flags(impl->ca.get());
   impl->cache_limit = std::max<size_t>(options.certificate_cache_entries, 1);
   return std::unique_ptr<Verifier>(new Verifier(std::move(impl), clock, options));
 }
