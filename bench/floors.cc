@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -25,8 +26,6 @@
 #include "echo.grpc.pb.h"  // bench/echo.proto
 #include "grpcpp/server_builder.h"
 #include "mir/v1/referral.pb.h"
-
-#include <sodium.h>
 
 namespace mir::bench {
 namespace {

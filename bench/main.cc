@@ -448,12 +448,13 @@ int Main(int argc, char** argv) {
                               "%s RECEIVED answers were back too; %s; %s",
                               r->forward_seconds, r->all_seconds, Count(flags.drain),
                               CostNote(r->cost), RssNote(r->cost)));
-    table.Row("drain: an EMERGENCY_24H referral submitted during it (as mirctl), until toscana "
-              "holds nvn's receipt",
-              "1", "", Micros(r->emergency_ms * 1000), "", "",
-              absl::StrFormat("one referral (the p50 column is its time); %d envelopes were "
-                              "queued ahead of it when it was submitted; the drain's are ORDINARY",
-                              r->queued_ahead_of_emergency));
+    table.Row(
+        "drain: an EMERGENCY_24H referral submitted during it (as mirctl), until toscana "
+        "holds nvn's receipt",
+        "1", "", Micros(r->emergency_ms * 1000), "", "",
+        absl::StrFormat("one referral (the p50 column is its time); %d envelopes were "
+                        "queued ahead of it when it was submitted; the drain's are ORDINARY",
+                        r->queued_ahead_of_emergency));
   }
 
   // --- Scale ---

@@ -85,8 +85,7 @@ absl::StatusOr<SubmitFigures> RunSubmit(RunningNetwork& net, int in_flight, int 
 // nvn is down, so nothing is forwarded and no RECEIVED comes back while they
 // are measured. What is left is the submission path alone at one node; the
 // cost covers toscana's own work (and its attempts to reach nvn).
-absl::StatusOr<SubmitFigures> RunSubmitWhilePeerDown(RunningNetwork& net, int in_flight,
-                                                     int count);
+absl::StatusOr<SubmitFigures> RunSubmitWhilePeerDown(RunningNetwork& net, int in_flight, int count);
 
 // Submit at toscana, then wait until toscana's outbox entry for it is
 // delivered, i.e. toscana holds nvn's verified receipt. Latency is from the

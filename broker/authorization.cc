@@ -44,16 +44,26 @@ absl::Status Denied(v1::ErrorReason reason, absl::string_view message) {
 
 const char* ActionName(Action action) {
   switch (action) {
-    case Action::kDeliver: return "Deliver";
-    case Action::kList: return "List";
-    case Action::kGet: return "Get";
-    case Action::kWatch: return "Watch";
-    case Action::kPrepare: return "Prepare";
-    case Action::kSubmit: return "Submit";
-    case Action::kCirculate: return "Circulate";
-    case Action::kListDeadLetters: return "ListDeadLetters";
-    case Action::kRequeue: return "Requeue";
-    case Action::kRouteOn: return "RouteOn";
+    case Action::kDeliver:
+      return "Deliver";
+    case Action::kList:
+      return "List";
+    case Action::kGet:
+      return "Get";
+    case Action::kWatch:
+      return "Watch";
+    case Action::kPrepare:
+      return "Prepare";
+    case Action::kSubmit:
+      return "Submit";
+    case Action::kCirculate:
+      return "Circulate";
+    case Action::kListDeadLetters:
+      return "ListDeadLetters";
+    case Action::kRequeue:
+      return "Requeue";
+    case Action::kRouteOn:
+      return "RouteOn";
   }
   return "?";
 }
@@ -80,8 +90,7 @@ absl::Status Authorization::Check(const Identity& caller, Action action) const {
                                caller.Uri()));
   }
   if (audience == Audience::kOwnOperators && caller.role != Role::kOperator) {
-    return Denied(v1::ROLE_NOT_ALLOWED,
-                  "only operators may do this");
+    return Denied(v1::ROLE_NOT_ALLOWED, "only operators may do this");
   }
   return absl::OkStatus();
 }
@@ -99,8 +108,9 @@ absl::Status Authorization::DeliveredBy(const Identity& peer,
       std::find(relays_.begin(), relays_.end(), peer.node) != relays_.end()) {
     return absl::OkStatus();
   }
-  return Denied(v1::PEER_MISMATCH, absl::StrCat("node ", peer.node,
-                                                " may not deliver envelopes sent by ", sender_node));
+  return Denied(
+      v1::PEER_MISMATCH,
+      absl::StrCat("node ", peer.node, " may not deliver envelopes sent by ", sender_node));
 }
 
 }  // namespace mir::broker

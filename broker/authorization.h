@@ -58,8 +58,7 @@ enum class Action {
 
 class Authorization {
  public:
-  Authorization(std::string node_id, std::string national_node,
-                std::vector<std::string> relays)
+  Authorization(std::string node_id, std::string national_node, std::vector<std::string> relays)
       : node_id_(std::move(node_id)),
         national_node_(std::move(national_node)),
         relays_(std::move(relays)) {}

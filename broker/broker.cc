@@ -40,16 +40,18 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   const BrokerOptions* node_options = &broker->node_->options();
   for (const auto& [peer, address] : options.peers) {
     grpc::ChannelArguments args;
-    args.SetMaxSendMessageSize(static_cast<int>(options.max_envelope_bytes) + kRequestOverheadBytes);
-    args.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) + kRequestOverheadBytes);
+    args.SetMaxSendMessageSize(static_cast<int>(options.max_envelope_bytes) +
+                               kRequestOverheadBytes);
+    args.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
+                                  kRequestOverheadBytes);
     // Reconnect promptly when a peer comes back; our own backoff paces retries.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     ASSIGN_OR_RETURN(ClientTls peer_tls, MutualTlsChannelCredentials(tls, peer));
     auto channel = grpc::CreateCustomChannel(address, peer_tls.credentials, args);
-    broker->senders_[peer] = std::make_unique<PeerSender>(
-        peer, channel, &broker->node_->store(), &broker->node_->verifier(), clock, node_options,
-        MakeJitter());
+    broker->senders_[peer] =
+        std::make_unique<PeerSender>(peer, channel, &broker->node_->store(),
+                                     &broker->node_->verifier(), clock, node_options, MakeJitter());
   }
   Broker* raw = broker.get();
   broker->node_->SetOutboxListener([raw](const std::string& peer) {
@@ -58,7 +60,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   broker->handlers_ = std::make_unique<WorkPool>(options.handler_threads, options.max_queued_calls);
-  broker->exchange_ = std::make_unique<ExchangeService>(broker->node_.get(), broker->handlers_.get());
+  broker->exchange_ =
+      std::make_unique<ExchangeService>(broker->node_.get(), broker->handlers_.get());
   broker->referrals_ =
       std::make_unique<ReferralsService>(broker->node_.get(), broker->handlers_.get());
   broker->deadlines_ = std::make_unique<DeadlineWatcher>(broker->node_.get());
@@ -77,8 +80,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   // gRPC sets SO_REUSEPORT by default, which would let a second broker bind
   // the same port and take half the connections: refuse that instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                             static_cast<int>(absl::ToInt64Milliseconds(options.idle_connection_timeout)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.idle_connection_timeout)));
   ApplyServerLimits(builder, options);  // memory quota: broker/server_limits.h
   broker->server_ = builder.BuildAndStart();
   if (broker->server_ == nullptr || broker->port_ == 0) {

@@ -4,16 +4,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "broker/config.h"
-#include <thread>
-
 #include "broker/deadline_watcher.h"
 #include "broker/exchange_service.h"
 #include "broker/health.h"
-#include "broker/referrals_service.h"
 #include "broker/node.h"
+#include "broker/referrals_service.h"
 #include "broker/sender.h"
 #include "broker/work_pool.h"
 #include "common/clock.h"

@@ -30,11 +30,14 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   o.relays.assign(c.relays().begin(), c.relays().end());
   if (c.relays_size() == 0) o.relays = {"nvn"};  // the national node relays by default
   o.relay = c.relay();
-  if (c.emergency_ack_timeout_s()) o.emergency_ack_timeout = absl::Seconds(c.emergency_ack_timeout_s());
+  if (c.emergency_ack_timeout_s())
+    o.emergency_ack_timeout = absl::Seconds(c.emergency_ack_timeout_s());
   const Limits& l = c.limits();
   if (l.max_envelope_bytes()) o.max_envelope_bytes = l.max_envelope_bytes();
-  if (l.max_concurrent_streams()) o.max_concurrent_streams = static_cast<int>(l.max_concurrent_streams());
-  if (l.idle_connection_timeout_s()) o.idle_connection_timeout = absl::Seconds(l.idle_connection_timeout_s());
+  if (l.max_concurrent_streams())
+    o.max_concurrent_streams = static_cast<int>(l.max_concurrent_streams());
+  if (l.idle_connection_timeout_s())
+    o.idle_connection_timeout = absl::Seconds(l.idle_connection_timeout_s());
   if (l.max_clock_skew_s()) o.max_clock_skew = absl::Seconds(l.max_clock_skew_s());
   if (l.handler_threads()) o.handler_threads = static_cast<int>(l.handler_threads());
   if (l.memory_quota_mib()) o.memory_quota_bytes = size_t{l.memory_quota_mib()} << 20;
@@ -103,7 +106,8 @@ absl::StatusOr<BrokerOptions> LoadConfigFile(const std::string& path) {
   }
   auto options = OptionsFromConfig(config);
   if (!options.ok()) {
-    return absl::Status(options.status().code(), absl::StrCat(path, ": ", options.status().message()));
+    return absl::Status(options.status().code(),
+                        absl::StrCat(path, ": ", options.status().message()));
   }
   return options;
 }

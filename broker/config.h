@@ -18,10 +18,10 @@ struct BrokerOptions {
   std::string listen_address;
   std::string database_path;
   std::string ca_certificate, node_certificate, node_key;  // file paths
-  std::map<std::string, std::string> peers;   // node id -> address
-  std::map<std::string, std::string> routes;  // destination -> next hop ("*" default)
-  std::vector<std::string> relays;            // peers that may deliver for other nodes
-  bool relay = false;                         // this node forwards for others
+  std::map<std::string, std::string> peers;                // node id -> address
+  std::map<std::string, std::string> routes;               // destination -> next hop ("*" default)
+  std::vector<std::string> relays;                         // peers that may deliver for other nodes
+  bool relay = false;                                      // this node forwards for others
   // The national node: it may route referrals on and close them negatively.
   std::string national_node = "nvn";
 

@@ -48,17 +48,17 @@ absl::Status CheckValue(const Message& message, const FieldDescriptor& field, in
     case FieldDescriptor::CPPTYPE_STRING: {
       if (field.type() == FieldDescriptor::TYPE_BYTES) return absl::OkStatus();
       std::string scratch;
-      const std::string& value = repeated
-                                     ? r.GetRepeatedStringReference(message, &field, index, &scratch)
-                                     : r.GetStringReference(message, &field, &scratch);
+      const std::string& value =
+          repeated ? r.GetRepeatedStringReference(message, &field, index, &scratch)
+                   : r.GetStringReference(message, &field, &scratch);
       if (value.size() > StringLimit(field)) {
         return Refuse(path, absl::StrCat("is longer than ", StringLimit(field), " bytes"));
       }
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
-      const Message& child = repeated ? r.GetRepeatedMessage(message, &field, index)
-                                      : r.GetMessage(message, &field);
+      const Message& child =
+          repeated ? r.GetRepeatedMessage(message, &field, index) : r.GetMessage(message, &field);
       if (field.message_type() == google::protobuf::Timestamp::descriptor()) {
         const auto& ts = static_cast<const google::protobuf::Timestamp&>(child);
         if (!IsValidTimestamp(ts)) {

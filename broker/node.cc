@@ -50,9 +50,9 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
   RETURN_IF_ERROR(Validate(options));
   ASSIGN_OR_RETURN(auto signer, Signer::FromPemFiles(options.node_key, options.node_certificate));
   if (signer->identity().role != Role::kNode || signer->identity().node != options.node_id) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("node certificate is for ", signer->identity().Uri(), ", expected mir://",
-                     options.node_id, "/node"));
+    return absl::InvalidArgumentError(absl::StrCat("node certificate is for ",
+                                                   signer->identity().Uri(), ", expected mir://",
+                                                   options.node_id, "/node"));
   }
   VerifierOptions verifier_options;
   verifier_options.max_envelope_bytes = options.max_envelope_bytes;
@@ -71,8 +71,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
   store_options.national_node = options.national_node;
   store_options.vfs_name = options.vfs_name;
   ASSIGN_OR_RETURN(auto store, storage::Store::Open(store_options, clock));
-  return std::unique_ptr<Node>(new Node(options, clock, std::move(signer), std::move(verifier),
-                                        std::move(store)));
+  return std::unique_ptr<Node>(
+      new Node(options, clock, std::move(signer), std::move(verifier), std::move(store)));
 }
 
 void Node::Notify(const std::vector<std::string>& peers) const {
@@ -109,9 +109,9 @@ void Node::Publish(const std::vector<storage::Event>& events) {
 
 std::vector<std::string> Node::Recipients(const storage::ReferralRecord& referral,
                                           const std::string& new_destination) const {
-  std::set<std::string> nodes = {
-      referral.meta.origin_node,
-      new_destination.empty() ? referral.meta.destination_node : new_destination};
+  std::set<std::string> nodes = {referral.meta.origin_node, new_destination.empty()
+                                                                ? referral.meta.destination_node
+                                                                : new_destination};
   nodes.erase(options_.node_id);
   return {nodes.begin(), nodes.end()};
 }
@@ -150,8 +150,7 @@ absl::Status Node::CheckReferralAccess(const Identity& caller, const std::string
   return authorization_.ReferralAccess(caller, referral_id, circulated);
 }
 
-absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
-                                          const std::string& envelope_bytes) {
+absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {
   if (envelope_bytes.size() > options_.max_envelope_bytes) {
     return TooLarge(envelope_bytes.size(), options_.max_envelope_bytes);
   }
@@ -169,8 +168,8 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
   } else {
     if (!options_.relay) {
       return MirError(absl::StatusCode::kInvalidArgument, v1::NOT_FOR_THIS_NODE,
-                      absl::StrCat("node ", options_.node_id, " does not relay; the envelope is for ",
-                                   h.recipient_node()));
+                      absl::StrCat("node ", options_.node_id,
+                                   " does not relay; the envelope is for ", h.recipient_node()));
     }
     auto hop = options_.NextHop(h.recipient_node());
     if (!hop || *hop == peer.node) {
@@ -196,9 +195,8 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
       return absl::OkStatus();
     }
     const absl::Time now = clock_->Now();
-    ASSIGN_OR_RETURN(receipt, SignReceipt(*signer_,
-                                          {h.message_id(), verified.envelope_sha256, peer.node},
-                                          now));
+    ASSIGN_OR_RETURN(
+        receipt, SignReceipt(*signer_, {h.message_id(), verified.envelope_sha256, peer.node}, now));
     storage::InboxRecord record;
     record.message_id = h.message_id();
     record.sender_node = h.sender_node();
@@ -233,9 +231,9 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer,
                      << ReasonName(status) << " " << status.message();
     return status;
   }
-  MIR_LOG(INFO) << "received message " << h.message_id() << " ("
-                << v1::MessageKind_Name(h.kind()) << ", referral " << h.referral_id() << ") from "
-                << peer.node << (forward_to ? " for relay to " + *forward_to : "");
+  MIR_LOG(INFO) << "received message " << h.message_id() << " (" << v1::MessageKind_Name(h.kind())
+                << ", referral " << h.referral_id() << ") from " << peer.node
+                << (forward_to ? " for relay to " + *forward_to : "");
   Notify(woken);
   Publish(applied_events);
   return receipt;
@@ -433,9 +431,10 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
     }
     ASSIGN_OR_RETURN(VerifiedEnvelope v, verifier_->Verify(bytes));
     if (v.author != caller || caller.node != options_.node_id) {
-      return MirError(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
-                      absl::StrCat("the envelope is signed by ", v.author.Uri(), " but submitted by ",
-                                   caller.Uri(), " at node ", options_.node_id));
+      return MirError(
+          absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
+          absl::StrCat("the envelope is signed by ", v.author.Uri(), " but submitted by ",
+                       caller.Uri(), " at node ", options_.node_id));
     }
     verified.push_back(std::move(v));
   }
@@ -444,7 +443,8 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
   for (const VerifiedEnvelope& v : verified) {
     if (v.header.kind() != first.kind() || v.header.referral_id() != first.referral_id() ||
         v.header.sequence() != first.sequence() || v.body != verified.front().body) {
-      return BadAction("the envelopes of one action must carry the same referral, sequence and body");
+      return BadAction(
+          "the envelopes of one action must carry the same referral, sequence and body");
     }
     if (v.header.recipient_node() == options_.node_id ||
         !recipients.insert(v.header.recipient_node()).second) {
@@ -495,17 +495,18 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
       ASSIGN_OR_RETURN(uint64_t next, txn.NextSequence(referral_id, options_.node_id));
       if (first.sequence() != next) {
         return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
-                        absl::StrCat("referral ", referral_id, " changed since this action was "
-                                     "prepared (it is now ", storage::StateName(referral->state),
-                                     "); prepare it again"));
+                        absl::StrCat("referral ", referral_id,
+                                     " changed since this action was "
+                                     "prepared (it is now ",
+                                     storage::StateName(referral->state), "); prepare it again"));
       }
       const std::vector<std::string> expected =
           Recipients(*referral, event.to_state == v1::SUBMITTED && event.referral.has_value()
                                     ? event.referral->destination_node
                                     : "");
       if (std::vector<std::string>(recipients.begin(), recipients.end()) != expected) {
-        return BadAction(absl::StrCat("this action must be sent to ", absl::StrJoin(expected, " and "),
-                                      "; prepare it again"));
+        return BadAction(absl::StrCat("this action must be sent to ",
+                                      absl::StrJoin(expected, " and "), "; prepare it again"));
       }
     } else if (first.kind() != v1::REFERRAL) {
       return UnknownReferral(referral_id);

@@ -2,21 +2,20 @@
 #define MIR_BROKER_NODE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
-
-#include <map>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "mir/v1/referrals.pb.h"
 #include "broker/authorization.h"
 #include "broker/config.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
 #include "crypto/signer.h"
 #include "crypto/verifier.h"
+#include "mir/v1/referrals.pb.h"
 #include "storage/store.h"
 
 namespace mir::broker {

@@ -41,7 +41,8 @@ v1::ReferralSummary SummaryOf(const Node& node, const storage::ReferralRecord& r
   s.set_state(r.state);
   *s.mutable_created_at() = ToProtoTime(r.created_at);
   *s.mutable_updated_at() = ToProtoTime(r.updated_at);
-  if (r.meta.ack_deadline.has_value()) *s.mutable_ack_deadline() = ToProtoTime(*r.meta.ack_deadline);
+  if (r.meta.ack_deadline.has_value())
+    *s.mutable_ack_deadline() = ToProtoTime(*r.meta.ack_deadline);
   s.set_overdue(node.IsOverdue(r));
   return s;
 }
@@ -117,7 +118,8 @@ absl::StatusOr<v1::ReferralView> ViewOf(Node& node, const storage::ReferralRecor
   *view.mutable_summary() = SummaryOf(node, referral);
   v1::Envelope envelope;
   v1::Referral body;
-  if (envelope.ParseFromString(referral.referral_envelope) && body.ParseFromString(envelope.body())) {
+  if (envelope.ParseFromString(referral.referral_envelope) &&
+      body.ParseFromString(envelope.body())) {
     *view.mutable_referral() = caller_role == Role::kPartner ? PartnerFieldsOf(body) : body;
   }
   const std::string& id = referral.meta.referral_id;

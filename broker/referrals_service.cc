@@ -96,7 +96,8 @@ grpc::ServerUnaryReactor* ReferralsService::List(grpc::CallbackServerContext* co
     const std::string& self = node_->options().node_id;
     if (request->direction() == v1::DIRECTION_OUTBOUND) query.origin_node = self;
     if (request->direction() == v1::DIRECTION_INBOUND) query.not_origin_node = self;
-    for (int state : request->states()) query.states.push_back(static_cast<v1::ReferralState>(state));
+    for (int state : request->states())
+      query.states.push_back(static_cast<v1::ReferralState>(state));
     query.urgency = request->urgency();
     query.counterpart_node = request->counterpart_node();
     if (request->has_since()) query.updated_since = FromProtoTime(request->since());
@@ -143,8 +144,8 @@ grpc::ServerUnaryReactor* ReferralsService::Circulate(grpc::CallbackServerContex
       if (!partner.ok() || partner->role != Role::kPartner ||
           partner->node != node_->options().node_id) {
         return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                        absl::StrCat("partner '", uri, "' is not mir://",
-                                     node_->options().node_id, "/partner/<name>"));
+                        absl::StrCat("partner '", uri, "' is not mir://", node_->options().node_id,
+                                     "/partner/<name>"));
       }
     }
     RETURN_IF_ERROR(node_->store().Transact([&](storage::Txn& txn) -> absl::Status {
@@ -279,10 +280,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
 
     grpc::Status FinalStatus() {
       absl::MutexLock lock(&mu);
-      return overflowed ? ToGrpcStatus(MirError(absl::StatusCode::kResourceExhausted,
-                                                v1::WATCH_OVERFLOW,
-                                                "the watcher fell too far behind; watch again"))
-                        : grpc::Status::CANCELLED;
+      return overflowed
+                 ? ToGrpcStatus(MirError(absl::StatusCode::kResourceExhausted, v1::WATCH_OVERFLOW,
+                                         "the watcher fell too far behind; watch again"))
+                 : grpc::Status::CANCELLED;
     }
   };
 

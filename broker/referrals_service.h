@@ -25,8 +25,7 @@ class ReferralsService final : public v1::Referrals::CallbackService {
   grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
                                  const v1::ListRequest* request,
                                  v1::ListResponse* response) override;
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
-                                const v1::GetRequest* request,
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context, const v1::GetRequest* request,
                                 v1::ReferralView* response) override;
   grpc::ServerUnaryReactor* Circulate(grpc::CallbackServerContext* context,
                                       const v1::CirculateRequest* request,

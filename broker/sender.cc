@@ -96,7 +96,9 @@ std::optional<PeerSender::LoopState> PeerSender::LoopStateForTesting(const stora
   return std::nullopt;
 }
 
-void PeerSender::Start() { thread_ = std::thread([this] { Run(); }); }
+void PeerSender::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void PeerSender::Wake() {
   absl::MutexLock lock(&mu_);
@@ -314,8 +316,8 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
       }
     } else {
       // Still pending: resent later, and the peer answers with the same receipt.
-      MIR_LOG(ERROR) << "cannot record " << delivered.size() << " deliveries to " << peer_
-                     << ": " << marked.message();
+      MIR_LOG(ERROR) << "cannot record " << delivered.size() << " deliveries to " << peer_ << ": "
+                     << marked.message();
     }
   }
   for (Call* call : answered) in_flight_.erase(call->entry.id);
@@ -329,7 +331,7 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
     failed_probes_ = 0;
     return;
   }
-  if (!seen.unavailable) return;  // only timeouts: no news of the peer
+  if (!seen.unavailable) return;                    // only timeouts: no news of the peer
   if (Unreachable() && !seen.probe_failed) return;  // calls from before it was known
   if (!Unreachable()) {
     MIR_LOG(WARNING) << peer_ << " is unreachable (" << seen.error.substr(0, 200)
@@ -348,8 +350,7 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
       absl::StrCat("UNAVAILABLE: ", peer_, " unreachable for longer than the dead-letter limit: ",
                    seen.error.substr(0, 150)));
   if (!dead.ok()) {
-    MIR_LOG(ERROR) << "cannot record dead letters for " << peer_ << ": "
-                   << dead.status().message();
+    MIR_LOG(ERROR) << "cannot record dead letters for " << peer_ << ": " << dead.status().message();
   } else if (*dead > 0) {
     MIR_LOG(ERROR) << "dead letters: " << *dead << " messages to " << peer_
                    << " pending longer than the dead-letter limit";

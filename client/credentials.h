@@ -18,7 +18,7 @@
 namespace mir::client {
 
 struct Credentials {
-  std::unique_ptr<Signer> signer;                     // signs envelopes as the person
+  std::unique_ptr<Signer> signer;  // signs envelopes as the person
   // Mutual TLS, trusting only the CA and only the server mir://<own node>/node,
   // the node of the person's own certificate (PROTOCOL.md §6).
   std::shared_ptr<grpc::ChannelCredentials> channel;

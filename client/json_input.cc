@@ -176,9 +176,9 @@ int JsonDepth(absl::string_view json) {
 
 absl::StatusOr<v1::Referral> ParseReferralJson(absl::string_view json) {
   if (JsonDepth(json) > kMaxJsonDepth) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "not a referral: the JSON nests deeper than ", kMaxJsonDepth,
-        " levels (a referral needs three)"));
+    return absl::InvalidArgumentError(absl::StrCat("not a referral: the JSON nests deeper than ",
+                                                   kMaxJsonDepth,
+                                                   " levels (a referral needs three)"));
   }
   Value tree;
   auto parsed = google::protobuf::util::JsonStringToMessage(

@@ -97,8 +97,7 @@ absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
       if (server_refusals_ != nullptr && server_refusals_->Count() > 0) {
         return MarkConnectionError(absl::UnavailableError(absl::StrCat(
             "the server at ", at, " is not your node, so nothing was sent: ",
-            server_refusals_->Last(), "; is --node the address of node ", identity().node,
-            "?")));
+            server_refusals_->Last(), "; is --node the address of node ", identity().node, "?")));
       }
       if (LooksLikeHandshakeFailure(message)) {
         return MarkConnectionError(absl::UnavailableError(absl::StrCat(

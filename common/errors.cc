@@ -9,8 +9,7 @@ namespace {
 constexpr char kReasonPayloadUrl[] = "type.googleapis.com/mir.v1.ErrorReason";
 }  // namespace
 
-absl::Status MirError(absl::StatusCode code, v1::ErrorReason reason,
-                      absl::string_view message) {
+absl::Status MirError(absl::StatusCode code, v1::ErrorReason reason, absl::string_view message) {
   absl::Status status(code, message);
   status.SetPayload(kReasonPayloadUrl, absl::Cord(v1::ErrorReason_Name(reason)));
   return status;
@@ -25,8 +24,7 @@ v1::ErrorReason ReasonOf(const absl::Status& status) {
 
 std::string ReasonName(const absl::Status& status) {
   v1::ErrorReason reason = ReasonOf(status);
-  return reason == v1::ERROR_REASON_UNSPECIFIED ? std::string()
-                                                : v1::ErrorReason_Name(reason);
+  return reason == v1::ERROR_REASON_UNSPECIFIED ? std::string() : v1::ErrorReason_Name(reason);
 }
 
 }  // namespace mir

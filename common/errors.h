@@ -1,9 +1,8 @@
 #ifndef MIR_COMMON_ERRORS_H_
 #define MIR_COMMON_ERRORS_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "mir/v1/common.pb.h"
 
 namespace mir {
@@ -13,8 +12,7 @@ inline constexpr absl::string_view kErrorDomain = "mir-exchange.v1";
 
 // A status carrying a machine-readable reason next to its human message.
 // `message` must never contain personal data: it reaches logs and peers.
-absl::Status MirError(absl::StatusCode code, v1::ErrorReason reason,
-                      absl::string_view message);
+absl::Status MirError(absl::StatusCode code, v1::ErrorReason reason, absl::string_view message);
 
 // The reason attached by MirError, or ERROR_REASON_UNSPECIFIED.
 v1::ErrorReason ReasonOf(const absl::Status& status);

@@ -28,9 +28,9 @@ namespace {
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   const int err = errno;
-  return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound
-                                    : absl::StatusCode::kFailedPrecondition,
-                      absl::StrCat("cannot ", what, " ", path, ": ", strerror(err)));
+  return absl::Status(
+      err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kFailedPrecondition,
+      absl::StrCat("cannot ", what, " ", path, ": ", strerror(err)));
 }
 
 }  // namespace

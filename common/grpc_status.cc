@@ -29,8 +29,7 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   const auto code = static_cast<absl::StatusCode>(status.error_code());
   google::rpc::Status details;
-  if (!status.error_details().empty() &&
-      details.ParseFromString(status.error_details())) {
+  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
     for (const auto& any : details.details()) {
       google::rpc::ErrorInfo info;
       v1::ErrorReason reason;

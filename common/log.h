@@ -53,10 +53,10 @@ struct Voidify {
 
 }  // namespace mir::log_internal
 
-#define MIR_LOG(level)                                    \
-  !::mir::log_internal::LoggingEnabled()                  \
-      ? (void)0                                           \
-      : ::mir::log_internal::Voidify() &                  \
+#define MIR_LOG(level)                   \
+  !::mir::log_internal::LoggingEnabled() \
+      ? (void)0                          \
+      : ::mir::log_internal::Voidify() & \
             ::mir::log_internal::LogLine(MIR_LOG_LEVEL_##level).stream()
 
 #endif  // MIR_COMMON_LOG_H_

@@ -1,13 +1,13 @@
 #include "crypto/envelope_bytes.h"
 
-#include "absl/time/clock.h"
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include "absl/time/clock.h"
 
 namespace mir {
 namespace {
@@ -79,9 +79,9 @@ std::string NewUuid() {
   b[8] = (b[8] & 0x3f) | 0x80;
   char out[37];
   std::snprintf(out, sizeof(out),
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                b[12], b[13], b[14], b[15]);
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
   return out;
 }
 

@@ -2,6 +2,7 @@
 #define MIR_CRYPTO_ENVELOPE_BYTES_H_
 
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace mir {

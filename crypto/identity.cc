@@ -19,9 +19,12 @@ absl::Status BadIdentity(absl::string_view why) {
 
 absl::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kNode: return "node";
-    case Role::kOperator: return "operator";
-    case Role::kPartner: return "partner";
+    case Role::kNode:
+      return "node";
+    case Role::kOperator:
+      return "operator";
+    case Role::kPartner:
+      return "partner";
   }
   return "unknown";
 }
@@ -66,11 +69,16 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri) {
 
 bool RoleMayAuthor(Role role, v1::MessageKind kind) {
   switch (kind) {
-    case v1::REFERRAL: return role == Role::kOperator;
-    case v1::STATUS_CHANGE: return true;
-    case v1::PLACEMENT_CONFIRMATION: return role == Role::kPartner;
-    case v1::RECEIPT: return role == Role::kNode;
-    default: return false;
+    case v1::REFERRAL:
+      return role == Role::kOperator;
+    case v1::STATUS_CHANGE:
+      return true;
+    case v1::PLACEMENT_CONFIRMATION:
+      return role == Role::kPartner;
+    case v1::RECEIPT:
+      return role == Role::kNode;
+    default:
+      return false;
   }
 }
 

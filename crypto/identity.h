@@ -2,9 +2,9 @@
 #define MIR_CRYPTO_IDENTITY_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "mir/v1/envelope.pb.h"
 
 namespace mir {

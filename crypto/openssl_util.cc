@@ -1,9 +1,9 @@
 #include "crypto/openssl_util.h"
 
-#include <ctime>
-
 #include <openssl/err.h>
 #include <openssl/pem.h>
+
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 
@@ -22,8 +22,7 @@ absl::StatusOr<X509Ptr> ParseCertificatePem(absl::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a PEM certificate: ", OpenSslErrorText()));
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM certificate: ", OpenSslErrorText()));
   }
   return cert;
 }

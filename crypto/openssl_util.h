@@ -4,15 +4,15 @@
 // RAII owners for the OpenSSL handles we use, and small conversions.
 // Internal to crypto/.
 
-#include <memory>
-#include <string>
-#include "absl/strings/string_view.h"
-
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <memory>
+#include <string>
+
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace mir::crypto_internal {
@@ -20,7 +20,9 @@ namespace mir::crypto_internal {
 template <auto kFree>
 struct OpenSslDeleter {
   template <typename T>
-  void operator()(T* p) const { kFree(p); }
+  void operator()(T* p) const {
+    kFree(p);
+  }
 };
 
 using PkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
@@ -28,8 +30,7 @@ using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpenSslDeleter<EVP_MD_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
 using X509StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE_free>>;
-using X509StoreCtxPtr =
-    std::unique_ptr<X509_STORE_CTX, OpenSslDeleter<X509_STORE_CTX_free>>;
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslDeleter<X509_STORE_CTX_free>>;
 
 // The last OpenSSL error as text (and clears the queue). Never secret.
 std::string OpenSslErrorText();

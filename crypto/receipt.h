@@ -2,9 +2,9 @@
 #define MIR_CRYPTO_RECEIPT_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "crypto/signer.h"
 #include "crypto/verifier.h"

@@ -1,9 +1,9 @@
 #include "crypto/signer.h"
 
-#include <cstring>
-
 #include <openssl/pem.h>
 #include <sodium.h>
+
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
@@ -90,15 +90,14 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPem(absl::string_view key_pe
   crypto_internal::BioPtr bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
   PkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!pkey) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a PEM private key: ", OpenSslErrorText()));
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM private key: ", OpenSslErrorText()));
   }
   ASSIGN_OR_RETURN(X509Ptr cert, crypto_internal::ParseCertificatePem(cert_pem));
-  return Build(std::move(pkey), std::move(cert), std::make_unique<Key>(),
-               [](std::unique_ptr<Key> key, std::string der, Identity id) {
-                 return std::unique_ptr<Signer>(
-                     new Signer(std::move(key), std::move(der), std::move(id)));
-               });
+  return Build(
+      std::move(pkey), std::move(cert), std::make_unique<Key>(),
+      [](std::unique_ptr<Key> key, std::string der, Identity id) {
+        return std::unique_ptr<Signer>(new Signer(std::move(key), std::move(der), std::move(id)));
+      });
 }
 
 absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPemFiles(const std::string& key_path,
@@ -118,15 +117,14 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::FromSeed(absl::string_view seed,
                                                          absl::string_view cert_der) {
   if (seed.size() != 32) return absl::InvalidArgumentError("an Ed25519 seed is 32 bytes");
   PkeyPtr pkey(EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()),
-      seed.size()));
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size()));
   if (!pkey) return absl::InternalError(OpenSslErrorText());
   ASSIGN_OR_RETURN(X509Ptr cert, crypto_internal::ParseCertificateDer(cert_der));
-  return Build(std::move(pkey), std::move(cert), std::make_unique<Key>(),
-               [](std::unique_ptr<Key> key, std::string der, Identity id) {
-                 return std::unique_ptr<Signer>(
-                     new Signer(std::move(key), std::move(der), std::move(id)));
-               });
+  return Build(
+      std::move(pkey), std::move(cert), std::make_unique<Key>(),
+      [](std::unique_ptr<Key> key, std::string der, Identity id) {
+        return std::unique_ptr<Signer>(new Signer(std::move(key), std::move(der), std::move(id)));
+      });
 }
 
 absl::StatusOr<std::string> Signer::Sign(absl::string_view message) const {

@@ -3,9 +3,9 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crypto/identity.h"
 #include "mir/v1/envelope.pb.h"
 
@@ -17,8 +17,8 @@ class Signer {
  public:
   // Loads a PEM private key and its PEM certificate, and checks that they
   // belong together and that the certificate carries a mir:// identity.
-  static absl::StatusOr<std::unique_ptr<Signer>> FromPemFiles(
-      const std::string& key_path, const std::string& cert_path);
+  static absl::StatusOr<std::unique_ptr<Signer>> FromPemFiles(const std::string& key_path,
+                                                              const std::string& cert_path);
   static absl::StatusOr<std::unique_ptr<Signer>> FromPem(absl::string_view key_pem,
                                                          absl::string_view cert_pem);
   // From a raw 32-byte Ed25519 seed (RFC 8032) and a DER certificate: for
@@ -39,8 +39,7 @@ class Signer {
   // Builds a signed Envelope: header.author is set to this identity, and
   // header.sender_node to this identity's node. Returns the serialized
   // Envelope, the bytes that are stored, sent and hashed.
-  absl::StatusOr<std::string> SignEnvelope(v1::EnvelopeHeader header,
-                                           absl::string_view body) const;
+  absl::StatusOr<std::string> SignEnvelope(v1::EnvelopeHeader header, absl::string_view body) const;
 
  private:
   struct Key;

@@ -1,11 +1,11 @@
 #include "crypto/verifier.h"
 
-#include <algorithm>
-#include <array>
-
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sodium.h>
+
+#include <algorithm>
+#include <array>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -53,14 +53,14 @@ struct TrustedCertificate {
 
 absl::Status CheckValidAt(const TrustedCertificate& cert, absl::Time t, absl::string_view when) {
   if (t < cert.not_before) {
-    return Unauthenticated(v1::CERTIFICATE_NOT_YET_VALID,
-                           absl::StrCat("certificate of ", cert.identity.Uri(),
-                                        " is not yet valid at ", when));
+    return Unauthenticated(
+        v1::CERTIFICATE_NOT_YET_VALID,
+        absl::StrCat("certificate of ", cert.identity.Uri(), " is not yet valid at ", when));
   }
   if (t > cert.not_after) {
-    return Unauthenticated(v1::CERTIFICATE_EXPIRED,
-                           absl::StrCat("certificate of ", cert.identity.Uri(),
-                                        " has expired at ", when));
+    return Unauthenticated(
+        v1::CERTIFICATE_EXPIRED,
+        absl::StrCat("certificate of ", cert.identity.Uri(), " has expired at ", when));
   }
   return absl::OkStatus();
 }
@@ -105,8 +105,10 @@ struct Verifier::Impl {
       return Unauthenticated(v1::UNTRUSTED_CERTIFICATE, "a CA certificate may not sign messages");
     }
     ASSIGN_OR_RETURN(Identity identity, CertificateIdentity(leaf->get()));
-    ASSIGN_OR_RETURN(absl::Time nb, crypto_internal::Asn1TimeToAbsl(X509_get0_notBefore(leaf->get())));
-    ASSIGN_OR_RETURN(absl::Time na, crypto_internal::Asn1TimeToAbsl(X509_get0_notAfter(leaf->get())));
+    ASSIGN_OR_RETURN(absl::Time nb,
+                     crypto_internal::Asn1TimeToAbsl(X509_get0_notBefore(leaf->get())));
+    ASSIGN_OR_RETURN(absl::Time na,
+                     crypto_internal::Asn1TimeToAbsl(X509_get0_notAfter(leaf->get())));
     auto trusted = std::make_shared<TrustedCertificate>();
     EVP_PKEY* key = X509_get0_pubkey(leaf->get());
     size_t key_len = trusted->public_key.size();
@@ -171,8 +173,8 @@ absl::StatusOr<Identity> Verifier::VerifyCertificate(absl::string_view der, absl
 absl::StatusOr<VerifiedEnvelope> Verifier::Verify(absl::string_view envelope_bytes) const {
   if (envelope_bytes.size() > options_.max_envelope_bytes) {
     return Refuse(absl::StatusCode::kResourceExhausted, v1::MESSAGE_TOO_LARGE,
-                  absl::StrCat("envelope of ", envelope_bytes.size(), " bytes exceeds the limit of ",
-                               options_.max_envelope_bytes));
+                  absl::StrCat("envelope of ", envelope_bytes.size(),
+                               " bytes exceeds the limit of ", options_.max_envelope_bytes));
   }
   v1::Envelope envelope;
   if (!envelope.ParseFromArray(envelope_bytes.data(), static_cast<int>(envelope_bytes.size()))) {
@@ -204,8 +206,8 @@ absl::StatusOr<VerifiedEnvelope> Verifier::Verify(absl::string_view envelope_byt
   }
   const v1::EnvelopeHeader& h = out.header;
   if (h.message_id().empty() || h.kind() == v1::MESSAGE_KIND_UNSPECIFIED ||
-      !IsValidNodeId(h.sender_node()) || !IsValidNodeId(h.recipient_node()) ||
-      h.author().empty() || !h.has_created_at()) {
+      !IsValidNodeId(h.sender_node()) || !IsValidNodeId(h.recipient_node()) || h.author().empty() ||
+      !h.has_created_at()) {
     return Malformed(
         "header needs message_id, kind, sender_node, recipient_node, author and created_at");
   }
@@ -233,9 +235,9 @@ absl::StatusOr<VerifiedEnvelope> Verifier::Verify(absl::string_view envelope_byt
                                author.Uri()));
   }
   if (h.sender_node() != author.node) {
-    return Refuse(absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
-                  absl::StrCat("sender node ", h.sender_node(), " is not the author's node ",
-                               author.node));
+    return Refuse(
+        absl::StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH,
+        absl::StrCat("sender node ", h.sender_node(), " is not the author's node ", author.node));
   }
   if (!RoleMayAuthor(author.role, h.kind())) {
     return Refuse(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,

@@ -3,9 +3,9 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
@@ -28,7 +28,7 @@ struct VerifierOptions {
 // An envelope whose signature, certificate, identity and role all checked out.
 struct VerifiedEnvelope {
   v1::EnvelopeHeader header;
-  std::string body;             // the payload bytes exactly as signed, not yet parsed
+  std::string body;  // the payload bytes exactly as signed, not yet parsed
   Identity author;
   std::string envelope_sha256;  // SHA-256 of the exact envelope bytes verified
 };

@@ -15,8 +15,9 @@ for option in "$@"; do
   case "$option" in
     # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
     --with-fuzz-tools) packages+=(clang-14 libclang-rt-14-dev) ;;
-    # scripts/check-thread-safety.sh: clang's -Wthread-safety analysis.
-    --with-clang) packages+=(clang-14) ;;
+    # scripts/check-thread-safety.sh (clang's -Wthread-safety), test-tsan.sh,
+    # check-style.sh (clang-format, clang-tidy).
+    --with-clang) packages+=(clang-14 clang-format-14 clang-tidy-14) ;;
   esac
 done
 

@@ -6,13 +6,14 @@
 # clang's -Wthread-safety over our libraries and binaries
 # (scripts/check-thread-safety.sh) and ThreadSanitizer over the suites that
 # run our threads without gRPC (scripts/test-tsan.sh).
+# Last, formatting and lint (scripts/check-style.sh; MIR_STYLE=0 skips it).
 # Extra arguments go to the first two ctest runs, e.g. scripts/test.sh -R
 # crypto_test; the thread checks always run whole (a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 thread_checks=${MIR_THREAD_CHECKS:-1}
 setup_options=()
-if [[ $thread_checks != 0 ]]; then setup_options+=(--with-clang); fi
+if [[ $thread_checks != 0 || "${MIR_STYLE:-1}" != 0 ]]; then setup_options+=(--with-clang); fi
 scripts/setup.sh "${setup_options[@]}"
 scripts/build.sh
 (cd build && ctest --output-on-failure -j "${MIR_JOBS:-2}" "$@")
@@ -25,4 +26,8 @@ if [[ $thread_checks != 0 ]]; then
   scripts/check-thread-safety.sh
   echo "== ThreadSanitizer on the suites without gRPC (build-tsan/)"
   scripts/test-tsan.sh
+fi
+if [[ "${MIR_STYLE:-1}" != 0 ]]; then
+  echo "== formatting (clang-format) and lint (clang-tidy), scripts/check-style.sh"
+  scripts/check-style.sh
 fi

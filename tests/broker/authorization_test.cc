@@ -48,29 +48,35 @@ std::vector<Caller> CallersOf(const std::string& here, const std::string& elsewh
 // One row per action, one column per caller of CallersOf, in that order.
 struct Row {
   Action action;
-  std::vector<Expected> at_a_region;         // at toscana (caller "other": lombardia)
+  std::vector<Expected> at_a_region;           // at toscana (caller "other": lombardia)
   std::vector<Expected> at_the_national_node;  // at nvn (caller "other": toscana)
 };
 
 const std::vector<Row>& Table() {
   static const std::vector<Row> rows = {
-      {Action::kDeliver, {kYes, kYes, kPeer, kPeer, kPeer, kPeer},
+      {Action::kDeliver,
+       {kYes, kYes, kPeer, kPeer, kPeer, kPeer},
        {kYes, kYes, kPeer, kPeer, kPeer, kPeer}},
       {Action::kList, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}},
       {Action::kGet, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}},
       {Action::kWatch, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}},
-      {Action::kPrepare, {kIdm, kIdm, kYes, kIdm, kYes, kIdm},
+      {Action::kPrepare,
+       {kIdm, kIdm, kYes, kIdm, kYes, kIdm},
        {kIdm, kIdm, kYes, kIdm, kYes, kIdm}},
       {Action::kSubmit, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}, {kIdm, kIdm, kYes, kIdm, kYes, kIdm}},
-      {Action::kCirculate, {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+      {Action::kCirculate,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
-      {Action::kListDeadLetters, {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+      {Action::kListDeadLetters,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
-      {Action::kRequeue, {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+      {Action::kRequeue,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
       // Routing on: national operators at the national node, nobody else,
       // not even a region's own operators.
-      {Action::kRouteOn, {kRole, kRole, kRole, kRole, kRole, kRole},
+      {Action::kRouteOn,
+       {kRole, kRole, kRole, kRole, kRole, kRole},
        {kRole, kRole, kYes, kRole, kRole, kRole}},
   };
   return rows;
@@ -82,8 +88,8 @@ void ExpectTable(const Authorization& authz, const std::vector<Caller>& callers,
     const std::vector<Expected>& expected = row.*column;
     ASSERT_EQ(expected.size(), callers.size());
     for (size_t i = 0; i < callers.size(); ++i) {
-      SCOPED_TRACE(absl::StrCat(ActionName(row.action), " by ", callers[i].name, " at ",
-                                authz.node_id()));
+      SCOPED_TRACE(
+          absl::StrCat(ActionName(row.action), " by ", callers[i].name, " at ", authz.node_id()));
       const absl::Status status = authz.Check(callers[i].identity, row.action);
       if (expected[i].code == StatusCode::kOk) {
         EXPECT_TRUE(status.ok()) << status;

@@ -1,6 +1,7 @@
+#include "broker/config.h"
+
 #include <fstream>
 
-#include "broker/config.h"
 #include "tests/testing/test_env.h"
 
 namespace mir::testing {
@@ -47,8 +48,7 @@ TEST(ConfigTest, ErrorsNameTheField) {
        R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
            "nodeCertificate": "n", "nodeKey": "k", "routes": {"*": "nvn"}})",
        "routes"},
-      {"missing database",
-       R"({"nodeId": "toscana", "listenAddress": "a:1"})", "database_path"},
+      {"missing database", R"({"nodeId": "toscana", "listenAddress": "a:1"})", "database_path"},
       {"too many handler threads",
        R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
            "nodeCertificate": "n", "nodeKey": "k", "limits": {"handlerThreads": 5000}})",

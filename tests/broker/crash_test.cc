@@ -5,8 +5,8 @@
 #include <sys/wait.h>
 
 #include <fstream>
-#include <sstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "broker/node.h"
@@ -72,7 +72,8 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
       WaitFor([&] { return receipted(toscana) == all && receipted(nvn) == all; }, absl::Minutes(3));
   // A broker restarted by the last round may still be starting: let both
   // listen before asking them to stop, so the stop is the clean one tested.
-  EXPECT_TRUE(WaitFor([&] { return LoopbackListening(nvn_port) && LoopbackListening(toscana_port); }));
+  EXPECT_TRUE(
+      WaitFor([&] { return LoopbackListening(nvn_port) && LoopbackListening(toscana_port); }));
   EXPECT_EQ(nvn_process.Kill(SIGTERM), 0);
   EXPECT_EQ(toscana_process.Kill(SIGTERM), 0);
   ASSERT_TRUE(drained) << "not drained after " << kills << " kills; logs in " << dir;

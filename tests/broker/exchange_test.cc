@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
+#include "broker/tls.h"
 #include "crypto/envelope_bytes.h"
+#include "crypto/receipt.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
-#include "crypto/receipt.h"
-#include "broker/tls.h"
 #include "grpcpp/server_builder.h"
 #include "tests/broker/network_fixture.h"
 
@@ -22,7 +22,8 @@ TEST_F(NetworkTest, TwoNodesDeliverWithVerifiedReceiptsBothWays) {
   // nvn took it in and acknowledged it; the RECEIVED event came back.
   ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }));
   EXPECT_EQ(StateAt(Store("nvn"), id), v1::RECEIVED);
-  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDelivered) == 1; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDelivered) == 1; }));
 
   // toscana holds nvn's receipt for the exact bytes it sent, and it verifies.
   auto sent = Store("toscana").ListOutbox(storage::OutboxState::kDelivered, 10);
@@ -80,7 +81,8 @@ TEST_F(NetworkTest, PeerDownForAWhileThenBackGetsEverythingOnce) {
     return pending.ok() && pending->size() == 20 && (*pending)[0].attempts >= 2;
   }));
   ASSERT_TRUE(StartNode("nvn"));
-  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 20; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 20; }));
   for (const std::string& id : ids) {
     ASSERT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }));
     auto timeline = Store("nvn").Timeline(id);
@@ -150,12 +152,11 @@ TEST_F(NetworkTest, RefusalsCarryTheirReasonAndChangeNothing) {
        SignReferral(*lombardia_op, NewUuid(), "nvn"), absl::StatusCode::kPermissionDenied,
        v1::PEER_MISMATCH},
       {"operator certificate used as a node", "toscana/operator",
-       SignReferral(*op, NewUuid(), "nvn"), absl::StatusCode::kPermissionDenied,
-       v1::PEER_MISMATCH},
-      {"message for a node with no route", "toscana/node",
-       SignReferral(*op, NewUuid(), "veneto"), absl::StatusCode::kNotFound, v1::UNKNOWN_NODE},
-      {"malformed envelope bytes", "toscana/node", "\x0a\xff\xff", absl::StatusCode::kInvalidArgument,
-       v1::MALFORMED_ENVELOPE},
+       SignReferral(*op, NewUuid(), "nvn"), absl::StatusCode::kPermissionDenied, v1::PEER_MISMATCH},
+      {"message for a node with no route", "toscana/node", SignReferral(*op, NewUuid(), "veneto"),
+       absl::StatusCode::kNotFound, v1::UNKNOWN_NODE},
+      {"malformed envelope bytes", "toscana/node", "\x0a\xff\xff",
+       absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -234,7 +235,8 @@ TEST_F(NetworkTest, PermanentRefusalBecomesAVisibleDeadLetterAndCanBeRequeued) {
   auto op = PkiSigner("toscana/operator");
   auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, NewUuid(), "veneto"));
   ASSERT_OK(submitted);
-  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDead) == 1; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDead) == 1; }));
   auto dead = Store("toscana").ListOutbox(storage::OutboxState::kDead, 10);
   ASSERT_OK(dead);
   EXPECT_NE((*dead)[0].last_error.find("UNKNOWN_NODE"), std::string::npos) << (*dead)[0].last_error;
@@ -283,8 +285,8 @@ class HoldingPeer final : public v1::Exchange::CallbackService {
       reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not an envelope"));
       return reactor;
     }
-    auto receipt = SignReceipt(*signer_, {header.message_id(), Sha256(request->envelope()), "toscana"},
-                               absl::Now());
+    auto receipt = SignReceipt(
+        *signer_, {header.message_id(), Sha256(request->envelope()), "toscana"}, absl::Now());
     if (!receipt.ok()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "cannot sign"));
       return reactor;
@@ -358,9 +360,8 @@ TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   EXPECT_EQ(OutboxCount(Store("toscana"), storage::OutboxState::kPending), 1);
 
   peer.Release();
-  EXPECT_TRUE(WaitFor([&] {
-    return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 7;
-  }));
+  EXPECT_TRUE(WaitFor(
+      [&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 7; }));
   StopNode("toscana");
   server->Shutdown();
 }
@@ -398,9 +399,8 @@ TEST_F(NetworkTest, AnEmergencyIsSentWhileABacklogFillsTheWindow) {
   EXPECT_EQ((*next)[0].urgency, v1::URGENCY_URGENT);
 
   peer.Release();
-  EXPECT_TRUE(WaitFor([&] {
-    return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 8;
-  }));
+  EXPECT_TRUE(WaitFor(
+      [&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 8; }));
   StopNode("toscana");
   server->Shutdown();
 }
@@ -493,8 +493,8 @@ TEST_F(NetworkTest, AReferralsEnvelopesGoOneAtATimeInTheOrderQueued) {
   ASSERT_TRUE(WaitFor([&] { return toscana.waiting() == 1; }));
   // The origin withdraws it (its second envelope, same referral), and
   // another referral is queued after that.
-  auto second = NodeAt("nvn").Submit(
-      op->identity(), SignTransition(*op, id, v1::WITHDRAWN, "toscana", 2));
+  auto second =
+      NodeAt("nvn").Submit(op->identity(), SignTransition(*op, id, v1::WITHDRAWN, "toscana", 2));
   ASSERT_OK(second);
   const std::string other = NewUuid();
   auto third = NodeAt("nvn").Submit(op->identity(), SignReferral(*op, other, "toscana"));

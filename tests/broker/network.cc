@@ -1,6 +1,5 @@
 #include "tests/broker/network.h"
 
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,14 +9,14 @@
 #include <utility>
 
 #include "broker/envelope_events.h"
+#include "broker/tls.h"
 #include "common/grpc_status.h"
 #include "common/loopback.h"
-#include "broker/tls.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
-#include "grpcpp/server_builder.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/server_builder.h"
 
 namespace mir::testing {
 
@@ -215,9 +214,8 @@ class ReceiptingPeer::Service final : public v1::Exchange::Service {
       --waiting;
       received.push_back(header.message_id());
     }
-    auto receipt = SignReceipt(*signer_,
-                               {header.message_id(), Sha256(request->envelope()), peer->node},
-                               absl::Now());
+    auto receipt = SignReceipt(
+        *signer_, {header.message_id(), Sha256(request->envelope()), peer->node}, absl::Now());
     if (!receipt.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "cannot sign");
     response->set_receipt(*receipt);
     return grpc::Status::OK;

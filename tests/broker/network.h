@@ -12,8 +12,8 @@
 
 #include "broker/broker.h"
 #include "broker/config.h"
-#include "grpcpp/server.h"
 #include "crypto/signer.h"
+#include "grpcpp/server.h"
 #include "mir/v1/exchange.grpc.pb.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/status_change.pb.h"

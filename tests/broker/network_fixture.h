@@ -62,8 +62,8 @@ class NetworkTest : public ::testing::Test {
     return id;
   }
   // `author` makes `to` at its own node, addressed to `recipient`.
-  void Transition(const std::string& author, const std::string& referral_id,
-                  v1::ReferralState to, const std::string& recipient) {
+  void Transition(const std::string& author, const std::string& referral_id, v1::ReferralState to,
+                  const std::string& recipient) {
     auto signer = PkiSigner(author);
     const std::string node = signer->identity().node;
     const uint64_t seq = NextSequence(Store(node), referral_id, node);

@@ -83,11 +83,11 @@ TEST_F(ReferralsTest, CompleteMirAcrossThreeNodes) {
   ASSERT_OK(view);
   std::vector<v1::ReferralState> states;
   for (const auto& event : view->timeline()) states.push_back(event.state());
-  EXPECT_EQ(states, (std::vector<v1::ReferralState>{
-                        v1::SUBMITTED, v1::RECEIVED, v1::UNDER_EVALUATION, v1::SUBMITTED,
-                        v1::RECEIVED, v1::UNDER_EVALUATION, v1::PLACEMENT_PROPOSED,
-                        v1::PLACEMENT_ACCEPTED, v1::TRANSFER_SCHEDULED, v1::PLACEMENT_CONFIRMED,
-                        v1::CLOSED_POSITIVE}));
+  EXPECT_EQ(states,
+            (std::vector<v1::ReferralState>{
+                v1::SUBMITTED, v1::RECEIVED, v1::UNDER_EVALUATION, v1::SUBMITTED, v1::RECEIVED,
+                v1::UNDER_EVALUATION, v1::PLACEMENT_PROPOSED, v1::PLACEMENT_ACCEPTED,
+                v1::TRANSFER_SCHEDULED, v1::PLACEMENT_CONFIRMED, v1::CLOSED_POSITIVE}));
   EXPECT_EQ(view->timeline(0).actor(), "mir://toscana/operator/op1");
   EXPECT_EQ(view->timeline(0).delivery(0).peer_node(), "nvn");
   EXPECT_FALSE(view->timeline(0).delivery(0).receipt().empty());
@@ -161,9 +161,9 @@ TEST_F(ReferralsTest, PartnerSeesOnlyItsCirculatedReferralsAndOnlyPlacementField
               StatusIsReason(StatusCode::kNotFound, v1::UNKNOWN_REFERRAL));
   auto view = shelter1.Get(*mine);
   ASSERT_OK(view);
-  EXPECT_EQ(view->referral().gender(), v1::GENDER_FEMALE);   // needed for a place
+  EXPECT_EQ(view->referral().gender(), v1::GENDER_FEMALE);  // needed for a place
   EXPECT_EQ(view->referral().languages_size(), 1);
-  EXPECT_TRUE(view->referral().person_code().empty());       // not needed: withheld
+  EXPECT_TRUE(view->referral().person_code().empty());  // not needed: withheld
   EXPECT_TRUE(view->referral().origin_case_ref().empty());
   EXPECT_TRUE(view->referral().notes().empty());
   EXPECT_EQ(view->referral().exploitation_types_size(), 0);
@@ -258,9 +258,9 @@ TEST_F(ReferralsTest, NoCallGivesACallerAFieldItsRoleMayNotSee) {
 
   // Field by field: what a partner's Get holds is within the placement fields.
   const std::set<std::string> placement_fields = {
-      "referral_id", "origin_node", "destination_node", "urgency", "requested_services",
-      "gender", "age_band", "languages", "mediator_language", "mediator_same_gender", "needs",
-      "dependents", "programme_phase"};
+      "referral_id", "origin_node", "destination_node", "urgency",           "requested_services",
+      "gender",      "age_band",    "languages",        "mediator_language", "mediator_same_gender",
+      "needs",       "dependents",  "programme_phase"};
   auto view = shelter.Get(*id);
   ASSERT_OK(view);
   std::vector<const google::protobuf::FieldDescriptor*> set_fields;
@@ -334,8 +334,8 @@ TEST_F(DeadlineTest, OverdueEmergencyAlarmsOnTheSendingSideAndClears) {
   auto id = anna.SubmitReferral("nvn", v1::URGENCY_EMERGENCY_24H);
   auto ordinary = anna.SubmitReferral("nvn", v1::URGENCY_ORDINARY);
   // An author may not push the deadline past the node's policy.
-  auto relaxed = anna.SubmitReferral("nvn", v1::URGENCY_EMERGENCY_24H, true,
-                                     fake_.Now() + absl::Hours(24));
+  auto relaxed =
+      anna.SubmitReferral("nvn", v1::URGENCY_EMERGENCY_24H, true, fake_.Now() + absl::Hours(24));
   ASSERT_OK(id);
   ASSERT_OK(ordinary);
   ASSERT_OK(relaxed);
@@ -359,8 +359,8 @@ TEST_F(DeadlineTest, OverdueEmergencyAlarmsOnTheSendingSideAndClears) {
 
   for (const std::string* referral : {&*id, &*relaxed}) {
     ASSERT_OK(national.Transition(*referral, v1::UNDER_EVALUATION));
-    ASSERT_TRUE(WaitFor(
-        [&] { return StateAt(Store("toscana"), *referral) == v1::UNDER_EVALUATION; }));
+    ASSERT_TRUE(
+        WaitFor([&] { return StateAt(Store("toscana"), *referral) == v1::UNDER_EVALUATION; }));
   }
   EXPECT_TRUE(brokers_["toscana"]->deadlines().Check().empty());
   listed = anna.List(overdue);

@@ -18,8 +18,8 @@
 #include "grpcpp/create_channel.h"
 #include "storage/fault_vfs.h"
 #include "tests/broker/network_fixture.h"
-#include "tests/storage/storage_test_util.h"
 #include "tests/broker/staff_client.h"
+#include "tests/storage/storage_test_util.h"
 
 namespace mir::testing {
 namespace {
@@ -331,7 +331,8 @@ TEST_F(StoreFaultTest, AFailStoppedStoreStopsItsSenderInsteadOfResendingInALoop)
   ASSERT_TRUE(WaitFor([&] {
     auto loop = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana");
     return Store("nvn").failed() && loop && loop->idle;
-  })) << "the sender never settled: " << toscana.calls() << " Deliver calls";
+  })) << "the sender never settled: "
+      << toscana.calls() << " Deliver calls";
   EXPECT_EQ(toscana.calls(), 1);
   // New work (there is none it could queue) wakes it: still nothing sent.
   NodeAt("nvn").WakeAllSenders();

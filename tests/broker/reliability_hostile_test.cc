@@ -8,13 +8,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <atomic>
-#include <functional>
-#include <optional>
-
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
@@ -659,13 +658,16 @@ TEST_F(HostileClientTest, ContentTheProtocolRefusesIsRefusedWithItsReason) {
     v1::ErrorReason reason;
   };
   const std::vector<Case> cases = {
-      {"unknown urgency", [](auto&, v1::Referral& r) { r.set_urgency(static_cast<v1::Urgency>(99)); },
+      {"unknown urgency",
+       [](auto&, v1::Referral& r) { r.set_urgency(static_cast<v1::Urgency>(99)); },
        StatusCode::kInvalidArgument, v1::INVALID_FIELD},
       {"unknown need in a list",
        [](auto&, v1::Referral& r) { r.add_needs(static_cast<v1::Need>(1000)); },
        StatusCode::kInvalidArgument, v1::INVALID_FIELD},
       {"nanos out of range",
-       [](auto&, v1::Referral& r) { r.mutable_consent()->mutable_given_at()->set_nanos(2'000'000'000); },
+       [](auto&, v1::Referral& r) {
+         r.mutable_consent()->mutable_given_at()->set_nanos(2'000'000'000);
+       },
        StatusCode::kInvalidArgument, v1::INVALID_FIELD},
       {"a time beyond year 9999",
        [](auto&, v1::Referral& r) { r.mutable_ack_deadline()->set_seconds(253402300800); },
@@ -710,8 +712,8 @@ TEST_F(HostileClientTest, ContentTheProtocolRefusesIsRefusedWithItsReason) {
                 });
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](std::optional<grpc::Status>* a) { return a->has_value(); },
-                             &answer));
+    mu.Await(absl::Condition(
+        +[](std::optional<grpc::Status>* a) { return a->has_value(); }, &answer));
   }
   EXPECT_THAT(FromGrpcStatus(*answer),
               StatusIsReason(StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE));
@@ -732,10 +734,10 @@ TEST_F(HostileClientTest, EarlyMessagesHeldPerStreamAreBounded) {
   for (int i = 0; i < storage::kMaxHeldPerStream; ++i) {
     ASSERT_OK(toscana.Deliver(SignTransition(*op, id, v1::WITHDRAWN, "nvn", 3 + i)));
   }
-  EXPECT_THAT(toscana.Deliver(SignTransition(*op, id, v1::WITHDRAWN, "nvn",
-                                             3 + storage::kMaxHeldPerStream))
-                  .status(),
-              StatusIsReason(StatusCode::kResourceExhausted, v1::TOO_MANY_HELD));
+  EXPECT_THAT(
+      toscana.Deliver(SignTransition(*op, id, v1::WITHDRAWN, "nvn", 3 + storage::kMaxHeldPerStream))
+          .status(),
+      StatusIsReason(StatusCode::kResourceExhausted, v1::TOO_MANY_HELD));
   EXPECT_EQ(StateAt(Store("nvn"), id), v1::RECEIVED);
   EXPECT_OK(LegitimateDelivery());
 }

@@ -39,9 +39,8 @@ absl::StatusOr<v1::SubmitResponse> StaffClient::SignAndSubmit(const v1::PrepareR
     request.add_envelopes(*envelope);
   }
   last_signed_.assign(request.envelopes().begin(), request.envelopes().end());
-  return Unary<v1::SubmitResponse>([&](grpc::ClientContext* c, v1::SubmitResponse* r) {
-    return stub_->Submit(c, request, r);
-  });
+  return Unary<v1::SubmitResponse>(
+      [&](grpc::ClientContext* c, v1::SubmitResponse* r) { return stub_->Submit(c, request, r); });
 }
 
 absl::StatusOr<std::string> StaffClient::SubmitReferral(const std::string& destination,
@@ -102,26 +101,25 @@ absl::StatusOr<v1::SubmitResponse> StaffClient::Transition(const std::string& re
 }
 
 absl::StatusOr<v1::ListResponse> StaffClient::List(const v1::ListRequest& request) {
-  return Unary<v1::ListResponse>([&](grpc::ClientContext* c, v1::ListResponse* r) {
-    return stub_->List(c, request, r);
-  });
+  return Unary<v1::ListResponse>(
+      [&](grpc::ClientContext* c, v1::ListResponse* r) { return stub_->List(c, request, r); });
 }
 
 absl::StatusOr<v1::ReferralView> StaffClient::Get(const std::string& referral_id) {
   v1::GetRequest request;
   request.set_referral_id(referral_id);
-  return Unary<v1::ReferralView>([&](grpc::ClientContext* c, v1::ReferralView* r) {
-    return stub_->Get(c, request, r);
-  });
+  return Unary<v1::ReferralView>(
+      [&](grpc::ClientContext* c, v1::ReferralView* r) { return stub_->Get(c, request, r); });
 }
 
-absl::Status StaffClient::Circulate(const std::string& referral_id, const std::string& partner_uri) {
+absl::Status StaffClient::Circulate(const std::string& referral_id,
+                                    const std::string& partner_uri) {
   v1::CirculateRequest request;
   request.set_referral_id(referral_id);
   request.add_partners(partner_uri);
   return Unary<v1::CirculateResponse>([&](grpc::ClientContext* c, v1::CirculateResponse* r) {
-                return stub_->Circulate(c, request, r);
-              })
+           return stub_->Circulate(c, request, r);
+         })
       .status();
 }
 

@@ -23,9 +23,10 @@ class StaffClient {
   v1::Referrals::Stub& stub() { return *stub_; }
 
   // A fictional referral to `destination`; returns its id.
-  absl::StatusOr<std::string> SubmitReferral(
-      const std::string& destination, v1::Urgency urgency = v1::URGENCY_ORDINARY,
-      bool consent = true, std::optional<absl::Time> ack_deadline = std::nullopt);
+  absl::StatusOr<std::string> SubmitReferral(const std::string& destination,
+                                             v1::Urgency urgency = v1::URGENCY_ORDINARY,
+                                             bool consent = true,
+                                             std::optional<absl::Time> ack_deadline = std::nullopt);
   // A status change to `to` (for PLACEMENT_CONFIRMED: a placement
   // confirmation); `forward_to` routes the referral on (national node).
   absl::StatusOr<v1::SubmitResponse> Transition(const std::string& referral_id,

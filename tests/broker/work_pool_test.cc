@@ -33,7 +33,11 @@ TEST(WorkPoolTest, StopRunsEverythingPostedBefore) {
   std::atomic<int> ran{0};
   WorkPool pool(2, 1000);
   absl::Notification gate;
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(pool.Post([&] { gate.WaitForNotification(); ++ran; }));
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(pool.Post([&] {
+      gate.WaitForNotification();
+      ++ran;
+    }));
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(pool.Post([&] { ++ran; }));  // behind the gate
   std::thread stopper([&] { pool.Stop(); });
   gate.Notify();

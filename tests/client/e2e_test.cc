@@ -303,9 +303,8 @@ TEST_F(MirctlTest, AnotherNodeAtTheAddressGetsNothingAndIsNamed) {
   client::Environment env = client::ProcessEnvironment();
   env.getenv = [](const std::string&) { return std::optional<std::string>(); };
   std::ostringstream out, err;
-  const int code = client::RunMirctl({"list", "--node", address, "--pki", PkiDir(), "--as",
-                                      "toscana/operator"},
-                                     env, out, err);
+  const int code = client::RunMirctl(
+      {"list", "--node", address, "--pki", PkiDir(), "--as", "toscana/operator"}, env, out, err);
   EXPECT_EQ(code, client::kExitNoContact);
   EXPECT_EQ(err.str(), absl::StrCat("mirctl list: the server at ", address,
                                     " is not your node, so nothing was sent: the server presented "

@@ -105,7 +105,8 @@ TEST(JsonInputTest, ErrorsNeverQuoteTheInput) {
 TEST(JsonInputTest, DeepNestingIsRefusedBeforeParsing) {
   for (int depth : {17, 30000, 1000000}) {
     SCOPED_TRACE(depth);
-    const std::string json = "{\"notes\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+    const std::string json =
+        "{\"notes\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
     auto parsed = ParseReferralJson(json);
     EXPECT_THAT(parsed.status(), StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_THAT(parsed.status().message(), HasSubstr("nests deeper than 16 levels"));

@@ -17,11 +17,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(LogTest, ControlCharactersAreEscapedSoALineStaysOneLine) {
-  const std::string line =
-      EscapeLogLine("refused message abc\n2026-12-04T00:00:00.000Z INFO forged\r\x1b[2J\x7f",
-                    kMaxLogLineBytes);
-  EXPECT_EQ(line,
-            "refused message abc\\x0a2026-12-04T00:00:00.000Z INFO forged\\x0d\\x1b[2J\\x7f");
+  const std::string line = EscapeLogLine(
+      "refused message abc\n2026-12-04T00:00:00.000Z INFO forged\r\x1b[2J\x7f", kMaxLogLineBytes);
+  EXPECT_EQ(line, "refused message abc\\x0a2026-12-04T00:00:00.000Z INFO forged\\x0d\\x1b[2J\\x7f");
   EXPECT_THAT(line, Not(HasSubstr("\n")));
 }
 

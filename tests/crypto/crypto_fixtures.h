@@ -1,18 +1,18 @@
 #ifndef MIR_TESTS_CRYPTO_CRYPTO_FIXTURES_H_
 #define MIR_TESTS_CRYPTO_CRYPTO_FIXTURES_H_
 
-#include <memory>
-#include <string>
-
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+
+#include <memory>
+#include <string>
 
 #include "common/clock.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/signer.h"
 #include "crypto/verifier.h"
-#include "mir/v1/envelope.pb.h"
 #include "gtest/gtest.h"
+#include "mir/v1/envelope.pb.h"
 #include "tests/testing/test_env.h"
 
 namespace mir::testing {

@@ -21,10 +21,10 @@ TEST(IdentityTest, ParsesTheThreeForms) {
 }
 
 TEST(IdentityTest, RefusesEverythingElse) {
-  for (const char* bad : {"", "https://toscana/node", "mir://", "mir://Toscana/node",
-                          "mir://toscana/node/extra", "mir://toscana/operator",
-                          "mir://toscana/operator/", "mir://toscana/operator/a/b",
-                          "mir://tos cana/node", "mir://-x/node", "mir://toscana/operator/An na"}) {
+  for (const char* bad :
+       {"", "https://toscana/node", "mir://", "mir://Toscana/node", "mir://toscana/node/extra",
+        "mir://toscana/operator", "mir://toscana/operator/", "mir://toscana/operator/a/b",
+        "mir://tos cana/node", "mir://-x/node", "mir://toscana/operator/An na"}) {
     SCOPED_TRACE(bad);
     EXPECT_THAT(MIR_STATUS(ParseIdentity(bad)),
                 StatusIsReason(absl::StatusCode::kInvalidArgument, v1::MALFORMED_CERTIFICATE));

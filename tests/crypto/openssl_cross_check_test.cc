@@ -3,14 +3,14 @@
 // other directly: the same signatures both ways (Ed25519 is deterministic),
 // the same refusals, and that a malleated signature (S + L) is refused.
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "common/files.h"
 #include "crypto/openssl_util.h"
@@ -28,9 +28,8 @@ using crypto_internal::X509Ptr;
 // The group order L = 2^252 + 27742317777372353535851937790883648493,
 // little-endian, as Ed25519 encodes S.
 constexpr unsigned char kGroupOrder[32] = {
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
-    0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
 
 // The signature with S replaced by S + L: the same point equation holds, so
 // a verifier that does not insist on S < L (RFC 8032 §5.1.7) accepts it.
@@ -69,8 +68,7 @@ std::string OpenSslSign(EVP_PKEY* key, const std::string& message) {
   size_t sig_len = sig.size();
   EXPECT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key), 1);
   EXPECT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                           reinterpret_cast<const unsigned char*>(message.data()),
-                           message.size()),
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size()),
             1);
   EXPECT_EQ(sig_len, 64u);
   return sig;
@@ -79,8 +77,8 @@ std::string OpenSslSign(EVP_PKEY* key, const std::string& message) {
 bool OpenSslVerifies(EVP_PKEY* public_key, const std::string& sig, const std::string& message) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
   EXPECT_EQ(EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, public_key), 1);
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                          sig.size(), reinterpret_cast<const unsigned char*>(message.data()),
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(message.data()),
                           message.size()) == 1;
 }
 
@@ -137,8 +135,7 @@ TEST_F(OpenSslCrossCheckTest, OpenSslSignaturesVerifyWithOurVerifier) {
   const v1::EnvelopeHeader h = Header();
   const std::string tbs = SignedBytes(h.SerializeAsString(), "referral body");
   const std::string sig = OpenSslSign(anna_key_.get(), tbs);
-  auto verified =
-      verifier_->Verify(EnvelopeWithSignature(*anna_, h, "referral body", sig));
+  auto verified = verifier_->Verify(EnvelopeWithSignature(*anna_, h, "referral body", sig));
   ASSERT_OK(verified);
   EXPECT_EQ(verified->author, anna_->identity());
   // The test helper that signs through OpenSSL from the PKI files, too.
@@ -146,8 +143,8 @@ TEST_F(OpenSslCrossCheckTest, OpenSslSignaturesVerifyWithOurVerifier) {
   // A signature by OpenSSL with another key does not verify as anna's.
   PkeyPtr other = OpenSslPrivateKey("toscana/partner");
   ASSERT_NE(other, nullptr);
-  EXPECT_THAT(MIR_STATUS(verifier_->Verify(
-                  EnvelopeWithSignature(*anna_, h, "referral body", OpenSslSign(other.get(), tbs)))),
+  EXPECT_THAT(MIR_STATUS(verifier_->Verify(EnvelopeWithSignature(*anna_, h, "referral body",
+                                                                 OpenSslSign(other.get(), tbs)))),
               StatusIsReason(StatusCode::kUnauthenticated, v1::BAD_SIGNATURE));
 }
 
@@ -196,7 +193,8 @@ TEST_F(OpenSslCrossCheckTest, NonEd25519OrForeignKeysAreRefusedAtLoad) {
   PkeyPtr ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   ASSERT_NE(ec, nullptr);
   BioPtr bio(BIO_new(BIO_s_mem()));
-  ASSERT_EQ(PEM_write_bio_PrivateKey(bio.get(), ec.get(), nullptr, nullptr, 0, nullptr, nullptr), 1);
+  ASSERT_EQ(PEM_write_bio_PrivateKey(bio.get(), ec.get(), nullptr, nullptr, 0, nullptr, nullptr),
+            1);
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
   EXPECT_THAT(Signer::FromPem(std::string(data, static_cast<size_t>(len)), *cert_pem).status(),

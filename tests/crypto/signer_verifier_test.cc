@@ -34,12 +34,10 @@ TEST_F(SignVerifyTest, EveryRoleSignsWhatItMayAuthor) {
   struct Case {
     std::string signer;
     v1::MessageKind kind;
-  } cases[] = {{"toscana/operator", v1::REFERRAL},
-               {"toscana/operator", v1::STATUS_CHANGE},
-               {"lombardia/partner", v1::STATUS_CHANGE},
-               {"lombardia/partner", v1::PLACEMENT_CONFIRMATION},
-               {"nvn/node", v1::STATUS_CHANGE},
-               {"nvn/node", v1::RECEIPT}};
+  } cases[] = {
+      {"toscana/operator", v1::REFERRAL},       {"toscana/operator", v1::STATUS_CHANGE},
+      {"lombardia/partner", v1::STATUS_CHANGE}, {"lombardia/partner", v1::PLACEMENT_CONFIRMATION},
+      {"nvn/node", v1::STATUS_CHANGE},          {"nvn/node", v1::RECEIPT}};
   for (const Case& c : cases) {
     SCOPED_TRACE(c.signer + " " + v1::MessageKind_Name(c.kind));
     auto signer = LoadSigner(c.signer);
@@ -58,7 +56,8 @@ TEST_F(SignVerifyTest, SignaturesAreDeterministic) {
 }
 
 TEST_F(SignVerifyTest, KeyThatDoesNotMatchCertificateIsRefusedAtLoad) {
-  auto mixed = Signer::FromPemFiles(PkiPath("toscana/operator.key"), PkiPath("toscana/partner.crt"));
+  auto mixed =
+      Signer::FromPemFiles(PkiPath("toscana/operator.key"), PkiPath("toscana/partner.crt"));
   EXPECT_THAT(mixed.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   auto missing = Signer::FromPemFiles(PkiPath("nope.key"), PkiPath("toscana/partner.crt"));
   EXPECT_THAT(missing.status(), StatusIs(absl::StatusCode::kNotFound));
@@ -74,12 +73,11 @@ TEST_F(SignVerifyTest, ReceiptCoversTheExactEnvelopeBytes) {
   auto verified = verifier_->Verify(*bytes);
   ASSERT_OK(verified);
 
-  auto receipt = SignReceipt(*nvn,
-                             {verified->header.message_id(), verified->envelope_sha256, "toscana"},
-                             clock_.Now());
+  auto receipt = SignReceipt(
+      *nvn, {verified->header.message_id(), verified->envelope_sha256, "toscana"}, clock_.Now());
   ASSERT_OK(receipt);
-  auto checked = VerifyReceipt(*verifier_, *receipt, "nvn", verified->header.message_id(),
-                               Sha256(*bytes));
+  auto checked =
+      VerifyReceipt(*verifier_, *receipt, "nvn", verified->header.message_id(), Sha256(*bytes));
   ASSERT_OK(checked);
   EXPECT_EQ(checked->receiver_node(), "nvn");
 

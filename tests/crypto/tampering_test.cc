@@ -39,10 +39,14 @@ TEST_F(TamperingTest, EachTamperingIsRefusedWithItsOwnReason) {
   };
   const std::vector<Case> cases = {
       {"one bit flipped in the header",
-       [&] { return resign_envelope([](v1::Envelope& e) { e.set_header(FlipBit(e.header(), 3, 1)); }); },
+       [&] {
+         return resign_envelope([](v1::Envelope& e) { e.set_header(FlipBit(e.header(), 3, 1)); });
+       },
        StatusCode::kUnauthenticated, v1::BAD_SIGNATURE},
       {"one bit flipped in the body",
-       [&] { return resign_envelope([](v1::Envelope& e) { e.set_body(FlipBit(e.body(), 0, 0)); }); },
+       [&] {
+         return resign_envelope([](v1::Envelope& e) { e.set_body(FlipBit(e.body(), 0, 0)); });
+       },
        StatusCode::kUnauthenticated, v1::BAD_SIGNATURE},
       {"one bit flipped in the signature",
        [&] {
@@ -78,7 +82,8 @@ TEST_F(TamperingTest, EachTamperingIsRefusedWithItsOwnReason) {
        StatusCode::kUnauthenticated, v1::CERTIFICATE_EXPIRED},
       {"not-yet-valid certificate", [&] { return signed_by("test/not-yet-valid", v1::REFERRAL); },
        StatusCode::kUnauthenticated, v1::CERTIFICATE_NOT_YET_VALID},
-      {"certificate from another CA", [&] { return signed_by("test/other-ca-operator", v1::REFERRAL); },
+      {"certificate from another CA",
+       [&] { return signed_by("test/other-ca-operator", v1::REFERRAL); },
        StatusCode::kUnauthenticated, v1::UNTRUSTED_CERTIFICATE},
       {"certificate with an unknown role",
        [&] {

@@ -52,7 +52,8 @@ TEST_F(TestVectors, SignedBytesAreTheDocumentedConcatenation) {
   std::string manual = "MIR-EXCHANGE/v1/envelope";
   manual.push_back('\0');
   for (const std::string* part : {&header, &body}) {
-    for (int shift = 56; shift >= 0; shift -= 8) manual.push_back(static_cast<char>(part->size() >> shift));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      manual.push_back(static_cast<char>(part->size() >> shift));
     manual += *part;
   }
   EXPECT_EQ(manual, Bytes("signed_bytes"));

@@ -46,12 +46,11 @@ TEST(IsCanonicalUuidTest, OnlyLowercaseEightFourFourFourTwelve) {
   EXPECT_TRUE(IsCanonicalUuid(NewUuid()));
   EXPECT_TRUE(IsCanonicalUuid("3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a14"));  // version 4
   EXPECT_TRUE(IsCanonicalUuid("00000000-0000-0000-0000-000000000000"));
-  for (const char* bad : {"", "3F1C2A9E-7B4D-4E8A-9C61-0D2F5B7E8A14",
-                          "{3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a14}",
-                          "urn:uuid:3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a14",
-                          "3f1c2a9e7b4d4e8a9c610d2f5b7e8a14", "3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a1",
-                          "3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a14\n", "3f1c2a9e-7b4d-4e8a-9c61_0d2f5b7e8a14",
-                          "3f1c2a9g-7b4d-4e8a-9c61-0d2f5b7e8a14"}) {
+  for (const char* bad :
+       {"", "3F1C2A9E-7B4D-4E8A-9C61-0D2F5B7E8A14", "{3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a14}",
+        "urn:uuid:3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a14", "3f1c2a9e7b4d4e8a9c610d2f5b7e8a14",
+        "3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a1", "3f1c2a9e-7b4d-4e8a-9c61-0d2f5b7e8a14\n",
+        "3f1c2a9e-7b4d-4e8a-9c61_0d2f5b7e8a14", "3f1c2a9g-7b4d-4e8a-9c61-0d2f5b7e8a14"}) {
     EXPECT_FALSE(IsCanonicalUuid(bad)) << bad;
   }
 }

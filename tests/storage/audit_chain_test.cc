@@ -1,7 +1,6 @@
 // The events hash chain: edits, deletions (middle and last) and insertions
 // made behind the store's back are found, with the first bad row.
 
-#include "crypto/envelope_bytes.h"
 #include "storage/audit_chain.h"
 
 #include <memory>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "crypto/envelope_bytes.h"
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/testing/test_env.h"
@@ -235,8 +235,8 @@ TEST(AuditEncodingTest, CanonicalBytesFollowTheDocumentedLayout) {
   const std::string expected = bytes("MIR-EXCHANGE/v1/audit-event") + integer(7) + bytes("r") +
                                bytes("toscana") + integer(2) + bytes("m") + integer(2) +
                                bytes("lombardia") + bytes("node") + bytes("") + integer(-1) +
-                               bytes("") + bytes(Sha256(std::string("\x00\x01", 2))) + null +
-                               null + integer(3) + null + integer(256);
+                               bytes("") + bytes(Sha256(std::string("\x00\x01", 2))) + null + null +
+                               integer(3) + null + integer(256);
   EXPECT_EQ(ToHex(CanonicalEventBytes(r)), ToHex(expected));
   EXPECT_EQ(ChainHash(GenesisHash(), r), Sha256(GenesisHash() + expected));
   EXPECT_EQ(ToHex(Sha256("abc")),

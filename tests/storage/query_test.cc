@@ -80,9 +80,11 @@ TEST_F(QueryTest, RoutingOnMovesTheDestinationAndAJoiningNodeStartsMidStream) {
   EXPECT_EQ((*created)->meta.origin_node, "toscana");
   EXPECT_EQ((*created)->meta.destination_node, "lombardia");
   EXPECT_EQ((*created)->referral_envelope, "ORIGINAL-REFERRAL-ENVELOPE");
-  ASSERT_OK((*lombardia)->RecordAndEnqueue(Changed("r1", NodeOf("lombardia"), 1, v1::RECEIVED), {}));
+  ASSERT_OK(
+      (*lombardia)->RecordAndEnqueue(Changed("r1", NodeOf("lombardia"), 1, v1::RECEIVED), {}));
   // toscana's next message (its sequence 2) applies directly: the join said 1.
-  auto next = (*lombardia)->RecordAndEnqueue(Changed("r1", Operator("toscana"), 2, v1::WITHDRAWN), {});
+  auto next =
+      (*lombardia)->RecordAndEnqueue(Changed("r1", Operator("toscana"), 2, v1::WITHDRAWN), {});
   ASSERT_OK(next);
   EXPECT_EQ(next->outcome, ApplyOutcome::kApplied);
 }
@@ -110,7 +112,8 @@ TEST_F(QueryTest, FiltersByDirectionStateUrgencyCounterpartAndTime) {
   EXPECT_EQ(ids(Q([](ReferralQuery& q) { q.states = {v1::RECEIVED}; })), (V{"in-1"}));
   EXPECT_EQ(ids(Q([](ReferralQuery& q) { q.urgency = v1::URGENCY_EMERGENCY_24H; })), (V{"out-1"}));
   EXPECT_EQ(ids(Q([](ReferralQuery& q) { q.counterpart_node = "lombardia"; })), (V{"out-2"}));
-  EXPECT_EQ(ids(Q([](ReferralQuery& q) { q.updated_since = kT0 + absl::Seconds(30); })), (V{"in-1", "out-2"}));
+  EXPECT_EQ(ids(Q([](ReferralQuery& q) { q.updated_since = kT0 + absl::Seconds(30); })),
+            (V{"in-1", "out-2"}));
   EXPECT_EQ(ids(Q([](ReferralQuery& q) { q.limit = 1; })), (V{"in-1"}));
 }
 

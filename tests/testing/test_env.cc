@@ -1,10 +1,10 @@
 #include "tests/testing/test_env.h"
 
-#include "common/files.h"
-
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+
+#include "common/files.h"
 
 namespace mir::testing {
 namespace {
@@ -31,13 +31,13 @@ std::string SourcePath(const std::string& rel) {
 std::string NewTempDir() {
   static std::mt19937_64 rng(std::random_device{}());
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = info != nullptr ? std::string(info->test_suite_name()) + "." + info->name()
-                                     : "mir";
+  std::string name =
+      info != nullptr ? std::string(info->test_suite_name()) + "." + info->name() : "mir";
   for (char& c : name) {
     if (c == '/') c = '_';
   }
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("mir-test-" + name + "-" + std::to_string(rng()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("mir-test-" + name + "-" + std::to_string(rng()));
   std::filesystem::create_directories(dir);
   // A broker refuses a data folder that other users can read.
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all,

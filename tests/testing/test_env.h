@@ -37,7 +37,9 @@ MATCHER_P2(StatusIsReason, code, reason,
 namespace mir::testing::internal {
 inline absl::Status StatusOf(const absl::Status& s) { return s; }
 template <typename T>
-absl::Status StatusOf(const absl::StatusOr<T>& s) { return s.status(); }
+absl::Status StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
 }  // namespace mir::testing::internal
 
 namespace mir::testing {

@@ -225,8 +225,7 @@ bool Mutex::AwaitWithDeadline(CondRef cond, absl::Time deadline) {
 }
 
 void CondVar::Wait(Mutex* mu) {
-  static const auto real =
-      Real<void (*)(CondVar*, Mutex*)>(MIR_ABSL("7CondVar4WaitEPNS0_5MutexE"));
+  static const auto real = Real<void (*)(CondVar*, Mutex*)>(MIR_ABSL("7CondVar4WaitEPNS0_5MutexE"));
   Waiting(mu, [&] { return real(this, mu), Done{}; });
 }
 
@@ -251,8 +250,8 @@ void Notification::Notify() {
 }
 
 void Notification::WaitForNotification() const {
-  static const auto real = Real<void (*)(const Notification*)>(
-      MIR_ABSL_CONST("12Notification19WaitForNotificationEv"));
+  static const auto real =
+      Real<void (*)(const Notification*)>(MIR_ABSL_CONST("12Notification19WaitForNotificationEv"));
   real(this);
   __tsan_acquire(const_cast<Notification*>(this));
 }

@@ -36,7 +36,7 @@ TEST(AbslSyncTsanTest, QueueHandedOverThroughAwait) {
   absl::Mutex mu;
   std::deque<std::string> queue;  // under mu
   bool done = false;              // under mu
-  std::string received;  // the consumer's alone until joined
+  std::string received;           // the consumer's alone until joined
   std::thread consumer([&] {
     while (true) {
       absl::MutexLock lock(&mu);
