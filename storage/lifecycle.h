@@ -1,7 +1,7 @@
 #ifndef MIR_STORAGE_LIFECYCLE_H_
 #define MIR_STORAGE_LIFECYCLE_H_
 
-// The referral lifecycle of shared/DOMAIN.md as one pure function, used by the
+// The referral lifecycle of proto/PROTOCOL.md §10 as one pure function, used by the
 // Store on every applied event and usable by the broker and client to refuse
 // early (docs/STORAGE.md, "Lifecycle"). Thread-safe; no I/O.
 //
