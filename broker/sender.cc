@@ -10,8 +10,6 @@
 #include "common/log.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
 
 namespace mir::broker {
 namespace {
@@ -37,25 +35,6 @@ absl::Mutex registry_mu(absl::kConstInit);
 std::set<PeerSender*>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu) {
   static std::set<PeerSender*> senders;
   return senders;
-}
-
-// The referral an envelope is about, from its header alone (the body is
-// skipped, not copied); empty if there is none (a receipt) or it does not
-// parse (the peer will say so).
-std::string ReferralIdOf(const std::string& envelope) {
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(envelope.data()),
-                                            static_cast<int>(envelope.size()));
-  while (const uint32_t tag = in.ReadTag()) {
-    if (tag == ((1u << 3) | 2u)) {  // field 1, length-delimited: the header
-      uint32_t length = 0;
-      std::string bytes;
-      if (!in.ReadVarint32(&length) || !in.ReadString(&bytes, static_cast<int>(length))) break;
-      v1::EnvelopeHeader header;
-      return header.ParseFromString(bytes) ? header.referral_id() : std::string();
-    }
-    if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) break;
-  }
-  return std::string();
 }
 
 }  // namespace
@@ -121,7 +100,6 @@ absl::Duration PeerSender::Backoff(int attempts) const {
 
 struct PeerSender::Call {
   storage::OutboxEntry entry;
-  std::string referral_id;  // what the envelope is about (ReferralIdOf)
   grpc::ClientContext context;
   v1::DeliverRequest request;
   v1::DeliverResponse response;
@@ -231,14 +209,15 @@ int PeerSender::FillWindow(absl::Time now, bool new_work) {
   // from different senders (a partner's confirmation, then nvn's closure),
   // so the next node never sees the later one first and refuses it.
   std::set<std::string> referrals_on_the_wire;
-  for (const auto& [id, call] : in_flight_) referrals_on_the_wire.insert(call->referral_id);
+  for (const auto& [id, call] : in_flight_) referrals_on_the_wire.insert(call->entry.referral_id);
   int started = 0;
   for (const storage::OutboxEntry& entry : *due) {
     const int busy = static_cast<int>(in_flight_.size());
     if (busy >= emergency_window) break;
     if (in_flight_.count(entry.id)) continue;
-    const std::string referral_id = ReferralIdOf(entry.envelope);
-    if (!referral_id.empty() && !referrals_on_the_wire.insert(referral_id).second) continue;
+    if (!entry.referral_id.empty() && !referrals_on_the_wire.insert(entry.referral_id).second) {
+      continue;
+    }
     // Rows come most urgent first: past the emergencies, none is left.
     if (entry.urgency != v1::URGENCY_EMERGENCY_24H && busy >= window) break;
     StartCall(entry);
@@ -250,7 +229,6 @@ int PeerSender::FillWindow(absl::Time now, bool new_work) {
 void PeerSender::StartCall(const storage::OutboxEntry& entry, bool probe) {
   auto call = std::make_unique<Call>();
   call->entry = entry;
-  call->referral_id = ReferralIdOf(entry.envelope);
   call->probe = probe;
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_->rpc_timeout));
   call->request.set_envelope(entry.envelope);

@@ -210,7 +210,7 @@ class Applier {
         .BindText(4, e.message_id)
         .BindInt(5, e.to_state)
         .BindText(6, e.actor.node)
-        .BindText(7, RoleText(e.actor.role))
+        .BindText(7, RoleName(e.actor.role))
         .BindInt(8, static_cast<int>(why.code()))
         .BindText(9, ReasonName(why))
         .BindText(10, Truncate(why.message(), kMaxErrorBytes))

@@ -33,18 +33,6 @@ absl::Status InvalidField(absl::string_view what) {
   return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD, what);
 }
 
-const char* RoleText(Role role) {
-  switch (role) {
-    case Role::kNode:
-      return "node";
-    case Role::kOperator:
-      return "operator";
-    case Role::kPartner:
-      return "partner";
-  }
-  return "unknown";
-}
-
 StoredEvent StoredEventFrom(const Statement& s, bool chained) {
   StoredEvent e;
   AuditRow& r = e.row;
@@ -82,7 +70,7 @@ AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us) {
   r.message_id = e.message_id;
   r.to_state = e.to_state;
   r.actor_node = e.actor.node;
-  r.actor_role = RoleText(e.actor.role);
+  r.actor_role = std::string(RoleName(e.actor.role));
   r.actor_name = e.actor.name;
   r.at_us = Micros(e.at);
   r.reason = e.reason;
@@ -169,6 +157,7 @@ OutboxEntry OutboxFrom(const Statement& s) {
   o.last_error = s.Text(8);
   o.receipt = s.Text(9);
   o.urgency = static_cast<v1::Urgency>(s.Int(10));
+  o.referral_id = s.OptText(11).value_or("");
   return o;
 }
 

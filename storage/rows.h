@@ -41,8 +41,6 @@ std::string Truncate(absl::string_view s, size_t max);
 
 absl::Status InvalidField(absl::string_view what);
 
-const char* RoleText(Role role);
-
 // --- events and held_events ---
 // The 15 columns both tables share, parameters/columns 1..15 / 0..14.
 #define MIR_EVENT_COLUMNS                                                              \
@@ -83,7 +81,7 @@ ReferralRecord ReferralFrom(const Statement& s);
 // --- outbox ---
 #define MIR_OUTBOX_COLUMNS                                                         \
   "id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, " \
-  "state, last_error, receipt, urgency"
+  "state, last_error, receipt, urgency, referral_id"
 OutboxEntry OutboxFrom(const Statement& s);
 
 // --- inbox ---

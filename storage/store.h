@@ -151,6 +151,9 @@ struct OutgoingEnvelope {
 struct OutboxEntry {
   int64_t id = 0;  // increasing: the delivery order per peer and urgency
   std::string message_id;
+  // The referral the envelope is about, as Txn::Enqueue was told; empty for
+  // none (and for rows queued before schema version 4).
+  std::string referral_id;
   std::string peer;
   std::string envelope;
   // The urgency of the referral the envelope is about, as this node knew it

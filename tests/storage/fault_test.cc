@@ -50,6 +50,19 @@ class FaultTest : public ::testing::Test {
     return s.ok() ? *std::move(s) : nullptr;
   }
 
+  // Power is cut with `store` open: whatever it wrote since the last sync is
+  // lost. Then the file is checked (CheckOnDisk, `acknowledged` all there)
+  // and reopened with the plain VFS.
+  std::unique_ptr<Store> PowerCutAndReopen(std::unique_ptr<Store> store,
+                                           const std::set<std::string>& acknowledged) {
+    vfs_->SimulateCrash();
+    store.reset();
+    EXPECT_OK(vfs_->DropUnsyncedWrites());
+    vfs_->TrackUnsyncedWrites(false);
+    EXPECT_EQ(CheckOnDisk(acknowledged), acknowledged);
+    return OpenOrDie(false);
+  }
+
   // One referral per write: its SUBMITTED event and one outbox entry.
   static absl::Status Write(Store& store, const std::string& ref) {
     return store.RecordAndEnqueue(Submitted(ref), {Outgoing("out-" + ref)}).status();
@@ -157,13 +170,7 @@ TEST_F(FaultTest, PowerLossLosesOnlyDeferredBookkeepingWhichIsRedone) {
   ASSERT_OK(store->MarkDelivered(r0.id, "receipt-r0"));
   ASSERT_OK(store->MarkAttemptFailed(r1.id, kT0 + absl::Minutes(5), "UNAVAILABLE"));
   EXPECT_EQ(EntryOf(*store, "out-r0").state, OutboxState::kDelivered);
-  vfs_->SimulateCrash();
-  store.reset();
-  ASSERT_OK(vfs_->DropUnsyncedWrites());
-  vfs_->TrackUnsyncedWrites(false);
-
-  EXPECT_EQ(CheckOnDisk({"r0", "r1"}), (std::set<std::string>{"r0", "r1"}));
-  std::unique_ptr<Store> reopened = OpenOrDie(false);
+  std::unique_ptr<Store> reopened = PowerCutAndReopen(std::move(store), {"r0", "r1"});
   ASSERT_NE(reopened, nullptr);
   const OutboxEntry lost_delivery = EntryOf(*reopened, "out-r0");
   EXPECT_EQ(lost_delivery.state, OutboxState::kPending);
@@ -191,13 +198,7 @@ TEST_F(FaultTest, PowerLossAfterTheNextSyncedCommitKeepsDeferredBookkeeping) {
   // Bookkeeping after the last synced commit: lost, as above.
   ASSERT_OK(store->MarkAttemptFailed(EntryOf(*store, "out-r1").id, kT0 + absl::Minutes(5),
                                      "UNAVAILABLE"));
-  vfs_->SimulateCrash();
-  store.reset();
-  ASSERT_OK(vfs_->DropUnsyncedWrites());
-  vfs_->TrackUnsyncedWrites(false);
-
-  EXPECT_EQ(CheckOnDisk({"r0", "r1"}), (std::set<std::string>{"r0", "r1"}));
-  std::unique_ptr<Store> reopened = OpenOrDie(false);
+  std::unique_ptr<Store> reopened = PowerCutAndReopen(std::move(store), {"r0", "r1"});
   ASSERT_NE(reopened, nullptr);
   const OutboxEntry kept = EntryOf(*reopened, "out-r0");
   EXPECT_EQ(kept.state, OutboxState::kDelivered);
