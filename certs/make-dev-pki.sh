@@ -7,16 +7,23 @@
 # OUT_DIR/<node>/node.{crt,key}      mir://<node>/node           (TLS server+client, signs receipts)
 # OUT_DIR/<node>/operator.{crt,key}  mir://<node>/operator/op1   (hotline staff)
 # OUT_DIR/<node>/partner.{crt,key}   mir://<node>/partner/shelter1 (project partner)
+# OUT_DIR/<node>/enc.{crt,key}       mir://<node>/node, X25519, keyAgreement only: the
+#                                    key sealed fields are wrapped to (PROTOCOL.md §11)
+# OUT_DIR/<node>/kek.hex          the node's key-encryption key (64 hex digits, mode 0600)
+# OUT_DIR/enc/<node>.crt          a copy of each node's enc.crt: the folder every node
+#                                 reads its peers' encryption certificates from
 # OUT_DIR/test/...                expired, not-yet-valid, other-CA, wrong-role and
-#                                 unknown-node (veneto) certificates, and a second
-#                                 partner, for tests only
+#                                 unknown-node (veneto) certificates, a second
+#                                 partner, and an encryption certificate from the
+#                                 other CA (other-ca-enc), for tests only
 #
 # Nodes: nvn and toscana always, plus every NODE named. Re-running keeps what
-# exists and adds what is missing. Development only: keys are unencrypted.
+# exists and adds what is missing (a PKI made before a file kind existed gets
+# it). Development only: keys are unencrypted.
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
   exit $(( $# < 1 ? 2 : 0 ))
 fi
 out=$1; shift
@@ -78,6 +85,41 @@ CNF
     -in "$db/req.csr" -out "$prefix.crt" 2>"$db/err" || { cat "$db/err" >&2; exit 1; }
 }
 
+# issue_enc CA_DIR OUT_PREFIX NODE: an X25519 key OUT_PREFIX.key and its
+# encryption certificate OUT_PREFIX.crt (mir://NODE/node, keyAgreement only).
+# An X25519 key cannot sign a request, so `x509 -new -force_pubkey` certifies
+# the public key as it is (OpenSSL 3.0). Both files appear whole or not at all.
+issue_enc() {
+  local ca_dir=$1 prefix=$2 node=$3
+  local tmp="$work/enc.$RANDOM$RANDOM"; mkdir -p "$tmp"
+  if [[ ! -f "$prefix.key" ]]; then
+    rm -f "$prefix.crt"  # certifies a key that is gone
+    openssl genpkey -algorithm x25519 -out "$prefix.key.tmp"
+    mv "$prefix.key.tmp" "$prefix.key"
+  fi
+  [[ -f "$prefix.crt" ]] && return 0
+  openssl pkey -in "$prefix.key" -pubout -out "$tmp/pub"
+  cat > "$tmp/ext" <<EXT
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyAgreement
+subjectAltName = URI:mir://$node/node
+EXT
+  openssl x509 -new -force_pubkey "$tmp/pub" -subj "/CN=$node.enc" \
+    -CA "$ca_dir/ca.crt" -CAkey "$ca_dir/ca.key" -days 825 -extfile "$tmp/ext" \
+    -out "$prefix.crt.tmp" 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+  mv "$prefix.crt.tmp" "$prefix.crt"
+}
+
+# make_kek PATH: 32 random bytes as hex, mode 0600 (the broker refuses any
+# other mode). Never replaced: the keys wrapped under it would be lost.
+make_kek() {
+  local path=$1
+  [[ -f "$path" ]] && return 0
+  openssl rand -hex 32 > "$path.tmp"
+  chmod 600 "$path.tmp"
+  mv "$path.tmp" "$path"
+}
+
 make_ca "$out" "MIR Exchange development CA"
 for node in "${nodes[@]}"; do
   valid_node "$node" || { echo "invalid node id: $node" >&2; exit 2; }
@@ -85,6 +127,10 @@ for node in "${nodes[@]}"; do
   issue "$out" "$out/$node/node" "mir://$node/node" "" "" server
   issue "$out" "$out/$node/operator" "mir://$node/operator/op1" "" ""
   issue "$out" "$out/$node/partner" "mir://$node/partner/shelter1" "" ""
+  issue_enc "$out" "$out/$node/enc" "$node"
+  make_kek "$out/$node/kek.hex"
+  mkdir -p "$out/enc"
+  cmp -s "$out/$node/enc.crt" "$out/enc/$node.crt" || cp "$out/$node/enc.crt" "$out/enc/$node.crt"
 done
 
 # For tests: certificates that must be refused.
@@ -102,4 +148,5 @@ mkdir -p "$t/other-ca"
 make_ca "$t/other-ca" "Some other CA"
 issue "$t/other-ca" "$t/other-ca-operator" "mir://toscana/operator/op1" "" ""
 issue "$t/other-ca" "$t/other-ca-node" "mir://toscana/node" "" "" server
+issue_enc "$t/other-ca" "$t/other-ca-enc" toscana
 echo "development PKI ready in $out (nodes: ${nodes[*]})"
