@@ -1,6 +1,8 @@
 // proto/testvectors/v1.txt is what another implementation checks itself
 // against; this test proves our code agrees with every value in it.
 
+#include <sodium.h>
+
 #include <fstream>
 #include <map>
 
@@ -8,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "crypto/receipt.h"
+#include "crypto/sealing.h"
 #include "mir/v1/referral.pb.h"
 #include "tests/crypto/crypto_fixtures.h"
 
@@ -120,6 +123,66 @@ TEST_F(TestVectors, ReceiptVectorSignsAndVerifies) {
   ASSERT_OK(receipt);
   ASSERT_EQ(receipt->entries_size(), 1);
   EXPECT_EQ(ToHex(receipt->entries(0).envelope_sha256()), v_["envelope_sha256"]);
+}
+
+TEST_F(TestVectors, SealedReferralVectorSealsAndOpens) {
+  const SecretKey key(Bytes("sealed_referral_key"));
+  const std::string purpose = v_["sealed_referral_purpose_text"];
+  const std::string referral_id = v_["sealed_referral_referral_id_text"];
+  EXPECT_EQ(purpose, kSealedReferralPurpose);
+  EXPECT_EQ(ToHex(ReferralKeyId(key)), v_["sealed_referral_key_id"]);
+
+  // The associated data, spelled out as PROTOCOL.md §11.2 does.
+  std::string aad = "mir-exchange/v1 sealed";
+  aad.push_back('\0');
+  aad += purpose;
+  aad.push_back('\0');
+  aad += referral_id;
+  aad.push_back('\0');
+  aad += Bytes("sealed_referral_key_id");
+  EXPECT_EQ(ToHex(aad), v_["sealed_referral_aad"]);
+
+  // Seal with the fixed nonce gives the vector's bytes...
+  auto sealed = Seal(key, purpose, referral_id, Bytes("sealed_referral_plaintext"),
+                     Bytes("sealed_referral_nonce"));
+  ASSERT_OK(sealed);
+  EXPECT_EQ(ToHex(sealed->key_id()), v_["sealed_referral_key_id"]);
+  EXPECT_EQ(ToHex(sealed->nonce()), v_["sealed_referral_nonce"]);
+  EXPECT_EQ(ToHex(sealed->ciphertext()), v_["sealed_referral_ciphertext"]);
+  EXPECT_EQ(ToHex(sealed->SerializeAsString()), v_["sealed_referral_sealed"]);
+
+  // ...which libsodium itself opens with the vector's associated data.
+  const std::string ciphertext = Bytes("sealed_referral_ciphertext");
+  const std::string nonce = Bytes("sealed_referral_nonce");
+  std::string plaintext(ciphertext.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long plaintext_len = 0;
+  ASSERT_EQ(crypto_aead_xchacha20poly1305_ietf_decrypt(
+                reinterpret_cast<unsigned char*>(plaintext.data()), &plaintext_len, nullptr,
+                reinterpret_cast<const unsigned char*>(ciphertext.data()), ciphertext.size(),
+                reinterpret_cast<const unsigned char*>(aad.data()), aad.size(),
+                reinterpret_cast<const unsigned char*>(nonce.data()),
+                reinterpret_cast<const unsigned char*>(key.bytes().data())),
+            0);
+  EXPECT_EQ(ToHex(plaintext), v_["sealed_referral_plaintext"]);
+
+  // Open gives the SealedReferral, whose bytes merge into a Referral as they are.
+  v1::Sealed vector_sealed;
+  ASSERT_TRUE(vector_sealed.ParseFromString(Bytes("sealed_referral_sealed")));
+  auto opened = Open(key, purpose, referral_id, vector_sealed);
+  ASSERT_OK(opened);
+  v1::SealedReferral fields;
+  ASSERT_TRUE(fields.ParseFromString(*opened));
+  EXPECT_EQ(fields.person_code(), "TV-SEALED-PERSON-0042");
+  v1::Referral referral;
+  ASSERT_TRUE(referral.ParseFromString(*opened));
+  EXPECT_EQ(referral.person_code(), "TV-SEALED-PERSON-0042");
+  EXPECT_EQ(referral.origin_case_ref(), fields.origin_case_ref());
+  // The vector's referral is the envelope's.
+  v1::Envelope envelope;
+  ASSERT_TRUE(envelope.ParseFromString(Bytes("envelope")));
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(envelope.header()));
+  EXPECT_EQ(header.referral_id(), referral_id);
 }
 
 }  // namespace
