@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
@@ -120,6 +121,13 @@ class Db {
   int storage_error() const { return storage_error_; }
   void ClearStorageError() { storage_error_ = SQLITE_OK; }
 
+  // Asks the write queue for a TRUNCATE checkpoint once the current
+  // transaction commits: a write that destroyed secrets (an erasure) or
+  // rewrote clear data (a migration) leaves no older copy in the WAL.
+  void RequestWalTruncate() { wal_truncate_requested_ = true; }
+  // Whether it was asked since the last call; clears the request.
+  bool TakeWalTruncateRequest() { return std::exchange(wal_truncate_requested_, false); }
+
  private:
   explicit Db(SqlitePtr db) : db_(std::move(db)) {}
   void Note(int rc);
@@ -128,6 +136,7 @@ class Db {
   SqlitePtr db_;
   absl::flat_hash_map<const char*, StmtPtr> cache_;
   int storage_error_ = SQLITE_OK;
+  bool wal_truncate_requested_ = false;
 };
 
 // Runs `fn` inside a savepoint on `db`: all of its writes or none, even when

@@ -50,7 +50,11 @@ int WriteQueue::WalHook(void* self, sqlite3*, const char*, int pages) {
 
 absl::Status WriteQueue::WithWriter(absl::FunctionRef<absl::Status(Db&)> fn) {
   absl::MutexLock lock(&write_mu_);
-  return fn(*writer_);
+  Db& db = *writer_;
+  const absl::Status status = fn(db);
+  const bool truncate = db.TakeWalTruncateRequest();
+  if (status.ok() && truncate && !failed_.load()) TruncateWal(db);
+  return status;
 }
 
 absl::Status WriteQueue::Run(absl::FunctionRef<absl::Status(Db&)> fn, Sync sync) {
@@ -100,11 +104,13 @@ void WriteQueue::RunGroup(const std::vector<PendingWrite*>& group) {
     }
   }
   const bool committed = RunGroupIn(db, group);
+  // Asked for by a write that was rolled back, it is simply dropped.
+  const bool truncate = db.TakeWalTruncateRequest();
   if (deferred) {
     // Every later commit must sync again: if that cannot be promised, stop.
     if (!db.Exec("PRAGMA synchronous = FULL", "restore synchronous commits").ok()) FailStop();
   }
-  if (committed) MaybeCheckpoint(db);
+  if (committed) AfterCommit(db, truncate);
 }
 
 bool WriteQueue::RunGroupIn(Db& db, const std::vector<PendingWrite*>& group) {
@@ -163,6 +169,32 @@ absl::Status WriteQueue::Rollback(Db& db) {
   absl::Status s = db.Exec("ROLLBACK", "roll back");
   if (!s.ok()) FailStop();
   return s;
+}
+
+void WriteQueue::AfterCommit(Db& db, bool truncate) {
+  if (truncate) {
+    TruncateWal(db);
+  } else if (truncate_owed_ && wal_pages_ >= kCheckpointPages) {
+    // In place of the periodic checkpoint: a retry does not make every
+    // commit wait for a reader.
+    TruncateWal(db);
+  } else {
+    MaybeCheckpoint(db);
+  }
+}
+
+void WriteQueue::TruncateWal(Db& db) {
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db.raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc == SQLITE_OK) {
+    truncate_owed_ = false;
+    wal_pages_ = 0;
+    return;
+  }
+  truncate_owed_ = true;
+  // As for the periodic checkpoint: the database file's state is unknown
+  // after a failed sync. SQLITE_BUSY (a reader still on the WAL) is not.
+  if (IsFatalSqliteCode(rc) || (rc & 0xff) == SQLITE_FULL) FailStop();
 }
 
 void WriteQueue::MaybeCheckpoint(Db& db) {

@@ -36,6 +36,16 @@ class WriteQueue {
   // Checkpoint (copy the WAL into the database file) once the WAL holds this
   // many pages. SQLite's automatic checkpoint is replaced (a WAL hook) so
   // that a failed checkpoint sync is seen and fail-stops the store.
+  //
+  // A write that asked for it (Db::RequestWalTruncate: an erasure, a KEK
+  // rotation, the migration that seals old envelopes) is followed, once
+  // committed, by a TRUNCATE checkpoint: every page goes into the database
+  // file and the WAL is cut to 0 bytes, so the older page images that still
+  // held the destroyed bytes leave the files (secure_delete has zeroed them
+  // in the new images). It waits for readers up to the busy timeout; if one
+  // still uses the WAL, the truncation is retried in place of the next
+  // periodic checkpoint (and closing the store removes the WAL anyway). The
+  // write is acknowledged either way: its commit is durable.
   static constexpr int kCheckpointPages = 1000;
 
   // Takes the write connection, its pragmas already set.
@@ -51,7 +61,8 @@ class WriteQueue {
   absl::Status Run(absl::FunctionRef<absl::Status(Db&)> fn, Sync sync = Sync::kFull);
 
   // `fn` on the write connection under the write lock, outside any queue or
-  // transaction: the schema migration at open, test diagnostics.
+  // transaction: the schema migration at open, test diagnostics. Honours a
+  // WAL truncation `fn` asked for (Db::RequestWalTruncate) if it returns OK.
   absl::Status WithWriter(absl::FunctionRef<absl::Status(Db&)> fn);
 
   bool failed() const { return failed_.load(); }
@@ -74,7 +85,11 @@ class WriteQueue {
   bool RunGroupIn(Db& db, const std::vector<PendingWrite*>& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status Rollback(Db& db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // After a commit: the truncation asked for (or still owed), else the
+  // periodic checkpoint.
+  void AfterCommit(Db& db, bool truncate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void MaybeCheckpoint(Db& db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void TruncateWal(Db& db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   std::atomic<bool> failed_{false};
 
@@ -84,6 +99,8 @@ class WriteQueue {
   absl::Mutex write_mu_;
   std::unique_ptr<Db> writer_ ABSL_GUARDED_BY(write_mu_);
   int wal_pages_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // A truncation was asked for and could not finish (a reader held the WAL).
+  bool truncate_owed_ ABSL_GUARDED_BY(write_mu_) = false;
 };
 
 // The status every write gets once the store is fail-stopped.
