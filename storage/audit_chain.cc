@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
+#include "storage/at_rest.h"
 #include "storage/rows.h"
 
 namespace mir::storage {
@@ -82,7 +83,8 @@ std::string ChainHash(absl::string_view prev_hash, const AuditRow& row) {
   return Sha256(input);
 }
 
-absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us) {
+absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
+                           const StoredEnvelope* stored) {
   std::string prev = GenesisHash();
   int64_t last_id = 0;
   int64_t count = 0;
@@ -105,7 +107,8 @@ absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us) {
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (row && s.Int(0) > last_id) last_id = s.Int(0);
   }
-  const AuditRow r = RowOf(last_id + 1, event, applied_at_us);
+  AuditRow r = RowOf(last_id + 1, event, applied_at_us);
+  if (stored != nullptr) r.envelope_sha256 = stored->sha256;
   const std::string hash = ChainHash(prev, r);
   if (hash.size() != kHashBytes)
     return absl::InternalError("SHA-256 failed while appending an event");
@@ -115,7 +118,7 @@ absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us) {
         db.Prepare("INSERT INTO events (" MIR_CHAINED_EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "
                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                    "append event"));
-    BindEventColumns(s, r, event.envelope);
+    BindEventColumns(s, r, stored != nullptr ? stored->bytes : event.envelope);
     s.BindInt(16, r.applied_at_us)
         .BindInt(17, r.id)
         .BindBlob(18, r.envelope_sha256)
@@ -145,7 +148,7 @@ AuditCheck Broken(AuditCheck check, int64_t row, std::string problem) {
 
 }  // namespace
 
-absl::StatusOr<AuditCheck> WalkAuditChain(Db& db) {
+absl::StatusOr<AuditCheck> WalkAuditChain(Db& db, const keys::KeyRing& ring) {
   AuditCheck check;
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("SELECT " MIR_CHAINED_EVENT_COLUMNS " FROM events ORDER BY id",
@@ -166,9 +169,18 @@ absl::StatusOr<AuditCheck> WalkAuditChain(Db& db) {
                         : absl::StrCat("event row ", r.id, " does not link to row ", prev_id,
                                        ": a row was inserted, replaced or rewritten"));
     }
-    // An empty envelope is one purged under a retention policy: its hash
-    // still stands in for it in the chain.
-    if (!stored.envelope.empty() && Sha256(stored.envelope) != r.envelope_sha256) {
+    // An empty envelope is one purged under a retention policy, and one
+    // sealed at rest whose key was erased reveals as empty: its hash still
+    // stands in for it in the chain.
+    absl::StatusOr<std::string> envelope =
+        at_rest::Reveal(db, ring, r.referral_id, stored.envelope);
+    if (envelope.status().code() == absl::StatusCode::kDataLoss) {
+      return Broken(
+          check, r.id,
+          absl::StrCat("event row ", r.id, " was modified: ", envelope.status().message()));
+    }
+    if (!envelope.ok()) return envelope.status();
+    if (!envelope->empty() && Sha256(*envelope) != r.envelope_sha256) {
       return Broken(
           check, r.id,
           absl::StrCat("event row ", r.id, " was modified: its envelope does not match its hash"));

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/key_custody.h"
 #include "storage/sqlite_util.h"
 #include "storage/store.h"
 
@@ -59,15 +60,29 @@ std::string CanonicalEventBytes(const AuditRow& row);
 // SHA-256(prev_hash || CanonicalEventBytes(row)), 32 raw bytes.
 std::string ChainHash(absl::string_view prev_hash, const AuditRow& row);
 
+// An event's envelope as stored when that is not `Event::envelope`: sealed
+// at rest (a held event from before schema version 9, at_rest.h), with the
+// SHA-256 of the envelope it seals, which is what the chain covers.
+struct StoredEnvelope {
+  std::string bytes;
+  std::string sha256;
+};
+
 // Appends `event` to the events table, linked to the chain head (not to
 // whatever row is last, so deleted last rows stay visible), and moves the
-// head. Inside the caller's write transaction.
-absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us);
+// head. Inside the caller's write transaction. `stored`, if given, is what
+// the row keeps in place of `event.envelope`.
+absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
+                           const StoredEnvelope* stored = nullptr);
 
 // Walks the events in id order and reports the first broken link
 // (docs/STORAGE.md, "Audit chain"). Run it inside one read transaction so
-// that the rows and the head come from one snapshot.
-absl::StatusOr<AuditCheck> WalkAuditChain(Db& db);
+// that the rows and the head come from one snapshot. An envelope sealed at
+// rest is opened with its key from `ring` to be hashed; once its referral
+// was erased (the key is gone) its stored hash stands for it, as for an
+// empty envelope. One that does not open, or whose key is missing with no
+// erasure recorded, is a broken row.
+absl::StatusOr<AuditCheck> WalkAuditChain(Db& db, const keys::KeyRing& ring);
 
 }  // namespace mir::storage
 

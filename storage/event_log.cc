@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
+#include "storage/at_rest.h"
 #include "storage/audit_chain.h"
 #include "storage/lifecycle.h"
 #include "storage/rows.h"
@@ -57,10 +59,17 @@ absl::Status SetLastSequence(Db& db, const std::string& referral_id, const std::
 }
 
 // One ApplyEvent call: the event, then its released successors.
+// A held event taken out of held_events, and how its envelope is stored
+// when not as given (sealed at rest before schema version 9).
+struct HeldEvent {
+  Event event;
+  std::optional<StoredEnvelope> stored;
+};
+
 class Applier {
  public:
-  Applier(Db& db, const Clock& clock, const std::string& national_node)
-      : db_(db), clock_(clock), national_node_(national_node) {}
+  Applier(Db& db, const Clock& clock, const std::string& national_node, const keys::KeyRing& ring)
+      : db_(db), clock_(clock), national_node_(national_node), ring_(ring) {}
 
   absl::Status Apply(const Event& event, ApplyResult& result) {
     if (!event.join_streams.empty()) RETURN_IF_ERROR(JoinStreams(event));
@@ -84,20 +93,22 @@ class Applier {
     // the sender already holds our receipt for the refused one.
     uint64_t seq = event.sequence;
     while (true) {
-      ASSIGN_OR_RETURN(std::optional<Event> held,
+      ASSIGN_OR_RETURN(std::optional<HeldEvent> taken,
                        TakeHeld(event.referral_id, event.sender_node, seq + 1));
-      if (!held.has_value()) break;
+      if (!taken.has_value()) break;
       ++seq;
-      ASSIGN_OR_RETURN(current, ReadReferral(db_, held->referral_id));
+      Event& held = taken->event;
+      ASSIGN_OR_RETURN(current, ReadReferral(db_, held.referral_id));
       absl::Status check =
-          CheckTransition(current.has_value() ? &*current : nullptr, *held, national_node_);
+          CheckTransition(current.has_value() ? &*current : nullptr, held, national_node_);
       if (check.ok()) {
-        RETURN_IF_ERROR(Append(*held, current.has_value()));
-        result.applied.push_back(*std::move(held));
+        RETURN_IF_ERROR(
+            Append(held, current.has_value(), taken->stored ? &*taken->stored : nullptr));
+        result.applied.push_back(std::move(held));
       } else {
-        RETURN_IF_ERROR(RecordDropped(*held, check));
-        result.dropped.push_back(DroppedEvent{held->referral_id, held->sender_node, held->sequence,
-                                              held->message_id, check});
+        RETURN_IF_ERROR(RecordDropped(held, check));
+        result.dropped.push_back(DroppedEvent{held.referral_id, held.sender_node, held.sequence,
+                                              held.message_id, check});
       }
     }
     return SetLastSequence(db_, event.referral_id, event.sender_node, seq);
@@ -174,18 +185,35 @@ class Applier {
     return s.Run();
   }
 
-  absl::StatusOr<std::optional<Event>> TakeHeld(const std::string& referral_id,
-                                                const std::string& node, uint64_t seq) {
-    std::optional<Event> held;
+  absl::StatusOr<std::optional<HeldEvent>> TakeHeld(const std::string& referral_id,
+                                                    const std::string& node, uint64_t seq) {
+    std::optional<HeldEvent> held;
     {
-      ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT " MIR_EVENT_COLUMNS
-                                                " FROM held_events WHERE referral_id = ?1 "
-                                                "AND sender_node = ?2 AND sequence = ?3",
-                                                "read held event"));
+      ASSIGN_OR_RETURN(Statement s,
+                       db_.Prepare("SELECT " MIR_EVENT_COLUMNS ", envelope_sha256 FROM held_events "
+                                   "WHERE referral_id = ?1 "
+                                   "AND sender_node = ?2 AND sequence = ?3",
+                                   "read held event"));
       s.BindText(1, referral_id).BindText(2, node).BindInt(3, static_cast<int64_t>(seq));
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return std::nullopt;
-      held = EventOf(StoredEventFrom(s, /*chained=*/false));
+      held = HeldEvent{EventOf(StoredEventFrom(s, /*chained=*/false)), std::nullopt};
+      if (at_rest::IsSealed(held->event.envelope)) {
+        // It stays sealed in events too. The chain covers the hash of what
+        // it seals, recorded when it was sealed: the key may be erased since.
+        StoredEnvelope stored{held->event.envelope, s.Text(15)};
+        ASSIGN_OR_RETURN(held->event.envelope,
+                         at_rest::Reveal(db_, ring_, referral_id, stored.bytes));
+        if (stored.sha256.size() != kHashBytes) {
+          if (held->event.envelope.empty()) {
+            return absl::DataLossError(absl::StrCat(
+                "held event ", seq, " of node ", node, " on referral ", referral_id,
+                " is sealed at rest without the hash of its envelope, and its key is erased"));
+          }
+          stored.sha256 = Sha256(held->event.envelope);
+        }
+        held->stored = std::move(stored);
+      }
     }
     ASSIGN_OR_RETURN(
         Statement del,
@@ -219,8 +247,10 @@ class Applier {
   }
 
   // Folds `e` into the projection and appends it to the chain. The
-  // lifecycle check has passed.
-  absl::Status Append(const Event& e, bool referral_exists) {
+  // lifecycle check has passed. `stored`: the envelope as the row keeps it,
+  // if not `e.envelope`.
+  absl::Status Append(const Event& e, bool referral_exists,
+                      const StoredEnvelope* stored = nullptr) {
     if (e.to_state == v1::SUBMITTED && !referral_exists) {
       const ReferralMeta& meta = *e.referral;  // CheckTransition required it
       ASSIGN_OR_RETURN(Statement s,
@@ -234,7 +264,9 @@ class Applier {
           .BindOptInt(5, OptMicros(meta.ack_deadline))
           .BindInt(6, e.to_state)
           .BindInt(7, Micros(e.at))
-          .BindBlob(8, e.referral_envelope.empty() ? e.envelope : e.referral_envelope);
+          .BindBlob(8, !e.referral_envelope.empty() ? e.referral_envelope
+                       : stored != nullptr          ? stored->bytes
+                                                    : e.envelope);
       RETURN_IF_ERROR(s.Run());
     } else if (e.to_state == v1::SUBMITTED) {
       // Routed on: the referral now goes to a new destination.
@@ -259,21 +291,22 @@ class Applier {
       s.BindText(1, e.referral_id).BindInt(2, e.to_state).BindInt(3, Micros(e.at));
       RETURN_IF_ERROR(s.Run());
     }
-    return AppendToChain(db_, e, Micros(clock_.Now()));
+    return AppendToChain(db_, e, Micros(clock_.Now()), stored);
   }
 
   Db& db_;
   const Clock& clock_;
   const std::string& national_node_;
+  const keys::KeyRing& ring_;
 };
 
 }  // namespace
 
 absl::StatusOr<ApplyResult> ApplyEvent(Db& db, const Clock& clock, const std::string& national_node,
-                                       const Event& event) {
+                                       const keys::KeyRing& ring, const Event& event) {
   RETURN_IF_ERROR(ValidateEvent(event));
   ApplyResult result;
-  Applier applier(db, clock, national_node);
+  Applier applier(db, clock, national_node, ring);
   RETURN_IF_ERROR(InSavepoint(db, [&] { return applier.Apply(event, result); }));
   return result;
 }

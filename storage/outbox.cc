@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "storage/at_rest.h"
 #include "storage/rows.h"
 
 namespace mir::storage::outbox {
@@ -72,7 +73,8 @@ absl::StatusOr<int> Changed(Db& db, Statement& s) {
 
 }  // namespace
 
-absl::Status Enqueue(Db& db, absl::Time now, const OutgoingEnvelope& envelope) {
+absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
+                     const OutgoingEnvelope& envelope) {
   if (envelope.message_id.empty() || envelope.message_id.size() > kMaxIdBytes) {
     return InvalidField("outgoing envelope needs a message id of 1-128 bytes");
   }
@@ -81,11 +83,18 @@ absl::Status Enqueue(Db& db, absl::Time now, const OutgoingEnvelope& envelope) {
   {
     ASSIGN_OR_RETURN(
         Statement s,
-        db.Prepare("SELECT peer, envelope FROM outbox WHERE message_id = ?1", "read outbox"));
+        db.Prepare("SELECT peer, envelope, referral_id FROM outbox WHERE message_id = ?1",
+                   "read outbox"));
     s.BindText(1, envelope.message_id);
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (row) {
-      if (s.Text(0) != envelope.peer || s.Text(1) != envelope.envelope) {
+      ASSIGN_OR_RETURN(
+          const std::string queued,
+          at_rest::Reveal(db, ring, at_rest::OutboxOwner(s.Text(2), envelope.message_id),
+                          s.Text(1)));
+      // Bytes erased since (empty) cannot be compared: only the peer can.
+      const bool same_bytes = queued.empty() || queued == envelope.envelope;
+      if (s.Text(0) != envelope.peer || !same_bytes) {
         return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
                         absl::StrCat("message ", envelope.message_id,
                                      " is already queued with different bytes or peer"));

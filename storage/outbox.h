@@ -13,14 +13,19 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "storage/key_custody.h"
 #include "storage/sqlite_util.h"
 #include "storage/store.h"
 
 namespace mir::storage::outbox {
 
-// Txn::Enqueue: a pending entry due at `now`.
-absl::Status Enqueue(Db& db, absl::Time now, const OutgoingEnvelope& envelope);
+// Txn::Enqueue: a pending entry due at `now`. `ring` opens an entry of the
+// same id sealed at rest, to compare its bytes.
+absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
+                     const OutgoingEnvelope& envelope);
 
+// The reads return envelopes as stored: at_rest::RevealIn opens those
+// sealed at rest.
 absl::StatusOr<std::optional<OutboxEntry>> Find(Db& db, const std::string& message_id);
 absl::StatusOr<std::vector<OutboxEntry>> Due(Db& db, const std::string& peer, absl::Time now,
                                              int limit);

@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
+#include "storage/at_rest.h"
 #include "storage/audit_chain.h"
 #include "storage/rows.h"
 
@@ -200,6 +201,60 @@ CREATE INDEX referrals_awaiting_ack ON referrals(updated_at_us DESC, referral_id
   WHERE urgency = 1 AND state IN (1, 2);
 )sql";
 
+// Version 9: key custody and erasure (docs/STORAGE.md, "Key custody and
+// erasure"). Referral keys rest wrapped under the node's KEK (kek_id names
+// it, for rotation); no foreign key to referrals, as a key release may come
+// before its referral. A referral's erasure and legal hold are one row each;
+// erasure answers are in arrival order (rowid). referrals.erased_at_us
+// takes an erased referral out of referrals_retention, the partial index
+// of terminal referrals still holding data that DueForErasure walks (its
+// WHERE is repeated literally by keys::DueForErasure). The append-only
+// triggers are dropped for the C++ part, which seals the envelopes already
+// stored (at_rest::SealStoredEnvelopes), and created again after it;
+// held_events.envelope_sha256 keeps the hash of a held envelope it sealed.
+constexpr char kSchemaV9[] = R"sql(
+CREATE TABLE referral_keys (
+  referral_id  TEXT NOT NULL,
+  key_id       BLOB NOT NULL,
+  kek_id       TEXT NOT NULL,
+  wrapped      BLOB NOT NULL,
+  stored_at_us INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, key_id)
+) WITHOUT ROWID;
+
+CREATE TABLE erasures (
+  referral_id TEXT PRIMARY KEY NOT NULL,
+  at_us       INTEGER NOT NULL,
+  cause       INTEGER NOT NULL,
+  by_identity TEXT NOT NULL,
+  reason      TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE legal_holds (
+  referral_id TEXT PRIMARY KEY NOT NULL,
+  since_us    INTEGER NOT NULL,
+  by_identity TEXT NOT NULL,
+  reason      TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE erasure_answers (
+  referral_id TEXT NOT NULL,
+  node        TEXT NOT NULL,
+  outcome     INTEGER NOT NULL,
+  at_us       INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, node)
+);
+
+ALTER TABLE referrals ADD COLUMN erased_at_us INTEGER;
+CREATE INDEX referrals_retention ON referrals(state, updated_at_us, referral_id)
+  WHERE erased_at_us IS NULL AND state IN (9, 10, 11, 12);
+
+ALTER TABLE held_events ADD COLUMN envelope_sha256 BLOB;
+
+DROP TRIGGER events_no_update;
+DROP TRIGGER events_no_delete;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -263,19 +318,26 @@ absl::Status BackfillAuditChain(Db& db) {
 struct MigrationStep {
   int version;  // user_version after this step
   const char* sql;
-  absl::Status (*after)(Db&);  // may be null
+  absl::Status (*after)(Db&, const MigrationContext&);  // may be null
 };
 
-absl::Status MigrateToV2(Db& db) {
+absl::Status MigrateToV2(Db& db, const MigrationContext&) {
   RETURN_IF_ERROR(BackfillAuditChain(db));
   return db.Exec(kSchemaV2Triggers, "create the append-only triggers");
+}
+
+absl::Status MigrateToV9(Db& db, const MigrationContext& context) {
+  static const keys::KeyRing kNoKeys;
+  RETURN_IF_ERROR(at_rest::SealStoredEnvelopes(
+      db, context.keys != nullptr ? *context.keys : kNoKeys, context.now));
+  return db.Exec(kSchemaV2Triggers, "create the append-only triggers again");
 }
 
 const std::vector<MigrationStep>& Steps() {
   static const auto* const kSteps = new std::vector<MigrationStep>{
       {1, kSchemaV1, nullptr}, {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
       {4, kSchemaV4, nullptr}, {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
-      {7, kSchemaV7, nullptr}, {8, kSchemaV8, nullptr},
+      {7, kSchemaV7, nullptr}, {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
   };
   return *kSteps;
 }
@@ -295,11 +357,11 @@ absl::Status RefuseNewer(int version) {
       "); refusing to open it: upgrade mir-exchange or restore a matching backup"));
 }
 
-absl::Status RunSteps(Db& db, int from) {
+absl::Status RunSteps(Db& db, int from, const MigrationContext& context) {
   for (const MigrationStep& step : Steps()) {
     if (step.version <= from) continue;
     RETURN_IF_ERROR(db.Exec(step.sql, absl::StrCat("apply schema migration ", step.version)));
-    if (step.after != nullptr) RETURN_IF_ERROR(step.after(db));
+    if (step.after != nullptr) RETURN_IF_ERROR(step.after(db, context));
   }
   const std::string set_version = absl::StrCat("PRAGMA user_version = ", kSchemaVersion);
   return db.Exec(set_version.c_str(), "set the schema version");
@@ -313,7 +375,7 @@ absl::Status CheckSchemaVersion(Db& db) {
   return absl::OkStatus();
 }
 
-absl::Status Migrate(Db& db) {
+absl::Status Migrate(Db& db, const MigrationContext& context) {
   ASSIGN_OR_RETURN(int version, UserVersion(db));
   if (version > kSchemaVersion) return RefuseNewer(version);
   if (version == kSchemaVersion) return absl::OkStatus();
@@ -323,7 +385,8 @@ absl::Status Migrate(Db& db) {
   absl::StatusOr<int> locked_version = UserVersion(db);
   absl::Status status = locked_version.status();
   if (status.ok() && *locked_version > kSchemaVersion) status = RefuseNewer(*locked_version);
-  if (status.ok() && *locked_version < kSchemaVersion) status = RunSteps(db, *locked_version);
+  if (status.ok() && *locked_version < kSchemaVersion)
+    status = RunSteps(db, *locked_version, context);
   if (status.ok()) status = db.Exec("COMMIT", "commit the schema migration");
   if (!status.ok()) {
     if (!sqlite3_get_autocommit(db.raw())) {

@@ -18,21 +18,36 @@
 //   version 7  outbox.urgency; outbox_due replaces outbox_pending
 //   version 8  referrals_awaiting_ack: partial index of the emergencies
 //              the deadline watcher reads
+//   version 9  key custody and erasure: referral_keys, erasures,
+//              legal_holds, erasure_answers; referrals.erased_at_us and the
+//              partial index referrals_retention; held_events.envelope_sha256;
+//              every envelope already stored sealed at rest (at_rest.h)
 //
 // A step is never edited once released; a change is a new step.
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "storage/key_custody.h"
 #include "storage/sqlite_util.h"
 
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
+
+// What the steps need besides the file.
+struct MigrationContext {
+  // Version 9 keeps the keys it seals old envelopes with under
+  // `keys->current`; without one it refuses a file holding envelopes.
+  const keys::KeyRing* keys = nullptr;
+  absl::Time now;  // stored_at of those keys
+};
 
 // Brings the database on `db` to kSchemaVersion, all pending steps in one
 // BEGIN IMMEDIATE transaction (a crash leaves the old version intact).
-// FAILED_PRECONDITION if the file's user_version is newer than this build.
-absl::Status Migrate(Db& db);
+// FAILED_PRECONDITION if the file's user_version is newer than this build,
+// or if version 9 has envelopes to seal and no KEK (nothing changed).
+absl::Status Migrate(Db& db, const MigrationContext& context);
 
 // FAILED_PRECONDITION if the file's user_version is newer than this build;
 // checked before Open changes anything in the file.

@@ -11,9 +11,11 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/status_macros.h"
+#include "storage/at_rest.h"
 #include "storage/audit_chain.h"
 #include "storage/event_log.h"
 #include "storage/inbox.h"
+#include "storage/key_custody.h"
 #include "storage/outbox.h"
 #include "storage/referral_queries.h"
 #include "storage/rows.h"
@@ -27,27 +29,37 @@ namespace {
 
 using Sync = WriteQueue::Sync;
 
-// The Txn of one write, on the write connection inside its transaction.
+// `records` (a StatusOr of a record, an optional or a vector of them) with
+// every envelope sealed at rest opened (at_rest.h).
+template <typename T>
+absl::StatusOr<T> Revealed(Db& db, const keys::KeyRing& ring, absl::StatusOr<T> records) {
+  if (!records.ok()) return records;
+  RETURN_IF_ERROR(at_rest::RevealIn(db, ring, *records));
+  return records;
+}
+
+// The Txn of one write, on the write connection inside its transaction (or
+// of one Read, on the read connection, where its writes fail).
 class TxnImpl final : public Txn {
  public:
-  TxnImpl(Db& db, const Clock& clock, const std::string& national_node)
-      : db_(db), clock_(clock), national_node_(national_node) {}
+  TxnImpl(Db& db, const Clock& clock, const std::string& national_node, const keys::KeyRing& ring)
+      : db_(db), clock_(clock), national_node_(national_node), ring_(ring) {}
 
   absl::StatusOr<std::optional<InboxRecord>> FindInbox(const std::string& message_id) override {
     return inbox::Find(db_, message_id);
   }
   absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) override {
-    return outbox::Find(db_, message_id);
+    return Revealed(db_, ring_, outbox::Find(db_, message_id));
   }
   absl::Status InsertInbox(const InboxRecord& record) override {
     return inbox::Insert(db_, record);
   }
   absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) override {
-    return storage::ApplyEvent(db_, clock_, national_node_, event);
+    return storage::ApplyEvent(db_, clock_, national_node_, ring_, event);
   }
   absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
       const std::string& referral_id) override {
-    return ReadReferral(db_, referral_id);
+    return Revealed(db_, ring_, ReadReferral(db_, referral_id));
   }
   absl::StatusOr<uint64_t> NextSequence(const std::string& referral_id,
                                         const std::string& node) override {
@@ -59,12 +71,44 @@ class TxnImpl final : public Txn {
     return storage::StreamPositions(db_, referral_id);
   }
   absl::Status Enqueue(const OutgoingEnvelope& envelope) override {
-    return outbox::Enqueue(db_, clock_.Now(), envelope);
+    return outbox::Enqueue(db_, ring_, clock_.Now(), envelope);
   }
   absl::Status GrantPartnerAccess(const std::string& referral_id,
                                   const std::string& partner) override {
     return storage::GrantPartnerAccess(db_, clock_.Now(), referral_id, partner);
   }
+
+  // --- Key custody ---
+  absl::StatusOr<std::optional<SecretKey>> GetReferralKey(const std::string& referral_id,
+                                                          const std::string& key_id) override {
+    return keys::Get(db_, ring_, referral_id, key_id);
+  }
+  absl::StatusOr<std::optional<ErasureRecord>> GetErasure(const std::string& referral_id) override {
+    return keys::FindErasure(db_, referral_id);
+  }
+  absl::StatusOr<std::optional<LegalHoldRecord>> GetLegalHold(
+      const std::string& referral_id) override {
+    return keys::FindLegalHold(db_, referral_id);
+  }
+  absl::StatusOr<std::vector<ErasureAnswerRecord>> ErasureAnswers(
+      const std::string& referral_id) override {
+    return keys::Answers(db_, referral_id);
+  }
+  absl::Status PutReferralKey(const std::string& referral_id, const SecretKey& key) override {
+    return keys::Put(db_, ring_, clock_.Now(), referral_id, key);
+  }
+  absl::Status EraseReferral(const std::string& referral_id, const ErasureRecord& record) override {
+    return keys::Erase(db_, referral_id, record);
+  }
+  absl::Status SetLegalHold(const std::string& referral_id,
+                            const std::optional<LegalHoldRecord>& hold) override {
+    return keys::SetLegalHold(db_, referral_id, hold);
+  }
+  absl::Status RecordErasureAnswer(const std::string& referral_id,
+                                   const ErasureAnswerRecord& answer) override {
+    return keys::RecordAnswer(db_, referral_id, answer);
+  }
+
   absl::Time Now() const override { return clock_.Now(); }
   absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override {
     return InSavepoint(db_, fn);
@@ -74,6 +118,7 @@ class TxnImpl final : public Txn {
   Db& db_;
   const Clock& clock_;
   const std::string& national_node_;
+  const keys::KeyRing& ring_;
 };
 
 // A problem `PRAGMA quick_check` reports (page and cell numbers, no
@@ -113,7 +158,8 @@ absl::Status QuickCheck(Db& db) {
 
 class StoreImpl final : public Store {
  public:
-  StoreImpl(const StoreOptions& options, const Clock& clock) : options_(options), clock_(clock) {}
+  StoreImpl(const StoreOptions& options, const Clock& clock)
+      : options_(options), clock_(clock), ring_{options.kek, options.previous_keks} {}
 
   ~StoreImpl() override {
     absl::MutexLock lock(&read_mu_);
@@ -164,7 +210,13 @@ class StoreImpl final : public Store {
     RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store = MEMORY", "keep temp files in memory"));
     // Before migrating: the queue's WAL hook replaces automatic checkpoints.
     writes_ = std::make_unique<WriteQueue>(std::move(writer));
-    RETURN_IF_ERROR(writes_->WithWriter([](Db& db) { return Migrate(db); }));
+    const MigrationContext context{&ring_, clock_.Now()};
+    RETURN_IF_ERROR(writes_->WithWriter([&](Db& db) { return Migrate(db, context); }));
+    // KEK rotation: after it every key is wrapped under options_.kek, and a
+    // key under a KEK not configured stops the open here, not at its first
+    // read.
+    RETURN_IF_ERROR(
+        writes_->Run([&](Db& db) { return keys::RewrapUnderCurrent(db, ring_).status(); }));
 
     absl::MutexLock rlock(&read_mu_);
     ASSIGN_OR_RETURN(reader_, Db::Open(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
@@ -178,7 +230,7 @@ class StoreImpl final : public Store {
 
   absl::Status Transact(absl::FunctionRef<absl::Status(Txn&)> fn) override {
     return writes_->Run([&](Db& db) {
-      TxnImpl txn(db, clock_, options_.national_node);
+      TxnImpl txn(db, clock_, options_.national_node, ring_);
       return fn(txn);
     });
   }
@@ -239,7 +291,7 @@ class StoreImpl final : public Store {
     return OnReader([&](Db& db) -> absl::Status {
       RETURN_IF_ERROR(db.Exec("BEGIN", "begin a read snapshot"));
       // The read connection is query_only: the Txn's writes cannot run here.
-      TxnImpl txn(db, clock_, options_.national_node);
+      TxnImpl txn(db, clock_, options_.national_node, ring_);
       absl::Status status = fn(txn);
       // A read transaction left open would pin this snapshot for every later
       // read on the connection.
@@ -253,7 +305,7 @@ class StoreImpl final : public Store {
 
   absl::StatusOr<std::vector<OutboxEntry>> DuePending(const std::string& peer, absl::Time now,
                                                       int limit) override {
-    return OnReader([&](Db& db) { return outbox::Due(db, peer, now, limit); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, outbox::Due(db, peer, now, limit)); });
   }
   absl::StatusOr<std::optional<absl::Time>> NextDue(const std::string& peer,
                                                     absl::Time after) override {
@@ -261,27 +313,28 @@ class StoreImpl final : public Store {
   }
   absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
                                                       int limit) override {
-    return OnReader([&](Db& db) { return outbox::List(db, state, limit); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, outbox::List(db, state, limit)); });
   }
   absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) override {
-    return OnReader([&](Db& db) { return outbox::Find(db, message_id); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, outbox::Find(db, message_id)); });
   }
   absl::StatusOr<std::vector<OutboxEntry>> OutboxForReferral(
       const std::string& referral_id) override {
-    return OnReader([&](Db& db) { return outbox::OfReferral(db, referral_id); });
+    return OnReader(
+        [&](Db& db) { return Revealed(db, ring_, outbox::OfReferral(db, referral_id)); });
   }
   absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
       const std::string& referral_id) override {
-    return OnReader([&](Db& db) { return ReadReferral(db, referral_id); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, ReadReferral(db, referral_id)); });
   }
   absl::StatusOr<std::vector<ReferralRecord>> ListReferrals(int limit) override {
-    return OnReader([&](Db& db) { return referrals::List(db, limit); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, referrals::List(db, limit)); });
   }
   absl::StatusOr<std::vector<ReferralRecord>> QueryReferrals(const ReferralQuery& q) override {
-    return OnReader([&](Db& db) { return referrals::Query(db, q); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, referrals::Query(db, q)); });
   }
   absl::StatusOr<std::vector<ReferralRecord>> EmergenciesAwaitingAck() override {
-    return OnReader([&](Db& db) { return referrals::AwaitingAck(db); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, referrals::AwaitingAck(db)); });
   }
   absl::StatusOr<bool> PartnerHasAccess(const std::string& referral_id,
                                         const std::string& partner) override {
@@ -292,13 +345,18 @@ class StoreImpl final : public Store {
     return OnReader([&](Db& db) { return inbox::Find(db, message_id); });
   }
   absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) override {
-    return OnReader([&](Db& db) { return ReadTimeline(db, referral_id); });
+    return OnReader([&](Db& db) { return Revealed(db, ring_, ReadTimeline(db, referral_id)); });
+  }
+  absl::StatusOr<std::vector<std::string>> DueForErasure(v1::ReferralState state,
+                                                         absl::Time reached_by,
+                                                         int limit) override {
+    return OnReader([&](Db& db) { return keys::DueForErasure(db, state, reached_by, limit); });
   }
   absl::StatusOr<AuditCheck> VerifyAuditChain() override {
     return OnReader([&](Db& db) -> absl::StatusOr<AuditCheck> {
       // One read transaction: the walk and the head come from one snapshot.
       RETURN_IF_ERROR(db.Exec("BEGIN", "begin audit read"));
-      absl::StatusOr<AuditCheck> check = WalkAuditChain(db);
+      absl::StatusOr<AuditCheck> check = WalkAuditChain(db, ring_);
       (void)db.Exec("COMMIT", "end audit read");
       return check;
     });
@@ -341,6 +399,7 @@ class StoreImpl final : public Store {
 
   const StoreOptions options_;
   const Clock& clock_;
+  const keys::KeyRing ring_;
   std::unique_ptr<WriteQueue> writes_;  // set by Init, then never changed
 
   absl::Mutex read_mu_;

@@ -46,7 +46,10 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
+#include "crypto/sealing.h"
+#include "mir/v1/envelope.pb.h"
 #include "mir/v1/referral.pb.h"
+#include "mir/v1/referrals.pb.h"
 #include "mir/v1/status_change.pb.h"
 
 namespace mir::storage {
@@ -64,6 +67,42 @@ struct StoreOptions {
   // negatively, and one that may close it positively. Wrong: the real NVN's
   // closures are refused and another node's accepted.
   std::string national_node = "nvn";
+  // The node's key-encryption key (not owned; must outlive the Store): wraps
+  // every referral key at rest, and the keys that seal at rest the envelopes
+  // written before schema version 9 (which carried personal fields in
+  // clear). Required to store or read keys, and to migrate a database
+  // holding envelopes from before version 9. Null: Open refuses
+  // (FAILED_PRECONDITION) a store that holds keys, and a migration with
+  // envelopes to seal.
+  const KeyEncryptionKey* kek = nullptr;
+  // Earlier KEKs, still able to unwrap what they wrapped; Open rewraps every
+  // such key under `kek` in one transaction (KEK rotation: docs/STORAGE.md,
+  // "KEK rotation"). A key wrapped under a KEK that is neither `kek` nor
+  // listed here makes Open fail (FAILED_PRECONDITION naming its id). Once
+  // an Open has succeeded with the new `kek`, the old ones are no longer
+  // needed.
+  std::vector<const KeyEncryptionKey*> previous_keks;
+};
+
+// Why a referral's personal data was erased here (mir.v1.ErasureCause).
+struct ErasureRecord {
+  absl::Time at;
+  v1::ErasureCause cause = v1::ERASURE_CAUSE_UNSPECIFIED;
+  std::string by;      // operator identity URI, or the node's
+  std::string reason;  // operator's reason; empty otherwise. No personal data.
+};
+
+struct LegalHoldRecord {
+  absl::Time since;
+  std::string by;
+  std::string reason;
+};
+
+// A node's answer to the origin's purge order (an ERASURE_CONFIRMATION).
+struct ErasureAnswerRecord {
+  std::string node;
+  v1::ErasureOutcome outcome = v1::ERASURE_OUTCOME_UNSPECIFIED;
+  absl::Time at;
 };
 
 // Metadata of a referral, from its REFERRAL envelope. No personal fields.
@@ -82,10 +121,15 @@ struct Event {
   std::string sender_node;  // node whose stream this event belongs to
   uint64_t sequence = 0;    // per (referral_id, sender_node), from 1, no gaps
   v1::ReferralState to_state = v1::REFERRAL_STATE_UNSPECIFIED;
-  Identity actor;                        // who made the transition
-  absl::Time at;                         // when the actor made it (envelope created_at)
-  std::string reason;                    // reason code name and short text; never personal data
-  std::string envelope;                  // the exact signed envelope bytes that carry it
+  Identity actor;      // who made the transition
+  absl::Time at;       // when the actor made it (envelope created_at)
+  std::string reason;  // reason code name and short text; never personal data
+  // The exact signed envelope bytes that carry it. Read back (Timeline, a
+  // held event released by ApplyEvent) as given, except an envelope stored
+  // before schema version 9 whose referral was then erased here: empty, as
+  // its at-rest key is destroyed (docs/STORAGE.md, "Envelopes from before
+  // version 9"). Callers must cope with an empty envelope.
+  std::string envelope;
   std::optional<ReferralMeta> referral;  // required with to_state SUBMITTED
 
   // Routing on by the national node (a SUBMITTED naming a new destination).
@@ -103,7 +147,9 @@ struct ReferralRecord {
   v1::ReferralState state = v1::REFERRAL_STATE_UNSPECIFIED;
   absl::Time created_at;
   absl::Time updated_at;
-  std::string referral_envelope;  // the REFERRAL envelope bytes
+  // The REFERRAL envelope bytes; empty when stored before schema version 9
+  // and erased here since (see Event::envelope).
+  std::string referral_envelope;
 };
 
 // How many early (out-of-order) events one sender may have held on one
@@ -155,6 +201,9 @@ struct OutboxEntry {
   // none (and for rows queued before schema version 4).
   std::string referral_id;
   std::string peer;
+  // The bytes to send; empty when queued before schema version 9 and its
+  // referral was erased here since (see Event::envelope): such an entry
+  // cannot be sent any more.
   std::string envelope;
   // The urgency of the referral the envelope is about, as this node knew it
   // when it was queued (Txn::Enqueue); ORDINARY when it knew none.
@@ -217,6 +266,22 @@ class ReadTxn {
   // Where every sender's stream on `referral_id` stands here (last sequence).
   virtual absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
       const std::string& referral_id) = 0;
+
+  // --- Key custody (docs/STORAGE.md, "Key custody and erasure") ---
+  // The referral key named `key_id` (ReferralKeyId), unwrapped with the KEK;
+  // nullopt if this node does not hold it (never had it, or erased).
+  // FAILED_PRECONDITION without a KEK, or naming the KEK of a row wrapped
+  // under one not configured; DATA_LOSS SEALED_TAMPERED if the row does not
+  // unwrap (altered).
+  virtual absl::StatusOr<std::optional<SecretKey>> GetReferralKey(const std::string& referral_id,
+                                                                  const std::string& key_id) = 0;
+  virtual absl::StatusOr<std::optional<ErasureRecord>> GetErasure(
+      const std::string& referral_id) = 0;
+  virtual absl::StatusOr<std::optional<LegalHoldRecord>> GetLegalHold(
+      const std::string& referral_id) = 0;
+  // Answers to this node's purge order, in the order they arrived.
+  virtual absl::StatusOr<std::vector<ErasureAnswerRecord>> ErasureAnswers(
+      const std::string& referral_id) = 0;
 };
 
 // The operations available inside one write transaction (Store::Transact):
@@ -253,6 +318,32 @@ class Txn : public ReadTxn {
   virtual absl::Status GrantPartnerAccess(const std::string& referral_id,
                                           const std::string& partner) = 0;
 
+  // Keeps `key` (wrapped under the KEK) as a key of `referral_id` (the
+  // referral need not be known yet: a key release may arrive first).
+  // Idempotent per (referral, key id). FAILED_PRECONDITION ERASED if the
+  // referral was erased here: an erased referral takes no new key;
+  // FAILED_PRECONDITION without a KEK; INVALID_ARGUMENT INVALID_FIELD for
+  // a key that is not 32 bytes or an id of 0 or more than 128 bytes.
+  virtual absl::Status PutReferralKey(const std::string& referral_id, const SecretKey& key) = 0;
+  // Crypto-erasure: destroys every key of `referral_id` here (and the keys
+  // of its envelopes sealed at rest), and records why. FAILED_PRECONDITION
+  // LEGAL_HOLD under a hold. Erasing twice keeps the first record (OK, even
+  // under a hold set since). INVALID_ARGUMENT without a cause. After the
+  // transaction commits, the WAL is checkpointed and truncated, so that the
+  // destroyed bytes leave the files (secure_delete zeroes them in the pages):
+  // docs/STORAGE.md, "Key custody and erasure".
+  virtual absl::Status EraseReferral(const std::string& referral_id,
+                                     const ErasureRecord& record) = 0;
+  // Sets (a record, replacing one already there) or lifts (nullopt) a legal
+  // hold. Idempotent.
+  virtual absl::Status SetLegalHold(const std::string& referral_id,
+                                    const std::optional<LegalHoldRecord>& hold) = 0;
+  // One answer per node: a later one replaces it (HELD, then DONE once the
+  // hold is lifted), keeping the node's place in the arrival order.
+  // INVALID_ARGUMENT for an invalid node id or an unspecified outcome.
+  virtual absl::Status RecordErasureAnswer(const std::string& referral_id,
+                                           const ErasureAnswerRecord& answer) = 0;
+
   // The Store's clock, read once per call (for receipts and inbox times).
   virtual absl::Time Now() const = 0;
 
@@ -267,8 +358,11 @@ class Store {
  public:
   // Opens (creating or migrating) the database. Refuses a file whose
   // user_version is newer than this build knows (FAILED_PRECONDITION), and a
-  // file that fails `PRAGMA quick_check` (DATA_LOSS). `clock` (not owned)
-  // stamps events, inbox and outbox rows; it must outlive the Store.
+  // file that fails `PRAGMA quick_check` (DATA_LOSS). Then rewraps under
+  // `options.kek` every key wrapped under a previous KEK; FAILED_PRECONDITION
+  // for keys under a KEK not configured, or with no KEK (StoreOptions::kek).
+  // `clock` (not owned) stamps events, inbox and outbox rows; it must
+  // outlive the Store.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                                      const Clock* clock);
   virtual ~Store() = default;
@@ -358,6 +452,14 @@ class Store {
       const std::string& message_id) = 0;
   // Applied events of one referral, in the order they were applied.
   virtual absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) = 0;
+  // Referrals that reached `state` (terminal) at or before `reached_by`, not
+  // erased and not under a legal hold: what a retention policy erases.
+  // Oldest first, then by id; `limit` <= 0: all. INVALID_ARGUMENT for a state
+  // that is not terminal (only there is updated_at when it was reached).
+  // Reads only the referrals not erased (a partial index).
+  virtual absl::StatusOr<std::vector<std::string>> DueForErasure(v1::ReferralState state,
+                                                                 absl::Time reached_by,
+                                                                 int limit) = 0;
 
   // Walks the hash chain of the events table in one snapshot and reports the
   // first broken link (docs/STORAGE.md, "Audit chain").

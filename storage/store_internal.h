@@ -20,6 +20,8 @@ extern const char kReferralsInStateSql[];
 extern const char kReferralKeysInStateSql[];
 // The statement of Store::EmergenciesAwaitingAck.
 extern const char kAwaitingAckSql[];
+// The statement of Store::DueForErasure.
+extern const char kDueForErasureSql[];
 
 }  // namespace mir::storage
 

@@ -20,6 +20,7 @@ namespace mir::storage {
 namespace {
 
 using ::mir::testing::NewTempDir;
+using ::mir::testing::StatusIs;
 using ::mir::testing::StatusIsReason;
 using ::testing::HasSubstr;
 using namespace ::mir::storage::testing;  // NOLINT: event builders
@@ -49,6 +50,11 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {9,
+       "DROP INDEX referrals_retention; ALTER TABLE referrals DROP COLUMN erased_at_us; "
+       "ALTER TABLE held_events DROP COLUMN envelope_sha256; "
+       "DROP TABLE referral_keys; DROP TABLE erasures; DROP TABLE legal_holds; "
+       "DROP TABLE erasure_answers; "},
       {8, "DROP INDEX referrals_awaiting_ack; "},
       {7,
        "DROP INDEX outbox_due; "
@@ -79,8 +85,8 @@ std::string UndoTo(int version) {
   return absl::StrCat(sql, "PRAGMA user_version = ", version, ";");
 }
 
-// Versions 8 and 7 undone: what the tests of older steps start from.
-std::string UndoVersions8And7() { return Undo().at(8) + Undo().at(7); }
+// Versions 9 to 7 undone: what the tests of older steps start from.
+std::string UndoVersions9To7() { return Undo().at(9) + Undo().at(8) + Undo().at(7); }
 
 // The detail column of `sql`'s EXPLAIN QUERY PLAN, one line per step.
 std::string PlanOf(sqlite3* db, const std::string& sql) {
@@ -102,14 +108,18 @@ class MigrationTest : public ::testing::Test {
  protected:
   void SetUp() override { path_ = NewTempDir() + "/node.db"; }
 
-  absl::StatusOr<std::unique_ptr<Store>> Open() {
+  // With the node's KEK, which a file from before version 9 holding
+  // envelopes needs (they are sealed at rest as it is migrated).
+  absl::StatusOr<std::unique_ptr<Store>> Open(bool with_kek = true) {
     StoreOptions o;
     o.path = path_;
+    if (with_kek) o.kek = &kek_;
     return Store::Open(o, &clock_);
   }
 
   std::string path_;
   FakeClock clock_{kT0};
+  KeyEncryptionKey kek_ = TestKek();
 };
 
 TEST_F(MigrationTest, VersionOneFileIsUpgradedInPlaceKeepingItsData) {
@@ -242,7 +252,7 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(
         Exec(raw.get(),
-             absl::StrCat(UndoVersions8And7(),
+             absl::StrCat(UndoVersions9To7(),
                           "DROP INDEX referrals_by_state_recent; "
                           "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
                           // and version 6's step
@@ -307,7 +317,7 @@ TEST_F(MigrationTest, VersionFiveFileLosesTheUnusedIndexesAndListsDeadLetters) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions8And7(),
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions9To7(),
                                            "DROP INDEX outbox_dead; "
                                            "CREATE INDEX events_by_message ON events(message_id); "
                                            "CREATE INDEX outbox_by_state ON outbox(state, id); "
@@ -357,7 +367,7 @@ TEST_F(MigrationTest, FailedVersionFiveStepLeavesVersionFour) {
   {
     RawDb raw = OpenRaw(path_);
     // Version 4 as above, plus a stray table holding the name version 5 wants.
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions8And7(),
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions9To7(),
                                            "DROP INDEX referrals_by_state_recent; "
                                            "CREATE INDEX referrals_by_state ON referrals(state, "
                                            "updated_at_us); "
@@ -394,7 +404,7 @@ TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions8And7(), "PRAGMA user_version = 6;")), "");
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions9To7(), "PRAGMA user_version = 6;")), "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
@@ -463,6 +473,270 @@ TEST_P(EveryEarlierVersionTest, UpgradesToTheLatestAndListsEmergenciesByIndex) {
   // The whole plan: one walk of the partial index, no sort.
   EXPECT_EQ(PlanOf(raw.get(), kAwaitingAckSql),
             "SCAN referrals USING INDEX referrals_awaiting_ack");
+}
+
+// The person code every old envelope below carries in clear.
+constexpr char kPersonCode[] = "RSSMRA80A01H501U";
+
+// Envelope bytes as a node before version 9 stored them: personal fields in
+// clear. (Storage never parses them; they start as a serialized Envelope.)
+std::string ClearEnvelope(const std::string& what) {
+  return absl::StrCat("\x0a\x20", what, "|person_code=", kPersonCode, "|notes=in clear");
+}
+
+// Envelope bytes by message id.
+template <typename Entries>
+std::map<std::string, std::string> EnvelopesOf(const Entries& entries) {
+  std::map<std::string, std::string> out;
+  for (const OutboxEntry& e : entries) out[e.message_id] = e.envelope;
+  return out;
+}
+
+// Version 9 seals at rest every envelope stored before it, which carried
+// personal fields in clear. From every earlier version: without the KEK the
+// file is refused and left alone; with it, the person code is afterwards in
+// no byte of the files, every read gives the original bytes back and the
+// audit chain verifies; a held event released later comes out whole; and
+// erasing a referral empties its old envelopes while the chain still
+// verifies.
+TEST_P(EveryEarlierVersionTest, SealsEveryStoredEnvelopeAtRest) {
+  const int version = GetParam();
+  Event alpha = Submitted("alpha");
+  alpha.envelope = ClearEnvelope("alpha submitted");
+  Event alpha_received = Changed("alpha", NodeOf("lombardia"), 1, RECEIVED);
+  alpha_received.envelope = ClearEnvelope("alpha received");
+  // Lombardia's third event before its second: held.
+  Event alpha_early =
+      Changed("alpha", Operator("lombardia"), 3, INFO_REQUESTED, kT0 + absl::Minutes(3));
+  alpha_early.envelope = ClearEnvelope("alpha info requested");
+  Event beta = Submitted("beta");
+  beta.envelope = ClearEnvelope("beta submitted");
+  OutgoingEnvelope alpha_out = OutgoingAbout("alpha/out", "alpha");
+  alpha_out.envelope = ClearEnvelope("alpha out");
+  OutgoingEnvelope beta_out = OutgoingAbout("beta/out", "beta");
+  beta_out.envelope = ClearEnvelope("beta out");
+  OutgoingEnvelope loose = Outgoing("loose/out");  // about no referral
+  loose.envelope = ClearEnvelope("loose out");
+  const std::map<std::string, std::string> outbox = {{"alpha/out", alpha_out.envelope},
+                                                     {"beta/out", beta_out.envelope},
+                                                     {"loose/out", loose.envelope}};
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    Store& store = **opened;
+    ASSERT_OK(store.RecordAndEnqueue(alpha, {alpha_out, loose}));
+    ASSERT_OK(store.RecordAndEnqueue(alpha_received, {}));
+    absl::StatusOr<ApplyResult> held = store.RecordAndEnqueue(alpha_early, {});
+    ASSERT_OK(held);
+    ASSERT_EQ(held->outcome, ApplyOutcome::kHeld);
+    ASSERT_OK(store.RecordAndEnqueue(beta, {beta_out}));
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+  }
+  ASSERT_NE(FileContaining(path_, kPersonCode), "");  // in clear before
+
+  const absl::Status refused = Open(/*with_kek=*/false).status();
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(refused.message(), HasSubstr("privacy.keyEncryptionKey"));
+  {
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), std::to_string(version));
+  }
+
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(FileContaining(path_, kPersonCode), "");
+  {
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryInt(raw.get(),
+                       "SELECT COUNT(*) FROM events WHERE "
+                       "hex(substr(envelope, 1, 7)) = '004D4952415231'"),
+              3);
+  }
+
+  // Every read gives the original bytes back.
+  absl::StatusOr<std::optional<ReferralRecord>> referral = store.GetReferral("alpha");
+  ASSERT_OK(referral);
+  ASSERT_TRUE(referral->has_value());
+  EXPECT_EQ((*referral)->referral_envelope, alpha.envelope);
+  absl::StatusOr<std::vector<ReferralRecord>> listed = store.ListReferrals(0);
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  for (const ReferralRecord& r : *listed) {
+    EXPECT_EQ(r.referral_envelope, r.meta.referral_id == "alpha" ? alpha.envelope : beta.envelope);
+  }
+  absl::StatusOr<std::vector<Event>> timeline = store.Timeline("alpha");
+  ASSERT_OK(timeline);
+  ASSERT_EQ(timeline->size(), 2u);
+  EXPECT_EQ((*timeline)[0].envelope, alpha.envelope);
+  EXPECT_EQ((*timeline)[1].envelope, alpha_received.envelope);
+  absl::StatusOr<std::optional<OutboxEntry>> found = store.FindOutbox("loose/out");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->envelope, loose.envelope);
+  absl::StatusOr<std::vector<OutboxEntry>> entries = store.ListOutbox(std::nullopt, 0);
+  ASSERT_OK(entries);
+  EXPECT_EQ(EnvelopesOf(*entries), outbox);
+  entries = store.DuePending("lombardia", absl::InfiniteFuture(), 0);
+  ASSERT_OK(entries);
+  EXPECT_EQ(EnvelopesOf(*entries), outbox);
+  ASSERT_OK(store.Read([&](ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> r, txn.GetReferral("beta"));
+    EXPECT_EQ(r.value_or(ReferralRecord{}).referral_envelope, beta.envelope);
+    ASSIGN_OR_RETURN(std::optional<OutboxEntry> o, txn.FindOutbox("alpha/out"));
+    EXPECT_EQ(o.value_or(OutboxEntry{}).envelope, alpha_out.envelope);
+    return absl::OkStatus();
+  }));
+  // The same message queued again is a repeat, not a conflict.
+  EXPECT_THAT(MIR_STATUS(store.Transact([&](Txn& txn) { return txn.Enqueue(alpha_out); })),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::ERROR_REASON_UNSPECIFIED));
+  absl::StatusOr<AuditCheck> audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, 3);
+
+  // The held event, released by its predecessor, comes out as it went in.
+  const Event alpha_evaluated =
+      Changed("alpha", Operator("lombardia"), 2, UNDER_EVALUATION, kT0 + absl::Minutes(2));
+  absl::StatusOr<ApplyResult> released = store.RecordAndEnqueue(alpha_evaluated, {});
+  ASSERT_OK(released);
+  ASSERT_EQ(released->applied.size(), 2u);
+  EXPECT_EQ(released->applied[1].envelope, alpha_early.envelope);
+  timeline = store.Timeline("alpha");
+  ASSERT_OK(timeline);
+  ASSERT_EQ(timeline->size(), 4u);
+  EXPECT_EQ((*timeline)[3].envelope, alpha_early.envelope);
+  {
+    // New envelopes are stored as given (their personal fields are sealed
+    // by their author); the released one stays sealed at rest.
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryBlob(raw.get(),
+                        "SELECT envelope FROM events WHERE message_id = "
+                        "'alpha/lombardia/2'"),
+              alpha_evaluated.envelope);
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT hex(substr(envelope, 1, 7)) FROM events WHERE "
+                        "message_id = 'alpha/lombardia/3'"),
+              "004D4952415231");
+  }
+  audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, 5);
+
+  // Erasing beta: its old envelopes read back empty, alpha's are untouched,
+  // and the chain still verifies (the stored hashes stand in).
+  ASSERT_OK(store.Transact([](Txn& txn) {
+    return txn.EraseReferral("beta", ErasureRecord{kT0, v1::ERASURE_BY_OPERATOR,
+                                                   "mir://toscana/operator/anna", "asked"});
+  }));
+  referral = store.GetReferral("beta");
+  ASSERT_OK(referral);
+  ASSERT_TRUE(referral->has_value());
+  EXPECT_EQ((*referral)->referral_envelope, "");
+  timeline = store.Timeline("beta");
+  ASSERT_OK(timeline);
+  ASSERT_EQ(timeline->size(), 1u);
+  EXPECT_EQ((*timeline)[0].envelope, "");
+  found = store.FindOutbox("beta/out");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  // Outbox rows from before version 4 do not name their referral: they were
+  // sealed under a key of their own, which erasing the referral leaves.
+  EXPECT_EQ((*found)->envelope, version >= 4 ? "" : beta_out.envelope);
+  referral = store.GetReferral("alpha");
+  ASSERT_OK(referral);
+  EXPECT_EQ(referral->value_or(ReferralRecord{}).referral_envelope, alpha.envelope);
+  audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  EXPECT_EQ(audit->rows_checked, 5);
+
+  opened->reset();
+  EXPECT_EQ(FileContaining(path_, kPersonCode), "");
+  auto reopened = Open();
+  ASSERT_OK(reopened);
+  audit = (*reopened)->VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+}
+
+// The audit chain opens envelopes sealed at rest to check their hash: one
+// altered, or one whose key was removed without an erasure, is a broken row
+// (tampering_test's shape).
+TEST_F(MigrationTest, AlteredSealedEnvelopesBreakTheAuditChain) {
+  struct Case {
+    std::string name;
+    std::string sql;  // run with sqlite3 on the migrated version-1 file
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {"sealed envelope altered",
+       "UPDATE events SET envelope = substr(envelope, 1, length(envelope) - 1) || x'00' "
+       "WHERE id = 2",
+       "event row 2 was modified: an envelope of old-ref sealed at rest does not open"},
+      {"sealed envelope swapped for another row's",
+       "UPDATE events SET envelope = (SELECT envelope FROM events WHERE id = 1) WHERE id = 2",
+       "event row 2 was modified: its envelope does not match its hash"},
+      {"key deleted without an erasure", "DELETE FROM referral_keys",
+       "event row 1 was modified: the key of an envelope of old-ref sealed at rest is missing"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    path_ = NewTempDir() + "/node.db";
+    {
+      RawDb raw = OpenRaw(path_);
+      ASSERT_EQ(Exec(raw.get(), kV1Schema), "");
+      ASSERT_EQ(Exec(raw.get(), kV1Data), "");
+    }
+    ASSERT_OK(Open());  // migrates, then closes
+    {
+      RawDb raw = OpenRaw(path_);
+      ASSERT_EQ(Exec(raw.get(), "DROP TRIGGER events_no_update; " + c.sql), "");
+    }
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    absl::StatusOr<AuditCheck> audit = (*opened)->VerifyAuditChain();
+    ASSERT_OK(audit);
+    EXPECT_FALSE(audit->ok);
+    EXPECT_THAT(audit->problem, HasSubstr(c.problem));
+  }
+}
+
+// A file from before version 9 holding no envelope needs no KEK.
+TEST_F(MigrationTest, OldFileWithoutEnvelopesNeedsNoKek) {
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), kV1Schema), "");
+    ASSERT_EQ(Exec(raw.get(), "PRAGMA user_version = 1"), "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open(/*with_kek=*/false);
+  ASSERT_OK(opened);
+  EXPECT_EQ(*PragmaForTesting(**opened, "user_version"), absl::StrCat(kSchemaVersion));
+}
+
+// Sealing is part of the one migration transaction: a version-9 step that
+// fails (a stray table holding a name it creates) leaves version 1 as it
+// was, its envelopes in clear and no key.
+TEST_F(MigrationTest, FailedVersionNineStepLeavesTheOldVersionUntouched) {
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), kV1Schema), "");
+    ASSERT_EQ(Exec(raw.get(), kV1Data), "");
+    ASSERT_EQ(Exec(raw.get(), "CREATE TABLE legal_holds (x)"), "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  EXPECT_FALSE(opened.ok());
+  EXPECT_THAT(opened.status().message(), HasSubstr("migration 9"));
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), "1");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT hex(envelope) FROM events WHERE id = 1"), "52454645");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT hex(referral_envelope) FROM referrals"), "52454645");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'referral_keys'"),
+            "0");
 }
 
 INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),

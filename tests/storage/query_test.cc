@@ -172,9 +172,12 @@ TEST_F(QueryTest, FilteredListsEqualABruteForceFilterOfAllRows) {
         if (pick(4) == 0) r.partners.insert(p);
       }
       ASSERT_EQ(
-          Exec(raw.get(), absl::StrCat("INSERT INTO referrals VALUES ('", r.id, "', '", r.origin,
-                                       "', '", r.destination, "', ", r.urgency, ", NULL, ", r.state,
-                                       ", ", r.updated, ", ", r.updated, ", x'00')")),
+          Exec(raw.get(),
+               absl::StrCat("INSERT INTO referrals (referral_id, origin_node, "
+                            "destination_node, urgency, ack_deadline_us, state, "
+                            "created_at_us, updated_at_us, referral_envelope) VALUES ('",
+                            r.id, "', '", r.origin, "', '", r.destination, "', ", r.urgency,
+                            ", NULL, ", r.state, ", ", r.updated, ", ", r.updated, ", x'00')")),
           "");
       for (const std::string& p : r.partners) {
         ASSERT_EQ(Exec(raw.get(), absl::StrCat("INSERT INTO partner_access VALUES ('", r.id, "', '",

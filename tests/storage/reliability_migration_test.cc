@@ -1,6 +1,7 @@
 // A crash during a schema migration (RELIABILITY.md). Opening a version-1
 // file holding 20 000 referrals migrates it in one transaction, backfilling
-// the audit chain row by row; a child process doing it is SIGKILLed just
+// the audit chain and sealing every envelope at rest (version 9) row by row;
+// a child process doing it is SIGKILLed just
 // before one of its writes, picked at random (mostly one of the migration's
 // WAL frames). After every kill the file is sound and at exactly one
 // version: version 1 untouched, or the latest, complete. Opened again, it
@@ -128,9 +129,16 @@ class KillAtWriteVfs {
   static inline int64_t kill_at_ = 0;
 };
 
+// The node's KEK: the migration seals the version-1 envelopes at rest.
+const KeyEncryptionKey& Kek() {
+  static const KeyEncryptionKey* const kKek = new KeyEncryptionKey(TestKek());
+  return *kKek;
+}
+
 absl::Status OpenAndClose(const std::string& path) {
   StoreOptions o;
   o.path = path;
+  o.kek = &Kek();
   o.vfs_name = KillAtWriteVfs::kName;
   FakeClock clock(kT0);
   return Store::Open(o, &clock).status();
@@ -196,10 +204,14 @@ TEST(MigrationCrashTest, KilledMidMigrationLeavesOneWholeVersion) {
       EXPECT_EQ(QueryInt(raw.get(), "SELECT count(*) FROM events"), kRows);
       const int64_t chained = QueryInt(
           raw.get(), "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'row_hash'");
+      const int64_t sealed = QueryInt(raw.get(),
+                                      "SELECT count(*) FROM events WHERE "
+                                      "hex(substr(envelope, 1, 7)) = '004D4952415231'");
       if (kill_at <= count.last_wal) {
         // Before the commit frame: version 1, none of version 2 in it.
         EXPECT_EQ(version, "1");
         EXPECT_EQ(chained, 0) << "version 1 with part of version 2 in it";
+        EXPECT_EQ(sealed, 0) << "version 1 with envelopes sealed by version 9";
         if (inside) {
           EXPECT_TRUE(wal_written) << "killed inside the migration with nothing in the WAL";
           killed_inside += wal_written;
@@ -208,10 +220,12 @@ TEST(MigrationCrashTest, KilledMidMigrationLeavesOneWholeVersion) {
         // In the checkpoint, after the commit.
         EXPECT_EQ(version, std::to_string(kSchemaVersion));
         EXPECT_EQ(chained, 1);
+        EXPECT_EQ(sealed, kRows);
       }
     }
     StoreOptions o;
     o.path = path;
+    o.kek = &Kek();
     FakeClock clock(kT0);
     auto store = Store::Open(o, &clock);
     ASSERT_OK(store);
@@ -221,7 +235,8 @@ TEST(MigrationCrashTest, KilledMidMigrationLeavesOneWholeVersion) {
     EXPECT_EQ(chain->rows_checked, kRows);
     auto referral = (*store)->GetReferral(absl::StrCat("ref-", kRows));
     ASSERT_OK(referral);
-    EXPECT_TRUE(referral->has_value());
+    ASSERT_TRUE(referral->has_value());
+    EXPECT_EQ((*referral)->referral_envelope.size(), 500u);  // sealed at rest, read back whole
   }
   EXPECT_GE(killed_inside, kRounds / 2);
   std::cout << killed_inside << " of " << kRounds << " kills landed inside the migration (an "

@@ -6,12 +6,17 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "crypto/identity.h"
+#include "crypto/sealing.h"
 #include "mir/v1/envelope.pb.h"
 #include "storage/store.h"
 
@@ -123,8 +128,42 @@ inline std::string QueryText(sqlite3* db, const std::string& sql) {
   return out;
 }
 
+// The first column of the first row of `sql` as raw bytes ("" if none).
+inline std::string QueryBlob(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  std::string out;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    const void* blob = sqlite3_column_blob(stmt, 0);
+    if (blob != nullptr) {
+      out.assign(static_cast<const char*>(blob),
+                 static_cast<size_t>(sqlite3_column_bytes(stmt, 0)));
+    }
+  }
+  sqlite3_finalize(stmt);
+  return out;
+}
+
 inline int64_t QueryInt(sqlite3* db, const std::string& sql) {
   return std::stoll(QueryText(db, sql));
+}
+
+// A key-encryption key of 32 bytes `fill` (tests only; a node's comes from
+// its 0600 key file).
+inline KeyEncryptionKey TestKek(char fill = 'k') {
+  absl::StatusOr<KeyEncryptionKey> kek = KeyEncryptionKey::FromBytes(std::string(32, fill));
+  return *std::move(kek);  // FromBytes refuses only another length
+}
+
+// The first of the database file at `path` and its -wal and -shm files
+// (a missing one counts as empty) whose bytes contain `needle`; "" if none.
+inline std::string FileContaining(const std::string& path, absl::string_view needle) {
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle.data(), 0, needle.size()) != std::string::npos) return file;
+  }
+  return "";
 }
 
 }  // namespace mir::storage::testing
