@@ -63,6 +63,10 @@ Network Network::Make(const Pki& pki, const std::string& dir, int in_flight_per_
     o.ca_certificate = pki.Path("ca.crt");
     o.node_certificate = pki.Path(absl::StrCat(node, "/node.crt"));
     o.node_key = pki.Path(absl::StrCat(node, "/node.key"));
+    o.encryption_keys = {
+        {pki.Path(absl::StrCat(node, "/enc.key")), pki.Path(absl::StrCat(node, "/enc.crt"))}};
+    o.encryption_certificates_dir = pki.Path("enc");
+    o.key_encryption_key = pki.Path(absl::StrCat(node, "/kek.hex"));
     o.relays = {"nvn"};
     if (in_flight_per_peer > 0) o.in_flight_per_peer = in_flight_per_peer;
     n.options[node] = o;
@@ -93,6 +97,10 @@ absl::StatusOr<std::string> Network::WriteConfig(const std::string& node) const 
       "\",\n  \"nodeKey\": \"", o.node_key, "\",\n  \"peers\": ", quoted_map(o.peers),
       ",\n  \"routes\": ", quoted_map(o.routes),
       ",\n  \"relays\": [\"nvn\"],\n  \"relay\": ", o.relay ? "true" : "false",
+      ",\n  \"privacy\": {\"encryptionKeys\": [{\"key\": \"", o.encryption_keys[0].key,
+      "\", \"certificate\": \"", o.encryption_keys[0].certificate,
+      "\"}], \"encryptionCertificatesDir\": \"", o.encryption_certificates_dir,
+      "\", \"keyEncryptionKey\": \"", o.key_encryption_key, "\"}",
       o.in_flight_per_peer == broker::BrokerOptions().in_flight_per_peer
           ? std::string()
           : absl::StrCat(",\n  \"delivery\": {\"inFlightPerPeer\": ", o.in_flight_per_peer, "}"),

@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
+#include "crypto/sealed_referral.h"
 #include "crypto/signer.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/referrals.grpc.pb.h"
@@ -90,6 +91,7 @@ void StartSubmission(OperatorClient& client, int lane, SubmitPath path,
       return;
     }
     for (std::string& e : *envelopes) call->submit_request.add_envelopes(std::move(e));
+    call->submit_request.set_referral_key(BenchReferralKey(referral_id));
     call->submit_context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
     stub.async()->Submit(&call->submit_context, &call->submit_request, &call->submit_response,
                          [call](grpc::Status status) {
@@ -270,9 +272,22 @@ std::string ReferralBody(const std::string& referral_id, const std::string& dest
   r.mutable_consent()->set_given(true);
   r.mutable_consent()->set_method(v1::CONSENT_WRITTEN);
   const size_t base = r.ByteSizeLong();
-  // notes: 2-byte tag, 2-byte length for 128..16383 characters.
-  if (body_bytes > base + 4 + 128) r.set_notes(std::string(body_bytes - base - 4, 'n'));
+  // notes: 2-byte tag, 2-byte length for 128..16383 characters; sealing
+  // adds a key id, a nonce and a tag (about 66 bytes with their framing).
+  constexpr size_t kSealing = 66;
+  if (body_bytes > base + 4 + kSealing + 128) {
+    r.set_notes(std::string(body_bytes - base - 4 - kSealing, 'n'));
+  }
+  // Empty id: a body for mirctl's client, which seals it itself.
+  if (!referral_id.empty()) {
+    absl::Status sealed = SealReferral(r, SecretKey(BenchReferralKey(referral_id)));
+    if (!sealed.ok()) return "";
+  }
   return r.SerializeAsString();
+}
+
+std::string BenchReferralKey(const std::string& referral_id) {
+  return Sha256(absl::StrCat("mir bench referral key:", referral_id));
 }
 
 // --- RunningNetwork ---
@@ -448,7 +463,11 @@ absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, in
           h.set_sequence(1);
           auto bytes = (*op)->SignEnvelope(h, ReferralBody(h.referral_id(), "nvn"));
           absl::Status s = bytes.status();
-          if (s.ok()) s = (*node)->Submit((*op)->identity(), *bytes).status();
+          if (s.ok()) {
+            s = (*node)
+                    ->Submit((*op)->identity(), *bytes, BenchReferralKey(h.referral_id()))
+                    .status();
+          }
           if (!s.ok()) {
             absl::MutexLock lock(&mu);
             if (first_error.ok()) first_error = s;

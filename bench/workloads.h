@@ -16,9 +16,14 @@
 namespace mir::bench {
 
 // A fictional referral from toscana to `destination` whose serialized body
-// is `body_bytes` long (the notes field is padded).
+// is about `body_bytes` long (the notes field is padded), sealed under
+// BenchReferralKey(referral_id) (an empty id: left in clear, for mirctl's
+// client to seal).
 std::string ReferralBody(const std::string& referral_id, const std::string& destination,
                          size_t body_bytes = 1024);
+// The key a bench referral is sealed under: derived from its id, so the
+// submitter can hand it to Referrals.Submit. Bench only.
+std::string BenchReferralKey(const std::string& referral_id);
 
 // CPU and memory of the processes during one phase.
 struct PhaseCost {

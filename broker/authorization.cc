@@ -29,6 +29,8 @@ Audience AudienceOf(Action action) {
     case Action::kCirculate:
     case Action::kListDeadLetters:
     case Action::kRequeue:
+    case Action::kErase:
+    case Action::kLegalHold:
       return Audience::kOwnOperators;
     case Action::kRouteOn:
       return Audience::kNationalStaff;
@@ -62,6 +64,10 @@ const char* ActionName(Action action) {
       return "ListDeadLetters";
     case Action::kRequeue:
       return "Requeue";
+    case Action::kErase:
+      return "Erase";
+    case Action::kLegalHold:
+      return "SetLegalHold";
     case Action::kRouteOn:
       return "RouteOn";
   }

@@ -18,7 +18,9 @@
 //   kSubmit           IDM  IDM     yes    IDM        yes (*)   IDM
 //   kCirculate,
 //   kListDeadLetters,
-//   kRequeue          IDM  IDM     yes    IDM        ROLE      IDM
+//   kRequeue,
+//   kErase,
+//   kLegalHold        IDM  IDM     yes    IDM        ROLE      IDM
 //   kRouteOn          ROLE ROLE    yes at ROLE       ROLE      ROLE
 //                                  the national node
 //
@@ -53,6 +55,8 @@ enum class Action {
   kCirculate,
   kListDeadLetters,
   kRequeue,
+  kErase,
+  kLegalHold,
   kRouteOn,
 };
 

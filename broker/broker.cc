@@ -16,8 +16,9 @@
 namespace mir::broker {
 namespace {
 
-// DeliverRequest adds a field tag and a length to the envelope it carries.
-constexpr int kRequestOverheadBytes = 16;
+// DeliverRequest adds a field tag and a length to the envelope it carries;
+// SubmitRequest also a referral key (a tag, a length and 32 bytes).
+constexpr int kRequestOverheadBytes = 64;
 
 std::function<double()> MakeJitter() {
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
@@ -99,9 +100,17 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
 }
 
 void Broker::WatchDeadlines() {
+  absl::Time next_sweep = absl::InfinitePast();
   while (true) {
     deadlines_->Check();
     health_->Check();  // also when no call comes in
+    // The retention policy (docs/PRIVACY.md) rides on the same thread.
+    if (const absl::Time now = node_->clock()->Now(); now >= next_sweep) {
+      if (auto erased = node_->SweepRetention(); !erased.ok()) {
+        MIR_LOG(ERROR) << "retention sweep failed: " << erased.status().message();
+      }
+      next_sweep = now + node_->options().retention_sweep_interval;
+    }
     absl::MutexLock lock(&stop_mu_);
     auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(stop_mu_) { return stopping_; };
     if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping),

@@ -17,6 +17,15 @@ absl::optional<std::string> BrokerOptions::NextHop(const std::string& destinatio
   return absl::nullopt;
 }
 
+namespace {
+
+bool IsTerminalState(v1::ReferralState state) {
+  return state == v1::CLOSED_POSITIVE || state == v1::REJECTED || state == v1::CLOSED_NEGATIVE ||
+         state == v1::WITHDRAWN;
+}
+
+}  // namespace
+
 absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   BrokerOptions o;
   o.node_id = c.node_id();
@@ -48,6 +57,25 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   if (d.max_backoff_ms()) o.max_backoff = absl::Milliseconds(d.max_backoff_ms());
   if (d.dead_letter_after_s()) o.dead_letter_after = absl::Seconds(d.dead_letter_after_s());
   if (d.rpc_timeout_ms()) o.rpc_timeout = absl::Milliseconds(d.rpc_timeout_ms());
+  const Privacy& p = c.privacy();
+  for (const EncryptionKey& key : p.encryption_keys()) {
+    o.encryption_keys.push_back({key.key(), key.certificate()});
+  }
+  o.encryption_certificates_dir = p.encryption_certificates_dir();
+  o.key_encryption_key = p.key_encryption_key();
+  o.previous_key_encryption_keys.assign(p.previous_key_encryption_keys().begin(),
+                                        p.previous_key_encryption_keys().end());
+  for (const auto& [state_name, days] : p.retention_days()) {
+    v1::ReferralState state;
+    if (!v1::ReferralState_Parse(state_name, &state) || !IsTerminalState(state)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config field 'privacy.retention_days': '", state_name,
+                       "' is not a terminal state (CLOSED_POSITIVE, REJECTED, CLOSED_NEGATIVE, "
+                       "WITHDRAWN)"));
+    }
+    o.retention[state] = absl::Hours(24) * days;
+  }
+  if (p.retention_sweep_s()) o.retention_sweep_interval = absl::Seconds(p.retention_sweep_s());
   RETURN_IF_ERROR(Validate(o));
   return o;
 }
@@ -88,6 +116,18 @@ absl::Status Validate(const BrokerOptions& o) {
     return bad("limits.memory_quota_mib", "must be at least 16");
   }
   if (o.in_flight_per_peer < 1) return bad("delivery.in_flight_per_peer", "must be at least 1");
+  if (o.encryption_keys.empty()) {
+    return bad("privacy.encryption_keys", "needs at least one {key, certificate}");
+  }
+  for (const auto& key : o.encryption_keys) {
+    if (key.key.empty() || key.certificate.empty()) {
+      return bad("privacy.encryption_keys", "each entry needs key and certificate");
+    }
+  }
+  if (o.encryption_certificates_dir.empty()) {
+    return bad("privacy.encryption_certificates_dir", "is required");
+  }
+  if (o.key_encryption_key.empty()) return bad("privacy.key_encryption_key", "is required");
   return absl::OkStatus();
 }
 

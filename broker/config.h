@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "mir/broker/config.pb.h"
+#include "mir/v1/status_change.pb.h"
 
 namespace mir::broker {
 
@@ -69,6 +70,20 @@ struct BrokerOptions {
   // A sender with nothing due re-reads its outbox this often. Only a safety
   // net: every enqueue wakes the sender at once.
   absl::Duration outbox_poll_interval = absl::Seconds(30);
+
+  // Sealed fields and data at rest (config "privacy"; PROTOCOL.md §11,
+  // docs/PRIVACY.md). Key files; the first encryption key is the current one.
+  struct EncryptionKeyFiles {
+    std::string key, certificate;
+  };
+  std::vector<EncryptionKeyFiles> encryption_keys;
+  std::string encryption_certificates_dir;
+  std::string key_encryption_key;
+  std::vector<std::string> previous_key_encryption_keys;
+  // Terminal state -> how long after reaching it a referral's personal data
+  // is erased here. Absent: kept until an operator erases it.
+  std::map<v1::ReferralState, absl::Duration> retention;
+  absl::Duration retention_sweep_interval = absl::Hours(1);
 
   // SQLite VFS the store is opened with (storage::StoreOptions::vfs_name);
   // empty = the default. Only tests set it, to inject disk faults

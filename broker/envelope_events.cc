@@ -5,6 +5,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "crypto/identity.h"
+#include "crypto/sealed_referral.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/status_change.pb.h"
 
@@ -13,6 +14,8 @@ namespace {
 
 constexpr size_t kMaxNotes = 2000;
 constexpr size_t kMaxReasonText = 500;
+// The sealed fields with 2,000 characters of notes fit several times over.
+constexpr size_t kMaxSealedBytes = 32 * 1024;
 
 absl::Status BadBody(absl::string_view why) {
   return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY, why);
@@ -20,6 +23,17 @@ absl::Status BadBody(absl::string_view why) {
 absl::Status BadField(absl::string_view field, absl::string_view why) {
   return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
                   absl::StrCat("field '", field, "' ", why));
+}
+
+// The shape of a sealed part; whether it opens is for the node that holds
+// its key (§11.2).
+absl::Status CheckSealedShape(absl::string_view field, const v1::Sealed& sealed) {
+  if (sealed.key_id().size() != kKeyIdBytes || sealed.nonce().size() != kSealNonceBytes ||
+      sealed.ciphertext().size() < 16 || sealed.ciphertext().size() > kMaxSealedBytes) {
+    return BadField(field, absl::StrCat("must have a 16-byte key_id, a 24-byte nonce and 16 to ",
+                                        kMaxSealedBytes, " bytes of ciphertext"));
+  }
+  return absl::OkStatus();
 }
 
 size_t Utf8Length(const std::string& s) {
@@ -61,8 +75,14 @@ absl::Status ReferralEvent(const v1::EnvelopeHeader& h, const std::string& body,
                     "consent was withdrawn (consent.withdrawn_at is set)");
   }
   if (referral.urgency() == v1::URGENCY_UNSPECIFIED) return BadField("urgency", "is required");
-  if (Utf8Length(referral.notes()) > kMaxNotes) {
-    return BadField("notes", "is longer than 2,000 characters");
+  // The hub routes without reading: the special-category fields travel
+  // sealed, never in clear (PROTOCOL.md §11.1).
+  if (!referral.has_sealed()) {
+    return BadField("sealed", "is required: a referral's special-category fields travel sealed");
+  }
+  RETURN_IF_ERROR(CheckSealedShape("sealed", referral.sealed()));
+  if (std::vector<std::string> clear = SealedFieldsInClear(referral); !clear.empty()) {
+    return BadField(clear.front(), "must travel sealed (in `sealed`), not in clear");
   }
   storage::ReferralMeta meta = MetaOf(referral, referral.destination_node());
   if (referral.has_ack_deadline()) meta.ack_deadline = FromProtoTime(referral.ack_deadline());
@@ -88,6 +108,13 @@ absl::Status ForwardEvent(const v1::EnvelopeHeader& h, const v1::Forward& forwar
     return BadField("forward.referral_envelope", "must be this referral's REFERRAL envelope");
   }
   RETURN_IF_ERROR(CheckContentRules(referral));
+  // A referral made before sealed fields would carry them in clear through
+  // the hub's queues: it is not routed on (the origin submits it anew).
+  if (!referral.has_sealed() || !SealedFieldsInClear(referral).empty()) {
+    return BadField("forward.referral_envelope",
+                    "carries a referral with its special-category fields in clear (made before "
+                    "sealed fields): the origin must submit it again");
+  }
   event.referral = MetaOf(referral, forward.to_node());
   event.referral_envelope = forward.referral_envelope();
   for (const v1::StreamPosition& p : forward.streams()) {
@@ -106,6 +133,12 @@ absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& b
   }
   if (Utf8Length(change.reason_text()) > kMaxReasonText) {
     return BadField("reason_text", "is longer than 500 characters");
+  }
+  if (change.has_sealed()) {
+    RETURN_IF_ERROR(CheckSealedShape("sealed", change.sealed()));
+    if (!change.reason_text().empty()) {
+      return BadField("reason_text", "must be empty when the text travels sealed");
+    }
   }
   switch (change.to_state()) {
     case v1::REFERRAL_STATE_UNSPECIFIED:
@@ -145,7 +178,7 @@ absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& b
   const bool other_reason = change.rejection_reason() == v1::REJECTION_OTHER ||
                             change.closure_reason() == v1::CLOSURE_OTHER ||
                             change.withdrawal_reason() == v1::WITHDRAWAL_OTHER;
-  if (other_reason && change.reason_text().empty()) {
+  if (other_reason && change.reason_text().empty() && !change.has_sealed()) {
     return BadField("reason_text", "is required when the reason is OTHER");
   }
   if (!change.reason_text().empty()) {
@@ -157,6 +190,14 @@ absl::Status StatusChangeEvent(const v1::EnvelopeHeader& h, const std::string& b
 }
 
 }  // namespace
+
+absl::Status CheckOpenedReferral(const v1::Referral& opened) {
+  RETURN_IF_ERROR(CheckContentRules(opened));
+  if (Utf8Length(opened.notes()) > kMaxNotes) {
+    return BadField("notes", "is longer than 2,000 characters");
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verified,
                                                  const std::string& envelope_bytes,

@@ -24,6 +24,10 @@ absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verifie
                                                  const std::string& envelope_bytes,
                                                  const Verifier& verifier);
 
+// The rules only the node that opens a referral's sealed fields can check
+// (its origin, at Submit): content rules and the notes' length.
+absl::Status CheckOpenedReferral(const v1::Referral& opened);
+
 using ::mir::FromProtoTime;
 using ::mir::ToProtoTime;
 

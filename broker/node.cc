@@ -7,12 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/envelope_events.h"
+#include "broker/stored_bodies.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
+#include "crypto/sealed_referral.h"
 #include "storage/lifecycle.h"
 
 namespace mir::broker {
@@ -37,12 +39,14 @@ absl::Status BadAction(absl::string_view why) {
 }  // namespace
 
 Node::Node(BrokerOptions options, const Clock* clock, std::unique_ptr<Signer> signer,
-           std::unique_ptr<Verifier> verifier, std::unique_ptr<storage::Store> store)
+           std::unique_ptr<Verifier> verifier, std::unique_ptr<Keyring> keyring,
+           std::unique_ptr<storage::Store> store)
     : options_(std::move(options)),
       authorization_(options_.node_id, options_.national_node, options_.relays),
       clock_(clock),
       signer_(std::move(signer)),
       verifier_(std::move(verifier)),
+      keyring_(std::move(keyring)),
       store_(std::move(store)) {}
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
@@ -66,13 +70,16 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
     RETURN_IF_ERROR(MakePrivateDirectory(data_folder));
     RETURN_IF_ERROR(CheckPrivateDirectory(data_folder));
   }
+  ASSIGN_OR_RETURN(auto keyring, Keyring::Load(options, clock->Now()));
   storage::StoreOptions store_options;
   store_options.path = options.database_path;
   store_options.national_node = options.national_node;
   store_options.vfs_name = options.vfs_name;
+  store_options.kek = &keyring->kek();
+  store_options.previous_keks = keyring->previous_keks();
   ASSIGN_OR_RETURN(auto store, storage::Store::Open(store_options, clock));
-  return std::unique_ptr<Node>(
-      new Node(options, clock, std::move(signer), std::move(verifier), std::move(store)));
+  return std::unique_ptr<Node>(new Node(options, clock, std::move(signer), std::move(verifier),
+                                        std::move(keyring), std::move(store)));
 }
 
 void Node::Notify(const std::vector<std::string>& peers) const {
@@ -162,9 +169,15 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
   // Decide before the transaction what this envelope is for.
   std::optional<storage::Event> event;
   std::optional<std::string> forward_to;
+  std::optional<SecretKey> released_key;
+  const bool lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION;
   if (h.recipient_node() == options_.node_id) {
-    ASSIGN_OR_RETURN(event, EventFromEnvelope(verified, envelope_bytes, *verifier_));
-    SetAckDeadline(*event);
+    if (h.kind() == v1::KEY_RELEASE) {
+      ASSIGN_OR_RETURN(released_key, UnwrapKeyRelease(verified));
+    } else if (lifecycle) {
+      ASSIGN_OR_RETURN(event, EventFromEnvelope(verified, envelope_bytes, *verifier_));
+      SetAckDeadline(*event);
+    }
   } else {
     if (!options_.relay) {
       return MirError(absl::StatusCode::kInvalidArgument, v1::NOT_FOR_THIS_NODE,
@@ -175,6 +188,14 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
     if (!hop || *hop == peer.node) {
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", h.recipient_node()));
+    }
+    // A relay never queues special-category fields in clear (PROTOCOL.md §11.1).
+    v1::Referral carried;
+    if (h.kind() == v1::REFERRAL && carried.ParseFromString(verified.body) &&
+        (!carried.has_sealed() || !SealedFieldsInClear(carried).empty())) {
+      return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                      "a referral with special-category fields in clear is not relayed: they "
+                      "travel sealed");
     }
     forward_to = *hop;
   }
@@ -214,8 +235,11 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
       }
       RETURN_IF_ERROR(txn.Enqueue(relayed));
       woken.push_back(*forward_to);
-      return Observe(txn, verified, envelope_bytes, applied_events);
+      if (!lifecycle) return absl::OkStatus();
+      return Observe(txn, verified, envelope_bytes, applied_events, woken);
     }
+    if (released_key.has_value()) return AcceptKeyRelease(txn, verified, *released_key);
+    if (h.kind() == v1::ERASURE_CONFIRMATION) return AcceptErasureAnswer(txn, verified);
     ASSIGN_OR_RETURN(storage::ApplyResult applied, txn.ApplyEvent(*event));
     for (const storage::Event& e : applied.applied) {
       applied_events.push_back(e);
@@ -224,7 +248,7 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
         RETURN_IF_ERROR(AcknowledgeReceived(txn, e, woken, applied_events));
       }
     }
-    return absl::OkStatus();
+    return AfterApplied(txn, applied.applied, woken);
   });
   if (!status.ok()) {
     MIR_LOG(WARNING) << "refused message " << h.message_id() << " from " << peer.node << ": "
@@ -240,8 +264,8 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
 }
 
 absl::Status Node::Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
-                           const std::string& envelope_bytes,
-                           std::vector<storage::Event>& applied) {
+                           const std::string& envelope_bytes, std::vector<storage::Event>& applied,
+                           std::vector<std::string>& woken) {
   const std::string& referral_id = verified.header.referral_id();
   ASSIGN_OR_RETURN(auto known, txn.GetReferral(referral_id));
   if (!known.has_value()) return absl::OkStatus();  // a pure relay for this referral
@@ -249,11 +273,14 @@ absl::Status Node::Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
   absl::Status observed = event.status();
   if (observed.ok()) {
     SetAckDeadline(*event);
+    const size_t woken_before = woken.size();
     observed = txn.Atomically([&]() -> absl::Status {
       ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*event));
+      RETURN_IF_ERROR(AfterApplied(txn, result.applied, woken));
       applied.insert(applied.end(), result.applied.begin(), result.applied.end());
       return absl::OkStatus();
     });
+    if (!observed.ok()) woken.resize(woken_before);
   }
   if (!observed.ok()) {
     MIR_LOG(WARNING) << "relayed message " << verified.header.message_id()
@@ -351,14 +378,23 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
   std::optional<storage::ReferralRecord> referral;
   uint64_t sequence = 0;
   std::vector<std::pair<std::string, uint64_t>> streams;
+  std::optional<SecretKey> key;
   // Reads only: one snapshot on the read connection, no write lock.
   RETURN_IF_ERROR(store_->Read([&](storage::ReadTxn& txn) -> absl::Status {
     ASSIGN_OR_RETURN(referral, txn.GetReferral(referral_id));
     if (!referral.has_value()) return UnknownReferral(referral_id);
     ASSIGN_OR_RETURN(sequence, txn.NextSequence(referral_id, options_.node_id));
     ASSIGN_OR_RETURN(streams, txn.StreamPositions(referral_id));
+    // Staff seal their free text under the referral's key (§11.4). A
+    // partner gets it too: it never gets the referral's ciphertext (§10.7),
+    // and its texts are sealed like everyone's.
+    auto body = StoredReferral(referral->referral_envelope);
+    if (body.has_value() && body->has_sealed()) {
+      ASSIGN_OR_RETURN(key, txn.GetReferralKey(referral_id, body->sealed().key_id()));
+    }
     return absl::OkStatus();
   }));
+  if (key.has_value()) response.set_referral_key(key->bytes());
   if (!forward_to.empty() && !options_.NextHop(forward_to)) {
     return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                     absl::StrCat("no route to node ", forward_to));
@@ -419,7 +455,8 @@ absl::StatusOr<bool> AcceptedBefore(storage::Txn& txn,
 }  // namespace
 
 absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
-                                          const std::vector<std::string>& envelopes) {
+                                          const std::vector<std::string>& envelopes,
+                                          const std::string& referral_key) {
   RETURN_IF_ERROR(authorization_.Check(caller, Action::kSubmit));
   if (envelopes.empty() || envelopes.size() > kMaxEnvelopesPerAction) {
     return BadAction("an action is 1 to 4 signed envelopes, one per recipient");
@@ -458,6 +495,8 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
       return BadAction("a new referral is one envelope, addressed to its destination");
     }
     if (first.sequence() != 1) return BadAction("a new referral's sequence is 1");
+  } else if (!referral_key.empty()) {
+    return BadAction("referral_key goes with a new REFERRAL only");
   }
   const std::string& referral_id = first.referral_id();
   if (first.kind() != v1::REFERRAL) RETURN_IF_ERROR(CheckReferralAccess(caller, referral_id));
@@ -467,6 +506,22 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
     RETURN_IF_ERROR(authorization_.Check(caller, Action::kRouteOn));
   }
   SetAckDeadline(event);
+  // The key must open what it claims to: a referral whose sealed fields no
+  // one could read is refused here, not discovered at the destination.
+  std::optional<SecretKey> key;
+  if (first.kind() == v1::REFERRAL) {
+    if (referral_key.size() != kReferralKeyBytes) {
+      return BadAction(
+          "a new referral needs referral_key: the 32-byte key its sealed fields are sealed under");
+    }
+    key.emplace(referral_key);
+    v1::Referral body;
+    if (!body.ParseFromString(verified.front().body)) {
+      return BadAction("the referral body does not parse");
+    }
+    ASSIGN_OR_RETURN(v1::Referral opened, OpenReferral(body, *key));
+    RETURN_IF_ERROR(CheckOpenedReferral(opened));
+  }
   std::vector<std::string> hops;
   for (const VerifiedEnvelope& v : verified) {
     auto hop = options_.NextHop(v.header.recipient_node());
@@ -516,6 +571,15 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
       return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
                       "the action is out of sequence; prepare it again");
     }
+    if (key.has_value()) {
+      RETURN_IF_ERROR(txn.PutReferralKey(referral_id, *key));
+      // Addressed to the hub, the referral waits for its routing (§11.4).
+      const std::string& destination = event.referral->destination_node;
+      if (destination != options_.national_node) {
+        RETURN_IF_ERROR(ReleaseKey(txn, referral_id, *key, destination, woken));
+      }
+    }
+    RETURN_IF_ERROR(AfterApplied(txn, applied.applied, woken));
     for (size_t i = 0; i < verified.size(); ++i) {
       storage::OutgoingEnvelope out{verified[i].header.message_id(), hops[i], envelopes[i],
                                     referral_id, std::nullopt};
@@ -546,6 +610,287 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
   Notify(woken);
   Publish(applied.applied);
   return result;
+}
+
+// --- Sealed fields and erasure (PROTOCOL.md §11) ---
+
+bool Node::ReadsSealedFields(const storage::ReferralRecord& referral) const {
+  return referral.meta.origin_node == options_.node_id ||
+         (referral.meta.destination_node == options_.node_id &&
+          options_.node_id != options_.national_node);
+}
+
+absl::StatusOr<std::optional<SecretKey>> Node::ReferralKeyOf(
+    const storage::ReferralRecord& referral) {
+  auto body = StoredReferral(referral.referral_envelope);
+  if (!body.has_value() || !body->has_sealed()) return std::optional<SecretKey>();
+  std::optional<SecretKey> key;
+  RETURN_IF_ERROR(store_->Read([&](storage::ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(key, txn.GetReferralKey(referral.meta.referral_id, body->sealed().key_id()));
+    return absl::OkStatus();
+  }));
+  return key;
+}
+
+absl::Status Node::ReleaseKey(storage::Txn& txn, const std::string& referral_id,
+                              const SecretKey& key, const std::string& recipient,
+                              std::vector<std::string>& woken) {
+  ASSIGN_OR_RETURN(EncryptionCertificate cert, keyring_->CertificateFor(recipient, clock_->Now()));
+  ASSIGN_OR_RETURN(std::string wrapped, WrapToRecipient(key, cert.public_key));
+  auto hop = options_.NextHop(recipient);
+  if (!hop) {
+    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                    absl::StrCat("no route to node ", recipient));
+  }
+  v1::KeyRelease release;
+  release.set_referral_id(referral_id);
+  release.set_key_id(ReferralKeyId(key));
+  release.set_recipient_node(recipient);
+  release.set_recipient_key_id(cert.key_id);
+  release.set_wrapped_key(wrapped);
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::KEY_RELEASE);
+  header.set_recipient_node(recipient);
+  *header.mutable_created_at() = ToProtoTime(clock_->Now());
+  header.set_referral_id(referral_id);
+  ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, release.SerializeAsString()));
+  RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes, referral_id, std::nullopt}));
+  woken.push_back(*hop);
+  MIR_LOG(INFO) << "releasing the key of referral " << referral_id << " to " << recipient;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretKey> Node::UnwrapKeyRelease(const VerifiedEnvelope& verified) const {
+  v1::KeyRelease release;
+  if (!release.ParseFromString(verified.body)) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY,
+                    "KEY_RELEASE body does not parse");
+  }
+  if (release.referral_id() != verified.header.referral_id() ||
+      verified.header.referral_id().empty()) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY,
+                    "referral_id differs between header and body");
+  }
+  if (release.recipient_node() != options_.node_id) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::KEY_NOT_FOR_THIS_NODE,
+                    absl::StrCat("the key is wrapped for node ", release.recipient_node(), ", not ",
+                                 options_.node_id));
+  }
+  const EncryptionKeyPair* pair = keyring_->OwnPair(release.recipient_key_id());
+  if (pair == nullptr) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY,
+                    "the key is wrapped to an encryption key this node does not have");
+  }
+  ASSIGN_OR_RETURN(SecretKey key, UnwrapWithKeyPair(release.wrapped_key(), *pair));
+  // The id names the key: a release cannot put another key under it.
+  if (ReferralKeyId(key) != release.key_id()) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::SEALED_TAMPERED,
+                    "the released key does not match its key id");
+  }
+  return key;
+}
+
+absl::Status Node::AcceptKeyRelease(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                    const SecretKey& key) {
+  const std::string& referral_id = verified.header.referral_id();
+  ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
+  if (referral.has_value() && referral->meta.origin_node != verified.header.sender_node()) {
+    return MirError(absl::StatusCode::kPermissionDenied, v1::NOT_A_HOLDER,
+                    absl::StrCat("only the origin of referral ", referral_id, " releases its key"));
+  }
+  ASSIGN_OR_RETURN(auto erased, txn.GetErasure(referral_id));
+  if (erased.has_value()) return absl::OkStatus();  // taken in, and not kept
+  return txn.PutReferralKey(referral_id, key);
+}
+
+absl::Status Node::AcceptErasureAnswer(storage::Txn& txn, const VerifiedEnvelope& verified) {
+  v1::ErasureConfirmation answer;
+  if (!answer.ParseFromString(verified.body) ||
+      answer.referral_id() != verified.header.referral_id() ||
+      !v1::ErasureOutcome_IsValid(answer.outcome()) ||
+      answer.outcome() == v1::ERASURE_OUTCOME_UNSPECIFIED) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY,
+                    "ERASURE_CONFIRMATION body does not parse or disagrees with its header");
+  }
+  const std::string& referral_id = answer.referral_id();
+  const std::string& sender = verified.header.sender_node();
+  ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
+  if (!referral.has_value() || referral->meta.origin_node != options_.node_id) {
+    return UnknownReferral(referral_id);
+  }
+  // The holders are the nodes the origin sent it to: the destination, and
+  // the hub, which may have held it for routing.
+  if (sender != referral->meta.destination_node && sender != options_.national_node) {
+    return MirError(absl::StatusCode::kPermissionDenied, v1::NOT_A_HOLDER,
+                    absl::StrCat("node ", sender, " never held referral ", referral_id));
+  }
+  storage::ErasureAnswerRecord record;
+  record.node = sender;
+  record.outcome = answer.outcome();
+  record.at = answer.has_at() ? FromProtoTime(answer.at()) : txn.Now();
+  return txn.RecordErasureAnswer(referral_id, record);
+}
+
+absl::Status Node::CarryOutPurge(storage::Txn& txn, const std::string& referral_id,
+                                 const std::string& ordered_by, std::vector<std::string>& woken) {
+  ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
+  if (!referral.has_value()) return UnknownReferral(referral_id);
+  ASSIGN_OR_RETURN(auto hold, txn.GetLegalHold(referral_id));
+  v1::ErasureOutcome outcome = v1::ERASURE_HELD;
+  if (!hold.has_value()) {
+    storage::ErasureRecord record;
+    record.at = txn.Now();
+    record.cause = v1::ERASURE_BY_PURGE_ORDER;
+    record.by = ordered_by;
+    RETURN_IF_ERROR(txn.EraseReferral(referral_id, record));
+    outcome = v1::ERASURE_DONE;
+  }
+  MIR_LOG(INFO) << "purge order on referral " << referral_id << ": "
+                << v1::ErasureOutcome_Name(outcome);
+  const std::string& origin = referral->meta.origin_node;
+  if (origin == options_.node_id) return absl::OkStatus();
+  auto hop = options_.NextHop(origin);
+  if (!hop) {
+    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                    absl::StrCat("no route to node ", origin));
+  }
+  v1::ErasureConfirmation answer;
+  answer.set_referral_id(referral_id);
+  answer.set_outcome(outcome);
+  *answer.mutable_at() = ToProtoTime(txn.Now());
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::ERASURE_CONFIRMATION);
+  header.set_recipient_node(origin);
+  *header.mutable_created_at() = ToProtoTime(clock_->Now());
+  header.set_referral_id(referral_id);
+  ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, answer.SerializeAsString()));
+  RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes, referral_id, std::nullopt}));
+  woken.push_back(*hop);
+  return absl::OkStatus();
+}
+
+absl::Status Node::AfterApplied(storage::Txn& txn, const std::vector<storage::Event>& applied,
+                                std::vector<std::string>& woken) {
+  for (const storage::Event& e : applied) {
+    if (IsPurgeOrder(e)) {
+      RETURN_IF_ERROR(CarryOutPurge(txn, e.referral_id, e.actor.Uri(), woken));
+      continue;
+    }
+    // The origin learns that the hub routed its referral on: the new
+    // destination cares for the person and gets the key (§11.4).
+    const bool routed_on = !e.referral_envelope.empty() && e.referral.has_value();
+    if (!routed_on || e.referral->origin_node != options_.node_id) continue;
+    auto body = StoredReferral(e.referral_envelope);
+    if (!body.has_value() || !body->has_sealed()) continue;
+    ASSIGN_OR_RETURN(auto key, txn.GetReferralKey(e.referral_id, body->sealed().key_id()));
+    if (!key.has_value()) {
+      MIR_LOG(WARNING) << "referral " << e.referral_id << " was routed on to "
+                       << e.referral->destination_node
+                       << " but this node no longer holds its key: nothing to release";
+      continue;
+    }
+    absl::Status released =
+        ReleaseKey(txn, e.referral_id, *key, e.referral->destination_node, woken);
+    if (!released.ok()) {
+      // The routing stands; staff see the key as not released (§11.4).
+      MIR_LOG(ERROR) << "could not release the key of referral " << e.referral_id << " to "
+                     << e.referral->destination_node << ": " << ReasonName(released) << " "
+                     << released.message();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<storage::ErasureRecord> Node::Erase(const Identity& caller,
+                                                   const std::string& referral_id,
+                                                   const std::string& reason) {
+  RETURN_IF_ERROR(authorization_.Check(caller, Action::kErase));
+  if (reason.empty() || reason.size() > 500) {
+    return BadAction("an erasure needs a reason of 1 to 500 bytes (no personal data)");
+  }
+  storage::ErasureRecord record;
+  record.cause = v1::ERASURE_BY_OPERATOR;
+  record.by = caller.Uri();
+  record.reason = reason;
+  std::optional<storage::ErasureRecord> stored;
+  RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
+    if (!referral.has_value()) return UnknownReferral(referral_id);
+    record.at = txn.Now();
+    RETURN_IF_ERROR(txn.EraseReferral(referral_id, record));
+    ASSIGN_OR_RETURN(stored, txn.GetErasure(referral_id));
+    return absl::OkStatus();
+  }));
+  MIR_LOG(INFO) << "referral " << referral_id << " erased by " << caller.Uri();
+  return stored.value_or(record);
+}
+
+absl::StatusOr<std::optional<storage::LegalHoldRecord>> Node::SetLegalHold(
+    const Identity& caller, const std::string& referral_id, bool held, const std::string& reason) {
+  RETURN_IF_ERROR(authorization_.Check(caller, Action::kLegalHold));
+  if (held && (reason.empty() || reason.size() > 500)) {
+    return BadAction("a legal hold needs a reason of 1 to 500 bytes (no personal data)");
+  }
+  std::optional<storage::LegalHoldRecord> hold;
+  std::vector<std::string> woken;
+  RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
+    if (!referral.has_value()) return UnknownReferral(referral_id);
+    if (held) {
+      hold = storage::LegalHoldRecord{txn.Now(), caller.Uri(), reason};
+      return txn.SetLegalHold(referral_id, hold);
+    }
+    hold.reset();
+    return txn.SetLegalHold(referral_id, std::nullopt);
+  }));
+  if (!held) {
+    // A purge order the hold kept waiting is carried out now.
+    ASSIGN_OR_RETURN(std::vector<storage::Event> events, store_->Timeline(referral_id));
+    for (const storage::Event& e : events) {
+      if (!IsPurgeOrder(e)) continue;
+      RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+        woken.clear();
+        ASSIGN_OR_RETURN(auto hold_now, txn.GetLegalHold(referral_id));
+        ASSIGN_OR_RETURN(auto erased, txn.GetErasure(referral_id));
+        if (hold_now.has_value() || erased.has_value()) return absl::OkStatus();
+        return CarryOutPurge(txn, referral_id, e.actor.Uri(), woken);
+      }));
+      Notify(woken);
+      break;
+    }
+  }
+  MIR_LOG(INFO) << "legal hold on referral " << referral_id << (held ? " set" : " lifted") << " by "
+                << caller.Uri();
+  return hold;
+}
+
+absl::StatusOr<int> Node::SweepRetention() {
+  const absl::Time now = clock_->Now();
+  int erased = 0;
+  for (const auto& [state, keep] : options_.retention) {
+    ASSIGN_OR_RETURN(std::vector<std::string> due,
+                     store_->DueForErasure(state, now - keep, /*limit=*/256));
+    for (const std::string& referral_id : due) {
+      storage::ErasureRecord record;
+      record.at = now;
+      record.cause = v1::ERASURE_BY_RETENTION;
+      record.by = signer_->identity().Uri();
+      absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
+        return txn.EraseReferral(referral_id, record);
+      });
+      if (!status.ok()) {
+        // A hold set meanwhile: skipped, and looked at again next pass.
+        MIR_LOG(WARNING) << "retention could not erase referral " << referral_id << ": "
+                         << ReasonName(status);
+        continue;
+      }
+      ++erased;
+    }
+  }
+  if (erased > 0) MIR_LOG(INFO) << "retention erased " << erased << " referrals";
+  return erased;
 }
 
 }  // namespace mir::broker

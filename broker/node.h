@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "broker/authorization.h"
 #include "broker/config.h"
+#include "broker/keyring.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
 #include "crypto/signer.h"
@@ -62,11 +63,34 @@ class Node {
   // all that Prepare would. Idempotent: envelopes already accepted here with
   // the same bytes change nothing and get the first answer again; a known
   // message id with other bytes is ALREADY_EXISTS, DUPLICATE_CONFLICT.
+  // A new REFERRAL comes with `referral_key`, the key its sealed fields
+  // were sealed under (PROTOCOL.md §11): it must open them; the node keeps it
+  // and releases it to the destination (KEY_RELEASE).
   absl::StatusOr<SubmitResult> Submit(const Identity& caller,
-                                      const std::vector<std::string>& envelopes);
-  absl::StatusOr<SubmitResult> Submit(const Identity& caller, const std::string& envelope) {
-    return Submit(caller, std::vector<std::string>{envelope});
+                                      const std::vector<std::string>& envelopes,
+                                      const std::string& referral_key = {});
+  absl::StatusOr<SubmitResult> Submit(const Identity& caller, const std::string& envelope,
+                                      const std::string& referral_key = {}) {
+    return Submit(caller, std::vector<std::string>{envelope}, referral_key);
   }
+
+  // --- Sealed fields and erasure (PROTOCOL.md §11, docs/PRIVACY.md) ---
+  // The key of `referral`'s sealed fields, if this node holds it.
+  absl::StatusOr<std::optional<SecretKey>> ReferralKeyOf(const storage::ReferralRecord& referral);
+  // An operator erases one referral's personal data here, with a reason.
+  absl::StatusOr<storage::ErasureRecord> Erase(const Identity& caller,
+                                               const std::string& referral_id,
+                                               const std::string& reason);
+  // An operator sets (held) or lifts a legal hold. Lifting it carries out a
+  // purge order the hold had kept waiting.
+  absl::StatusOr<std::optional<storage::LegalHoldRecord>> SetLegalHold(
+      const Identity& caller, const std::string& referral_id, bool held, const std::string& reason);
+  // One pass of the retention policy: erases every referral past its
+  // state's retention. Returns how many it erased.
+  absl::StatusOr<int> SweepRetention();
+  // Whether this node is where the person is cared for, or their origin:
+  // the nodes that get the referral key.
+  bool ReadsSealedFields(const storage::ReferralRecord& referral) const;
 
   // The nodes an action on `referral` at this node is sent to: its origin and
   // destination (`new_destination` when routing on), less this node.
@@ -104,10 +128,12 @@ class Node {
   const Verifier& verifier() const { return *verifier_; }
   const Signer& signer() const { return *signer_; }
   const Clock* clock() const { return clock_; }
+  const Keyring& keyring() const { return *keyring_; }
 
  private:
   Node(BrokerOptions options, const Clock* clock, std::unique_ptr<Signer> signer,
-       std::unique_ptr<Verifier> verifier, std::unique_ptr<storage::Store> store);
+       std::unique_ptr<Verifier> verifier, std::unique_ptr<Keyring> keyring,
+       std::unique_ptr<storage::Store> store);
 
   // Inside a transaction: the node's own RECEIVED event for a referral it
   // has just taken in, signed by the node and queued back to the origin.
@@ -119,15 +145,32 @@ class Node {
   // Applies `event` as an observer (a relay that knows the referral); a
   // refusal is logged, not returned: the envelope is forwarded regardless.
   absl::Status Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
-                       const std::string& envelope_bytes, std::vector<storage::Event>& applied);
+                       const std::string& envelope_bytes, std::vector<storage::Event>& applied,
+                       std::vector<std::string>& woken);
   // Sets the acknowledgement deadline of an EMERGENCY_24H (re)submission.
   void SetAckDeadline(storage::Event& event) const;
+  // Signs a KEY_RELEASE of `key` to `recipient` and queues it (§11.3).
+  absl::Status ReleaseKey(storage::Txn& txn, const std::string& referral_id, const SecretKey& key,
+                          const std::string& recipient, std::vector<std::string>& woken);
+  // What follows an applied event at this node: a routing on learnt by the
+  // origin releases the key to the new destination; a purge order erases
+  // here and answers the origin.
+  absl::Status AfterApplied(storage::Txn& txn, const std::vector<storage::Event>& applied,
+                            std::vector<std::string>& woken);
+  absl::Status CarryOutPurge(storage::Txn& txn, const std::string& referral_id,
+                             const std::string& ordered_by, std::vector<std::string>& woken);
+  // KEY_RELEASE and ERASURE_CONFIRMATION addressed to this node.
+  absl::Status AcceptKeyRelease(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                const SecretKey& key);
+  absl::Status AcceptErasureAnswer(storage::Txn& txn, const VerifiedEnvelope& verified);
+  absl::StatusOr<SecretKey> UnwrapKeyRelease(const VerifiedEnvelope& verified) const;
 
   const BrokerOptions options_;
   const Authorization authorization_;
   const Clock* const clock_;
   const std::unique_ptr<Signer> signer_;
   const std::unique_ptr<Verifier> verifier_;
+  const std::unique_ptr<Keyring> keyring_;  // the store holds its KEK: declared first
   const std::unique_ptr<storage::Store> store_;
   std::function<void(const std::string&)> outbox_listener_;
 

@@ -1,8 +1,11 @@
 #include "broker/referral_views.h"
 
+#include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
+#include "broker/stored_bodies.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
+#include "crypto/sealed_referral.h"
 
 namespace mir::broker {
 namespace {
@@ -112,22 +115,111 @@ v1::Referral PartnerFieldsOf(const v1::Referral& full) {
   return r;
 }
 
+v1::Erasure ErasureOf(const storage::ErasureRecord& record) {
+  v1::Erasure erasure;
+  *erasure.mutable_at() = ToProtoTime(record.at);
+  erasure.set_cause(record.cause);
+  erasure.set_by(record.by);
+  erasure.set_reason(record.reason);
+  return erasure;
+}
+
+v1::LegalHold LegalHoldOf(const storage::LegalHoldRecord& record) {
+  v1::LegalHold hold;
+  hold.set_held(true);
+  *hold.mutable_since() = ToProtoTime(record.since);
+  hold.set_by(record.by);
+  hold.set_reason(record.reason);
+  return hold;
+}
+
+namespace {
+
+// What the node holds of the referral's privacy: its key, erasure, hold and
+// (at the origin) the answers to a purge order. One snapshot.
+struct PrivacyState {
+  std::optional<SecretKey> key;
+  std::optional<storage::ErasureRecord> erasure;
+  std::optional<storage::LegalHoldRecord> hold;
+  std::vector<storage::ErasureAnswerRecord> answers;
+};
+
+absl::StatusOr<PrivacyState> PrivacyStateOf(Node& node, const std::string& referral_id,
+                                            const std::optional<v1::Referral>& body) {
+  PrivacyState state;
+  RETURN_IF_ERROR(node.store().Read([&](storage::ReadTxn& txn) -> absl::Status {
+    if (body.has_value() && body->has_sealed()) {
+      ASSIGN_OR_RETURN(state.key, txn.GetReferralKey(referral_id, body->sealed().key_id()));
+    }
+    ASSIGN_OR_RETURN(state.erasure, txn.GetErasure(referral_id));
+    ASSIGN_OR_RETURN(state.hold, txn.GetLegalHold(referral_id));
+    ASSIGN_OR_RETURN(state.answers, txn.ErasureAnswers(referral_id));
+    return absl::OkStatus();
+  }));
+  return state;
+}
+
+// A status change's sealed text, opened for the timeline when the key is here.
+void AddSealedText(const storage::Event& e, const PrivacyState& privacy, v1::TimelineEvent& t) {
+  auto change = StoredStatusChange(e.envelope);
+  if (!change.has_value() || !change->has_sealed()) return;
+  std::string text = "(sealed text)";
+  if (privacy.key.has_value()) {
+    auto opened = OpenStatusText(*change, *privacy.key);
+    text = opened.ok() ? *opened : "(sealed text that does not open)";
+  }
+  t.set_reason(t.reason().empty() ? text : absl::StrCat(t.reason(), ": ", text));
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ReferralView> ViewOf(Node& node, const storage::ReferralRecord& referral,
                                         Role caller_role) {
   v1::ReferralView view;
   *view.mutable_summary() = SummaryOf(node, referral);
-  v1::Envelope envelope;
-  v1::Referral body;
-  if (envelope.ParseFromString(referral.referral_envelope) &&
-      body.ParseFromString(envelope.body())) {
-    *view.mutable_referral() = caller_role == Role::kPartner ? PartnerFieldsOf(body) : body;
-  }
   const std::string& id = referral.meta.referral_id;
+  std::optional<v1::Referral> body = StoredReferral(referral.referral_envelope);
+  ASSIGN_OR_RETURN(PrivacyState privacy, PrivacyStateOf(node, id, body));
+  if (body.has_value()) {
+    v1::Referral shown = *body;
+    if (privacy.erasure.has_value()) {
+      view.set_sealed_state(v1::SEALED_ERASED);
+      shown.clear_sealed();
+    } else if (body->has_sealed() && privacy.key.has_value()) {
+      auto opened = OpenReferral(*body, *privacy.key);
+      if (!opened.ok()) return opened.status();
+      shown = *std::move(opened);
+      view.set_sealed_state(v1::SEALED_OPEN);
+    } else if (body->has_sealed()) {
+      view.set_sealed_state(node.ReadsSealedFields(referral) ? v1::SEALED_KEY_ON_ITS_WAY
+                                                             : v1::SEALED_NOT_FOR_THIS_NODE);
+    } else {
+      view.set_sealed_state(v1::SEALED_OPEN);  // made before sealing: opened at rest
+    }
+    *view.mutable_referral() = caller_role == Role::kPartner ? PartnerFieldsOf(shown) : shown;
+  } else if (privacy.erasure.has_value()) {
+    view.set_sealed_state(v1::SEALED_ERASED);
+  }
+  if (privacy.erasure.has_value()) *view.mutable_erasure() = ErasureOf(*privacy.erasure);
+  if (privacy.hold.has_value()) *view.mutable_legal_hold() = LegalHoldOf(*privacy.hold);
+  if (caller_role == Role::kPartner) {  // that it happened, not why
+    view.mutable_erasure()->clear_reason();
+    view.mutable_legal_hold()->clear_reason();
+    view.clear_erasure_answers();
+  }
+  for (const storage::ErasureAnswerRecord& a : privacy.answers) {
+    v1::ErasureAnswer* answer = view.add_erasure_answers();
+    answer->set_node(a.node);
+    answer->set_outcome(a.outcome);
+    *answer->mutable_at() = ToProtoTime(a.at);
+  }
   ASSIGN_OR_RETURN(std::vector<storage::Event> events, node.store().Timeline(id));
   ASSIGN_OR_RETURN(std::vector<storage::OutboxEntry> outbox, node.store().OutboxForReferral(id));
   for (const storage::Event& e : events) {
     ASSIGN_OR_RETURN(auto inbox, node.store().FindInboxRecord(e.message_id));
-    *view.add_timeline() = TimelineEventOf(e, outbox, inbox);
+    v1::TimelineEvent* t = view.add_timeline();
+    *t = TimelineEventOf(e, outbox, inbox);
+    if (caller_role != Role::kPartner) AddSealedText(e, privacy, *t);
   }
   return view;
 }

@@ -26,6 +26,9 @@ absl::StatusOr<v1::ReferralView> ViewOf(Node& node, const storage::ReferralRecor
 // the person's identity, history, exploitation or legal situation.
 v1::Referral PartnerFieldsOf(const v1::Referral& referral);
 
+v1::Erasure ErasureOf(const storage::ErasureRecord& record);
+v1::LegalHold LegalHoldOf(const storage::LegalHoldRecord& record);
+
 }  // namespace mir::broker
 
 #endif  // MIR_BROKER_REFERRAL_VIEWS_H_

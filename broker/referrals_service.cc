@@ -79,7 +79,8 @@ grpc::ServerUnaryReactor* ReferralsService::Submit(grpc::CallbackServerContext* 
   return Respond(*pool_, context, [=, this]() -> absl::Status {
     ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kSubmit));
     std::vector<std::string> envelopes(request->envelopes().begin(), request->envelopes().end());
-    ASSIGN_OR_RETURN(SubmitResult result, node_->Submit(caller, envelopes));
+    ASSIGN_OR_RETURN(SubmitResult result,
+                     node_->Submit(caller, envelopes, request->referral_key()));
     response->set_referral_id(result.referral_id);
     for (const std::string& id : result.message_ids) response->add_message_ids(id);
     response->set_state(result.state);
@@ -204,6 +205,32 @@ grpc::ServerUnaryReactor* ReferralsService::Requeue(grpc::CallbackServerContext*
     response->set_requeued(static_cast<uint32_t>(moved));
     node_->WakeAllSenders();
     MIR_LOG(INFO) << caller.Uri() << " requeued " << moved << " dead letter(s)";
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::Erase(grpc::CallbackServerContext* context,
+                                                  const v1::EraseRequest* request,
+                                                  v1::EraseResponse* response) {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kErase));
+    RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
+    ASSIGN_OR_RETURN(storage::ErasureRecord erased,
+                     node_->Erase(caller, request->referral_id(), request->reason()));
+    *response->mutable_erasure() = ErasureOf(erased);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::SetLegalHold(grpc::CallbackServerContext* context,
+                                                         const v1::LegalHoldRequest* request,
+                                                         v1::LegalHoldResponse* response) {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kLegalHold));
+    RETURN_IF_ERROR(CheckId("referral_id", request->referral_id()));
+    ASSIGN_OR_RETURN(auto hold, node_->SetLegalHold(caller, request->referral_id(), request->held(),
+                                                    request->reason()));
+    if (hold.has_value()) *response->mutable_legal_hold() = LegalHoldOf(*hold);
     return absl::OkStatus();
   });
 }

@@ -38,6 +38,12 @@ class ReferralsService final : public v1::Referrals::CallbackService {
   grpc::ServerUnaryReactor* Requeue(grpc::CallbackServerContext* context,
                                     const v1::RequeueRequest* request,
                                     v1::RequeueResponse* response) override;
+  grpc::ServerUnaryReactor* Erase(grpc::CallbackServerContext* context,
+                                  const v1::EraseRequest* request,
+                                  v1::EraseResponse* response) override;
+  grpc::ServerUnaryReactor* SetLegalHold(grpc::CallbackServerContext* context,
+                                         const v1::LegalHoldRequest* request,
+                                         v1::LegalHoldResponse* response) override;
 
  private:
   Node* const node_;

@@ -447,6 +447,32 @@ absl::Status RunRequeue(const Invocation& inv) {
   return absl::OkStatus();
 }
 
+absl::Status RunErase(const Invocation& inv) {
+  const std::string& id = inv.flags.positional().front();
+  if (!inv.flags.Has("reason")) return UsageError("--reason TEXT is required (no personal data)");
+  ASSIGN_OR_RETURN(auto client, inv.Connect());
+  ASSIGN_OR_RETURN(v1::EraseResponse response, client->Erase(id, inv.flags.Get("reason")));
+  inv.out << (inv.json ? ToJson(response)
+                       : absl::StrCat("referral ", id,
+                                      ": personal data erased at this node; its signed history "
+                                      "and audit chain stay\n"));
+  return absl::OkStatus();
+}
+
+absl::Status RunHold(const Invocation& inv) {
+  const std::string& id = inv.flags.positional().front();
+  const bool lift = inv.flags.Has("lift");
+  if (lift == inv.flags.Has("reason")) return UsageError("give either --reason TEXT or --lift");
+  ASSIGN_OR_RETURN(auto client, inv.Connect());
+  ASSIGN_OR_RETURN(v1::LegalHoldResponse response,
+                   client->SetLegalHold(id, !lift, inv.flags.Get("reason")));
+  inv.out << (inv.json ? ToJson(response)
+                       : absl::StrCat("referral ", id,
+                                      lift ? ": legal hold lifted\n"
+                                           : ": legal hold set; nothing erases it until lifted\n"));
+  return absl::OkStatus();
+}
+
 absl::Status RunSelfCheckCommand(const Invocation& inv) {
   const std::string pki =
       inv.flags.Get("pki", inv.env.getenv ? inv.env.getenv("MIR_PKI").value_or("") : "");
@@ -573,6 +599,32 @@ std::vector<Command> BuildTable() {
        0,
        1,
        RunRequeue});
+  table.push_back(
+      {"erase",
+       "REFERRAL_ID --reason TEXT",
+       "operators: erase a referral's personal data at your node",
+       "Destroys the referral's key at your node (crypto-erasure): its sealed fields,\n"
+       "notes and free text can no longer be read here, while its signed history and the\n"
+       "audit chain still verify. Copies at other nodes are theirs to erase. Refused under\n"
+       "a legal hold. Operators only; the reason is recorded (no personal data).\n\n"
+       "example: mirctl erase 5d0c2b8e-9f1a-4c3e-8b7d-1a2b3c4d5e6f --reason \"DPO request 12\"",
+       {{"reason", Kind::kValue, "TEXT", "why (recorded, shown by show)"}},
+       1,
+       1,
+       RunErase});
+  table.push_back(
+      {"hold",
+       "REFERRAL_ID (--reason TEXT | --lift)",
+       "operators: set or lift a legal hold",
+       "A legal hold stops every erasure of the referral at your node: retention, an\n"
+       "operator's erase and a purge order (which is carried out when the hold is lifted).\n\n"
+       "examples:\n  mirctl hold 5d0c2b8e-9f1a-4c3e-8b7d-1a2b3c4d5e6f --reason \"court order\"\n"
+       "  mirctl hold 5d0c2b8e-9f1a-4c3e-8b7d-1a2b3c4d5e6f --lift",
+       {{"reason", Kind::kValue, "TEXT", "why the hold is set"},
+        {"lift", Kind::kBool, "", "lift the hold"}},
+       1,
+       1,
+       RunHold});
   table.push_back(
       {"selfcheck",
        "--pki DIR",

@@ -193,9 +193,48 @@ std::string FormatReferralFields(const v1::Referral& referral) {
   rest.clear_destination_node();
   rest.clear_urgency();
   rest.clear_ack_deadline();
+  rest.clear_sealed();  // ciphertext: its state is said apart (FormatPrivacy)
   std::vector<std::pair<std::string, std::string>> rows;
   AppendFields(rest, "", rows);
   return rows.empty() ? "  (no fields visible to you)\n" : Aligned(rows);
+}
+
+std::string FormatPrivacy(const v1::ReferralView& view) {
+  std::string out;
+  switch (view.sealed_state()) {
+    case v1::SEALED_KEY_ON_ITS_WAY:
+      out =
+          "\nSealed fields: not here yet. The origin's node sends their key once it learns that "
+          "this node cares for the person; they appear by themselves.\n";
+      break;
+    case v1::SEALED_NOT_FOR_THIS_NODE:
+      out =
+          "\nSealed fields: not readable here. This node routes or relays the referral; only "
+          "the origin and the destination read them.\n";
+      break;
+    case v1::SEALED_ERASED:
+      out = "\nSealed fields: erased at this node.\n";
+      break;
+    default:
+      break;
+  }
+  if (view.has_erasure()) {
+    const v1::Erasure& e = view.erasure();
+    absl::StrAppend(&out, "Erased ", FormatMinute(e.at()), " (", ShortName(e.cause()), ") by ",
+                    e.by(), e.reason().empty() ? "" : absl::StrCat(": ", e.reason()), "\n");
+  }
+  if (view.legal_hold().held()) {
+    const v1::LegalHold& h = view.legal_hold();
+    absl::StrAppend(&out, "Legal hold since ", FormatMinute(h.since()), " by ", h.by(), ": ",
+                    h.reason(), " (no erasure until it is lifted)\n");
+  }
+  for (const v1::ErasureAnswer& a : view.erasure_answers()) {
+    absl::StrAppend(
+        &out, "Purge order: ", a.node(),
+        a.outcome() == v1::ERASURE_DONE ? " erased its copy " : " holds it (legal hold) ",
+        FormatMinute(a.at()), "\n");
+  }
+  return out;
 }
 
 std::string FormatView(const v1::ReferralView& view, const std::string& own_node) {
@@ -213,6 +252,7 @@ std::string FormatView(const v1::ReferralView& view, const std::string& own_node
   if (s.has_ack_deadline()) rows.insert(rows.begin() + 2, {"ack deadline", AckCell(s)});
   std::string out = absl::StrCat("Referral ", s.referral_id(), "\n", Aligned(rows));
   absl::StrAppend(&out, "\nFields\n", FormatReferralFields(view.referral()));
+  absl::StrAppend(&out, FormatPrivacy(view));
   absl::StrAppend(&out,
                   "\nTimeline (what happened; indented \"delivery:\" lines are transport "
                   "proofs, not answers)\n",

@@ -51,6 +51,10 @@ std::string FormatReferralFields(const v1::Referral& referral);
 // `show`: summary, fields, timeline.
 std::string FormatView(const v1::ReferralView& view, const std::string& own_node);
 
+// Whether the sealed fields can be read here, and any erasure, legal hold or
+// answers to a purge order.
+std::string FormatPrivacy(const v1::ReferralView& view);
+
 // `watch`: one line per event.
 std::string FormatWatchEvent(const v1::WatchEvent& event);
 

@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
+#include "crypto/sealed_referral.h"
 #include "grpcpp/create_channel.h"
 
 namespace mir::client {
@@ -149,8 +150,10 @@ absl::StatusOr<v1::PrepareResponse> ReferralsClient::Prepare(v1::MessageKind kin
 }
 
 absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(const v1::PrepareResponse& headers,
-                                                           std::vector<std::string> envelopes) {
+                                                           std::vector<std::string> envelopes,
+                                                           const std::string& referral_key) {
   v1::SubmitRequest request;
+  request.set_referral_key(referral_key);
   for (std::string& envelope : envelopes) request.add_envelopes(std::move(envelope));
   const int attempts = std::max(1, options_.submit_attempts);
   absl::Duration backoff = options_.resend_backoff;
@@ -213,10 +216,14 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::SubmitReferral(v1::Referral 
   const absl::Time now = options_.clock->Now();
   const v1::PrepareResponse own = NewReferralHeader(referral.destination_node(), now);
   referral.set_referral_id(own.headers(0).referral_id());
+  // The special-category fields leave this machine sealed under a fresh key
+  // that only our node and the destination's will hold (PROTOCOL.md §11).
+  const SecretKey key = NewReferralKey();
+  RETURN_IF_ERROR(SealReferral(referral, key));
   ASSIGN_OR_RETURN(std::vector<std::string> envelopes,
                    SignUnderEachHeader(*signer_, own, v1::REFERRAL, referral.referral_id(),
                                        referral.SerializeAsString(), now));
-  return Submit(own, std::move(envelopes));
+  return Submit(own, std::move(envelopes), key.bytes());
 }
 
 absl::StatusOr<std::string> ReferralsClient::StatusChangeBody(const Action& action,
@@ -228,6 +235,10 @@ absl::StatusOr<std::string> ReferralsClient::StatusChangeBody(const Action& acti
     seen = view.summary().state();
   }
   ASSIGN_OR_RETURN(v1::StatusChange body, BuildStatusChange(action, node_template, seen));
+  // Free text travels sealed where our node holds the referral's key.
+  if (!prepared.referral_key().empty()) {
+    RETURN_IF_ERROR(SealStatusText(body, SecretKey(prepared.referral_key())));
+  }
   return body.SerializeAsString();
 }
 
@@ -286,6 +297,27 @@ absl::StatusOr<v1::ListDeadLettersResponse> ReferralsClient::ListDeadLetters(uin
       [&](grpc::ClientContext* c, v1::ListDeadLettersResponse* r) {
         return stub_->ListDeadLetters(c, request, r);
       });
+}
+
+absl::StatusOr<v1::EraseResponse> ReferralsClient::Erase(const std::string& referral_id,
+                                                         const std::string& reason) {
+  v1::EraseRequest request;
+  request.set_referral_id(referral_id);
+  request.set_reason(reason);
+  return Call<v1::EraseResponse>(
+      [&](grpc::ClientContext* c, v1::EraseResponse* r) { return stub_->Erase(c, request, r); });
+}
+
+absl::StatusOr<v1::LegalHoldResponse> ReferralsClient::SetLegalHold(const std::string& referral_id,
+                                                                    bool held,
+                                                                    const std::string& reason) {
+  v1::LegalHoldRequest request;
+  request.set_referral_id(referral_id);
+  request.set_held(held);
+  request.set_reason(reason);
+  return Call<v1::LegalHoldResponse>([&](grpc::ClientContext* c, v1::LegalHoldResponse* r) {
+    return stub_->SetLegalHold(c, request, r);
+  });
 }
 
 absl::StatusOr<uint32_t> ReferralsClient::Requeue(const std::string& message_id) {

@@ -87,6 +87,10 @@ class ReferralsClient {
   absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(uint32_t limit);
   // Empty `message_id`: every dead letter. Returns how many were requeued.
   absl::StatusOr<uint32_t> Requeue(const std::string& message_id);
+  absl::StatusOr<v1::EraseResponse> Erase(const std::string& referral_id,
+                                          const std::string& reason);
+  absl::StatusOr<v1::LegalHoldResponse> SetLegalHold(const std::string& referral_id, bool held,
+                                                     const std::string& reason);
 
   // Streams events to `on_event` until it returns false (then OK), or the
   // stream ends (the error, e.g. the node went away: "lost the connection").
@@ -109,8 +113,10 @@ class ReferralsClient {
                                                const v1::PrepareResponse& prepared);
   // Sends `envelopes` (signed under `headers`) and resends the same bytes
   // while the answer is lost, up to options_.submit_attempts sends.
+  // `referral_key`: with a new referral, the key its sealed fields are under.
   absl::StatusOr<v1::SubmitResponse> Submit(const v1::PrepareResponse& headers,
-                                            std::vector<std::string> envelopes);
+                                            std::vector<std::string> envelopes,
+                                            const std::string& referral_key = {});
 
   const ConnectionOptions options_;
   const std::unique_ptr<Signer> signer_;

@@ -76,6 +76,8 @@ bool RoleMayAuthor(Role role, v1::MessageKind kind) {
     case v1::PLACEMENT_CONFIRMATION:
       return role == Role::kPartner;
     case v1::RECEIPT:
+    case v1::KEY_RELEASE:
+    case v1::ERASURE_CONFIRMATION:
       return role == Role::kNode;
     default:
       return false;

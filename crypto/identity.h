@@ -35,7 +35,8 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri);
 
 // The message-level policy: which role may author which kind.
 //   REFERRAL: operator; STATUS_CHANGE: operator, partner, node;
-//   PLACEMENT_CONFIRMATION: partner; RECEIPT: node.
+//   PLACEMENT_CONFIRMATION: partner; RECEIPT, KEY_RELEASE and
+//   ERASURE_CONFIRMATION: node.
 bool RoleMayAuthor(Role role, v1::MessageKind kind);
 
 }  // namespace mir

@@ -519,9 +519,8 @@ absl::Status WriteNewKeyEncryptionKey(const std::string& path) {
     return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(err)));
   }
   // ...and its name too: sync the folder.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  const int dir_fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0 || fsync(dir_fd) != 0) {
     const int dir_err = errno;
     if (dir_fd >= 0) close(dir_fd);

@@ -8,13 +8,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "broker/config.h"
 #include "broker/node.h"
 #include "common/clock.h"
+#include "crypto/envelope_bytes.h"
+#include "crypto/sealing.h"
 #include "fuzz/fuzz_env.h"
+#include "tests/testing/enc_cert.h"
 
 namespace {
 
@@ -40,6 +44,21 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   o.ca_certificate = dir + "/ca.crt";
   o.node_certificate = dir + "/node.crt";
   o.node_key = dir + "/node.key";
+  // The CA's key is the RFC 8032 TEST 2 seed (PROTOCOL.md §9): it certifies
+  // the node's encryption key as make-dev-pki.sh would.
+  Write(dir + "/ca.key", mir::fuzz::SeedKeyPem(mir::FromHex(
+                             "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")));
+  auto enc = mir::testing::MakeEncryptionCertificateForTesting(dir + "/ca.crt", dir + "/ca.key",
+                                                               "nvn", clock.Now() - absl::Hours(1),
+                                                               clock.Now() + absl::Hours(24 * 365));
+  if (!enc.ok()) __builtin_trap();
+  std::filesystem::create_directories(dir + "/enc");
+  Write(dir + "/enc.key", enc->first);
+  Write(dir + "/enc/nvn.crt", enc->second);
+  if (!mir::WriteNewKeyEncryptionKey(dir + "/kek.hex").ok()) __builtin_trap();
+  o.encryption_keys = {{dir + "/enc.key", dir + "/enc/nvn.crt"}};
+  o.encryption_certificates_dir = dir + "/enc";
+  o.key_encryption_key = dir + "/kek.hex";
   o.peers = {{"toscana", "127.0.0.1:9"}, {"lombardia", "127.0.0.1:9"}};
   o.relay = true;
   o.relays = {"nvn"};

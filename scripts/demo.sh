@@ -62,7 +62,13 @@ write_config() {  # write_config NODE PEERS_JSON ROUTES_JSON RELAY
   "nodeKey": "$demo/pki/$1/node.key",
   "peers": $2,
   "routes": $3,
-  "relay": $4
+  "relay": $4,
+  "privacy": {
+    "encryptionKeys": [{"key": "$demo/pki/$1/enc.key", "certificate": "$demo/pki/$1/enc.crt"}],
+    "encryptionCertificatesDir": "$demo/pki/enc",
+    "keyEncryptionKey": "$demo/pki/$1/kek.hex",
+    "retentionDays": {"CLOSED_POSITIVE": 365, "CLOSED_NEGATIVE": 365, "REJECTED": 365, "WITHDRAWN": 30}
+  }
 }
 JSON
 }
@@ -113,7 +119,8 @@ echo "== 1. A Tuscany operator submits an emergency referral to the national nod
 id=$(as toscana/operator submit --to nvn --consent --consent-method WRITTEN \
        --person-code DEMO-TOS-0001 --urgency EMERGENCY_24H --danger HIGH \
        --transfer-reason SAFETY_RISK --service EMERGENCY_SHELTER --gender FEMALE \
-       --age-band 18_24 --language pcm --mediator-language pcm --json |
+       --age-band 18_24 --language pcm --mediator-language pcm \
+       --notes "DEMO-NOTE: prefers a female mediator" --json |
      sed -n 's/.*"referralId": *"\([^"]*\)".*/\1/p' | head -1)
 [[ -n "$id" ]] || { echo "submission failed" >&2; exit 1; }
 echo "$ mirctl --as toscana/operator submit --to nvn --consent ... --urgency EMERGENCY_24H ...   -> referral $id"
@@ -150,6 +157,21 @@ for node in toscana nvn lombardia; do
   echo
   echo "== Timeline at $node"
   step "$node/operator" show "$id"
+done
+
+echo
+echo "== Privacy: the hub routed it without reading it (docs/PRIVACY.md)"
+# Every byte of each node's database files, searched for the person code
+# and the note: sealed end to end, and at rest everywhere.
+for node in toscana nvn lombardia; do
+  found=0
+  for f in "$demo/data/$node".db*; do
+    if grep -aq -e DEMO-TOS-0001 -e DEMO-NOTE "$f"; then found=1; fi
+  done
+  if (( found )); then
+    echo "$node: FOUND the person code or note in clear in its files" >&2; exit 1
+  fi
+  echo "$node: no person code or note in clear in its files"
 done
 
 cat <<TXT
