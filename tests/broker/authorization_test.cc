@@ -73,6 +73,12 @@ const std::vector<Row>& Table() {
       {Action::kRequeue,
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
+      {Action::kErase,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
+      {Action::kLegalHold,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
       // Routing on: national operators at the national node, nobody else,
       // not even a region's own operators.
       {Action::kRouteOn,

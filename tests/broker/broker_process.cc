@@ -28,6 +28,24 @@ std::string ConfigJson(const broker::BrokerOptions& o) {
   };
   std::vector<std::string> relays;
   for (const std::string& r : o.relays) relays.push_back(absl::StrCat("\"", r, "\""));
+  std::vector<std::string> encryption_keys, previous_keks, retention;
+  for (const auto& k : o.encryption_keys) {
+    encryption_keys.push_back(
+        absl::StrCat("{\"key\": \"", k.key, "\", \"certificate\": \"", k.certificate, "\"}"));
+  }
+  for (const std::string& k : o.previous_key_encryption_keys) {
+    previous_keks.push_back(absl::StrCat("\"", k, "\""));
+  }
+  for (const auto& [state, after] : o.retention) {
+    retention.push_back(
+        absl::StrCat("\"", v1::ReferralState_Name(state), "\": ", absl::ToInt64Hours(after) / 24));
+  }
+  const std::string privacy = absl::StrCat(
+      "{\"encryptionKeys\": [", absl::StrJoin(encryption_keys, ", "),
+      "], \"encryptionCertificatesDir\": \"", o.encryption_certificates_dir,
+      "\", \"keyEncryptionKey\": \"", o.key_encryption_key, "\", \"previousKeyEncryptionKeys\": [",
+      absl::StrJoin(previous_keks, ", "), "], \"retentionDays\": {", absl::StrJoin(retention, ", "),
+      "}, \"retentionSweepS\": ", absl::ToInt64Seconds(o.retention_sweep_interval), "}");
   return absl::StrCat(
       "{\n  \"nodeId\": \"", o.node_id, "\",\n  \"listenAddress\": \"", o.listen_address,
       "\",\n  \"databasePath\": \"", o.database_path, "\",\n  \"caCertificate\": \"",
@@ -41,7 +59,8 @@ std::string ConfigJson(const broker::BrokerOptions& o) {
       ", \"maxBackoffMs\": ", absl::ToInt64Milliseconds(o.max_backoff),
       ", \"inFlightPerPeer\": ", o.in_flight_per_peer,
       ", \"rpcTimeoutMs\": ", absl::ToInt64Milliseconds(o.rpc_timeout),
-      ", \"deadLetterAfterS\": ", absl::ToInt64Seconds(o.dead_letter_after), "}\n}\n");
+      ", \"deadLetterAfterS\": ", absl::ToInt64Seconds(o.dead_letter_after),
+      "},\n  \"privacy\": ", privacy, "\n}\n");
 }
 
 void WriteConfig(const broker::BrokerOptions& o, const std::string& path) {

@@ -20,7 +20,10 @@ constexpr char kValid[] = R"({
   "caCertificate": "ca.crt", "nodeCertificate": "node.crt", "nodeKey": "node.key",
   "peers": {"nvn": "127.0.0.1:7101"},
   "routes": {"*": "nvn"},
-  "delivery": {"deadLetterAfterS": 600}
+  "delivery": {"deadLetterAfterS": 600},
+  "privacy": {"encryptionKeys": [{"key": "enc.key", "certificate": "enc.crt"}],
+              "encryptionCertificatesDir": "enc", "keyEncryptionKey": "kek.hex",
+              "retentionDays": {"WITHDRAWN": 30}}
 })";
 
 TEST(ConfigTest, LoadsAValidFileWithDefaults) {
@@ -35,6 +38,8 @@ TEST(ConfigTest, LoadsAValidFileWithDefaults) {
   EXPECT_FALSE(options->relay);
   EXPECT_EQ(options->handler_threads, 64);
   EXPECT_EQ(options->in_flight_per_peer, 64);
+  EXPECT_EQ(options->retention.at(v1::WITHDRAWN), absl::Hours(24 * 30));
+  EXPECT_EQ(options->retention_sweep_interval, absl::Hours(1));
 }
 
 TEST(ConfigTest, ErrorsNameTheField) {
@@ -53,6 +58,15 @@ TEST(ConfigTest, ErrorsNameTheField) {
        R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
            "nodeCertificate": "n", "nodeKey": "k", "limits": {"handlerThreads": 5000}})",
        "limits.handler_threads"},
+      {"no privacy keys",
+       R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
+           "nodeCertificate": "n", "nodeKey": "k"})",
+       "privacy.encryption_keys"},
+      {"retention for an open state",
+       R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
+           "nodeCertificate": "n", "nodeKey": "k",
+           "privacy": {"retentionDays": {"RECEIVED": 3}}})",
+       "privacy.retention_days"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

@@ -41,7 +41,8 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
     auto op = PkiSigner("toscana/operator");
     for (int i = 0; i < kReferrals; ++i) {
       ids.push_back(NewUuid());
-      ASSERT_OK((*node)->Submit(op->identity(), SignReferral(*op, ids.back(), "nvn")));
+      ASSERT_OK((*node)->Submit(op->identity(), SignReferral(*op, ids.back(), "nvn"),
+                                TestReferralKey(ids.back())));
     }
   }
 

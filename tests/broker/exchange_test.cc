@@ -1,6 +1,8 @@
 // Node to node over real loopback mutual TLS, with real SQLite files.
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "broker/tls.h"
 #include "crypto/envelope_bytes.h"
@@ -9,6 +11,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
 #include "tests/broker/network_fixture.h"
+#include "tests/testing/enc_cert.h"
 
 namespace mir::testing {
 namespace {
@@ -118,7 +121,7 @@ TEST_F(NetworkTest, SameEnvelopeDeliveredTwiceGivesTheSameReceiptAndOneEffect) {
   altered.ParseFromString(envelope);
   v1::Referral body;
   body.ParseFromString(altered.body());
-  body.set_notes("changed");
+  body.set_danger_level(v1::DANGER_LEVEL_HIGH);
   v1::EnvelopeHeader header;
   header.ParseFromString(altered.header());
   auto conflicting = op->SignEnvelope(header, body.SerializeAsString());
@@ -189,12 +192,13 @@ TEST_F(NetworkTest, RefusalsCarryTheirReasonAndChangeNothing) {
 
 TEST_F(NetworkTest, SizeLimitAcceptsAtTheLimitAndRefusesOneByteOver) {
   auto op = PkiSigner("toscana/operator");
-  // A referral with long notes, so the limit is above the 1 KiB minimum.
+  // A referral with long sealed notes, so the limit is above the 1 KiB
+  // minimum (nvn routes: it checks the sealed part's shape, never opens it).
   v1::Envelope e;
   e.ParseFromString(SignReferral(*op, NewUuid(), "nvn"));
   v1::Referral body;
   body.ParseFromString(e.body());
-  body.set_notes(std::string(1500, 'n'));
+  body.mutable_sealed()->set_ciphertext(std::string(1500, 'n'));
   v1::EnvelopeHeader header;
   header.ParseFromString(e.header());
   const std::string envelope = *op->SignEnvelope(header, body.SerializeAsString());
@@ -204,7 +208,7 @@ TEST_F(NetworkTest, SizeLimitAcceptsAtTheLimitAndRefusesOneByteOver) {
   EXPECT_OK(toscana.Deliver(envelope));
   // One byte over: the same referral with one more byte in its (signed) body.
   header.set_message_id(NewUuid());
-  body.set_notes(std::string(1501, 'n'));
+  body.mutable_sealed()->set_ciphertext(std::string(1501, 'n'));
   const std::string bigger = *op->SignEnvelope(header, body.SerializeAsString());
   ASSERT_EQ(bigger.size(), envelope.size() + 1);
   EXPECT_THAT(MIR_STATUS(toscana.Deliver(bigger)),
@@ -230,19 +234,36 @@ TEST_F(NetworkTest, RegionDoesNotRelayForOthers) {
 TEST_F(NetworkTest, PermanentRefusalBecomesAVisibleDeadLetterAndCanBeRequeued) {
   // toscana routes everything through nvn, which has no route to veneto:
   // a refusal that no resend can change.
+  // toscana can seal for veneto (it has veneto's encryption certificate).
+  const std::string certs = dir_ + "/enc";
+  std::filesystem::create_directory(certs);
+  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
+    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
+  }
+  auto veneto = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"), "veneto",
+                                                    absl::Now() - absl::Hours(1),
+                                                    absl::Now() + absl::Hours(24));
+  ASSERT_OK(veneto);
+  std::ofstream(certs + "/veneto.crt") << veneto->second;
+  options_["toscana"].encryption_certificates_dir = certs;
   ASSERT_TRUE(StartNode("nvn"));
   ASSERT_TRUE(StartNode("toscana"));
   auto op = PkiSigner("toscana/operator");
-  auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, NewUuid(), "veneto"));
+  const std::string id = NewUuid();
+  auto submitted = NodeAt("toscana").Submit(op->identity(), SignReferral(*op, id, "veneto"),
+                                            TestReferralKey(id));
   ASSERT_OK(submitted);
+  // The referral and its key release: both refused for good.
   ASSERT_TRUE(
-      WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDead) == 1; }));
+      WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kDead) == 2; }));
   auto dead = Store("toscana").ListOutbox(storage::OutboxState::kDead, 10);
   ASSERT_OK(dead);
-  EXPECT_NE((*dead)[0].last_error.find("UNKNOWN_NODE"), std::string::npos) << (*dead)[0].last_error;
+  for (const storage::OutboxEntry& entry : *dead) {
+    EXPECT_NE(entry.last_error.find("UNKNOWN_NODE"), std::string::npos) << entry.last_error;
+  }
   auto moved = Store("toscana").RequeueAllDead();
   ASSERT_OK(moved);
-  EXPECT_EQ(*moved, 1);
+  EXPECT_EQ(*moved, 2);
 }
 
 TEST_F(NetworkTest, ShutdownLeavesUndeliveredWorkPendingAndRestartDeliversIt) {
@@ -350,7 +371,8 @@ TEST_F(NetworkTest, ASlowDeliveryDoesNotHoldUpTheOthersBehindIt) {
   std::unique_ptr<grpc::Server> server = ServeAsNvn(&peer, ports_["nvn"]);
   ASSERT_NE(server, nullptr);
 
-  ASSERT_OK(NodeAt("toscana").Submit(op->identity(), SignReferral(*op, slow, "nvn")));
+  ASSERT_OK(NodeAt("toscana").Submit(op->identity(), SignReferral(*op, slow, "nvn"),
+                                     TestReferralKey(slow)));
   ASSERT_TRUE(WaitFor([&] { return peer.holding() == 1; }));
   for (int i = 0; i < 6; ++i) SubmitReferral("nvn");
   EXPECT_TRUE(WaitFor([&] {
@@ -488,7 +510,8 @@ TEST_F(NetworkTest, AReferralsEnvelopesGoOneAtATimeInTheOrderQueued) {
   ASSERT_TRUE(StartNode("nvn"));
   auto op = PkiSigner("nvn/operator");
   const std::string id = NewUuid();
-  auto first = NodeAt("nvn").Submit(op->identity(), SignReferral(*op, id, "toscana"));
+  auto first =
+      NodeAt("nvn").Submit(op->identity(), SignReferral(*op, id, "toscana"), TestReferralKey(id));
   ASSERT_OK(first);
   ASSERT_TRUE(WaitFor([&] { return toscana.waiting() == 1; }));
   // The origin withdraws it (its second envelope, same referral), and
@@ -497,7 +520,8 @@ TEST_F(NetworkTest, AReferralsEnvelopesGoOneAtATimeInTheOrderQueued) {
       NodeAt("nvn").Submit(op->identity(), SignTransition(*op, id, v1::WITHDRAWN, "toscana", 2));
   ASSERT_OK(second);
   const std::string other = NewUuid();
-  auto third = NodeAt("nvn").Submit(op->identity(), SignReferral(*op, other, "toscana"));
+  auto third = NodeAt("nvn").Submit(op->identity(), SignReferral(*op, other, "toscana"),
+                                    TestReferralKey(other));
   ASSERT_OK(third);
   // The other referral goes at once; the withdrawal waits for the first.
   ASSERT_TRUE(WaitFor([&] { return toscana.waiting() == 2; }));
@@ -511,15 +535,17 @@ TEST_F(NetworkTest, AReferralsEnvelopesGoOneAtATimeInTheOrderQueued) {
   ASSERT_TRUE(WaitFor([&] { return loop_after(now->sleeps); }));
   EXPECT_EQ(toscana.calls(), 2);
 
+  // Each referral also carries its key release (PROTOCOL.md §11.3), queued
+  // right after it: five envelopes in all.
   toscana.Open();
-  ASSERT_TRUE(WaitFor([&] { return toscana.received().size() == 3; }));
+  ASSERT_TRUE(WaitFor([&] { return toscana.received().size() == 5; }));
   const std::vector<std::string> order = toscana.received();
   const std::string first_id = first->message_ids[0], second_id = second->message_ids[0];
   const auto at = [&](const std::string& m) {
     return std::find(order.begin(), order.end(), m) - order.begin();
   };
   EXPECT_LT(at(first_id), at(second_id));
-  EXPECT_EQ(toscana.calls(), 3);
+  EXPECT_EQ(toscana.calls(), 5);
 }
 
 TEST_F(NetworkTest, HealthServiceReportsServing) {

@@ -8,12 +8,14 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
 #include "broker/tls.h"
 #include "common/grpc_status.h"
 #include "common/loopback.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
+#include "crypto/sealed_referral.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/server_builder.h"
@@ -70,6 +72,9 @@ broker::BrokerOptions NodeOptions(const std::string& node, int port, const std::
   o.ca_certificate = PkiPath("ca.crt");
   o.node_certificate = PkiPath(node + "/node.crt");
   o.node_key = PkiPath(node + "/node.key");
+  o.encryption_keys = {{PkiPath(node + "/enc.key"), PkiPath(node + "/enc.crt")}};
+  o.encryption_certificates_dir = PkiPath("enc");
+  o.key_encryption_key = PkiPath(node + "/kek.hex");
   o.relays = {"nvn"};
   o.relay = node == "nvn";
   o.initial_backoff = absl::Milliseconds(50);
@@ -98,6 +103,18 @@ v1::EnvelopeHeader Header(v1::MessageKind kind, const std::string& referral_id,
 }
 }  // namespace
 
+std::string TestReferralKey(const std::string& referral_id) {
+  return Sha256(absl::StrCat("mir test referral key:", referral_id));
+}
+
+void SealForTest(v1::Referral& referral) {
+  const std::string nonce =
+      Sha256(absl::StrCat("mir test nonce:", referral.referral_id())).substr(0, kSealNonceBytes);
+  absl::Status sealed =
+      SealReferral(referral, SecretKey(TestReferralKey(referral.referral_id())), nonce);
+  EXPECT_TRUE(sealed.ok()) << sealed;
+}
+
 std::string SignReferral(const Signer& op, const std::string& referral_id,
                          const std::string& destination, v1::Urgency urgency) {
   v1::Referral r;  // fictional
@@ -110,6 +127,7 @@ std::string SignReferral(const Signer& op, const std::string& referral_id,
   r.add_requested_services(v1::SERVICE_SECOND_RECEPTION);
   r.mutable_consent()->set_given(true);
   r.mutable_consent()->set_method(v1::CONSENT_WRITTEN);
+  SealForTest(r);
   return *op.SignEnvelope(Header(v1::REFERRAL, referral_id, destination, 1), r.SerializeAsString());
 }
 

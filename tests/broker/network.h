@@ -53,6 +53,12 @@ std::string Address(int port);
 // Loads "<node>/<role>" from the test PKI (e.g. "toscana/operator").
 std::unique_ptr<Signer> PkiSigner(const std::string& prefix);
 
+// Test referrals are sealed under a key derived from their id (and a nonce
+// derived from it: the same id signs the same bytes), so that tests can
+// hand the key to Node::Submit.
+std::string TestReferralKey(const std::string& referral_id);
+void SealForTest(v1::Referral& referral);
+
 // A fictional referral from `origin` to `destination`, signed by `op`.
 std::string SignReferral(const Signer& op, const std::string& referral_id,
                          const std::string& destination,

@@ -56,8 +56,8 @@ class NetworkTest : public ::testing::Test {
                              v1::Urgency urgency = v1::URGENCY_ORDINARY,
                              const std::string& id = NewUuid()) {
     auto op = PkiSigner("toscana/operator");
-    auto submitted =
-        NodeAt("toscana").Submit(op->identity(), SignReferral(*op, id, destination, urgency));
+    auto submitted = NodeAt("toscana").Submit(
+        op->identity(), SignReferral(*op, id, destination, urgency), TestReferralKey(id));
     EXPECT_OK(submitted);
     return id;
   }

@@ -94,7 +94,12 @@ TEST_F(ReferralsTest, CompleteMirAcrossThreeNodes) {
   EXPECT_EQ(view->timeline(6).actor(), "mir://lombardia/partner/shelter1");
   EXPECT_EQ(view->timeline(6).delivery(0).status(), v1::DeliveryProof::RECEIVED_HERE);
   EXPECT_EQ(view->summary().destination_node(), "lombardia");
-  // Lombardy holds the original referral, verified end to end.
+  // Lombardy holds the original referral, verified end to end, and opened
+  // with the key Toscana released to it.
+  ASSERT_TRUE(WaitFor([&] {
+    auto view = lombardia.Get(*id);
+    return view.ok() && view->sealed_state() == v1::SEALED_OPEN;
+  }));
   auto at_lombardia = lombardia.Get(*id);
   ASSERT_OK(at_lombardia);
   EXPECT_EQ(at_lombardia->referral().person_code(), "TEST-PERSON");
@@ -191,6 +196,11 @@ TEST_F(ReferralsTest, NoCallGivesACallerAFieldItsRoleMayNotSee) {
   ASSERT_TRUE(StateIs("lombardia", *id, v1::RECEIVED));
   ASSERT_OK(lombardia.Transition(*id, v1::UNDER_EVALUATION));
   ASSERT_OK(lombardia.Circulate(*id, shelter.identity().Uri()));
+  // The referral's key reaches Lombardy from Toscana once it learns the routing.
+  ASSERT_TRUE(WaitFor([&] {
+    auto view = lombardia.Get(*id);
+    return view.ok() && view->sealed_state() == v1::SEALED_OPEN;
+  }));
 
   auto prepare = [&](StaffClient& who, v1::MessageKind kind, const std::string& destination) {
     return [&who, kind, destination, &id]() -> absl::StatusOr<std::string> {
@@ -238,8 +248,11 @@ TEST_F(ReferralsTest, NoCallGivesACallerAFieldItsRoleMayNotSee) {
        kRefused},
       {"origin operator Prepare forward", prepare(anna, v1::STATUS_CHANGE, "lombardia"), kRefused},
       {"regional operator Get", get(lombardia), kSealedFieldsShown},
+      // The forward carries the original referral, sealed: the hub's staff
+      // never see the sealed fields (PROTOCOL.md §11).
       {"national operator Prepare forward", prepare(national, v1::STATUS_CHANGE, "toscana"),
-       kSealedFieldsShown},
+       kNoSealedField},
+      {"national operator Get", get(national), kNoSealedField},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

@@ -258,6 +258,7 @@ TEST_F(ReliabilityCrashTest, ThreeBrokersSigkilledUnderLoadLoseNothingAndApplyIn
   ASSERT_TRUE(Drain()) << "work still pending after the drain; logs in " << dir_;
 
   // Every file is sound.
+  std::map<std::string, std::unique_ptr<KeyEncryptionKey>> keks;  // outlive the stores
   std::map<std::string, std::unique_ptr<storage::Store>> stores;
   for (const char* node : kNodes) {
     SCOPED_TRACE(node);
@@ -268,8 +269,12 @@ TEST_F(ReliabilityCrashTest, ThreeBrokersSigkilledUnderLoadLoseNothingAndApplyIn
       EXPECT_EQ(raw.Text("SELECT count(*) FROM outbox WHERE state = 2"), "0")
           << "dead letter: " << raw.Text("SELECT last_error FROM outbox WHERE state = 2");
     }
+    auto kek = KeyEncryptionKey::FromFile(PkiPath(absl::StrCat(node, "/kek.hex")));
+    ASSERT_OK(kek);
+    keks[node] = std::make_unique<KeyEncryptionKey>(*std::move(kek));
     storage::StoreOptions so;
     so.path = Db(node);
+    so.kek = keks[node].get();
     auto store = storage::Store::Open(so, RealClock::Get());  // runs quick_check
     ASSERT_OK(store);
     auto chain = (*store)->VerifyAuditChain();

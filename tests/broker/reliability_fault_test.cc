@@ -153,7 +153,8 @@ TEST_F(StoreFaultTest, FullDiskOrFailedSyncRefusesWithoutReceiptGoesNotServingAn
       ASSERT_OK(id);
       submitted[*id] = national.last_signed().front();
     }
-    ASSERT_TRUE(WaitFor([&] { return SendersIdle(6); }));
+    // 4 RECEIVED answers, 2 referrals and their 2 key releases (PROTOCOL.md §11.3).
+    ASSERT_TRUE(WaitFor([&] { return SendersIdle(8); }));
     EXPECT_THAT(MIR_STATUS(Health(port)), StatusIs(StatusCode::kOk));
     EXPECT_EQ(*Health(port), HealthCheckResponse::SERVING);
 
@@ -234,7 +235,7 @@ TEST_F(StoreFaultTest, StalledDiskHoldsUpWritesButNotReads) {
   StaffClient national(port, "nvn/operator");
   auto known = national.SubmitReferral("toscana");
   ASSERT_OK(known);
-  ASSERT_TRUE(WaitFor([&] { return SendersIdle(1); }));
+  ASSERT_TRUE(WaitFor([&] { return SendersIdle(2); }));  // the referral and its key release
 
   auto op = PkiSigner("toscana/operator");
   constexpr int kWriters = 6;
@@ -322,7 +323,9 @@ TEST_F(StoreFaultTest, AFailStoppedStoreStopsItsSenderInsteadOfResendingInALoop)
   toscana.Close();  // the first delivery waits until the store has failed
   ASSERT_TRUE(StartNode("nvn"));
   auto op = PkiSigner("nvn/operator");
-  ASSERT_OK(NodeAt("nvn").Submit(op->identity(), SignReferral(*op, NewUuid(), "toscana")));
+  const std::string id = NewUuid();
+  ASSERT_OK(
+      NodeAt("nvn").Submit(op->identity(), SignReferral(*op, id, "toscana"), TestReferralKey(id)));
   ASSERT_TRUE(WaitFor([&] { return toscana.waiting() == 1; }));
 
   // The disk breaks; the receipt comes back and cannot be recorded.

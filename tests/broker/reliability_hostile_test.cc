@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
+#include "broker/stored_bodies.h"
 #include "broker/tls.h"
 #include "common/grpc_status.h"
 #include "crypto/envelope_bytes.h"
@@ -72,6 +73,10 @@ absl::Status Submit(v1::Referrals::Stub& stub, const std::string& envelope) {
   auto context = Context();
   v1::SubmitRequest request;
   request.add_envelopes(envelope);
+  auto header = broker::StoredHeader(envelope);
+  if (header.has_value() && header->kind() == v1::REFERRAL) {
+    request.set_referral_key(TestReferralKey(header->referral_id()));
+  }
   v1::SubmitResponse response;
   return FromGrpcStatus(stub.Submit(context.get(), request, &response));
 }
@@ -89,6 +94,7 @@ v1::Referral FictionalReferral(const std::string& id, const std::string& origin,
   r.mutable_consent()->set_given(true);
   r.mutable_consent()->set_method(v1::CONSENT_WRITTEN);
   r.set_notes(std::string(notes, 'n'));
+  SealForTest(r);
   return r;
 }
 
@@ -322,6 +328,7 @@ TEST_F(HostileClientTest, ReplayGetsTheOriginalReceiptAndNoSecondEffectAcrossARe
   ASSERT_OK(before);
   v1::SubmitRequest replay;
   for (const std::string& e : signed_envelopes) replay.add_envelopes(e);
+  replay.set_referral_key(TestReferralKey(*submitted));
   auto context = Context();
   v1::SubmitResponse response;
   ASSERT_OK(FromGrpcStatus(anna.stub().Submit(context.get(), replay, &response)));

@@ -2,6 +2,7 @@
 
 #include "broker/envelope_events.h"
 #include "common/grpc_status.h"
+#include "crypto/sealed_referral.h"
 #include "grpcpp/create_channel.h"
 
 namespace mir::testing {
@@ -31,8 +32,10 @@ StaffClient::StaffClient(int port, const std::string& prefix) : signer_(PkiSigne
 }
 
 absl::StatusOr<v1::SubmitResponse> StaffClient::SignAndSubmit(const v1::PrepareResponse& prepared,
-                                                              const std::string& body) {
+                                                              const std::string& body,
+                                                              const std::string& referral_key) {
   v1::SubmitRequest request;
+  request.set_referral_key(referral_key);
   for (const v1::EnvelopeHeader& header : prepared.headers()) {
     auto envelope = signer_->SignEnvelope(header, body);
     if (!envelope.ok()) return envelope.status();
@@ -45,7 +48,9 @@ absl::StatusOr<v1::SubmitResponse> StaffClient::SignAndSubmit(const v1::PrepareR
 
 absl::StatusOr<std::string> StaffClient::SubmitReferral(const std::string& destination,
                                                         v1::Urgency urgency, bool consent,
-                                                        std::optional<absl::Time> ack_deadline) {
+                                                        std::optional<absl::Time> ack_deadline,
+                                                        const std::string& person_code,
+                                                        const std::string& notes) {
   v1::PrepareRequest prepare;
   prepare.set_kind(v1::REFERRAL);
   prepare.set_destination_node(destination);
@@ -57,17 +62,19 @@ absl::StatusOr<std::string> StaffClient::SubmitReferral(const std::string& desti
   referral.set_referral_id(prepared->headers(0).referral_id());
   referral.set_origin_node(identity().node);
   referral.set_destination_node(destination);
-  referral.set_person_code("TEST-PERSON");
+  referral.set_person_code(person_code);
   referral.set_origin_case_ref("TEST-CASE");
   referral.set_urgency(urgency);
   referral.set_gender(v1::GENDER_FEMALE);
   referral.add_languages("eng");
   referral.add_needs(v1::NEED_PSYCHOLOGICAL);
   referral.add_exploitation_types(v1::EXPLOITATION_SEXUAL_INDOOR);
-  referral.set_notes("fictional test notes");
+  referral.set_notes(notes);
   referral.mutable_consent()->set_given(consent);
   if (ack_deadline) *referral.mutable_ack_deadline() = broker::ToProtoTime(*ack_deadline);
-  auto submitted = SignAndSubmit(*prepared, referral.SerializeAsString());
+  SealForTest(referral);
+  auto submitted = SignAndSubmit(*prepared, referral.SerializeAsString(),
+                                 TestReferralKey(referral.referral_id()));
   if (!submitted.ok()) return submitted.status();
   return submitted->referral_id();
 }
@@ -98,6 +105,44 @@ absl::StatusOr<v1::SubmitResponse> StaffClient::Transition(const std::string& re
   if (to == v1::WITHDRAWN) body.set_withdrawal_reason(v1::WITHDRAWAL_SOLVED_LOCALLY);
   if (to == v1::PLACEMENT_PROPOSED) body.mutable_placement()->set_project_ref("PRJ-TEST");
   return SignAndSubmit(*prepared, body.SerializeAsString());
+}
+
+absl::StatusOr<v1::SubmitResponse> StaffClient::Change(const std::string& referral_id,
+                                                       const v1::StatusChange& fields) {
+  v1::PrepareRequest prepare;
+  prepare.set_kind(v1::STATUS_CHANGE);
+  prepare.set_referral_id(referral_id);
+  auto prepared = Unary<v1::PrepareResponse>([&](grpc::ClientContext* c, v1::PrepareResponse* r) {
+    return stub_->Prepare(c, prepare, r);
+  });
+  if (!prepared.ok()) return prepared.status();
+  v1::StatusChange body = prepared->body_template();
+  body.MergeFrom(fields);
+  if (!prepared->referral_key().empty()) {
+    absl::Status sealed = SealStatusText(body, SecretKey(prepared->referral_key()));
+    if (!sealed.ok()) return sealed;
+  }
+  return SignAndSubmit(*prepared, body.SerializeAsString());
+}
+
+absl::StatusOr<v1::EraseResponse> StaffClient::Erase(const std::string& referral_id,
+                                                     const std::string& reason) {
+  v1::EraseRequest request;
+  request.set_referral_id(referral_id);
+  request.set_reason(reason);
+  return Unary<v1::EraseResponse>(
+      [&](grpc::ClientContext* c, v1::EraseResponse* r) { return stub_->Erase(c, request, r); });
+}
+
+absl::StatusOr<v1::LegalHoldResponse> StaffClient::Hold(const std::string& referral_id, bool held,
+                                                        const std::string& reason) {
+  v1::LegalHoldRequest request;
+  request.set_referral_id(referral_id);
+  request.set_held(held);
+  request.set_reason(reason);
+  return Unary<v1::LegalHoldResponse>([&](grpc::ClientContext* c, v1::LegalHoldResponse* r) {
+    return stub_->SetLegalHold(c, request, r);
+  });
 }
 
 absl::StatusOr<v1::ListResponse> StaffClient::List(const v1::ListRequest& request) {

@@ -26,12 +26,22 @@ class StaffClient {
   absl::StatusOr<std::string> SubmitReferral(const std::string& destination,
                                              v1::Urgency urgency = v1::URGENCY_ORDINARY,
                                              bool consent = true,
-                                             std::optional<absl::Time> ack_deadline = std::nullopt);
+                                             std::optional<absl::Time> ack_deadline = std::nullopt,
+                                             const std::string& person_code = "TEST-PERSON",
+                                             const std::string& notes = "fictional test notes");
   // A status change to `to` (for PLACEMENT_CONFIRMED: a placement
   // confirmation); `forward_to` routes the referral on (national node).
   absl::StatusOr<v1::SubmitResponse> Transition(const std::string& referral_id,
                                                 v1::ReferralState to,
                                                 const std::string& forward_to = "");
+  // A status change to `fields.to_state()` with `fields`' reasons and text
+  // over the node's template; the text is sealed when the node gives the key.
+  absl::StatusOr<v1::SubmitResponse> Change(const std::string& referral_id,
+                                            const v1::StatusChange& fields);
+  absl::StatusOr<v1::EraseResponse> Erase(const std::string& referral_id,
+                                          const std::string& reason);
+  absl::StatusOr<v1::LegalHoldResponse> Hold(const std::string& referral_id, bool held,
+                                             const std::string& reason = "");
   absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& request);
   absl::StatusOr<v1::ReferralView> Get(const std::string& referral_id);
   absl::Status Circulate(const std::string& referral_id, const std::string& partner_uri);
@@ -42,7 +52,8 @@ class StaffClient {
 
  private:
   absl::StatusOr<v1::SubmitResponse> SignAndSubmit(const v1::PrepareResponse& prepared,
-                                                   const std::string& body);
+                                                   const std::string& body,
+                                                   const std::string& referral_key = {});
 
   std::unique_ptr<Signer> signer_;
   std::unique_ptr<v1::Referrals::Stub> stub_;

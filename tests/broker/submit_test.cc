@@ -3,6 +3,7 @@
 // Real brokers over loopback mutual TLS, real SQLite files.
 
 #include "broker/envelope_events.h"
+#include "broker/stored_bodies.h"
 #include "common/grpc_status.h"
 #include "grpcpp/client_context.h"
 #include "tests/broker/network_fixture.h"
@@ -36,6 +37,7 @@ std::string SignReferralUnder(const Signer& author, const v1::EnvelopeHeader& h,
   r.set_person_code(person_code);
   r.set_urgency(v1::URGENCY_URGENT);
   r.mutable_consent()->set_given(true);
+  SealForTest(r);
   auto signed_envelope = author.SignEnvelope(h, r.SerializeAsString());
   EXPECT_OK(signed_envelope);
   return signed_envelope.ok() ? *signed_envelope : "";
@@ -45,6 +47,11 @@ absl::StatusOr<v1::SubmitResponse> Submit(StaffClient& client,
                                           const std::vector<std::string>& envelopes) {
   v1::SubmitRequest request;
   for (const std::string& e : envelopes) request.add_envelopes(e);
+  // A new referral goes with the key SealForTest sealed it under.
+  auto header = envelopes.empty() ? std::nullopt : broker::StoredHeader(envelopes.front());
+  if (header.has_value() && header->kind() == v1::REFERRAL) {
+    request.set_referral_key(TestReferralKey(header->referral_id()));
+  }
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::SubmitResponse response;

@@ -125,10 +125,10 @@ TEST(CommandsTest, HelpListsEveryCommandWithOneLine) {
 
 TEST(CommandsTest, EverySubcommandHasHelpWithAnExample) {
   const std::vector<std::string> expected = {
-      "submit",      "list",    "show",           "evaluate", "request-info",
-      "answer-info", "forward", "propose",        "accept",   "schedule",
-      "confirm",     "close",   "close-negative", "reject",   "withdraw",
-      "circulate",   "watch",   "dead-letters",   "requeue",  "selfcheck"};
+      "submit",         "list",    "show",     "evaluate",  "request-info", "answer-info",
+      "forward",        "propose", "accept",   "schedule",  "confirm",      "close",
+      "close-negative", "reject",  "withdraw", "circulate", "watch",        "dead-letters",
+      "requeue",        "erase",   "hold",     "selfcheck"};
   EXPECT_EQ(CommandNames(), expected);
   for (const std::string& name : CommandNames()) {
     SCOPED_TRACE(name);

@@ -51,7 +51,9 @@ TEST(NodeConcurrencyTest, SubmitDeliverAndListenersFromManyThreads) {
     submitters.emplace_back([&] {
       auto op = PkiSigner("toscana/operator");
       for (int i = 0; i < kPerSubmitter; ++i) {
-        EXPECT_OK((*toscana)->Submit(op->identity(), SignReferral(*op, NewUuid(), "nvn")));
+        const std::string id = NewUuid();
+        EXPECT_OK(
+            (*toscana)->Submit(op->identity(), SignReferral(*op, id, "nvn"), TestReferralKey(id)));
       }
     });
   }
