@@ -620,18 +620,6 @@ bool Node::ReadsSealedFields(const storage::ReferralRecord& referral) const {
           options_.node_id != options_.national_node);
 }
 
-absl::StatusOr<std::optional<SecretKey>> Node::ReferralKeyOf(
-    const storage::ReferralRecord& referral) {
-  auto body = StoredReferral(referral.referral_envelope);
-  if (!body.has_value() || !body->has_sealed()) return std::optional<SecretKey>();
-  std::optional<SecretKey> key;
-  RETURN_IF_ERROR(store_->Read([&](storage::ReadTxn& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(key, txn.GetReferralKey(referral.meta.referral_id, body->sealed().key_id()));
-    return absl::OkStatus();
-  }));
-  return key;
-}
-
 absl::Status Node::ReleaseKey(storage::Txn& txn, const std::string& referral_id,
                               const SecretKey& key, const std::string& recipient,
                               std::vector<std::string>& woken) {

@@ -75,8 +75,6 @@ class Node {
   }
 
   // --- Sealed fields and erasure (PROTOCOL.md §11, docs/PRIVACY.md) ---
-  // The key of `referral`'s sealed fields, if this node holds it.
-  absl::StatusOr<std::optional<SecretKey>> ReferralKeyOf(const storage::ReferralRecord& referral);
   // An operator erases one referral's personal data here, with a reason.
   absl::StatusOr<storage::ErasureRecord> Erase(const Identity& caller,
                                                const std::string& referral_id,
