@@ -10,6 +10,11 @@ packages=(
   # libsodium: the broker's crypto/ signs and verifies Ed25519 with it (about
   # twice OpenSSL's rate; OpenSSL keeps X.509); mir-bench measures both floors.
   libsodium-dev
+  # tests/packaging: cpack's Depends (dpkg-shlibdeps in dpkg-dev, file),
+  # systemd-analyze (systemd), the unit's seccomp rules replayed
+  # (python3, libseccomp2), the throw-away install (util-linux: unshare;
+  # iproute2: ip; adduser, as the package's postinst needs).
+  dpkg-dev file systemd python3 libseccomp2 util-linux iproute2 adduser
 )
 for option in "$@"; do
   case "$option" in
