@@ -342,6 +342,12 @@ TEST_F(PrivacyTest, RetentionErasesTerminalReferralsPastTheirTimeUnlessHeld) {
     EXPECT_EQ(open->sealed_state(), v1::SEALED_OPEN);
   }
   EXPECT_EQ(NodeAt("toscana").SweepRetention().value_or(-1), 0);  // done once
+  StopNode("toscana");
+  ASSERT_TRUE(StartNode("toscana"));
+  view = anna.Get(*withdrawn);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->sealed_state(), v1::SEALED_ERASED);
+  EXPECT_TRUE(view->referral().person_code().empty());
   auto chain = Store("toscana").VerifyAuditChain();
   ASSERT_OK(chain);
   EXPECT_TRUE(chain->ok) << chain->problem;
@@ -386,6 +392,17 @@ TEST_F(PrivacyTest, PurgeOrderErasesAtEveryHolderAndTheOriginSeesWhoConfirmed) {
   ASSERT_OK(at_destination);
   EXPECT_EQ(at_destination->erasure().cause(), v1::ERASURE_BY_PURGE_ORDER);
   EXPECT_EQ(at_destination->erasure().by(), "mir://toscana/operator/op1");
+  for (const char* node : {"toscana", "lombardia"}) {
+    StopNode(node);
+    ASSERT_TRUE(StartNode(node));
+  }
+  for (StaffClient* reader : {&anna, &lombardia}) {
+    auto after_restart = reader->Get(id);
+    ASSERT_OK(after_restart);
+    EXPECT_EQ(after_restart->sealed_state(), v1::SEALED_ERASED);
+    EXPECT_TRUE(after_restart->referral().person_code().empty());
+    EXPECT_TRUE(after_restart->referral().notes().empty());
+  }
   for (const char* node : {"nvn", "toscana", "lombardia"}) {
     auto chain = Store(node).VerifyAuditChain();
     ASSERT_OK(chain);
