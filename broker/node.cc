@@ -779,14 +779,12 @@ absl::Status Node::AfterApplied(storage::Txn& txn, const std::vector<storage::Ev
                        << " but this node no longer holds its key: nothing to release";
       continue;
     }
-    absl::Status released =
-        ReleaseKey(txn, e.referral_id, *key, e.referral->destination_node, woken);
-    if (!released.ok()) {
-      // The routing stands; staff see the key as not released (§11.4).
-      MIR_LOG(ERROR) << "could not release the key of referral " << e.referral_id << " to "
-                     << e.referral->destination_node << ": " << ReasonName(released) << " "
-                     << released.message();
-    }
+    // Without its key the new destination could not read the referral: the
+    // routing is refused here until it can be released (a missing
+    // encryption certificate: the hub's sender dead-letters the routing,
+    // its staff requeue it once the certificate is in place), never
+    // applied with the key left behind (§11.4).
+    RETURN_IF_ERROR(ReleaseKey(txn, e.referral_id, *key, e.referral->destination_node, woken));
   }
   return absl::OkStatus();
 }

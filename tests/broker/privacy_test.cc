@@ -410,6 +410,43 @@ TEST_F(PrivacyTest, PurgeOrderErasesAtEveryHolderAndTheOriginSeesWhoConfirmed) {
   }
 }
 
+TEST_F(PrivacyTest, RoutingOnIsRefusedByAnOriginThatCannotReleaseTheKey) {
+  // Toscana lacks Lombardy's encryption certificate.
+  const std::string certs = dir_ + "/enc";
+  std::filesystem::create_directory(certs);
+  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
+    if (entry.path().filename() == "lombardia.crt") continue;
+    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
+  }
+  options_["toscana"].encryption_certificates_dir = certs;
+  StartAll();
+  StaffClient anna = Staff("toscana/operator");
+  StaffClient national = Staff("nvn/operator");
+  StaffClient lombardia = Staff("lombardia/operator");
+  auto id = anna.SubmitReferral("nvn");
+  ASSERT_OK(id);
+  ASSERT_TRUE(StateIs("nvn", *id, v1::RECEIVED));
+  ASSERT_OK(national.Transition(*id, v1::UNDER_EVALUATION));
+  ASSERT_OK(national.Transition(*id, v1::SUBMITTED, "lombardia"));
+  // Toscana refuses the routing: the hub's copy to it is a dead letter
+  // that says why, and Toscana's referral still goes to the hub.
+  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDead) == 1; }));
+  auto dead = Store("nvn").ListOutbox(storage::OutboxState::kDead, 10);
+  ASSERT_OK(dead);
+  EXPECT_TRUE(absl::StrContains((*dead)[0].last_error, "UNKNOWN_KEY")) << (*dead)[0].last_error;
+  EXPECT_EQ(Store("toscana").GetReferral(*id)->value().meta.destination_node, "nvn");
+  ASSERT_TRUE(SealedStateIs(lombardia, *id, v1::SEALED_KEY_ON_ITS_WAY));
+
+  // The certificate put in place, Toscana restarted, the hub requeues.
+  std::filesystem::copy_file(PkiPath("enc/lombardia.crt"), certs + "/lombardia.crt");
+  StopNode("toscana");
+  ASSERT_TRUE(StartNode("toscana"));
+  ASSERT_OK(Store("nvn").RequeueAllDead());
+  NodeAt("nvn").WakeAllSenders();
+  EXPECT_TRUE(SealedStateIs(lombardia, *id, v1::SEALED_OPEN));
+  EXPECT_EQ(Store("toscana").GetReferral(*id)->value().meta.destination_node, "lombardia");
+}
+
 TEST_F(PrivacyTest, ErasureAnswerFromANodeThatNeverHeldTheReferralIsRefused) {
   StartAll();
   StaffClient anna = Staff("toscana/operator");
