@@ -571,15 +571,6 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
       return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
                       "the action is out of sequence; prepare it again");
     }
-    if (key.has_value()) {
-      RETURN_IF_ERROR(txn.PutReferralKey(referral_id, *key));
-      // Addressed to the hub, the referral waits for its routing (§11.4).
-      const std::string& destination = event.referral->destination_node;
-      if (destination != options_.national_node) {
-        RETURN_IF_ERROR(ReleaseKey(txn, referral_id, *key, destination, woken));
-      }
-    }
-    RETURN_IF_ERROR(AfterApplied(txn, applied.applied, woken));
     for (size_t i = 0; i < verified.size(); ++i) {
       storage::OutgoingEnvelope out{verified[i].header.message_id(), hops[i], envelopes[i],
                                     referral_id, std::nullopt};
@@ -589,7 +580,17 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
       RETURN_IF_ERROR(txn.Enqueue(out));
       woken.push_back(hops[i]);
     }
-    return absl::OkStatus();
+    // Queued after the referral, so that it goes first (one envelope of a
+    // referral on the wire at a time) and RECEIVED is not delayed.
+    if (key.has_value()) {
+      RETURN_IF_ERROR(txn.PutReferralKey(referral_id, *key));
+      // Addressed to the hub, the referral waits for its routing (§11.4).
+      const std::string& destination = event.referral->destination_node;
+      if (destination != options_.national_node) {
+        RETURN_IF_ERROR(ReleaseKey(txn, referral_id, *key, destination, woken));
+      }
+    }
+    return AfterApplied(txn, applied.applied, woken);
   });
   if (!status.ok()) return status;
   SubmitResult result;
