@@ -34,6 +34,7 @@ std::function<double()> MakeJitter() {
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& options,
                                                       const Clock* clock) {
   std::unique_ptr<Broker> broker(new Broker());
+  broker->metrics_ = Metrics::Create(options, clock);
   ASSIGN_OR_RETURN(broker->node_, Node::Create(options, clock));
   const TlsFiles tls{options.ca_certificate, options.node_certificate, options.node_key};
   ASSIGN_OR_RETURN(auto server_credentials, MutualTlsServerCredentials(tls));
@@ -61,11 +62,12 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   broker->handlers_ = std::make_unique<WorkPool>(options.handler_threads, options.max_queued_calls);
-  broker->exchange_ =
-      std::make_unique<ExchangeService>(broker->node_.get(), broker->handlers_.get());
-  broker->referrals_ =
-      std::make_unique<ReferralsService>(broker->node_.get(), broker->handlers_.get());
+  broker->exchange_ = std::make_unique<ExchangeService>(
+      broker->node_.get(), broker->handlers_.get(), broker->metrics_.get());
+  broker->referrals_ = std::make_unique<ReferralsService>(
+      broker->node_.get(), broker->handlers_.get(), broker->metrics_.get());
   broker->deadlines_ = std::make_unique<DeadlineWatcher>(broker->node_.get());
+  broker->metrics_->Attach(broker->node_.get(), broker->deadlines_.get(), &broker->senders_);
   grpc::ServerBuilder builder;
   // A fail-stopped store turns the health service NOT_SERVING (broker/health.h).
   broker->health_ = std::make_unique<StoreHealth>(&broker->node_->store());
@@ -92,6 +94,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   broker->server_->GetHealthCheckService()->SetServingStatus(true);
   broker->health_->Attach(broker->server_->GetHealthCheckService());
 
+  if (!options.metrics_listen_address.empty()) {
+    RETURN_IF_ERROR(broker->metrics_->Listen(options.metrics_listen_address));
+  }
   for (auto& [peer, sender] : broker->senders_) sender->Start();
   broker->deadline_thread_ = std::thread([raw] { raw->WatchDeadlines(); });
   MIR_LOG(INFO) << "node " << options.node_id << " listening on port " << broker->port_ << " with "
@@ -128,6 +133,8 @@ void Broker::Shutdown(absl::Duration grace) {
     stopping_ = true;
   }
   if (deadline_thread_.joinable()) deadline_thread_.join();
+  // First: a scrape reads the senders and the node, which go below.
+  if (metrics_) metrics_->StopListening();
   if (server_) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -11,6 +11,7 @@
 #include "broker/deadline_watcher.h"
 #include "broker/exchange_service.h"
 #include "broker/health.h"
+#include "broker/metrics.h"
 #include "broker/node.h"
 #include "broker/referrals_service.h"
 #include "broker/sender.h"
@@ -37,10 +38,15 @@ class Broker {
   int port() const { return port_; }
   Node& node() { return *node_; }
   DeadlineWatcher& deadlines() { return *deadlines_; }
+  // The node's metrics (broker/metrics.h); served over HTTP when
+  // metrics_listen_address is set.
+  Metrics& metrics() { return *metrics_; }
 
  private:
   Broker() = default;
 
+  // Before node_: it observes the store's commits, and outlives it.
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Node> node_;
   void WatchDeadlines();
 

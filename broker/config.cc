@@ -30,6 +30,7 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   BrokerOptions o;
   o.node_id = c.node_id();
   o.listen_address = c.listen_address();
+  o.metrics_listen_address = c.metrics_listen_address();
   o.database_path = c.database_path();
   o.ca_certificate = c.ca_certificate();
   o.node_certificate = c.node_certificate();

@@ -17,6 +17,10 @@ namespace mir::broker {
 struct BrokerOptions {
   std::string node_id;
   std::string listen_address;
+  // Plain-HTTP Prometheus metrics (broker/metrics.h), e.g. "127.0.0.1:9102";
+  // port 0 picks one; empty: no metrics listener. No personal data, but it
+  // shows the node's peers and load: keep it off public networks.
+  std::string metrics_listen_address;
   std::string database_path;
   std::string ca_certificate, node_certificate, node_key;  // file paths
   std::map<std::string, std::string> peers;                // node id -> address

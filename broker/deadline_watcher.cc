@@ -5,20 +5,31 @@
 
 namespace mir::broker {
 
-std::vector<std::string> DeadlineWatcher::Check() {
+absl::StatusOr<std::vector<std::string>> DeadlineWatcher::Overdue() const {
   // Only an emergency still SUBMITTED or RECEIVED can be overdue (IsOverdue).
   auto referrals = node_->store().EmergenciesAwaitingAck();
-  if (!referrals.ok()) {
-    MIR_LOG(ERROR) << "deadline check could not read referrals: " << referrals.status().message();
-    return {};
-  }
-  std::set<std::string> overdue;
+  if (!referrals.ok()) return referrals.status();
   std::vector<std::string> out;
   for (const storage::ReferralRecord& r : *referrals) {
-    if (!node_->IsSendingSide(r) || !node_->IsOverdue(r)) continue;
-    overdue.insert(r.meta.referral_id);
-    out.push_back(r.meta.referral_id);
+    if (node_->IsSendingSide(r) && node_->IsOverdue(r)) out.push_back(r.meta.referral_id);
   }
+  return out;
+}
+
+absl::StatusOr<int64_t> DeadlineWatcher::CountOverdue() const {
+  auto overdue = Overdue();
+  if (!overdue.ok()) return overdue.status();
+  return static_cast<int64_t>(overdue->size());
+}
+
+std::vector<std::string> DeadlineWatcher::Check() {
+  auto found = Overdue();
+  if (!found.ok()) {
+    MIR_LOG(ERROR) << "deadline check could not read referrals: " << found.status().message();
+    return {};
+  }
+  std::vector<std::string> out = *std::move(found);
+  const std::set<std::string> overdue(out.begin(), out.end());
   absl::MutexLock lock(&mu_);
   for (const std::string& id : overdue) {
     if (alarmed_.insert(id).second) {

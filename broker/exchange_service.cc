@@ -1,9 +1,13 @@
 #include "broker/exchange_service.h"
 
+#include <chrono>
+#include <string>
+
 #include "broker/tls.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "mir/v1/envelope.pb.h"
 
 namespace mir::broker {
 
@@ -25,36 +29,58 @@ absl::StatusOr<v1::DeliverRequest> ParseRequest(const grpc::ByteBuffer& bytes) {
                   "the request does not parse as a DeliverRequest");
 }
 
+// The kind the envelope's header names, for the metrics: the node has
+// verified the envelope by now, so this only reads it again.
+std::string KindOf(const std::string& envelope_bytes) {
+  v1::Envelope envelope;
+  v1::EnvelopeHeader header;
+  if (!envelope.ParseFromString(envelope_bytes) || !header.ParseFromString(envelope.header())) {
+    return "UNKNOWN";
+  }
+  return v1::MessageKind_Name(header.kind());
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
+  // Steady time for the latency histogram only, never a decision: not the Clock.
+  const auto arrived = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto peer = PeerIdentity(*context);
   if (!peer.ok()) {
+    metrics_->CountRefusal("unknown", peer.status());
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
+  if (peer->role == Role::kNode) {
+    const auto pem = context->auth_context()->FindPropertyValues("x509_pem_cert");
+    if (!pem.empty())
+      metrics_->SawPeerCertificate(peer->node, std::string(pem.front().data(), pem.front().size()));
+  }
   // request and response stay valid until Finish.
-  const bool accepted = pool_->Post([this, reactor, peer = *std::move(peer), request, response] {
-    auto parsed = ParseRequest(*request);
-    if (!parsed.ok()) {
-      reactor->Finish(ToGrpcStatus(parsed.status()));
-      return;
-    }
-    auto receipt = node_->Deliver(peer, parsed->envelope());
-    if (!receipt.ok()) {
-      reactor->Finish(ToGrpcStatus(receipt.status()));
-      return;
-    }
-    v1::DeliverResponse answer;
-    answer.set_receipt(*std::move(receipt));
-    grpc::Slice slice(answer.SerializeAsString());
-    *response = grpc::ByteBuffer(&slice, 1);
-    reactor->Finish(grpc::Status::OK);
+  const bool accepted = pool_->Post([this, reactor, arrived, peer = *peer, request, response] {
+    const absl::Status status = [&]() -> absl::Status {
+      auto parsed = ParseRequest(*request);
+      if (!parsed.ok()) return parsed.status();
+      auto receipt = node_->Deliver(peer, parsed->envelope());
+      if (!receipt.ok()) return receipt.status();
+      metrics_->CountReceived(KindOf(parsed->envelope()));
+      v1::DeliverResponse answer;
+      answer.set_receipt(*std::move(receipt));
+      grpc::Slice slice(answer.SerializeAsString());
+      *response = grpc::ByteBuffer(&slice, 1);
+      return absl::OkStatus();
+    }();
+    if (!status.ok()) metrics_->CountRefusal(peer.node, status);
+    metrics_->ObserveDeliver(absl::FromChrono(std::chrono::steady_clock::now() - arrived));
+    reactor->Finish(ToGrpcStatus(status));
   });
-  if (!accepted) reactor->Finish(ToGrpcStatus(NodeBusy()));
+  if (!accepted) {
+    metrics_->CountRefusal(peer->node, NodeBusy());
+    reactor->Finish(ToGrpcStatus(NodeBusy()));
+  }
   return reactor;
 }
 

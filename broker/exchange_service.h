@@ -1,6 +1,7 @@
 #ifndef MIR_BROKER_EXCHANGE_SERVICE_H_
 #define MIR_BROKER_EXCHANGE_SERVICE_H_
 
+#include "broker/metrics.h"
 #include "broker/node.h"
 #include "broker/work_pool.h"
 #include "mir/v1/exchange.grpc.pb.h"
@@ -17,7 +18,10 @@ namespace mir::broker {
 class ExchangeService final
     : public v1::Exchange::WithRawCallbackMethod_Deliver<v1::Exchange::Service> {
  public:
-  ExchangeService(Node* node, WorkPool* pool) : node_(node), pool_(pool) {}
+  // `metrics` counts calls, refusals and peers' certificates; all three
+  // must outlive the service.
+  ExchangeService(Node* node, WorkPool* pool, Metrics* metrics)
+      : node_(node), pool_(pool), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
@@ -26,6 +30,7 @@ class ExchangeService final
  private:
   Node* const node_;
   WorkPool* const pool_;
+  Metrics* const metrics_;
 };
 
 }  // namespace mir::broker

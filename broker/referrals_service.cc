@@ -1,5 +1,6 @@
 #include "broker/referrals_service.h"
 
+#include <chrono>
 #include <deque>
 
 #include "absl/strings/str_cat.h"
@@ -76,15 +77,21 @@ grpc::ServerUnaryReactor* ReferralsService::Prepare(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* ReferralsService::Submit(grpc::CallbackServerContext* context,
                                                    const v1::SubmitRequest* request,
                                                    v1::SubmitResponse* response) {
+  // Steady time for the latency histogram only, never a decision: not the Clock.
+  const auto arrived = std::chrono::steady_clock::now();
   return Respond(*pool_, context, [=, this]() -> absl::Status {
-    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kSubmit));
-    std::vector<std::string> envelopes(request->envelopes().begin(), request->envelopes().end());
-    ASSIGN_OR_RETURN(SubmitResult result,
-                     node_->Submit(caller, envelopes, request->referral_key()));
-    response->set_referral_id(result.referral_id);
-    for (const std::string& id : result.message_ids) response->add_message_ids(id);
-    response->set_state(result.state);
-    return absl::OkStatus();
+    const absl::Status status = [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kSubmit));
+      std::vector<std::string> envelopes(request->envelopes().begin(), request->envelopes().end());
+      ASSIGN_OR_RETURN(SubmitResult result,
+                       node_->Submit(caller, envelopes, request->referral_key()));
+      response->set_referral_id(result.referral_id);
+      for (const std::string& id : result.message_ids) response->add_message_ids(id);
+      response->set_state(result.state);
+      return absl::OkStatus();
+    }();
+    metrics_->ObserveSubmit(absl::FromChrono(std::chrono::steady_clock::now() - arrived));
+    return status;
   });
 }
 

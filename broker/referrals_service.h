@@ -1,6 +1,7 @@
 #ifndef MIR_BROKER_REFERRALS_SERVICE_H_
 #define MIR_BROKER_REFERRALS_SERVICE_H_
 
+#include "broker/metrics.h"
 #include "broker/node.h"
 #include "broker/work_pool.h"
 #include "mir/v1/referrals.grpc.pb.h"
@@ -14,7 +15,9 @@ namespace mir::broker {
 // `pool`, off gRPC's few callback threads (broker/work_pool.h). Thread-safe.
 class ReferralsService final : public v1::Referrals::CallbackService {
  public:
-  ReferralsService(Node* node, WorkPool* pool) : node_(node), pool_(pool) {}
+  // `metrics` times Submit; all three must outlive the service.
+  ReferralsService(Node* node, WorkPool* pool, Metrics* metrics)
+      : node_(node), pool_(pool), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* Prepare(grpc::CallbackServerContext* context,
                                     const v1::PrepareRequest* request,
@@ -48,6 +51,7 @@ class ReferralsService final : public v1::Referrals::CallbackService {
  private:
   Node* const node_;
   WorkPool* const pool_;
+  Metrics* const metrics_;
 };
 
 }  // namespace mir::broker

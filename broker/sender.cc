@@ -286,6 +286,7 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
       }
     }
     if (marked.ok()) {
+      delivered_.fetch_add(static_cast<int64_t>(delivered.size()), std::memory_order_relaxed);
       for (Call* call : answered) {
         if (call->receipted) {
           MIR_LOG(INFO) << "delivered message " << call->entry.message_id << " to " << peer_
@@ -307,6 +308,7 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
   if (seen.delivered || seen.answered) {
     if (Unreachable()) MIR_LOG(INFO) << peer_ << " is reachable again";
     failed_probes_ = 0;
+    reachable_.store(true, std::memory_order_relaxed);
     return;
   }
   if (!seen.unavailable) return;                    // only timeouts: no news of the peer
@@ -316,6 +318,7 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
                      << "): one envelope at a time until it answers";
   }
   ++failed_probes_;
+  reachable_.store(false, std::memory_order_relaxed);
   const absl::Time now = clock_->Now();
   next_probe_at_ = now + Backoff(failed_probes_);
   // The envelopes not tried meanwhile still become dead letters in time.

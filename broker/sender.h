@@ -1,6 +1,8 @@
 #ifndef MIR_BROKER_SENDER_H_
 #define MIR_BROKER_SENDER_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +54,12 @@ class PeerSender {
   // Stops after in-flight deliveries finish (or time out); what was not
   // receipted stays pending in the outbox.
   void Stop();
+
+  // For the node's metrics (broker/metrics.h), from any thread: envelopes
+  // delivered (receipt verified and recorded) since Start, and whether the
+  // peer answered the last call (true until a call finds it unreachable).
+  int64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
+  bool reachable() const { return reachable_.load(std::memory_order_relaxed); }
 
   // The delay before retry number `attempts` (1-based), jitter applied.
   absl::Duration Backoff(int attempts) const;
@@ -138,6 +146,9 @@ class PeerSender {
   // Owned by the sender thread: the store fail-stopped; nothing is sent
   // until the broker restarts (a reopened store).
   bool store_failed_ = false;
+  // Written by the sender thread, read by the metrics.
+  std::atomic<int64_t> delivered_{0};
+  std::atomic<bool> reachable_{true};
   std::thread thread_;
 };
 

@@ -10,6 +10,9 @@ packages=(
   # libsodium: the broker's crypto/ signs and verifies Ed25519 with it (about
   # twice OpenSSL's rate; OpenSSL keeps X.509); mir-bench measures both floors.
   libsodium-dev
+  # broker/metrics.h: Prometheus registry, text format and HTTP exposer from a
+  # maintained library rather than hand-written exposition.
+  prometheus-cpp-dev
   # tests/packaging: cpack's Depends (dpkg-shlibdeps in dpkg-dev, file),
   # systemd-analyze (systemd), the unit's seccomp rules replayed
   # (python3, libseccomp2), the throw-away install (util-linux: unshare;
@@ -23,6 +26,10 @@ for option in "$@"; do
     # scripts/check-thread-safety.sh (clang's -Wthread-safety), test-tsan.sh,
     # check-style.sh (clang-format, clang-tidy).
     --with-clang) packages+=(clang-14 clang-format-14 clang-tidy-14) ;;
+    # The alerts_rules test's promtool (docs/alerts.yml). Only Debian's whole
+    # prometheus package ships it (about 100 MB, and a prometheus service
+    # that starts unless policy-rc.d forbids it), so only for the tests.
+    --with-test-tools) packages+=(prometheus) ;;
   esac
 done
 

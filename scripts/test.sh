@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 thread_checks=${MIR_THREAD_CHECKS:-1}
-setup_options=()
+setup_options=(--with-test-tools)
 if [[ $thread_checks != 0 || "${MIR_STYLE:-1}" != 0 ]]; then setup_options+=(--with-clang); fi
 scripts/setup.sh "${setup_options[@]}"
 scripts/build.sh

@@ -35,6 +35,7 @@
 // The clock given to Open must outlive the Store.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -353,6 +354,18 @@ class Txn : public ReadTxn {
   // already atomic on its own.
   virtual absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) = 0;
 };
+
+// Commit timings for the node's metrics (broker/metrics.h): called after
+// every group COMMIT that succeeded, with how long the COMMIT took and
+// whether it synced the WAL (false: a deferred-sync write). Runs under the
+// store's write lock: it must be quick and must not call into the Store.
+using CommitObserver = std::function<void(absl::Duration commit, bool synced)>;
+// Observes the commits of every Store opened on the database file `path`
+// after this call (a Store picks its observer up at Open); an empty
+// `observer` clears it for Stores opened later. Keyed by file, not a
+// StoreOptions field, so that metrics need no change to how a node opens
+// its store. Thread-safe.
+void SetCommitObserver(const std::string& path, CommitObserver observer);
 
 class Store {
  public:

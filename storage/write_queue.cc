@@ -1,6 +1,11 @@
 #include "storage/write_queue.h"
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include "common/errors.h"
@@ -17,7 +22,39 @@ absl::Status InGroupSavepoint(Db& db, absl::FunctionRef<absl::Status(Db&)> fn) {
   return status.ok() ? released : status;
 }
 
+// One key per file however it was named (relative, through a symlink).
+std::string FileKey(const std::string& path) {
+  std::error_code error;
+  std::filesystem::path canonical = std::filesystem::weakly_canonical(path, error);
+  return error ? path : canonical.string();
+}
+
+absl::Mutex observers_mu(absl::kConstInit);
+std::map<std::string, CommitObserver>& Observers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(observers_mu) {
+  static auto* observers = new std::map<std::string, CommitObserver>();
+  return *observers;
+}
+
+CommitObserver ObserverFor(sqlite3* db) {
+  const char* file = sqlite3_db_filename(db, "main");
+  if (file == nullptr || *file == '\0') return nullptr;
+  const std::string key = FileKey(file);
+  absl::MutexLock lock(&observers_mu);
+  auto it = Observers().find(key);
+  return it == Observers().end() ? nullptr : it->second;
+}
+
 }  // namespace
+
+void SetCommitObserver(const std::string& path, CommitObserver observer) {
+  const std::string key = FileKey(path);
+  absl::MutexLock lock(&observers_mu);
+  if (observer) {
+    Observers()[key] = std::move(observer);
+  } else {
+    Observers().erase(key);
+  }
+}
 
 absl::Status FailStoppedError() {
   return MirError(absl::StatusCode::kUnavailable, v1::STORE_UNAVAILABLE,
@@ -25,7 +62,8 @@ absl::Status FailStoppedError() {
                   "until it is reopened (restart the node)");
 }
 
-WriteQueue::WriteQueue(std::unique_ptr<Db> writer) : writer_(std::move(writer)) {
+WriteQueue::WriteQueue(std::unique_ptr<Db> writer)
+    : observer_(ObserverFor(writer->raw())), writer_(std::move(writer)) {
   sqlite3_wal_hook(writer_->raw(), &WriteQueue::WalHook, this);
 }
 
@@ -146,6 +184,8 @@ bool WriteQueue::RunGroupIn(Db& db, const std::vector<PendingWrite*>& group) {
     return false;
   }
 
+  // A monotonic duration for the metrics only, never a decision: not the Clock.
+  const auto commit_start = std::chrono::steady_clock::now();
   const int rc = sqlite3_exec(db.raw(), "COMMIT", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
     // Whether the commit reached the disk is unknown: stop, and let the
@@ -160,6 +200,11 @@ bool WriteQueue::RunGroupIn(Db& db, const std::vector<PendingWrite*>& group) {
       if (w->status.ok()) w->status = failed;
     }
     return false;
+  }
+  if (observer_) {
+    const bool synced = std::any_of(group.begin(), group.end(),
+                                    [](const PendingWrite* w) { return w->sync == Sync::kFull; });
+    observer_(absl::FromChrono(std::chrono::steady_clock::now() - commit_start), synced);
   }
   return true;
 }

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/sqlite_util.h"
+#include "storage/store.h"
 
 namespace mir::storage {
 
@@ -92,6 +93,8 @@ class WriteQueue {
   void TruncateWal(Db& db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   std::atomic<bool> failed_{false};
+  // SetCommitObserver's for this database file when the queue was made.
+  const CommitObserver observer_;
 
   absl::Mutex queue_mu_;
   std::deque<PendingWrite*> writers_ ABSL_GUARDED_BY(queue_mu_);

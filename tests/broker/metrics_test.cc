@@ -1,0 +1,180 @@
+// The node's Prometheus metrics (broker/metrics.h), scraped over plain HTTP
+// from real brokers on loopback as Prometheus would.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "broker/config.h"
+#include "common/errors.h"
+#include "tests/broker/network_fixture.h"
+#include "tests/broker/staff_client.h"
+
+namespace mir::testing {
+namespace {
+
+// GET `path` from 127.0.0.1:`port` over HTTP/1.0; the body, or the error.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) reply.append(buf, n);
+    }
+  }
+  close(fd);
+  const size_t body = reply.find("\r\n\r\n");
+  if (reply.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) {
+    return absl::UnavailableError("no HTTP answer: " + reply.substr(0, 100));
+  }
+  if (reply.find(" 200 ") > reply.find("\r\n")) {
+    return absl::UnavailableError("status line: " + reply.substr(0, reply.find("\r\n")));
+  }
+  return reply.substr(body + 4);
+}
+
+// The value of `series` (name with its labels, as exposed) in `text`; NaN
+// when absent.
+double Value(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+class MetricsTest : public NetworkTest {
+ protected:
+  void SetUp() override {
+    NetworkTest::SetUp();
+    for (auto& [node, options] : options_) options.metrics_listen_address = "127.0.0.1:0";
+  }
+  std::string Scrape(const std::string& node) {
+    auto text = HttpGet(brokers_.at(node)->metrics().port(), "/metrics");
+    EXPECT_OK(text);
+    return text.ok() ? *text : "";
+  }
+  // Waits until `node`'s `series` satisfies `ok`; false (and the last
+  // scrape in the failure) if it never does.
+  ::testing::AssertionResult SeriesBecomes(const std::string& node, const std::string& series,
+                                           const std::function<bool(double)>& ok) {
+    std::string last;
+    if (WaitFor([&] {
+          last = Scrape(node);
+          return ok(Value(last, series));
+        })) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << node << ": " << series << " never as expected in\n"
+                                         << last;
+  }
+};
+
+TEST(MetricsConfigTest, ListenAddressFromTheConfigFile) {
+  const std::string path = NewTempDir() + "/node.json";
+  std::ofstream(path) << R"({
+    "nodeId": "toscana", "listenAddress": "127.0.0.1:7102",
+    "metricsListenAddress": "127.0.0.1:9102",
+    "databasePath": "/var/lib/mir/toscana.db",
+    "caCertificate": "ca.crt", "nodeCertificate": "node.crt", "nodeKey": "node.key",
+    "privacy": {"encryptionKeys": [{"key": "enc.key", "certificate": "enc.crt"}],
+                "encryptionCertificatesDir": "enc", "keyEncryptionKey": "kek.hex"}
+  })";
+  auto options = broker::LoadConfigFile(path);
+  ASSERT_OK(options);
+  EXPECT_EQ(options->metrics_listen_address, "127.0.0.1:9102");
+  EXPECT_EQ(broker::BrokerOptions().metrics_listen_address, "");  // none by default
+}
+
+TEST_F(MetricsTest, NoListenerUnlessConfigured) {
+  options_["toscana"].metrics_listen_address.clear();
+  ASSERT_TRUE(StartNode("toscana"));
+  EXPECT_EQ(brokers_["toscana"]->metrics().port(), 0);
+  // The figures are there all the same (for the node's page).
+  EXPECT_FALSE(brokers_["toscana"]->metrics().Figures().store_failed);
+}
+
+TEST_F(MetricsTest, QueueDeliveriesRefusalsAndCertificates) {
+  // nvn is down: what toscana submits waits for it.
+  ASSERT_TRUE(StartNode("toscana"));
+  StaffClient anna(ports_["toscana"], "toscana/operator");
+  auto id = anna.SubmitReferral("nvn", v1::URGENCY_EMERGENCY_24H);
+  ASSERT_OK(id);
+  EXPECT_TRUE(SeriesBecomes("toscana", R"(mir_outbox_pending{peer="nvn"})",
+                            [](double v) { return v >= 1; }));
+  EXPECT_TRUE(SeriesBecomes("toscana", R"(mir_peer_reachable{peer="nvn"})",
+                            [](double v) { return v == 0; }));
+  std::string text = Scrape("toscana");
+  EXPECT_GE(Value(text, R"(mir_outbox_oldest_pending_seconds{peer="nvn"})"), 0);
+  EXPECT_EQ(Value(text, R"(mir_dead_letters{peer="nvn"})"), 0);
+  EXPECT_EQ(Value(text, R"(mir_deliveries_total{peer="nvn"})"), 0);
+  EXPECT_EQ(Value(text, "mir_submit_seconds_count"), 1);
+  EXPECT_GE(Value(text, "mir_store_fsyncs_total"), 1);
+  EXPECT_GE(Value(text, "mir_store_commit_seconds_count"), 1);
+  EXPECT_EQ(Value(text, "mir_store_failed"), 0);
+  EXPECT_EQ(Value(text, "mir_emergencies_overdue"), 0);
+  for (const char* subject : {"node", "ca", "encryption"}) {
+    SCOPED_TRACE(subject);
+    const std::string series =
+        std::string(R"(mir_certificate_expiry_seconds{subject=")") + subject + "\"}";
+    EXPECT_GT(Value(text, series), 0);
+  }
+
+  // nvn comes up: the queue drains, and each side counts it.
+  ASSERT_TRUE(StartNode("nvn"));
+  EXPECT_TRUE(SeriesBecomes("toscana", R"(mir_deliveries_total{peer="nvn"})",
+                            [](double v) { return v >= 1; }));
+  EXPECT_TRUE(SeriesBecomes("toscana", R"(mir_outbox_pending{peer="nvn"})",
+                            [](double v) { return v == 0; }));
+  EXPECT_TRUE(SeriesBecomes("toscana", R"(mir_peer_reachable{peer="nvn"})",
+                            [](double v) { return v == 1; }));
+  EXPECT_TRUE(SeriesBecomes("nvn", R"(mir_received_total{kind="REFERRAL"})",
+                            [](double v) { return v >= 1; }));
+  text = Scrape("nvn");
+  EXPECT_GE(Value(text, "mir_deliver_seconds_count"), 1);
+  EXPECT_GT(Value(text, R"(mir_certificate_expiry_seconds{subject="peer:toscana"})"), 0);
+
+  // A bad delivery is refused and counted by its reason.
+  ExchangeClient toscana_node(ports_["nvn"], "toscana/node");
+  auto refused = toscana_node.Deliver("not an envelope");
+  ASSERT_FALSE(refused.ok());
+  const std::string reason = ReasonName(refused.status());
+  ASSERT_FALSE(reason.empty()) << refused.status();
+  EXPECT_TRUE(SeriesBecomes("nvn", R"(mir_refusals_total{peer="toscana",reason=")" + reason + "\"}",
+                            [](double v) { return v == 1; }));
+
+  // Nothing personal, and no id, in any label or value.
+  for (const char* node : {"toscana", "nvn"}) {
+    SCOPED_TRACE(node);
+    text = Scrape(node);
+    EXPECT_EQ(text.find(*id), std::string::npos);
+    EXPECT_EQ(text.find(id->substr(0, 8)), std::string::npos);
+    EXPECT_EQ(text.find("TEST-PERSON"), std::string::npos);
+    EXPECT_EQ(text.find("fictional"), std::string::npos);
+  }
+}
+
+TEST_F(MetricsTest, TakenPortRefusesToStart) {
+  PortHold taken;
+  options_["toscana"].metrics_listen_address = Address(taken.port());
+  // The port is bound (not listening) by the hold: the exposer cannot bind.
+  const ::testing::AssertionResult started = StartNode("toscana");
+  EXPECT_FALSE(started);
+  EXPECT_THAT(started.message(), ::testing::HasSubstr("cannot serve metrics on"));
+}
+
+}  // namespace
+}  // namespace mir::testing
