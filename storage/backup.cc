@@ -109,8 +109,7 @@ absl::Status CopyPages(sqlite3* source, sqlite3* dest, const BackupOptions& opti
   // own would restart from page 1 whenever the node commits between steps.
   RETURN_IF_ERROR(ExecRaw(source, "BEGIN", "begin backup snapshot"));
   ReadTransaction snapshot(source);
-  RETURN_IF_ERROR(
-      ExecRaw(source, "SELECT count(*) FROM sqlite_master", "read backup snapshot"));
+  RETURN_IF_ERROR(ExecRaw(source, "SELECT count(*) FROM sqlite_master", "read backup snapshot"));
   std::unique_ptr<sqlite3_backup, BackupFinisher> backup(
       sqlite3_backup_init(dest, "main", source, "main"));
   if (backup == nullptr) return SqliteStatus(sqlite3_errcode(dest), dest, "start backup");
@@ -161,8 +160,7 @@ absl::StatusOr<BackupStats> BackupDatabase(const std::string& source,
     // The pages carry the source's WAL flag; a backup is one self-contained
     // file, so it goes back to a rollback journal (the node's store sets WAL
     // again when it opens a restored copy).
-    RETURN_IF_ERROR(
-        ExecRaw(dest.get(), "PRAGMA journal_mode=DELETE", "set backup journal mode"));
+    RETURN_IF_ERROR(ExecRaw(dest.get(), "PRAGMA journal_mode=DELETE", "set backup journal mode"));
   }
   RETURN_IF_ERROR(SyncPath(temp.path(), O_RDONLY));
   if (::link(temp.path().c_str(), destination.c_str()) != 0) {

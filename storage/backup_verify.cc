@@ -104,8 +104,8 @@ absl::Status CheckRawFile(const std::string& copy, VerifyReport& report) {
   report.schema_version = std::atoi(version->c_str());
   if (report.schema_version < 1 || report.schema_version > kSchemaVersion) {
     report.problems.push_back(absl::StrCat("schema version ", report.schema_version,
-                                           " is not one this build knows (1 to ",
-                                           kSchemaVersion, ")"));
+                                           " is not one this build knows (1 to ", kSchemaVersion,
+                                           ")"));
   }
   return absl::OkStatus();
 }
@@ -126,8 +126,8 @@ absl::Status CheckInbox(const std::string& copy, const VerifyOptions& options,
     ++report.inbox_receipts_checked;
     absl::Status checked = checker.Check(rows.Text(2), options.node_id, message_id, rows.Text(1));
     if (!checked.ok()) {
-      report.problems.push_back(absl::StrCat("inbox ", message_id,
-                                             ": our receipt does not verify: ", checked.message()));
+      report.problems.push_back(
+          absl::StrCat("inbox ", message_id, ": our receipt does not verify: ", checked.message()));
     }
   }
   return absl::OkStatus();
@@ -148,8 +148,7 @@ absl::Status CheckStore(const std::string& copy, const VerifyOptions& options,
   ASSIGN_OR_RETURN(report.audit, (*store)->VerifyAuditChain());
   if (!report.audit.ok) {
     report.problems.push_back(absl::StrCat("audit chain broken at event ",
-                                           report.audit.first_bad_row, ": ",
-                                           report.audit.problem));
+                                           report.audit.first_bad_row, ": ", report.audit.problem));
   }
   ASSIGN_OR_RETURN(auto referrals, (*store)->ListReferrals(0));
   report.referrals = static_cast<int64_t>(referrals.size());
@@ -172,8 +171,7 @@ absl::Status CheckStore(const std::string& copy, const VerifyOptions& options,
 
 }  // namespace
 
-absl::StatusOr<VerifyReport> VerifyDatabase(const std::string& path,
-                                            const VerifyOptions& options) {
+absl::StatusOr<VerifyReport> VerifyDatabase(const std::string& path, const VerifyOptions& options) {
   ASSIGN_OR_RETURN(auto checker, ReceiptChecker::Make(options.ca_pem));
   ASSIGN_OR_RETURN(auto scratch, ScratchDir::Make(options.scratch_dir));
   const std::string copy = scratch->path() + "/copy.db";

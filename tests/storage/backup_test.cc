@@ -80,8 +80,8 @@ class BackupTest : public ::testing::Test {
           !s.ok()) {
         return s;
       }
-      OutgoingEnvelope out = OutgoingAbout(e.message_id, ref, v1::REFERRAL,
-                                           v1::URGENCY_EMERGENCY_24H, "nvn");
+      OutgoingEnvelope out =
+          OutgoingAbout(e.message_id, ref, v1::REFERRAL, v1::URGENCY_EMERGENCY_24H, "nvn");
       if (absl::Status s = txn.Enqueue(out); !s.ok()) return s;
       const std::string in_id = absl::StrCat(ref, "/nvn/1");
       const std::string in_bytes = absl::StrCat("FROM-NVN:", ref);
@@ -217,9 +217,7 @@ TEST_F(BackupTest, NeverReplacesAFileAndRestoresOnlyIntoAnEmptyFolder) {
   ASSERT_NO_FATAL_FAILURE(Fill(1));
   const std::string folder = NewTempDir();
   const std::string copy = folder + "/backup.db";
-  {
-    std::ofstream(copy) << "precious";
-  }
+  { std::ofstream(copy) << "precious"; }
   EXPECT_THAT(MIR_STATUS(BackupDatabase(path_, copy)), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(*ReadFile(copy), "precious");
   int files = 0;
@@ -254,9 +252,7 @@ TEST_F(BackupTest, DamagedOrTamperedCopiesFailToVerify) {
 
   // Not a database at all.
   const std::string junk = folder + "/junk.db";
-  {
-    std::ofstream(junk) << std::string(8192, 'x');
-  }
+  { std::ofstream(junk) << std::string(8192, 'x'); }
   report = VerifyDatabase(junk, Verify());
   ASSERT_OK(report);
   EXPECT_FALSE(report->ok());
@@ -272,15 +268,16 @@ TEST_F(BackupTest, DamagedOrTamperedCopiesFailToVerify) {
     auto forged = SignReceipt(*toscana_, {id, Sha256((*entry)->envelope), "toscana"}, absl::Now());
     ASSERT_OK(forged);
     sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db.get(), "UPDATE outbox SET receipt = ? WHERE message_id = ?",
-                                 -1, &stmt, nullptr),
+    ASSERT_EQ(sqlite3_prepare_v2(db.get(), "UPDATE outbox SET receipt = ? WHERE message_id = ?", -1,
+                                 &stmt, nullptr),
               SQLITE_OK);
     sqlite3_bind_blob(stmt, 1, forged->data(), static_cast<int>(forged->size()), SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 2, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
     EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
     sqlite3_finalize(stmt);
-    Exec(db.get(), absl::StrCat("UPDATE inbox SET envelope_sha256 = zeroblob(32) WHERE message_id = '",
-                                Ref(9), "/nvn/1'"));
+    Exec(db.get(),
+         absl::StrCat("UPDATE inbox SET envelope_sha256 = zeroblob(32) WHERE message_id = '",
+                      Ref(9), "/nvn/1'"));
   }
   report = VerifyDatabase(tampered, Verify());
   ASSERT_OK(report);
