@@ -13,6 +13,7 @@
 
 #include "broker/config.h"
 #include "common/errors.h"
+#include "storage/fault_vfs.h"
 #include "tests/broker/network_fixture.h"
 #include "tests/broker/staff_client.h"
 
@@ -165,6 +166,39 @@ TEST_F(MetricsTest, QueueDeliveriesRefusalsAndCertificates) {
     EXPECT_EQ(text.find("TEST-PERSON"), std::string::npos);
     EXPECT_EQ(text.find("fictional"), std::string::npos);
   }
+}
+
+// The series docs/alerts.yml alerts on rise when their cause happens.
+TEST_F(MetricsTest, OverdueEmergencyDeadLettersAndFailedStoreShow) {
+  // Emergencies are overdue almost at once, and nvn stays down.
+  options_["toscana"].emergency_ack_timeout = absl::Milliseconds(100);
+  storage::FaultVfs* vfs = storage::FaultVfs::Get("mir-metrics-test");
+  vfs->Clear();
+  options_["toscana"].vfs_name = vfs->name();
+  ASSERT_TRUE(StartNode("toscana"));
+  StaffClient anna(ports_["toscana"], "toscana/operator");
+  ASSERT_OK(anna.SubmitReferral("nvn", v1::URGENCY_EMERGENCY_24H));
+  EXPECT_TRUE(SeriesBecomes("toscana", "mir_emergencies_overdue", [](double v) { return v == 1; }));
+
+  // What the sender gives up on waits for staff as dead letters.
+  auto pending = Store("toscana").ListOutbox(storage::OutboxState::kPending, 0);
+  ASSERT_OK(pending);
+  ASSERT_FALSE(pending->empty());
+  for (const storage::OutboxEntry& e : *pending) {
+    ASSERT_OK(Store("toscana").MarkDead(e.id, "given up for the test"));
+  }
+  const double dead = static_cast<double>(pending->size());
+  EXPECT_TRUE(SeriesBecomes("toscana", R"(mir_dead_letters{peer="nvn"})",
+                            [dead](double v) { return v == dead; }));
+  EXPECT_EQ(Value(Scrape("toscana"), R"(mir_outbox_pending{peer="nvn"})"), 0);
+
+  // A failed sync fail-stops the store.
+  EXPECT_EQ(Value(Scrape("toscana"), "mir_store_failed"), 0);
+  vfs->FailSyncsAfter(0, storage::FaultCode::kIoErrFsync);
+  EXPECT_THAT(anna.SubmitReferral("nvn").status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_TRUE(SeriesBecomes("toscana", "mir_store_failed", [](double v) { return v == 1; }));
+  StopNode("toscana");
+  vfs->Clear();
 }
 
 TEST_F(MetricsTest, TakenPortRefusesToStart) {
