@@ -34,8 +34,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: mir-broker --config FILE [--listen HOST:PORT] [--db PATH]\n"
     "       mir-broker backup  --config FILE --to FILE [--db PATH]\n"
-    "       mir-broker restore --config FILE --from FILE [--db PATH]\n"
-    "       mir-broker verify  --config FILE [--file FILE] [--db PATH]\n"
+    "       mir-broker restore --config FILE --from FILE [--db PATH] [--scratch DIR]\n"
+    "       mir-broker verify  --config FILE [--file FILE] [--db PATH] [--scratch DIR]\n"
     "\n"
     "  (no command)       run the node until SIGTERM or SIGINT\n"
     "  backup             copy the database of a node, running or not, to a new\n"
