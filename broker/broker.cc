@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/server_limits.h"
 #include "broker/tls.h"
@@ -37,7 +38,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   broker->metrics_ = Metrics::Create(options, clock);
   ASSIGN_OR_RETURN(broker->node_, Node::Create(options, clock));
   const TlsFiles tls{options.ca_certificate, options.node_certificate, options.node_key};
-  ASSIGN_OR_RETURN(auto server_credentials, MutualTlsServerCredentials(tls));
+  ASSIGN_OR_RETURN(broker->tls_,
+                   NodeTls::Create(options.node_id, tls, &broker->node_->verifier(), clock));
+  auto server_credentials = broker->tls_->ServerCredentials();
 
   const BrokerOptions* node_options = &broker->node_->options();
   for (const auto& [peer, address] : options.peers) {
@@ -49,7 +52,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
     // Reconnect promptly when a peer comes back; our own backoff paces retries.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-    ASSIGN_OR_RETURN(ClientTls peer_tls, MutualTlsChannelCredentials(tls, peer));
+    ClientTls peer_tls = broker->tls_->ChannelCredentials(peer);
     auto channel = grpc::CreateCustomChannel(address, peer_tls.credentials, args);
     broker->senders_[peer] =
         std::make_unique<PeerSender>(peer, channel, &broker->node_->store(),
@@ -97,6 +100,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   if (!options.metrics_listen_address.empty()) {
     RETURN_IF_ERROR(broker->metrics_->Listen(options.metrics_listen_address));
   }
+  broker->WarnExpiring();
   for (auto& [peer, sender] : broker->senders_) sender->Start();
   broker->deadline_thread_ = std::thread([raw] { raw->WatchDeadlines(); });
   MIR_LOG(INFO) << "node " << options.node_id << " listening on port " << broker->port_ << " with "
@@ -104,9 +108,64 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   return broker;
 }
 
+absl::Status Broker::Reload() {
+  absl::MutexLock lock(&reload_mu_);
+  const BrokerOptions& o = node_->options();
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(TrustMaterial material, ReadTrustMaterial(o.ca_certificate, o.crl_files));
+    // Everything is checked before anything is swapped: a candidate
+    // Verifier checks the CAs and CRLs, and the node's own certificate
+    // against them.
+    ASSIGN_OR_RETURN(auto candidate, Verifier::FromTrust(material, node_->clock()));
+    RETURN_IF_ERROR(
+        tls_->Reload(TlsFiles{o.ca_certificate, o.node_certificate, o.node_key}, *candidate));
+    RETURN_IF_ERROR(node_->mutable_verifier().Reload(material));
+    MIR_LOG(INFO) << "reloaded: " << node_->verifier().Authorities().size() << " CA(s), "
+                  << node_->verifier().RevocationLists().size() << " CRL(s), node certificate "
+                  << o.node_certificate;
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    MIR_LOG(ERROR) << "reload refused, the node keeps its current certificates, CAs and CRLs: "
+                   << status.message();
+    return status;
+  }
+  WarnExpiring();
+  return absl::OkStatus();
+}
+
+int Broker::WarnExpiring(absl::Duration horizon) {
+  const absl::Time now = node_->clock()->Now();
+  const Verifier& verifier = node_->verifier();
+  std::map<std::string, absl::Time> expiries =
+      metrics_->RefreshOwnCertificates(node_->options(), verifier.Authorities());
+  int warnings = 0;
+  for (const auto& [subject, not_after] : expiries) {
+    if (absl::StartsWith(subject, "encryption-previous")) continue;  // expected to lapse
+    if (not_after - now > horizon) continue;
+    ++warnings;
+    MIR_LOG(WARNING) << "certificate " << subject
+                     << (not_after < now ? " has expired at " : " expires at ")
+                     << absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", not_after, absl::UTCTimeZone())
+                     << ": renew it and send SIGHUP (docs/OPERATIONS.md)";
+  }
+  for (const TrustItem& crl : verifier.RevocationLists()) {
+    if (crl.until >= now) continue;
+    ++warnings;
+    MIR_LOG(WARNING) << "the CRL of " << crl.subject
+                     << " is stale (its nextUpdate has passed); it still revokes what it lists";
+  }
+  return warnings;
+}
+
 void Broker::WatchDeadlines() {
   absl::Time next_sweep = absl::InfinitePast();
+  absl::Time next_expiry_check = node_->clock()->Now() + absl::Hours(24);
   while (true) {
+    if (const absl::Time now = node_->clock()->Now(); now >= next_expiry_check) {
+      WarnExpiring();
+      next_expiry_check = now + absl::Hours(24);
+    }
     deadlines_->Check();
     health_->Check();  // also when no call comes in
     // The retention policy (docs/PRIVACY.md) rides on the same thread.

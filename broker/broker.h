@@ -15,6 +15,7 @@
 #include "broker/node.h"
 #include "broker/referrals_service.h"
 #include "broker/sender.h"
+#include "broker/tls.h"
 #include "broker/work_pool.h"
 #include "common/clock.h"
 #include "grpcpp/server.h"
@@ -35,7 +36,26 @@ class Broker {
   // stops the senders; what was not receipted stays pending in the outbox.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
+  // SIGHUP: re-reads the configured node key and certificate, CA bundle
+  // and CRL files (the paths in the options it started with), checks them
+  // all (CAs and CRLs parse, each CRL is signed by a CA of the bundle, the
+  // key matches the certificate, which chains to the new bundle and is not
+  // revoked), and only then swaps them in: envelopes verified from then on
+  // use the new CAs and CRLs, new TLS handshakes the new key, certificate,
+  // CAs and CRLs (within NodeTls's refresh, 1 s); open connections and
+  // calls in flight are untouched. On any error nothing changes, the error
+  // is logged and returned. Then logs expiry warnings (WarnExpiring).
+  absl::Status Reload();
+
+  // Logs a WARNING for the node certificate, each CA and the current
+  // encryption certificate expiring within `horizon`, and for each stale
+  // CRL; updates mir_certificate_expiry_seconds. At start, on Reload, and
+  // daily on the watcher thread. Returns how many warnings it logged.
+  int WarnExpiring(absl::Duration horizon = absl::Hours(24 * 30));
+
   int port() const { return port_; }
+  // The node's reloadable TLS material (broker/tls.h).
+  const NodeTls& tls() const { return *tls_; }
   Node& node() { return *node_; }
   DeadlineWatcher& deadlines() { return *deadlines_; }
   // The node's metrics (broker/metrics.h); served over HTTP when
@@ -49,6 +69,10 @@ class Broker {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Node> node_;
   void WatchDeadlines();
+  // After node_ (it asks node_'s Verifier), before server_ and senders_
+  // (their credentials read its files).
+  std::unique_ptr<NodeTls> tls_;
+  absl::Mutex reload_mu_;  // one Reload at a time
 
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<ReferralsService> referrals_;

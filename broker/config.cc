@@ -33,6 +33,7 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   o.metrics_listen_address = c.metrics_listen_address();
   o.database_path = c.database_path();
   o.ca_certificate = c.ca_certificate();
+  o.crl_files.assign(c.crl_files().begin(), c.crl_files().end());
   o.node_certificate = c.node_certificate();
   o.node_key = c.node_key();
   o.peers.insert(c.peers().begin(), c.peers().end());

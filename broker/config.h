@@ -29,6 +29,11 @@ struct BrokerOptions {
   bool relay = false;                                      // this node forwards for others
   // The national node: it may route referrals on and close them negatively.
   std::string national_node = "nvn";
+  // `ca_certificate` may hold several CAs (a bundle during a CA rotation),
+  // all trusted. `crl_files`: PEM CRLs, each signed by a CA of the bundle; a
+  // certificate they list is refused (REVOKED) on TLS and as an envelope's
+  // author. Broker::Reload (SIGHUP) re-reads these files and the node's.
+  std::vector<std::string> crl_files;
 
   // Envelopes over this are refused (MESSAGE_TOO_LARGE) before parsing. Too
   // small refuses legitimate referrals with notes; too large lets a peer

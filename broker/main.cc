@@ -200,6 +200,8 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  // SIGHUP: reload the key, certificate, CA bundle and CRLs (Broker::Reload).
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // Debian's Abseil is built with deadlock detection on: about 5 % of a busy
   // broker's CPU. Tests keep it on; the production binary does not pay it.
@@ -272,7 +274,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP) {
+    MIR_LOG(INFO) << "received SIGHUP, reloading the node's certificates, CA bundle and CRLs";
+    // Logs what it did or why it kept the old material; the node serves on.
+    (*broker)->Reload().IgnoreError();
+  }
   MIR_LOG(INFO) << "received " << (signal == SIGTERM ? "SIGTERM" : "SIGINT") << ", shutting down";
   (*broker)->Shutdown();
   return 0;

@@ -195,11 +195,14 @@ std::unique_ptr<Metrics> Metrics::Create(const BrokerOptions& options, const Clo
     files.emplace_back(i == 0 ? "encryption" : absl::StrCat("encryption-previous-", i),
                        options.encryption_keys[i].certificate);
   }
-  for (const auto& [subject, path] : files) {
-    // One that cannot be read is left out: Node::Create refuses it next, and
-    // says why in its own words.
-    if (absl::StatusOr<absl::Time> not_after = NotAfterOfFile(path); not_after.ok()) {
-      metrics->own_certificates_[subject] = *not_after;
+  {
+    absl::MutexLock lock(&metrics->mu_);
+    for (const auto& [subject, path] : files) {
+      // One that cannot be read is left out: Node::Create refuses it next,
+      // and says why in its own words.
+      if (absl::StatusOr<absl::Time> not_after = NotAfterOfFile(path); not_after.ok()) {
+        metrics->own_certificates_[subject] = *not_after;
+      }
     }
   }
   metrics->registry_ = std::make_shared<prometheus::Registry>();
@@ -294,18 +297,39 @@ void Metrics::SawPeerCertificate(const std::string& peer, const std::string& pem
   peer_certificates_[peer] = PeerCertificate{pem, *not_after};
 }
 
+std::map<std::string, absl::Time> Metrics::RefreshOwnCertificates(
+    const BrokerOptions& options, const std::vector<TrustItem>& cas) {
+  std::map<std::string, absl::Time> own;
+  std::vector<std::pair<std::string, std::string>> files = {{"node", options.node_certificate}};
+  for (size_t i = 0; i < options.encryption_keys.size(); ++i) {
+    files.emplace_back(i == 0 ? "encryption" : absl::StrCat("encryption-previous-", i),
+                       options.encryption_keys[i].certificate);
+  }
+  for (const auto& [subject, path] : files) {
+    if (absl::StatusOr<absl::Time> not_after = NotAfterOfFile(path); not_after.ok()) {
+      own[subject] = *not_after;
+    }
+  }
+  for (size_t i = 0; i < cas.size(); ++i) {
+    own[i == 0 ? std::string("ca") : absl::StrCat("ca-", i + 1)] = cas[i].until;
+  }
+  absl::MutexLock lock(&mu_);
+  own_certificates_ = own;
+  return own;
+}
+
 NodeFigures Metrics::Figures() const {
   NodeFigures figures;
   const absl::Time now = clock_->Now();
-  for (const auto& [subject, not_after] : own_certificates_) {
-    figures.certificate_expiry[subject] = not_after - now;
-  }
   Node* node;
   const DeadlineWatcher* deadlines;
   const std::map<std::string, std::unique_ptr<PeerSender>>* senders;
   {
     // Not held across the store reads below: a Deliver handler waits for it.
     absl::MutexLock lock(&mu_);
+    for (const auto& [subject, not_after] : own_certificates_) {
+      figures.certificate_expiry[subject] = not_after - now;
+    }
     for (const auto& [peer, cert] : peer_certificates_) {
       figures.certificate_expiry[absl::StrCat("peer:", peer)] = cert.not_after - now;
     }

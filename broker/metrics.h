@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -11,6 +12,7 @@
 #include "absl/time/time.h"
 #include "broker/config.h"
 #include "common/clock.h"
+#include "crypto/verifier.h"
 
 namespace prometheus {
 class Exposer;
@@ -64,6 +66,12 @@ class Metrics {
   // `options`' files (one it cannot read is left out: the node refuses to
   // start on it anyway). `clock` must outlive the Metrics.
   static std::unique_ptr<Metrics> Create(const BrokerOptions& options, const Clock* clock);
+  // Re-reads the node's and encryption certificates' expiry from `options`'
+  // files and takes the CAs' from `cas` (the Verifier's current bundle:
+  // "ca" for the first, "ca-2", "ca-3"… for the others); Broker::Reload
+  // calls it. Returns subject → notAfter.
+  std::map<std::string, absl::Time> RefreshOwnCertificates(const BrokerOptions& options,
+                                                           const std::vector<TrustItem>& cas);
   ~Metrics();  // StopListening()s; stores opened later are no longer observed
 
   // Where the scrape-time figures come from; all must outlive the Metrics or
@@ -110,7 +118,8 @@ class Metrics {
   Node* node_ ABSL_GUARDED_BY(mu_) = nullptr;
   const DeadlineWatcher* deadlines_ ABSL_GUARDED_BY(mu_) = nullptr;
   const std::map<std::string, std::unique_ptr<PeerSender>>* senders_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::map<std::string, absl::Time> own_certificates_;  // set by Create, then read-only
+  // Set by Create, replaced by RefreshOwnCertificates.
+  std::map<std::string, absl::Time> own_certificates_ ABSL_GUARDED_BY(mu_);
   struct PeerCertificate {
     std::string pem;
     absl::Time not_after;

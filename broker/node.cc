@@ -61,8 +61,9 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
   VerifierOptions verifier_options;
   verifier_options.max_envelope_bytes = options.max_envelope_bytes;
   verifier_options.max_clock_skew = options.max_clock_skew;
-  ASSIGN_OR_RETURN(auto verifier,
-                   Verifier::FromCaPemFile(options.ca_certificate, clock, verifier_options));
+  ASSIGN_OR_RETURN(TrustMaterial trust,
+                   ReadTrustMaterial(options.ca_certificate, options.crl_files));
+  ASSIGN_OR_RETURN(auto verifier, Verifier::FromTrust(trust, clock, verifier_options));
   // Refuse rather than keep referrals where other local users can read them.
   const std::string data_folder =
       std::filesystem::path(options.database_path).parent_path().string();

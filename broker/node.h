@@ -124,6 +124,8 @@ class Node {
   const Authorization& authorization() const { return authorization_; }
   storage::Store& store() { return *store_; }
   const Verifier& verifier() const { return *verifier_; }
+  // For Broker::Reload, which swaps its CA bundle and CRLs.
+  Verifier& mutable_verifier() { return *verifier_; }
   const Signer& signer() const { return *signer_; }
   const Clock* clock() const { return clock_; }
   const Keyring& keyring() const { return *keyring_; }

@@ -16,6 +16,12 @@
 #                                 unknown-node (veneto) certificates, a second
 #                                 partner, and an encryption certificate from the
 #                                 other CA (other-ca-enc), for tests only
+# OUT_DIR/crl.pem                 the CA's revocation list: revokes test/revoked-operator
+#                                 (mir://toscana/operator/revoked) and test/revoked-node
+#                                 (mir://toscana/node); OUT_DIR/crl-empty.pem revokes
+#                                 nothing; test/stale-crl.pem is crl.pem's content with
+#                                 a nextUpdate in the past; test/other-ca/crl.pem is the
+#                                 other CA's (empty) list
 #
 # Nodes: nvn and toscana always, plus every NODE named. Re-running keeps what
 # exists and adds what is missing (a PKI made before a file kind existed gets
@@ -23,7 +29,7 @@
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
   exit $(( $# < 1 ? 2 : 0 ))
 fi
 out=$1; shift
@@ -110,6 +116,35 @@ EXT
   mv "$prefix.crt.tmp" "$prefix.crt"
 }
 
+# make_crl CA_DIR OUT [LAST NEXT] [CERT ...]: a CRL signed by CA_DIR revoking
+# each CERT, made with `openssl ca -gencrl`. LAST/NEXT: lastUpdate and
+# nextUpdate (YYYYMMDDHHMMSSZ), "" for now / +30 days. Kept when it exists.
+make_crl() {
+  local ca_dir=$1 path=$2 last=$3 next=$4; shift 4
+  [[ -f "$path" ]] && return 0
+  local db="$work/crl.$RANDOM$RANDOM"; mkdir -p "$db"; : > "$db/index.txt"
+  cat > "$db/ca.cnf" <<CNF
+[ca]
+default_ca = dev
+[dev]
+database = $db/index.txt
+certificate = $ca_dir/ca.crt
+private_key = $ca_dir/ca.key
+default_md = default
+default_crl_days = 30
+CNF
+  local cert
+  for cert in "$@"; do
+    openssl ca -batch -config "$db/ca.cnf" -revoke "$cert" -crl_reason keyCompromise \
+      2>"$db/err" || { cat "$db/err" >&2; exit 1; }
+  done
+  local dates=()
+  [[ -n "$last" ]] && dates=(-crl_lastupdate "$last" -crl_nextupdate "$next")
+  openssl ca -batch -gencrl -config "$db/ca.cnf" "${dates[@]}" -out "$path.tmp" \
+    2>"$db/err" || { cat "$db/err" >&2; exit 1; }
+  mv "$path.tmp" "$path"
+}
+
 # make_kek PATH: 32 random bytes as hex, mode 0600 (the broker refuses any
 # other mode). Never replaced: the keys wrapped under it would be lost.
 make_kek() {
@@ -133,8 +168,15 @@ for node in "${nodes[@]}"; do
   cmp -s "$out/$node/enc.crt" "$out/enc/$node.crt" || cp "$out/$node/enc.crt" "$out/enc/$node.crt"
 done
 
+# OUT_DIR/authority/registry.{crt,key}: mir://authority/registry, the network
+# authority. It signs the node registry (PROTOCOL.md §12) and nothing else: its
+# URI is no node, operator or partner identity, so TLS and envelopes refuse it.
+mkdir -p "$out/authority"
+issue "$out" "$out/authority/registry" "mir://authority/registry" "" ""
+
 # For tests: certificates that must be refused.
 t="$out/test"
+issue "$out" "$t/expired-authority" "mir://authority/registry" 20200101000000Z 20210101000000Z
 issue "$out" "$t/expired" "mir://toscana/operator/expired" 20200101000000Z 20210101000000Z
 issue "$out" "$t/not-yet-valid" "mir://toscana/operator/future" 20900101000000Z 20910101000000Z
 issue "$out" "$t/wrong-role" "mir://toscana/auditor/op1" "" ""
@@ -149,4 +191,12 @@ make_ca "$t/other-ca" "Some other CA"
 issue "$t/other-ca" "$t/other-ca-operator" "mir://toscana/operator/op1" "" ""
 issue "$t/other-ca" "$t/other-ca-node" "mir://toscana/node" "" "" server
 issue_enc "$t/other-ca" "$t/other-ca-enc" toscana
+# Revoked on purpose: listed in crl.pem (and in the stale copy).
+issue "$out" "$t/revoked-operator" "mir://toscana/operator/revoked" "" ""
+issue "$out" "$t/revoked-node" "mir://toscana/node" "" "" server
+make_crl "$out" "$out/crl.pem" "" "" "$t/revoked-operator.crt" "$t/revoked-node.crt"
+make_crl "$out" "$out/crl-empty.pem" "" ""
+make_crl "$out" "$t/stale-crl.pem" 20200101000000Z 20200201000000Z \
+  "$t/revoked-operator.crt" "$t/revoked-node.crt"
+make_crl "$t/other-ca" "$t/other-ca/crl.pem" "" ""
 echo "development PKI ready in $out (nodes: ${nodes[*]})"

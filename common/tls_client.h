@@ -8,11 +8,15 @@
 // CA, so the chain alone would let any node answer at any address: the URI
 // check runs inside the handshake, before a byte of a request is sent.
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
 
 namespace mir {
 
@@ -44,6 +48,18 @@ struct ClientTls {
 // recorded in `refusals`. Hostname checks stay as gRPC does them.
 ClientTls MutualTlsClient(const std::string& ca_pem, const std::string& certificate_pem,
                           const std::string& key_pem, const std::string& expected_server_uri);
+
+// Checks the server's certificate (PEM) beyond gRPC's chain check, e.g. for
+// revocation; a non-OK status fails the handshake with its message.
+using ServerCertificateCheck = std::function<absl::Status(absl::string_view pem)>;
+
+// The same with the key, certificate and CA bundle from `provider` (e.g. a
+// FileWatcherCertificateProvider: new handshakes pick up what it reloads,
+// connections already open keep theirs) and an extra `check` run after the
+// identity check. `check` may be empty.
+ClientTls MutualTlsClient(
+    std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider,
+    const std::string& expected_server_uri, ServerCertificateCheck check);
 
 }  // namespace mir
 

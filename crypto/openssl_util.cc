@@ -27,6 +27,17 @@ absl::StatusOr<X509Ptr> ParseCertificatePem(absl::string_view pem) {
   return cert;
 }
 
+absl::StatusOr<std::vector<X509Ptr>> ParseCertificateBundlePem(absl::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::vector<X509Ptr> certs;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certs.emplace_back(cert);
+  }
+  ERR_clear_error();  // the end of the bundle reads as "no start line"
+  if (certs.empty()) return absl::InvalidArgumentError("not a PEM certificate");
+  return certs;
+}
+
 absl::StatusOr<X509Ptr> ParseCertificateDer(absl::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));

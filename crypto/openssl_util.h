@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -36,6 +37,8 @@ using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslDeleter<X509_STOR
 std::string OpenSslErrorText();
 
 absl::StatusOr<X509Ptr> ParseCertificatePem(absl::string_view pem);
+// Every certificate of a PEM bundle, in order; InvalidArgument if none.
+absl::StatusOr<std::vector<X509Ptr>> ParseCertificateBundlePem(absl::string_view pem);
 absl::StatusOr<X509Ptr> ParseCertificateDer(absl::string_view der);
 std::string CertificateToDer(X509* cert);
 absl::StatusOr<absl::Time> Asn1TimeToAbsl(const ASN1_TIME* t);

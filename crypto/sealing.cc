@@ -320,18 +320,26 @@ absl::StatusOr<EncryptionCertificate> ParseEncryptionCertificate(absl::string_vi
   auto refuse = [](v1::ErrorReason reason, absl::string_view message) {
     return MirError(absl::StatusCode::kUnauthenticated, reason, message);
   };
-  ASSIGN_OR_RETURN(X509Ptr ca, crypto_internal::ParseCertificatePem(ca_pem));
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> cas, crypto_internal::ParseCertificateBundlePem(ca_pem));
   auto parsed = crypto_internal::ParseCertificatePem(cert_pem);
   if (!parsed.ok()) {
     return refuse(v1::MALFORMED_CERTIFICATE, "the encryption certificate is not PEM");
   }
   X509* cert = parsed->get();
 
-  // 2. Issued by the CA. One level only: the network has no intermediates.
-  EVP_PKEY* ca_key = X509_get0_pubkey(ca.get());
-  if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(ca.get())) != 0 ||
-      ca_key == nullptr || X509_verify(cert, ca_key) != 1) {
-    ERR_clear_error();
+  // 2. Issued by the CA (by one CA of the bundle, during a CA rotation). One
+  // level only: the network has no intermediates.
+  const X509* ca = nullptr;
+  for (const X509Ptr& candidate : cas) {
+    EVP_PKEY* ca_key = X509_get0_pubkey(candidate.get());
+    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(candidate.get())) == 0 &&
+        ca_key != nullptr && X509_verify(cert, ca_key) == 1) {
+      ca = candidate.get();
+      break;
+    }
+  }
+  ERR_clear_error();
+  if (ca == nullptr) {
     return refuse(v1::UNTRUSTED_CERTIFICATE,
                   "the encryption certificate is not signed by the network CA");
   }
@@ -366,9 +374,8 @@ absl::StatusOr<EncryptionCertificate> ParseEncryptionCertificate(absl::string_vi
   // 7.
   ASSIGN_OR_RETURN(absl::Time nb, crypto_internal::Asn1TimeToAbsl(X509_get0_notBefore(cert)));
   ASSIGN_OR_RETURN(absl::Time na, crypto_internal::Asn1TimeToAbsl(X509_get0_notAfter(cert)));
-  ASSIGN_OR_RETURN(absl::Time ca_nb,
-                   crypto_internal::Asn1TimeToAbsl(X509_get0_notBefore(ca.get())));
-  ASSIGN_OR_RETURN(absl::Time ca_na, crypto_internal::Asn1TimeToAbsl(X509_get0_notAfter(ca.get())));
+  ASSIGN_OR_RETURN(absl::Time ca_nb, crypto_internal::Asn1TimeToAbsl(X509_get0_notBefore(ca)));
+  ASSIGN_OR_RETURN(absl::Time ca_na, crypto_internal::Asn1TimeToAbsl(X509_get0_notAfter(ca)));
   EncryptionCertificate out;
   out.not_before = std::max(nb, ca_nb);
   out.not_after = std::min(na, ca_na);
