@@ -21,7 +21,8 @@
 #                                 (mir://toscana/node); OUT_DIR/crl-empty.pem revokes
 #                                 nothing; test/stale-crl.pem is crl.pem's content with
 #                                 a nextUpdate in the past; test/other-ca/crl.pem is the
-#                                 other CA's (empty) list
+#                                 other CA's (empty) list; test/nvn-node-2 is a second
+#                                 valid nvn node certificate (a rotation)
 #
 # Nodes: nvn and toscana always, plus every NODE named. Re-running keeps what
 # exists and adds what is missing (a PKI made before a file kind existed gets
@@ -29,7 +30,7 @@
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
   exit $(( $# < 1 ? 2 : 0 ))
 fi
 out=$1; shift
@@ -191,6 +192,8 @@ make_ca "$t/other-ca" "Some other CA"
 issue "$t/other-ca" "$t/other-ca-operator" "mir://toscana/operator/op1" "" ""
 issue "$t/other-ca" "$t/other-ca-node" "mir://toscana/node" "" "" server
 issue_enc "$t/other-ca" "$t/other-ca-enc" toscana
+# A second certificate of nvn's, for tests of a node certificate rotation.
+issue "$out" "$t/nvn-node-2" "mir://nvn/node" "" "" server
 # Revoked on purpose: listed in crl.pem (and in the stale copy).
 issue "$out" "$t/revoked-operator" "mir://toscana/operator/revoked" "" ""
 issue "$out" "$t/revoked-node" "mir://toscana/node" "" "" server

@@ -113,6 +113,36 @@ TEST_F(CertsTest, ReloadAddsACrlWhileOpenConnectionsAndDeliveriesGoOn) {
   EXPECT_EQ(OutboxCount(Store("toscana"), storage::OutboxState::kDead), 0);
 }
 
+// The certificate nvn presents on a new connection, as a client sees it.
+std::string ServerCertificate(int port) {
+  ExchangeClient client(port, "toscana/node");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::DeliverRequest request;
+  request.set_envelope(Referral("toscana/operator"));
+  v1::DeliverResponse response;
+  if (!client.stub()->Deliver(&context, request, &response).ok()) return "";
+  auto pem = context.auth_context()->FindPropertyValues("x509_pem_cert");
+  return pem.size() == 1 ? std::string(pem.front().data(), pem.front().size()) : "";
+}
+
+TEST_F(CertsTest, ReloadRotatesTheNodeCertificateForNewConnectionsOnly) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ExchangeClient open(ports_["nvn"], "toscana/node");
+  ASSERT_OK(open.Deliver(Referral("toscana/operator")));
+  EXPECT_EQ(ServerCertificate(ports_["nvn"]), ReadPkiFile("nvn/node.crt"));
+
+  SetFile("node.crt", ReadPkiFile("test/nvn-node-2.crt"));
+  SetFile("node.key", ReadPkiFile("test/nvn-node-2.key"));
+  ASSERT_OK(Nvn().Reload());
+  // gRPC picks the new files up within its refresh (1 s).
+  EXPECT_TRUE(WaitFor(
+      [&] { return ServerCertificate(ports_["nvn"]) == ReadPkiFile("test/nvn-node-2.crt"); }));
+  // The connection made before the rotation goes on.
+  EXPECT_EQ(open.channel()->GetState(false), GRPC_CHANNEL_READY);
+  EXPECT_OK(open.Deliver(Referral("toscana/operator")));
+}
+
 TEST_F(CertsTest, ABundleOfTheOldAndTheNewCaTrustsBoth) {
   SetFile("ca.pem", ReadPkiFile("ca.crt") + ReadPkiFile("test/other-ca/ca.crt"));
   SetFile("crl.pem", ReadPkiFile("crl.pem") + ReadPkiFile("test/other-ca/crl.pem"));
