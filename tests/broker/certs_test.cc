@@ -143,6 +143,27 @@ TEST_F(CertsTest, ReloadRotatesTheNodeCertificateForNewConnectionsOnly) {
   EXPECT_OK(open.Deliver(Referral("toscana/operator")));
 }
 
+TEST_F(CertsTest, ASenderRefusesAPeerWhoseCertificateIsRevoked) {
+  SetFile("crl.pem", ReadPkiFile("crl.pem"));
+  options_["toscana"].node_certificate = PkiPath("test/revoked-node.crt");
+  options_["toscana"].node_key = PkiPath("test/revoked-node.key");
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));  // its own trust has no CRL: it starts
+  // A referral reaches nvn over a good connection; nvn's RECEIVED answer
+  // must go to toscana, whose server certificate is revoked.
+  ExchangeClient good(ports_["nvn"], "toscana/node");
+  ASSERT_OK(good.Deliver(Referral("toscana/operator")));
+  auto attempts = [&] {
+    auto pending = Store("nvn").ListOutbox(storage::OutboxState::kPending, 10);
+    return pending.ok() && pending->size() == 1 ? pending->front().attempts : 0;
+  };
+  ASSERT_TRUE(WaitFor([&] { return attempts() >= 2; }));
+  // Never delivered (toscana would refuse it as UNKNOWN_REFERRAL, a dead
+  // letter): the handshake fails before anything is sent.
+  EXPECT_EQ(OutboxCount(Store("nvn"), storage::OutboxState::kDead), 0);
+  EXPECT_EQ(OutboxCount(Store("nvn"), storage::OutboxState::kDelivered), 0);
+}
+
 TEST_F(CertsTest, ABundleOfTheOldAndTheNewCaTrustsBoth) {
   SetFile("ca.pem", ReadPkiFile("ca.crt") + ReadPkiFile("test/other-ca/ca.crt"));
   SetFile("crl.pem", ReadPkiFile("crl.pem") + ReadPkiFile("test/other-ca/crl.pem"));
