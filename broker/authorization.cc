@@ -31,6 +31,7 @@ Audience AudienceOf(Action action) {
     case Action::kRequeue:
     case Action::kErase:
     case Action::kLegalHold:
+    case Action::kNodeStatus:
       return Audience::kOwnOperators;
     case Action::kRouteOn:
       return Audience::kNationalStaff;
@@ -68,6 +69,8 @@ const char* ActionName(Action action) {
       return "Erase";
     case Action::kLegalHold:
       return "SetLegalHold";
+    case Action::kNodeStatus:
+      return "GetNodeStatus";
     case Action::kRouteOn:
       return "RouteOn";
   }

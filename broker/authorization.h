@@ -20,7 +20,8 @@
 //   kListDeadLetters,
 //   kRequeue,
 //   kErase,
-//   kLegalHold        IDM  IDM     yes    IDM        ROLE      IDM
+//   kLegalHold,
+//   kNodeStatus       IDM  IDM     yes    IDM        ROLE      IDM
 //   kRouteOn          ROLE ROLE    yes at ROLE       ROLE      ROLE
 //                                  the national node
 //
@@ -57,6 +58,7 @@ enum class Action {
   kRequeue,
   kErase,
   kLegalHold,
+  kNodeStatus,
   kRouteOn,
 };
 

@@ -242,6 +242,35 @@ grpc::ServerUnaryReactor* ReferralsService::SetLegalHold(grpc::CallbackServerCon
   });
 }
 
+grpc::ServerUnaryReactor* ReferralsService::GetNodeStatus(grpc::CallbackServerContext* context,
+                                                          const v1::NodeStatusRequest* /*request*/,
+                                                          v1::NodeStatus* response) {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
+    RETURN_IF_ERROR(Caller(*context, *node_, Action::kNodeStatus).status());
+    // The metrics' own snapshot: the page and the scrape never disagree.
+    const NodeFigures figures = metrics_->Figures();
+    response->set_node_id(node_->options().node_id);
+    *response->mutable_at() = ToProtoTime(node_->clock()->Now());
+    for (const auto& [peer, f] : figures.peers) {
+      v1::PeerStatus* status = response->add_peers();
+      status->set_peer(peer);
+      status->set_pending(static_cast<uint64_t>(f.pending));
+      status->set_oldest_pending_s(static_cast<uint64_t>(absl::ToInt64Seconds(f.oldest_pending)));
+      status->set_dead_letters(static_cast<uint64_t>(f.dead_letters));
+      status->set_reachable(f.reachable);
+      status->set_delivered(static_cast<uint64_t>(f.delivered));
+    }
+    response->set_emergencies_overdue(static_cast<uint32_t>(figures.emergencies_overdue));
+    response->set_store_failed(figures.store_failed);
+    for (const auto& [subject, left] : figures.certificate_expiry) {
+      v1::CertificateExpiry* expiry = response->add_certificates();
+      expiry->set_subject(subject);
+      expiry->set_seconds_left(absl::ToInt64Seconds(left));
+    }
+    return absl::OkStatus();
+  });
+}
+
 namespace {
 
 // Streams applied events to one watcher. The node's listener only appends to

@@ -47,6 +47,9 @@ class ReferralsService final : public v1::Referrals::CallbackService {
   grpc::ServerUnaryReactor* SetLegalHold(grpc::CallbackServerContext* context,
                                          const v1::LegalHoldRequest* request,
                                          v1::LegalHoldResponse* response) override;
+  grpc::ServerUnaryReactor* GetNodeStatus(grpc::CallbackServerContext* context,
+                                          const v1::NodeStatusRequest* request,
+                                          v1::NodeStatus* response) override;
 
  private:
   Node* const node_;

@@ -447,6 +447,13 @@ absl::Status RunRequeue(const Invocation& inv) {
   return absl::OkStatus();
 }
 
+absl::Status RunNode(const Invocation& inv) {
+  ASSIGN_OR_RETURN(auto client, inv.Connect());
+  ASSIGN_OR_RETURN(v1::NodeStatus status, client->GetNodeStatus());
+  inv.out << (inv.json ? ToJson(status) : FormatNodeStatus(status));
+  return absl::OkStatus();
+}
+
 absl::Status RunErase(const Invocation& inv) {
   const std::string& id = inv.flags.positional().front();
   if (!inv.flags.Has("reason")) return UsageError("--reason TEXT is required (no personal data)");
@@ -599,6 +606,19 @@ std::vector<Command> BuildTable() {
        0,
        1,
        RunRequeue});
+  table.push_back(
+      {"node",
+       "",
+       "operators: your node's page: peers, queues, alarms, certificates",
+       "Shows, for each peer, whether it answered the last call, how many messages wait\n"
+       "for it and since when, its dead letters and what it received; overdue\n"
+       "emergencies; whether the store has failed; and how long each certificate the\n"
+       "node uses or has seen is still valid. The same figures as the node's metrics.\n"
+       "Operators only.\n\nexample: mirctl node",
+       {},
+       0,
+       0,
+       RunNode});
   table.push_back(
       {"erase",
        "REFERRAL_ID --reason TEXT",

@@ -285,6 +285,51 @@ std::string FormatDeadLetters(const v1::ListDeadLettersResponse& response) {
                       " (retry with 'mirctl requeue MESSAGE' or 'mirctl requeue --all')\n");
 }
 
+namespace {
+
+// "3d 4h", "12m", "40s": how long, at a glance.
+std::string Age(int64_t seconds) {
+  if (seconds < 0) return absl::StrCat("-", Age(-seconds));
+  if (seconds >= 86400) return absl::StrCat(seconds / 86400, "d ", (seconds % 86400) / 3600, "h");
+  if (seconds >= 3600) return absl::StrCat(seconds / 3600, "h ", (seconds % 3600) / 60, "m");
+  if (seconds >= 60) return absl::StrCat(seconds / 60, "m");
+  return absl::StrCat(seconds, "s");
+}
+
+}  // namespace
+
+std::string FormatNodeStatus(const v1::NodeStatus& status) {
+  std::string out =
+      absl::StrCat("Node ", status.node_id(), " at ", FormatMinute(status.at()), "\n");
+  if (status.store_failed()) {
+    absl::StrAppend(&out,
+                    "STORE FAILED: the node refuses every change until it is restarted "
+                    "(docs/STORAGE.md)\n");
+  }
+  if (status.emergencies_overdue() > 0) {
+    absl::StrAppend(
+        &out, "ALARM: ",
+        Plural(status.emergencies_overdue(), "emergency referral", "emergency referrals"),
+        " past the acknowledgement deadline ('mirctl list --overdue')\n");
+  }
+  Table peers({"PEER", "REACHABLE", "PENDING", "OLDEST", "DEAD LETTERS", "DELIVERED"});
+  for (const v1::PeerStatus& p : status.peers()) {
+    peers.AddRow({p.peer(), p.reachable() ? "yes" : "NO", absl::StrCat(p.pending()),
+                  p.pending() == 0 ? "-" : Age(static_cast<int64_t>(p.oldest_pending_s())),
+                  absl::StrCat(p.dead_letters()), absl::StrCat(p.delivered())});
+  }
+  absl::StrAppend(&out, "\n", peers.Render());
+  Table certificates({"CERTIFICATE", "EXPIRES IN"});
+  for (const v1::CertificateExpiry& c : status.certificates()) {
+    const int64_t left = c.seconds_left();
+    certificates.AddRow({c.subject(), left < 0            ? "EXPIRED"
+                                      : left < 30 * 86400 ? Age(left) + " (renew it)"
+                                                          : Age(left)});
+  }
+  absl::StrAppend(&out, "\n", certificates.Render());
+  return out;
+}
+
 std::string FormatSubmitted(const v1::SubmitResponse& response, const std::string& headline) {
   return absl::StrCat(headline, "; state here: ", ShortName(response.state()), " (",
                       Plural(response.message_ids_size(), "message", "messages"),

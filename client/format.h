@@ -55,6 +55,9 @@ std::string FormatView(const v1::ReferralView& view, const std::string& own_node
 // answers to a purge order.
 std::string FormatPrivacy(const v1::ReferralView& view);
 
+// The node's page (mirctl node): peers, queues, alarms, certificates.
+std::string FormatNodeStatus(const v1::NodeStatus& status);
+
 // `watch`: one line per event.
 std::string FormatWatchEvent(const v1::WatchEvent& event);
 

@@ -299,6 +299,13 @@ absl::StatusOr<v1::ListDeadLettersResponse> ReferralsClient::ListDeadLetters(uin
       });
 }
 
+absl::StatusOr<v1::NodeStatus> ReferralsClient::GetNodeStatus() {
+  const v1::NodeStatusRequest request;
+  return Call<v1::NodeStatus>([&](grpc::ClientContext* c, v1::NodeStatus* r) {
+    return stub_->GetNodeStatus(c, request, r);
+  });
+}
+
 absl::StatusOr<v1::EraseResponse> ReferralsClient::Erase(const std::string& referral_id,
                                                          const std::string& reason) {
   v1::EraseRequest request;

@@ -87,6 +87,7 @@ class ReferralsClient {
   absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(uint32_t limit);
   // Empty `message_id`: every dead letter. Returns how many were requeued.
   absl::StatusOr<uint32_t> Requeue(const std::string& message_id);
+  absl::StatusOr<v1::NodeStatus> GetNodeStatus();
   absl::StatusOr<v1::EraseResponse> Erase(const std::string& referral_id,
                                           const std::string& reason);
   absl::StatusOr<v1::LegalHoldResponse> SetLegalHold(const std::string& referral_id, bool held,

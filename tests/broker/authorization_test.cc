@@ -79,6 +79,9 @@ const std::vector<Row>& Table() {
       {Action::kLegalHold,
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
+      {Action::kNodeStatus,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
       // Routing on: national operators at the national node, nobody else,
       // not even a region's own operators.
       {Action::kRouteOn,

@@ -13,6 +13,8 @@
 
 #include "broker/config.h"
 #include "common/errors.h"
+#include "common/grpc_status.h"
+#include "grpcpp/client_context.h"
 #include "storage/fault_vfs.h"
 #include "tests/broker/network_fixture.h"
 #include "tests/broker/staff_client.h"
@@ -166,6 +168,53 @@ TEST_F(MetricsTest, QueueDeliveriesRefusalsAndCertificates) {
     EXPECT_EQ(text.find("TEST-PERSON"), std::string::npos);
     EXPECT_EQ(text.find("fictional"), std::string::npos);
   }
+}
+
+// The node's page (Referrals.GetNodeStatus, mirctl node) shows the figures
+// the metrics export, from the same snapshot; operators only.
+TEST_F(MetricsTest, NodePageShowsTheMetricsFiguresToOperatorsOnly) {
+  ASSERT_TRUE(StartNode("toscana"));  // nvn is down
+  StaffClient anna(ports_["toscana"], "toscana/operator");
+  ASSERT_OK(anna.SubmitReferral("nvn"));
+  ASSERT_TRUE(SeriesBecomes("toscana", R"(mir_peer_reachable{peer="nvn"})",
+                            [](double v) { return v == 0; }));
+  auto page = [&]() -> absl::StatusOr<v1::NodeStatus> {
+    grpc::ClientContext context;
+    v1::NodeStatus status;
+    grpc::Status rpc = anna.stub().GetNodeStatus(&context, v1::NodeStatusRequest(), &status);
+    if (!rpc.ok()) return FromGrpcStatus(rpc);
+    return status;
+  };
+  auto status = page();
+  ASSERT_OK(status);
+  const std::string text = Scrape("toscana");
+  EXPECT_EQ(status->node_id(), "toscana");
+  ASSERT_EQ(status->peers_size(), 1);
+  const v1::PeerStatus& nvn = status->peers(0);
+  EXPECT_EQ(nvn.peer(), "nvn");
+  EXPECT_FALSE(nvn.reachable());
+  EXPECT_EQ(static_cast<double>(nvn.pending()), Value(text, R"(mir_outbox_pending{peer="nvn"})"));
+  EXPECT_GE(nvn.pending(), 1u);
+  EXPECT_EQ(nvn.dead_letters(), 0u);
+  EXPECT_FALSE(status->store_failed());
+  EXPECT_EQ(status->emergencies_overdue(), 0u);
+  std::map<std::string, int64_t> expiry;
+  for (const auto& c : status->certificates()) expiry[c.subject()] = c.seconds_left();
+  for (const char* subject : {"node", "ca", "encryption"}) {
+    SCOPED_TRACE(subject);
+    ASSERT_EQ(expiry.count(subject), 1u);
+    EXPECT_GT(expiry[subject], 0);
+    const std::string series =
+        std::string(R"(mir_certificate_expiry_seconds{subject=")") + subject + "\"}";
+    EXPECT_NEAR(static_cast<double>(expiry[subject]), Value(text, series), 60);
+  }
+  // A partner may not see the node's page.
+  StaffClient partner(ports_["toscana"], "toscana/partner");
+  grpc::ClientContext context;
+  v1::NodeStatus refused;
+  EXPECT_THAT(
+      FromGrpcStatus(partner.stub().GetNodeStatus(&context, v1::NodeStatusRequest(), &refused)),
+      StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
 }
 
 // The series docs/alerts.yml alerts on rise when their cause happens.

@@ -46,8 +46,6 @@ std::string NodeFileBytes(const std::string& dir, const std::string& node) {
 
 class PrivacyTest : public NetworkTest {
  protected:
-  PrivacyTest() { clock_ = &fake_; }
-
   void StartAll() {
     ASSERT_TRUE(StartNode("nvn"));
     ASSERT_TRUE(StartNode("toscana"));
@@ -87,7 +85,13 @@ class PrivacyTest : public NetworkTest {
     withdrawal.set_withdrawal_reason(reason);
     return origin.Change(id, withdrawal);
   }
+};
 
+// Retention counts days: on a fake clock. (The others run on the real one: a
+// sender that found a peer down waits for its clock before it probes again.)
+class RetentionTest : public PrivacyTest {
+ protected:
+  RetentionTest() { clock_ = &fake_; }
   FakeClock fake_{absl::Now()};
 };
 
@@ -313,7 +317,7 @@ TEST_F(PrivacyTest, LegalHoldBlocksErasureUntilLifted) {
   EXPECT_FALSE(view->legal_hold().held());
 }
 
-TEST_F(PrivacyTest, RetentionErasesTerminalReferralsPastTheirTimeUnlessHeld) {
+TEST_F(RetentionTest, ErasesTerminalReferralsPastTheirTimeUnlessHeld) {
   options_["toscana"].retention = {{v1::WITHDRAWN, absl::Hours(24 * 30)}};
   options_["toscana"].retention_sweep_interval = absl::Hours(24 * 365);  // the test sweeps
   StartAll();
@@ -430,10 +434,14 @@ TEST_F(PrivacyTest, RoutingOnIsRefusedByAnOriginThatCannotReleaseTheKey) {
   ASSERT_OK(national.Transition(*id, v1::SUBMITTED, "lombardia"));
   // Toscana refuses the routing: the hub's copy to it is a dead letter
   // that says why, and Toscana's referral still goes to the hub.
-  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDead) == 1; }));
+  // (Lombardy's RECEIVED, relayed after it, is refused too: Toscana does not
+  // know Lombardy has it. Both go again once requeued, in their order.)
+  ASSERT_TRUE(WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDead) >= 1; }));
   auto dead = Store("nvn").ListOutbox(storage::OutboxState::kDead, 10);
   ASSERT_OK(dead);
-  EXPECT_TRUE(absl::StrContains((*dead)[0].last_error, "UNKNOWN_KEY")) << (*dead)[0].last_error;
+  ASSERT_FALSE(dead->empty());
+  EXPECT_TRUE(absl::StrContains(dead->front().last_error, "UNKNOWN_KEY"))
+      << dead->front().last_error;
   EXPECT_EQ(Store("toscana").GetReferral(*id)->value().meta.destination_node, "nvn");
   ASSERT_TRUE(SealedStateIs(lombardia, *id, v1::SEALED_KEY_ON_ITS_WAY));
 
@@ -489,8 +497,8 @@ TEST_F(PrivacyTest, RotatedKeysKeepEveryReferralReadable) {
     std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
   }
   auto rotated = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"),
-                                                     "lombardia", fake_.Now() - absl::Minutes(1),
-                                                     fake_.Now() + absl::Hours(24 * 400));
+                                                     "lombardia", absl::Now() - absl::Minutes(1),
+                                                     absl::Now() + absl::Hours(24 * 400));
   ASSERT_OK(rotated);
   ASSERT_OK(WriteFileForTest(dir_ + "/lombardia-enc2.key", rotated->first));
   ASSERT_OK(WriteFileForTest(certs + "/lombardia-2.crt", rotated->second));
