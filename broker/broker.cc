@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "broker/registry_client.h"
 #include "broker/server_limits.h"
 #include "broker/tls.h"
 #include "common/log.h"
@@ -36,14 +37,21 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
                                                       const Clock* clock) {
   std::unique_ptr<Broker> broker(new Broker());
   broker->metrics_ = Metrics::Create(options, clock);
-  ASSIGN_OR_RETURN(broker->node_, Node::Create(options, clock));
+  // The node registry (PROTOCOL.md §12): a relay also reaches every node it
+  // lists, so a new project node needs no configuration at the regions.
+  NodeRegistryHolder registry;
+  RETURN_IF_ERROR(LoadNodeRegistries(options, clock->Now(), registry));
+  BrokerOptions with_registry = options;
+  with_registry.peers = PeersWithRegistry(options, registry, clock->Now());
+  ASSIGN_OR_RETURN(broker->node_, Node::Create(with_registry, clock));
+  if (registry.current()) broker->node_->registry().Offer(*registry.current(), registry.signed_bytes());
   const TlsFiles tls{options.ca_certificate, options.node_certificate, options.node_key};
   ASSIGN_OR_RETURN(broker->tls_,
                    NodeTls::Create(options.node_id, tls, &broker->node_->verifier(), clock));
   auto server_credentials = broker->tls_->ServerCredentials();
 
   const BrokerOptions* node_options = &broker->node_->options();
-  for (const auto& [peer, address] : options.peers) {
+  for (const auto& [peer, address] : with_registry.peers) {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(static_cast<int>(options.max_envelope_bytes) +
                                kRequestOverheadBytes);
@@ -54,6 +62,15 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     ClientTls peer_tls = broker->tls_->ChannelCredentials(peer);
     auto channel = grpc::CreateCustomChannel(address, peer_tls.credentials, args);
+    if (peer == options.national_node) {
+      // Its own connection (a local subchannel pool): a registry fetch while
+      // nvn is down must not put the sender's connection into reconnect
+      // backoff, which would turn the sender's next delivery into a probe.
+      grpc::ChannelArguments registry_args = args;
+      registry_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      broker->registry_source_ = v1::Exchange::NewStub(
+          grpc::CreateCustomChannel(address, peer_tls.credentials, registry_args));
+    }
     broker->senders_[peer] =
         std::make_unique<PeerSender>(peer, channel, &broker->node_->store(),
                                      &broker->node_->verifier(), clock, node_options, MakeJitter());
@@ -160,6 +177,7 @@ int Broker::WarnExpiring(absl::Duration horizon) {
 
 void Broker::WatchDeadlines() {
   absl::Time next_sweep = absl::InfinitePast();
+  absl::Time next_registry_fetch = absl::InfinitePast();
   absl::Time next_expiry_check = node_->clock()->Now() + absl::Hours(24);
   while (true) {
     if (const absl::Time now = node_->clock()->Now(); now >= next_expiry_check) {
@@ -168,6 +186,10 @@ void Broker::WatchDeadlines() {
     }
     deadlines_->Check();
     health_->Check();  // also when no call comes in
+    if (const absl::Time now = node_->clock()->Now(); now >= next_registry_fetch) {
+      FetchRegistry();
+      next_registry_fetch = now + node_->options().registry_poll_interval;
+    }
     // The retention policy (docs/PRIVACY.md) rides on the same thread.
     if (const absl::Time now = node_->clock()->Now(); now >= next_sweep) {
       if (auto erased = node_->SweepRetention(); !erased.ok()) {
@@ -203,6 +225,18 @@ void Broker::Shutdown(absl::Duration grace) {
   for (auto& [peer, sender] : senders_) sender->Stop();
   // Start() may have failed before the node existed (e.g. a corrupt store).
   if (node_ != nullptr) MIR_LOG(INFO) << "node " << node_->options().node_id << " stopped";
+}
+
+void Broker::FetchRegistry() {
+  if (registry_source_ == nullptr) return;
+  auto fetched =
+      FetchNodeRegistry(*registry_source_, node_->options(), node_->clock(), node_->registry());
+  // NOT_FOUND: the national node holds none. Unavailable: it is down, and the
+  // next poll asks again; the registry held meanwhile stays in force.
+  if (!fetched.ok() && fetched.status().code() != absl::StatusCode::kNotFound) {
+    MIR_LOG(WARNING) << "node registry not fetched from " << node_->options().national_node << ": "
+                     << fetched.status().message();
+  }
 }
 
 Broker::~Broker() { Shutdown(); }

@@ -69,6 +69,8 @@ class Broker {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Node> node_;
   void WatchDeadlines();
+  // Asks the national node for a newer node registry (PROTOCOL.md §12).
+  void FetchRegistry();
   // After node_ (it asks node_'s Verifier), before server_ and senders_
   // (their credentials read its files).
   std::unique_ptr<NodeTls> tls_;
@@ -85,6 +87,8 @@ class Broker {
   std::unique_ptr<WorkPool> handlers_;
   std::unique_ptr<grpc::Server> server_;
   std::map<std::string, std::unique_ptr<PeerSender>> senders_;
+  // GetRegistry on the national node's channel; null at the national node.
+  std::unique_ptr<v1::Exchange::Stub> registry_source_;
   int port_ = 0;
   bool shut_down_ = false;
 };

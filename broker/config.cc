@@ -41,6 +41,8 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   o.relays.assign(c.relays().begin(), c.relays().end());
   if (c.relays_size() == 0) o.relays = {"nvn"};  // the national node relays by default
   o.relay = c.relay();
+  o.registry_file = c.registry_file();
+  if (c.registry_poll_s()) o.registry_poll_interval = absl::Seconds(c.registry_poll_s());
   if (c.emergency_ack_timeout_s())
     o.emergency_ack_timeout = absl::Seconds(c.emergency_ack_timeout_s());
   const Limits& l = c.limits();

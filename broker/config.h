@@ -34,6 +34,14 @@ struct BrokerOptions {
   // certificate they list is refused (REVOKED) on TLS and as an envelope's
   // author. Broker::Reload (SIGHUP) re-reads these files and the node's.
   std::vector<std::string> crl_files;
+  // The signed node registry (PROTOCOL.md §12), or empty: none. Checked by
+  // --check-config; a destination it lists outside its validity dates is
+  // refused with NODE_NOT_VALID.
+  std::string registry_file;
+  // How often a node asks the national node for a newer registry (also once
+  // at start). Too long leaves a new project node unknown, or an ended one
+  // addressable, that long after nvn has the new registry.
+  absl::Duration registry_poll_interval = absl::Hours(1);
 
   // Envelopes over this are refused (MESSAGE_TOO_LARGE) before parsing. Too
   // small refuses legitimate referrals with notes; too large lets a peer

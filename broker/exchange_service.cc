@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "broker/tls.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
@@ -81,6 +82,36 @@ grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* 
     metrics_->CountRefusal(peer->node, NodeBusy());
     reactor->Finish(ToGrpcStatus(NodeBusy()));
   }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetRegistry(grpc::CallbackServerContext* context,
+                                                       const v1::GetRegistryRequest* request,
+                                                       v1::GetRegistryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Status status = [&]() -> absl::Status {
+    auto peer = PeerIdentity(*context);
+    if (!peer.ok()) return peer.status();
+    if (peer->role != Role::kNode) {
+      return MirError(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED,
+                      "only nodes fetch the node registry");
+    }
+    const NodeRegistryHolder& registry = node_->registry();
+    const std::string signed_bytes = registry.signed_bytes();
+    if (signed_bytes.empty()) {
+      return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                      absl::StrCat("node ", node_->options().node_id, " holds no node registry"));
+    }
+    // An Offer between these two reads can pair a newer version with the
+    // older bytes: harmless, the caller takes the version from the bytes it
+    // verified and asks again at its next poll.
+    response->set_version(registry.version());
+    if (request->known_version() < response->version()) {
+      response->set_signed_registry(signed_bytes);
+    }
+    return absl::OkStatus();
+  }();
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 

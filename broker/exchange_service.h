@@ -15,8 +15,12 @@ namespace mir::broker {
 // Deliver takes the request's raw bytes and parses them itself, so that a
 // request that is not a DeliverRequest is refused like any other bad input
 // (INVALID_ARGUMENT, MALFORMED_ENVELOPE) instead of with gRPC's bare status.
+//
+// GetRegistry hands a calling node the signed node registry this node holds
+// (PROTOCOL.md §12); only node certificates may call it.
 class ExchangeService final
-    : public v1::Exchange::WithRawCallbackMethod_Deliver<v1::Exchange::Service> {
+    : public v1::Exchange::WithCallbackMethod_GetRegistry<
+          v1::Exchange::WithRawCallbackMethod_Deliver<v1::Exchange::Service>> {
  public:
   // `metrics` counts calls, refusals and peers' certificates; all three
   // must outlive the service.
@@ -26,6 +30,9 @@ class ExchangeService final
   grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetRegistry(grpc::CallbackServerContext* context,
+                                        const v1::GetRegistryRequest* request,
+                                        v1::GetRegistryResponse* response) override;
 
  private:
   Node* const node_;

@@ -21,7 +21,9 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "broker/broker.h"
+#include "broker/check_config.h"
 #include "broker/config.h"
 #include "common/clock.h"
 #include "common/files.h"
@@ -36,8 +38,13 @@ constexpr char kUsage[] =
     "       mir-broker backup  --config FILE --to FILE [--db PATH]\n"
     "       mir-broker restore --config FILE --from FILE [--db PATH] [--scratch DIR]\n"
     "       mir-broker verify  --config FILE [--file FILE] [--db PATH] [--scratch DIR]\n"
+    "       mir-broker --check-config FILE\n"
     "\n"
     "  (no command)       run the node until SIGTERM or SIGINT\n"
+    "  --check-config     load and check the config and every file it names\n"
+    "                     (certificates, keys, KEK, registry), start nothing;\n"
+    "                     prints OK and exits 0, or the error naming the field\n"
+    "                     and exits 2\n"
     "  backup             copy the database of a node, running or not, to a new\n"
     "                     file (mode 0600, never replacing one); the copy is\n"
     "                     useless without the node's KEK, which it does not hold\n"
@@ -208,6 +215,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   std::string command, config_path, listen, db, to, from, file, scratch;
+  bool check_config = false;
   int first = 1;
   if (argc > 1 && argv[1][0] != '-') {
     command = argv[1];
@@ -231,6 +239,9 @@ int main(int argc, char** argv) {
       return 0;
     } else if (arg == "--config") {
       config_path = value();
+    } else if (arg == "--check-config" && command.empty()) {
+      config_path = value();
+      check_config = true;
     } else if (arg == "--listen") {
       listen = value();
     } else if (arg == "--db") {
@@ -251,6 +262,15 @@ int main(int argc, char** argv) {
   if (config_path.empty()) {
     std::cerr << kUsage;
     return 2;
+  }
+  if (check_config) {
+    const absl::Status checked = mir::broker::CheckConfig(config_path, absl::Now());
+    if (!checked.ok()) {
+      std::cerr << "mir-broker: " << checked.message() << "\n";
+      return 2;
+    }
+    std::cout << "OK " << config_path << "\n";
+    return 0;
   }
   auto options = mir::broker::LoadConfigFile(config_path);
   if (!options.ok()) {

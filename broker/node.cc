@@ -190,6 +190,9 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", h.recipient_node()));
     }
+    if (h.kind() == v1::REFERRAL) {
+      RETURN_IF_ERROR(registry_.CheckDestination(h.recipient_node(), clock_->Now()));
+    }
     // A relay never queues special-category fields in clear (PROTOCOL.md §11.1).
     v1::Referral carried;
     if (h.kind() == v1::REFERRAL && carried.ParseFromString(verified.body) &&
@@ -361,6 +364,7 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", destination));
     }
+    RETURN_IF_ERROR(registry_.CheckDestination(destination, clock_->Now()));
     header.set_message_id(NewUuid());
     header.set_referral_id(request.referral_id().empty() ? NewUuid() : request.referral_id());
     header.set_recipient_node(destination);
@@ -400,6 +404,7 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
     return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                     absl::StrCat("no route to node ", forward_to));
   }
+  if (!forward_to.empty()) RETURN_IF_ERROR(registry_.CheckDestination(forward_to, clock_->Now()));
   header.set_referral_id(referral_id);
   header.set_sequence(sequence);
   for (const std::string& recipient : Recipients(*referral, forward_to)) {
@@ -529,6 +534,10 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
     if (!hop) {
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", v.header.recipient_node()));
+    }
+    // A new referral, or the referral a routing on forwards (PROTOCOL.md §12.3).
+    if (v.header.kind() == v1::REFERRAL) {
+      RETURN_IF_ERROR(registry_.CheckDestination(v.header.recipient_node(), clock_->Now()));
     }
     hops.push_back(*hop);
   }

@@ -12,6 +12,7 @@
 #include "broker/authorization.h"
 #include "broker/config.h"
 #include "broker/keyring.h"
+#include "broker/registry.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
 #include "crypto/signer.h"
@@ -129,6 +130,11 @@ class Node {
   const Signer& signer() const { return *signer_; }
   const Clock* clock() const { return clock_; }
   const Keyring& keyring() const { return *keyring_; }
+  // The node registry this node holds (PROTOCOL.md §12): a destination it
+  // lists outside its dates is refused (NODE_NOT_VALID) by Prepare and
+  // Submit for a new referral or a routing on, and by a relay's Deliver.
+  NodeRegistryHolder& registry() { return registry_; }
+  const NodeRegistryHolder& registry() const { return registry_; }
 
  private:
   Node(BrokerOptions options, const Clock* clock, std::unique_ptr<Signer> signer,
@@ -173,6 +179,7 @@ class Node {
   const std::unique_ptr<Keyring> keyring_;  // the store holds its KEK: declared first
   const std::unique_ptr<storage::Store> store_;
   std::function<void(const std::string&)> outbox_listener_;
+  NodeRegistryHolder registry_;
 
   absl::Mutex listeners_mu_;
   int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
