@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/files.h"
@@ -23,6 +24,7 @@ absl::StatusOr<std::unique_ptr<Keyring>> Keyring::Load(const BrokerOptions& opti
                                                        absl::Time now) {
   std::unique_ptr<Keyring> ring(new Keyring);
   ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(options.ca_certificate));
+  ring->ca_pem_ = ca_pem;
   for (const auto& files : options.encryption_keys) {
     auto pair = EncryptionKeyPair::FromPemFile(files.key);
     if (!pair.ok()) return InField("encryption_keys", pair.status());
@@ -87,14 +89,37 @@ const EncryptionKeyPair* Keyring::OwnPair(absl::string_view key_id) const {
   return nullptr;
 }
 
-absl::StatusOr<EncryptionCertificate> Keyring::CertificateFor(const std::string& node,
-                                                              absl::Time now) const {
+namespace {
+
+// PEM text of a DER certificate, for the parser the folder's files go through.
+std::string CertificatePem(const std::string& der) {
+  const std::string base64 = absl::Base64Escape(der);
+  std::string pem = "-----BEGIN CERTIFICATE-----\n";
+  for (size_t i = 0; i < base64.size(); i += 64) absl::StrAppend(&pem, base64.substr(i, 64), "\n");
+  return pem + "-----END CERTIFICATE-----\n";
+}
+
+}  // namespace
+
+absl::StatusOr<EncryptionCertificate> Keyring::CertificateFor(
+    const std::string& node, absl::Time now, const v1::NodeRegistry* registry) const {
   const EncryptionCertificate* newest = nullptr;
   auto [begin, end] = certificates_.equal_range(node);
   for (auto it = begin; it != end; ++it) {
     const EncryptionCertificate& cert = it->second;
     if (cert.not_before > now || cert.not_after < now) continue;
     if (newest == nullptr || cert.not_before > newest->not_before) newest = &cert;
+  }
+  if (newest == nullptr && registry != nullptr) {
+    for (const v1::RegistryEntry& entry : registry->nodes()) {
+      if (entry.node_id() != node || entry.encryption_certificate().empty()) continue;
+      auto listed =
+          ParseEncryptionCertificate(CertificatePem(entry.encryption_certificate()), ca_pem_, now);
+      if (listed.ok() && listed->node == node) return *listed;
+      MIR_LOG(WARNING) << "the registry's encryption certificate for node " << node
+                       << " is not usable: "
+                       << (listed.ok() ? "it names another node" : listed.status().message());
+    }
   }
   if (newest == nullptr) {
     return MirError(absl::StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY,

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "broker/config.h"
 #include "crypto/sealing.h"
+#include "mir/v1/registry.pb.h"
 
 namespace mir::broker {
 
@@ -27,9 +28,13 @@ class Keyring {
   const EncryptionKeyPair* OwnPair(absl::string_view key_id) const;
 
   // The encryption certificate to wrap a referral key to `node` with: the
-  // newest valid at `now`. FAILED_PRECONDITION UNKNOWN_KEY when there is none.
-  absl::StatusOr<EncryptionCertificate> CertificateFor(const std::string& node,
-                                                       absl::Time now) const;
+  // newest valid at `now` in the certificates folder, else the one
+  // `registry` (may be null) lists for `node`, checked against the CA like
+  // the others (PROTOCOL.md §12): a node that joins through the registry
+  // needs no file copied to every region. FAILED_PRECONDITION UNKNOWN_KEY
+  // when there is none.
+  absl::StatusOr<EncryptionCertificate> CertificateFor(
+      const std::string& node, absl::Time now, const v1::NodeRegistry* registry = nullptr) const;
 
   const KeyEncryptionKey& kek() const { return *kek_; }
   std::vector<const KeyEncryptionKey*> previous_keks() const;
@@ -39,6 +44,7 @@ class Keyring {
 
   std::vector<EncryptionKeyPair> own_pairs_;
   std::multimap<std::string, EncryptionCertificate> certificates_;  // by node
+  std::string ca_pem_;
   std::unique_ptr<KeyEncryptionKey> kek_;
   std::vector<std::unique_ptr<KeyEncryptionKey>> previous_keks_;
 };

@@ -634,7 +634,9 @@ bool Node::ReadsSealedFields(const storage::ReferralRecord& referral) const {
 absl::Status Node::ReleaseKey(storage::Txn& txn, const std::string& referral_id,
                               const SecretKey& key, const std::string& recipient,
                               std::vector<std::string>& woken) {
-  ASSIGN_OR_RETURN(EncryptionCertificate cert, keyring_->CertificateFor(recipient, clock_->Now()));
+  const std::shared_ptr<const v1::NodeRegistry> registry = registry_.current();
+  ASSIGN_OR_RETURN(EncryptionCertificate cert,
+                   keyring_->CertificateFor(recipient, clock_->Now(), registry.get()));
   ASSIGN_OR_RETURN(std::string wrapped, WrapToRecipient(key, cert.public_key));
   auto hop = options_.NextHop(recipient);
   if (!hop) {

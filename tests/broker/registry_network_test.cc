@@ -2,16 +2,18 @@
 // out over mutual TLS, a region refuses a destination whose registration
 // ended, and a project node listed only in the registry is reachable from a
 // region through nvn without any region's config naming it.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-
 #include "broker/registry_client.h"
 #include "common/errors.h"
 #include "common/proto_time.h"
 #include "crypto/registry_signature.h"
 #include "tests/broker/network_fixture.h"
+#include "tests/broker/staff_client.h"
 
 namespace mir::testing {
 namespace {
@@ -164,11 +166,48 @@ TEST_F(RegistryNetworkTest, AProjectNodeOnlyInTheRegistryIsReachableThroughNvn) 
   ASSERT_TRUE(StartNode("progetto"));
 
   const std::string id = SubmitReferral("progetto");
-  EXPECT_TRUE(WaitFor([&] { return StateAt(Store("progetto"), id) != v1::REFERRAL_STATE_UNSPECIFIED; }))
-      << "the referral never reached progetto";
+  EXPECT_TRUE(WaitFor([&] {
+    return StateAt(Store("progetto"), id) != v1::REFERRAL_STATE_UNSPECIFIED;
+  })) << "the referral never reached progetto";
   // And progetto's answer comes back the same way: toscana sees RECEIVED.
   EXPECT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }))
       << v1::ReferralState_Name(StateAt(Store("toscana"), id));
+}
+
+// A new project node's encryption certificate travels in the registry: a
+// region without the file still releases sealed-field keys to it.
+TEST_F(RegistryNetworkTest, AProjectNodesEncryptionCertificateComesWithTheRegistry) {
+  const std::string certs = dir_ + "/enc";
+  std::filesystem::create_directory(certs);
+  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
+    if (entry.path().filename() == "progetto.crt") continue;
+    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
+  }
+  options_["toscana"].encryption_certificates_dir = certs;
+  v1::NodeRegistry registry = Registry(1);
+  std::string pem = ReadPkiFile("progetto/enc.crt"), der;
+  pem = pem.substr(pem.find('\n') + 1);
+  pem = pem.substr(0, pem.find("-----END"));
+  pem.erase(std::remove(pem.begin(), pem.end(), '\n'), pem.end());
+  ASSERT_TRUE(absl::Base64Unescape(pem, &der));
+  for (v1::RegistryEntry& entry : *registry.mutable_nodes()) {
+    if (entry.node_id() == "progetto") entry.set_encryption_certificate(der);
+  }
+  options_["nvn"].registry_file = WriteSigned(registry);
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  ASSERT_TRUE(StartNode("progetto"));
+  ASSERT_TRUE(WaitFor([&] { return NodeAt("toscana").registry().version() == 1; }));
+
+  StaffClient anna(ports_["toscana"], "toscana/operator");
+  StaffClient project(ports_["progetto"], "progetto/operator");
+  auto id = anna.SubmitReferral("progetto");
+  ASSERT_OK(id);
+  EXPECT_TRUE(WaitFor([&] {
+    auto view = project.Get(*id);
+    return view.ok() && view->sealed_state() == v1::SEALED_OPEN &&
+           view->referral().person_code() == "TEST-PERSON";
+  }));
 }
 
 }  // namespace
