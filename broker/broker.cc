@@ -44,7 +44,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   BrokerOptions with_registry = options;
   with_registry.peers = PeersWithRegistry(options, registry, clock->Now());
   ASSIGN_OR_RETURN(broker->node_, Node::Create(with_registry, clock));
-  if (registry.current()) broker->node_->registry().Offer(*registry.current(), registry.signed_bytes());
+  if (registry.current())
+    broker->node_->registry().Offer(*registry.current(), registry.signed_bytes());
   const TlsFiles tls{options.ca_certificate, options.node_certificate, options.node_key};
   ASSIGN_OR_RETURN(broker->tls_,
                    NodeTls::Create(options.node_id, tls, &broker->node_->verifier(), clock));

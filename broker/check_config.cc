@@ -48,10 +48,10 @@ absl::Status CheckConfig(const std::string& path, absl::Time now) {
   auto signer = Signer::FromPemFiles(o.node_key, o.node_certificate);
   if (!signer.ok()) return in_file(InField("node_key", signer.status()));
   if ((*signer)->identity().role != Role::kNode || (*signer)->identity().node != o.node_id) {
-    return in_file(InField("node_certificate",
-                           absl::InvalidArgumentError(absl::StrCat(
-                               "is the certificate of ", (*signer)->identity().Uri(),
-                               ", not of mir://", o.node_id, "/node"))));
+    return in_file(
+        InField("node_certificate", absl::InvalidArgumentError(absl::StrCat(
+                                        "is the certificate of ", (*signer)->identity().Uri(),
+                                        ", not of mir://", o.node_id, "/node"))));
   }
   auto identity = (*verifier)->VerifyCertificate((*signer)->certificate_der(), now);
   if (!identity.ok()) return in_file(InField("node_certificate", identity.status()));
@@ -59,8 +59,8 @@ absl::Status CheckConfig(const std::string& path, absl::Time now) {
   const std::filesystem::path db(o.database_path);
   std::error_code error;
   if (db.has_parent_path() && !std::filesystem::is_directory(db.parent_path(), error)) {
-    return in_file(InField("database_path",
-                           absl::NotFoundError(absl::StrCat("no folder ", db.parent_path().string()))));
+    return in_file(InField("database_path", absl::NotFoundError(absl::StrCat(
+                                                "no folder ", db.parent_path().string()))));
   }
 
   if (auto keyring = Keyring::Load(o, now); !keyring.ok()) return in_file(keyring.status());

@@ -18,9 +18,9 @@ namespace {
 
 absl::Status BadEntry(int index, absl::string_view node, absl::string_view field,
                       absl::string_view why) {
-  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                  absl::StrCat("registry field 'nodes[", index, "].", field, "' (", node,
-                               "): ", why));
+  return MirError(
+      absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+      absl::StrCat("registry field 'nodes[", index, "].", field, "' (", node, "): ", why));
 }
 
 // "IT", "IT-52" (ISO 3166-2: a two-character subdivision) or "ITI1"
@@ -42,7 +42,9 @@ bool IsHostPort(absl::string_view address) {
   return absl::SimpleAtoi(address.substr(colon + 1), &port) && port > 0 && port < 65536;
 }
 
-std::string Day(absl::Time t) { return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone()); }
+std::string Day(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
 
 }  // namespace
 
@@ -55,7 +57,8 @@ absl::Status ValidateRegistry(const v1::NodeRegistry& registry) {
   for (int i = 0; i < registry.nodes_size(); ++i) {
     const v1::RegistryEntry& e = registry.nodes(i);
     if (!IsValidNodeId(e.node_id())) return BadEntry(i, e.node_id(), "node_id", "not a node id");
-    if (!seen.insert(e.node_id()).second) return BadEntry(i, e.node_id(), "node_id", "listed twice");
+    if (!seen.insert(e.node_id()).second)
+      return BadEntry(i, e.node_id(), "node_id", "listed twice");
     if (e.role() == v1::NODE_ROLE_UNSPECIFIED) {
       return BadEntry(i, e.node_id(), "role", "must be NATIONAL, REGIONAL or PROJECT");
     }
@@ -95,7 +98,8 @@ absl::StatusOr<v1::NodeRegistry> LoadSignedRegistryFile(const std::string& path,
   if (!registry.ok()) {
     const std::string message = absl::StrCat(path, ": ", registry.status().message());
     const v1::ErrorReason reason = ReasonOf(registry.status());
-    if (reason == v1::ERROR_REASON_UNSPECIFIED) return absl::Status(registry.status().code(), message);
+    if (reason == v1::ERROR_REASON_UNSPECIFIED)
+      return absl::Status(registry.status().code(), message);
     return MirError(registry.status().code(), reason, message);
   }
   return registry;

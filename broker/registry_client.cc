@@ -113,7 +113,8 @@ absl::StatusOr<bool> FetchNodeRegistry(v1::Exchange::StubInterface& source,
                    VerifySignedRegistry(response.signed_registry(), ca_pem, clock->Now()));
   const uint64_t version = registry.version();
   if (!holder.Offer(std::move(registry), response.signed_registry())) return false;
-  if (absl::Status written = WriteAtomically(RegistryCachePath(options), response.signed_registry());
+  if (absl::Status written =
+          WriteAtomically(RegistryCachePath(options), response.signed_registry());
       !written.ok()) {
     MIR_LOG(WARNING) << "node registry version " << version
                      << " taken but not kept for the next start: " << written.message();

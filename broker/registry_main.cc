@@ -21,9 +21,10 @@
 namespace {
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: mir-registry sign --key K --cert C --in registry.json --out registry.signed\n"
-               "       mir-registry show --ca CA --in registry.signed\n");
+  std::fprintf(
+      stderr,
+      "usage: mir-registry sign --key K --cert C --in registry.json --out registry.signed\n"
+      "       mir-registry show --ca CA --in registry.signed\n");
   return 2;
 }
 
@@ -33,7 +34,8 @@ int Fail(const absl::Status& status) {
 }
 
 int Sign(std::map<std::string, std::string>& a) {
-  if (!a.count("--key") || !a.count("--cert") || !a.count("--in") || !a.count("--out")) return Usage();
+  if (!a.count("--key") || !a.count("--cert") || !a.count("--in") || !a.count("--out"))
+    return Usage();
   auto json = mir::ReadFile(a["--in"]);
   if (!json.ok()) return Fail(json.status());
   mir::v1::NodeRegistry registry;

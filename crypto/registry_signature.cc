@@ -70,7 +70,8 @@ std::string RegistrySignedBytes(absl::string_view registry) {
   std::string out(kTag);
   out.push_back('\0');
   const uint64_t n = registry.size();
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
   out.append(registry.data(), registry.size());
   return out;
 }

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "crypto/registry_signature.h"
 #include "common/proto_time.h"
+#include "crypto/registry_signature.h"
 #include "tests/testing/test_env.h"
 
 namespace mir::testing {
@@ -44,17 +44,26 @@ class CheckConfigTest : public ::testing::Test {
     std::string json = absl::StrCat(R"({
   "nodeId": "toscana",
   "listenAddress": "127.0.0.1:7102",
-  "databasePath": ")", dir_, R"(/toscana.db",
-  "caCertificate": ")", PkiPath("ca.crt"), R"(",
-  "nodeCertificate": ")", PkiPath("toscana/node.crt"), R"(",
-  "nodeKey": ")", PkiPath("toscana/node.key"), R"(",
+  "databasePath": ")",
+                                    dir_, R"(/toscana.db",
+  "caCertificate": ")",
+                                    PkiPath("ca.crt"), R"(",
+  "nodeCertificate": ")",
+                                    PkiPath("toscana/node.crt"), R"(",
+  "nodeKey": ")",
+                                    PkiPath("toscana/node.key"), R"(",
   "peers": {"nvn": "127.0.0.1:7101"},
   "routes": {"*": "nvn"},
-  "registryFile": ")", dir_, R"(/registry.signed",
-  "privacy": {"encryptionKeys": [{"key": ")", PkiPath("toscana/enc.key"), R"(",
-                                  "certificate": ")", PkiPath("toscana/enc.crt"), R"("}],
-              "encryptionCertificatesDir": ")", PkiPath("enc"), R"(",
-              "keyEncryptionKey": ")", PkiPath("toscana/kek.hex"), R"("}
+  "registryFile": ")",
+                                    dir_, R"(/registry.signed",
+  "privacy": {"encryptionKeys": [{"key": ")",
+                                    PkiPath("toscana/enc.key"), R"(",
+                                  "certificate": ")",
+                                    PkiPath("toscana/enc.crt"), R"("}],
+              "encryptionCertificatesDir": ")",
+                                    PkiPath("enc"), R"(",
+              "keyEncryptionKey": ")",
+                                    PkiPath("toscana/kek.hex"), R"("}
 })");
     if (!from.empty()) {
       EXPECT_NE(json.find(from), std::string::npos) << from;
@@ -69,7 +78,9 @@ class CheckConfigTest : public ::testing::Test {
   int written_ = 0;
 };
 
-TEST_F(CheckConfigTest, AGoodConfigPasses) { EXPECT_OK(broker::CheckConfig(Config(), absl::Now())); }
+TEST_F(CheckConfigTest, AGoodConfigPasses) {
+  EXPECT_OK(broker::CheckConfig(Config(), absl::Now()));
+}
 
 TEST_F(CheckConfigTest, ErrorsNameTheField) {
   struct Case {

@@ -20,7 +20,9 @@ using broker::NodeRegistryHolder;
 // Now: the test PKI's certificates are valid from when they were made.
 const absl::Time kNow = absl::Now();
 
-std::string Minute(absl::Time t) { return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone()); }
+std::string Minute(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
 
 v1::RegistryEntry Entry(const std::string& id, v1::NodeRole role, const std::string& region,
                         const std::string& address, absl::Time from,
@@ -44,10 +46,10 @@ v1::NodeRegistry Registry(uint64_t version) {
   *r.add_nodes() = Entry("toscana", v1::REGIONAL, "IT-52", "127.0.0.1:7102", from);
   *r.add_nodes() = Entry("lombardia", v1::REGIONAL, "ITC4", "127.0.0.1:7103", from);
   // A project that ended yesterday, and one that starts tomorrow.
-  *r.add_nodes() = Entry("progetto-a", v1::PROJECT, "IT-52", "127.0.0.1:7201", from,
-                         kNow - absl::Hours(24));
-  *r.add_nodes() = Entry("progetto-b", v1::PROJECT, "ITI1", "127.0.0.1:7202",
-                         kNow + absl::Hours(24));
+  *r.add_nodes() =
+      Entry("progetto-a", v1::PROJECT, "IT-52", "127.0.0.1:7201", from, kNow - absl::Hours(24));
+  *r.add_nodes() =
+      Entry("progetto-b", v1::PROJECT, "ITI1", "127.0.0.1:7202", kNow + absl::Hours(24));
   return r;
 }
 
@@ -75,8 +77,7 @@ TEST(RegistrySignatureTest, RefusalsHaveTheirReason) {
     absl::StatusCode code;
     v1::ErrorReason reason;
   } cases[] = {
-      {"a registry byte flipped",
-       [](v1::SignedRegistry& s) { (*s.mutable_registry())[10] ^= 1; },
+      {"a registry byte flipped", [](v1::SignedRegistry& s) { (*s.mutable_registry())[10] ^= 1; },
        absl::StatusCode::kUnauthenticated, v1::BAD_SIGNATURE},
       {"a node added after signing",
        [](v1::SignedRegistry& s) {
@@ -103,8 +104,8 @@ TEST(RegistrySignatureTest, RefusalsHaveTheirReason) {
 TEST(RegistrySignatureTest, OnlyTheAuthorityMaySign) {
   // A node's own key (valid, chains to the CA) is the wrong role: it cannot
   // even be used to sign, and a registry carrying its signature is refused.
-  EXPECT_THAT(MIR_STATUS(SignRegistry(Registry(1).SerializeAsString(),
-                                      ReadPkiFile("nvn/node.key"), ReadPkiFile("nvn/node.crt"))),
+  EXPECT_THAT(MIR_STATUS(SignRegistry(Registry(1).SerializeAsString(), ReadPkiFile("nvn/node.key"),
+                                      ReadPkiFile("nvn/node.crt"))),
               StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
   // Signed with a node's or an operator's own key over the registry's
   // signed bytes: the signature is good, the signer's role is not.
@@ -122,10 +123,9 @@ TEST(RegistrySignatureTest, OnlyTheAuthorityMaySign) {
                 StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
   }
   // An expired authority certificate, and a CA that is not the network's.
-  EXPECT_THAT(
-      MIR_STATUS(VerifyRegistrySignature(SignAs(Registry(1), "test/expired-authority"),
-                                         ReadPkiFile("ca.crt"), kNow)),
-      StatusIsReason(absl::StatusCode::kUnauthenticated, v1::CERTIFICATE_EXPIRED));
+  EXPECT_THAT(MIR_STATUS(VerifyRegistrySignature(SignAs(Registry(1), "test/expired-authority"),
+                                                 ReadPkiFile("ca.crt"), kNow)),
+              StatusIsReason(absl::StatusCode::kUnauthenticated, v1::CERTIFICATE_EXPIRED));
   EXPECT_THAT(MIR_STATUS(VerifyRegistrySignature(SignAs(Registry(1), "authority/registry"),
                                                  ReadPkiFile("test/other-ca/ca.crt"), kNow)),
               StatusIsReason(absl::StatusCode::kUnauthenticated, v1::UNTRUSTED_CERTIFICATE));
@@ -142,8 +142,7 @@ TEST(RegistryTest, EntriesAreValidated) {
        "'nodes[1].node_id'"},
       {"twice", [](v1::NodeRegistry& r) { r.mutable_nodes(2)->set_node_id("toscana"); },
        "'nodes[2].node_id'"},
-      {"no role", [](v1::NodeRegistry& r) { r.mutable_nodes(1)->clear_role(); },
-       "'nodes[1].role'"},
+      {"no role", [](v1::NodeRegistry& r) { r.mutable_nodes(1)->clear_role(); }, "'nodes[1].role'"},
       {"region", [](v1::NodeRegistry& r) { r.mutable_nodes(1)->set_region_code("Toscana"); },
        "'nodes[1].region_code'"},
       {"address", [](v1::NodeRegistry& r) { r.mutable_nodes(1)->set_address("localhost"); },
@@ -189,9 +188,9 @@ TEST(RegistryTest, DestinationOutsideItsDatesIsRefusedWithTheDate) {
   EXPECT_OK(holder.CheckDestination("veneto", kNow));  // not listed: routing decides
   const absl::Status ended = holder.CheckDestination("progetto-a", kNow);
   EXPECT_THAT(ended, StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::NODE_NOT_VALID));
-  EXPECT_EQ(ended.message(), absl::StrCat("node progetto-a's registration ended on ",
-                                          Minute(kNow - absl::Hours(24)),
-                                          " (node registry version 1)"));
+  EXPECT_EQ(ended.message(),
+            absl::StrCat("node progetto-a's registration ended on ", Minute(kNow - absl::Hours(24)),
+                         " (node registry version 1)"));
   const absl::Status early = holder.CheckDestination("progetto-b", kNow);
   EXPECT_THAT(early, StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::NODE_NOT_VALID));
   EXPECT_NE(early.message().find(absl::StrCat("begins on ", Minute(kNow + absl::Hours(24)))),
@@ -207,7 +206,8 @@ TEST(RegistryTest, DestinationOutsideItsDatesIsRefusedWithTheDate) {
 
 TEST(RegistryTest, LoadsASignedFile) {
   const std::string path = NewTempDir() + "/registry.signed";
-  std::ofstream(path, std::ios::binary) << SignAs(Registry(2), "authority/registry").SerializeAsString();
+  std::ofstream(path, std::ios::binary)
+      << SignAs(Registry(2), "authority/registry").SerializeAsString();
   auto registry = broker::LoadSignedRegistryFile(path, ReadPkiFile("ca.crt"), kNow);
   ASSERT_OK(registry);
   EXPECT_EQ(registry->version(), 2u);
