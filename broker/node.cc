@@ -638,27 +638,35 @@ absl::Status Node::ReleaseKey(storage::Txn& txn, const std::string& referral_id,
   ASSIGN_OR_RETURN(EncryptionCertificate cert,
                    keyring_->CertificateFor(recipient, clock_->Now(), registry.get()));
   ASSIGN_OR_RETURN(std::string wrapped, WrapToRecipient(key, cert.public_key));
-  auto hop = options_.NextHop(recipient);
-  if (!hop) {
-    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
-                    absl::StrCat("no route to node ", recipient));
-  }
   v1::KeyRelease release;
   release.set_referral_id(referral_id);
   release.set_key_id(ReferralKeyId(key));
   release.set_recipient_node(recipient);
   release.set_recipient_key_id(cert.key_id);
   release.set_wrapped_key(wrapped);
+  RETURN_IF_ERROR(QueueNodeMessage(txn, v1::KEY_RELEASE, recipient, referral_id,
+                                   release.SerializeAsString(), woken));
+  MIR_LOG(INFO) << "releasing the key of referral " << referral_id << " to " << recipient;
+  return absl::OkStatus();
+}
+
+absl::Status Node::QueueNodeMessage(storage::Txn& txn, v1::MessageKind kind,
+                                    const std::string& recipient, const std::string& referral_id,
+                                    const std::string& body, std::vector<std::string>& woken) {
+  auto hop = options_.NextHop(recipient);
+  if (!hop) {
+    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                    absl::StrCat("no route to node ", recipient));
+  }
   v1::EnvelopeHeader header;
   header.set_message_id(NewUuid());
-  header.set_kind(v1::KEY_RELEASE);
+  header.set_kind(kind);
   header.set_recipient_node(recipient);
   *header.mutable_created_at() = ToProtoTime(clock_->Now());
   header.set_referral_id(referral_id);
-  ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, release.SerializeAsString()));
+  ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, body));
   RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes, referral_id, std::nullopt}));
   woken.push_back(*hop);
-  MIR_LOG(INFO) << "releasing the key of referral " << referral_id << " to " << recipient;
   return absl::OkStatus();
 }
 
@@ -751,25 +759,12 @@ absl::Status Node::CarryOutPurge(storage::Txn& txn, const std::string& referral_
                 << v1::ErasureOutcome_Name(outcome);
   const std::string& origin = referral->meta.origin_node;
   if (origin == options_.node_id) return absl::OkStatus();
-  auto hop = options_.NextHop(origin);
-  if (!hop) {
-    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
-                    absl::StrCat("no route to node ", origin));
-  }
   v1::ErasureConfirmation answer;
   answer.set_referral_id(referral_id);
   answer.set_outcome(outcome);
   *answer.mutable_at() = ToProtoTime(txn.Now());
-  v1::EnvelopeHeader header;
-  header.set_message_id(NewUuid());
-  header.set_kind(v1::ERASURE_CONFIRMATION);
-  header.set_recipient_node(origin);
-  *header.mutable_created_at() = ToProtoTime(clock_->Now());
-  header.set_referral_id(referral_id);
-  ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, answer.SerializeAsString()));
-  RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes, referral_id, std::nullopt}));
-  woken.push_back(*hop);
-  return absl::OkStatus();
+  return QueueNodeMessage(txn, v1::ERASURE_CONFIRMATION, origin, referral_id,
+                          answer.SerializeAsString(), woken);
 }
 
 absl::Status Node::AfterApplied(storage::Txn& txn, const std::vector<storage::Event>& applied,

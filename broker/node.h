@@ -155,6 +155,12 @@ class Node {
                        std::vector<std::string>& woken);
   // Sets the acknowledgement deadline of an EMERGENCY_24H (re)submission.
   void SetAckDeadline(storage::Event& event) const;
+  // Signs a message of this node's own that is not a lifecycle event
+  // (sequence 0: KEY_RELEASE, ERASURE_CONFIRMATION) and queues it for
+  // `recipient` through its next hop.
+  absl::Status QueueNodeMessage(storage::Txn& txn, v1::MessageKind kind,
+                                const std::string& recipient, const std::string& referral_id,
+                                const std::string& body, std::vector<std::string>& woken);
   // Signs a KEY_RELEASE of `key` to `recipient` and queues it (§11.3).
   absl::Status ReleaseKey(storage::Txn& txn, const std::string& referral_id, const SecretKey& key,
                           const std::string& recipient, std::vector<std::string>& woken);

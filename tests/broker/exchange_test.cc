@@ -235,11 +235,7 @@ TEST_F(NetworkTest, PermanentRefusalBecomesAVisibleDeadLetterAndCanBeRequeued) {
   // toscana routes everything through nvn, which has no route to veneto:
   // a refusal that no resend can change.
   // toscana can seal for veneto (it has veneto's encryption certificate).
-  const std::string certs = dir_ + "/enc";
-  std::filesystem::create_directory(certs);
-  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
-    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
-  }
+  const std::string certs = CopyEncryptionCertificates(dir_);
   auto veneto = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"), "veneto",
                                                     absl::Now() - absl::Hours(1),
                                                     absl::Now() + absl::Hours(24));

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 #include <utility>
 
@@ -81,6 +82,16 @@ broker::BrokerOptions NodeOptions(const std::string& node, int port, const std::
   o.max_backoff = absl::Milliseconds(500);
   o.rpc_timeout = absl::Seconds(5);
   return o;
+}
+
+std::string CopyEncryptionCertificates(const std::string& dir, const std::string& skip) {
+  const std::string certs = dir + "/enc";
+  std::filesystem::create_directory(certs);
+  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
+    if (entry.path().filename() == skip) continue;
+    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
+  }
+  return certs;
 }
 
 std::unique_ptr<Signer> PkiSigner(const std::string& prefix) {

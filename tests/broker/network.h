@@ -50,6 +50,11 @@ broker::BrokerOptions NodeOptions(const std::string& node, int port, const std::
 
 std::string Address(int port);
 
+// A copy of the test PKI's folder of encryption certificates as `dir`/enc,
+// less `skip` (a file name, e.g. "lombardia.crt"); returns its path. For a
+// node that must lack, or gain, a node's certificate.
+std::string CopyEncryptionCertificates(const std::string& dir, const std::string& skip = "");
+
 // Loads "<node>/<role>" from the test PKI (e.g. "toscana/operator").
 std::unique_ptr<Signer> PkiSigner(const std::string& prefix);
 

@@ -416,12 +416,7 @@ TEST_F(PrivacyTest, PurgeOrderErasesAtEveryHolderAndTheOriginSeesWhoConfirmed) {
 
 TEST_F(PrivacyTest, RoutingOnIsRefusedByAnOriginThatCannotReleaseTheKey) {
   // Toscana lacks Lombardy's encryption certificate.
-  const std::string certs = dir_ + "/enc";
-  std::filesystem::create_directory(certs);
-  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
-    if (entry.path().filename() == "lombardia.crt") continue;
-    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
-  }
+  const std::string certs = CopyEncryptionCertificates(dir_, "lombardia.crt");
   options_["toscana"].encryption_certificates_dir = certs;
   StartAll();
   StaffClient anna = Staff("toscana/operator");
@@ -491,11 +486,7 @@ TEST_F(PrivacyTest, RotatedKeysKeepEveryReferralReadable) {
 
   // Lombardy's new encryption key, valid from now on, beside the old one in
   // a certificate folder every node reads; and a new KEK at toscana.
-  const std::string certs = dir_ + "/enc";
-  std::filesystem::create_directory(certs);
-  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
-    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
-  }
+  const std::string certs = CopyEncryptionCertificates(dir_);
   auto rotated = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"),
                                                      "lombardia", absl::Now() - absl::Minutes(1),
                                                      absl::Now() + absl::Hours(24 * 400));

@@ -177,12 +177,7 @@ TEST_F(RegistryNetworkTest, AProjectNodeOnlyInTheRegistryIsReachableThroughNvn) 
 // A new project node's encryption certificate travels in the registry: a
 // region without the file still releases sealed-field keys to it.
 TEST_F(RegistryNetworkTest, AProjectNodesEncryptionCertificateComesWithTheRegistry) {
-  const std::string certs = dir_ + "/enc";
-  std::filesystem::create_directory(certs);
-  for (const auto& entry : std::filesystem::directory_iterator(PkiPath("enc"))) {
-    if (entry.path().filename() == "progetto.crt") continue;
-    std::filesystem::copy_file(entry.path(), certs + "/" + entry.path().filename().string());
-  }
+  const std::string certs = CopyEncryptionCertificates(dir_, "progetto.crt");
   options_["toscana"].encryption_certificates_dir = certs;
   v1::NodeRegistry registry = Registry(1);
   std::string pem = ReadPkiFile("progetto/enc.crt"), der;
