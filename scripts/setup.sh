@@ -18,6 +18,9 @@ packages=(
   # (python3, libseccomp2), the throw-away install (util-linux: unshare;
   # iproute2: ip; adduser, as the package's postinst needs).
   dpkg-dev file systemd python3 libseccomp2 util-linux iproute2 adduser
+  # console/ (mir-console): HTTPS and HTTP parsing from a maintained library
+  # rather than written by hand (docs/ARCHITECTURE.md).
+  libcpp-httplib-dev
 )
 for option in "$@"; do
   case "$option" in
@@ -29,7 +32,9 @@ for option in "$@"; do
     # The alerts_rules test's promtool (docs/alerts.yml). Only Debian's whole
     # prometheus package ships it (about 100 MB, and a prometheus service
     # that starts unless policy-rc.d forbids it), so only for the tests.
-    --with-test-tools) packages+=(prometheus) ;;
+    # The console's browser tests (tests/browser): Debian's Chromium, headless,
+    # driven by Debian's ChromeDriver through Selenium.
+    --with-test-tools) packages+=(prometheus chromium chromium-driver python3-selenium) ;;
   esac
 done
 
