@@ -9,6 +9,7 @@
 #include "broker/tls.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "crypto/signer.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -135,9 +136,19 @@ absl::Status Broker::Reload() {
     // Verifier checks the CAs and CRLs, and the node's own certificate
     // against them.
     ASSIGN_OR_RETURN(auto candidate, Verifier::FromTrust(material, node_->clock()));
+    // The key that signs receipts and the node's own messages is the TLS
+    // key: both come from the same two files, which NodeTls::Reload checks
+    // against the new CAs and CRLs before anything is swapped.
+    ASSIGN_OR_RETURN(auto signer, Signer::FromPemFiles(o.node_key, o.node_certificate));
+    if (signer->identity() != node_->signer()->identity()) {
+      return absl::InvalidArgumentError(absl::StrCat("the node certificate ", o.node_certificate,
+                                                     " is for ", signer->identity().Uri(),
+                                                     ", not ", node_->signer()->identity().Uri()));
+    }
     RETURN_IF_ERROR(
         tls_->Reload(TlsFiles{o.ca_certificate, o.node_certificate, o.node_key}, *candidate));
     RETURN_IF_ERROR(node_->mutable_verifier().Reload(material));
+    RETURN_IF_ERROR(node_->ReplaceSigner(std::move(signer)));
     MIR_LOG(INFO) << "reloaded: " << node_->verifier().Authorities().size() << " CA(s), "
                   << node_->verifier().RevocationLists().size() << " CRL(s), node certificate "
                   << o.node_certificate;

@@ -49,6 +49,22 @@ Node::Node(BrokerOptions options, const Clock* clock, std::unique_ptr<Signer> si
       keyring_(std::move(keyring)),
       store_(std::move(store)) {}
 
+std::shared_ptr<const Signer> Node::signer() const {
+  absl::MutexLock lock(&signer_mu_);
+  return signer_;
+}
+
+absl::Status Node::ReplaceSigner(std::unique_ptr<Signer> signer) {
+  const Identity& identity = signer->identity();
+  if (identity.role != Role::kNode || identity.node != options_.node_id) {
+    return absl::InvalidArgumentError(absl::StrCat("node certificate is for ", identity.Uri(),
+                                                   ", expected mir://", options_.node_id, "/node"));
+  }
+  absl::MutexLock lock(&signer_mu_);
+  signer_ = std::move(signer);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(const BrokerOptions& options,
                                                    const Clock* clock) {
   RETURN_IF_ERROR(Validate(options));
@@ -221,7 +237,7 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
     }
     const absl::Time now = clock_->Now();
     ASSIGN_OR_RETURN(
-        receipt, SignReceipt(*signer_, {h.message_id(), verified.envelope_sha256, peer.node}, now));
+        receipt, SignReceipt(*signer(), {h.message_id(), verified.envelope_sha256, peer.node}, now));
     storage::InboxRecord record;
     record.message_id = h.message_id();
     record.sender_node = h.sender_node();
@@ -320,15 +336,16 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
     *header.mutable_created_at() = ToProtoTime(clock_->Now());
     header.set_referral_id(submitted.referral_id);
     header.set_sequence(sequence);
-    ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, body));
+    const std::shared_ptr<const Signer> node_signer = signer();
+    ASSIGN_OR_RETURN(std::string bytes, node_signer->SignEnvelope(header, body));
     if (!received.has_value()) {
       // Our own signature over bytes we just made: no need to verify it.
       VerifiedEnvelope own;
       own.header = header;
-      own.header.set_author(signer_->identity().Uri());
+      own.header.set_author(node_signer->identity().Uri());
       own.header.set_sender_node(options_.node_id);
       own.body = body;
-      own.author = signer_->identity();
+      own.author = node_signer->identity();
       ASSIGN_OR_RETURN(received, EventFromEnvelope(own, bytes, *verifier_));
     }
     RETURN_IF_ERROR(
@@ -664,7 +681,7 @@ absl::Status Node::QueueNodeMessage(storage::Txn& txn, v1::MessageKind kind,
   header.set_recipient_node(recipient);
   *header.mutable_created_at() = ToProtoTime(clock_->Now());
   header.set_referral_id(referral_id);
-  ASSIGN_OR_RETURN(std::string bytes, signer_->SignEnvelope(header, body));
+  ASSIGN_OR_RETURN(std::string bytes, signer()->SignEnvelope(header, body));
   RETURN_IF_ERROR(txn.Enqueue({header.message_id(), *hop, bytes, referral_id, std::nullopt}));
   woken.push_back(*hop);
   return absl::OkStatus();
@@ -870,7 +887,7 @@ absl::StatusOr<int> Node::SweepRetention() {
       storage::ErasureRecord record;
       record.at = now;
       record.cause = v1::ERASURE_BY_RETENTION;
-      record.by = signer_->identity().Uri();
+      record.by = signer()->identity().Uri();
       absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
         return txn.EraseReferral(referral_id, record);
       });

@@ -127,7 +127,12 @@ class Node {
   const Verifier& verifier() const { return *verifier_; }
   // For Broker::Reload, which swaps its CA bundle and CRLs.
   Verifier& mutable_verifier() { return *verifier_; }
-  const Signer& signer() const { return *signer_; }
+  // The node's signing key and certificate as of now: a copy of the pointer,
+  // so a reload (ReplaceSigner) never pulls the key from under a signature.
+  std::shared_ptr<const Signer> signer() const;
+  // For Broker::Reload: the node's renewed key and certificate. Refused
+  // unless the certificate names this node (mir://<node_id>/node).
+  absl::Status ReplaceSigner(std::unique_ptr<Signer> signer);
   const Clock* clock() const { return clock_; }
   const Keyring& keyring() const { return *keyring_; }
   // The node registry this node holds (PROTOCOL.md §12): a destination it
@@ -180,7 +185,8 @@ class Node {
   const BrokerOptions options_;
   const Authorization authorization_;
   const Clock* const clock_;
-  const std::unique_ptr<Signer> signer_;
+  mutable absl::Mutex signer_mu_;
+  std::shared_ptr<const Signer> signer_ ABSL_GUARDED_BY(signer_mu_);
   const std::unique_ptr<Verifier> verifier_;
   const std::unique_ptr<Keyring> keyring_;  // the store holds its KEK: declared first
   const std::unique_ptr<storage::Store> store_;

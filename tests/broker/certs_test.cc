@@ -1,7 +1,8 @@
 // Certificates without downtime (docs/OPERATIONS.md §3): revocation lists
 // checked on TLS and on every envelope's author, a CA bundle for a CA
-// rotation, and Broker::Reload (what SIGHUP calls) swapping key, certificate,
-// CAs and CRLs while connections and deliveries go on. Real TLS on loopback.
+// rotation, and Broker::Reload (what SIGHUP calls) swapping key, certificate
+// (for TLS and for the node's signatures), CAs and CRLs while connections
+// and deliveries go on. Real TLS on loopback.
 
 #include <filesystem>
 #include <fstream>
@@ -140,7 +141,14 @@ TEST_F(CertsTest, ReloadRotatesTheNodeCertificateForNewConnectionsOnly) {
       [&] { return ServerCertificate(ports_["nvn"]) == ReadPkiFile("test/nvn-node-2.crt"); }));
   // The connection made before the rotation goes on.
   EXPECT_EQ(open.channel()->GetState(false), GRPC_CHANNEL_READY);
-  EXPECT_OK(open.Deliver(Referral("toscana/operator")));
+  auto receipt = open.Deliver(Referral("toscana/operator"));
+  ASSERT_OK(receipt);
+  // Receipts are signed with the new key and carry the new certificate.
+  v1::Envelope envelope;
+  ASSERT_TRUE(envelope.ParseFromString(*receipt));
+  EXPECT_EQ(envelope.signature().certificate(), PkiSigner("test/nvn-node-2")->certificate_der());
+  EXPECT_NE(envelope.signature().certificate(), PkiSigner("nvn/node")->certificate_der());
+  EXPECT_OK(Nvn().node().verifier().Verify(*receipt));
 }
 
 TEST_F(CertsTest, ASenderRefusesAPeerWhoseCertificateIsRevoked) {
@@ -201,6 +209,9 @@ TEST_F(CertsTest, ABadFileAtReloadKeepsTheOldMaterial) {
       {"CA file is not PEM", {{"ca.pem", "garbage"}}},
       {"key is not PEM", {{"node.key", "garbage"}}},
       {"key of another certificate", {{"node.key", ReadPkiFile("toscana/node.key")}}},
+      {"certificate and key of another node",
+       {{"node.crt", ReadPkiFile("toscana/node.crt")},
+        {"node.key", ReadPkiFile("toscana/node.key")}}},
       {"own certificate revoked",
        {{"node.crt", ReadPkiFile("test/revoked-node.crt")},
         {"node.key", ReadPkiFile("test/revoked-node.key")}}},
@@ -220,7 +231,12 @@ TEST_F(CertsTest, ABadFileAtReloadKeepsTheOldMaterial) {
     ExchangeClient toscana(ports_["nvn"], "toscana/node");
     EXPECT_THAT(MIR_STATUS(toscana.Deliver(Referral("test/revoked-operator"))),
                 StatusIsReason(absl::StatusCode::kUnauthenticated, v1::REVOKED));
-    EXPECT_OK(toscana.Deliver(Referral("toscana/operator")));
+    auto receipt = toscana.Deliver(Referral("toscana/operator"));
+    ASSERT_OK(receipt);
+    // Receipts still signed by the old key.
+    v1::Envelope envelope;
+    ASSERT_TRUE(envelope.ParseFromString(*receipt));
+    EXPECT_EQ(envelope.signature().certificate(), PkiSigner("nvn/node")->certificate_der());
   }
   // A missing file is refused too.
   std::filesystem::remove(pki_ + "/crl.pem");

@@ -71,7 +71,7 @@ TEST(NodeConcurrencyTest, SubmitDeliverAndListenersFromManyThreads) {
   std::atomic<int> published_at_nvn{0};
   (*nvn)->AddEventListener(
       [&](const std::vector<storage::Event>& events) { published_at_nvn += events.size(); });
-  const Identity peer = (*toscana)->signer().identity();
+  const Identity peer = (*toscana)->signer()->identity();
   std::vector<storage::OutboxEntry> backwards(queued->rbegin(), queued->rend());
   std::vector<std::thread> deliverers;
   for (const std::vector<storage::OutboxEntry>* order : {&*queued, &backwards}) {
