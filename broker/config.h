@@ -42,6 +42,11 @@ struct BrokerOptions {
   // at start). Too long leaves a new project node unknown, or an ended one
   // addressable, that long after nvn has the new registry.
   absl::Duration registry_poll_interval = absl::Hours(1);
+  // The longest life of a console sign-in (config console.sessionAbsoluteS,
+  // PROTOCOL.md §13): a proof issued earlier is refused (CONSOLE_PROOF). The
+  // console's own session ends at the same age. Too long lets a stolen proof
+  // read that long; too short signs staff out mid-shift.
+  absl::Duration console_session_absolute = absl::Hours(12);
 
   // Envelopes over this are refused (MESSAGE_TOO_LARGE) before parsing. Too
   // small refuses legitimate referrals with notes; too large lets a peer

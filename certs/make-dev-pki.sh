@@ -9,6 +9,12 @@
 # OUT_DIR/<node>/partner.{crt,key}   mir://<node>/partner/shelter1 (project partner)
 # OUT_DIR/<node>/enc.{crt,key}       mir://<node>/node, X25519, keyAgreement only: the
 #                                    key sealed fields are wrapped to (PROTOCOL.md §11)
+# OUT_DIR/<node>/console.{crt,key}  mir://<node>/console (TLS client only): the web
+#                                    console towards its broker (PROTOCOL.md §13)
+# OUT_DIR/<node>/console-https.{crt,key}  ECDSA P-256, signed by web-ca, DNS:localhost,
+#                                    IP:127.0.0.1, serverAuth: the console's HTTPS
+#                                    (browsers take no Ed25519 in TLS)
+# OUT_DIR/web-ca.crt              ECDSA P-256 CA of the consoles' HTTPS only (web-ca.key beside)
 # OUT_DIR/<node>/kek.hex          the node's key-encryption key (64 hex digits, mode 0600)
 # OUT_DIR/enc/<node>.crt          a copy of each node's enc.crt: the folder every node
 #                                 reads its peers' encryption certificates from
@@ -30,7 +36,7 @@
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
   exit $(( $# < 1 ? 2 : 0 ))
 fi
 out=$1; shift
@@ -53,10 +59,11 @@ make_ca() {
     -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 }
 
-# issue CA_DIR OUT_PREFIX URI START END [server]
+# issue CA_DIR OUT_PREFIX URI START END [server] [EKU]
 # START/END: openssl ca dates (YYYYMMDDHHMMSSZ) or "" for now / +825 days.
+# EKU: extendedKeyUsage, default serverAuth,clientAuth.
 issue() {
-  local ca_dir=$1 prefix=$2 uri=$3 start=$4 end=$5 server=${6:-}
+  local ca_dir=$1 prefix=$2 uri=$3 start=$4 end=$5 server=${6:-} eku=${7:-serverAuth,clientAuth}
   [[ -f "$prefix.crt" ]] && return 0
   local san="URI:$uri"
   [[ -n "$server" ]] && san="$san,DNS:localhost,IP:127.0.0.1,IP:::1"
@@ -80,7 +87,7 @@ commonName = supplied
 [leaf]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth,clientAuth
+extendedKeyUsage = $eku
 subjectAltName = $san
 CNF
   openssl genpkey -algorithm ed25519 -out "$prefix.key"
@@ -146,6 +153,38 @@ CNF
   mv "$path.tmp" "$path"
 }
 
+# make_web_ca DIR: the ECDSA P-256 CA of the consoles' HTTPS, DIR/web-ca.{key,crt}.
+# Apart from the network CA: it vouches for web servers, never for a mir:// identity.
+make_web_ca() {
+  local dir=$1
+  [[ -f "$dir/web-ca.crt" ]] && return 0
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/web-ca.key"
+  openssl req -new -x509 -key "$dir/web-ca.key" -out "$dir/web-ca.crt" -days 3650 \
+    -subj "/O=MIR Exchange development/CN=MIR Exchange development web CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+
+# issue_https CA_DIR OUT_PREFIX CN: an ECDSA P-256 server certificate for
+# localhost and 127.0.0.1 signed by CA_DIR/web-ca.
+issue_https() {
+  local ca_dir=$1 prefix=$2 cn=$3
+  [[ -f "$prefix.crt" ]] && return 0
+  local tmp="$work/https.$RANDOM$RANDOM"; mkdir -p "$tmp"
+  cat > "$tmp/ext" <<EXT
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+EXT
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$prefix.key"
+  openssl req -new -key "$prefix.key" -subj "/CN=$cn" -out "$tmp/req.csr"
+  openssl x509 -req -in "$tmp/req.csr" -CA "$ca_dir/web-ca.crt" -CAkey "$ca_dir/web-ca.key" \
+    -CAcreateserial -CAserial "$tmp/serial" -days 825 -extfile "$tmp/ext" \
+    -out "$prefix.crt.tmp" 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+  mv "$prefix.crt.tmp" "$prefix.crt"
+}
+
 # make_kek PATH: 32 random bytes as hex, mode 0600 (the broker refuses any
 # other mode). Never replaced: the keys wrapped under it would be lost.
 make_kek() {
@@ -157,6 +196,7 @@ make_kek() {
 }
 
 make_ca "$out" "MIR Exchange development CA"
+make_web_ca "$out"
 for node in "${nodes[@]}"; do
   valid_node "$node" || { echo "invalid node id: $node" >&2; exit 2; }
   mkdir -p "$out/$node"
@@ -164,6 +204,8 @@ for node in "${nodes[@]}"; do
   issue "$out" "$out/$node/operator" "mir://$node/operator/op1" "" ""
   issue "$out" "$out/$node/partner" "mir://$node/partner/shelter1" "" ""
   issue_enc "$out" "$out/$node/enc" "$node"
+  issue "$out" "$out/$node/console" "mir://$node/console" "" "" "" clientAuth
+  issue_https "$out" "$out/$node/console-https" "$node.console"
   make_kek "$out/$node/kek.hex"
   mkdir -p "$out/enc"
   cmp -s "$out/$node/enc.crt" "$out/enc/$node.crt" || cp "$out/$node/enc.crt" "$out/enc/$node.crt"

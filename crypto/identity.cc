@@ -25,12 +25,15 @@ absl::string_view RoleName(Role role) {
       return "operator";
     case Role::kPartner:
       return "partner";
+    case Role::kConsole:
+      return "console";
   }
   return "unknown";
 }
 
 std::string Identity::Uri() const {
   if (role == Role::kNode) return absl::StrCat(kScheme, node, "/node");
+  if (role == Role::kConsole) return absl::StrCat(kScheme, node, "/console");
   return absl::StrCat(kScheme, node, "/", RoleName(role), "/", name);
 }
 
@@ -52,8 +55,14 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri) {
     id.role = Role::kNode;
     return id;
   }
-  if (parts.size() != 3 || parts[1] == "node" || !IsValidNodeId(parts[2])) {
-    return BadIdentity("is not mir://<node>/node or mir://<node>/<role>/<name>");
+  if (parts.size() == 2 && parts[1] == "console") {
+    id.role = Role::kConsole;
+    return id;
+  }
+  if (parts.size() != 3 || parts[1] == "node" || parts[1] == "console" ||
+      !IsValidNodeId(parts[2])) {
+    return BadIdentity(
+        "is not mir://<node>/node, mir://<node>/console or mir://<node>/<role>/<name>");
   }
   if (parts[1] == "operator") {
     id.role = Role::kOperator;
@@ -68,11 +77,13 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri) {
 }
 
 bool RoleMayAuthor(Role role, v1::MessageKind kind) {
+  // A console relays people's signatures; it signs nothing of its own.
+  if (role == Role::kConsole) return false;
   switch (kind) {
     case v1::REFERRAL:
       return role == Role::kOperator;
     case v1::STATUS_CHANGE:
-      return true;
+      return role == Role::kNode || role == Role::kOperator || role == Role::kPartner;
     case v1::PLACEMENT_CONFIRMATION:
       return role == Role::kPartner;
     case v1::RECEIPT:

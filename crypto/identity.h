@@ -13,12 +13,15 @@ namespace mir {
 //   mir://<node>/node              a broker
 //   mir://<node>/operator/<name>   hotline staff of <node>
 //   mir://<node>/partner/<name>    a project partner attached to <node>
-enum class Role { kNode, kOperator, kPartner };
+//   mir://<node>/console           the node's web console (PROTOCOL.md §13): it
+//                                  opens TLS to its broker and may do nothing
+//                                  as itself, only relay a person's sign-in proof
+enum class Role { kNode, kOperator, kPartner, kConsole };
 
 struct Identity {
   std::string node;
   Role role = Role::kNode;
-  std::string name;  // empty for kNode
+  std::string name;  // empty for kNode and kConsole
 
   std::string Uri() const;
   friend bool operator==(const Identity&, const Identity&) = default;
@@ -30,13 +33,13 @@ absl::string_view RoleName(Role role);
 bool IsValidNodeId(absl::string_view id);
 
 // Parses a mir:// identity URI; InvalidArgument (reason MALFORMED_CERTIFICATE)
-// if it is not exactly one of the three forms above.
+// if it is not exactly one of the four forms above.
 absl::StatusOr<Identity> ParseIdentity(absl::string_view uri);
 
 // The message-level policy: which role may author which kind.
 //   REFERRAL: operator; STATUS_CHANGE: operator, partner, node;
 //   PLACEMENT_CONFIRMATION: partner; RECEIPT, KEY_RELEASE and
-//   ERASURE_CONFIRMATION: node.
+//   ERASURE_CONFIRMATION: node. A console authors nothing.
 bool RoleMayAuthor(Role role, v1::MessageKind kind);
 
 }  // namespace mir
