@@ -1,0 +1,166 @@
+// The console's page: hash routes, the header, the live event stream.
+//   #/login            sign in (first time: import certificate and key)
+//   #/list             work list
+//   #/referral/<id>    one referral
+//   #/new              new referral (operators)
+//   #/dead-letters     dead letters (operators)
+//   #/node             node status (operators)
+import { t, setLang, currentLang } from './texts.js';
+import { h, clear, alertBox } from './ui.js';
+import { api, setCsrf, setSessionExpiredHandler } from './api.js';
+import { session, navigate, isOperator, emitServerEvent } from './state.js';
+import { loadIdentity } from './keys.js';
+import { renderLogin, logout } from './login.js';
+import { renderList } from './list.js';
+import { renderReferral } from './referral.js';
+import { renderNew } from './newref.js';
+import { renderDeadLetters, renderNode } from './admin.js';
+import { startAlarm, stopAlarm } from './alarm.js';
+
+const main = document.getElementById('main');
+let cleanup = null;
+let events = null;
+let eventsRetry = null;
+
+function renderChrome() {
+  document.title = t('appTitle');
+  document.documentElement.lang = currentLang();
+  const skip = document.getElementById('skip');
+  clear(skip, t('skipToMain'));
+  // Not a hash change: the hash is the router's.
+  skip.onclick = (ev) => { ev.preventDefault(); main.focus(); };
+  const lang = h('button', {
+    type: 'button', id: 'lang-switch', class: 'link-button', lang: currentLang() === 'it' ? 'en' : 'it',
+    'aria-label': t('langSwitchLabel'),
+    onclick: () => { setLang(currentLang() === 'it' ? 'en' : 'it'); renderChrome(); route(); },
+  }, t('langSwitch'));
+  const header = document.getElementById('header');
+  const me = session.me;
+  const bar = [h('p', { class: 'brand' }, h('a', { href: me ? '#/list' : '#/login' }, 'MIR Exchange'),
+    me ? h('span', { class: 'node-name' }, ` · ${me.node}`) : null)];
+  if (me) {
+    bar.push(h('p', { class: 'whoami', id: 'whoami' }, t('signedInAs', { identity: me.identity })));
+  }
+  bar.push(h('div', { class: 'header-buttons' }, lang,
+    me ? h('button', { type: 'button', id: 'logout', class: 'link-button', onclick: () => logout() }, t('logout')) : null));
+  clear(header, h('div', { class: 'bar' }, bar));
+  const nav = document.getElementById('nav');
+  if (!me) { clear(nav); nav.hidden = true; return; }
+  nav.hidden = false;
+  nav.setAttribute('aria-label', t('navMain'));
+  const links = [['#/list', isOperator() ? 'navList' : 'navListPartner']];
+  if (isOperator()) links.push(['#/new', 'navNew'], ['#/dead-letters', 'navDeadLetters'], ['#/node', 'navNode']);
+  clear(nav, h('ul', {}, links.map(([href, key]) => h('li', {}, h('a', { href, id: `nav-${href.slice(2)}` }, t(key))))));
+  markCurrent();
+}
+
+function markCurrent() {
+  const base = location.hash.split('/').slice(0, 2).join('/');
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.getAttribute('href') === base) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function startEvents() {
+  stopEvents();
+  const status = document.getElementById('live-status');
+  events = new EventSource('/api/events');
+  events.onopen = () => { if (status) { status.textContent = t('liveOn'); status.dataset.live = 'on'; } };
+  events.onmessage = (m) => {
+    let ev;
+    try { ev = JSON.parse(m.data); } catch { return; }
+    emitServerEvent(ev);
+  };
+  events.onerror = async () => {
+    if (status) { status.textContent = t('liveOff'); status.dataset.live = 'off'; }
+    if (events && events.readyState === EventSource.CLOSED) {
+      // Closed for good (e.g. the session ended): find out why, retry.
+      stopEvents();
+      try {
+        await api.me();
+        eventsRetry = setTimeout(startEvents, 3000);
+      } catch (e) {
+        if (e.reason === 'SESSION_EXPIRED' || e.status === 401) sessionExpired();
+        else eventsRetry = setTimeout(startEvents, 3000);
+      }
+    }
+  };
+}
+
+function stopEvents() {
+  clearTimeout(eventsRetry);
+  if (events) events.close();
+  events = null;
+}
+
+function sessionExpired() {
+  if (!session.me) return;
+  session.me = null;
+  setCsrf('');
+  session.loginMessage = t('sessionExpired');
+  navigate('#/login');
+}
+setSessionExpiredHandler(sessionExpired);
+
+async function route() {
+  if (cleanup) { try { cleanup(); } catch { /* the old view is gone */ } cleanup = null; }
+  const hash = location.hash.startsWith('#/') ? location.hash : '#/list';
+  const [, page, arg] = hash.split('/');
+  if (!session.me) {
+    stopEvents();
+    stopAlarm();
+    renderChrome();
+    if (page !== 'login') { navigate('#/login'); return; }
+    await renderLogin(main, {
+      onSignedIn: () => {
+        renderChrome();
+        startEvents();
+        startAlarm();
+        navigate('#/list');
+      },
+    });
+    return;
+  }
+  markCurrent();
+  // A partner cannot make a referral; the node's operators-only calls (dead
+  // letters, node status) are left to the node to refuse, in words.
+  if (page === 'new' && !isOperator()) {
+    clear(main, h('h1', { tabindex: '-1', id: 'denied-h' }, t('navList')), alertBox(t('operatorsOnly')));
+    main.querySelector('h1').focus();
+    return;
+  }
+  switch (page) {
+    case 'login': navigate('#/list'); return;
+    case 'list': cleanup = await renderList(main); return;
+    case 'referral': cleanup = await renderReferral(main, decodeURIComponent(arg || '')); return;
+    case 'new': renderNew(main); return;
+    case 'dead-letters': await renderDeadLetters(main); return;
+    case 'node': await renderNode(main); return;
+    default:
+      clear(main, h('h1', { tabindex: '-1' }, t('notFound')));
+  }
+}
+
+async function start() {
+  renderChrome();
+  window.addEventListener('hashchange', route);
+  // A session still open (a reload) goes on without signing in again.
+  try {
+    const me = await api.me();
+    session.me = me;
+    setCsrf(me.csrf);
+    session.identity = await loadIdentity();
+    if (!session.identity || session.identity.identity !== me.identity) {
+      // The key that signs actions is not here: sign in again with it.
+      session.me = null;
+    }
+  } catch {
+    session.me = null;
+  }
+  renderChrome();
+  if (session.me) { startEvents(); startAlarm(); }
+  await route();
+}
+
+start();

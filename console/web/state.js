@@ -1,0 +1,28 @@
+// What the views share: who is signed in, the live-region announcer, and
+// the list of listeners for server events.
+
+export const session = {
+  me: null,          // /api/me or /api/login answer
+  identity: null,    // the stored {key, certificatePem, identity, notAfter}
+  loginMessage: '',  // shown on the sign-in page (session expired, signed out)
+};
+
+export function isOperator() { return session.me?.role === 'operator'; }
+
+export function navigate(hash) {
+  if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else location.hash = hash;
+}
+
+// Polite announcements for screen readers (the #live region).
+export function announce(text) {
+  const live = document.getElementById('live');
+  if (!live) return;
+  live.textContent = '';
+  // A new text node after a tick, so the same sentence is announced again.
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+const eventListeners = new Set();
+export function onServerEvent(fn) { eventListeners.add(fn); return () => eventListeners.delete(fn); }
+export function emitServerEvent(ev) { for (const fn of [...eventListeners]) fn(ev); }
