@@ -34,6 +34,30 @@ std::function<double()> MakeJitter() {
 
 }  // namespace
 
+std::unique_ptr<PeerSender> Broker::NewSender(const std::string& peer, const std::string& address) {
+  const BrokerOptions& options = node_->options();
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(static_cast<int>(options.max_envelope_bytes) + kRequestOverheadBytes);
+  args.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
+                                kRequestOverheadBytes);
+  // Reconnect promptly when a peer comes back; our own backoff paces retries.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  ClientTls peer_tls = tls_->ChannelCredentials(peer);
+  auto channel = grpc::CreateCustomChannel(address, peer_tls.credentials, args);
+  if (peer == options.national_node) {
+    // Its own connection (a local subchannel pool): a registry fetch while
+    // nvn is down must not put the sender's connection into reconnect
+    // backoff, which would turn the sender's next delivery into a probe.
+    grpc::ChannelArguments registry_args = args;
+    registry_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    registry_source_ = v1::Exchange::NewStub(
+        grpc::CreateCustomChannel(address, peer_tls.credentials, registry_args));
+  }
+  return std::make_unique<PeerSender>(peer, channel, &node_->store(), &node_->verifier(),
+                                      node_->clock(), &options, MakeJitter());
+}
+
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& options,
                                                       const Clock* clock) {
   std::unique_ptr<Broker> broker(new Broker());
@@ -52,35 +76,11 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
                    NodeTls::Create(options.node_id, tls, &broker->node_->verifier(), clock));
   auto server_credentials = broker->tls_->ServerCredentials();
 
-  const BrokerOptions* node_options = &broker->node_->options();
   for (const auto& [peer, address] : with_registry.peers) {
-    grpc::ChannelArguments args;
-    args.SetMaxSendMessageSize(static_cast<int>(options.max_envelope_bytes) +
-                               kRequestOverheadBytes);
-    args.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
-                                  kRequestOverheadBytes);
-    // Reconnect promptly when a peer comes back; our own backoff paces retries.
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-    ClientTls peer_tls = broker->tls_->ChannelCredentials(peer);
-    auto channel = grpc::CreateCustomChannel(address, peer_tls.credentials, args);
-    if (peer == options.national_node) {
-      // Its own connection (a local subchannel pool): a registry fetch while
-      // nvn is down must not put the sender's connection into reconnect
-      // backoff, which would turn the sender's next delivery into a probe.
-      grpc::ChannelArguments registry_args = args;
-      registry_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      broker->registry_source_ = v1::Exchange::NewStub(
-          grpc::CreateCustomChannel(address, peer_tls.credentials, registry_args));
-    }
-    broker->senders_[peer] =
-        std::make_unique<PeerSender>(peer, channel, &broker->node_->store(),
-                                     &broker->node_->verifier(), clock, node_options, MakeJitter());
+    broker->senders_.Add(peer, broker->NewSender(peer, address));
   }
   Broker* raw = broker.get();
-  broker->node_->SetOutboxListener([raw](const std::string& peer) {
-    if (auto it = raw->senders_.find(peer); it != raw->senders_.end()) it->second->Wake();
-  });
+  broker->node_->SetOutboxListener([raw](const std::string& peer) { raw->senders_.Wake(peer); });
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   broker->handlers_ = std::make_unique<WorkPool>(options.handler_threads, options.max_queued_calls);
@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
     RETURN_IF_ERROR(broker->metrics_->Listen(options.metrics_listen_address));
   }
   broker->WarnExpiring();
-  for (auto& [peer, sender] : broker->senders_) sender->Start();
+  broker->senders_.StartAll();
   broker->deadline_thread_ = std::thread([raw] { raw->WatchDeadlines(); });
   MIR_LOG(INFO) << "node " << options.node_id << " listening on port " << broker->port_ << " with "
                 << broker->senders_.size() << " peer(s)";
@@ -129,6 +129,45 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
 
 absl::Status Broker::Reload() {
   absl::MutexLock lock(&reload_mu_);
+  absl::Status certificates = ReloadCertificates();
+  absl::Status registry = ReloadRegistryFile();
+  return certificates.ok() ? registry : certificates;
+}
+
+absl::Status Broker::ReloadRegistryFile() {
+  const BrokerOptions& o = node_->options();
+  if (o.registry_file.empty()) return absl::OkStatus();
+  NodeRegistryHolder loaded;
+  absl::Status status = LoadNodeRegistryFile(o, node_->clock()->Now(), loaded);
+  if (!status.ok()) {
+    MIR_LOG(ERROR) << "node registry not reloaded, the node keeps version "
+                   << node_->registry().version() << ": " << status.message();
+    return status;
+  }
+  if (loaded.current() != nullptr &&
+      node_->registry().Offer(*loaded.current(), loaded.signed_bytes())) {
+    MIR_LOG(INFO) << "node registry version " << node_->registry().version() << " from "
+                  << o.registry_file;
+  }
+  AdoptRegistryPeers();
+  return absl::OkStatus();
+}
+
+void Broker::AdoptRegistryPeers() {
+  const BrokerOptions& o = node_->options();
+  if (!o.relay) return;
+  absl::MutexLock lock(&adopt_mu_);  // from Reload and from the poll
+  for (const auto& [peer, address] :
+       PeersWithRegistry(o, node_->registry(), node_->clock()->Now())) {
+    if (senders_.Has(peer)) continue;
+    // The sender first: the route then finds it ready.
+    senders_.Add(peer, NewSender(peer, address));
+    node_->AddPeer(peer);
+    MIR_LOG(INFO) << "node " << peer << " reachable at " << address << " from the node registry";
+  }
+}
+
+absl::Status Broker::ReloadCertificates() {
   const BrokerOptions& o = node_->options();
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(TrustMaterial material, ReadTrustMaterial(o.ca_certificate, o.crl_files));
@@ -142,8 +181,8 @@ absl::Status Broker::Reload() {
     ASSIGN_OR_RETURN(auto signer, Signer::FromPemFiles(o.node_key, o.node_certificate));
     if (signer->identity() != node_->signer()->identity()) {
       return absl::InvalidArgumentError(absl::StrCat("the node certificate ", o.node_certificate,
-                                                     " is for ", signer->identity().Uri(),
-                                                     ", not ", node_->signer()->identity().Uri()));
+                                                     " is for ", signer->identity().Uri(), ", not ",
+                                                     node_->signer()->identity().Uri()));
     }
     RETURN_IF_ERROR(
         tls_->Reload(TlsFiles{o.ca_certificate, o.node_certificate, o.node_key}, *candidate));
@@ -234,7 +273,7 @@ void Broker::Shutdown(absl::Duration grace) {
   }
   // Shutdown() returned: every call was finished, so the pool is idle.
   if (handlers_) handlers_->Stop();
-  for (auto& [peer, sender] : senders_) sender->Stop();
+  senders_.StopAll();
   // Start() may have failed before the node existed (e.g. a corrupt store).
   if (node_ != nullptr) MIR_LOG(INFO) << "node " << node_->options().node_id << " stopped";
 }
@@ -249,6 +288,7 @@ void Broker::FetchRegistry() {
     MIR_LOG(WARNING) << "node registry not fetched from " << node_->options().national_node << ": "
                      << fetched.status().message();
   }
+  if (fetched.ok() && *fetched) AdoptRegistryPeers();
 }
 
 Broker::~Broker() { Shutdown(); }

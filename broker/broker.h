@@ -13,6 +13,7 @@
 #include "broker/health.h"
 #include "broker/metrics.h"
 #include "broker/node.h"
+#include "broker/peer_senders.h"
 #include "broker/referrals_service.h"
 #include "broker/sender.h"
 #include "broker/tls.h"
@@ -43,8 +44,14 @@ class Broker {
   // revoked), and only then swaps them in: envelopes verified from then on
   // use the new CAs and CRLs, new TLS handshakes the new key, certificate,
   // CAs and CRLs (within NodeTls's refresh, 1 s); open connections and
-  // calls in flight are untouched. On any error nothing changes, the error
-  // is logged and returned. Then logs expiry warnings (WarnExpiring).
+  // calls in flight are untouched; the node's own signatures (receipts,
+  // RECEIVED, key releases) use the new key. On any error nothing of this
+  // changes, the error is logged and returned. Then logs expiry warnings
+  // (WarnExpiring).
+  // Apart from that, a node with `registry_file` (nvn) re-reads it: a newer
+  // version that verifies is taken and served to the nodes, and a relay
+  // starts sending to the nodes it lists that it could not reach yet; a bad
+  // or older file keeps the current registry (logged and returned).
   absl::Status Reload();
 
   // Logs a WARNING for the node certificate, each CA and the current
@@ -71,10 +78,21 @@ class Broker {
   void WatchDeadlines();
   // Asks the national node for a newer node registry (PROTOCOL.md §12).
   void FetchRegistry();
+  // Reload's first half: key, certificate, CAs and CRLs.
+  absl::Status ReloadCertificates();
+  // Reload's second half, at a node with `registry_file` (nvn): a newer
+  // signed registry from that file is taken and served.
+  absl::Status ReloadRegistryFile();
+  // At a relay: a sender (and a route) for every node the registry lists
+  // that the relay cannot reach yet.
+  void AdoptRegistryPeers();
+  // A sender for `peer` at `address` over the node's reloadable TLS.
+  std::unique_ptr<PeerSender> NewSender(const std::string& peer, const std::string& address);
   // After node_ (it asks node_'s Verifier), before server_ and senders_
   // (their credentials read its files).
   std::unique_ptr<NodeTls> tls_;
   absl::Mutex reload_mu_;  // one Reload at a time
+  absl::Mutex adopt_mu_;   // one AdoptRegistryPeers at a time
 
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<ReferralsService> referrals_;
@@ -86,7 +104,7 @@ class Broker {
   std::unique_ptr<StoreHealth> health_;
   std::unique_ptr<WorkPool> handlers_;
   std::unique_ptr<grpc::Server> server_;
-  std::map<std::string, std::unique_ptr<PeerSender>> senders_;
+  PeerSenders senders_;
   // GetRegistry on the national node's channel; null at the national node.
   std::unique_ptr<v1::Exchange::Stub> registry_source_;
   int port_ = 0;

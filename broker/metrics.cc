@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/deadline_watcher.h"
 #include "broker/node.h"
+#include "broker/peer_senders.h"
 #include "broker/sender.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -223,8 +224,7 @@ Metrics::~Metrics() {
   storage::SetCommitObserver(database_path_, nullptr);
 }
 
-void Metrics::Attach(Node* node, const DeadlineWatcher* deadlines,
-                     const std::map<std::string, std::unique_ptr<PeerSender>>* senders) {
+void Metrics::Attach(Node* node, const DeadlineWatcher* deadlines, const PeerSenders* senders) {
   absl::MutexLock lock(&mu_);
   node_ = node;
   deadlines_ = deadlines;
@@ -323,7 +323,7 @@ NodeFigures Metrics::Figures() const {
   const absl::Time now = clock_->Now();
   Node* node;
   const DeadlineWatcher* deadlines;
-  const std::map<std::string, std::unique_ptr<PeerSender>>* senders;
+  const PeerSenders* senders;
   {
     // Not held across the store reads below: a Deliver handler waits for it.
     absl::MutexLock lock(&mu_);
@@ -340,11 +340,11 @@ NodeFigures Metrics::Figures() const {
   if (node == nullptr) return figures;
   storage::Store& store = node->store();
   figures.store_failed = store.failed();
-  for (const auto& [peer, sender] : *senders) {
+  senders->ForEach([&](const std::string& peer, const PeerSender& sender) {
     NodeFigures::Peer& p = figures.peers[peer];
-    p.reachable = sender->reachable();
-    p.delivered = sender->delivered();
-  }
+    p.reachable = sender.reachable();
+    p.delivered = sender.delivered();
+  });
   // Reads whole entries: cheap while the outbox is short, as it is unless a
   // peer has been down; an aggregate query in storage/ would bound it.
   if (auto pending = store.ListOutbox(storage::OutboxState::kPending, 0); pending.ok()) {

@@ -24,6 +24,7 @@ namespace mir::broker {
 class DeadlineWatcher;
 class Node;
 class PeerSender;
+class PeerSenders;
 
 // What the node's page shows and the metrics export: one snapshot, read from
 // the store and the node's state when asked. Labels and keys are node ids,
@@ -76,8 +77,7 @@ class Metrics {
 
   // Where the scrape-time figures come from; all must outlive the Metrics or
   // its StopListening. Before Attach, Figures() has certificates only.
-  void Attach(Node* node, const DeadlineWatcher* deadlines,
-              const std::map<std::string, std::unique_ptr<PeerSender>>* senders);
+  void Attach(Node* node, const DeadlineWatcher* deadlines, const PeerSenders* senders);
 
   // Serves GET /metrics on `address` ("host:port", port 0 picks one).
   // UNAVAILABLE if it cannot bind.
@@ -117,7 +117,7 @@ class Metrics {
   mutable absl::Mutex mu_;
   Node* node_ ABSL_GUARDED_BY(mu_) = nullptr;
   const DeadlineWatcher* deadlines_ ABSL_GUARDED_BY(mu_) = nullptr;
-  const std::map<std::string, std::unique_ptr<PeerSender>>* senders_ ABSL_GUARDED_BY(mu_) = nullptr;
+  const PeerSenders* senders_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Set by Create, replaced by RefreshOwnCertificates.
   std::map<std::string, absl::Time> own_certificates_ ABSL_GUARDED_BY(mu_);
   struct PeerCertificate {

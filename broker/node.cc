@@ -107,7 +107,26 @@ void Node::Notify(const std::vector<std::string>& peers) const {
 void Node::WakeAllSenders() const {
   std::vector<std::string> peers;
   for (const auto& [peer, address] : options_.peers) peers.push_back(peer);
+  {
+    absl::MutexLock lock(&peers_mu_);
+    peers.insert(peers.end(), registry_peers_.begin(), registry_peers_.end());
+  }
   Notify(peers);
+}
+
+std::optional<std::string> Node::NextHop(const std::string& destination) const {
+  if (options_.peers.count(destination)) return destination;
+  {
+    absl::MutexLock lock(&peers_mu_);
+    if (registry_peers_.count(destination)) return destination;
+  }
+  if (auto hop = options_.NextHop(destination)) return *hop;
+  return std::nullopt;
+}
+
+void Node::AddPeer(const std::string& peer) {
+  absl::MutexLock lock(&peers_mu_);
+  registry_peers_.insert(peer);
 }
 
 int Node::AddEventListener(EventListener listener) {
@@ -201,7 +220,7 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
                       absl::StrCat("node ", options_.node_id,
                                    " does not relay; the envelope is for ", h.recipient_node()));
     }
-    auto hop = options_.NextHop(h.recipient_node());
+    auto hop = NextHop(h.recipient_node());
     if (!hop || *hop == peer.node) {
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", h.recipient_node()));
@@ -237,7 +256,8 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
     }
     const absl::Time now = clock_->Now();
     ASSIGN_OR_RETURN(
-        receipt, SignReceipt(*signer(), {h.message_id(), verified.envelope_sha256, peer.node}, now));
+        receipt,
+        SignReceipt(*signer(), {h.message_id(), verified.envelope_sha256, peer.node}, now));
     storage::InboxRecord record;
     record.message_id = h.message_id();
     record.sender_node = h.sender_node();
@@ -324,7 +344,7 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
   const std::string body = change.SerializeAsString();
   std::optional<storage::Event> received;
   for (const std::string& recipient : recipients) {
-    auto hop = options_.NextHop(recipient);
+    auto hop = NextHop(recipient);
     if (!hop) {
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", recipient));
@@ -377,7 +397,7 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
     if (!IsValidNodeId(destination) || destination == options_.node_id) {
       return BadAction("destination_node must name another node");
     }
-    if (!options_.NextHop(destination)) {
+    if (!NextHop(destination)) {
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", destination));
     }
@@ -417,7 +437,7 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
     return absl::OkStatus();
   }));
   if (key.has_value()) response.set_referral_key(key->bytes());
-  if (!forward_to.empty() && !options_.NextHop(forward_to)) {
+  if (!forward_to.empty() && !NextHop(forward_to)) {
     return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                     absl::StrCat("no route to node ", forward_to));
   }
@@ -547,7 +567,7 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
   }
   std::vector<std::string> hops;
   for (const VerifiedEnvelope& v : verified) {
-    auto hop = options_.NextHop(v.header.recipient_node());
+    auto hop = NextHop(v.header.recipient_node());
     if (!hop) {
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", v.header.recipient_node()));
@@ -670,7 +690,7 @@ absl::Status Node::ReleaseKey(storage::Txn& txn, const std::string& referral_id,
 absl::Status Node::QueueNodeMessage(storage::Txn& txn, v1::MessageKind kind,
                                     const std::string& recipient, const std::string& referral_id,
                                     const std::string& body, std::vector<std::string>& woken) {
-  auto hop = options_.NextHop(recipient);
+  auto hop = NextHop(recipient);
   if (!hop) {
     return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                     absl::StrCat("no route to node ", recipient));

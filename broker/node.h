@@ -4,6 +4,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -112,6 +114,13 @@ class Node {
   // Wakes every peer's sender (after dead letters were requeued).
   void WakeAllSenders() const;
 
+  // The neighbour an envelope for `destination` goes to: a configured peer,
+  // a peer added from the node registry (AddPeer), or the configured route.
+  std::optional<std::string> NextHop(const std::string& destination) const;
+  // A relay reaches `peer` directly from now on (a node a newer registry
+  // lists; the broker has started its sender first).
+  void AddPeer(const std::string& peer);
+
   // Called after a commit that queued envelopes for `peer`.
   void SetOutboxListener(std::function<void(const std::string& peer)> listener) {
     outbox_listener_ = std::move(listener);
@@ -185,6 +194,8 @@ class Node {
   const BrokerOptions options_;
   const Authorization authorization_;
   const Clock* const clock_;
+  mutable absl::Mutex peers_mu_;
+  std::set<std::string> registry_peers_ ABSL_GUARDED_BY(peers_mu_);
   mutable absl::Mutex signer_mu_;
   std::shared_ptr<const Signer> signer_ ABSL_GUARDED_BY(signer_mu_);
   const std::unique_ptr<Verifier> verifier_;

@@ -53,8 +53,8 @@ std::string RegistryCachePath(const BrokerOptions& options) {
   return absl::StrCat(options.database_path, ".registry");
 }
 
-absl::Status LoadNodeRegistries(const BrokerOptions& options, absl::Time now,
-                                NodeRegistryHolder& holder) {
+absl::Status LoadNodeRegistryFile(const BrokerOptions& options, absl::Time now,
+                                  NodeRegistryHolder& holder) {
   ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(options.ca_certificate));
   if (!options.registry_file.empty()) {
     auto bytes = ReadFile(options.registry_file);
@@ -70,6 +70,13 @@ absl::Status LoadNodeRegistries(const BrokerOptions& options, absl::Time now,
     }
     holder.Offer(*std::move(registry), *std::move(bytes));
   }
+  return absl::OkStatus();
+}
+
+absl::Status LoadNodeRegistries(const BrokerOptions& options, absl::Time now,
+                                NodeRegistryHolder& holder) {
+  RETURN_IF_ERROR(LoadNodeRegistryFile(options, now, holder));
+  ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(options.ca_certificate));
   const std::string cache = RegistryCachePath(options);
   std::error_code error;
   if (std::filesystem::exists(cache, error)) {

@@ -21,6 +21,11 @@ namespace mir::broker {
 // database_path + ".registry": the copy last fetched, beside the database.
 std::string RegistryCachePath(const BrokerOptions& options);
 
+// Offers `holder` the configured registry_file, if set, verified against
+// the CA at `now`; an error when it does not verify.
+absl::Status LoadNodeRegistryFile(const BrokerOptions& options, absl::Time now,
+                                  NodeRegistryHolder& holder);
+
 // Offers `holder` the configured registry_file and the cached copy, each
 // verified against the CA at `now`. An error only when registry_file is set
 // and does not verify (a configuration error); a cached copy that no longer

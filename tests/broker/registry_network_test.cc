@@ -70,9 +70,11 @@ TEST_F(RegistryNetworkTest, ARegionFetchesTheRegistryFromNvnAndKeepsIt) {
   ASSERT_TRUE(StartNode("nvn"));
   ASSERT_TRUE(StartNode("toscana"));
   // Fetched once at start, over the node's mutual TLS channel to nvn.
-  ASSERT_TRUE(WaitFor([&] { return NodeAt("toscana").registry().version() == 7; }));
+  // The copy is written just after the version is taken: wait for both.
   const std::string cache = broker::RegistryCachePath(options_["toscana"]);
-  ASSERT_TRUE(std::filesystem::exists(cache));
+  ASSERT_TRUE(WaitFor([&] {
+    return NodeAt("toscana").registry().version() == 7 && std::filesystem::exists(cache);
+  }));
 
   // A restart with nvn down still has it, from the copy beside the database.
   StopNode("toscana");
@@ -170,6 +172,45 @@ TEST_F(RegistryNetworkTest, AProjectNodeOnlyInTheRegistryIsReachableThroughNvn) 
     return StateAt(Store("progetto"), id) != v1::REFERRAL_STATE_UNSPECIFIED;
   })) << "the referral never reached progetto";
   // And progetto's answer comes back the same way: toscana sees RECEIVED.
+  EXPECT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }))
+      << v1::ReferralState_Name(StateAt(Store("toscana"), id));
+}
+
+// A project node listed only in a newer registry: the authority's new file
+// at nvn and a SIGHUP (Broker::Reload) make it reachable, without a restart
+// of nvn or an edit of any region's config.
+TEST_F(RegistryNetworkTest, ANewRegistryAtNvnTakesEffectOnReloadWithoutARestart) {
+  v1::NodeRegistry first = Registry(1);
+  first.mutable_nodes()->RemoveLast();  // progetto is not listed yet
+  ASSERT_EQ(first.nodes(first.nodes_size() - 1).node_id(), "lombardia");
+  const std::string file = WriteSigned(first);
+  options_["nvn"].registry_file = file;
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  ASSERT_TRUE(StartNode("progetto"));
+  EXPECT_FALSE(NodeAt("nvn").NextHop("progetto").has_value());
+
+  // An older or broken file changes nothing.
+  std::filesystem::copy_file(WriteSigned(Registry(2)), file,
+                             std::filesystem::copy_options::overwrite_existing);
+  {
+    std::ofstream broken(file, std::ios::binary | std::ios::app);
+    broken << "x";
+  }
+  EXPECT_FALSE(brokers_.at("nvn")->Reload().ok());
+  EXPECT_EQ(NodeAt("nvn").registry().version(), 1u);
+  EXPECT_FALSE(NodeAt("nvn").NextHop("progetto").has_value());
+
+  std::filesystem::copy_file(WriteSigned(Registry(2)), file,
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_OK(brokers_.at("nvn")->Reload());
+  EXPECT_EQ(NodeAt("nvn").registry().version(), 2u);
+  EXPECT_EQ(NodeAt("nvn").NextHop("progetto"), "progetto");
+
+  const std::string id = SubmitReferral("progetto");
+  EXPECT_TRUE(WaitFor([&] {
+    return StateAt(Store("progetto"), id) != v1::REFERRAL_STATE_UNSPECIFIED;
+  })) << "the referral never reached progetto";
   EXPECT_TRUE(WaitFor([&] { return StateAt(Store("toscana"), id) == v1::RECEIVED; }))
       << v1::ReferralState_Name(StateAt(Store("toscana"), id));
 }
