@@ -11,6 +11,7 @@
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "crypto/console_login.h"
 #include "crypto/envelope_bytes.h"
 
 namespace mir::broker {
@@ -19,13 +20,40 @@ namespace {
 constexpr int kDefaultListLimit = 100;
 constexpr size_t kMaxWatchBacklog = 1000;
 
-// The caller, from its TLS certificate, if it may take `action` here
-// (broker/authorization.h).
+// Who a call acts for, and until when: the TLS peer, or for this node's
+// console the person its sign-in proof names (PROTOCOL.md §13), never the
+// console itself.
+struct Acting {
+  Identity identity;
+  absl::Time until = absl::InfiniteFuture();
+};
+
+absl::StatusOr<Acting> ActingFor(const grpc::CallbackServerContext& context, const Node& node,
+                                 Action action) {
+  ASSIGN_OR_RETURN(Identity peer, PeerIdentity(context));
+  Acting acting{peer};
+  if (peer.role == Role::kConsole && peer.node == node.options().node_id) {
+    std::vector<absl::string_view> proofs;
+    const auto range = context.client_metadata().equal_range(
+        grpc::string_ref(kConsoleLoginMetadata.data(), kConsoleLoginMetadata.size()));
+    for (auto it = range.first; it != range.second; ++it) {
+      proofs.emplace_back(it->second.data(), it->second.size());
+    }
+    ASSIGN_OR_RETURN(ConsoleCaller person, node.authorization().ConsolePerson(
+                                               peer, proofs, node.verifier(), node.clock()->Now(),
+                                               node.options().console_session_absolute));
+    acting = {std::move(person.person), person.until};
+  }
+  RETURN_IF_ERROR(node.authorization().Check(acting.identity, action));
+  return acting;
+}
+
+// The caller (the TLS peer, or the person a console acts for), if it may
+// take `action` here (broker/authorization.h).
 absl::StatusOr<Identity> Caller(const grpc::CallbackServerContext& context, const Node& node,
                                 Action action) {
-  ASSIGN_OR_RETURN(Identity caller, PeerIdentity(context));
-  RETURN_IF_ERROR(node.authorization().Check(caller, action));
-  return caller;
+  ASSIGN_OR_RETURN(Acting acting, ActingFor(context, node, action));
+  return std::move(acting.identity);
 }
 
 // Ids arrive from outside: checked before they reach a query, a message or
@@ -280,12 +308,13 @@ namespace {
 // reactor: a listener call that races with OnDone finds it detached.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
-  WatchReactor(Node* node, Identity caller)
+  // `until`: a console's person is shown nothing past its proof's age.
+  WatchReactor(Node* node, Identity caller, absl::Time until)
       : node_(node), caller_(std::move(caller)), state_(std::make_shared<State>()) {
     state_->reactor = this;
     handle_ = node_->AddEventListener(
-        [node, caller = caller_, state = state_](const std::vector<storage::Event>& events) {
-          OnEvents(*node, caller, *state, events);
+        [node, caller = caller_, until, state = state_](const std::vector<storage::Event>& events) {
+          OnEvents(*node, caller, until, *state, events);
         });
     // Tells the client the subscription is in place before any event.
     StartSendInitialMetadata();
@@ -340,9 +369,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     bool cancelled ABSL_GUARDED_BY(mu) = false;
     bool finished ABSL_GUARDED_BY(mu) = false;
     bool overflowed ABSL_GUARDED_BY(mu) = false;
+    bool aged_out ABSL_GUARDED_BY(mu) = false;  // the console's proof passed its age
 
     grpc::Status FinalStatus() {
       absl::MutexLock lock(&mu);
+      if (aged_out) {
+        return ToGrpcStatus(MirError(absl::StatusCode::kPermissionDenied, v1::CONSOLE_PROOF,
+                                     "the console sign-in is older than the allowed age"));
+      }
       return overflowed
                  ? ToGrpcStatus(MirError(absl::StatusCode::kResourceExhausted, v1::WATCH_OVERFLOW,
                                          "the watcher fell too far behind; watch again"))
@@ -350,8 +384,23 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     }
   };
 
-  static void OnEvents(Node& node, const Identity& caller, State& state,
+  static void OnEvents(Node& node, const Identity& caller, absl::Time until, State& state,
                        const std::vector<storage::Event>& events) {
+    if (node.clock()->Now() > until) {
+      WatchReactor* reactor = nullptr;
+      {
+        absl::MutexLock lock(&state.mu);
+        if (state.reactor == nullptr || state.finished) return;
+        // Like an overflow: what is queued is dropped; a write in flight
+        // finishes the call when it completes.
+        state.aged_out = state.overflowed = true;
+        if (state.writing) return;
+        state.finished = true;
+        reactor = state.reactor;
+      }
+      reactor->Finish(state.FinalStatus());
+      return;
+    }
     std::vector<v1::WatchEvent> batch;
     for (const storage::Event& e : events) {
       auto referral = node.store().GetReferral(e.referral_id);
@@ -404,9 +453,9 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
 
 grpc::ServerWriteReactor<v1::WatchEvent>* ReferralsService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest*) {
-  auto caller = Caller(*context, *node_, Action::kWatch);
-  if (!caller.ok()) return new RefusedWatch(caller.status());
-  return new WatchReactor(node_, *caller);
+  auto acting = ActingFor(*context, *node_, Action::kWatch);
+  if (!acting.ok()) return new RefusedWatch(acting.status());
+  return new WatchReactor(node_, acting->identity, acting->until);
 }
 
 }  // namespace mir::broker
