@@ -114,13 +114,14 @@ absl::Status ValidateConfirmation(const v1::PlacementConfirmation& confirmation)
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> SignUnderEachHeader(
-    const Signer& signer, const v1::PrepareResponse& prepared, v1::MessageKind kind,
-    const std::string& referral_id, const std::string& body, absl::Time now) {
+absl::StatusOr<std::vector<v1::EnvelopeHeader>> HeadersToSign(const v1::PrepareResponse& prepared,
+                                                              v1::MessageKind kind,
+                                                              const std::string& referral_id,
+                                                              absl::Time now) {
   if (prepared.headers().empty()) {
     return absl::InvalidArgumentError("the node prepared nothing to sign; nothing was sent");
   }
-  std::vector<std::string> envelopes;
+  std::vector<v1::EnvelopeHeader> headers;
   for (v1::EnvelopeHeader header : prepared.headers()) {
     if (header.kind() == v1::MESSAGE_KIND_UNSPECIFIED) header.set_kind(kind);
     if (header.kind() != kind || header.referral_id() != referral_id) {
@@ -128,6 +129,18 @@ absl::StatusOr<std::vector<std::string>> SignUnderEachHeader(
           "the node prepared a header for another message; nothing was signed");
     }
     if (!header.has_created_at()) *header.mutable_created_at() = ToTimestamp(now);
+    headers.push_back(std::move(header));
+  }
+  return headers;
+}
+
+absl::StatusOr<std::vector<std::string>> SignUnderEachHeader(
+    const Signer& signer, const v1::PrepareResponse& prepared, v1::MessageKind kind,
+    const std::string& referral_id, const std::string& body, absl::Time now) {
+  ASSIGN_OR_RETURN(std::vector<v1::EnvelopeHeader> headers,
+                   HeadersToSign(prepared, kind, referral_id, now));
+  std::vector<std::string> envelopes;
+  for (v1::EnvelopeHeader& header : headers) {
     ASSIGN_OR_RETURN(std::string envelope, signer.SignEnvelope(std::move(header), body));
     envelopes.push_back(std::move(envelope));
   }

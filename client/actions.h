@@ -53,6 +53,16 @@ absl::Status ValidateStatusChange(const v1::StatusChange& change);
 
 absl::Status ValidateConfirmation(const v1::PlacementConfirmation& confirmation);
 
+// The headers of `prepared` as SignUnderEachHeader signs them, before the
+// signer fills author and sender_node: each must be of `kind` (an unset kind
+// becomes it) and about `referral_id` (InvalidArgument otherwise, which would
+// be a node bug); a header without created_at gets `now`. For a signer
+// elsewhere (mir-console hands these to the browser).
+absl::StatusOr<std::vector<v1::EnvelopeHeader>> HeadersToSign(const v1::PrepareResponse& prepared,
+                                                              v1::MessageKind kind,
+                                                              const std::string& referral_id,
+                                                              absl::Time now);
+
 // Signs the same `body` under every header of `prepared` (Signer fills author
 // and sender_node). Each header must be of `kind` and about `referral_id`
 // (InvalidArgument otherwise, which would be a node bug); a header without

@@ -33,9 +33,6 @@ struct ConsoleOptions {
   absl::Duration rpc_timeout = absl::Seconds(10);
   // Threads serving HTTP connections (each open event stream holds one).
   int http_threads = 32;
-  // The page's files: embedded at build time unless this names a folder
-  // (development only).
-  std::string web_dir;
 };
 
 // Defaults and checks: a node id, a console section with listen address,

@@ -1,0 +1,99 @@
+#ifndef MIR_CONSOLE_SERVICE_H_
+#define MIR_CONSOLE_SERVICE_H_
+
+// What each call of the console's JSON API does (docs/CONSOLE-API.md),
+// apart from HTTP: sign-in, sessions, and the calls relayed to the broker as
+// the signed-in person. http_server.h maps routes, cookies, CSRF and headers
+// onto it. Every answer is JSON text; every refusal an absl::Status with the
+// console's reason (console/errors.h). Thread-safe.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/clock.h"
+#include "console/actions.h"
+#include "console/challenges.h"
+#include "console/config.h"
+#include "console/relay.h"
+#include "console/sessions.h"
+#include "crypto/verifier.h"
+
+namespace mir::console {
+
+struct LoginResult {
+  Session session;
+  std::string json;  // the 200 answer
+};
+
+class ConsoleService {
+ public:
+  // Reads the CA and CRLs (for sign-in) and prepares the relay.
+  static absl::StatusOr<std::unique_ptr<ConsoleService>> Create(const ConsoleOptions& options,
+                                                                const Clock* clock);
+
+  const ConsoleOptions& options() const { return options_; }
+  SessionTable& sessions() { return sessions_; }
+
+  // GET /api/login/challenge
+  std::string Challenge();
+  // POST /api/login: refusals are UNAUTHENTICATED with the reasons of
+  // docs/CONSOLE-API.md (MALFORMED is INVALID_ARGUMENT).
+  absl::StatusOr<LoginResult> Login(absl::string_view body);
+  // POST /api/logout
+  void Logout(const Session& session);
+
+  // The session of a cookie value, marked used (SESSION_EXPIRED otherwise).
+  absl::StatusOr<Session> Authenticate(absl::string_view cookie);
+  // For a POST: X-MIR-CSRF equal to the session's token (403 CSRF otherwise).
+  absl::Status CheckCsrf(const Session& session, absl::string_view header) const;
+
+  std::string Me(const Session& session) const;
+  // `query`: direction, state, urgency, q, overdue (docs/CONSOLE-API.md).
+  absl::StatusOr<std::string> ListReferrals(const Session& session,
+                                            const std::multimap<std::string, std::string>& query);
+  absl::StatusOr<std::string> GetReferral(const Session& session, const std::string& id);
+  absl::StatusOr<std::string> Circulate(const Session& session, const std::string& id,
+                                        absl::string_view body);
+  absl::StatusOr<std::string> DeadLetters(const Session& session);
+  absl::StatusOr<std::string> Requeue(const Session& session, absl::string_view body);
+  absl::StatusOr<std::string> NodeStatus(const Session& session);
+  // POST /api/referrals/{id}/prepare and POST /api/referrals/prepare
+  absl::StatusOr<std::string> PrepareAction(const Session& session, const std::string& id,
+                                            absl::string_view body);
+  absl::StatusOr<std::string> PrepareReferral(const Session& session, absl::string_view body);
+  // POST /api/submit
+  absl::StatusOr<std::string> Submit(const Session& session, absl::string_view body);
+  // GET /api/events: the Watch stream as the session's person.
+  absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const Session& session);
+
+  // A relayed refusal of the person's proof (CONSOLE_PROOF) ends the session
+  // and becomes SESSION_EXPIRED; others pass.
+  absl::Status Relayed(const Session& session, absl::Status status);
+
+  // Set when the server stops: open event streams end.
+  void Stop() { stopping_ = true; }
+  bool stopping() const { return stopping_; }
+
+ private:
+  ConsoleService(ConsoleOptions options, const Clock* clock, std::unique_ptr<Verifier> verifier,
+                 std::unique_ptr<Relay> relay);
+  absl::Status OperatorsOnly(const Session& session, int action) const;
+  absl::StatusOr<std::string> PreparedAnswer(UnsignedAction action);
+
+  const ConsoleOptions options_;
+  const Clock* clock_;
+  const std::unique_ptr<Verifier> verifier_;
+  const std::unique_ptr<Relay> relay_;
+  SessionTable sessions_;
+  ChallengeTable challenges_;
+  PendingActions pending_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace mir::console
+
+#endif  // MIR_CONSOLE_SERVICE_H_

@@ -1,0 +1,523 @@
+// mir-console over real HTTPS (cpp-httplib's SSLClient, the test PKI's web
+// CA) in front of a real broker over mutual TLS on loopback: sign-in and its
+// refusals, sessions and CSRF, the relay's authorization, actions prepared
+// by the console and signed here with the person's key, the body limit and
+// the event stream.
+
+#include <httplib.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "console/errors.h"
+#include "console/http_server.h"
+#include "console/service.h"
+#include "crypto/console_login.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/broker/network_fixture.h"
+
+namespace mir::testing {
+namespace {
+
+constexpr char kOrigin[] = "https://console.test";
+
+google::protobuf::Struct Json(const std::string& text) {
+  google::protobuf::Struct out;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &out).ok()) << text;
+  return out;
+}
+std::string Str(const google::protobuf::Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  return it == s.fields().end() ? "" : it->second.string_value();
+}
+std::string Reason(const std::string& body) {
+  const google::protobuf::Struct parsed = Json(body);
+  auto error = parsed.fields().find("error");
+  if (error == parsed.fields().end()) return "";
+  return Str(error->second.struct_value(), "reason");
+}
+
+struct Person {
+  std::string cookie;  // "mir_session=..."
+  std::string csrf;
+};
+
+class ConsoleTest : public NetworkTest {
+ protected:
+  void SetUp() override {
+    NetworkTest::SetUp();
+    ASSERT_TRUE(StartNode("toscana"));
+    options_console_.node_id = "toscana";
+    options_console_.ca_certificate = PkiPath("ca.crt");
+    options_console_.crl_files = {PkiPath("crl.pem")};
+    options_console_.listen_address = "127.0.0.1:0";
+    options_console_.origin = kOrigin;
+    options_console_.https_certificate = PkiPath("toscana/console-https.crt");
+    options_console_.https_key = PkiPath("toscana/console-https.key");
+    options_console_.certificate = PkiPath("toscana/console.crt");
+    options_console_.key = PkiPath("toscana/console.key");
+    options_console_.broker_address = Address(ports_["toscana"]);
+    options_console_.http_threads = 8;
+    auto service = console::ConsoleService::Create(options_console_, &clock_);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
+    auto server = console::HttpServer::Create(service_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    auto port = server_->Bind();
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    serving_ = std::thread([this] { server_->Run(); });
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+    if (serving_.joinable()) serving_.join();
+    server_.reset();
+    service_.reset();
+    NetworkTest::TearDown();
+  }
+
+  std::unique_ptr<httplib::SSLClient> Client() {
+    auto cli = std::make_unique<httplib::SSLClient>("127.0.0.1", port_);
+    cli->set_ca_cert_path(PkiPath("web-ca.crt").c_str());
+    cli->enable_server_certificate_verification(true);
+    cli->set_read_timeout(20, 0);
+    return cli;
+  }
+
+  httplib::Result Post(const std::string& path, const std::string& body, const Person* p,
+                       bool with_csrf = true, const std::string& origin = kOrigin) {
+    httplib::Headers headers;
+    if (!origin.empty()) headers.emplace("Origin", origin);
+    if (p != nullptr) {
+      headers.emplace("Cookie", p->cookie);
+      if (with_csrf) headers.emplace("X-MIR-CSRF", p->csrf);
+    }
+    return Client()->Post(path.c_str(), headers, body, "application/json");
+  }
+  httplib::Result Get(const std::string& path, const Person* p) {
+    httplib::Headers headers;
+    if (p != nullptr) headers.emplace("Cookie", p->cookie);
+    return Client()->Get(path.c_str(), headers);
+  }
+
+  std::string Statement() {
+    auto res = Get("/api/login/challenge", nullptr);
+    EXPECT_TRUE(res && res->status == 200);
+    return Str(Json(res->body), "statement");
+  }
+  std::string LoginBody(const std::string& prefix, const std::string& statement,
+                        const std::string& signed_statement = "") {
+    auto signer = PkiSigner(prefix);
+    const std::string signature = *signer->Sign(
+        ConsoleLoginSignedBytes(signed_statement.empty() ? statement : signed_statement));
+    return absl::StrCat("{\"statement\": ", console::JsonString(statement),
+                        ", \"certificatePem\": ", console::JsonString(ReadPkiFile(prefix + ".crt")),
+                        ", \"signature\": \"", absl::Base64Escape(signature), "\"}");
+  }
+  // Signs in as `prefix`; the answer as it came.
+  httplib::Result TryLogin(const std::string& prefix) {
+    return Post("/api/login", LoginBody(prefix, Statement()), nullptr);
+  }
+  Person Login(const std::string& prefix) {
+    auto res = TryLogin(prefix);
+    Person p;
+    EXPECT_TRUE(res);
+    if (!res) return p;
+    EXPECT_EQ(res->status, 200) << res->body;
+    const std::string cookie = res->get_header_value("Set-Cookie");
+    p.cookie = cookie.substr(0, cookie.find(';'));
+    p.csrf = Str(Json(res->body), "csrf");
+    return p;
+  }
+
+  // Prepares `body` at `path`, signs every toSign with `prefix`'s key, submits.
+  httplib::Result SignAndSubmit(const Person& p, const std::string& prefix, const std::string& path,
+                                const std::string& body, bool tamper = false) {
+    auto prepared = Post(path, body, &p);
+    EXPECT_TRUE(prepared);
+    EXPECT_EQ(prepared->status, 200) << prepared->body;
+    const auto answer = Json(prepared->body);
+    auto signer = PkiSigner(prefix);
+    std::vector<std::string> signatures;
+    for (const auto& v : answer.fields().at("toSign").list_value().values()) {
+      std::string bytes;
+      EXPECT_TRUE(absl::Base64Unescape(v.string_value(), &bytes));
+      if (tamper) bytes.back() ^= 1;
+      signatures.push_back(absl::StrCat("\"", absl::Base64Escape(*signer->Sign(bytes)), "\""));
+    }
+    return Post("/api/submit",
+                absl::StrCat("{\"token\": \"", Str(answer, "token"), "\", \"signatures\": [",
+                             absl::StrJoin(signatures, ", "), "]}"),
+                &p);
+  }
+
+  FakeClock clock_{absl::Now()};
+  console::ConsoleOptions options_console_;
+  std::unique_ptr<console::ConsoleService> service_;
+  std::unique_ptr<console::HttpServer> server_;
+  std::thread serving_;
+  int port_ = 0;
+};
+
+TEST_F(ConsoleTest, PageAndSecurityHeaders) {
+  auto res = Get("/", nullptr);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_THAT(res->get_header_value("Content-Security-Policy"),
+              ::testing::HasSubstr("default-src 'none'; script-src 'self'"));
+  EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY");
+  EXPECT_EQ(res->get_header_value("Referrer-Policy"), "no-referrer");
+  EXPECT_EQ(res->get_header_value("Strict-Transport-Security"), "max-age=31536000");
+  for (const char* missing : {"/nope.js", "/../CMakeLists.txt", "/api/nope"}) {
+    auto gone = Get(missing, nullptr);
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->status, 404) << missing;
+    EXPECT_FALSE(gone->get_header_value("Content-Security-Policy").empty());
+  }
+  auto api = Get("/api/me", nullptr);
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 401);
+  EXPECT_EQ(api->get_header_value("Cache-Control"), "no-store");
+  EXPECT_EQ(Reason(api->body), "SESSION_EXPIRED");
+}
+
+TEST_F(ConsoleTest, OperatorSignsIn) {
+  auto res = TryLogin("toscana/operator");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const std::string cookie = res->get_header_value("Set-Cookie");
+  EXPECT_THAT(cookie, ::testing::StartsWith("mir_session="));
+  EXPECT_THAT(cookie, ::testing::HasSubstr("; Path=/; Secure; HttpOnly; SameSite=Strict"));
+  const auto me = Json(res->body);
+  EXPECT_EQ(Str(me, "identity"), "mir://toscana/operator/op1");
+  EXPECT_EQ(Str(me, "node"), "toscana");
+  EXPECT_EQ(Str(me, "role"), "operator");
+  EXPECT_EQ(Str(me, "csrf").size(), 43u);
+  EXPECT_EQ(me.fields().at("idleTimeoutS").number_value(), 900);
+  Person p{cookie.substr(0, cookie.find(';')), Str(me, "csrf")};
+  auto again = Get("/api/me", &p);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(Str(Json(again->body), "identity"), "mir://toscana/operator/op1");
+}
+
+TEST_F(ConsoleTest, SignInRefusals) {
+  struct Case {
+    const char* what;
+    std::string body;
+    const char* reason;
+  };
+  std::vector<Case> cases;
+  {
+    const std::string s = Statement();
+    const std::string body = LoginBody("toscana/operator", s);
+    auto first = Post("/api/login", body, nullptr);
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->status, 200);
+    cases.push_back({"replayed", body, "CHALLENGE_UNKNOWN"});
+  }
+  {
+    ConsoleLoginStatement forged{kOrigin, "toscana", std::string(43, 'A'), clock_.Now()};
+    const std::string s = FormatConsoleLoginStatement(forged);
+    cases.push_back({"forged challenge", LoginBody("toscana/operator", s), "CHALLENGE_UNKNOWN"});
+  }
+  {
+    const std::string s =
+        absl::StrReplaceAll(Statement(), {{kOrigin, "https://elsewhere.example"}});
+    cases.push_back({"wrong origin", LoginBody("toscana/operator", s), "CHALLENGE_UNKNOWN"});
+  }
+  {
+    const std::string s = Statement();
+    cases.push_back({"signature over other text", LoginBody("toscana/operator", s, Statement()),
+                     "BAD_SIGNATURE"});
+  }
+  cases.push_back(
+      {"expired certificate", LoginBody("test/expired", Statement()), "CERTIFICATE_EXPIRED"});
+  cases.push_back({"other CA", LoginBody("test/other-ca-operator", Statement()), "UNKNOWN_CA"});
+  cases.push_back({"revoked", LoginBody("test/revoked-operator", Statement()), "REVOKED"});
+  cases.push_back({"node certificate", LoginBody("toscana/node", Statement()), "WRONG_ROLE"});
+  cases.push_back(
+      {"another node's operator", LoginBody("lombardia/operator", Statement()), "WRONG_ROLE"});
+  cases.push_back({"not JSON", "statement=1", "MALFORMED"});
+  cases.push_back(
+      {"no certificate", "{\"statement\": \"x\", \"signature\": \"AA==\"}", "MALFORMED"});
+  for (const Case& c : cases) {
+    auto res = Post("/api/login", c.body, nullptr);
+    ASSERT_TRUE(res) << c.what;
+    EXPECT_EQ(res->status, 401) << c.what << ": " << res->body;
+    EXPECT_EQ(Reason(res->body), c.reason) << c.what << ": " << res->body;
+    EXPECT_TRUE(res->get_header_value("Set-Cookie").empty()) << c.what;
+  }
+  EXPECT_EQ(service_->sessions().size(), 1u);
+}
+
+TEST_F(ConsoleTest, SessionIdleAbsoluteLogoutAndUnknownCookie) {
+  Person p = Login("toscana/operator");
+  clock_.Advance(absl::Minutes(14));
+  EXPECT_EQ(Get("/api/me", &p)->status, 200);
+  clock_.Advance(absl::Minutes(15));
+  auto idle = Get("/api/me", &p);
+  EXPECT_EQ(idle->status, 401);
+  EXPECT_EQ(Reason(idle->body), "SESSION_EXPIRED");
+
+  // Busy all day: still ends 12 h after sign-in.
+  Person q = Login("toscana/operator");
+  for (int i = 0; i < 71; ++i) {
+    clock_.Advance(absl::Minutes(10));
+    ASSERT_EQ(Get("/api/me", &q)->status, 200) << i;
+  }
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_EQ(Reason(Get("/api/me", &q)->body), "SESSION_EXPIRED");
+
+  Person r = Login("toscana/operator");
+  auto out = Post("/api/logout", "{}", &r);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 200);
+  EXPECT_THAT(out->get_header_value("Set-Cookie"), ::testing::HasSubstr("Max-Age=0"));
+  EXPECT_EQ(Get("/api/me", &r)->status, 401);
+
+  Person unknown{"mir_session=" + std::string(43, 'A'), ""};
+  EXPECT_EQ(Reason(Get("/api/me", &unknown)->body), "SESSION_EXPIRED");
+  EXPECT_EQ(Get("/api/referrals", &unknown)->status, 401);
+}
+
+TEST_F(ConsoleTest, PostsWithoutCsrfTokenOrOriginChangeNothing) {
+  Person p = Login("toscana/operator");
+  Person wrong{p.cookie, std::string(43, 'B')};
+  struct Case {
+    const char* what;
+    httplib::Result res;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"no token", Post("/api/logout", "{}", &p, /*with_csrf=*/false)});
+  cases.push_back({"wrong token", Post("/api/logout", "{}", &wrong)});
+  cases.push_back({"wrong origin", Post("/api/logout", "{}", &p, true, "https://evil.example")});
+  cases.push_back({"no origin", Post("/api/logout", "{}", &p, true, "")});
+  cases.push_back(
+      {"sign-in from another origin", Post("/api/login", LoginBody("toscana/operator", Statement()),
+                                           nullptr, true, "https://evil.example")});
+  for (Case& c : cases) {
+    ASSERT_TRUE(c.res) << c.what;
+    EXPECT_EQ(c.res->status, 403) << c.what;
+    EXPECT_EQ(Reason(c.res->body), "CSRF") << c.what;
+  }
+  // Still signed in, and only once.
+  EXPECT_EQ(Get("/api/me", &p)->status, 200);
+  EXPECT_EQ(service_->sessions().size(), 1u);
+
+  // A prepared action is still there after a refused submit.
+  const std::string id = SubmitReferral("nvn");
+  auto prepared = Post(absl::StrCat("/api/referrals/", id, "/prepare"),
+                       R"({"kind": "STATUS_CHANGE", "body": {"toState": "WITHDRAWN",
+                           "withdrawalReason": "WITHDRAWAL_PERSON_LEFT"}})",
+                       &p);
+  ASSERT_EQ(prepared->status, 200) << prepared->body;
+  const std::string token = Str(Json(prepared->body), "token");
+  auto refused = Post("/api/submit",
+                      absl::StrCat(R"({"token": ")", token, R"(", "signatures": []})"), &p, false);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::SUBMITTED);
+}
+
+TEST_F(ConsoleTest, OversizedBodyIs413) {
+  Person p = Login("toscana/operator");
+  const std::string big(300 * 1024, 'x');
+  auto res = Post("/api/submit", big, &p);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(Reason(res->body), "TOO_LARGE");
+  auto login = Post("/api/login", big, nullptr);
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 413);
+  EXPECT_EQ(Get("/api/me", &p)->status, 200);
+}
+
+TEST_F(ConsoleTest, RelayAuthorizationFollowsTheRole) {
+  const std::string id = SubmitReferral("nvn");
+  Person op = Login("toscana/operator");
+  Person partner = Login("toscana/partner");
+
+  auto dead = Get("/api/dead-letters", &partner);
+  EXPECT_EQ(dead->status, 403) << dead->body;
+  EXPECT_EQ(Reason(dead->body), "ROLE_NOT_ALLOWED");
+  auto node = Get("/api/node", &partner);
+  EXPECT_EQ(node->status, 403);
+  auto requeue = Post("/api/dead-letters/requeue", "{}", &partner);
+  EXPECT_EQ(requeue->status, 403);
+  const std::string circulate = absl::StrCat("/api/referrals/", id, "/circulate");
+  const std::string partner_uri = PkiSigner("toscana/partner")->identity().Uri();
+  const std::string partners = absl::StrCat(R"({"partners": [")", partner_uri, R"("]})");
+  auto refused = Post(circulate, partners, &partner);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_EQ(Reason(refused->body), "ROLE_NOT_ALLOWED");
+  // Not circulated: the partner does not see it.
+  auto hidden = Get(absl::StrCat("/api/referrals/", id), &partner);
+  EXPECT_EQ(hidden->status, 404) << hidden->body;
+  EXPECT_EQ(Reason(hidden->body), "UNKNOWN_REFERRAL");
+
+  EXPECT_EQ(Get("/api/dead-letters", &op)->status, 200);
+  auto status = Get("/api/node", &op);
+  EXPECT_EQ(status->status, 200);
+  EXPECT_EQ(Str(Json(status->body), "nodeId"), "toscana");
+  auto done = Post(circulate, partners, &op);
+  EXPECT_EQ(done->status, 200) << done->body;
+  auto seen = Get(absl::StrCat("/api/referrals/", id), &partner);
+  EXPECT_EQ(seen->status, 200) << seen->body;
+
+  auto list = Get("/api/referrals?direction=OUTBOUND&state=SUBMITTED", &op);
+  ASSERT_EQ(list->status, 200) << list->body;
+  EXPECT_THAT(list->body, ::testing::HasSubstr(id));
+  auto filtered = Get("/api/referrals?q=ffffffff", &op);
+  EXPECT_THAT(filtered->body, ::testing::Not(::testing::HasSubstr(id)));
+  auto bad = Get("/api/referrals?state=NOPE", &op);
+  EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(ConsoleTest, ActionsOfAReferralFollowTheLifecycle) {
+  const std::string id = SubmitReferral("nvn");
+  Person op = Login("toscana/operator");
+  auto view = Get(absl::StrCat("/api/referrals/", id), &op);
+  ASSERT_EQ(view->status, 200) << view->body;
+  const auto answer = Json(view->body);
+  std::vector<std::string> to;
+  for (const auto& a : answer.fields().at("actions").list_value().values()) {
+    to.push_back(Str(a.struct_value(), "toState"));
+  }
+  // The origin's operator, on a SUBMITTED referral: only withdraw.
+  EXPECT_THAT(to, ::testing::ElementsAre("WITHDRAWN"));
+  EXPECT_EQ(
+      Str(answer.fields().at("view").struct_value().fields().at("summary").struct_value(), "state"),
+      "SUBMITTED");
+}
+
+TEST_F(ConsoleTest, PrepareSignSubmitAppliesTheAction) {
+  const std::string id = SubmitReferral("nvn");
+  Person op = Login("toscana/operator");
+  const std::string path = absl::StrCat("/api/referrals/", id, "/prepare");
+  const std::string withdraw = R"({"kind": "STATUS_CHANGE", "body": {"toState": "WITHDRAWN",
+      "withdrawalReason": "WITHDRAWAL_OTHER", "reasonText": "fictional test reason"}})";
+
+  // Signatures over other bytes: refused, nothing applied.
+  auto tampered = SignAndSubmit(op, "toscana/operator", path, withdraw, /*tamper=*/true);
+  ASSERT_TRUE(tampered);
+  EXPECT_EQ(tampered->status, 400) << tampered->body;
+  EXPECT_EQ(Reason(tampered->body), "BAD_SIGNATURE");
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::SUBMITTED);
+
+  // Someone else's key: refused by the node.
+  auto other = SignAndSubmit(op, "toscana/partner", path, withdraw);
+  EXPECT_NE(other->status, 200);
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::SUBMITTED);
+
+  // An unknown or altered token.
+  auto unknown = Post("/api/submit", R"({"token": "nope", "signatures": []})", &op);
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_EQ(Reason(unknown->body), "TOKEN_UNKNOWN");
+
+  // A missing reason is the field's refusal, before anything is signed.
+  auto incomplete =
+      Post(path, R"({"kind": "STATUS_CHANGE", "body": {"toState": "WITHDRAWN"}})", &op);
+  EXPECT_EQ(incomplete->status, 400);
+  EXPECT_EQ(Reason(incomplete->body), "INVALID_FIELD");
+
+  auto good = SignAndSubmit(op, "toscana/operator", path, withdraw);
+  ASSERT_TRUE(good);
+  ASSERT_EQ(good->status, 200) << good->body;
+  EXPECT_EQ(Str(Json(good->body), "state"), "WITHDRAWN");
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::WITHDRAWN);
+}
+
+TEST_F(ConsoleTest, TokenIsSingleUseAndBoundToItsSession) {
+  const std::string id = SubmitReferral("nvn");
+  Person op = Login("toscana/operator");
+  Person other = Login("toscana/operator");
+  auto prepared = Post(absl::StrCat("/api/referrals/", id, "/prepare"),
+                       R"({"kind": "STATUS_CHANGE", "body": {"toState": "WITHDRAWN",
+                           "withdrawalReason": "WITHDRAWAL_PERSON_LEFT"}})",
+                       &op);
+  ASSERT_EQ(prepared->status, 200) << prepared->body;
+  const auto answer = Json(prepared->body);
+  std::string bytes;
+  ASSERT_TRUE(absl::Base64Unescape(
+      answer.fields().at("toSign").list_value().values(0).string_value(), &bytes));
+  const std::string submit =
+      absl::StrCat(R"({"token": ")", Str(answer, "token"), R"(", "signatures": [")",
+                   absl::Base64Escape(*PkiSigner("toscana/operator")->Sign(bytes)), R"("]})");
+  auto stolen = Post("/api/submit", submit, &other);
+  EXPECT_EQ(Reason(stolen->body), "TOKEN_UNKNOWN");
+  auto good = Post("/api/submit", submit, &op);
+  EXPECT_EQ(good->status, 200) << good->body;
+  auto again = Post("/api/submit", submit, &op);
+  EXPECT_EQ(Reason(again->body), "TOKEN_UNKNOWN");
+}
+
+TEST_F(ConsoleTest, NewReferralSealedAndSignedInTheBrowser) {
+  Person op = Login("toscana/operator");
+  const std::string referral = R"({"referral": {
+      "destinationNode": "nvn", "personCode": "TEST-PERSON", "urgency": "URGENCY_ORDINARY",
+      "gender": "GENDER_FEMALE", "languages": ["eng"], "notes": "fictional test notes",
+      "consent": {"given": true, "method": "CONSENT_WRITTEN"}}})";
+  auto no_consent =
+      Post("/api/referrals/prepare",
+           absl::StrReplaceAll(referral, {{"\"given\": true", "\"given\": false"}}), &op);
+  EXPECT_EQ(no_consent->status, 400) << no_consent->body;
+  EXPECT_EQ(Reason(no_consent->body), "INVALID_FIELD");
+  EXPECT_THAT(no_consent->body, ::testing::HasSubstr("\"field\": \"consent"));
+
+  Person partner = Login("toscana/partner");
+  auto refused = Post("/api/referrals/prepare", referral, &partner);
+  EXPECT_EQ(refused->status, 403);
+
+  auto done = SignAndSubmit(op, "toscana/operator", "/api/referrals/prepare", referral);
+  ASSERT_EQ(done->status, 200) << done->body;
+  const std::string id = Str(Json(done->body), "referralId");
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::SUBMITTED);
+  auto view = Get(absl::StrCat("/api/referrals/", id), &op);
+  ASSERT_EQ(view->status, 200);
+  // Sealed by the console, opened by the node for its operator.
+  EXPECT_THAT(view->body, ::testing::HasSubstr("fictional test notes"));
+}
+
+TEST_F(ConsoleTest, EventsStreamUntilTheSessionEnds) {
+  Person op = Login("toscana/operator");
+  std::atomic<bool> got_event{false};
+  std::atomic<bool> ended{false};
+  std::string seen;
+  std::mutex mu;
+  std::thread reader([&] {
+    auto cli = Client();
+    httplib::Headers headers{{"Cookie", op.cookie}};
+    cli->Get("/api/events", headers, [&](const char* data, size_t n) {
+      std::lock_guard<std::mutex> lock(mu);
+      seen.append(data, n);
+      if (seen.find("data: {") != std::string::npos) got_event = true;
+      return true;
+    });
+    ended = true;
+  });
+  // Events flow once the stream is open; submit until one arrives.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (got_event) return true;
+        SubmitReferral("nvn");
+        return got_event.load();
+      },
+      absl::Seconds(20)));
+  EXPECT_FALSE(ended);
+  ASSERT_EQ(Post("/api/logout", "{}", &op)->status, 200);
+  EXPECT_TRUE(WaitFor([&] { return ended.load(); }, absl::Seconds(10)));
+  reader.join();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_THAT(seen, ::testing::HasSubstr("event: end"));
+  EXPECT_THAT(seen, ::testing::HasSubstr("SESSION_EXPIRED"));
+}
+
+}  // namespace
+}  // namespace mir::testing
