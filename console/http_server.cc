@@ -65,6 +65,12 @@ class EventPump {
 
   // One turn of httplib's content provider: true to be called again.
   bool Pump(httplib::DataSink& sink) {
+    if (!opened_) {
+      // A comment line at once: the page (and a test) knows the stream is up.
+      static constexpr char kOpen[] = ": connected\n\n";
+      if (!sink.write(kOpen, sizeof(kOpen) - 1)) return false;
+      opened_ = true;
+    }
     std::deque<std::string> ready;
     bool ended = false;
     absl::Status why;
@@ -125,6 +131,7 @@ class EventPump {
   std::deque<std::string> events_;
   bool ended_ = false;
   absl::Status end_status_;
+  bool opened_ = false;
   std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
 };
 
@@ -318,6 +325,9 @@ void HttpServer::Routes() {
     auto stream = service->Watch(*session);
     if (!stream.ok()) return Fail(res, service->Relayed(*session, stream.status()));
     auto pump = std::make_shared<EventPump>(service, session->id, std::move(*stream));
+    // cpp-httplib 0.11 would gzip or brotli a text/* stream the browser
+    // accepts so, buffering events in the compressor: the stream goes
+    // uncompressed. (httplib's Request is the server's own non-const object.)
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream", [pump](size_t, httplib::DataSink& sink) { return pump->Pump(sink); },
