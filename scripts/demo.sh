@@ -7,9 +7,19 @@
 #   scripts/demo.sh stop     stop the network (data stays in .mir-demo/)
 #   scripts/demo.sh reset    stop it and delete .mir-demo/ (PKI, databases, logs)
 #
-# MIR_DEMO_PORT (default 7101) is the first of three consecutive ports;
+# Beside each node it starts the node's web console, mir-console (docs/CONSOLE.md),
+# and prints at the end each console's address and whose certificate to sign in with.
+#
+# MIR_DEMO_PORT (default 7101) is the first of three consecutive ports, one per
+# node; the consoles listen on MIR_DEMO_PORT+342.. (7443 nvn, 7444 toscana,
+# 7445 lombardia by default).
 # MIR_DEMO_DIR (default .mir-demo) holds the PKI, configs, databases and logs.
-# MIR_DEMO_SKIP_SETUP=1 skips install and build (the demo test in CTest).
+# MIR_DEMO_SKIP_SETUP=1 skips install and build (the demo test in CTest);
+# MIR_DEMO_BUILD_DIR (default build) is where the binaries are taken from.
+# MIR_DEMO_NO_MIR=1 starts the network and the consoles without playing the
+# mirctl MIR (the browser test plays its own).
+# MIR_DEMO_ACK_TIMEOUT_S sets every node's emergencyAckTimeoutS (default: the
+# node's own, 900 s), so an emergency's alarm can be seen sooner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -17,10 +27,11 @@ demo=${MIR_DEMO_DIR:-$root/.mir-demo}
 base=${MIR_DEMO_PORT:-7101}
 nodes=(nvn toscana lombardia)
 declare -A port=([nvn]=$base [toscana]=$((base + 1)) [lombardia]=$((base + 2)))
+declare -A console_port=([nvn]=$((base + 342)) [toscana]=$((base + 343)) [lombardia]=$((base + 344)))
 
 stop_network() {
-  for node in "${nodes[@]}"; do
-    local pidfile=$demo/run/$node.pid
+  for name in "${nodes[@]/#/console-}" "${nodes[@]}"; do
+    local pidfile=$demo/run/$name.pid
     [[ -f $pidfile ]] || continue
     local pid; pid=$(cat "$pidfile")
     if kill -0 "$pid" 2>/dev/null; then
@@ -40,10 +51,12 @@ esac
 
 if [[ -z "${MIR_DEMO_SKIP_SETUP:-}" ]]; then
   scripts/setup.sh
-  scripts/build.sh mir-broker mirctl
+  scripts/build.sh mir-broker mirctl mir-console
 fi
-broker=$root/build/broker/mir-broker
-mirctl_bin=$root/build/client/mirctl
+bin=${MIR_DEMO_BUILD_DIR:-$root/build}
+broker=$bin/broker/mir-broker
+mirctl_bin=$bin/client/mirctl
+console_bin=$bin/console/mir-console
 
 stop_network
 mkdir -p "$demo"/{config,logs,run}
@@ -51,10 +64,12 @@ mkdir -p "$demo"/{config,logs,run}
 mkdir -p "$demo/data" && chmod 700 "$demo/data"
 certs/make-dev-pki.sh "$demo/pki" lombardia >/dev/null
 
+ack_timeout=
+[[ -n "${MIR_DEMO_ACK_TIMEOUT_S:-}" ]] && ack_timeout="\"emergencyAckTimeoutS\": ${MIR_DEMO_ACK_TIMEOUT_S},"
 write_config() {  # write_config NODE PEERS_JSON ROUTES_JSON RELAY
   cat > "$demo/config/$1.json" <<JSON
 {
-  "nodeId": "$1",
+  "nodeId": "$1",$ack_timeout
   "listenAddress": "127.0.0.1:${port[$1]}",
   "databasePath": "$demo/data/$1.db",
   "caCertificate": "$demo/pki/ca.crt",
@@ -68,6 +83,15 @@ write_config() {  # write_config NODE PEERS_JSON ROUTES_JSON RELAY
     "encryptionCertificatesDir": "$demo/pki/enc",
     "keyEncryptionKey": "$demo/pki/$1/kek.hex",
     "retentionDays": {"CLOSED_POSITIVE": 365, "CLOSED_NEGATIVE": 365, "REJECTED": 365, "WITHDRAWN": 30}
+  },
+  "console": {
+    "listenAddress": "127.0.0.1:${console_port[$1]}",
+    "origin": "https://127.0.0.1:${console_port[$1]}",
+    "httpsCertificate": "$demo/pki/$1/console-https.crt",
+    "httpsKey": "$demo/pki/$1/console-https.key",
+    "certificate": "$demo/pki/$1/console.crt",
+    "key": "$demo/pki/$1/console.key",
+    "brokerAddress": "127.0.0.1:${port[$1]}"
   }
 }
 JSON
@@ -113,6 +137,31 @@ for node in "${nodes[@]}"; do
   as "$node/operator" list >/dev/null || { echo "node $node did not start; see $demo/logs/$node.log" >&2; exit 1; }
 done
 echo "demo network up: nvn :${port[nvn]}, toscana :${port[toscana]}, lombardia :${port[lombardia]}"
+
+# One web console per node, beside it (docs/CONSOLE.md).
+consoles=0
+if [[ -x $console_bin ]]; then
+  for node in "${nodes[@]}"; do
+    nohup "$console_bin" --config "$demo/config/$node.json" >>"$demo/logs/console-$node.log" 2>&1 &
+    echo $! > "$demo/run/console-$node.pid"
+  done
+  for node in "${nodes[@]}"; do
+    url=https://127.0.0.1:${console_port[$node]}
+    for _ in $(seq 100); do
+      curl -sf --cacert "$demo/pki/web-ca.crt" -o /dev/null "$url/" && break
+      sleep 0.1
+    done
+    curl -sf --cacert "$demo/pki/web-ca.crt" -o /dev/null "$url/" ||
+      { echo "the console of $node did not start; see $demo/logs/console-$node.log" >&2; exit 1; }
+  done
+  consoles=1
+  echo "web consoles up: nvn :${console_port[nvn]}, toscana :${console_port[toscana]}, lombardia :${console_port[lombardia]}"
+else
+  echo "no $console_bin: the web consoles are not started (scripts/build.sh mir-console)" >&2
+fi
+
+id=
+if [[ -z "${MIR_DEMO_NO_MIR:-}" ]]; then
 
 echo
 echo "== 1. A Tuscany operator submits an emergency referral to the national node"
@@ -173,13 +222,41 @@ for node in toscana nvn lombardia; do
   fi
   echo "$node: no person code or note in clear in its files"
 done
+fi  # MIR_DEMO_NO_MIR
+
+if (( consoles )); then
+  cat <<TXT
+
+== The web consoles (docs/CONSOLE.md)
+
+  nvn        https://127.0.0.1:${console_port[nvn]}/
+  toscana    https://127.0.0.1:${console_port[toscana]}/
+  lombardia  https://127.0.0.1:${console_port[lombardia]}/
+
+Their HTTPS certificates are issued by the demo's own web CA: make the browser
+trust $demo/pki/web-ca.crt (or accept its warning once per console).
+The first time, sign in by importing a certificate and its private key (the
+key stays in the browser); then one click signs in:
+
+  as                                  on the console of  certificate and key
+  mir://toscana/operator/op1          toscana            $demo/pki/toscana/operator.crt  .key
+  mir://nvn/operator/op1              nvn                $demo/pki/nvn/operator.crt  .key
+  mir://lombardia/operator/op1        lombardia          $demo/pki/lombardia/operator.crt  .key
+  mir://lombardia/partner/shelter1    lombardia          $demo/pki/lombardia/partner.crt  .key
+  mir://toscana/partner/shelter1      toscana            $demo/pki/toscana/partner.crt  .key
+
+Each console takes only its own node's operators and partners. One browser
+profile keeps one certificate per console; use another profile (or a private
+window) for a second person on the same console.
+TXT
+fi
 
 cat <<TXT
 
 The demo network is still running. Try, for example:
 
   build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki .mir-demo/pki --as toscana/operator list
-  build/client/mirctl --node 127.0.0.1:${port[nvn]} --pki .mir-demo/pki --as nvn/operator show $id
+  build/client/mirctl --node 127.0.0.1:${port[nvn]} --pki .mir-demo/pki --as nvn/operator show ${id:-ID}
   build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki .mir-demo/pki --as toscana/operator submit --help
   build/client/mirctl --node 127.0.0.1:${port[lombardia]} --pki .mir-demo/pki --as lombardia/operator watch
 

@@ -70,6 +70,8 @@ function startEvents() {
   events.onmessage = (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch { return; }
+    // How many events this tab received (the browser test reads it).
+    try { sessionStorage.setItem('mir-events', String(Number(sessionStorage.getItem('mir-events') || 0) + 1)); } catch { /* not counted */ }
     emitServerEvent(ev);
   };
   events.onerror = async () => {

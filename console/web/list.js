@@ -137,9 +137,12 @@ export async function renderList(main) {
     // A deadline that passes while the page is open moves the row up.
     if (items.some((s) => isEmergency(s) && !s.overdue && isOverdue(s) && !tableHolder.querySelector(`tr.row-overdue[data-id="${s.referralId}"]`))) draw();
   }, 1000);
+  // Live events update the list; a quiet refresh catches up on any missed
+  // while the connection was being re-established.
+  const poll = setInterval(load, 30000);
   await load();
   heading.focus();
-  return () => { stop(); clearInterval(tick); clearTimeout(pending); };
+  return () => { stop(); clearInterval(tick); clearInterval(poll); clearTimeout(pending); };
 }
 
 function enumLabelsOf(name) {

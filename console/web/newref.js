@@ -2,7 +2,7 @@
 // console validates and seals, the page shows what will be signed, signs.
 import { t, enumLabel, enumValues } from './texts.js';
 import {
-  h, clear, field, select, checkboxGroup, alertBox, errorWords, setFieldError, clearFieldErrors, uid,
+  h, clear, field, select, checkboxGroup, alertBox, errorWords, setFieldError, clearFieldErrors, uid, romeDate,
 } from './ui.js';
 import { api } from './api.js';
 import { session, navigate, announce } from './state.js';
@@ -168,7 +168,7 @@ export function renderNew(main) {
       origin: session.me.node, destination: dest, urgency: enumLabel('Urgency', referral.urgency),
       code: referral.personCode,
       method: referral.consent.method ? enumLabel('ConsentMethod', referral.consent.method) : '',
-      date: f.consentAt.value || today,
+      date: romeDate(`${f.consentAt.value || today}T00:00:00Z`),
     });
     const confirm = h('button', { type: 'button', class: 'primary', id: 'new-sign' }, t('signAndSend'));
     const reviewId = uid('review');

@@ -2,7 +2,7 @@
 // transport proofs), and the actions the node allows now, each signed here.
 import { t, enumLabel, has } from './texts.js';
 import {
-  h, clear, field, select, timeEl, alertBox, errorWords, setFieldError, clearFieldErrors, romeText, uid,
+  h, clear, field, select, timeEl, alertBox, errorWords, setFieldError, clearFieldErrors, romeText, romeDate, uid,
 } from './ui.js';
 import { api } from './api.js';
 import { session, onServerEvent, announce, isOperator } from './state.js';
@@ -39,8 +39,8 @@ function valueEl(value, kind) {
   if (kind === 'consent') {
     return h('span', {}, value.given ? t('yes') : t('no'),
       value.givenAt ? [', ', timeEl(value.givenAt)] : null,
-      value.method ? `, ${enumLabel('ConsentMethod', value.method)}` : null,
-      value.scope ? `, ${enumLabel('ConsentScope', value.scope)}` : null,
+      !blank(value.method) ? `, ${enumLabel('ConsentMethod', value.method)}` : null,
+      !blank(value.scope) ? `, ${enumLabel('ConsentScope', value.scope)}` : null,
       value.withdrawnAt ? [' — withdrawn ', timeEl(value.withdrawnAt)] : null);
   }
   if (Array.isArray(value)) return value.map((v) => (kind ? enumLabel(kind, v) : v)).join(', ');
@@ -49,17 +49,26 @@ function valueEl(value, kind) {
   return String(value);
 }
 
+// Nothing to show: absent, empty, an enum left UNSPECIFIED, no dependents.
+function blank(v) {
+  if (v === undefined || v === null || v === '') return true;
+  if (Array.isArray(v)) return !v.length;
+  if (typeof v === 'string') return /_UNSPECIFIED$/.test(v);
+  if (typeof v === 'object') return !Object.keys(v).length || (('count' in v) && !Number(v.count) && !(v.ageBands || []).length);
+  return false;
+}
+
 function fieldsList(referral) {
   const rows = [];
   const known = new Set();
   for (const [key, label, kind] of FIELD_LABELS) {
     known.add(key);
     const v = referral[key];
-    if (v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length)) continue;
+    if (blank(v)) continue;
     rows.push(h('div', { class: 'kv', 'data-field': key }, h('dt', {}, t(label)), h('dd', {}, valueEl(v, kind))));
   }
   for (const [key, v] of Object.entries(referral)) {
-    if (known.has(key) || key === 'sealed') continue;
+    if (known.has(key) || key === 'sealed' || blank(v)) continue;
     rows.push(h('div', { class: 'kv', 'data-field': key }, h('dt', {}, key), h('dd', {}, valueEl(v))));
   }
   return h('dl', { id: 'referral-fields', class: 'fields' }, rows);
@@ -211,8 +220,8 @@ function actionBlock(view, action, reload) {
           }));
         }
         if (inputs.reason) words.push(t('signReason', { reason: enumLabel('Reason', inputs.reason.value) }));
-        if (toState === 'PLACEMENT_PROPOSED') words.push(t('signPlacement', { project: inputs.project.value.trim(), date: inputs.date.value }));
-        if (toState === 'TRANSFER_SCHEDULED') words.push(t('signTransfer', { date: inputs.date.value }));
+        if (toState === 'PLACEMENT_PROPOSED') words.push(t('signPlacement', { project: inputs.project.value.trim(), date: romeDate(dateToTs(inputs.date.value)) }));
+        if (toState === 'TRANSFER_SCHEDULED') words.push(t('signTransfer', { date: romeDate(dateToTs(inputs.date.value)) }));
       }
       if (text) words.push(t('signText', { text }));
 
@@ -308,6 +317,9 @@ export async function renderReferral(main, id) {
   clear(main, h('p', {}, h('a', { href: '#/list' }, `← ${t('backToList')}`)), heading, body);
   heading.focus();
 
+  // The last success notice stays through live redraws while the state it
+  // reported is still the state shown.
+  let notice = null;
   const draw = async (message) => {
     let res;
     try {
@@ -319,7 +331,9 @@ export async function renderReferral(main, id) {
     const view = res.view || res;
     const s = view.summary || {};
     const kids = [];
-    if (message) kids.push(alertBox(message, 'success'));
+    if (message) notice = { text: message, state: s.state };
+    else if (notice && notice.state !== s.state) notice = null;
+    if (notice) kids.push(alertBox(notice.text, 'success'));
     const emergency = isEmergency(s);
     kids.push(h('section', { class: 'card', 'aria-labelledby': 'summary-h' },
       h('h2', { id: 'summary-h' }, t('summary')),
@@ -358,12 +372,19 @@ export async function renderReferral(main, id) {
   await draw();
 
   let pending = null;
+  // Not redrawn while the person is filling in or reviewing something.
+  const busy = () => main.querySelector('.action-panel:not([hidden])') ||
+    document.getElementById('circulate-partners')?.value;
   const stop = onServerEvent((ev) => {
     if (ev.referral?.referralId !== id && ev.event?.referralId !== id) return;
-    // Not while the person is filling in or reviewing an action.
-    if (main.querySelector('.action-panel:not([hidden])')) return;
+    if (busy()) return;
     clearTimeout(pending);
     pending = setTimeout(() => draw(), 300);
   });
-  return () => { stop(); clearTimeout(pending); };
+  // Besides the live events, a quiet refresh now and then: an event missed
+  // while the connection was being re-established is caught up.
+  const poll = setInterval(() => {
+    if (!busy()) draw();
+  }, 20000);
+  return () => { stop(); clearTimeout(pending); clearInterval(poll); };
 }
