@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -319,19 +321,32 @@ void HttpServer::Routes() {
   svr.Get("/api/node", authed(false, [service](const Session& s, const httplib::Request&) {
             return service->NodeStatus(s);
           }));
-  svr.Get("/api/events", [service](const httplib::Request& req, httplib::Response& res) {
+  // Each open event stream holds one of the server's threads: at most half
+  // of them, so that the other calls are always served.
+  auto open_streams = std::make_shared<std::atomic<int>>(0);
+  const int max_streams = std::max(1, threads / 2);
+  svr.Get("/api/events", [service, open_streams, max_streams](const httplib::Request& req,
+                                                              httplib::Response& res) {
     auto session = service->Authenticate(SessionIdFromCookie(req.get_header_value("Cookie")));
     if (!session.ok()) return Fail(res, session.status());
+    if (open_streams->fetch_add(1) >= max_streams) {
+      open_streams->fetch_sub(1);
+      return Fail(res, absl::ResourceExhaustedError(
+                           "too many live update streams are open: try again in a while"));
+    }
     auto stream = service->Watch(*session);
-    if (!stream.ok()) return Fail(res, service->Relayed(*session, stream.status()));
+    if (!stream.ok()) {
+      open_streams->fetch_sub(1);
+      return Fail(res, service->Relayed(*session, stream.status()));
+    }
     auto pump = std::make_shared<EventPump>(service, session->id, std::move(*stream));
-    // cpp-httplib 0.11 would gzip or brotli a text/* stream the browser
-    // accepts so, buffering events in the compressor: the stream goes
-    // uncompressed. (httplib's Request is the server's own non-const object.)
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream", [pump](size_t, httplib::DataSink& sink) { return pump->Pump(sink); },
-        [pump](bool) { pump->Close(); });
+        [pump, open_streams](bool) {
+          pump->Close();
+          open_streams->fetch_sub(1);
+        });
   });
 
   // The page's files; "/" is index.html.

@@ -520,3 +520,52 @@ TEST_F(ConsoleTest, EventsStreamUntilTheSessionEnds) {
 
 }  // namespace
 }  // namespace mir::testing
+
+namespace mir::testing {
+namespace {
+
+// Event streams hold a server thread each: at most half of them (here 4 of
+// 8), and the other calls are still served.
+TEST_F(ConsoleTest, EventStreamsAreBounded) {
+  Person op = Login("toscana/operator");
+  std::atomic<bool> stop{false};
+  std::atomic<int> open{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      auto cli = Client();
+      bool counted = false;
+      cli->Get("/api/events", httplib::Headers{{"Cookie", op.cookie}}, [&](const char*, size_t) {
+        if (!counted) {
+          counted = true;
+          ++open;
+        }
+        return !stop.load();
+      });
+    });
+  }
+  EXPECT_TRUE(WaitFor([&] { return open.load() == 4; }, absl::Seconds(10)));
+  auto refused = Get("/api/events", &op);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(Get("/api/me", &op)->status, 200);
+  stop = true;
+  // The readers stop at their next keepalive or at logout.
+  ASSERT_EQ(Post("/api/logout", "{}", &op)->status, 200);
+  for (std::thread& t : readers) t.join();
+  // Freed again.
+  Person again = Login("toscana/operator");
+  std::atomic<bool> reopened{false};
+  std::thread one([&] {
+    Client()->Get("/api/events", httplib::Headers{{"Cookie", again.cookie}},
+                  [&](const char*, size_t) {
+                    reopened = true;
+                    return false;
+                  });
+  });
+  one.join();
+  EXPECT_TRUE(reopened);
+}
+
+}  // namespace
+}  // namespace mir::testing
