@@ -28,6 +28,33 @@ absl::Status MustExist(absl::string_view field, const std::string& path) {
   return absl::OkStatus();
 }
 
+// The console's section (docs/CONSOLE-API.md): its certificate towards the
+// broker is this node's console and valid now; its files exist.
+absl::Status CheckConsole(const Console& c, const std::string& node_id, const Verifier& verifier,
+                          absl::Time now) {
+  RETURN_IF_ERROR(MustExist("console.certificate", c.certificate()));
+  RETURN_IF_ERROR(MustExist("console.key", c.key()));
+  RETURN_IF_ERROR(MustExist("console.https_certificate", c.https_certificate()));
+  RETURN_IF_ERROR(MustExist("console.https_key", c.https_key()));
+  auto signer = Signer::FromPemFiles(c.key(), c.certificate());
+  if (!signer.ok()) return InField("console.key", signer.status());
+  const Identity& identity = (*signer)->identity();
+  if (identity.role != Role::kConsole || identity.node != node_id) {
+    return InField("console.certificate", absl::InvalidArgumentError(absl::StrCat(
+                                              "is the certificate of ", identity.Uri(),
+                                              ", not of mir://", node_id, "/console")));
+  }
+  auto valid = verifier.VerifyCertificate((*signer)->certificate_der(), now);
+  if (!valid.ok()) return InField("console.certificate", valid.status());
+  const uint32_t idle = c.session_idle_s() ? c.session_idle_s() : 900;
+  const uint32_t absolute = c.session_absolute_s() ? c.session_absolute_s() : 43200;
+  if (idle > absolute) {
+    return InField("console.session_idle_s",
+                   absl::InvalidArgumentError("is longer than console.session_absolute_s"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckConfig(const std::string& path, absl::Time now) {
@@ -64,6 +91,13 @@ absl::Status CheckConfig(const std::string& path, absl::Time now) {
   }
 
   if (auto keyring = Keyring::Load(o, now); !keyring.ok()) return in_file(keyring.status());
+
+  ASSIGN_OR_RETURN(NodeConfig config, ReadConfigFile(path));
+  if (config.has_console()) {
+    if (auto s = CheckConsole(config.console(), o.node_id, **verifier, now); !s.ok()) {
+      return in_file(s);
+    }
+  }
 
   if (!o.registry_file.empty()) {
     auto registry = LoadSignedRegistryFile(o.registry_file, *ca_pem, now);

@@ -137,7 +137,7 @@ absl::Status Validate(const BrokerOptions& o) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<BrokerOptions> LoadConfigFile(const std::string& path) {
+absl::StatusOr<NodeConfig> ReadConfigFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
   std::stringstream text;
@@ -150,6 +150,11 @@ absl::StatusOr<BrokerOptions> LoadConfigFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a valid node config: ", status.message().as_string()));
   }
+  return config;
+}
+
+absl::StatusOr<BrokerOptions> LoadConfigFile(const std::string& path) {
+  ASSIGN_OR_RETURN(NodeConfig config, ReadConfigFile(path));
   auto options = OptionsFromConfig(config);
   if (!options.ok()) {
     return absl::Status(options.status().code(),

@@ -120,6 +120,9 @@ struct BrokerOptions {
 // applies defaults and validates: node ids, every route's next hop is a peer,
 // required paths present. Errors name the offending field.
 absl::StatusOr<BrokerOptions> LoadConfigFile(const std::string& path);
+// The file as written (unknown fields refused), for checks of sections the
+// broker itself does not use (e.g. "console", by --check-config).
+absl::StatusOr<NodeConfig> ReadConfigFile(const std::string& path);
 absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& config);
 absl::Status Validate(const BrokerOptions& options);
 

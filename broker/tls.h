@@ -95,7 +95,10 @@ class NodeTls {
 
 // The caller's identity from its verified client certificate (the mir:// URI
 // SAN, exposed by gRPC as "peer_uri"); never from anything the caller says.
-// UNAUTHENTICATED when there is none.
+// UNAUTHENTICATED when there is none. A console's identity
+// (mir://<node>/console) is only the channel: the Referrals service acts for
+// the person its sign-in proof names (PROTOCOL.md §13), and nothing else
+// accepts it.
 absl::StatusOr<Identity> PeerIdentity(const grpc::ServerContextBase& context);
 
 }  // namespace mir::broker

@@ -2,9 +2,12 @@
 // (PROTOCOL.md §13): real brokers, mutual TLS over loopback, the console's
 // certificate from the test PKI and each person's sign-in proof in metadata.
 
+#include <fstream>
 #include <thread>
 
+#include "absl/strings/str_replace.h"
 #include "broker/authorization.h"
+#include "broker/check_config.h"
 #include "common/grpc_status.h"
 #include "crypto/console_login.h"
 #include "grpcpp/client_context.h"
@@ -338,6 +341,74 @@ TEST(ConsoleAuthorizationTest, TheConsoleRoleAloneMayDoNothing) {
   const Identity anna{"toscana", Role::kOperator, "op1"};
   EXPECT_THAT(MIR_STATUS(authz.ConsolePerson(anna, {}, **verifier, clock.Now(), absl::Hours(1))),
               StatusIsReason(StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH));
+}
+
+// mir-broker --check-config checks the console's section: its certificate is
+// this node's console, with its key, valid now; its files exist.
+TEST(ConsoleCheckConfigTest, TheConsoleSectionIsChecked) {
+  const std::string dir = NewTempDir();
+  auto config = [&](const std::string& from = "", const std::string& to = "") {
+    std::string json = absl::StrCat(R"({
+  "nodeId": "toscana", "listenAddress": "127.0.0.1:7102",
+  "databasePath": ")",
+                                    dir, R"(/toscana.db",
+  "caCertificate": ")",
+                                    PkiPath("ca.crt"), R"(",
+  "nodeCertificate": ")",
+                                    PkiPath("toscana/node.crt"), R"(",
+  "nodeKey": ")",
+                                    PkiPath("toscana/node.key"), R"(",
+  "peers": {"nvn": "127.0.0.1:7101"}, "routes": {"*": "nvn"},
+  "privacy": {"encryptionKeys": [{"key": ")",
+                                    PkiPath("toscana/enc.key"), R"(",
+                                  "certificate": ")",
+                                    PkiPath("toscana/enc.crt"), R"("}],
+              "encryptionCertificatesDir": ")",
+                                    PkiPath("enc"), R"(",
+              "keyEncryptionKey": ")",
+                                    PkiPath("toscana/kek.hex"), R"("},
+  "console": {"listenAddress": "127.0.0.1:7443",
+              "httpsCertificate": ")",
+                                    PkiPath("toscana/console-https.crt"), R"(",
+              "httpsKey": ")",
+                                    PkiPath("toscana/console-https.key"), R"(",
+              "certificate": ")",
+                                    PkiPath("toscana/console.crt"), R"(",
+              "key": ")",
+                                    PkiPath("toscana/console.key"), R"(",
+              "sessionIdleS": 900, "sessionAbsoluteS": 43200}
+})");
+    if (!from.empty()) {
+      EXPECT_NE(json.find(from), std::string::npos) << from;
+      json = absl::StrReplaceAll(json, {{from, to}});
+    }
+    const std::string path = absl::StrCat(dir, "/node.json");
+    std::ofstream(path) << json;
+    return path;
+  };
+  EXPECT_OK(broker::CheckConfig(config(), absl::Now()));
+  auto options =
+      broker::LoadConfigFile(config(R"("sessionAbsoluteS": 43200)", R"("sessionAbsoluteS": 3600)"));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->console_session_absolute, absl::Hours(1));
+  struct Case {
+    std::string name, from, to, field;
+  } cases[] = {
+      {"another node's console", "toscana/console.", "nvn/console.", "'console.certificate'"},
+      {"an operator's certificate", "toscana/console.", "toscana/operator.",
+       "'console.certificate'"},
+      {"key of another certificate", "toscana/console.key", "nvn/console.key", "'console.key'"},
+      {"certificate missing", "toscana/console.crt", "toscana/none.crt", "'console.certificate'"},
+      {"HTTPS key missing", "toscana/console-https.key", "toscana/none.key", "'console.https_key'"},
+      {"idle longer than absolute", R"("sessionIdleS": 900)", R"("sessionIdleS": 90000)",
+       "'console.session_idle_s'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const absl::Status status = broker::CheckConfig(config(c.from, c.to), absl::Now());
+    EXPECT_FALSE(status.ok());
+    EXPECT_NE(status.message().find(c.field), absl::string_view::npos) << status;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 
 #include "crypto/console_login.h"
 
+#include <sodium.h>
+
+#include <fstream>
+#include <map>
+
 #include "tests/crypto/crypto_fixtures.h"
 
 namespace mir::testing {
@@ -244,6 +249,40 @@ TEST_F(ConsoleLoginTest, AConsoleCertificateSignsNoEnvelope) {
     EXPECT_THAT(MIR_STATUS(verifier_->Verify(*bytes)),
                 StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
   }
+}
+
+// proto/testvectors/console-login-v1.txt, made with the openssl CLI alone.
+TEST(ConsoleLoginVectorTest, ReproducesTheVector) {
+  std::ifstream in(SourcePath("proto/testvectors/console-login-v1.txt"));
+  ASSERT_TRUE(in) << "console-login-v1.txt not found";
+  std::map<std::string, std::string> v;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t colon = line.find(": ");
+    ASSERT_NE(colon, std::string::npos) << line;
+    v[line.substr(0, colon)] = line.substr(colon + 2);
+  }
+  const std::string statement = FromHex(v["statement"]);
+  const ConsoleLoginStatement fields{v["origin_text"], v["node_text"], v["challenge_text"],
+                                     absl::FromUnixSeconds(std::stoll(v["issued_at_unix"]))};
+  EXPECT_EQ(FormatConsoleLoginStatement(fields), statement);
+  auto parsed = ParseConsoleLoginStatement(statement);
+  ASSERT_OK(parsed);
+  EXPECT_EQ(parsed->challenge, fields.challenge);
+  EXPECT_EQ(parsed->issued_at, fields.issued_at);
+  const std::string signed_bytes = ConsoleLoginSignedBytes(statement);
+  EXPECT_EQ(ToHex(signed_bytes), v["signed_bytes"]);
+
+  ASSERT_GE(sodium_init(), 0);
+  const std::string seed = FromHex(v["seed"]);
+  ASSERT_EQ(seed.size(), crypto_sign_SEEDBYTES);
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+  crypto_sign_seed_keypair(pk, sk, reinterpret_cast<const unsigned char*>(seed.data()));
+  EXPECT_EQ(ToHex(std::string(reinterpret_cast<char*>(pk), sizeof(pk))), v["public_key"]);
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(signed_bytes.data()),
+                       signed_bytes.size(), sk);
+  EXPECT_EQ(ToHex(std::string(reinterpret_cast<char*>(sig), sizeof(sig))), v["signature"]);
 }
 
 }  // namespace
