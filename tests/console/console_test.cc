@@ -569,3 +569,26 @@ TEST_F(ConsoleTest, EventStreamsAreBounded) {
 
 }  // namespace
 }  // namespace mir::testing
+
+namespace mir::testing {
+namespace {
+
+// The relay accepts only its own node's broker (mir://toscana/node): pointed
+// at nvn, nothing is sent and the answer says so.
+TEST_F(ConsoleTest, RelayRefusesAnotherNodesBroker) {
+  ASSERT_TRUE(StartNode("nvn"));
+  console::ConsoleOptions wrong = options_console_;
+  wrong.broker_address = Address(ports_["nvn"]);
+  auto service = console::ConsoleService::Create(wrong, &clock_);
+  ASSERT_TRUE(service.ok()) << service.status();
+  auto signer = PkiSigner("toscana/operator");
+  console::Session s =
+      (*service)->sessions().Create(signer->identity(), signer->certificate_der(), "proof");
+  auto listed = (*service)->ListReferrals(s, {});
+  EXPECT_EQ(listed.status().code(), absl::StatusCode::kUnavailable) << listed.status();
+  EXPECT_THAT(std::string(listed.status().message()),
+              ::testing::HasSubstr("is not this console's node"));
+}
+
+}  // namespace
+}  // namespace mir::testing
