@@ -4,7 +4,7 @@
 import { t, enumLabel } from './texts.js';
 import { h, clear, duration, timeEl, romeText } from './ui.js';
 import { api } from './api.js';
-import { session, onServerEvent } from './state.js';
+import { session, onServerEvent, personAway } from './state.js';
 
 const NEAR_S = 10 * 60;   // "due soon" within ten minutes
 const ACK_KEY = 'mir-alarm-acked';
@@ -150,8 +150,8 @@ function render() {
 
 export function emergencyList() { return [...emergencies.values()]; }
 
-export async function refreshEmergencies() {
-  if (!session.me) return;
+export async function refreshEmergencies({ background = false } = {}) {
+  if (!session.me || (background && personAway())) return;
   try {
     const res = await api.list({ urgency: 'EMERGENCY_24H' });
     const next = new Map();
@@ -174,7 +174,7 @@ export function startAlarm() {
   ensureAudio();
   refreshEmergencies();
   timer = setInterval(render, 1000);
-  poll = setInterval(refreshEmergencies, 15000);
+  poll = setInterval(() => refreshEmergencies({ background: true }), 15000);
   stopEvents = onServerEvent((ev) => { if (ev.referral) updateEmergency(ev.referral); });
 }
 

@@ -3,7 +3,7 @@
 import { t, enumLabel, enumValues } from './texts.js';
 import { h, clear, field, select, timeEl, alertBox, errorWords } from './ui.js';
 import { api } from './api.js';
-import { session, onServerEvent, announce, isOperator } from './state.js';
+import { session, onServerEvent, announce, isOperator, personAway } from './state.js';
 import { isOverdue, isNear, isEmergency, countdownText, secondsLeft } from './alarm.js';
 
 const filters = { direction: '', state: '', urgency: '', q: '', overdue: false };
@@ -127,7 +127,7 @@ export async function renderList(main) {
     }
     // And ask again shortly, for what the event does not carry.
     clearTimeout(pending);
-    pending = setTimeout(load, 400);
+    if (!personAway()) pending = setTimeout(load, 400);
   });
   const tick = setInterval(() => {
     for (const el of tableHolder.querySelectorAll('.countdown')) {
@@ -139,7 +139,7 @@ export async function renderList(main) {
   }, 1000);
   // Live events update the list; a quiet refresh catches up on any missed
   // while the connection was being re-established.
-  const poll = setInterval(load, 30000);
+  const poll = setInterval(() => { if (!personAway()) load(); }, 30000);
   await load();
   heading.focus();
   return () => { stop(); clearInterval(tick); clearInterval(poll); clearTimeout(pending); };

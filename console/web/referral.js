@@ -5,7 +5,7 @@ import {
   h, clear, field, select, timeEl, alertBox, errorWords, setFieldError, clearFieldErrors, romeText, romeDate, uid,
 } from './ui.js';
 import { api } from './api.js';
-import { session, onServerEvent, announce, isOperator } from './state.js';
+import { session, onServerEvent, announce, isOperator, personAway } from './state.js';
 import { signBytes, base64ToBytes, bytesToBase64 } from './keys.js';
 import { readSignedBytes, checkToSign } from './envelope.js';
 import { countdownText, isOverdue, isEmergency } from './alarm.js';
@@ -377,14 +377,14 @@ export async function renderReferral(main, id) {
     document.getElementById('circulate-partners')?.value;
   const stop = onServerEvent((ev) => {
     if (ev.referral?.referralId !== id && ev.event?.referralId !== id) return;
-    if (busy()) return;
+    if (busy() || personAway()) return;
     clearTimeout(pending);
     pending = setTimeout(() => draw(), 300);
   });
   // Besides the live events, a quiet refresh now and then: an event missed
   // while the connection was being re-established is caught up.
   const poll = setInterval(() => {
-    if (!busy()) draw();
+    if (!busy() && !personAway()) draw();
   }, 20000);
   return () => { stop(); clearTimeout(pending); clearInterval(poll); };
 }

@@ -26,3 +26,15 @@ export function announce(text) {
 const eventListeners = new Set();
 export function onServerEvent(fn) { eventListeners.add(fn); return () => eventListeners.delete(fn); }
 export function emitServerEvent(ev) { for (const fn of [...eventListeners]) fn(ev); }
+
+// The person's own activity. Background refreshes stop once the person has
+// been away for the session's idle time, so that they do not keep an
+// unattended session open: the node then ends it, as it should.
+let lastActivity = Date.now();
+for (const type of ['pointerdown', 'keydown', 'wheel', 'touchstart']) {
+  window.addEventListener(type, () => { lastActivity = Date.now(); }, { capture: true, passive: true });
+}
+export function personAway() {
+  const idleS = Number(session.me?.idleTimeoutS || 900);
+  return Date.now() - lastActivity > Math.max(60, idleS - 60) * 1000;
+}
