@@ -592,3 +592,25 @@ TEST_F(ConsoleTest, RelayRefusesAnotherNodesBroker) {
 
 }  // namespace
 }  // namespace mir::testing
+
+namespace mir::testing {
+namespace {
+
+// When the broker stops accepting the person's proof (here: older than the
+// node's console.sessionAbsoluteS), the console's session ends with it.
+TEST_F(ConsoleTest, BrokerRefusingTheProofEndsTheSession) {
+  StopNode("toscana");
+  options_["toscana"].console_session_absolute = absl::Seconds(2);
+  ASSERT_TRUE(StartNode("toscana"));
+  Person op = Login("toscana/operator");
+  ASSERT_EQ(Get("/api/referrals", &op)->status, 200);
+  absl::SleepFor(absl::Seconds(3));
+  auto refused = Get("/api/referrals", &op);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401) << refused->body;
+  EXPECT_EQ(Reason(refused->body), "SESSION_EXPIRED");
+  EXPECT_EQ(Get("/api/me", &op)->status, 401);
+}
+
+}  // namespace
+}  // namespace mir::testing
