@@ -242,7 +242,7 @@ const it = {
   errNationality: 'Due lettere maiuscole, codice ISO 3166-1 (es. NG).',
   errLanguage: 'Codici di tre lettere minuscole ISO 639-3 (es. pcm).',
   errCount: 'Un numero intero da 0 a 99.',
-  errFormHasErrors: 'Il modulo contiene {n} errori: correggere i campi indicati.',
+  errFormHasErrors: 'Errori nel modulo: {n}. Correggere i campi indicati.',
   signNewReferral: 'una nuova segnalazione da {origin} a {destination}, urgenza {urgency}, codice persona {code}, consenso {method} del {date}',
   submitted: 'Segnalazione {id} inviata: stato in questo nodo {state}.',
 
@@ -519,7 +519,7 @@ const en = {
   errNationality: 'Two capital letters, an ISO 3166-1 code (e.g. NG).',
   errLanguage: 'Three-letter lowercase ISO 639-3 codes (e.g. pcm).',
   errCount: 'A whole number from 0 to 99.',
-  errFormHasErrors: 'The form has {n} errors: correct the fields marked.',
+  errFormHasErrors: 'Errors in the form: {n}. Correct the fields marked.',
   signNewReferral: 'a new referral from {origin} to {destination}, urgency {urgency}, person code {code}, consent {method} of {date}',
   submitted: 'Referral {id} submitted: state at this node {state}.',
 

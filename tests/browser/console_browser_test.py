@@ -26,6 +26,7 @@ Exit 77 (skipped) when Chromium, ChromeDriver or Selenium is missing
 (scripts/setup.sh --with-test-tools installs them).
 """
 
+import base64
 import datetime
 import json
 import os
@@ -81,12 +82,24 @@ def log(msg):
     print(f"[{time.monotonic() - started:6.1f}s] {msg}", flush=True)
 
 
-def shot(driver, name):
+# MIR_BROWSER_DOCS_DIR=docs/console: also saves the pictures of docs/CONSOLE.md
+# there, smaller (the visible part of the page at 60%).
+DOCS_DIR = os.environ.get("MIR_BROWSER_DOCS_DIR")
+
+
+def shot(driver, name, doc=None):
     global steps
     steps += 1
     path = os.path.join(ARTIFACTS, f"{steps:02d}-{name}.png")
     driver.save_screenshot(path)
     log(f"screenshot {path}")
+    if doc and DOCS_DIR:
+        view = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssVisualViewport"]
+        clip = {"x": view["pageX"], "y": view["pageY"], "width": view["clientWidth"],
+                "height": min(view["clientHeight"], 820), "scale": 0.6}
+        data = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip})["data"]
+        with open(os.path.join(DOCS_DIR, f"{doc}.png"), "wb") as f:
+            f.write(base64.b64decode(data))
 
 
 def check(cond, msg):
@@ -174,7 +187,7 @@ class Person:
         words = review.text
         if shot_review:
             self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", review)
-            shot(self.d, shot_review)
+            shot(self.d, *shot_review)
         self.click(f"#{slug}-sign")
         if expect_state:
             self.state_is(expect_state)
@@ -256,7 +269,7 @@ def run(people):
     tos.open(CONSOLE["toscana"] + "/")
     tos.visible("#import-form")
     check(tos.d.execute_script("return document.documentElement.lang") == "it", "Italian first")
-    shot(tos.d, "sign-in-first-time")
+    shot(tos.d, "sign-in-first-time", doc="sign-in")
     tos.sign_in_first_time("toscana", f"{PKI}/toscana/operator.crt", f"{PKI}/toscana/operator.key")
     tos.visible("#referrals, #no-referrals")
     check(tos.find("#whoami").text.endswith("mir://toscana/operator/op1"), "signed in as op1")
@@ -291,7 +304,7 @@ def run(people):
     check(tos.find("#new-consent").get_attribute("aria-invalid") == "true", "consent field marked invalid")
     check(not tos.has(".review"), "nothing to sign without consent")
     tos.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", err)
-    shot(tos.d, "new-referral-refused-without-consent")
+    shot(tos.d, "new-referral-refused-without-consent", doc="consent")
     tos.find("#new-consent").click()
     tos.click("#new-prepare")
     review = tos.visible(".review")
@@ -337,7 +350,7 @@ def run(people):
     lom.click("#under-evaluation-sign")
     refusal = lom.visible(".action-status .notice-error")
     check("Rifiutato" in refusal.text and "nel frattempo" in refusal.text, f"refusal: {refusal.text}")
-    shot(lom.d, "refused-referral-moved-on")
+    shot(lom.d, "refused-referral-moved-on", doc="refused")
     lom.goto_referral("lombardia", rid)
     lom.state_is("UNDER_EVALUATION")
 
@@ -354,7 +367,7 @@ def run(people):
     refusal = par.visible("#login-status .notice-error")
     check("scaduto" in refusal.text, f"expired certificate: {refusal.text}")
     check(not par.has("#whoami"), "not signed in with an expired certificate")
-    shot(par.d, "sign-in-refused-expired-certificate")
+    shot(par.d, "sign-in-refused-expired-certificate", doc="sign-in-refused")
 
     # ---- the partner: placement fields only, no operators' page, proposes ------
     par.sign_in_first_time("lombardia", f"{PKI}/lombardia/partner.crt", f"{PKI}/lombardia/partner.key")
@@ -376,7 +389,7 @@ def run(people):
         par.find("#placement-proposed-project").send_keys("PRJ-LOM-07")
         date_input(par.find("#placement-proposed-date"), today)
     words = par.do_action("placement-proposed", fill=propose, expect_state="PLACEMENT_PROPOSED",
-                          shot_review="partner-reviews-the-proposal")
+                          shot_review=("partner-reviews-the-proposal", "review"))
     check("PRJ-LOM-07" in words, f"proposal words: {words}")
     shot(par.d, "partner-proposed-a-place")
 
@@ -409,7 +422,7 @@ def run(people):
         check(not missing, f"{node}: timeline lacks {missing}: {states}")
         check(person.has("#timeline .proofs"), f"{node}: delivery proofs shown apart")
         person.d.execute_script("document.getElementById('timeline').scrollIntoView()")
-        shot(person.d, f"timeline-at-{node}")
+        shot(person.d, f"timeline-at-{node}", doc="timeline" if node == "toscana" else None)
         log(f"{node}: timeline {states}")
     check("mir://lombardia/partner/shelter1" in tos.find("#timeline").text, "the partner's events reach the origin")
 
@@ -428,14 +441,14 @@ def run(people):
     row = tos.visible(f'#referrals tr[data-id="{emergency}"]')
     check(tos.find("#referrals tbody tr").get_attribute("data-id") == emergency, "the emergency is on top")
     tos.text_in(f'#referrals tr[data-id="{emergency}"] .countdown', "scade tra")
-    shot(tos.d, "emergency-countdown")
+    shot(tos.d, "emergency-countdown", doc="work-list")
     banner = tos.visible("#alarm-banner", timeout=ACK_TIMEOUT_S + WAIT)
     check(emergency in banner.text and "ALLARME" in banner.text.upper(), f"alarm: {banner.text}")
     check("scaduta da" in banner.text, f"alarm countdown: {banner.text}")
     check(banner.get_attribute("data-sound") == "on", "the alarm sounds")
     tos.visible(f'#referrals tr.row-overdue[data-id="{emergency}"]')
     check(tos.find("#referrals tbody tr").get_attribute("data-id") == emergency, "the overdue emergency is on top")
-    shot(tos.d, "emergency-alarm")
+    shot(tos.d, "emergency-alarm", doc="alarm")
     # It stays on other pages until acknowledged.
     tos.click("#nav-new")
     tos.visible("#new-form")
@@ -449,7 +462,7 @@ def run(people):
     tos.click("#nav-node")
     tos.visible("#peers")
     check("nvn" in tos.find("#peers").text, "toscana's peer nvn listed")
-    shot(tos.d, "node-status")
+    shot(tos.d, "node-status", doc="node")
     tos.click("#lang-switch")
     tos.text_in("#node-h", "Status of node")
     check(tos.d.execute_script("return document.documentElement.lang") == "en", "lang=en")
