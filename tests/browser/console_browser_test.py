@@ -478,6 +478,15 @@ def run(people):
     tos.click("#sign-in")
     tos.visible("#whoami")
     shot(tos.d, "signed-in-again-with-stored-key")
+    # A session the console no longer knows (here: its cookie gone): the next
+    # call answers SESSION_EXPIRED and the page goes back to sign-in, saying so.
+    tos.d.delete_all_cookies()
+    tos.click("#nav-node")
+    tos.text_in("main", "La sessione è scaduta")
+    check(not tos.has("#whoami"), "signed out after SESSION_EXPIRED")
+    shot(tos.d, "session-expired")
+    tos.click("#sign-in")
+    tos.visible("#whoami")
 
     # ---- live updates came as server-sent events ------------------------------------
     for p in (tos, nvn, lom, par):
