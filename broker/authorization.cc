@@ -218,7 +218,7 @@ absl::StatusOr<ConsoleCaller> Authorization::ConsolePerson(
       return ProofRefused(
           absl::StrCat("(", ReasonName(still.status()), ") ", still.status().message()));
     }
-    return ConsoleCaller{hit->person, hit->issued_at + max_age};
+    return ConsoleCaller{hit->person, hit->issued_at + max_age, hit->certificate};
   }
   v1::ConsoleLoginProof proof;
   if (!proof.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -237,7 +237,7 @@ absl::StatusOr<ConsoleCaller> Authorization::ConsolePerson(
                 << ")";
   const absl::Time issued_at = verified->statement.issued_at;
   console_proofs_->Add(key, {verified->person, proof.certificate(), issued_at}, now, max_age);
-  return ConsoleCaller{std::move(verified->person), issued_at + max_age};
+  return ConsoleCaller{std::move(verified->person), issued_at + max_age, proof.certificate()};
 }
 
 }  // namespace mir::broker

@@ -75,6 +75,7 @@ enum class Action {
 struct ConsoleCaller {
   Identity person;
   absl::Time until;
+  std::string certificate;  // the person's, DER: a long call re-checks it
 };
 
 class ConsoleProofCache;

@@ -26,12 +26,13 @@ constexpr size_t kMaxWatchBacklog = 1000;
 struct Acting {
   Identity identity;
   absl::Time until = absl::InfiniteFuture();
+  std::string certificate;  // through a console: the person's, DER
 };
 
 absl::StatusOr<Acting> ActingFor(const grpc::CallbackServerContext& context, const Node& node,
                                  Action action) {
   ASSIGN_OR_RETURN(Identity peer, PeerIdentity(context));
-  Acting acting{peer};
+  Acting acting{peer, absl::InfiniteFuture(), ""};
   if (peer.role == Role::kConsole && peer.node == node.options().node_id) {
     std::vector<absl::string_view> proofs;
     const auto range = context.client_metadata().equal_range(
@@ -42,7 +43,7 @@ absl::StatusOr<Acting> ActingFor(const grpc::CallbackServerContext& context, con
     ASSIGN_OR_RETURN(ConsoleCaller person, node.authorization().ConsolePerson(
                                                peer, proofs, node.verifier(), node.clock()->Now(),
                                                node.options().console_session_absolute));
-    acting = {std::move(person.person), person.until};
+    acting = {std::move(person.person), person.until, std::move(person.certificate)};
   }
   RETURN_IF_ERROR(node.authorization().Check(acting.identity, action));
   return acting;
@@ -308,14 +309,15 @@ namespace {
 // reactor: a listener call that races with OnDone finds it detached.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
-  // `until`: a console's person is shown nothing past its proof's age.
-  WatchReactor(Node* node, Identity caller, absl::Time until)
-      : node_(node), caller_(std::move(caller)), state_(std::make_shared<State>()) {
+  // Through a console (`acting.certificate` set), the person is shown
+  // nothing past the proof's age or once their certificate is refused.
+  WatchReactor(Node* node, Acting acting)
+      : node_(node), caller_(acting.identity), state_(std::make_shared<State>()) {
     state_->reactor = this;
-    handle_ = node_->AddEventListener(
-        [node, caller = caller_, until, state = state_](const std::vector<storage::Event>& events) {
-          OnEvents(*node, caller, until, *state, events);
-        });
+    handle_ = node_->AddEventListener([node, acting = std::move(acting),
+                                       state = state_](const std::vector<storage::Event>& events) {
+      OnEvents(*node, acting, *state, events);
+    });
     // Tells the client the subscription is in place before any event.
     StartSendInitialMetadata();
     MIR_LOG(INFO) << caller_.Uri() << " started watching";
@@ -369,13 +371,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     bool cancelled ABSL_GUARDED_BY(mu) = false;
     bool finished ABSL_GUARDED_BY(mu) = false;
     bool overflowed ABSL_GUARDED_BY(mu) = false;
-    bool aged_out ABSL_GUARDED_BY(mu) = false;  // the console's proof passed its age
+    // Through a console: why the sign-in no longer holds ("" while it does).
+    std::string signed_out ABSL_GUARDED_BY(mu);
 
     grpc::Status FinalStatus() {
       absl::MutexLock lock(&mu);
-      if (aged_out) {
+      if (!signed_out.empty()) {
         return ToGrpcStatus(MirError(absl::StatusCode::kPermissionDenied, v1::CONSOLE_PROOF,
-                                     "the console sign-in is older than the allowed age"));
+                                     absl::StrCat("console call ended: ", signed_out)));
       }
       return overflowed
                  ? ToGrpcStatus(MirError(absl::StatusCode::kResourceExhausted, v1::WATCH_OVERFLOW,
@@ -384,16 +387,30 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     }
   };
 
-  static void OnEvents(Node& node, const Identity& caller, absl::Time until, State& state,
+  // Through a console: "" while the sign-in holds, else why not.
+  static std::string SignedOut(const Node& node, const Acting& acting) {
+    if (acting.certificate.empty()) return "";
+    const absl::Time now = node.clock()->Now();
+    if (now > acting.until) return "the sign-in is older than the allowed age";
+    // Cheap (the Verifier caches the chain); a CRL loaded since applies.
+    auto still = node.verifier().VerifyCertificate(acting.certificate, now);
+    if (!still.ok())
+      return absl::StrCat("(", ReasonName(still.status()), ") ", still.status().message());
+    return "";
+  }
+
+  static void OnEvents(Node& node, const Acting& acting, State& state,
                        const std::vector<storage::Event>& events) {
-    if (node.clock()->Now() > until) {
+    const Identity& caller = acting.identity;
+    if (std::string why = SignedOut(node, acting); !why.empty()) {
       WatchReactor* reactor = nullptr;
       {
         absl::MutexLock lock(&state.mu);
         if (state.reactor == nullptr || state.finished) return;
         // Like an overflow: what is queued is dropped; a write in flight
         // finishes the call when it completes.
-        state.aged_out = state.overflowed = true;
+        state.signed_out = std::move(why);
+        state.overflowed = true;
         if (state.writing) return;
         state.finished = true;
         reactor = state.reactor;
@@ -455,7 +472,7 @@ grpc::ServerWriteReactor<v1::WatchEvent>* ReferralsService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest*) {
   auto acting = ActingFor(*context, *node_, Action::kWatch);
   if (!acting.ok()) return new RefusedWatch(acting.status());
-  return new WatchReactor(node_, acting->identity, acting->until);
+  return new WatchReactor(node_, *std::move(acting));
 }
 
 }  // namespace mir::broker

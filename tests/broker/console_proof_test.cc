@@ -314,6 +314,27 @@ TEST_F(ConsoleProofTest, WatchActsForThePersonAndEndsWhenTheProofAgesOut) {
   ExpectProofRefused(MIR_STATUS(anna.List()), "older than the allowed age");
 }
 
+TEST_F(ConsoleProofTest, ARevokedPersonIsCutOffAtOnceWatchIncluded) {
+  StartToscana();
+  StaffClient operator_direct(ports_["toscana"], "toscana/operator");
+  ConsoleClient revoked = Console("test/revoked-operator");  // no CRL loaded yet
+  ASSERT_OK(revoked.List());
+  grpc::ClientContext context;
+  revoked.Prepare(context);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = revoked.stub().Watch(&context, v1::WatchRequest());
+  reader->WaitForInitialMetadata();
+
+  ASSERT_OK(NodeAt("toscana").mutable_verifier().Reload(
+      {ReadPkiFile("ca.crt"), {ReadPkiFile("crl.pem")}}));
+  ASSERT_OK(operator_direct.SubmitReferral("nvn"));
+  v1::WatchEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  ExpectProofRefused(FromGrpcStatus(reader->Finish()), "REVOKED");
+  // The proof, remembered as verified, is refused from the next call on.
+  ExpectProofRefused(MIR_STATUS(revoked.List()), "REVOKED");
+}
+
 TEST(ConsoleAuthorizationTest, TheConsoleRoleAloneMayDoNothing) {
   const Authorization authz("toscana", "nvn", {"nvn"});
   const Identity own{"toscana", Role::kConsole, ""};
