@@ -144,6 +144,13 @@ async function route() {
   }
 }
 
+// Each page's title names it (WCAG 2.4.2), after the route has drawn it.
+function titleFromHeading() {
+  const h1 = main.querySelector('h1');
+  document.title = h1 ? `${h1.textContent} — ${t('appTitle')}` : t('appTitle');
+}
+new MutationObserver(titleFromHeading).observe(main, { childList: true, subtree: true, characterData: true });
+
 async function start() {
   renderChrome();
   window.addEventListener('hashchange', route);

@@ -74,12 +74,13 @@ function fieldsList(referral) {
   return h('dl', { id: 'referral-fields', class: 'fields' }, rows);
 }
 
-function timeline(events) {
+function timeline(events, originNode) {
   const sorted = [...(events || [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || (a.sequence - b.sequence));
   return h('ol', { id: 'timeline', class: 'timeline' }, sorted.map((e) => h('li', { 'data-state': e.state, 'data-actor': e.actor },
     h('div', { class: 'event' },
       timeEl(e.at, true), ' ',
-      h('strong', { class: 'event-state' }, enumLabel('ReferralState', e.state)), ' ',
+      h('strong', { class: 'event-state' }, e.state === 'SUBMITTED' && e.senderNode !== originNode
+        ? t('routedOn') : enumLabel('ReferralState', e.state)), ' ',
       h('span', {}, t('by', { actor: e.actor })), ', ',
       h('span', {}, t('atNode', { node: e.senderNode })), ' ',
       h('span', { class: 'muted' }, `(${t('seq', { n: e.sequence })})`),
@@ -362,7 +363,7 @@ export async function renderReferral(main, id) {
     kids.push(h('section', { class: 'card', 'aria-labelledby': 'fields-h' }, fieldsKids));
 
     kids.push(h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
-      h('h2', { id: 'timeline-h' }, t('timeline')), h('p', { class: 'muted' }, t('timelineNote')), timeline(view.timeline)));
+      h('h2', { id: 'timeline-h' }, t('timeline')), h('p', { class: 'muted' }, t('timelineNote')), timeline(view.timeline, s.originNode)));
     const focused = document.activeElement?.id;
     clear(body, kids);
     if (message) body.querySelector('.notice-success')?.setAttribute('tabindex', '-1');

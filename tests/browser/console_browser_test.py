@@ -354,6 +354,11 @@ def run(people):
     lom.goto_referral("lombardia", rid)
     lom.state_is("UNDER_EVALUATION")
 
+    # the operators' dead letters page answers (none in this demo)
+    lom.open(CONSOLE["lombardia"] + "/#/dead-letters")
+    lom.visible("#no-dead-letters, #dead-letters")
+    lom.goto_referral("lombardia", rid)
+
     # circulate to the partner
     lom.find("#circulate-partners").send_keys("mir://lombardia/partner/shelter1")
     lom.click("#circulate-button")
@@ -493,6 +498,11 @@ def run(people):
         n = int(p.d.execute_script("return sessionStorage.getItem('mir-events') || '0'"))
         check(n > 0, f"{p.who}: no server-sent event reached the page")
         log(f"{p.who}: {n} live events")
+
+    # ---- the strict CSP refused nothing (no inline script or style) ------------------
+    for p in people:
+        csp = [e["message"] for e in p.d.get_log("browser") if "Content Security Policy" in e["message"]]
+        check(not csp, f"{p.who}: CSP violations: {csp}")
 
     # ---- no request left the page's origin -------------------------------------------
     origins = tuple(CONSOLE.values())
