@@ -121,6 +121,7 @@ class Person:
         opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
         self.d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
         self.requests = []
+        self.document_csp = []     # the CSP header of each page load
 
     def wait(self, timeout=WAIT):
         return WebDriverWait(self.d, timeout)
@@ -152,6 +153,10 @@ class Person:
             msg = json.loads(entry["message"])["message"]
             if msg.get("method") == "Network.requestWillBeSent":
                 self.requests.append(msg["params"]["request"]["url"])
+            elif msg.get("method") == "Network.responseReceived" and msg["params"].get("type") == "Document" \
+                    and msg["params"]["response"]["url"].startswith(tuple(CONSOLE.values())):
+                headers = {k.lower(): v for k, v in msg["params"]["response"].get("headers", {}).items()}
+                self.document_csp.append(headers.get("content-security-policy", ""))
 
     def sign_in_first_time(self, node, crt, key, expect_ok=True):
         self.open(CONSOLE[node] + "/")
@@ -514,6 +519,8 @@ def run(people):
         p.collect_requests()
         outside = [u for u in p.requests if not (u.startswith(origins) or u.startswith("data:"))]
         check(p.requests and not outside, f"{p.who}: requests outside the consoles: {outside}")
+        check(p.document_csp and all("script-src 'self'" in c and "style-src 'self'" in c for c in p.document_csp),
+              f"{p.who}: pages served without the strict CSP: {p.document_csp}")
         log(f"{p.who}: {len(p.requests)} requests, all to the consoles")
 
 
