@@ -56,6 +56,7 @@ try:
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:
@@ -289,6 +290,11 @@ def run(people):
 
     tos.click("#nav-new")
     tos.visible("#new-form")
+    # Every field has a label (or a name given by ARIA).
+    unlabelled = tos.d.execute_script("""
+      return [...document.querySelectorAll('main input, main select, main textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id || e.name);""")
+    check(not unlabelled, f"fields without a label: {unlabelled}")
     tos.find("#new-destinationNode").send_keys("nvn")
     Select(tos.find("#new-urgency")).select_by_value("URGENCY_URGENT")
     Select(tos.find("#new-dangerLevel")).select_by_value("DANGER_LEVEL_HIGH")
@@ -333,8 +339,18 @@ def run(people):
     nvn.click(f'#referrals tr[data-id="{rid}"] a')
     nvn.visible("#timeline")
     nvn.state_is("RECEIVED")
-    words = nvn.do_action("under-evaluation", expect_state="UNDER_EVALUATION")
+    # With the keyboard only: Enter opens the action and focus goes into it,
+    # Tab reaches the review, Enter reviews, focus lands on "Firma e invia".
+    nvn.find("#action-under-evaluation").send_keys(Keys.ENTER)
+    nvn.wait().until(lambda d: d.switch_to.active_element.get_attribute("id") == "under-evaluation-text")
+    nvn.d.switch_to.active_element.send_keys(Keys.TAB)
+    check(nvn.d.switch_to.active_element.get_attribute("id") == "under-evaluation-review", "Tab reaches the review")
+    nvn.d.switch_to.active_element.send_keys(Keys.ENTER)
+    nvn.wait().until(lambda d: d.switch_to.active_element.get_attribute("id") == "under-evaluation-sign")
+    words = nvn.find(".review").text
     check(rid in words and "mir://nvn/operator/op1" in words, f"review words: {words}")
+    nvn.d.switch_to.active_element.send_keys(Keys.ENTER)
+    nvn.state_is("UNDER_EVALUATION")
     nvn.do_action("submitted", fill=lambda: nvn.find("#submitted-destination").send_keys("lombardia"),
                   expect_state=("SUBMITTED", "RECEIVED"))   # RECEIVED once lombardia answers
     check("lombardia" in nvn.find("#summary").text, "nvn: destination lombardia")
