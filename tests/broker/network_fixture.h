@@ -8,6 +8,7 @@
 
 #include "crypto/envelope_bytes.h"
 #include "tests/broker/network.h"
+#include "tests/broker/staff_client.h"
 
 namespace mir::testing {
 
@@ -50,6 +51,20 @@ class NetworkTest : public ::testing::Test {
   void ReleasePort(const std::string& node) { held_ports_.erase(node); }
   storage::Store& Store(const std::string& node) { return brokers_.at(node)->node().store(); }
   broker::Node& NodeAt(const std::string& node) { return brokers_.at(node)->node(); }
+
+  void StartAll() {
+    ASSERT_TRUE(StartNode("nvn"));
+    ASSERT_TRUE(StartNode("toscana"));
+    ASSERT_TRUE(StartNode("lombardia"));
+  }
+  // The Referrals client of a PKI person, e.g. "toscana/operator", at its node.
+  StaffClient Staff(const std::string& prefix) {
+    return StaffClient(ports_[prefix.substr(0, prefix.find('/'))], prefix);
+  }
+  // Waits until the referral reaches `state` at `node`.
+  bool StateIs(const std::string& node, const std::string& id, v1::ReferralState state) {
+    return WaitFor([&] { return StateAt(Store(node), id) == state; });
+  }
 
   // Submits a referral at toscana through the node core, as the Referrals API does.
   std::string SubmitReferral(const std::string& destination,

@@ -46,17 +46,6 @@ std::string NodeFileBytes(const std::string& dir, const std::string& node) {
 
 class PrivacyTest : public NetworkTest {
  protected:
-  void StartAll() {
-    ASSERT_TRUE(StartNode("nvn"));
-    ASSERT_TRUE(StartNode("toscana"));
-    ASSERT_TRUE(StartNode("lombardia"));
-  }
-  StaffClient Staff(const std::string& prefix) {
-    return StaffClient(ports_[prefix.substr(0, prefix.find('/'))], prefix);
-  }
-  bool StateIs(const std::string& node, const std::string& id, v1::ReferralState state) {
-    return WaitFor([&] { return StateAt(Store(node), id) == state; });
-  }
   bool SealedStateIs(StaffClient& staff, const std::string& id, v1::SealedState state) {
     return WaitFor([&] {
       auto view = staff.Get(id);

@@ -15,20 +15,7 @@ namespace {
 
 using ::absl::StatusCode;
 
-class ReferralsTest : public NetworkTest {
- protected:
-  void StartAll() {
-    ASSERT_TRUE(StartNode("nvn"));
-    ASSERT_TRUE(StartNode("toscana"));
-    ASSERT_TRUE(StartNode("lombardia"));
-  }
-  StaffClient Staff(const std::string& prefix) {
-    return StaffClient(ports_[prefix.substr(0, prefix.find('/'))], prefix);
-  }
-  bool StateIs(const std::string& node, const std::string& id, v1::ReferralState state) {
-    return WaitFor([&] { return StateAt(Store(node), id) == state; });
-  }
-};
+using ReferralsTest = NetworkTest;
 
 TEST_F(ReferralsTest, CompleteMirAcrossThreeNodes) {
   StartAll();

@@ -62,9 +62,6 @@ absl::StatusOr<v1::SubmitResponse> Submit(StaffClient& client,
 
 class SubmitTest : public NetworkTest {
  protected:
-  StaffClient Staff(const std::string& prefix) {
-    return StaffClient(ports_[prefix.substr(0, prefix.find('/'))], prefix);
-  }
   // Events of `referral_id` at `node` in `sender`'s stream.
   int EventsFrom(const std::string& node, const std::string& referral_id,
                  const std::string& sender) {
