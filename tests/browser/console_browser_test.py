@@ -484,6 +484,28 @@ def run(people):
     check(not tos.has("#alarm-banner"), "acknowledged: the banner goes")
     shot(tos.d, "emergency-alarm-acknowledged")
 
+    # ---- the work list's filters --------------------------------------------------
+    tos.click("#nav-list")
+    tos.visible(f'#referrals tr[data-id="{emergency}"]')
+
+    def listed():   # read at once: the list may be redrawn meanwhile
+        return tos.d.execute_script(
+            "return [...document.querySelectorAll('#referrals tbody tr')].map(r => r.dataset.id)")
+    tos.find("#filter-q").send_keys(rid[:18])   # a prefix: ids of one moment share their start
+    tos.find("#filter-q").send_keys(Keys.ENTER)
+    tos.wait().until(lambda d: listed() == [rid])
+    tos.find("#filter-q").clear()
+    Select(tos.find("#filter-urgency")).select_by_value("EMERGENCY_24H")
+    tos.find("#filter-q").send_keys(Keys.ENTER)
+    tos.wait().until(lambda d: listed() == [emergency])
+    Select(tos.find("#filter-urgency")).select_by_value("")
+    Select(tos.find("#filter-state")).select_by_value("CLOSED_POSITIVE")
+    tos.find("#filter-q").send_keys(Keys.ENTER)
+    tos.wait().until(lambda d: listed() == [rid])
+    Select(tos.find("#filter-state")).select_by_value("")
+    tos.find("#filter-q").send_keys(Keys.ENTER)
+    tos.wait().until(lambda d: sorted(listed()) == sorted([rid, emergency]))
+
     # ---- the node page, English, sign-out -----------------------------------------
     tos.click("#nav-node")
     tos.visible("#peers")
