@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "bench/floors.h"
 #include "bench/network.h"
+#include "bench/peers.h"
 #include "bench/util.h"
 #include "bench/workloads.h"
 #include "common/log.h"
@@ -47,7 +48,9 @@ constexpr char kUsage[] =
     "  --pki DIR          a PKI made by certs/make-dev-pki.sh (default: made in DIR)\n"
     "  --broker PATH      the mir-broker binary to measure (default: the one built with\n"
     "                     mir-bench), e.g. to compare a change against main\n"
-    "  --only LIST        comma-separated subset of floors,submit,e2e,drain,scale\n"
+    "  --only LIST        comma-separated subset of floors,submit,e2e,drain,scale,peers\n"
+    "                     (peers: RabbitMQ and Redis, when installed, in the same run;\n"
+    "                     their message count per level is --submit's)\n"
     "  --submit N         submissions per in-flight level (1, 16, 64); default 3000\n"
     "  --e2e N            end-to-end deliveries per in-flight level (1, 64); default 1000\n"
     "  --drain N          envelopes queued at toscana before nvn starts; default 5000\n"
@@ -61,7 +64,7 @@ constexpr char kUsage[] =
 struct Flags {
   std::string dir, pki, broker;
   bool keep = false;
-  std::set<std::string> only = {"floors", "submit", "e2e", "drain", "scale"};
+  std::set<std::string> only = {"floors", "submit", "e2e", "drain", "scale", "peers"};
   int submit = 3000, e2e = 1000, drain = 5000, scale_calls = 300;
   int in_flight_per_peer = 0;  // 0: the broker's default
   std::vector<int> scale = {1000, 100000};
@@ -198,6 +201,38 @@ std::string LoadAverage() {
 
 void Progress(const std::string& text) {
   std::fprintf(stderr, "mir-bench: %s (load %s)\n", text.c_str(), LoadAverage().c_str());
+}
+
+void AddPeerRows(Table& table, const PeerResults& peers) {
+  for (const PeerRun& r : peers.runs) {
+    table.Run(absl::StrCat("peer: ", r.setup), r.run,
+              r.peer == kRedisStream ? "1 KiB entry; from XADD to its reply"
+                                     : "1 KiB message; from publish to its basic.ack");
+  }
+  for (const std::string& note : peers.notes) table.Row("peer", "", "", "", "", "", note);
+}
+
+// One of our figures beside a peer's TLS row at `in_flight` measured in
+// this run, and its plain row: p50 ratios above 1 mean ours is slower,
+// rate ratios above 1 that ours is faster. Empty without that peer.
+std::string VsPeer(const PeerResults* peers, const std::string& peer, int in_flight, bool p50,
+                   double ours) {
+  if (peers == nullptr || ours <= 0) return "";
+  auto ratio = [&](bool tls) -> std::string {
+    const RunFigures* r = peers->Find(peer, tls, in_flight);
+    const double theirs = r == nullptr ? 0 : (p50 ? r->p50_us : r->rate());
+    return theirs > 0 ? absl::StrFormat("%.2f ×", ours / theirs) : "";
+  };
+  const std::string tls = ratio(true), plain = ratio(false);
+  if (tls.empty() && plain.empty()) return "";
+  return absl::StrCat(p50 ? "p50 " : "rate ", tls.empty() ? "(none)" : tls, " ", peer,
+                      "'s over TLS at ", in_flight, " in flight",
+                      plain.empty() ? "" : absl::StrCat(" (", plain, " its plain row)"));
+}
+
+std::string JoinNotes(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  return b.empty() ? a : absl::StrCat(a, "; ", b);
 }
 
 struct Verdict {
@@ -382,6 +417,15 @@ int Main(int argc, char** argv) {
     floors_before = *measured;
   }
 
+  // --- Peers: other brokers on the same disk, before our workloads ---
+  std::optional<PeerResults> peers;
+  if (wants("peers")) {
+    peers = RunPeers(*pki, flags.dir + "/peers", flags.submit, flags.keep, Progress);
+    for (const std::string& note : peers->notes) Progress(note);
+    AddPeerRows(table, *peers);
+  }
+  const PeerResults* peer_figures = peers.has_value() ? &*peers : nullptr;
+
   // --- Submit and end to end, on one running network ---
   std::map<std::pair<int, SubmitPath>, SubmitFigures> submits;
   std::map<int, SubmitFigures> e2e;
@@ -398,10 +442,16 @@ int Main(int argc, char** argv) {
           auto r = RunSubmit(**net, in_flight, flags.submit, path);
           if (!r.ok()) return fail("submit", r.status());
           submits[{in_flight, path}] = *r;
+          std::string vs;
+          if (path == SubmitPath::kClient && in_flight == 1) {
+            vs = VsPeer(peer_figures, kRabbitClassic, 1, true, r->run.p50_us);
+          } else if (path == SubmitPath::kClient && in_flight == 64) {
+            vs = VsPeer(peer_figures, kRabbitClassic, 64, false, r->run.rate());
+          }
           table.Run(path == SubmitPath::kClient
                         ? "submit at toscana: sign, Submit (as mirctl: client-made header)"
                         : "submit at toscana: Prepare, sign, Submit (Prepare path)",
-                    r->run, in_flight == 64 ? CostNote(r->cost) : "");
+                    r->run, JoinNotes(in_flight == 64 ? CostNote(r->cost) : "", vs));
         }
       }
     }
@@ -411,8 +461,12 @@ int Main(int argc, char** argv) {
         auto r = RunEndToEnd(**net, in_flight, in_flight == 1 ? flags.e2e / 4 + 1 : flags.e2e);
         if (!r.ok()) return fail("end to end", r.status());
         e2e[in_flight] = *r;
-        table.Run("end to end: submit until toscana holds nvn's verified receipt", r->run,
-                  in_flight == 64 ? absl::StrCat(CostNote(r->cost), "; ", RssNote(r->cost)) : "");
+        table.Run(
+            "end to end: submit until toscana holds nvn's verified receipt", r->run,
+            JoinNotes(
+                in_flight == 64 ? absl::StrCat(CostNote(r->cost), "; ", RssNote(r->cost)) : "",
+                VsPeer(peer_figures, kRabbitClassic, in_flight, in_flight == 1,
+                       in_flight == 1 ? r->run.p50_us : r->run.rate())));
       }
     }
   }
@@ -430,8 +484,11 @@ int Main(int argc, char** argv) {
       auto r = RunSubmitWhilePeerDown(**net, in_flight, flags.submit);
       if (!r.ok()) return fail("submit while nvn is down", r.status());
       submits_alone[in_flight] = *r;
-      table.Run("submit at toscana while nvn is down (as mirctl): nothing forwarded meanwhile",
-                r->run, in_flight == 64 ? CostNote(r->cost) : "");
+      table.Run(
+          "submit at toscana while nvn is down (as mirctl): nothing forwarded meanwhile", r->run,
+          in_flight == 64 ? JoinNotes(CostNote(r->cost),
+                                      VsPeer(peer_figures, kRabbitQuorum, 64, false, r->run.rate()))
+                          : "");
     }
   }
 
@@ -442,12 +499,13 @@ int Main(int argc, char** argv) {
     auto r = RunDrain(*pki, flags.dir + "/drain", flags.drain, flags.in_flight_per_peer);
     if (!r.ok()) return fail("drain", r.status());
     drain = *r;
+    const std::string vs = VsPeer(peer_figures, kRabbitClassic, 64, false, r->rate());
     table.Row(absl::StrCat("drain: ", Count(flags.drain), " queued at toscana, delivered to nvn"),
               "", Rate(r->rate()), "", "", "",
               absl::StrFormat("%.1f s until all receipted at toscana; %.1f s until nvn's "
-                              "%s RECEIVED answers were back too; %s; %s",
+                              "%s RECEIVED answers were back too; %s; %s%s",
                               r->forward_seconds, r->all_seconds, Count(flags.drain),
-                              CostNote(r->cost), RssNote(r->cost)));
+                              CostNote(r->cost), RssNote(r->cost), vs.empty() ? "" : "; " + vs));
     table.Row(
         "drain: an EMERGENCY_24H referral submitted during it (as mirctl), until toscana "
         "holds nvn's receipt",

@@ -35,6 +35,9 @@ for option in "$@"; do
     # The console's browser tests (tests/browser): Debian's Chromium, headless,
     # driven by Debian's ChromeDriver through Selenium.
     --with-test-tools) packages+=(prometheus chromium chromium-driver python3-selenium) ;;
+    # mir-bench --only peers: RabbitMQ and Redis measured beside the broker in
+    # the same run (docs/PERFORMANCE.md), and rabbitmq-c for its AMQP client.
+    --with-bench-peers) packages+=(rabbitmq-server redis-server librabbitmq-dev) ;;
   esac
 done
 
