@@ -95,7 +95,13 @@ function setSound(on) {
     clearInterval(soundTimer);
     soundTimer = null;
   }
-  if (banner) banner.dataset.sound = on ? 'on' : 'off';
+  if (!banner) return;
+  // 'on' only when the browser really plays it; 'blocked' until the page
+  // has had a click or a key (browsers' autoplay rule), said in the banner.
+  const playing = Boolean(audio && audio.state === 'running');
+  banner.dataset.sound = !on ? 'off' : playing ? 'on' : 'blocked';
+  const hint = banner.querySelector('.alarm-sound-hint');
+  if (hint) hint.hidden = !on || playing;
 }
 
 // ---- banner -----------------------------------------------------------------
@@ -134,6 +140,7 @@ function render() {
         `${s.originNode} → ${s.destinationNode}, ${enumLabel('ReferralState', s.state)}, `,
         h('strong', { class: 'countdown', 'data-id': s.referralId }, countdownText(s)),
         s.ackDeadline ? [' (', timeEl(s.ackDeadline, true), ')'] : null))),
+      h('p', { class: 'alarm-sound-hint', hidden: true }, t('alarmSoundBlocked')),
       ack);
     clear(region, banner);
     // Announced once (assertive) when the set changes, not at every tick.

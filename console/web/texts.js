@@ -122,6 +122,7 @@ const it = {
   alarmText: 'Queste segnalazioni EMERGENZA 24H non sono state prese in valutazione entro la scadenza. Agire subito: contattare il nodo di destinazione.',
   alarmNearTitle: 'Emergenze in scadenza',
   alarmAck: 'Ho preso visione',
+  alarmSoundBlocked: 'Il browser tiene il suono spento finché non si clicca o si preme un tasto nella pagina.',
   alarmAcked: 'Allarme confermato da lei alle {time}.',
   alarmOpen: 'Apri {id}',
 
@@ -403,6 +404,7 @@ const en = {
   alarmText: 'These EMERGENCY 24H referrals were not taken into evaluation by their deadline. Act now: contact the destination node.',
   alarmNearTitle: 'Emergencies due soon',
   alarmAck: 'I have seen it',
+  alarmSoundBlocked: 'The browser keeps the sound off until you click or press a key in the page.',
   alarmAcked: 'Alarm acknowledged by you at {time}.',
   alarmOpen: 'Open {id}',
 

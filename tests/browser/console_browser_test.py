@@ -471,7 +471,7 @@ def run(people):
     banner = tos.visible("#alarm-banner", timeout=ACK_TIMEOUT_S + WAIT)
     check(emergency in banner.text and "ALLARME" in banner.text.upper(), f"alarm: {banner.text}")
     check("scaduta da" in banner.text, f"alarm countdown: {banner.text}")
-    check(banner.get_attribute("data-sound") == "on", "the alarm sounds")
+    check(banner.get_attribute("data-sound") == "on", "the alarm sounds (its AudioContext is running)")
     tos.visible(f'#referrals tr.row-overdue[data-id="{emergency}"]')
     check(tos.find("#referrals tbody tr").get_attribute("data-id") == emergency, "the overdue emergency is on top")
     shot(tos.d, "emergency-alarm", doc="alarm")
