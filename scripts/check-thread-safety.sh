@@ -25,7 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --with-clang
 build=build-tsa
-targets=(mir_common mir_crypto mir_storage mir_broker mir_broker_config mir_client mir-broker mirctl)
+targets=(mir_common mir_crypto mir_storage mir_broker mir_broker_config mir_client mir_console
+  mir-broker mirctl mir-console)
 flags="-Wthread-safety -Wthread-safety-beta -Werror=thread-safety -Werror=thread-safety-beta"
 # No optimisation, no debug info: the analysis runs in the front end, and
 # nothing built here is run.

@@ -17,5 +17,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # after OpenSSL's exit handler (the file says why).
 export LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 # demo_script runs scripts/demo.sh, which builds and runs the plain build/:
-# nothing of it is sanitized, and the plain run already covered it.
-ctest --output-on-failure -j "${MIR_JOBS:-2}" -E '^demo_script$' "$@"
+# nothing of it is sanitized, and the plain run already covered it. The
+# browser test (console_browser) plays the same demo in Chromium: minutes of
+# browser time for no sanitized code beyond what console_test runs here.
+ctest --output-on-failure -j "${MIR_JOBS:-2}" -E '^(demo_script|console_browser)$' "$@"
