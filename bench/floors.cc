@@ -297,9 +297,10 @@ absl::StatusOr<RunFigures> MeasureEcho(const Pki& pki, int port, int in_flight, 
 
 int ServeEcho(int port, const std::string& pki_dir) {
   const Pki pki{pki_dir};
-  // The broker's own server credentials: mutual TLS with a node certificate.
+  // The broker's own server credentials: mutual TLS with a node certificate,
+  // toscana's, the only server its operator's client accepts (e65e337).
   auto credentials = broker::MutualTlsServerCredentials(
-      {pki.Path("ca.crt"), pki.Path("nvn/node.crt"), pki.Path("nvn/node.key")});
+      {pki.Path("ca.crt"), pki.Path("toscana/node.crt"), pki.Path("toscana/node.key")});
   if (!credentials.ok()) {
     std::fprintf(stderr, "echo server: %s\n", credentials.status().ToString().c_str());
     return 1;

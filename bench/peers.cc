@@ -348,11 +348,31 @@ void RunRedis(const TlsFiles& tls, const std::string& dir, int count, bool use_t
 }
 
 // Orphans of the servers (beam.smp once the rabbitmq-server script is gone)
-// become the bench's children while this lives, so they can be reaped.
+// become the bench's children while this lives, so they can be reaped. Some
+// left their group (epmd -daemon, tried by RabbitMQ's start even with ours
+// running, calls setsid): the destructor reaps what is dead of those, while
+// the bench has no other child.
 class Subreaper {
  public:
   Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
-  ~Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
+  ~Subreaper() {
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    const std::string self = absl::StrCat(getpid());
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(entry.path() / "stat");
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const size_t close = text.rfind(')');
+      if (close == std::string::npos || close + 4 >= text.size()) continue;
+      // After ')': the state, then the parent's pid.
+      const std::string rest = text.substr(close + 2);
+      if (rest[0] != 'Z' || rest.compare(2, self.size() + 1, self + " ") != 0) continue;
+      int status = 0;
+      waitpid(std::stoi(name), &status, WNOHANG);
+    }
+  }
 };
 
 }  // namespace
