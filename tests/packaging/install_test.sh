@@ -14,7 +14,8 @@
 # so the maintainer scripts skip systemctl):
 #  1. apt-get install --no-download the .deb: postinst makes the system user
 #     `mir`, /var/lib/mir 0700 mir:mir and /etc/mir 0750 root:mir, does not
-#     enable or start the unit; `systemd-analyze verify mir-broker.service`.
+#     enable or start the units; `systemd-analyze verify` of mir-broker.service
+#     and mir-console.service.
 #  2. The operator's steps of docs/OPERATIONS.md with the test PKI's toscana
 #     certificates, keys and KEK; then the unit's ExecStart, as user mir,
 #     under the unit's seccomp rules (tests/packaging/sandbox_exec.py:
@@ -22,7 +23,13 @@
 #     NoNewPrivileges=, UMask=) and its mounts (ProtectSystem=strict with
 #     ReadWritePaths=/var/lib/mir, PrivateTmp=, ProtectHome=, a private
 #     /dev): mirctl lists, submits a referral (signing, sealing, commits),
-#     lists it; SIGTERM stops the node with exit 0 within TimeoutStopSec=.
+#     lists it. Then the web console as mir-console.service runs it, with
+#     the test PKI's console certificates, under the same emulation (its
+#     mounts: everything read-only, the store and the node's keys hidden):
+#     a sign-in as toscana/operator over HTTPS (the statement signed with
+#     openssl) and the work list relayed from the node over loopback show
+#     the referral; SIGTERM stops the console, then the node, each with exit
+#     0 within its TimeoutStopSec=.
 #  3. The same .deb again (dpkg -i: postinst configure as for an upgrade):
 #     user, folders and config untouched.
 #  4. apt-get purge: /var/lib/mir is gone; /etc/mir keeps the files the
@@ -131,12 +138,21 @@ else
   fail "systemd-analyze verify mir-broker.service"
 fi
 check "mir-broker --help (installed)" quiet in_root mir-broker --help
+check "console unit installed, not enabled" test -f "$root/lib/systemd/system/mir-console.service" \
+  -a ! -e "$root/etc/systemd/system/multi-user.target.wants/mir-console.service"
+if verify=$(in_root systemd-analyze verify mir-console.service 2>&1) && [[ -z $verify ]]; then
+  ok "systemd-analyze verify mir-console.service (installed): no warnings"
+else
+  echo "$verify"
+  fail "systemd-analyze verify mir-console.service"
+fi
+check "mir-console --help (installed)" quiet in_root mir-console --help
 
 echo "== 2. configure as docs/OPERATIONS.md says, run as the unit would"
 t=/opt/mir-packaging-test  # in the copy, outside what the sandbox hides
 mkdir -p "$root$t"
 cp -r "$pki" "$root$t/pki"
-cp "$here/sandbox_exec.py" "$root$t/"
+cp "$here/sandbox_exec.py" "$here/console_client.py" "$root$t/"
 p=$t/pki
 in_root install -m 0644 -o root -g root "$p/ca.crt" /etc/mir/ca.crt
 in_root install -m 0644 -o root -g root "$p/toscana/node.crt" /etc/mir/node.crt
@@ -146,17 +162,36 @@ in_root install -m 0600 -o mir -g mir "$p/toscana/enc.key" /etc/mir/enc.key
 in_root install -d -m 0755 -o root -g root /etc/mir/enc
 in_root sh -c "install -m 0644 -o root -g root $p/enc/*.crt /etc/mir/enc/"
 in_root install -m 0600 -o mir -g mir "$p/toscana/kek.hex" /etc/mir/kek.hex
+# The web console's two certificates (docs/OPERATIONS.md, "The web console").
+in_root install -m 0644 -o root -g root "$p/toscana/console.crt" /etc/mir/console.crt
+in_root install -m 0600 -o mir -g mir "$p/toscana/console.key" /etc/mir/console.key
+in_root install -m 0644 -o root -g root "$p/toscana/console-https.crt" /etc/mir/console-https.crt
+in_root install -m 0600 -o mir -g mir "$p/toscana/console-https.key" /etc/mir/console-https.key
 # The packaged example, on loopback; nvn (its peer) is not running.
 sed 's|"0.0.0.0:7102"|"127.0.0.1:7102"|; s|"nvn.mir.example:7101"|"127.0.0.1:7101"|' \
   "$root/etc/mir/mir-broker.json.example" >"$root/etc/mir/mir-broker.json"
 in_root chown root:mir /etc/mir/mir-broker.json
 in_root chmod 0640 /etc/mir/mir-broker.json
+# The operator's check (§3), as mir: every file named, the console's too.
+if checked=$(in_root runuser -u mir -- mir-broker --check-config /etc/mir/mir-broker.json 2>&1); then
+  ok "mir-broker --check-config (as mir): $checked"
+else
+  echo "$checked"
+  fail "mir-broker --check-config /etc/mir/mir-broker.json (as mir)"
+fi
 
 unit=/lib/systemd/system/mir-broker.service
 exec_start=$(sed -n 's/^ExecStart=//p' "$root$unit")
 read -ra exec_argv <<<"$exec_start"
 stop_timeout=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s\{0,1\}$/\1/p' "$root$unit")
 echo "ExecStart=$exec_start; TimeoutStopSec=${stop_timeout}s"
+died_of() {  # explains an exit status
+  if [[ $1 == $((128 + 31)) ]]; then
+    echo "killed by SIGSYS: a system call outside the unit's SystemCallFilter= (see dmesg/audit)"
+  else
+    echo "exit status $1"
+  fi
+}
 # The unit's mounts, in a mount namespace of the node's own.
 # shellcheck disable=SC2016
 unshare --mount --propagation private -- bash -c '
@@ -173,19 +208,88 @@ unshare --mount --propagation private -- bash -c '
 ' _ "$root" "$t/sandbox_exec.py" --unit "$unit" --user mir -- "${exec_argv[@]}" >"$work/broker.log" 2>&1 &
 broker=$!
 mirctl() { in_root mirctl --node 127.0.0.1:7102 --pki "$p" --as toscana/operator "$@"; }
+
+# The web console as its unit runs it: the unit's ExecStart as mir under its
+# seccomp rules, in a mount namespace of its own: ProtectSystem=strict with
+# nothing writable, PrivateTmp=, ProtectHome=, and InaccessiblePaths= (an
+# empty folder and a file of mode 0 mounted over them, as systemd does).
+# Then a browser's sign-in and the work list, relayed from the node.
+console_test() {  # console_test REFERRAL_ID
+  local cunit=/lib/systemd/system/mir-console.service
+  local cexec ctimeout console up=0
+  cexec=$(sed -n 's/^ExecStart=//p' "$root$cunit")
+  read -ra cexec_argv <<<"$cexec"
+  ctimeout=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s\{0,1\}$/\1/p' "$root$cunit")
+  local hidden
+  hidden=$(sed -n 's/^InaccessiblePaths=//p' "$root$cunit" | tr ' ' '\n' | sed 's/^-//' | paste -sd' ')
+  echo "ExecStart=$cexec; TimeoutStopSec=${ctimeout}s; InaccessiblePaths=$hidden"
+  # shellcheck disable=SC2016
+  unshare --mount --propagation private -- bash -c '
+    set -e
+    root=$1 hidden=$2; shift 2
+    mount -t tmpfs -o mode=0755 tmpfs "$root/mnt"
+    mkdir -m 0 "$root/mnt/dir"; touch "$root/mnt/file"; chmod 0 "$root/mnt/file"
+    for path in $hidden; do                                      # InaccessiblePaths=
+      if [ -d "$root$path" ]; then mount --bind "$root/mnt/dir" "$root$path"
+      elif [ -e "$root$path" ]; then mount --bind "$root/mnt/file" "$root$path"; fi
+    done
+    mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"                  # PrivateTmp=
+    mount -t tmpfs -o mode=1777 tmpfs "$root/var/tmp"
+    for d in home root; do mount -t tmpfs -o ro,mode=0755 tmpfs "$root/$d"; done   # ProtectHome=
+    mount -o remount,bind,ro "$root"                               # ProtectSystem=strict
+    mount -o remount,bind,ro "$root/run"
+    exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+      python3 "$@"
+  ' _ "$root" "$hidden" "$t/sandbox_exec.py" --unit "$cunit" --user mir -- "${cexec_argv[@]}" \
+    >"$work/console.log" 2>&1 &
+  console=$!
+  for _ in $(seq 150); do
+    kill -0 "$console" 2>/dev/null || break
+    if in_root python3 "$t/console_client.py" https://127.0.0.1:7443 "$p/web-ca.crt" challenge \
+         >/dev/null 2>&1; then up=1; break; fi
+    sleep 0.2
+  done
+  if [[ $up == 1 ]]; then
+    ok "the console serves HTTPS on 127.0.0.1:7443 (its certificate checked against web-ca)"
+    local out
+    out=$(in_root python3 "$t/console_client.py" https://127.0.0.1:7443 "$p/web-ca.crt" list \
+            "$p/toscana/operator.crt" "$p/toscana/operator.key" 2>&1) || true
+    echo "$out" | sed 's/^/   | /' | cut -c1-300
+    check "console sign-in as mir://toscana/operator/... (statement signed with Ed25519)" \
+      grep -q '"identity": "mir://toscana/operator/' <<<"$out"
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    check "console work list, relayed from the node over loopback, shows referral ${1:-none}" \
+      bash -c '[[ -n $1 && $2 == *"\"referralId\": \"$1\""* ]]' _ "${1:-}" "$out"
+    local t0 ms rc=0 stopped=0
+    t0=$(date +%s%N)
+    kill -TERM "$console"
+    for _ in $(seq $((ctimeout * 10))); do
+      kill -0 "$console" 2>/dev/null || { stopped=1; break; }
+      sleep 0.1
+    done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    if [[ $stopped == 1 ]]; then
+      wait "$console" || rc=$?
+      check "console SIGTERM: stopped in $ms ms (TimeoutStopSec=${ctimeout}s), $(died_of "$rc")" test "$rc" = 0
+    else
+      kill -KILL "$console"
+      fail "console SIGTERM: still running after TimeoutStopSec=${ctimeout}s"
+    fi
+  else
+    local rc=0; wait "$console" || rc=$?
+    fail "the console did not serve within 30 s: $(died_of "$rc")"
+  fi
+  echo "-- the console's log:"
+  sed 's/^/   | /' "$work/console.log"
+  check "the console's log: listening, stopping" bash -c "grep -q 'mir-console for node toscana listening on port 7443' '$work/console.log' &&
+    grep -q 'mir-console stopping' '$work/console.log'"
+}
 up=0
 for _ in $(seq 150); do
   kill -0 "$broker" 2>/dev/null || break
   if mirctl list >/dev/null 2>&1; then up=1; break; fi
   sleep 0.2
 done
-died_of() {  # explains an exit status
-  if [[ $1 == $((128 + 31)) ]]; then
-    echo "killed by SIGSYS: a system call outside the unit's SystemCallFilter= (see dmesg/audit)"
-  else
-    echo "exit status $1"
-  fi
-}
 if [[ $up == 1 ]]; then
   ok "the node serves (mirctl list as toscana/operator)"
   id=$(mirctl submit --to nvn --consent --consent-method WRITTEN --person-code PKG-TEST-0001 \
@@ -196,6 +300,7 @@ if [[ $up == 1 ]]; then
   listed=$(mirctl list --json 2>&1) || true
   check "mirctl list shows it" test -n "$id" -a "${listed#*"$id"}" != "$listed"
   check "/var/lib/mir/toscana.db 0600 mir:mir" test "$(mode_of /var/lib/mir/toscana.db)" = "600 mir mir"
+  console_test "${id:-}"
   stop_start=$(date +%s%N)
   kill -TERM "$broker"
   stopped=0
@@ -219,6 +324,8 @@ echo "-- the node's log:"
 sed 's/^/   | /' "$work/broker.log"
 check "the log: started, SIGTERM, stopped" bash -c "grep -q 'listening on' '$work/broker.log' &&
   grep -q 'received SIGTERM' '$work/broker.log' && grep -q 'node toscana stopped' '$work/broker.log'"
+check "the node's log: its console acted for the operator signed in" \
+  grep -q 'mir://toscana/console acts for mir://toscana/operator/' "$work/broker.log"
 
 echo "== 3. the same .deb again (postinst configure, as on an upgrade)"
 sum_before=$(md5sum <"$root/etc/mir/mir-broker.json")
@@ -243,8 +350,9 @@ else
   fail "apt-get purge"
 fi
 check "dpkg: not installed" bash -c "! chroot '$root' dpkg-query -W -f='\${Status}' mir-exchange 2>/dev/null | grep -q installed"
-check "binaries and unit gone" test ! -e "$root/usr/bin/mir-broker" -a ! -e "$root/usr/bin/mirctl" \
-  -a ! -e "$root/lib/systemd/system/mir-broker.service"
+check "binaries and units gone" test ! -e "$root/usr/bin/mir-broker" -a ! -e "$root/usr/bin/mirctl" \
+  -a ! -e "$root/usr/bin/mir-console" -a ! -e "$root/lib/systemd/system/mir-broker.service" \
+  -a ! -e "$root/lib/systemd/system/mir-console.service"
 check "/var/lib/mir (the database) deleted" test ! -e "$root/var/lib/mir"
 check "/etc/mir kept with the operator's files, example gone" \
   test -f "$root/etc/mir/kek.hex" -a -f "$root/etc/mir/mir-broker.json" -a ! -e "$root/etc/mir/mir-broker.json.example"

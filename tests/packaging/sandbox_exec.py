@@ -3,9 +3,10 @@
 
   sandbox_exec.py --unit mir-broker.service --user mir -- /usr/bin/mir-broker --config ...
 
-The packaging test uses it to show that mir-broker, as packaged, runs under
-the seccomp rules of packaging/mir-broker.service: it cannot start the unit
-itself where systemd is not PID 1 (a build machine, a container, a chroot).
+The packaging test uses it to show that mir-broker and mir-console, as
+packaged, run under the seccomp rules of packaging/mir-broker.service and
+packaging/mir-console.service: it cannot start the units themselves where
+systemd is not PID 1 (a build machine, a container, a chroot).
 From the unit file it reads and applies, as systemd 252 does:
 
   User=/Group= (here --user)  setgroups, setresgid, setresuid
@@ -29,8 +30,8 @@ install_test.sh does, in its own mount namespace). Not emulated: the
 capability bounding set (the process is not root, so it has none anyway),
 RestrictNamespaces=, RestrictRealtime=, RestrictSUIDSGID=, LockPersonality=,
 ProtectKernel*=, ProtectClock=, ProtectHostname=, ProtectProc=: each forbids
-something the broker never tries, and forbidding it cannot make it fail
-where it works here.
+something the broker and the console never try, and forbidding it cannot
+make them fail where they work here.
 """
 
 import argparse
