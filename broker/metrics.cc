@@ -343,6 +343,7 @@ NodeFigures Metrics::Figures() const {
   senders->ForEach([&](const std::string& peer, const PeerSender& sender) {
     NodeFigures::Peer& p = figures.peers[peer];
     p.reachable = sender.reachable();
+    p.reachability_since = sender.reachability_since();
     p.delivered = sender.delivered();
   });
   // Reads whole entries: cheap while the outbox is short, as it is unless a

@@ -36,6 +36,7 @@ struct NodeFigures {
     absl::Duration oldest_pending;  // age of the oldest (zero: none)
     int64_t dead_letters = 0;       // outbox entries given up on
     bool reachable = true;          // the peer answered the last call
+    absl::Time reachability_since;  // when `reachable` last changed (or the start)
     int64_t delivered = 0;          // receipted since the node started
   };
   std::map<std::string, Peer> peers;  // by configured peer id

@@ -287,6 +287,9 @@ grpc::ServerUnaryReactor* ReferralsService::GetNodeStatus(grpc::CallbackServerCo
       status->set_oldest_pending_s(static_cast<uint64_t>(absl::ToInt64Seconds(f.oldest_pending)));
       status->set_dead_letters(static_cast<uint64_t>(f.dead_letters));
       status->set_reachable(f.reachable);
+      if (f.reachability_since != absl::Time()) {
+        *status->mutable_reachability_since() = ToProtoTime(f.reachability_since);
+      }
       status->set_delivered(static_cast<uint64_t>(f.delivered));
     }
     response->set_emergencies_overdue(static_cast<uint32_t>(figures.emergencies_overdue));

@@ -49,6 +49,7 @@ PeerSender::PeerSender(std::string peer, std::shared_ptr<grpc::Channel> channel,
       clock_(clock),
       options_(options),
       jitter_(std::move(jitter)) {
+  reachability_since_us_.store(absl::ToUnixMicros(clock_->Now()), std::memory_order_relaxed);
   absl::MutexLock lock(&registry_mu);
   Registry().insert(this);
 }
@@ -304,11 +305,16 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
   UpdateReachability(seen);
 }
 
+void PeerSender::SetReachable(bool reachable) {
+  if (reachable_.exchange(reachable, std::memory_order_relaxed) == reachable) return;
+  reachability_since_us_.store(absl::ToUnixMicros(clock_->Now()), std::memory_order_relaxed);
+}
+
 void PeerSender::UpdateReachability(const Reachability& seen) {
   if (seen.delivered || seen.answered) {
     if (Unreachable()) MIR_LOG(INFO) << peer_ << " is reachable again";
     failed_probes_ = 0;
-    reachable_.store(true, std::memory_order_relaxed);
+    SetReachable(true);
     return;
   }
   if (!seen.unavailable) return;                    // only timeouts: no news of the peer
@@ -318,7 +324,7 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
                      << "): one envelope at a time until it answers";
   }
   ++failed_probes_;
-  reachable_.store(false, std::memory_order_relaxed);
+  SetReachable(false);
   const absl::Time now = clock_->Now();
   next_probe_at_ = now + Backoff(failed_probes_);
   // The envelopes not tried meanwhile still become dead letters in time.

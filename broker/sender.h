@@ -60,6 +60,10 @@ class PeerSender {
   // peer answered the last call (true until a call finds it unreachable).
   int64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
   bool reachable() const { return reachable_.load(std::memory_order_relaxed); }
+  // When reachable() last changed, or the sender's construction.
+  absl::Time reachability_since() const {
+    return absl::FromUnixMicros(reachability_since_us_.load(std::memory_order_relaxed));
+  }
 
   // The delay before retry number `attempts` (1-based), jitter applied.
   absl::Duration Backoff(int attempts) const;
@@ -101,6 +105,8 @@ class PeerSender {
   };
   // Enters or leaves the unreachable state, and schedules the next probe.
   void UpdateReachability(const Reachability& seen);
+  // Sets reachable_, and reachability_since_us_ when it changes.
+  void SetReachable(bool reachable);
   // `probe`: sent while the peer is unreachable, to learn whether it is back.
   void StartCall(const storage::OutboxEntry& entry, bool probe = false);
   // Records the outcome of answered calls: deliveries in one commit.
@@ -149,6 +155,7 @@ class PeerSender {
   // Written by the sender thread, read by the metrics.
   std::atomic<int64_t> delivered_{0};
   std::atomic<bool> reachable_{true};
+  std::atomic<int64_t> reachability_since_us_{0};
   std::thread thread_;
 };
 

@@ -314,7 +314,13 @@ std::string FormatNodeStatus(const v1::NodeStatus& status) {
   }
   Table peers({"PEER", "REACHABLE", "PENDING", "OLDEST", "DEAD LETTERS", "DELIVERED"});
   for (const v1::PeerStatus& p : status.peers()) {
-    peers.AddRow({p.peer(), p.reachable() ? "yes" : "NO", absl::StrCat(p.pending()),
+    std::string reachable = p.reachable() ? "yes" : "NO";
+    // For how long: since the last change, or since the node started.
+    if (p.has_reachability_since() && status.has_at()) {
+      absl::StrAppend(&reachable, ", for ",
+                      Age(status.at().seconds() - p.reachability_since().seconds()));
+    }
+    peers.AddRow({p.peer(), reachable, absl::StrCat(p.pending()),
                   p.pending() == 0 ? "-" : Age(static_cast<int64_t>(p.oldest_pending_s())),
                   absl::StrCat(p.dead_letters()), absl::StrCat(p.delivered())});
   }

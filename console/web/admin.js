@@ -47,19 +47,6 @@ export async function renderDeadLetters(main) {
   await load();
 }
 
-// When this page first saw each peer in its current reachability (the node
-// reports only the last call's outcome), kept for this browser tab.
-function seenSince(peer, reachable, at) {
-  const key = `mir-peer-${peer}`;
-  let rec = null;
-  try { rec = JSON.parse(sessionStorage.getItem(key) || 'null'); } catch { rec = null; }
-  if (!rec || rec.reachable !== reachable) {
-    rec = { reachable, since: at };
-    try { sessionStorage.setItem(key, JSON.stringify(rec)); } catch { /* shown without memory */ }
-  }
-  return rec.since;
-}
-
 export async function renderNode(main) {
   const heading = h('h1', { tabindex: '-1', id: 'node-h' }, t('navNode'));
   const holder = h('div', {}, h('p', {}, t('loading')));
@@ -83,7 +70,8 @@ export async function renderNode(main) {
           .map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', {}, (n.peers || []).map((p) => {
           const reachable = Boolean(p.reachable);
-          const since = seenSince(p.peer, reachable, at);
+          // Since the last change the node saw, or since the node started.
+          const since = p.reachabilitySince || at;
           const oldest = Number(p.oldestPendingS || 0);
           return h('tr', { class: reachable ? '' : 'row-overdue', 'data-peer': p.peer },
             h('th', { scope: 'row' }, p.peer),

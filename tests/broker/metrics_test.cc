@@ -14,6 +14,7 @@
 #include "broker/config.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
+#include "common/proto_time.h"
 #include "grpcpp/client_context.h"
 #include "storage/fault_vfs.h"
 #include "tests/broker/network_fixture.h"
@@ -173,6 +174,7 @@ TEST_F(MetricsTest, QueueDeliveriesRefusalsAndCertificates) {
 // The node's page (Referrals.GetNodeStatus, mirctl node) shows the figures
 // the metrics export, from the same snapshot; operators only.
 TEST_F(MetricsTest, NodePageShowsTheMetricsFiguresToOperatorsOnly) {
+  const absl::Time before = absl::FromUnixSeconds(absl::ToUnixSeconds(clock_->Now()));
   ASSERT_TRUE(StartNode("toscana"));  // nvn is down
   StaffClient anna(ports_["toscana"], "toscana/operator");
   ASSERT_OK(anna.SubmitReferral("nvn"));
@@ -193,6 +195,10 @@ TEST_F(MetricsTest, NodePageShowsTheMetricsFiguresToOperatorsOnly) {
   const v1::PeerStatus& nvn = status->peers(0);
   EXPECT_EQ(nvn.peer(), "nvn");
   EXPECT_FALSE(nvn.reachable());
+  // Unreachable since the failed call, which came after the start.
+  ASSERT_TRUE(nvn.has_reachability_since());
+  EXPECT_GE(FromProtoTime(nvn.reachability_since()), before);
+  EXPECT_LE(FromProtoTime(nvn.reachability_since()), FromProtoTime(status->at()));
   EXPECT_EQ(static_cast<double>(nvn.pending()), Value(text, R"(mir_outbox_pending{peer="nvn"})"));
   EXPECT_GE(nvn.pending(), 1u);
   EXPECT_EQ(nvn.dead_letters(), 0u);
