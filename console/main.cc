@@ -56,7 +56,9 @@ int main(int argc, char** argv) {
   auto options = mir::console::LoadConsoleConfig(config);
   if (!options.ok()) {
     std::fprintf(stderr, "mir-console: %s\n", std::string(options.status().message()).c_str());
-    return 1;
+    // As mir-broker: a wrong field is 2 (a restart cannot help), a file it
+    // cannot read is 1.
+    return options.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   auto service = mir::console::ConsoleService::Create(*options, mir::RealClock::Get());
   if (!service.ok()) {

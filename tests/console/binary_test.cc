@@ -1,5 +1,6 @@
 // The mir-console program itself: reads the node's config file, serves
-// HTTPS, stops cleanly on SIGTERM; a bad config is one sentence and exit 1.
+// HTTPS, stops cleanly on SIGTERM; a bad config is one sentence and exit 2
+// (a file it cannot read: 1).
 
 #include <httplib.h>
 #include <signal.h>
@@ -93,8 +94,9 @@ TEST(ConsoleBinaryTest, BadConfigIsOneSentence) {
   const std::string config = dir + "/node.json";
   std::ofstream(config) << R"({"nodeId": "toscana", "caCertificate": "ca.crt"})";
   const std::string log = dir + "/console.log";
-  EXPECT_EQ(Wait(Start({"--config", config}, log)), 1);
+  EXPECT_EQ(Wait(Start({"--config", config}, log)), 2);  // as mir-broker's
   EXPECT_THAT(ReadAll(log), ::testing::HasSubstr("field console is required"));
+  EXPECT_EQ(Wait(Start({"--config", dir + "/missing.json"}, log)), 1);
   EXPECT_EQ(Wait(Start({}, log)), 2);
   EXPECT_THAT(ReadAll(log), ::testing::HasSubstr("usage: mir-console --config"));
 }
