@@ -34,6 +34,21 @@ thread_local std::chrono::steady_clock::time_point request_start;
 
 bool IsApi(const std::string& path) { return path.rfind("/api/", 0) == 0; }
 
+// A request path as the log may carry it: the caller chose it, so it may hold
+// anything (typed text, a decoded newline that would forge a log line).
+// Ours are ids and names: other characters become '?', and it is cut short.
+std::string LoggablePath(const std::string& path) {
+  constexpr size_t kMaxLogged = 120;
+  std::string out = path.substr(0, kMaxLogged);
+  for (char& c : out) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '/' || c == '-' || c == '_' || c == '.';
+    if (!plain) c = '?';
+  }
+  if (path.size() > kMaxLogged) out += "...";
+  return out;
+}
+
 void Fail(httplib::Response& res, const absl::Status& status) {
   res.status = HttpStatusOf(status.code());
   res.set_content(ErrorJson(status), kJson);
@@ -247,7 +262,8 @@ void HttpServer::Routes() {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - request_start)
                         .count();
-    MIR_LOG(INFO) << req.method << " " << req.path << " " << res.status << " " << ms << " ms";
+    MIR_LOG(INFO) << LoggablePath(req.method) << " " << LoggablePath(req.path) << " " << res.status
+                  << " " << ms << " ms";
   });
 
   using Api = std::function<absl::StatusOr<std::string>(const Session&, const httplib::Request&)>;

@@ -82,10 +82,17 @@ TEST(ConsoleBinaryTest, ServesAndStopsOnSigterm) {
   auto page = cli.Get("/");
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
+  // A path chosen to forge a log line: logged with '?' for what is not an
+  // id or a name.
+  auto forged = cli.Get("/api/x%0A2026-01-01%20INFO%20forged");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 404);
   kill(pid, SIGTERM);
   EXPECT_EQ(Wait(pid), 0);
   const std::string logged = ReadAll(log);
   EXPECT_THAT(logged, ::testing::HasSubstr("GET /api/login/challenge 200"));
+  EXPECT_THAT(logged, ::testing::HasSubstr("GET /api/x?2026-01-01?INFO?forged 404"));
+  EXPECT_THAT(logged, ::testing::Not(::testing::HasSubstr("\n2026-01-01 INFO forged")));
   EXPECT_THAT(logged, ::testing::HasSubstr("mir-console stopping"));
 }
 
