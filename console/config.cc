@@ -1,11 +1,9 @@
 #include "console/config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
+#include "broker/config.h"
+#include "common/status_macros.h"
 #include "crypto/identity.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace mir::console {
 namespace {
@@ -54,18 +52,7 @@ absl::StatusOr<ConsoleOptions> ConsoleOptionsFromConfig(const broker::NodeConfig
 }
 
 absl::StatusOr<ConsoleOptions> LoadConsoleConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  broker::NodeConfig config;
-  google::protobuf::util::JsonParseOptions parse;
-  parse.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(text.str(), &config, parse);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a valid node config: ", status.message().as_string()));
-  }
+  ASSIGN_OR_RETURN(broker::NodeConfig config, broker::ReadConfigFile(path));
   auto options = ConsoleOptionsFromConfig(config);
   if (!options.ok()) {
     return absl::Status(options.status().code(),
