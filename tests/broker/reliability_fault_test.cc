@@ -338,8 +338,9 @@ TEST_F(StoreFaultTest, AFailStoppedStoreStopsItsSenderInsteadOfResendingInALoop)
       << toscana.calls() << " Deliver calls";
   EXPECT_EQ(toscana.calls(), 1);
   // New work (there is none it could queue) wakes it: still nothing sent.
-  NodeAt("nvn").WakeAllSenders();
+  // The count is read before the wake, which the sender may answer at once.
   const int64_t sleeps = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana")->sleeps;
+  NodeAt("nvn").WakeAllSenders();
   ASSERT_TRUE(WaitFor([&] {
     auto loop = broker::PeerSender::LoopStateForTesting(&Store("nvn"), "toscana");
     return loop && loop->idle && loop->sleeps > sleeps;
