@@ -15,7 +15,8 @@
 // unsynced writes).
 //
 // After a failed commit or sync (any SQLITE_IOERR, any failed COMMIT, a
-// failed checkpoint) the store is fail-stopped: every later write returns
+// failed checkpoint), or when Open's background integrity check finds the
+// file damaged, the store is fail-stopped: every later write returns
 // UNAVAILABLE (reason STORE_UNAVAILABLE) until the Store is destroyed and
 // reopened; reads still work. A full disk before COMMIT returns
 // RESOURCE_EXHAUSTED (reason STORE_FULL) with the transaction rolled back and
@@ -83,6 +84,29 @@ struct StoreOptions {
   // an Open has succeeded with the new `kek`, the old ones are no longer
   // needed.
   std::vector<const KeyEncryptionKey*> previous_keks;
+  // Open checks every page of the file (`PRAGMA quick_check`) before it
+  // returns when the last shutdown was not clean (a WAL was left behind),
+  // when the schema is to be migrated, or when the file is at most this
+  // big; otherwise it returns at once and checks on a thread of the store,
+  // and a problem found there fail-stops the store (docs/STORAGE.md,
+  // "Opening"). Too big: a large node waits for the check to start (7.8 s
+  // at 1 M referrals); 0: a small damaged file is served until its check
+  // ends (milliseconds) instead of refused at start.
+  int64_t blocking_check_max_bytes = int64_t{64} << 20;
+};
+
+// Open's integrity check (`PRAGMA quick_check`): where it ran, what it found.
+struct IntegrityCheckStatus {
+  // False: Open ran it before returning (and it passed, or Open failed).
+  // True: it runs on a thread of the store, after Open returned.
+  bool in_background = false;
+  bool done = false;  // finished, or stopped by closing the store
+  // Once done: OK; DATA_LOSS (reason STORE_UNAVAILABLE) for a damaged file,
+  // or UNAVAILABLE STORE_UNAVAILABLE for an I/O error, either of which has
+  // fail-stopped the store; CANCELLED when the store closed first; another
+  // error (the file could not be read, e.g. locked) leaves the store as it
+  // was.
+  absl::Status result;
 };
 
 // Why a referral's personal data was erased here (mir.v1.ErasureCause).
@@ -371,7 +395,11 @@ class Store {
  public:
   // Opens (creating or migrating) the database. Refuses a file whose
   // user_version is newer than this build knows (FAILED_PRECONDITION), and a
-  // file that fails `PRAGMA quick_check` (DATA_LOSS). Then rewraps under
+  // file that fails `PRAGMA quick_check` (DATA_LOSS) when it checks it
+  // before returning: after an unclean shutdown, before a migration, and for
+  // a small file (StoreOptions::blocking_check_max_bytes). Otherwise the
+  // check runs in the background and a problem fail-stops the store
+  // (integrity_check()); closing the store stops it. Then rewraps under
   // `options.kek` every key wrapped under a previous KEK; FAILED_PRECONDITION
   // for keys under a KEK not configured, or with no KEK (StoreOptions::kek).
   // `clock` (not owned) stamps events, inbox and outbox rows; it must
@@ -478,8 +506,15 @@ class Store {
   // first broken link (docs/STORAGE.md, "Audit chain").
   virtual absl::StatusOr<AuditCheck> VerifyAuditChain() = 0;
 
-  // True after a failed commit or sync, until reopened.
+  // True after a failed commit or sync, or a background integrity check
+  // that found a problem, until reopened.
   virtual bool failed() const = 0;
+
+  // Where Open's integrity check stands. Thread-safe.
+  virtual IntegrityCheckStatus integrity_check() const = 0;
+  // Waits up to `timeout` for the integrity check to be done; true if it is.
+  // Thread-safe.
+  virtual bool WaitForIntegrityCheck(absl::Duration timeout) const = 0;
 };
 
 }  // namespace mir::storage

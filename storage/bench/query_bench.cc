@@ -6,12 +6,14 @@
 // Fills DIR/query-N.db with N referrals through raw SQL (fast, unsynced;
 // the file is kept and reused by later runs with the same N, so a run after
 // a schema change measures the migration on open too), then opens it with
-// Store::Open and times Q calls of each query shape, newest 100 first:
-// unfiltered, a state held by 1 % of the rows, one held by 98 %, both, two
-// rare states, and a rare state with a direction filter. Every 100th row is
-// INFO_REQUESTED, every 100th + 1 PLACEMENT_PROPOSED, the rest
-// UNDER_EVALUATION; updated_at_us rises with the row, two rows per value
-// (ties, broken by referral_id as the store does).
+// Store::Open (which leaves quick_check to the background after a clean
+// shutdown of a large file; the queries wait for it) and times Q calls of
+// each query shape, newest 100 first: unfiltered, a state held by 1 % of
+// the rows, one held by 98 %, both, two rare states, and a rare state with
+// a direction filter. Every 100th row is INFO_REQUESTED, every 100th + 1
+// PLACEMENT_PROPOSED, the rest UNDER_EVALUATION; updated_at_us rises with
+// the row, two rows per value (ties, broken by referral_id as the store
+// does).
 
 #include <sqlite3.h>
 
@@ -25,6 +27,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "storage/store.h"
 
@@ -159,9 +162,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   Store& store = **opened;
-  std::printf("mir-store-query-bench: %s, %d referrals, open (quick_check, migrations) %.2f s\n",
-              path.c_str(), flags.referrals,
-              std::chrono::duration<double>(Clock::now() - open_start).count());
+  const bool in_background = store.integrity_check().in_background;
+  std::printf(
+      "mir-store-query-bench: %s, %d referrals, open (%s) %.2f s\n", path.c_str(), flags.referrals,
+      in_background ? "migrations; quick_check left to the background" : "quick_check, migrations",
+      std::chrono::duration<double>(Clock::now() - open_start).count());
+  // The queries are timed without the check beside them, as before it moved.
+  if (in_background && store.WaitForIntegrityCheck(absl::Hours(1))) {
+    std::printf("background quick_check: %s, done %.2f s after open began\n",
+                store.integrity_check().result.ok() ? "ok" : "FAILED",
+                std::chrono::duration<double>(Clock::now() - open_start).count());
+  }
   std::printf("%-40s %8s %10s %10s %10s\n", "query (limit 100)", "rows", "p50 us", "p99 us",
               "max us");
 
