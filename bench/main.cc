@@ -3,6 +3,7 @@
 //   mir-bench [--dir DIR] [--pki DIR] [--broker PATH] [--keep] [--only LIST]
 //             [--submit N] [--e2e N] [--drain N] [--scale N,N,...] [--scale-calls N]
 //             [--floor-seconds S] [--in-flight-per-peer N]
+//             [--network-nodes N,N,...] [--network-rate R] [--network-seconds S]
 //
 // Builds its own network on loopback (a development PKI, mir-broker
 // processes for nvn and toscana with mutual TLS, databases on disk), runs
@@ -12,11 +13,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <string>
@@ -29,6 +32,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/floors.h"
+#include "bench/national.h"
 #include "bench/network.h"
 #include "bench/peers.h"
 #include "bench/util.h"
@@ -42,15 +46,17 @@ constexpr char kUsage[] =
     "usage: mir-bench [--dir DIR] [--pki DIR] [--broker PATH] [--keep] [--only LIST]\n"
     "                 [--submit N] [--e2e N] [--drain N] [--scale N,N,...]\n"
     "                 [--scale-calls N] [--floor-seconds S] [--in-flight-per-peer N]\n"
+    "                 [--network-nodes N,N,...] [--network-rate R] [--network-seconds S]\n"
     "\n"
     "  --dir DIR          work folder on the disk to measure (default /var/tmp/mir-bench-PID;\n"
     "                     tmpfs is refused); deleted afterwards unless --keep\n"
     "  --pki DIR          a PKI made by certs/make-dev-pki.sh (default: made in DIR)\n"
     "  --broker PATH      the mir-broker binary to measure (default: the one built with\n"
     "                     mir-bench), e.g. to compare a change against main\n"
-    "  --only LIST        comma-separated subset of floors,submit,e2e,drain,scale,peers\n"
+    "  --only LIST        comma-separated subset of floors,submit,e2e,drain,scale,peers,network\n"
     "                     (peers: RabbitMQ and Redis, when installed, in the same run;\n"
-    "                     their message count per level is --submit's)\n"
+    "                     their message count per level is --submit's; network: nvn and\n"
+    "                     up to 21 regional nodes, about 2 minutes more, so only when named)\n"
     "  --submit N         submissions per in-flight level (1, 16, 64); default 3000\n"
     "  --e2e N            end-to-end deliveries per in-flight level (1, 64); default 1000\n"
     "  --drain N          envelopes queued at toscana before nvn starts; default 5000\n"
@@ -59,7 +65,11 @@ constexpr char kUsage[] =
     "                     (the issue's sizes: --scale 1000,100000,1000000)\n"
     "  --scale-calls N    List and Get calls per size; default 300\n"
     "  --in-flight-per-peer N  the brokers' delivery.inFlightPerPeer (default: theirs, 16)\n"
-    "  --floor-seconds S  time per crypto floor; default 1\n";
+    "  --floor-seconds S  time per crypto floor; default 1\n"
+    "  --network-nodes LIST  sizes of the national network, nvn included, 3..22;\n"
+    "                     default 3,8,22 (adds the regions' certificates to the PKI)\n"
+    "  --network-rate R   referrals per second each region submits; default 2\n"
+    "  --network-seconds S  how long the regions submit; default 20\n";
 
 struct Flags {
   std::string dir, pki, broker;
@@ -69,6 +79,8 @@ struct Flags {
   int in_flight_per_peer = 0;  // 0: the broker's default
   std::vector<int> scale = {1000, 100000};
   double floor_seconds = 1;
+  std::vector<int> network_nodes = {3, 8, 22};
+  double network_rate = 2, network_seconds = 20;
 };
 
 bool ParseInt(const char* text, int* out) { return absl::SimpleAtoi(text, out) && *out > 0; }
@@ -104,6 +116,17 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       if (!ParseInt(value, &f->scale_calls)) return false;
     } else if (arg == "--floor-seconds" && take()) {
       if (!absl::SimpleAtod(value, &f->floor_seconds) || f->floor_seconds <= 0) return false;
+    } else if (arg == "--network-rate" && take()) {
+      if (!absl::SimpleAtod(value, &f->network_rate) || f->network_rate <= 0) return false;
+    } else if (arg == "--network-seconds" && take()) {
+      if (!absl::SimpleAtod(value, &f->network_seconds) || f->network_seconds <= 0) return false;
+    } else if (arg == "--network-nodes" && take()) {
+      f->network_nodes.clear();
+      for (absl::string_view w : absl::StrSplit(value, ',')) {
+        int n = 0;
+        if (!absl::SimpleAtoi(w, &n) || n < 3 || n > 22) return false;
+        f->network_nodes.push_back(n);
+      }
     } else if (arg == "--scale" && take()) {
       f->scale.clear();
       for (absl::string_view w : absl::StrSplit(value, ',')) {
@@ -377,6 +400,91 @@ void AddFloorRows(Table& table, const Floors& best, const Floors& before,
                  passes([](const Floors& p) { return Rate(p.echo64.rate()); })));
 }
 
+// --- The national network (bench/national.h) ---
+
+// A whole national network's referrals in a year, at most (some thousands:
+// docs/PERFORMANCE.md, "A 22-node network"), and a hundred times that.
+constexpr double kNationalReferralsPerYear = 5000;
+constexpr double kSecondsPerYear = 365.0 * 24 * 3600;
+
+void AddNationalRow(Table& table, const NationalFigures& f) {
+  const int regions = f.nodes - 1;
+  const NodeFigures& hub = f.hub();
+  std::string notes = absl::StrFormat(
+      "%d referrals (+%d warm-up), every one at its destination exactly once (checked in each "
+      "destination's database); nvn relayed %d envelopes (%.1f per referral), %s during the "
+      "load; nvn %.2f CPU-ms per referral (%.1f %% of one core during the load), RSS %.0f MiB "
+      "(peak %.0f), idle %.1f CPU-ms/s; all %d brokers together %.2f CPU-ms per referral; "
+      "submit at the origin p50 %s, p99 %s; all settled %.1f s after the last submission",
+      f.submitted, f.warm_up, f.hub_envelopes,
+      f.submitted > 0 ? static_cast<double>(f.hub_envelopes) / f.submitted : 0.0,
+      Rate(f.hub_envelopes_per_s()), f.HubCpuMsPerReferral(),
+      hub.cpu_s * 100 / (f.load_seconds + f.settle_seconds), hub.rss_mib, hub.peak_rss_mib,
+      hub.idle_cpu_ms_per_s, f.nodes, f.NetworkCpuMsPerReferral(), Micros(f.submit.p50_us),
+      Micros(f.submit.p99_us), f.settle_seconds);
+  if (f.failed > 0) {
+    notes = absl::StrCat(notes, "; ", f.failed, " submissions FAILED (",
+                         f.first_error.substr(0, 120), ")");
+  }
+  table.Row(absl::StrFormat("network: %d nodes (nvn + %d regions), %g/s from each region "
+                            "round-robin to the others via nvn: submit until the destination "
+                            "holds it",
+                            f.nodes, regions, f.rate_per_region),
+            "open loop", Rate(f.submitted / f.load_seconds), Micros(f.e2e.p50_us),
+            Micros(f.e2e.p99_us), Micros(f.e2e.p999_us), notes);
+}
+
+// Each process of the largest network, and where one nvn would saturate.
+void AddNationalSummary(Table& table, const std::vector<NationalFigures>& runs) {
+  if (runs.empty()) return;
+  const NationalFigures& f = *std::max_element(
+      runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.nodes < b.nodes; });
+  const NodeFigures& hub = f.hub();
+  table.Row(absl::StrFormat("network: %d nodes, the nvn process", f.nodes), "", "", "", "", "",
+            absl::StrFormat("CPU %.2f s during the load and until settled, idle %.1f CPU-ms/s "
+                            "before it; RSS %.0f MiB (peak %.0f)",
+                            hub.cpu_s, hub.idle_cpu_ms_per_s, hub.rss_mib, hub.peak_rss_mib));
+  std::vector<std::string> parts;
+  std::vector<double> cpu, rss;
+  for (size_t i = 1; i < f.processes.size(); ++i) {
+    const NodeFigures& p = f.processes[i];
+    parts.push_back(absl::StrFormat("%s %.2f s, %.0f MiB", p.node, p.cpu_s, p.rss_mib));
+    cpu.push_back(p.cpu_s);
+    rss.push_back(p.rss_mib);
+  }
+  std::sort(cpu.begin(), cpu.end());
+  std::sort(rss.begin(), rss.end());
+  const double idle_regions =
+      std::accumulate(f.processes.begin() + 1, f.processes.end(), 0.0,
+                      [](double sum, const NodeFigures& p) { return sum + p.idle_cpu_ms_per_s; });
+  table.Row(
+      absl::StrFormat("network: %d nodes, each region's process", f.nodes), "", "", "", "", "",
+      absl::StrFormat("CPU s during the load and until settled, min/median/max %.2f / %.2f / "
+                      "%.2f (each originated %d referrals and received as many); RSS MiB "
+                      "min/median/max %.0f / %.0f / %.0f; all regions idle together %.1f "
+                      "CPU-ms/s; bench process (%d clients signing, arrival watcher) %.2f CPU-ms "
+                      "per referral; per region: %s",
+                      cpu.front(), cpu[cpu.size() / 2], cpu.back(), f.processes[1].originated,
+                      rss.front(), rss[rss.size() / 2], rss.back(), idle_regions, f.nodes - 1,
+                      f.submitted > 0 ? f.bench_cpu_s * 1e3 / f.submitted : 0.0,
+                      absl::StrJoin(parts, "; ")));
+  const double hub_ms = f.HubCpuMsPerReferral();
+  if (hub_ms <= 0) return;
+  const double hub_ceiling = 2000 / hub_ms;  // referrals/s with two cores for nvn alone
+  const double all_ceiling = 2000 / f.NetworkCpuMsPerReferral();
+  const double hundredfold = 100 * kNationalReferralsPerYear / kSecondsPerYear;
+  table.Row(
+      "network: where one nvn on 2 cores saturates (extrapolated from its CPU per referral)", "",
+      Rate(hub_ceiling), "", "", "",
+      absl::StrFormat(
+          "nvn %.2f CPU-ms per referral at %d nodes: 2 cores ÷ that = %.0f "
+          "referrals/s (%.0f envelopes/s relayed) with nvn alone on them; this whole "
+          "%d-node network on one 2-core machine: %.0f/s; a national year (≤ %.0f "
+          "referrals) ×100 is %.3f/s on average, %.0e of nvn's ceiling",
+          hub_ms, f.nodes, hub_ceiling, hub_ceiling * f.hub_envelopes / std::max(1, f.submitted),
+          f.nodes, all_ceiling, kNationalReferralsPerYear, hundredfold, hundredfold / hub_ceiling));
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
@@ -534,6 +642,25 @@ int Main(int argc, char** argv) {
                 r->list_filtered);
       table.Run(absl::StrCat("show: Get a random referral", at), r->show);
     }
+  }
+
+  // --- The national network: nvn and up to 21 regions ---
+  if (wants("network")) {
+    Progress("network: the regions' certificates");
+    auto national_pki = MakePki(pki->dir, RegionalNodes());
+    if (!national_pki.ok()) return fail("network PKI", national_pki.status());
+    NationalOptions options;
+    options.rate_per_region = flags.network_rate;
+    options.duration = absl::Seconds(flags.network_seconds);
+    std::vector<NationalFigures> runs;
+    for (int n : flags.network_nodes) {
+      auto r = RunNational(*national_pki, absl::StrCat(flags.dir, "/national-", n), n, options,
+                           Progress);
+      if (!r.ok()) return fail(absl::StrCat("network of ", n, " nodes"), r.status());
+      AddNationalRow(table, *r);
+      runs.push_back(*std::move(r));
+    }
+    AddNationalSummary(table, runs);
   }
 
   // The disk and the cores are shared: floors measured once can catch a

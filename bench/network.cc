@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -36,26 +37,34 @@ std::string& BrokerBinaryPath() {
 const std::string& BrokerBinary() { return BrokerBinaryPath(); }
 void SetBrokerBinary(const std::string& path) { BrokerBinaryPath() = path; }
 
-absl::StatusOr<Pki> MakePki(const std::string& dir) {
+absl::StatusOr<Pki> MakePki(const std::string& dir, const std::vector<std::string>& nodes) {
   Pki pki{dir};
-  if (std::filesystem::exists(pki.Path("toscana/operator.crt")) &&
-      std::filesystem::exists(pki.Path("nvn/operator.crt"))) {
+  std::vector<std::string> all = {"nvn", "toscana"};
+  all.insert(all.end(), nodes.begin(), nodes.end());
+  // kek.hex is the last file the script makes for a node.
+  if (std::all_of(all.begin(), all.end(), [&](const std::string& node) {
+        return std::filesystem::exists(pki.Path(node + "/operator.crt")) &&
+               std::filesystem::exists(pki.Path(node + "/kek.hex"));
+      })) {
     return pki;
   }
-  const std::string command =
-      absl::StrCat(MIR_DEV_PKI_SCRIPT, " '", dir, "' lombardia >/dev/null 2>&1");
+  const std::string command = absl::StrCat(MIR_DEV_PKI_SCRIPT, " '", dir, "' ",
+                                           absl::StrJoin(nodes, " "), " >/dev/null 2>&1");
   if (std::system(command.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("certs/make-dev-pki.sh failed for ", dir));
   }
   return pki;
 }
 
-Network Network::Make(const Pki& pki, const std::string& dir, int in_flight_per_peer) {
+Network Network::Make(const Pki& pki, const std::string& dir, int in_flight_per_peer,
+                      const std::vector<std::string>& regions) {
   Network n;
   n.pki = pki;
   n.dir = dir;
-  for (const char* node : {"nvn", "toscana"}) n.ports[node] = FreePort();
-  for (const char* node : {"nvn", "toscana"}) {
+  std::vector<std::string> nodes = {"nvn"};
+  nodes.insert(nodes.end(), regions.begin(), regions.end());
+  for (const std::string& node : nodes) n.ports[node] = FreePort();
+  for (const std::string& node : nodes) {
     broker::BrokerOptions o;
     o.node_id = node;
     o.listen_address = absl::StrCat("127.0.0.1:", n.ports[node]);
@@ -72,9 +81,11 @@ Network Network::Make(const Pki& pki, const std::string& dir, int in_flight_per_
     n.options[node] = o;
   }
   n.options["nvn"].relay = true;
-  n.options["nvn"].peers = {{"toscana", n.Address("toscana")}};
-  n.options["toscana"].peers = {{"nvn", n.Address("nvn")}};
-  n.options["toscana"].routes = {{"*", "nvn"}};
+  for (const std::string& region : regions) {
+    n.options["nvn"].peers[region] = n.Address(region);
+    n.options[region].peers = {{"nvn", n.Address("nvn")}};
+    n.options[region].routes = {{"*", "nvn"}};
+  }
   return n;
 }
 
@@ -104,6 +115,9 @@ absl::StatusOr<std::string> Network::WriteConfig(const std::string& node) const 
       o.in_flight_per_peer == broker::BrokerOptions().in_flight_per_peer
           ? std::string()
           : absl::StrCat(",\n  \"delivery\": {\"inFlightPerPeer\": ", o.in_flight_per_peer, "}"),
+      o.handler_threads == broker::BrokerOptions().handler_threads
+          ? std::string()
+          : absl::StrCat(",\n  \"limits\": {\"handlerThreads\": ", o.handler_threads, "}"),
       "\n}\n");
   const std::string path = absl::StrCat(dir, "/", node, ".json");
   std::ofstream out(path);
@@ -181,6 +195,17 @@ int64_t BrokerProcess::DiskWriteBytes() const {
 
 double BrokerProcess::PeakRssMiB() const { return pid_ > 0 ? mir::bench::PeakRssMiB(pid_) : -1; }
 
+double BrokerProcess::RssMiB() const {
+  if (pid_ <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) != 0) continue;
+    return std::strtod(line.c_str() + 6, nullptr) / 1024.0;  // kB
+  }
+  return -1;
+}
+
 absl::StatusOr<std::unique_ptr<DbPeek>> DbPeek::Open(const std::string& path) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
@@ -193,6 +218,7 @@ absl::StatusOr<std::unique_ptr<DbPeek>> DbPeek::Open(const std::string& path) {
 }
 
 DbPeek::~DbPeek() {
+  sqlite3_finalize(events_after_);
   sqlite3_finalize(delivered_from_);
   sqlite3_close(db_);
 }
@@ -249,6 +275,27 @@ std::vector<std::string> DbPeek::DeliveredFrom(int64_t min_id) {
   }
   sqlite3_reset(delivered_from_);
   return ids;
+}
+
+std::vector<std::pair<int64_t, std::string>> DbPeek::EventsAfter(int64_t after_id, int to_state) {
+  std::vector<std::pair<int64_t, std::string>> rows;
+  if (events_after_ == nullptr &&
+      sqlite3_prepare_v2(db_,
+                         "SELECT id, referral_id FROM events WHERE id > ?1 AND to_state = ?2 "
+                         "ORDER BY id",
+                         -1, &events_after_, nullptr) != SQLITE_OK) {
+    return rows;
+  }
+  sqlite3_bind_int64(events_after_, 1, after_id);
+  sqlite3_bind_int(events_after_, 2, to_state);
+  while (sqlite3_step(events_after_) == SQLITE_ROW) {
+    rows.emplace_back(
+        sqlite3_column_int64(events_after_, 0),
+        std::string(reinterpret_cast<const char*>(sqlite3_column_text(events_after_, 1)),
+                    static_cast<size_t>(sqlite3_column_bytes(events_after_, 1))));
+  }
+  sqlite3_reset(events_after_);
+  return rows;
 }
 
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout, absl::Duration poll) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,11 +30,16 @@ struct Pki {
   std::string Path(const std::string& rel) const { return dir + "/" + rel; }
 };
 
-// Makes a PKI for nvn, toscana (and lombardia) in `dir` unless one is there.
-absl::StatusOr<Pki> MakePki(const std::string& dir);
+// Makes a PKI for nvn, toscana and `nodes` in `dir`, or adds to the one
+// there the nodes it lacks (certs/make-dev-pki.sh keeps what exists).
+absl::StatusOr<Pki> MakePki(const std::string& dir,
+                            const std::vector<std::string>& nodes = {"lombardia"});
 
-// The nodes of the bench network: nvn (relay) and toscana, each on its own
-// port with its database under `dir`. Production defaults otherwise.
+// The nodes of the bench network: nvn (relay) and `regions` (toscana by
+// default), each on its own port with its database under `dir`. A region's
+// only peer is nvn, its route "*" -> nvn; nvn has every region as a peer.
+// Production defaults otherwise; a caller may change `options` before
+// starting a node (WriteConfig writes what differs from the defaults).
 struct Network {
   Pki pki;
   std::string dir;
@@ -41,7 +47,8 @@ struct Network {
   std::map<std::string, broker::BrokerOptions> options;
 
   // `in_flight_per_peer` > 0 overrides the brokers' delivery.inFlightPerPeer.
-  static Network Make(const Pki& pki, const std::string& dir, int in_flight_per_peer = 0);
+  static Network Make(const Pki& pki, const std::string& dir, int in_flight_per_peer = 0,
+                      const std::vector<std::string>& regions = {"toscana"});
   std::string Address(const std::string& node) const;
   std::string DatabasePath(const std::string& node) const { return options.at(node).database_path; }
   // Writes <dir>/<node>.json (proto/mir/broker/config.proto's JSON mapping).
@@ -72,6 +79,8 @@ class BrokerProcess {
   // CPU seconds used so far (user + system), -1 if not running.
   double CpuSeconds() const;
   double PeakRssMiB() const;
+  // Resident set now (VmRSS), in MiB; -1 if not running.
+  double RssMiB() const;
   // Bytes this process caused to be written to storage so far
   // (/proc/<pid>/io write_bytes: WAL, checkpoints, logs), -1 if unknown.
   int64_t DiskWriteBytes() const;
@@ -95,12 +104,16 @@ class DbPeek {
   int64_t OutboxId(const std::string& message_id);
   // Message ids of delivered outbox entries with id >= `min_id`.
   std::vector<std::string> DeliveredFrom(int64_t min_id);
+  // (events.id, referral_id) of the events that moved a referral to
+  // `to_state` (a v1::ReferralState) with id > `after_id`, in id order.
+  std::vector<std::pair<int64_t, std::string>> EventsAfter(int64_t after_id, int to_state);
 
  private:
   explicit DbPeek(sqlite3* db) : db_(db) {}
   int64_t Count(const char* sql, int state);
   sqlite3* db_;
   sqlite3_stmt* delivered_from_ = nullptr;  // prepared once: called on every WAL write
+  sqlite3_stmt* events_after_ = nullptr;    // likewise
 };
 
 // Waits, sleeping `poll` between looks, until `done` or `timeout`.
