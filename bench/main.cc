@@ -415,13 +415,13 @@ void AddNationalRow(Table& table, const NationalFigures& f) {
       "destination's database); nvn relayed %d envelopes (%.1f per referral), %s during the "
       "load; nvn %.2f CPU-ms per referral (%.1f %% of one core during the load), RSS %.0f MiB "
       "(peak %.0f), idle %.1f CPU-ms/s; all %d brokers together %.2f CPU-ms per referral; "
-      "submit at the origin p50 %s, p99 %s; all settled %.1f s after the last submission",
+      "submit at the origin p50 %s, p99 %s; all settled %.0f ms after the last submission",
       f.submitted, f.warm_up, f.hub_envelopes,
       f.submitted > 0 ? static_cast<double>(f.hub_envelopes) / f.submitted : 0.0,
       Rate(f.hub_envelopes_per_s()), f.HubCpuMsPerReferral(),
       hub.cpu_s * 100 / (f.load_seconds + f.settle_seconds), hub.rss_mib, hub.peak_rss_mib,
       hub.idle_cpu_ms_per_s, f.nodes, f.NetworkCpuMsPerReferral(), Micros(f.submit.p50_us),
-      Micros(f.submit.p99_us), f.settle_seconds);
+      Micros(f.submit.p99_us), f.settle_seconds * 1e3);
   if (f.failed > 0) {
     notes = absl::StrCat(notes, "; ", f.failed, " submissions FAILED (",
                          f.first_error.substr(0, 120), ")");

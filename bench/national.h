@@ -59,8 +59,9 @@ struct NationalFigures {
   std::string first_error;
   RunFigures submit;  // Referrals.Submit at the origin until it answered
   RunFigures e2e;     // submission start until the destination's database holds it
-  // Envelopes nvn relayed (its outbox rows receipted by the next hop):
-  // during the load window, and in all until everything settled.
+  // Envelopes nvn received to relay during the load window, and those it
+  // relayed in all (its outbox rows receipted by the next hop) until
+  // everything settled.
   int64_t hub_envelopes_in_load = 0;
   int64_t hub_envelopes = 0;
   double hub_envelopes_per_s() const {
