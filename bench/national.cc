@@ -423,7 +423,8 @@ absl::StatusOr<NationalFigures> RunNational(
   progress(
       absl::StrCat("network of ", nodes, " nodes: starting nvn and ", regions.size(), " regions"));
   // Declared in this order so that they are destroyed in the reverse one:
-  // outstanding calls first, then the watcher, the clients, the processes.
+  // outstanding calls first, then the watcher, the latency samples both
+  // write to, the clients, the processes; also when a step fails.
   auto net = RunningNetwork::Start(network, names);
   if (!net.ok()) return net.status();
   std::vector<std::unique_ptr<RegionClient>> clients;
@@ -432,6 +433,7 @@ absl::StatusOr<NationalFigures> RunNational(
     if (!client.ok()) return client.status();
     clients.push_back(std::move(*client));
   }
+  Samples discard, submit_latency, e2e;  // warm-up; the measured load
   auto watcher = ArrivalWatcher::Start(network, regions);
   if (!watcher.ok()) return watcher.status();
   Submissions submissions(**watcher);
@@ -459,7 +461,6 @@ absl::StatusOr<NationalFigures> RunNational(
 
   // Warm-up: one referral from each region to the next one, so that every
   // connection (region -> nvn, nvn -> region) exists before the clock runs.
-  Samples discard;
   for (size_t i = 0; i < clients.size(); ++i) {
     submissions.Submit(*clients[i], Destination(regions, i, 0), body, &discard, &discard);
   }
@@ -494,7 +495,6 @@ absl::StatusOr<NationalFigures> RunNational(
   progress(absl::StrCat("network of ", nodes, " nodes: ", total, " referrals, ",
                         options.rate_per_region, "/s from each region, for ",
                         absl::FormatDuration(options.duration)));
-  Samples submit_latency, e2e;
   std::vector<int> originated(regions.size(), 0);
   // Everything nvn receives here it relays. Its inbox is counted during the
   // load (a small table); its outbox, whose delivered rows are the relayed
