@@ -2,6 +2,7 @@
 #define MIR_CRYPTO_RECEIPT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -23,6 +24,30 @@ struct ReceivedEnvelope {
 // Returns the serialized receipt Envelope (kind RECEIPT).
 absl::StatusOr<std::string> SignReceipt(const Signer& node_signer, const ReceivedEnvelope& received,
                                         absl::Time received_at);
+
+// One receipt for several envelopes received from the same node in one
+// call (PROTOCOL.md §6.2.1): an entry each, in the order given. All of
+// `received` must share one sender_node, and there must be at least one.
+absl::StatusOr<std::string> SignBatchReceipt(const Signer& node_signer,
+                                             const std::vector<ReceivedEnvelope>& received,
+                                             absl::Time received_at);
+
+// Verifies a receipt envelope's signature and shape: a RECEIPT signed by node
+// `expected_receiver` whose body names it. Returns the receipt, whose entries
+// the caller then matches (ReceiptCovers). Refusals: the Verifier's, or
+// MALFORMED_ENVELOPE, IDENTITY_MISMATCH (wrong signer), MALFORMED_BODY.
+absl::StatusOr<v1::Receipt> VerifyReceiptSignature(const Verifier& verifier,
+                                                   absl::string_view receipt_bytes,
+                                                   absl::string_view expected_receiver);
+
+// Whether `receipt` has an entry for `message_id` with `envelope_sha256`.
+bool ReceiptCovers(const v1::Receipt& receipt, absl::string_view message_id,
+                   absl::string_view envelope_sha256);
+
+// How many entries the receipt envelope lists, without verifying it; 0 when
+// it does not parse. For storage, which keeps a receipt covering several
+// envelopes once.
+int ReceiptEntryCount(absl::string_view receipt_bytes);
 
 // Verifies a receipt envelope: a valid node signature by `expected_receiver`
 // whose entries include `message_id` with `envelope_sha256`. Returns the

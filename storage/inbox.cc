@@ -3,9 +3,23 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
+#include "crypto/receipt.h"
 #include "storage/rows.h"
 
-namespace mir::storage::inbox {
+namespace mir::storage {
+
+absl::StatusOr<std::string> StoreSharedReceipt(Db& db, const std::string& receipt) {
+  std::string sha256 = Sha256(receipt);
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("INSERT OR IGNORE INTO receipts (sha256, envelope) VALUES (?1, ?2)",
+                              "store a batch receipt"));
+  s.BindBlob(1, sha256).BindBlob(2, receipt);
+  RETURN_IF_ERROR(s.Run());
+  return sha256;
+}
+
+namespace inbox {
 
 absl::StatusOr<std::optional<InboxRecord>> Find(Db& db, const std::string& message_id) {
   ASSIGN_OR_RETURN(
@@ -31,15 +45,27 @@ absl::Status Insert(Db& db, const InboxRecord& record) {
     return absl::AlreadyExistsError(
         absl::StrCat("message ", record.message_id, " was already received"));
   }
-  ASSIGN_OR_RETURN(Statement s, db.Prepare("INSERT INTO inbox (" MIR_INBOX_COLUMNS
-                                           ") VALUES (?1, ?2, ?3, ?4, ?5)",
+  // A receipt that covers several envelopes (a batch) is stored once.
+  std::optional<std::string> shared;
+  if (ReceiptEntryCount(record.receipt) > 1) {
+    ASSIGN_OR_RETURN(shared, StoreSharedReceipt(db, record.receipt));
+  }
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("INSERT INTO inbox (message_id, sender_node, "
+                                           "envelope_sha256, receipt, received_at_us, "
+                                           "receipt_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                                            "write inbox"));
   s.BindText(1, record.message_id)
       .BindText(2, record.sender_node)
       .BindBlob(3, record.envelope_sha256)
-      .BindBlob(4, record.receipt)
+      .BindBlob(4, shared.has_value() ? std::string() : record.receipt)
       .BindInt(5, Micros(record.received_at));
+  if (shared.has_value()) {
+    s.BindBlob(6, *shared);
+  } else {
+    s.BindNull(6);
+  }
   return s.Run();
 }
 
-}  // namespace mir::storage::inbox
+}  // namespace inbox
+}  // namespace mir::storage

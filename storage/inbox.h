@@ -16,13 +16,20 @@
 #include "storage/sqlite_util.h"
 #include "storage/store.h"
 
-namespace mir::storage::inbox {
+namespace mir::storage {
+
+// Keeps a receipt that covers several envelopes once, in `receipts`, and
+// returns its SHA-256, which the rows it covers reference.
+absl::StatusOr<std::string> StoreSharedReceipt(Db& db, const std::string& receipt);
+
+namespace inbox {
 
 absl::StatusOr<std::optional<InboxRecord>> Find(Db& db, const std::string& message_id);
 // ALREADY_EXISTS if the id is there (reason DUPLICATE_CONFLICT when its
 // envelope_sha256 differs).
 absl::Status Insert(Db& db, const InboxRecord& record);
 
-}  // namespace mir::storage::inbox
+}  // namespace inbox
+}  // namespace mir::storage
 
 #endif  // MIR_STORAGE_INBOX_H_

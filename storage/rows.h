@@ -79,13 +79,20 @@ void BindEventColumns(Statement& s, const AuditRow& r, const std::string& envelo
 ReferralRecord ReferralFrom(const Statement& s);
 
 // --- outbox ---
+// A receipt is inline in its row, or (schema v10) kept once in `receipts`
+// when it covers several envelopes.
 #define MIR_OUTBOX_COLUMNS                                                         \
   "id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, " \
-  "state, last_error, receipt, urgency, referral_id"
+  "state, last_error, "                                                            \
+  "COALESCE(receipt, (SELECT envelope FROM receipts "                              \
+  "WHERE receipts.sha256 = outbox.receipt_sha256)), urgency, referral_id"
 OutboxEntry OutboxFrom(const Statement& s);
 
 // --- inbox ---
-#define MIR_INBOX_COLUMNS "message_id, sender_node, envelope_sha256, receipt, received_at_us"
+#define MIR_INBOX_COLUMNS                                                            \
+  "message_id, sender_node, envelope_sha256, "                                       \
+  "CASE WHEN inbox.receipt_sha256 IS NULL THEN inbox.receipt ELSE (SELECT envelope " \
+  "FROM receipts WHERE receipts.sha256 = inbox.receipt_sha256) END, received_at_us"
 InboxRecord InboxFrom(const Statement& s);
 
 }  // namespace mir::storage

@@ -255,6 +255,17 @@ DROP TRIGGER events_no_update;
 DROP TRIGGER events_no_delete;
 )sql";
 
+// Version 10: a batch receipt (PROTOCOL.md §6.2.1) is kept once, whichever
+// rows it covers; rows hold its hash. Rows written before keep theirs inline.
+constexpr char kSchemaV10[] = R"sql(
+CREATE TABLE receipts (
+  sha256   BLOB PRIMARY KEY NOT NULL,
+  envelope BLOB NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE inbox ADD COLUMN receipt_sha256 BLOB;
+ALTER TABLE outbox ADD COLUMN receipt_sha256 BLOB;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -335,9 +346,10 @@ absl::Status MigrateToV9(Db& db, const MigrationContext& context) {
 
 const std::vector<MigrationStep>& Steps() {
   static const auto* const kSteps = new std::vector<MigrationStep>{
-      {1, kSchemaV1, nullptr}, {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
-      {4, kSchemaV4, nullptr}, {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
-      {7, kSchemaV7, nullptr}, {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
+      {1, kSchemaV1, nullptr},   {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
+      {4, kSchemaV4, nullptr},   {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
+      {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
+      {10, kSchemaV10, nullptr},
   };
   return *kSteps;
 }

@@ -22,6 +22,10 @@
 //              legal_holds, erasure_answers; referrals.erased_at_us and the
 //              partial index referrals_retention; held_events.envelope_sha256;
 //              every envelope already stored sealed at rest (at_rest.h)
+//   version 10 receipts: a receipt covering several envelopes (a batch,
+//              PROTOCOL.md §6.2.1) stored once, by its SHA-256, and
+//              referenced from inbox and outbox (receipt_sha256); a
+//              one-entry receipt stays inline in its row
 //
 // A step is never edited once released; a change is a new step.
 
@@ -33,7 +37,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 // What the steps need besides the file.
 struct MigrationContext {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "mir/v1/envelope.pb.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
@@ -50,6 +51,9 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {10,
+       "DROP TABLE receipts; ALTER TABLE inbox DROP COLUMN receipt_sha256; "
+       "ALTER TABLE outbox DROP COLUMN receipt_sha256; "},
       {9,
        "DROP INDEX referrals_retention; ALTER TABLE referrals DROP COLUMN erased_at_us; "
        "ALTER TABLE held_events DROP COLUMN envelope_sha256; "
@@ -85,8 +89,13 @@ std::string UndoTo(int version) {
   return absl::StrCat(sql, "PRAGMA user_version = ", version, ";");
 }
 
-// Versions 9 to 7 undone: what the tests of older steps start from.
-std::string UndoVersions9To7() { return Undo().at(9) + Undo().at(8) + Undo().at(7); }
+// Every version from the newest down to 7 undone: what the tests of older
+// steps start from.
+std::string UndoNewestTo7() {
+  std::string sql;
+  for (int v = kSchemaVersion; v >= 7; --v) sql += Undo().at(v);
+  return sql;
+}
 
 // The detail column of `sql`'s EXPLAIN QUERY PLAN, one line per step.
 std::string PlanOf(sqlite3* db, const std::string& sql) {
@@ -252,7 +261,7 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(
         Exec(raw.get(),
-             absl::StrCat(UndoVersions9To7(),
+             absl::StrCat(UndoNewestTo7(),
                           "DROP INDEX referrals_by_state_recent; "
                           "CREATE INDEX referrals_by_state ON referrals(state, updated_at_us); "
                           // and version 6's step
@@ -317,7 +326,7 @@ TEST_F(MigrationTest, VersionFiveFileLosesTheUnusedIndexesAndListsDeadLetters) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions9To7(),
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoNewestTo7(),
                                            "DROP INDEX outbox_dead; "
                                            "CREATE INDEX events_by_message ON events(message_id); "
                                            "CREATE INDEX outbox_by_state ON outbox(state, id); "
@@ -367,7 +376,7 @@ TEST_F(MigrationTest, FailedVersionFiveStepLeavesVersionFour) {
   {
     RawDb raw = OpenRaw(path_);
     // Version 4 as above, plus a stray table holding the name version 5 wants.
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions9To7(),
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoNewestTo7(),
                                            "DROP INDEX referrals_by_state_recent; "
                                            "CREATE INDEX referrals_by_state ON referrals(state, "
                                            "updated_at_us); "
@@ -404,7 +413,7 @@ TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
   }
   {
     RawDb raw = OpenRaw(path_);
-    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoVersions9To7(), "PRAGMA user_version = 6;")), "");
+    ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoNewestTo7(), "PRAGMA user_version = 6;")), "");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
@@ -501,6 +510,8 @@ std::map<std::string, std::string> EnvelopesOf(const Entries& entries) {
 // verifies.
 TEST_P(EveryEarlierVersionTest, SealsEveryStoredEnvelopeAtRest) {
   const int version = GetParam();
+  // The version-9 step's own test: files from 9 on are sealed already.
+  if (version >= 9) GTEST_SKIP() << "version " << version << " stores envelopes sealed at rest";
   Event alpha = Submitted("alpha");
   alpha.envelope = ClearEnvelope("alpha submitted");
   Event alpha_received = Changed("alpha", NodeOf("lombardia"), 1, RECEIVED);
@@ -737,6 +748,91 @@ TEST_F(MigrationTest, FailedVersionNineStepLeavesTheOldVersionUntouched) {
   EXPECT_EQ(QueryText(raw.get(), "SELECT hex(referral_envelope) FROM referrals"), "52454645");
   EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'referral_keys'"),
             "0");
+}
+
+// A receipt listing `entries` message ids, as storage sees it: an Envelope
+// whose body is a Receipt (storage counts the entries, never verifies).
+std::string ReceiptListing(int entries) {
+  v1::Receipt receipt;
+  receipt.set_receiver_node("toscana");
+  for (int i = 0; i < entries; ++i) {
+    auto* entry = receipt.add_entries();
+    entry->set_message_id(absl::StrCat("in-", i));
+    entry->set_envelope_sha256(std::string(32, static_cast<char>('a' + i)));
+  }
+  v1::Envelope envelope;
+  envelope.set_header("receipt header");
+  envelope.set_body(receipt.SerializeAsString());
+  return envelope.SerializeAsString();
+}
+
+// Version 10 keeps a batch's receipt once. From every earlier version: the
+// receipts rows already held stay inline and read back whole; afterwards a
+// receipt covering several envelopes is stored once, by its hash, for the
+// inbox and outbox rows it covers, and each reads it back.
+TEST_P(EveryEarlierVersionTest, KeepsOldReceiptsAndStoresABatchReceiptOnce) {
+  const int version = GetParam();
+  const std::string single = ReceiptListing(1);
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    ASSERT_OK((*opened)->Transact([&](Txn& txn) {
+      return txn.InsertInbox({"old-in", "lombardia", std::string(32, 'x'), single, kT0});
+    }));
+    ASSERT_OK((*opened)->RecordAndEnqueue(Submitted("alpha"), {Outgoing("old-out")}));
+    absl::StatusOr<std::optional<OutboxEntry>> out = (*opened)->FindOutbox("old-out");
+    ASSERT_OK(out);
+    ASSERT_TRUE(out->has_value());
+    ASSERT_OK((*opened)->MarkDelivered((*out)->id, single));
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  absl::StatusOr<std::optional<InboxRecord>> old_in = store.FindInboxRecord("old-in");
+  ASSERT_OK(old_in);
+  ASSERT_TRUE(old_in->has_value());
+  EXPECT_EQ((*old_in)->receipt, single);
+  absl::StatusOr<std::optional<OutboxEntry>> old_out = store.FindOutbox("old-out");
+  ASSERT_OK(old_out);
+  ASSERT_TRUE(old_out->has_value());
+  EXPECT_EQ((*old_out)->receipt, single);
+
+  const std::string batch = ReceiptListing(3);
+  ASSERT_OK(store.Transact([&](Txn& txn) -> absl::Status {
+    for (const char* id : {"in-0", "in-1", "in-2"}) {
+      RETURN_IF_ERROR(txn.InsertInbox({id, "lombardia", std::string(32, 'y'), batch, kT0}));
+    }
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(store.RecordAndEnqueue(Submitted("beta"), {Outgoing("out-1"), Outgoing("out-2")}));
+  std::vector<std::pair<int64_t, std::string>> delivered;
+  for (const char* id : {"out-1", "out-2"}) {
+    absl::StatusOr<std::optional<OutboxEntry>> out = store.FindOutbox(id);
+    ASSERT_OK(out);
+    ASSERT_TRUE(out->has_value());
+    delivered.emplace_back((*out)->id, batch);
+  }
+  ASSERT_OK(store.MarkDeliveredMany(delivered));
+  for (const char* id : {"in-0", "in-1", "in-2"}) {
+    absl::StatusOr<std::optional<InboxRecord>> in = store.FindInboxRecord(id);
+    ASSERT_OK(in);
+    ASSERT_TRUE(in->has_value());
+    EXPECT_EQ((*in)->receipt, batch) << id;
+  }
+  for (const char* id : {"out-1", "out-2"}) {
+    absl::StatusOr<std::optional<OutboxEntry>> out = store.FindOutbox(id);
+    ASSERT_OK(out);
+    ASSERT_TRUE(out->has_value());
+    EXPECT_EQ((*out)->receipt, batch) << id;
+  }
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM receipts"), "1");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM inbox WHERE length(receipt) > 0"), "1");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE receipt IS NOT NULL"), "1");
 }
 
 INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),
