@@ -63,6 +63,7 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   if (d.max_backoff_ms()) o.max_backoff = absl::Milliseconds(d.max_backoff_ms());
   if (d.dead_letter_after_s()) o.dead_letter_after = absl::Seconds(d.dead_letter_after_s());
   if (d.rpc_timeout_ms()) o.rpc_timeout = absl::Milliseconds(d.rpc_timeout_ms());
+  if (d.batch_max()) o.delivery_batch_max = static_cast<int>(d.batch_max());
   const Privacy& p = c.privacy();
   for (const EncryptionKey& key : p.encryption_keys()) {
     o.encryption_keys.push_back({key.key(), key.certificate()});
@@ -122,6 +123,9 @@ absl::Status Validate(const BrokerOptions& o) {
     return bad("limits.memory_quota_mib", "must be at least 16");
   }
   if (o.in_flight_per_peer < 1) return bad("delivery.in_flight_per_peer", "must be at least 1");
+  if (o.delivery_batch_max < 1 || o.delivery_batch_max > 64) {
+    return bad("delivery.batch_max", "must be 1 to 64 (a batch holds at most 64 envelopes)");
+  }
   if (o.encryption_keys.empty()) {
     return bad("privacy.encryption_keys", "needs at least one {key, certificate}");
   }

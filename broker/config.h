@@ -92,6 +92,17 @@ struct BrokerOptions {
   // A sender with nothing due re-reads its outbox this often. Only a safety
   // net: every enqueue wakes the sender at once.
   absl::Duration outbox_poll_interval = absl::Seconds(30);
+  // Batched delivery (config delivery.batchMax, PROTOCOL.md §6.2.1): the
+  // sender puts up to this many due envelopes in one DeliverBatch call (one receipt, one commit at
+  // the peer), within the in-flight window and one envelope's size limit; 1 sends each with
+  // Deliver. Towards a peer that answers UNIMPLEMENTED (a node from before batches) it uses
+  // Deliver, asking again after `batch_retry_after`. Larger batches give a drain more per call but
+  // make one slow envelope (a big one, a held one) hold up the others' answer.
+  int delivery_batch_max = 32;
+  absl::Duration batch_retry_after = absl::Minutes(10);
+  // Whether this node serves DeliverBatch. Only tests turn it off, to play a
+  // node from before batches; the config file has no such field.
+  bool serve_delivery_batches = true;
 
   // Sealed fields and data at rest (config "privacy"; PROTOCOL.md §11,
   // docs/PRIVACY.md). Key files; the first encryption key is the current one.

@@ -7,6 +7,7 @@
 #include "broker/tls.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "mir/v1/envelope.pb.h"
 
@@ -14,10 +15,11 @@ namespace mir::broker {
 
 namespace {
 
-// DeliverRequest from the call's bytes, or MALFORMED_ENVELOPE.
-absl::StatusOr<v1::DeliverRequest> ParseRequest(const grpc::ByteBuffer& bytes) {
+// A request message from the call's bytes, or MALFORMED_ENVELOPE.
+template <typename Request>
+absl::StatusOr<Request> ParseRequest(const grpc::ByteBuffer& bytes, absl::string_view name) {
   std::vector<grpc::Slice> slices;
-  v1::DeliverRequest request;
+  Request request;
   if (bytes.Dump(&slices).ok()) {
     std::string joined;
     joined.reserve(bytes.Length());
@@ -27,7 +29,27 @@ absl::StatusOr<v1::DeliverRequest> ParseRequest(const grpc::ByteBuffer& bytes) {
     if (request.ParseFromString(joined)) return request;
   }
   return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
-                  "the request does not parse as a DeliverRequest");
+                  absl::StrCat("the request does not parse as a ", name));
+}
+
+// The calling node, after counting its certificate for the metrics.
+absl::StatusOr<Identity> CallingPeer(grpc::CallbackServerContext& context, Metrics& metrics) {
+  auto peer = PeerIdentity(context);
+  if (!peer.ok()) {
+    metrics.CountRefusal("unknown", peer.status());
+    return peer.status();
+  }
+  if (peer->role == Role::kNode) {
+    const auto pem = context.auth_context()->FindPropertyValues("x509_pem_cert");
+    if (!pem.empty())
+      metrics.SawPeerCertificate(peer->node, std::string(pem.front().data(), pem.front().size()));
+  }
+  return peer;
+}
+
+grpc::ByteBuffer Serialized(const google::protobuf::Message& message) {
+  grpc::Slice slice(message.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 // The kind the envelope's header names, for the metrics: the node has
@@ -49,29 +71,68 @@ grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* 
   // Steady time for the latency histogram only, never a decision: not the Clock.
   const auto arrived = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto peer = PeerIdentity(*context);
+  auto peer = CallingPeer(*context, *metrics_);
   if (!peer.ok()) {
-    metrics_->CountRefusal("unknown", peer.status());
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
-  }
-  if (peer->role == Role::kNode) {
-    const auto pem = context->auth_context()->FindPropertyValues("x509_pem_cert");
-    if (!pem.empty())
-      metrics_->SawPeerCertificate(peer->node, std::string(pem.front().data(), pem.front().size()));
   }
   // request and response stay valid until Finish.
   const bool accepted = pool_->Post([this, reactor, arrived, peer = *peer, request, response] {
     const absl::Status status = [&]() -> absl::Status {
-      auto parsed = ParseRequest(*request);
+      auto parsed = ParseRequest<v1::DeliverRequest>(*request, "DeliverRequest");
       if (!parsed.ok()) return parsed.status();
       auto receipt = node_->Deliver(peer, parsed->envelope());
       if (!receipt.ok()) return receipt.status();
       metrics_->CountReceived(KindOf(parsed->envelope()));
       v1::DeliverResponse answer;
       answer.set_receipt(*std::move(receipt));
-      grpc::Slice slice(answer.SerializeAsString());
-      *response = grpc::ByteBuffer(&slice, 1);
+      *response = Serialized(answer);
+      return absl::OkStatus();
+    }();
+    if (!status.ok()) metrics_->CountRefusal(peer.node, status);
+    metrics_->ObserveDeliver(absl::FromChrono(std::chrono::steady_clock::now() - arrived));
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  if (!accepted) {
+    metrics_->CountRefusal(peer->node, NodeBusy());
+    reactor->Finish(ToGrpcStatus(NodeBusy()));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::DeliverBatch(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request,
+                                                        grpc::ByteBuffer* response) {
+  const auto arrived = std::chrono::steady_clock::now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!node_->options().serve_delivery_batches) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""));
+    return reactor;
+  }
+  auto peer = CallingPeer(*context, *metrics_);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  const bool accepted = pool_->Post([this, reactor, arrived, peer = *peer, request, response] {
+    const absl::Status status = [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto parsed,
+                       ParseRequest<v1::DeliverBatchRequest>(*request, "DeliverBatchRequest"));
+      const std::vector<std::string> envelopes(parsed.envelopes().begin(),
+                                               parsed.envelopes().end());
+      ASSIGN_OR_RETURN(Node::BatchDelivery delivered, node_->DeliverBatch(peer, envelopes));
+      v1::DeliverBatchResponse answer;
+      answer.set_receipt(std::move(delivered.receipt));
+      for (const auto& [index, refusal] : delivered.refused) {
+        metrics_->CountRefusal(peer.node, refusal);
+        v1::DeliverRefusal* refused = answer.add_refused();
+        refused->set_index(static_cast<uint32_t>(index));
+        refused->set_code(static_cast<int32_t>(refusal.code()));
+        refused->set_reason(ReasonOf(refusal));
+        refused->set_message(std::string(refusal.message()));
+      }
+      for (const std::string& kind : delivered.accepted_kinds) metrics_->CountReceived(kind);
+      *response = Serialized(answer);
       return absl::OkStatus();
     }();
     if (!status.ok()) metrics_->CountRefusal(peer.node, status);

@@ -12,15 +12,19 @@ namespace mir::broker {
 // client certificate; everything else is Node::Deliver, run on `pool` so that
 // deliveries wait for their commit together (broker/work_pool.h).
 //
-// Deliver takes the request's raw bytes and parses them itself, so that a
-// request that is not a DeliverRequest is refused like any other bad input
-// (INVALID_ARGUMENT, MALFORMED_ENVELOPE) instead of with gRPC's bare status.
+// Deliver and DeliverBatch take the request's raw bytes and parse them
+// themselves, so that a request that does not parse is refused like any other
+// bad input (INVALID_ARGUMENT, MALFORMED_ENVELOPE) instead of with gRPC's
+// bare status. DeliverBatch is Node::DeliverBatch (PROTOCOL.md §6.2.1); a
+// node built with `serve_delivery_batches` off answers it UNIMPLEMENTED, as
+// a node from before it does.
 //
 // GetRegistry hands a calling node the signed node registry this node holds
 // (PROTOCOL.md §12); only node certificates may call it.
 class ExchangeService final
     : public v1::Exchange::WithCallbackMethod_GetRegistry<
-          v1::Exchange::WithRawCallbackMethod_Deliver<v1::Exchange::Service>> {
+          v1::Exchange::WithRawCallbackMethod_DeliverBatch<
+              v1::Exchange::WithRawCallbackMethod_Deliver<v1::Exchange::Service>>> {
  public:
   // `metrics` counts calls, refusals and peers' certificates; all three
   // must outlive the service.
@@ -30,6 +34,9 @@ class ExchangeService final
   grpc::ServerUnaryReactor* Deliver(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeliverBatch(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetRegistry(grpc::CallbackServerContext* context,
                                         const v1::GetRegistryRequest* request,
                                         v1::GetRegistryResponse* response) override;

@@ -22,11 +22,6 @@ namespace {
 
 constexpr size_t kMaxEnvelopesPerAction = 4;
 
-absl::Status TooLarge(size_t size, size_t limit) {
-  return MirError(absl::StatusCode::kResourceExhausted, v1::MESSAGE_TOO_LARGE,
-                  absl::StrCat("envelope of ", size, " bytes exceeds the limit of ", limit));
-}
-
 absl::Status UnknownReferral(const std::string& referral_id) {
   return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL,
                   absl::StrCat("referral ", referral_id, " is not known to you at this node"));
@@ -37,6 +32,11 @@ absl::Status BadAction(absl::string_view why) {
 }
 
 }  // namespace
+
+absl::Status EnvelopeTooLarge(size_t size, size_t limit) {
+  return MirError(absl::StatusCode::kResourceExhausted, v1::MESSAGE_TOO_LARGE,
+                  absl::StrCat("envelope of ", size, " bytes exceeds the limit of ", limit));
+}
 
 Node::Node(BrokerOptions options, const Clock* clock, std::unique_ptr<Signer> signer,
            std::unique_ptr<Verifier> verifier, std::unique_ptr<Keyring> keyring,
@@ -191,143 +191,6 @@ absl::Status Node::CheckReferralAccess(const Identity& caller, const std::string
   if (caller.role != Role::kPartner) return absl::OkStatus();
   ASSIGN_OR_RETURN(bool circulated, store_->PartnerHasAccess(referral_id, caller.Uri()));
   return authorization_.ReferralAccess(caller, referral_id, circulated);
-}
-
-absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {
-  if (envelope_bytes.size() > options_.max_envelope_bytes) {
-    return TooLarge(envelope_bytes.size(), options_.max_envelope_bytes);
-  }
-  RETURN_IF_ERROR(authorization_.Check(peer, Action::kDeliver));
-  ASSIGN_OR_RETURN(VerifiedEnvelope verified, verifier_->Verify(envelope_bytes));
-  const v1::EnvelopeHeader& h = verified.header;
-  RETURN_IF_ERROR(authorization_.DeliveredBy(peer, h.sender_node()));
-
-  // Decide before the transaction what this envelope is for.
-  std::optional<storage::Event> event;
-  std::optional<std::string> forward_to;
-  std::optional<SecretKey> released_key;
-  const bool lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION;
-  if (h.recipient_node() == options_.node_id) {
-    if (h.kind() == v1::KEY_RELEASE) {
-      ASSIGN_OR_RETURN(released_key, UnwrapKeyRelease(verified));
-    } else if (lifecycle) {
-      ASSIGN_OR_RETURN(event, EventFromEnvelope(verified, envelope_bytes, *verifier_));
-      SetAckDeadline(*event);
-    }
-  } else {
-    if (!options_.relay) {
-      return MirError(absl::StatusCode::kInvalidArgument, v1::NOT_FOR_THIS_NODE,
-                      absl::StrCat("node ", options_.node_id,
-                                   " does not relay; the envelope is for ", h.recipient_node()));
-    }
-    auto hop = NextHop(h.recipient_node());
-    if (!hop || *hop == peer.node) {
-      return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
-                      absl::StrCat("no route to node ", h.recipient_node()));
-    }
-    if (h.kind() == v1::REFERRAL) {
-      RETURN_IF_ERROR(registry_.CheckDestination(h.recipient_node(), clock_->Now()));
-    }
-    // A relay never queues special-category fields in clear (PROTOCOL.md §11.1).
-    v1::Referral carried;
-    if (h.kind() == v1::REFERRAL && carried.ParseFromString(verified.body) &&
-        (!carried.has_sealed() || !SealedFieldsInClear(carried).empty())) {
-      return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                      "a referral with special-category fields in clear is not relayed: they "
-                      "travel sealed");
-    }
-    forward_to = *hop;
-  }
-
-  std::string receipt;
-  std::vector<std::string> woken;
-  std::vector<storage::Event> applied_events;
-  absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
-    woken.clear();
-    applied_events.clear();
-    ASSIGN_OR_RETURN(auto existing, txn.FindInbox(h.message_id()));
-    if (existing) {
-      if (existing->envelope_sha256 != verified.envelope_sha256) {
-        return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
-                        absl::StrCat("message ", h.message_id(), " was received with other bytes"));
-      }
-      receipt = existing->receipt;
-      return absl::OkStatus();
-    }
-    const absl::Time now = clock_->Now();
-    ASSIGN_OR_RETURN(
-        receipt,
-        SignReceipt(*signer(), {h.message_id(), verified.envelope_sha256, peer.node}, now));
-    storage::InboxRecord record;
-    record.message_id = h.message_id();
-    record.sender_node = h.sender_node();
-    record.envelope_sha256 = verified.envelope_sha256;
-    record.receipt = receipt;
-    record.received_at = now;
-    RETURN_IF_ERROR(txn.InsertInbox(record));
-    if (forward_to) {
-      storage::OutgoingEnvelope relayed{h.message_id(), *forward_to, envelope_bytes,
-                                        h.referral_id(), std::nullopt};
-      // A relay that does not hold the referral queues it by the urgency it carries.
-      v1::Referral carried;
-      if (h.kind() == v1::REFERRAL && carried.ParseFromString(verified.body)) {
-        relayed.urgency = carried.urgency();
-      }
-      RETURN_IF_ERROR(txn.Enqueue(relayed));
-      woken.push_back(*forward_to);
-      if (!lifecycle) return absl::OkStatus();
-      return Observe(txn, verified, envelope_bytes, applied_events, woken);
-    }
-    if (released_key.has_value()) return AcceptKeyRelease(txn, verified, *released_key);
-    if (h.kind() == v1::ERASURE_CONFIRMATION) return AcceptErasureAnswer(txn, verified);
-    ASSIGN_OR_RETURN(storage::ApplyResult applied, txn.ApplyEvent(*event));
-    for (const storage::Event& e : applied.applied) {
-      applied_events.push_back(e);
-      if (e.to_state == v1::SUBMITTED && e.referral.has_value() &&
-          e.referral->destination_node == options_.node_id) {
-        RETURN_IF_ERROR(AcknowledgeReceived(txn, e, woken, applied_events));
-      }
-    }
-    return AfterApplied(txn, applied.applied, woken);
-  });
-  if (!status.ok()) {
-    MIR_LOG(WARNING) << "refused message " << h.message_id() << " from " << peer.node << ": "
-                     << ReasonName(status) << " " << status.message();
-    return status;
-  }
-  MIR_LOG(INFO) << "received message " << h.message_id() << " (" << v1::MessageKind_Name(h.kind())
-                << ", referral " << h.referral_id() << ") from " << peer.node
-                << (forward_to ? " for relay to " + *forward_to : "");
-  Notify(woken);
-  Publish(applied_events);
-  return receipt;
-}
-
-absl::Status Node::Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
-                           const std::string& envelope_bytes, std::vector<storage::Event>& applied,
-                           std::vector<std::string>& woken) {
-  const std::string& referral_id = verified.header.referral_id();
-  ASSIGN_OR_RETURN(auto known, txn.GetReferral(referral_id));
-  if (!known.has_value()) return absl::OkStatus();  // a pure relay for this referral
-  auto event = EventFromEnvelope(verified, envelope_bytes, *verifier_);
-  absl::Status observed = event.status();
-  if (observed.ok()) {
-    SetAckDeadline(*event);
-    const size_t woken_before = woken.size();
-    observed = txn.Atomically([&]() -> absl::Status {
-      ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*event));
-      RETURN_IF_ERROR(AfterApplied(txn, result.applied, woken));
-      applied.insert(applied.end(), result.applied.begin(), result.applied.end());
-      return absl::OkStatus();
-    });
-    if (!observed.ok()) woken.resize(woken_before);
-  }
-  if (!observed.ok()) {
-    MIR_LOG(WARNING) << "relayed message " << verified.header.message_id()
-                     << " not applied to this node's copy of referral " << referral_id << ": "
-                     << ReasonName(observed);
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
@@ -507,7 +370,7 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
   std::vector<VerifiedEnvelope> verified;
   for (const std::string& bytes : envelopes) {
     if (bytes.size() > options_.max_envelope_bytes) {
-      return TooLarge(bytes.size(), options_.max_envelope_bytes);
+      return EnvelopeTooLarge(bytes.size(), options_.max_envelope_bytes);
     }
     ASSIGN_OR_RETURN(VerifiedEnvelope v, verifier_->Verify(bytes));
     if (v.author != caller || caller.node != options_.node_id) {

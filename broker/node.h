@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,9 @@
 #include "storage/store.h"
 
 namespace mir::broker {
+
+// MESSAGE_TOO_LARGE for an envelope of `size` bytes over `limit`.
+absl::Status EnvelopeTooLarge(size_t size, size_t limit);
 
 struct SubmitResult {
   std::string referral_id;
@@ -51,6 +55,25 @@ class Node {
   // receipt envelope, durable when returned. A duplicate returns the
   // original receipt and changes nothing.
   absl::StatusOr<std::string> Deliver(const Identity& peer, const std::string& envelope_bytes);
+
+  // What Exchange.DeliverBatch answers (PROTOCOL.md §6.2.1).
+  struct BatchDelivery {
+    // One receipt with an entry for every accepted envelope (new, held,
+    // relayed or a duplicate with the same bytes); empty if none was.
+    std::string receipt;
+    // (index in the request, why) for each refused envelope, in order.
+    std::vector<std::pair<size_t, absl::Status>> refused;
+    // The kinds of the accepted envelopes, for the metrics.
+    std::vector<std::string> accepted_kinds;
+  };
+  static constexpr size_t kMaxBatchEnvelopes = 64;
+  // Exchange.DeliverBatch: each envelope checked and applied as Deliver
+  // would, in order, every accepted one in the same commit, and one receipt
+  // for them all, durable when returned. A refused envelope changes nothing;
+  // the call fails as a whole only for the caller's role, a batch of 0 or
+  // more than kMaxBatchEnvelopes, or the store.
+  absl::StatusOr<BatchDelivery> DeliverBatch(const Identity& peer,
+                                             const std::vector<std::string>& envelopes);
 
   // What `caller` must sign for one action (Referrals.Prepare): a header per
   // recipient, and for a status change a body template.
@@ -154,6 +177,28 @@ class Node {
   Node(BrokerOptions options, const Clock* clock, std::unique_ptr<Signer> signer,
        std::unique_ptr<Verifier> verifier, std::unique_ptr<Keyring> keyring,
        std::unique_ptr<storage::Store> store);
+
+  // An envelope from a peer, verified and checked (PROTOCOL.md §6.2 up to
+  // the store), with what it is for: an event to apply here, a key, or a
+  // relay to the next hop.
+  struct CheckedDelivery {
+    const std::string* bytes = nullptr;  // the caller's, which outlive this
+    VerifiedEnvelope verified;
+    bool lifecycle = true;  // neither KEY_RELEASE nor ERASURE_CONFIRMATION
+    std::optional<storage::Event> event;
+    std::optional<SecretKey> released_key;
+    std::optional<std::string> forward_to;
+    std::optional<v1::Urgency> urgency;  // a relayed REFERRAL's
+  };
+  absl::StatusOr<CheckedDelivery> CheckDelivery(const Identity& peer,
+                                                const std::string& envelope_bytes);
+  // Inside a transaction: stores the effect of `d` unless its message id was
+  // received before, in which case it returns that inbox row (or refuses
+  // DUPLICATE_CONFLICT for other bytes). The caller records the inbox row.
+  absl::StatusOr<std::optional<storage::InboxRecord>> ApplyDelivery(
+      storage::Txn& txn, const CheckedDelivery& d, std::vector<std::string>& woken,
+      std::vector<storage::Event>& applied_events);
+  void LogReceived(const CheckedDelivery& d, const Identity& peer) const;
 
   // Inside a transaction: the node's own RECEIVED event for a referral it
   // has just taken in, signed by the node and queued back to the origin.

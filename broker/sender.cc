@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -99,14 +100,18 @@ absl::Duration PeerSender::Backoff(int attempts) const {
   return base * (0.5 + 0.5 * jitter_());
 }
 
+// One call in flight: Deliver for one envelope, DeliverBatch for several
+// (PROTOCOL.md §6.2.1).
 struct PeerSender::Call {
-  storage::OutboxEntry entry;
+  std::vector<storage::OutboxEntry> entries;
   grpc::ClientContext context;
   v1::DeliverRequest request;
   v1::DeliverResponse response;
+  v1::DeliverBatchRequest batch_request;
+  v1::DeliverBatchResponse batch_response;
   grpc::Status status;
-  bool receipted = false;  // the peer's receipt for these exact bytes verified
-  bool probe = false;      // sent while the peer was unreachable
+  bool probe = false;  // sent while the peer was unreachable
+  bool batch() const { return entries.size() > 1; }
 };
 
 void PeerSender::Run() {
@@ -191,7 +196,7 @@ int PeerSender::FillWindow(absl::Time now, bool new_work) {
       failed_probes_ = 0;
       return 0;
     }
-    StartCall(head->front(), /*probe=*/true);
+    StartCall({head->front()}, /*probe=*/true);
     return 1;
   }
   const int window = options_->in_flight_per_peer;
@@ -210,10 +215,13 @@ int PeerSender::FillWindow(absl::Time now, bool new_work) {
   // from different senders (a partner's confirmation, then nvn's closure),
   // so the next node never sees the later one first and refuses it.
   std::set<std::string> referrals_on_the_wire;
-  for (const auto& [id, call] : in_flight_) referrals_on_the_wire.insert(call->entry.referral_id);
-  int started = 0;
+  for (const auto& [id, call] : in_flight_) {
+    if (call->entries.front().id != id) continue;  // each call once
+    for (const storage::OutboxEntry& e : call->entries) referrals_on_the_wire.insert(e.referral_id);
+  }
+  std::vector<storage::OutboxEntry> to_send;
   for (const storage::OutboxEntry& entry : *due) {
-    const int busy = static_cast<int>(in_flight_.size());
+    const int busy = static_cast<int>(in_flight_.size() + to_send.size());
     if (busy >= emergency_window) break;
     if (in_flight_.count(entry.id)) continue;
     if (!entry.referral_id.empty() && !referrals_on_the_wire.insert(entry.referral_id).second) {
@@ -221,34 +229,91 @@ int PeerSender::FillWindow(absl::Time now, bool new_work) {
     }
     // Rows come most urgent first: past the emergencies, none is left.
     if (entry.urgency != v1::URGENCY_EMERGENCY_24H && busy >= window) break;
-    StartCall(entry);
-    ++started;
+    to_send.push_back(entry);
   }
-  return started;
+  // In batches, most urgent first, each within the peer's message limit.
+  const size_t batch_max = now < batches_refused_until_
+                               ? 1
+                               : static_cast<size_t>(std::max(1, options_->delivery_batch_max));
+  std::vector<storage::OutboxEntry> batch;
+  size_t batch_bytes = 0;
+  for (storage::OutboxEntry& entry : to_send) {
+    // The field's tag and length come on top of each envelope's bytes.
+    const size_t bytes = entry.envelope.size() + 8;
+    if (!batch.empty() &&
+        (batch.size() >= batch_max || batch_bytes + bytes > options_->max_envelope_bytes)) {
+      StartCall(std::move(batch));
+      batch.clear();
+      batch_bytes = 0;
+    }
+    batch_bytes += bytes;
+    batch.push_back(std::move(entry));
+  }
+  if (!batch.empty()) StartCall(std::move(batch));
+  return static_cast<int>(to_send.size());
 }
 
-void PeerSender::StartCall(const storage::OutboxEntry& entry, bool probe) {
-  auto call = std::make_unique<Call>();
-  call->entry = entry;
+void PeerSender::StartCall(std::vector<storage::OutboxEntry> entries, bool probe) {
+  auto call = std::make_shared<Call>();
+  call->entries = std::move(entries);
   call->probe = probe;
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_->rpc_timeout));
-  call->request.set_envelope(entry.envelope);
   Call* raw = call.get();
-  in_flight_[entry.id] = std::move(call);
-  stub_->async()->Deliver(&raw->context, &raw->request, &raw->response,
-                          [this, raw](grpc::Status status) {
-                            absl::MutexLock lock(&mu_);
-                            raw->status = std::move(status);
-                            answered_.push_back(raw);
-                          });
+  for (const storage::OutboxEntry& entry : raw->entries) in_flight_[entry.id] = call;
+  auto done = [this, raw](grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    raw->status = std::move(status);
+    answered_.push_back(raw);
+  };
+  if (!raw->batch()) {
+    raw->request.set_envelope(raw->entries.front().envelope);
+    stub_->async()->Deliver(&raw->context, &raw->request, &raw->response, std::move(done));
+    return;
+  }
+  for (const storage::OutboxEntry& entry : raw->entries) {
+    raw->batch_request.add_envelopes(entry.envelope);
+  }
+  stub_->async()->DeliverBatch(&raw->context, &raw->batch_request, &raw->batch_response,
+                               std::move(done));
+}
+
+void PeerSender::CheckBatchAnswer(const Call& call, std::vector<Outcome>& outcomes) {
+  // One signature for the whole batch; then each envelope by its entry.
+  absl::StatusOr<v1::Receipt> receipt =
+      call.batch_response.receipt().empty()
+          ? absl::StatusOr<v1::Receipt>(v1::Receipt())
+          : VerifyReceiptSignature(*verifier_, call.batch_response.receipt(), peer_);
+  std::map<size_t, const v1::DeliverRefusal*> refused;
+  for (const v1::DeliverRefusal& refusal : call.batch_response.refused()) {
+    refused.emplace(refusal.index(), &refusal);
+  }
+  for (size_t i = 0; i < call.entries.size(); ++i) {
+    const storage::OutboxEntry& entry = call.entries[i];
+    if (auto it = refused.find(i);
+        it != refused.end() && it->second->code() != static_cast<int32_t>(grpc::StatusCode::OK)) {
+      const auto code = static_cast<grpc::StatusCode>(it->second->code());
+      outcomes.push_back({&entry, grpc::Status(code, it->second->message()),
+                          MirError(static_cast<absl::StatusCode>(code), it->second->reason(),
+                                   it->second->message()),
+                          nullptr});
+      continue;
+    }
+    absl::Status checked = receipt.status();
+    if (checked.ok() && !ReceiptCovers(*receipt, entry.message_id, Sha256(entry.envelope))) {
+      checked = MirError(absl::StatusCode::kUnauthenticated, v1::RECEIPT_MISMATCH,
+                         "the batch's receipt does not cover this envelope's message id and hash");
+    }
+    outcomes.push_back(
+        {&entry, grpc::Status::OK, std::move(checked), &call.batch_response.receipt()});
+  }
 }
 
 void PeerSender::RecordAnswers(std::vector<Call*> answered) {
-  // Deliveries are recorded together (one commit); failures one by one.
-  std::vector<std::pair<int64_t, std::string>> delivered;
+  // What each envelope's answer was, then: deliveries recorded together (one
+  // commit), failures one by one.
+  std::vector<Outcome> outcomes;
   Reachability seen;
   for (Call* call : answered) {
-    const storage::OutboxEntry& entry = call->entry;
     const grpc::StatusCode code = call->status.error_code();
     if (code == grpc::StatusCode::UNAVAILABLE) {
       seen.unavailable = true;
@@ -257,18 +322,37 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
     } else if (code != grpc::StatusCode::DEADLINE_EXCEEDED) {
       seen.answered = true;
     }
-    absl::Status outcome = FromGrpcStatus(call->status);
-    if (outcome.ok()) {
-      outcome = VerifyReceipt(*verifier_, call->response.receipt(), peer_, entry.message_id,
-                              Sha256(entry.envelope))
-                    .status();
-      if (outcome.ok()) {
-        delivered.emplace_back(entry.id, call->response.receipt());
-        call->receipted = true;
-        continue;
+    if (call->batch() && code == grpc::StatusCode::UNIMPLEMENTED) {
+      // A node from before batches: no answer about the envelopes, which
+      // stay due and go again one by one.
+      if (clock_->Now() >= batches_refused_until_) {
+        MIR_LOG(INFO) << peer_ << " does not take batches: delivering one envelope per call";
       }
+      batches_refused_until_ = clock_->Now() + options_->batch_retry_after;
+      continue;
     }
-    RecordFailure(entry, call->status, outcome);
+    if (!call->status.ok()) {
+      for (const storage::OutboxEntry& entry : call->entries) {
+        outcomes.push_back({&entry, call->status, FromGrpcStatus(call->status), nullptr});
+      }
+    } else if (call->batch()) {
+      CheckBatchAnswer(*call, outcomes);
+    } else {
+      const storage::OutboxEntry& entry = call->entries.front();
+      outcomes.push_back({&entry, call->status,
+                          VerifyReceipt(*verifier_, call->response.receipt(), peer_,
+                                        entry.message_id, Sha256(entry.envelope))
+                              .status(),
+                          &call->response.receipt()});
+    }
+  }
+  std::vector<std::pair<int64_t, std::string>> delivered;
+  for (const Outcome& outcome : outcomes) {
+    if (outcome.status.ok() && outcome.outcome.ok()) {
+      delivered.emplace_back(outcome.entry->id, *outcome.receipt);
+    } else {
+      RecordFailure(*outcome.entry, outcome.status, outcome.outcome);
+    }
   }
   if (!delivered.empty()) {
     absl::Status marked = store_->MarkDeliveredMany(delivered);
@@ -288,9 +372,9 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
     }
     if (marked.ok()) {
       delivered_.fetch_add(static_cast<int64_t>(delivered.size()), std::memory_order_relaxed);
-      for (Call* call : answered) {
-        if (call->receipted) {
-          MIR_LOG(INFO) << "delivered message " << call->entry.message_id << " to " << peer_
+      for (const Outcome& outcome : outcomes) {
+        if (outcome.status.ok() && outcome.outcome.ok()) {
+          MIR_LOG(INFO) << "delivered message " << outcome.entry->message_id << " to " << peer_
                         << " (receipt verified)";
         }
       }
@@ -300,7 +384,12 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
                      << marked.message();
     }
   }
-  for (Call* call : answered) in_flight_.erase(call->entry.id);
+  for (Call* call : answered) {
+    // The last erase frees the call: read its entries' ids first.
+    std::vector<int64_t> ids;
+    for (const storage::OutboxEntry& entry : call->entries) ids.push_back(entry.id);
+    for (int64_t id : ids) in_flight_.erase(id);
+  }
   seen.delivered = !delivered.empty();
   UpdateReachability(seen);
 }

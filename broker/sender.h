@@ -28,17 +28,17 @@ namespace mir::broker {
 // window is kept for EMERGENCY_24H envelopes, so an emergency is sent at
 // once even while a backlog fills the window. A delivery counts only once the
 // peer's receipt verifies (node signature, message id, SHA-256 of the exact
-// bytes). Failures retry with exponential backoff and jitter. While the peer
-// is unreachable (UNAVAILABLE), one envelope at a time probes it, the most
-// urgent and oldest, with the same backoff; the others wait untouched, so a
-// backlog costs nothing while the peer is down, and new work probes at once.
-// When the peer answers again, everything waiting is due at once (most
-// urgent first). An envelope pending longer than `dead_letter_after`, or
-// refused for good by the peer, becomes a dead letter. Resends carry the
-// same bytes. One envelope per referral is on the wire at a time, oldest
-// first, so a relay passes a referral's messages on in the order it took
-// them in. While the store is fail-stopped nothing is sent (an answer could
-// not be recorded, and the envelope would go again and again). Thread-safe.
+// bytes). Envelopes due together go in one DeliverBatch call (up to
+// delivery_batch_max, one receipt for all, PROTOCOL.md §6.2.1), or by
+// Deliver to a peer that does not take batches. Failures retry with exponential backoff and jitter.
+// While the peer is unreachable (UNAVAILABLE), one envelope at a time probes it, the most urgent
+// and oldest, with the same backoff; the others wait untouched, so a backlog costs nothing while
+// the peer is down, and new work probes at once. When the peer answers again, everything waiting is
+// due at once (most urgent first). An envelope pending longer than `dead_letter_after`, or refused
+// for good by the peer, becomes a dead letter. Resends carry the same bytes. One envelope per
+// referral is on the wire at a time, oldest first, so a relay passes a referral's messages on in
+// the order it took them in. While the store is fail-stopped nothing is sent (an answer could not
+// be recorded, and the envelope would go again and again). Thread-safe.
 class PeerSender {
  public:
   // `jitter` returns a uniform value in [0, 1); injected so tests are
@@ -108,7 +108,20 @@ class PeerSender {
   // Sets reachable_, and reachability_since_us_ when it changes.
   void SetReachable(bool reachable);
   // `probe`: sent while the peer is unreachable, to learn whether it is back.
-  void StartCall(const storage::OutboxEntry& entry, bool probe = false);
+  // One entry goes by Deliver, several by DeliverBatch.
+  void StartCall(std::vector<storage::OutboxEntry> entries, bool probe = false);
+  // What the answer to one call said of one of its envelopes: the call's
+  // gRPC status (a batch's refusal of that envelope stands for it) and the
+  // outcome (OK: delivered, its receipt verified).
+  struct Outcome {
+    const storage::OutboxEntry* entry;
+    grpc::Status status;
+    absl::Status outcome;
+    const std::string* receipt;  // the receipt that delivered it, if any
+  };
+  // A DeliverBatch answered OK: its receipt verified once, then each
+  // envelope delivered (an entry for it), refused, or not covered.
+  void CheckBatchAnswer(const Call& call, std::vector<Outcome>& outcomes);
   // Records the outcome of answered calls: deliveries in one commit.
   void RecordAnswers(std::vector<Call*> answered);
   // Records a failed attempt: retry later with backoff, or dead letter.
@@ -130,8 +143,12 @@ class PeerSender {
   // For LoopStateForTesting.
   bool asleep_ ABSL_GUARDED_BY(mu_) = false;
   LoopState last_sleep_ ABSL_GUARDED_BY(mu_);
-  // Owned by the sender thread: calls in flight, by outbox row id.
-  std::map<int64_t, std::unique_ptr<Call>> in_flight_;
+  // Owned by the sender thread: calls in flight, by outbox row id; the rows
+  // of a batch share their call.
+  std::map<int64_t, std::shared_ptr<Call>> in_flight_;
+  // Owned by the sender thread: the peer answered a batch UNIMPLEMENTED (a
+  // node from before batches); until then, one envelope per call.
+  absl::Time batches_refused_until_ = absl::InfinitePast();
   // Owned by the sender thread: the peer was unreachable since the last
   // delivery (or the broker just started), so entries may be waiting for
   // retries that the next delivery brings forward.

@@ -1,6 +1,7 @@
-// The inbound Exchange path on arbitrary bytes: Node::Deliver at the
-// national node (a relay) from toscana's node, with a real SQLite store in a
-// temp dir, exactly as Exchange.Deliver calls it after TLS. Each input also
+// The inbound Exchange path on arbitrary bytes: Node::Deliver (and
+// DeliverBatch) at the national node (a relay) from toscana's node, with a
+// real SQLite store in a temp dir, exactly as Exchange.Deliver calls it
+// after TLS. Each input also
 // runs once re-signed under a message id of its own (fuzz_env.h), so
 // verified envelopes with fuzzed headers and bodies reach the transaction: inbox, lifecycle, hold
 // and release, relay queueing, receipts. Must never crash, leak or hit UB; the store carries over
@@ -73,7 +74,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)node->Deliver(kPeer, bytes);
   mir::v1::Envelope envelope;
   if (envelope.ParseFromString(bytes)) {
-    (void)node->Deliver(kPeer, mir::fuzz::Resign(envelope, /*new_message_id=*/true));
+    const std::string resigned = mir::fuzz::Resign(envelope, /*new_message_id=*/true);
+    (void)node->Deliver(kPeer, resigned);
+    // The batch path: the same envelopes again beside a fresh one, and a
+    // repeat inside the batch (PROTOCOL.md §6.2.1).
+    (void)node->DeliverBatch(
+        kPeer, {bytes, resigned, mir::fuzz::Resign(envelope, /*new_message_id=*/true), bytes});
   }
   return 0;
 }

@@ -2,6 +2,8 @@
 # ThreadSanitizer over the suites that exercise our concurrency without gRPC
 # (RELIABILITY.md §9), built with gcc's -fsanitize=thread into build-tsan/:
 #   storage_store_test   the group commit: many writer threads and a reader
+#   storage_startup_check_test  the store's background quick_check beside
+#                        writers, and a close that interrupts it
 #   crypto_test          one Signer and Verifier (its certificate cache)
 #                        shared by four threads
 #   tsan_work_pool_test  the broker's WorkPool (tests/broker/work_pool_test.cc
@@ -20,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-tsan
-suites=(tsan_shim_test storage_store_test crypto_test tsan_verifier_test tsan_work_pool_test
+suites=(tsan_shim_test storage_store_test storage_startup_check_test crypto_test tsan_verifier_test tsan_work_pool_test
   tsan_node_test)
 flags="-fsanitize=thread -fno-omit-frame-pointer"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIR_TSAN=ON \

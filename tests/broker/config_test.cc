@@ -38,6 +38,7 @@ TEST(ConfigTest, LoadsAValidFileWithDefaults) {
   EXPECT_FALSE(options->relay);
   EXPECT_EQ(options->handler_threads, 64);
   EXPECT_EQ(options->in_flight_per_peer, 64);
+  EXPECT_EQ(options->delivery_batch_max, 32);
   EXPECT_EQ(options->retention.at(v1::WITHDRAWN), absl::Hours(24 * 30));
   EXPECT_EQ(options->retention_sweep_interval, absl::Hours(1));
 }
@@ -58,6 +59,10 @@ TEST(ConfigTest, ErrorsNameTheField) {
        R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
            "nodeCertificate": "n", "nodeKey": "k", "limits": {"handlerThreads": 5000}})",
        "limits.handler_threads"},
+      {"batch above what a batch may hold",
+       R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
+           "nodeCertificate": "n", "nodeKey": "k", "delivery": {"batchMax": 65}})",
+       "delivery.batch_max"},
       {"no privacy keys",
        R"({"nodeId": "toscana", "listenAddress": "a:1", "databasePath": "d", "caCertificate": "c",
            "nodeCertificate": "n", "nodeKey": "k"})",

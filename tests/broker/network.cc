@@ -220,6 +220,18 @@ absl::StatusOr<std::string> ExchangeClient::Deliver(const std::string& envelope)
   return response.receipt();
 }
 
+absl::StatusOr<v1::DeliverBatchResponse> ExchangeClient::DeliverBatch(
+    const std::vector<std::string>& envelopes) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::DeliverBatchRequest request;
+  for (const std::string& envelope : envelopes) request.add_envelopes(envelope);
+  v1::DeliverBatchResponse response;
+  grpc::Status status = stub_->DeliverBatch(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
 class ReceiptingPeer::Service final : public v1::Exchange::Service {
  public:
   explicit Service(const std::string& node) : signer_(PkiSigner(node + "/node")) {}

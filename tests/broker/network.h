@@ -96,6 +96,9 @@ class ExchangeClient {
   ExchangeClient(int port, const std::string& prefix, const std::string& ca = "ca.crt");
   // Deliver `envelope`; the receipt bytes or the refusal (with its reason).
   absl::StatusOr<std::string> Deliver(const std::string& envelope);
+  // DeliverBatch (PROTOCOL.md §6.2.1) of `envelopes`, in order; the answer
+  // or the refusal of the whole call.
+  absl::StatusOr<v1::DeliverBatchResponse> DeliverBatch(const std::vector<std::string>& envelopes);
   // Sends raw request bytes, e.g. a malformed DeliverRequest.
   std::unique_ptr<v1::Exchange::Stub>& stub() { return stub_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }

@@ -1,7 +1,8 @@
 // The node's core shared by threads, without gRPC, for ThreadSanitizer
 // (scripts/test-tsan.sh; built only there): operators submit at toscana from
 // several threads while event listeners come and go, then two threads
-// deliver every envelope to nvn at once, in opposite orders. Each envelope
+// deliver every envelope to nvn at once, in opposite orders, one by Deliver
+// and one by DeliverBatch. Each envelope
 // takes effect once and each applied event is published once.
 #include <algorithm>
 #include <atomic>
@@ -73,15 +74,25 @@ TEST(NodeConcurrencyTest, SubmitDeliverAndListenersFromManyThreads) {
       [&](const std::vector<storage::Event>& events) { published_at_nvn += events.size(); });
   const Identity peer = (*toscana)->signer()->identity();
   std::vector<storage::OutboxEntry> backwards(queued->rbegin(), queued->rend());
-  std::vector<std::thread> deliverers;
-  for (const std::vector<storage::OutboxEntry>* order : {&*queued, &backwards}) {
-    deliverers.emplace_back([&, order] {
-      for (const storage::OutboxEntry& entry : *order) {
-        EXPECT_OK((*nvn)->Deliver(peer, entry.envelope)) << entry.message_id;
+  // One by one in queue order, and in batches of 8 backwards.
+  std::thread one_by_one([&] {
+    for (const storage::OutboxEntry& entry : *queued) {
+      EXPECT_OK((*nvn)->Deliver(peer, entry.envelope)) << entry.message_id;
+    }
+  });
+  std::thread in_batches([&] {
+    for (size_t start = 0; start < backwards.size(); start += 8) {
+      std::vector<std::string> batch;
+      for (size_t i = start; i < std::min(start + 8, backwards.size()); ++i) {
+        batch.push_back(backwards[i].envelope);
       }
-    });
-  }
-  for (std::thread& t : deliverers) t.join();
+      auto delivered = (*nvn)->DeliverBatch(peer, batch);
+      ASSERT_OK(delivered);
+      EXPECT_TRUE(delivered->refused.empty());
+    }
+  });
+  one_by_one.join();
+  in_batches.join();
 
   auto referrals = (*nvn)->store().ListReferrals(0);
   ASSERT_OK(referrals);

@@ -1,0 +1,283 @@
+// Node::Deliver and Node::DeliverBatch: envelopes from peer nodes
+// (PROTOCOL.md §6.2, §6.2.1), and how a relay observes what it passes on.
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "broker/envelope_events.h"
+#include "broker/node.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "crypto/receipt.h"
+#include "crypto/sealed_referral.h"
+
+namespace mir::broker {
+namespace {
+
+storage::InboxRecord InboxRecordOf(const VerifiedEnvelope& verified, const std::string& receipt,
+                                   absl::Time now) {
+  storage::InboxRecord record;
+  record.message_id = verified.header.message_id();
+  record.sender_node = verified.header.sender_node();
+  record.envelope_sha256 = verified.envelope_sha256;
+  record.receipt = receipt;
+  record.received_at = now;
+  return record;
+}
+
+// A failure of the store, or one nobody explained: it fails the whole
+// batch (retried by the sender) rather than one envelope, which a refusal
+// with a permanent code would dead-letter.
+bool FailsTheBatch(const absl::Status& status) {
+  const v1::ErrorReason reason = ReasonOf(status);
+  return reason == v1::ERROR_REASON_UNSPECIFIED || reason == v1::STORE_FULL ||
+         reason == v1::STORE_UNAVAILABLE;
+}
+
+}  // namespace
+
+absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
+                                                          const std::string& envelope_bytes) {
+  if (envelope_bytes.size() > options_.max_envelope_bytes) {
+    return EnvelopeTooLarge(envelope_bytes.size(), options_.max_envelope_bytes);
+  }
+  RETURN_IF_ERROR(authorization_.Check(peer, Action::kDeliver));
+  CheckedDelivery d;
+  d.bytes = &envelope_bytes;
+  ASSIGN_OR_RETURN(d.verified, verifier_->Verify(envelope_bytes));
+  const v1::EnvelopeHeader& h = d.verified.header;
+  RETURN_IF_ERROR(authorization_.DeliveredBy(peer, h.sender_node()));
+
+  d.lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION;
+  if (h.recipient_node() == options_.node_id) {
+    if (h.kind() == v1::KEY_RELEASE) {
+      ASSIGN_OR_RETURN(d.released_key, UnwrapKeyRelease(d.verified));
+    } else if (d.lifecycle) {
+      ASSIGN_OR_RETURN(d.event, EventFromEnvelope(d.verified, envelope_bytes, *verifier_));
+      SetAckDeadline(*d.event);
+    }
+    return d;
+  }
+  if (!options_.relay) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::NOT_FOR_THIS_NODE,
+                    absl::StrCat("node ", options_.node_id, " does not relay; the envelope is for ",
+                                 h.recipient_node()));
+  }
+  auto hop = NextHop(h.recipient_node());
+  if (!hop || *hop == peer.node) {
+    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                    absl::StrCat("no route to node ", h.recipient_node()));
+  }
+  if (h.kind() == v1::REFERRAL) {
+    RETURN_IF_ERROR(registry_.CheckDestination(h.recipient_node(), clock_->Now()));
+    // A relay never queues special-category fields in clear (PROTOCOL.md §11.1).
+    v1::Referral carried;
+    if (carried.ParseFromString(d.verified.body)) {
+      if (!carried.has_sealed() || !SealedFieldsInClear(carried).empty()) {
+        return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                        "a referral with special-category fields in clear is not relayed: they "
+                        "travel sealed");
+      }
+      // A relay that does not hold the referral queues it by the urgency it carries.
+      d.urgency = carried.urgency();
+    }
+  }
+  d.forward_to = *hop;
+  return d;
+}
+
+absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
+    storage::Txn& txn, const CheckedDelivery& d, std::vector<std::string>& woken,
+    std::vector<storage::Event>& applied_events) {
+  const v1::EnvelopeHeader& h = d.verified.header;
+  ASSIGN_OR_RETURN(auto existing, txn.FindInbox(h.message_id()));
+  if (existing) {
+    if (existing->envelope_sha256 != d.verified.envelope_sha256) {
+      return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                      absl::StrCat("message ", h.message_id(), " was received with other bytes"));
+    }
+    return existing;
+  }
+  if (d.forward_to) {
+    RETURN_IF_ERROR(txn.Enqueue(storage::OutgoingEnvelope{h.message_id(), *d.forward_to, *d.bytes,
+                                                          h.referral_id(), d.urgency}));
+    woken.push_back(*d.forward_to);
+    if (d.lifecycle) RETURN_IF_ERROR(Observe(txn, d.verified, *d.bytes, applied_events, woken));
+    return std::nullopt;
+  }
+  if (d.released_key.has_value()) {
+    RETURN_IF_ERROR(AcceptKeyRelease(txn, d.verified, *d.released_key));
+    return std::nullopt;
+  }
+  if (h.kind() == v1::ERASURE_CONFIRMATION) {
+    RETURN_IF_ERROR(AcceptErasureAnswer(txn, d.verified));
+    return std::nullopt;
+  }
+  ASSIGN_OR_RETURN(storage::ApplyResult applied, txn.ApplyEvent(*d.event));
+  for (const storage::Event& e : applied.applied) {
+    applied_events.push_back(e);
+    if (e.to_state == v1::SUBMITTED && e.referral.has_value() &&
+        e.referral->destination_node == options_.node_id) {
+      RETURN_IF_ERROR(AcknowledgeReceived(txn, e, woken, applied_events));
+    }
+  }
+  RETURN_IF_ERROR(AfterApplied(txn, applied.applied, woken));
+  return std::nullopt;
+}
+
+void Node::LogReceived(const CheckedDelivery& d, const Identity& peer) const {
+  const v1::EnvelopeHeader& h = d.verified.header;
+  MIR_LOG(INFO) << "received message " << h.message_id() << " (" << v1::MessageKind_Name(h.kind())
+                << ", referral " << h.referral_id() << ") from " << peer.node
+                << (d.forward_to ? " for relay to " + *d.forward_to : "");
+}
+
+absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {
+  ASSIGN_OR_RETURN(CheckedDelivery d, CheckDelivery(peer, envelope_bytes));
+  const v1::EnvelopeHeader& h = d.verified.header;
+  std::string receipt;
+  std::vector<std::string> woken;
+  std::vector<storage::Event> applied_events;
+  absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    woken.clear();
+    applied_events.clear();
+    const absl::Time now = clock_->Now();
+    ASSIGN_OR_RETURN(auto existing, ApplyDelivery(txn, d, woken, applied_events));
+    if (existing) {
+      receipt = existing->receipt;
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(
+        receipt,
+        SignReceipt(*signer(), {h.message_id(), d.verified.envelope_sha256, peer.node}, now));
+    return txn.InsertInbox(InboxRecordOf(d.verified, receipt, now));
+  });
+  if (!status.ok()) {
+    MIR_LOG(WARNING) << "refused message " << h.message_id() << " from " << peer.node << ": "
+                     << ReasonName(status) << " " << status.message();
+    return status;
+  }
+  LogReceived(d, peer);
+  Notify(woken);
+  Publish(applied_events);
+  return receipt;
+}
+
+absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
+                                                       const std::vector<std::string>& envelopes) {
+  RETURN_IF_ERROR(authorization_.Check(peer, Action::kDeliver));
+  if (envelopes.empty() || envelopes.size() > kMaxBatchEnvelopes) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                    absl::StrCat("a batch holds 1 to ", kMaxBatchEnvelopes, " envelopes, not ",
+                                 envelopes.size()));
+  }
+  // Verification, the costly part, before the write lock.
+  std::vector<absl::StatusOr<CheckedDelivery>> checked;
+  checked.reserve(envelopes.size());
+  for (const std::string& bytes : envelopes) checked.push_back(CheckDelivery(peer, bytes));
+
+  BatchDelivery out;
+  std::vector<size_t> accepted;
+  std::vector<std::string> woken;
+  std::vector<storage::Event> applied_events;
+  absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    out = BatchDelivery{};
+    accepted.clear();
+    woken.clear();
+    applied_events.clear();
+    const absl::Time now = clock_->Now();
+    std::vector<ReceivedEnvelope> entries;
+    std::vector<const CheckedDelivery*> fresh;         // to record in the inbox
+    std::map<std::string, std::string> in_this_batch;  // message id -> SHA-256
+    for (size_t i = 0; i < checked.size(); ++i) {
+      if (!checked[i].ok()) {
+        out.refused.emplace_back(i, checked[i].status());
+        continue;
+      }
+      const CheckedDelivery& d = *checked[i];
+      const std::string& id = d.verified.header.message_id();
+      const std::string& sha256 = d.verified.envelope_sha256;
+      if (auto it = in_this_batch.find(id); it != in_this_batch.end()) {
+        if (it->second != sha256) {
+          out.refused.emplace_back(
+              i, MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                          absl::StrCat("message ", id, " was received with other bytes")));
+        } else {
+          entries.push_back({id, sha256, peer.node});
+        }
+        continue;
+      }
+      const size_t woken_before = woken.size();
+      const size_t applied_before = applied_events.size();
+      bool duplicate = false;
+      absl::Status one = txn.Atomically([&]() -> absl::Status {
+        ASSIGN_OR_RETURN(auto existing, ApplyDelivery(txn, d, woken, applied_events));
+        duplicate = existing.has_value();
+        return absl::OkStatus();
+      });
+      if (!one.ok()) {
+        woken.resize(woken_before);
+        applied_events.resize(applied_before);
+        if (FailsTheBatch(one)) return one;
+        out.refused.emplace_back(i, std::move(one));
+        continue;
+      }
+      in_this_batch.emplace(id, sha256);
+      entries.push_back({id, sha256, peer.node});
+      accepted.push_back(i);
+      if (!duplicate) fresh.push_back(&d);
+    }
+    if (entries.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(out.receipt, SignBatchReceipt(*signer(), entries, now));
+    for (const CheckedDelivery* d : fresh) {
+      RETURN_IF_ERROR(txn.InsertInbox(InboxRecordOf(d->verified, out.receipt, now)));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    MIR_LOG(WARNING) << "refused a batch of " << envelopes.size() << " from " << peer.node << ": "
+                     << ReasonName(status) << " " << status.message();
+    return status;
+  }
+  for (const auto& [index, refusal] : out.refused) {
+    MIR_LOG(WARNING) << "refused envelope " << index << " of a batch from " << peer.node << ": "
+                     << ReasonName(refusal) << " " << refusal.message();
+  }
+  for (size_t index : accepted) {
+    LogReceived(*checked[index], peer);
+    out.accepted_kinds.push_back(v1::MessageKind_Name(checked[index]->verified.header.kind()));
+  }
+  Notify(woken);
+  Publish(applied_events);
+  return out;
+}
+
+absl::Status Node::Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
+                           const std::string& envelope_bytes, std::vector<storage::Event>& applied,
+                           std::vector<std::string>& woken) {
+  const std::string& referral_id = verified.header.referral_id();
+  ASSIGN_OR_RETURN(auto known, txn.GetReferral(referral_id));
+  if (!known.has_value()) return absl::OkStatus();  // a pure relay for this referral
+  auto event = EventFromEnvelope(verified, envelope_bytes, *verifier_);
+  absl::Status observed = event.status();
+  if (observed.ok()) {
+    SetAckDeadline(*event);
+    const size_t woken_before = woken.size();
+    observed = txn.Atomically([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*event));
+      RETURN_IF_ERROR(AfterApplied(txn, result.applied, woken));
+      applied.insert(applied.end(), result.applied.begin(), result.applied.end());
+      return absl::OkStatus();
+    });
+    if (!observed.ok()) woken.resize(woken_before);
+  }
+  if (!observed.ok()) {
+    MIR_LOG(WARNING) << "relayed message " << verified.header.message_id()
+                     << " not applied to this node's copy of referral " << referral_id << ": "
+                     << ReasonName(observed);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mir::broker
