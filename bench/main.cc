@@ -46,6 +46,7 @@ constexpr char kUsage[] =
     "usage: mir-bench [--dir DIR] [--pki DIR] [--broker PATH] [--keep] [--only LIST]\n"
     "                 [--submit N] [--e2e N] [--drain N] [--scale N,N,...]\n"
     "                 [--scale-calls N] [--floor-seconds S] [--in-flight-per-peer N]\n"
+    "                 [--batch-max N]\n"
     "                 [--network-nodes N,N,...] [--network-rate R] [--network-seconds S]\n"
     "\n"
     "  --dir DIR          work folder on the disk to measure (default /var/tmp/mir-bench-PID;\n"
@@ -64,7 +65,9 @@ constexpr char kUsage[] =
     "  --scale LIST       referrals stored at nvn for list/show; default 1000,100000\n"
     "                     (the issue's sizes: --scale 1000,100000,1000000)\n"
     "  --scale-calls N    List and Get calls per size; default 300\n"
-    "  --in-flight-per-peer N  the brokers' delivery.inFlightPerPeer (default: theirs, 16)\n"
+    "  --in-flight-per-peer N  the brokers' delivery.inFlightPerPeer (default: theirs, 64)\n"
+    "  --batch-max N      the brokers' delivery.batchMax (default: theirs, 32; 1: no\n"
+    "                     DeliverBatch, each envelope by Deliver, as before batches)\n"
     "  --floor-seconds S  time per crypto floor; default 1\n"
     "  --network-nodes LIST  sizes of the national network, nvn included, 3..22;\n"
     "                     default 3,8,22 (adds the regions' certificates to the PKI)\n"
@@ -77,6 +80,7 @@ struct Flags {
   std::set<std::string> only = {"floors", "submit", "e2e", "drain", "scale", "peers"};
   int submit = 3000, e2e = 1000, drain = 5000, scale_calls = 300;
   int in_flight_per_peer = 0;  // 0: the broker's default
+  int batch_max = 0;           // delivery.batchMax; 0: the broker's default
   std::vector<int> scale = {1000, 100000};
   double floor_seconds = 1;
   std::vector<int> network_nodes = {3, 8, 22};
@@ -112,6 +116,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       if (!ParseInt(value, &f->drain)) return false;
     } else if (arg == "--in-flight-per-peer" && take()) {
       if (!ParseInt(value, &f->in_flight_per_peer)) return false;
+    } else if (arg == "--batch-max" && take()) {
+      if (!ParseInt(value, &f->batch_max)) return false;
     } else if (arg == "--scale-calls" && take()) {
       if (!ParseInt(value, &f->scale_calls)) return false;
     } else if (arg == "--floor-seconds" && take()) {
@@ -492,6 +498,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (!flags.broker.empty()) SetBrokerBinary(flags.broker);
+  SetDeliveryBatchMax(flags.batch_max);
   log_internal::SetLoggingEnabled(false);  // the in-process node core of the drain fill
   const bool temp_dir = flags.dir.empty();
   if (temp_dir) flags.dir = absl::StrCat("/var/tmp/mir-bench-", getpid());

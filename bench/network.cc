@@ -32,10 +32,16 @@ std::string& BrokerBinaryPath() {
   static std::string* path = new std::string(MIR_BROKER_BINARY);
   return *path;
 }
+
+int& DeliveryBatchMax() {
+  static int batch_max = 0;
+  return batch_max;
+}
 }  // namespace
 
 const std::string& BrokerBinary() { return BrokerBinaryPath(); }
 void SetBrokerBinary(const std::string& path) { BrokerBinaryPath() = path; }
+void SetDeliveryBatchMax(int batch_max) { DeliveryBatchMax() = batch_max; }
 
 absl::StatusOr<Pki> MakePki(const std::string& dir, const std::vector<std::string>& nodes) {
   Pki pki{dir};
@@ -100,6 +106,13 @@ absl::StatusOr<std::string> Network::WriteConfig(const std::string& node) const 
     for (const auto& [k, v] : m) items.push_back(absl::StrCat("\"", k, "\": \"", v, "\""));
     return absl::StrCat("{", absl::StrJoin(items, ", "), "}");
   };
+  std::vector<std::string> delivery;
+  if (o.in_flight_per_peer != broker::BrokerOptions().in_flight_per_peer) {
+    delivery.push_back(absl::StrCat("\"inFlightPerPeer\": ", o.in_flight_per_peer));
+  }
+  if (DeliveryBatchMax() > 0) {
+    delivery.push_back(absl::StrCat("\"batchMax\": ", DeliveryBatchMax()));
+  }
   // Only what differs per node: the rest keeps the production defaults.
   const std::string json = absl::StrCat(
       "{\n  \"nodeId\": \"", o.node_id, "\",\n  \"listenAddress\": \"", o.listen_address,
@@ -112,9 +125,8 @@ absl::StatusOr<std::string> Network::WriteConfig(const std::string& node) const 
       "\", \"certificate\": \"", o.encryption_keys[0].certificate,
       "\"}], \"encryptionCertificatesDir\": \"", o.encryption_certificates_dir,
       "\", \"keyEncryptionKey\": \"", o.key_encryption_key, "\"}",
-      o.in_flight_per_peer == broker::BrokerOptions().in_flight_per_peer
-          ? std::string()
-          : absl::StrCat(",\n  \"delivery\": {\"inFlightPerPeer\": ", o.in_flight_per_peer, "}"),
+      delivery.empty() ? std::string()
+                       : absl::StrCat(",\n  \"delivery\": {", absl::StrJoin(delivery, ", "), "}"),
       o.handler_threads == broker::BrokerOptions().handler_threads
           ? std::string()
           : absl::StrCat(",\n  \"limits\": {\"handlerThreads\": ", o.handler_threads, "}"),

@@ -59,6 +59,9 @@ struct Network {
 // SetBrokerBinary named another (mir-bench --broker, to compare two builds).
 const std::string& BrokerBinary();
 void SetBrokerBinary(const std::string& path);
+// delivery.batchMax in the configs the bench writes (mir-bench --batch-max);
+// 0 leaves the broker's default.
+void SetDeliveryBatchMax(int batch_max);
 
 // One mir-broker child process; its stderr log goes to <dir>/<node>.log.
 // Not thread-safe. The destructor stops it (SIGTERM, then SIGKILL).
