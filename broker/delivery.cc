@@ -136,21 +136,24 @@ void Node::LogReceived(const CheckedDelivery& d, const Identity& peer) const {
 absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {
   ASSIGN_OR_RETURN(CheckedDelivery d, CheckDelivery(peer, envelope_bytes));
   const v1::EnvelopeHeader& h = d.verified.header;
+  // Signed before the write lock, which other deliveries wait for; wasted
+  // only on a duplicate, which gets the receipt it had.
+  const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(
+      const std::string signed_receipt,
+      SignReceipt(*signer(), {h.message_id(), d.verified.envelope_sha256, peer.node}, now));
   std::string receipt;
   std::vector<std::string> woken;
   std::vector<storage::Event> applied_events;
   absl::Status status = store_->Transact([&](storage::Txn& txn) -> absl::Status {
     woken.clear();
     applied_events.clear();
-    const absl::Time now = clock_->Now();
     ASSIGN_OR_RETURN(auto existing, ApplyDelivery(txn, d, woken, applied_events));
     if (existing) {
       receipt = existing->receipt;
       return absl::OkStatus();
     }
-    ASSIGN_OR_RETURN(
-        receipt,
-        SignReceipt(*signer(), {h.message_id(), d.verified.envelope_sha256, peer.node}, now));
+    receipt = signed_receipt;
     return txn.InsertInbox(InboxRecordOf(d.verified, receipt, now));
   });
   if (!status.ok()) {
@@ -177,6 +180,21 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
   checked.reserve(envelopes.size());
   for (const std::string& bytes : envelopes) checked.push_back(CheckDelivery(peer, bytes));
 
+  // The receipt as it will be when every envelope that verified is
+  // accepted, the usual case: signed before the write lock, which other
+  // deliveries wait for. Signed again inside only when some were refused.
+  const absl::Time now = clock_->Now();
+  std::vector<ReceivedEnvelope> expected;
+  for (const auto& c : checked) {
+    if (c.ok()) {
+      expected.push_back({c->verified.header.message_id(), c->verified.envelope_sha256, peer.node});
+    }
+  }
+  std::string expected_receipt;
+  if (!expected.empty()) {
+    ASSIGN_OR_RETURN(expected_receipt, SignBatchReceipt(*signer(), expected, now));
+  }
+
   BatchDelivery out;
   std::vector<size_t> accepted;
   std::vector<std::string> woken;
@@ -186,7 +204,6 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
     accepted.clear();
     woken.clear();
     applied_events.clear();
-    const absl::Time now = clock_->Now();
     std::vector<ReceivedEnvelope> entries;
     std::vector<const CheckedDelivery*> fresh;         // to record in the inbox
     std::map<std::string, std::string> in_this_batch;  // message id -> SHA-256
@@ -229,7 +246,11 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
       if (!duplicate) fresh.push_back(&d);
     }
     if (entries.empty()) return absl::OkStatus();
-    ASSIGN_OR_RETURN(out.receipt, SignBatchReceipt(*signer(), entries, now));
+    if (entries == expected) {
+      out.receipt = expected_receipt;
+    } else {
+      ASSIGN_OR_RETURN(out.receipt, SignBatchReceipt(*signer(), entries, now));
+    }
     for (const CheckedDelivery* d : fresh) {
       RETURN_IF_ERROR(txn.InsertInbox(InboxRecordOf(d->verified, out.receipt, now)));
     }

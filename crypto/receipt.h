@@ -18,6 +18,7 @@ struct ReceivedEnvelope {
   std::string message_id;
   std::string envelope_sha256;  // SHA-256 of the exact envelope bytes received
   std::string sender_node;      // the node that delivered it (recipient of the receipt)
+  bool operator==(const ReceivedEnvelope&) const = default;
 };
 
 // Signs a receipt as `node_signer` (a node identity) for `received`.
