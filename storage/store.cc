@@ -29,6 +29,7 @@
 #include "storage/rows.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
+#include "storage/statistics_queries.h"
 #include "storage/store_internal.h"
 #include "storage/write_queue.h"
 
@@ -417,6 +418,9 @@ class StoreImpl final : public Store {
                                                          absl::Time reached_by,
                                                          int limit) override {
     return OnReader([&](Db& db) { return keys::DueForErasure(db, state, reached_by, limit); });
+  }
+  absl::StatusOr<std::vector<ReferralFact>> ReferralFacts(absl::Time from, absl::Time to) override {
+    return OnReader([&](Db& db) { return statistics::Facts(db, from, to); });
   }
   absl::StatusOr<AuditCheck> VerifyAuditChain() override {
     return OnReader([&](Db& db) -> absl::StatusOr<AuditCheck> {

@@ -253,6 +253,20 @@ struct ReferralQuery {
   int limit = 100;      // <= 0: no limit
 };
 
+// What statistics count of one referral (Store::ReferralFacts): no id, no
+// person, nothing sealed.
+struct ReferralFact {
+  std::string origin_node;
+  std::string destination_node;  // as the projection holds it (routed on: the new one)
+  v1::Urgency urgency = v1::URGENCY_UNSPECIFIED;
+  v1::ReferralState state = v1::REFERRAL_STATE_UNSPECIFIED;  // now
+  absl::Time created_at;                                     // its first SUBMITTED
+  std::optional<absl::Time> confirmed_at;                    // first PLACEMENT_CONFIRMED event
+  std::optional<absl::Time> closed_at;                       // first terminal event
+  // The code of its REJECTED event; UNSPECIFIED if none.
+  v1::RejectionReason rejection_reason = v1::REJECTION_REASON_UNSPECIFIED;
+};
+
 struct InboxRecord {
   std::string message_id;
   std::string sender_node;
@@ -501,6 +515,11 @@ class Store {
   virtual absl::StatusOr<std::vector<std::string>> DueForErasure(v1::ReferralState state,
                                                                  absl::Time reached_by,
                                                                  int limit) = 0;
+  // The facts of the referrals created in [from, to), oldest first, from one
+  // snapshot of the referrals and their events (docs/STATISTICS.md). Reads
+  // every referral of the period: for statistics, not for a hot path.
+  virtual absl::StatusOr<std::vector<ReferralFact>> ReferralFacts(absl::Time from,
+                                                                  absl::Time to) = 0;
 
   // Walks the hash chain of the events table in one snapshot and reports the
   // first broken link (docs/STORAGE.md, "Audit chain").
