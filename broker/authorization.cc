@@ -39,6 +39,7 @@ Audience AudienceOf(Action action) {
     case Action::kErase:
     case Action::kLegalHold:
     case Action::kNodeStatus:
+    case Action::kStatistics:
       return Audience::kOwnOperators;
     case Action::kRouteOn:
       return Audience::kNationalStaff;
@@ -135,6 +136,8 @@ const char* ActionName(Action action) {
       return "SetLegalHold";
     case Action::kNodeStatus:
       return "GetNodeStatus";
+    case Action::kStatistics:
+      return "GetStatistics";
     case Action::kRouteOn:
       return "RouteOn";
   }

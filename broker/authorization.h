@@ -21,7 +21,8 @@
 //   kRequeue,
 //   kErase,
 //   kLegalHold,
-//   kNodeStatus       IDM  IDM     yes    IDM        ROLE      IDM    CON   IDM
+//   kNodeStatus,
+//   kStatistics       IDM  IDM     yes    IDM        ROLE      IDM    CON   IDM
 //   kRouteOn          ROLE ROLE    yes at ROLE       ROLE      ROLE   ROLE  ROLE
 //                                  the national node
 //
@@ -68,6 +69,7 @@ enum class Action {
   kLegalHold,
   kNodeStatus,
   kRouteOn,
+  kStatistics,  // appended: the other actions keep their numbers
 };
 
 // The person a console call acts for, and until when (the proof's

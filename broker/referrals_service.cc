@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
 #include "broker/referral_views.h"
+#include "broker/statistics.h"
 #include "broker/tls.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
@@ -299,6 +300,25 @@ grpc::ServerUnaryReactor* ReferralsService::GetNodeStatus(grpc::CallbackServerCo
       expiry->set_subject(subject);
       expiry->set_seconds_left(absl::ToInt64Seconds(left));
     }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReferralsService::GetStatistics(grpc::CallbackServerContext* context,
+                                                          const v1::StatisticsRequest* request,
+                                                          v1::Statistics* response) {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kStatistics));
+    ASSIGN_OR_RETURN(absl::TimeZone zone, StatisticsTimeZone());
+    const absl::Time now = node_->clock()->Now();
+    ASSIGN_OR_RETURN(StatisticsPeriod period, StatisticsPeriodOf(*request, now, zone));
+    ASSIGN_OR_RETURN(std::vector<storage::ReferralFact> facts,
+                     node_->store().ReferralFacts(period.from, period.to));
+    const bool suppressed = !request->has_suppressed() || request->suppressed();
+    ASSIGN_OR_RETURN(
+        *response, BuildStatistics(facts, node_->options().node_id, period, now, zone, suppressed));
+    // Raw counts are internal: who read them is worth a line.
+    if (!suppressed) MIR_LOG(INFO) << caller.Uri() << " read raw (internal) statistics";
     return absl::OkStatus();
   });
 }

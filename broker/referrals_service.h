@@ -50,6 +50,9 @@ class ReferralsService final : public v1::Referrals::CallbackService {
   grpc::ServerUnaryReactor* GetNodeStatus(grpc::CallbackServerContext* context,
                                           const v1::NodeStatusRequest* request,
                                           v1::NodeStatus* response) override;
+  grpc::ServerUnaryReactor* GetStatistics(grpc::CallbackServerContext* context,
+                                          const v1::StatisticsRequest* request,
+                                          v1::Statistics* response) override;
 
  private:
   Node* const node_;

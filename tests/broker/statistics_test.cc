@@ -1,0 +1,409 @@
+// The MIR statistics of a node (broker/statistics.h, Referrals.GetStatistics):
+// tables built from facts and suppressed without gRPC, then a node with
+// referrals made through the node core, asked over loopback mutual TLS.
+
+#include "broker/statistics.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/authorization.h"
+#include "common/grpc_status.h"
+#include "common/proto_time.h"
+#include "grpcpp/client_context.h"
+#include "stats/suppression.h"
+#include "tests/broker/network_fixture.h"
+#include "tests/broker/staff_client.h"
+
+namespace mir::testing {
+namespace {
+
+using ::absl::StatusCode;
+using broker::BuildStatistics;
+using broker::BuildStatisticsTables;
+using broker::StatisticsPeriod;
+using broker::StatisticsPeriodOf;
+
+absl::TimeZone Rome() {
+  auto zone = broker::StatisticsTimeZone();
+  EXPECT_OK(zone);
+  return zone.ok() ? *zone : absl::UTCTimeZone();
+}
+
+absl::Time RomeTime(int y, int m, int d, int hh = 12) {
+  return absl::FromCivil(absl::CivilHour(y, m, d, hh), Rome());
+}
+
+storage::ReferralFact Fact(const std::string& origin, const std::string& destination,
+                           absl::Time created, v1::ReferralState state = v1::SUBMITTED) {
+  storage::ReferralFact f;
+  f.origin_node = origin;
+  f.destination_node = destination;
+  f.urgency = v1::URGENCY_ORDINARY;
+  f.state = state;
+  f.created_at = created;
+  return f;
+}
+
+const v1::StatisticsTable* Named(const v1::Statistics& s, const std::string& name) {
+  for (const v1::StatisticsTable& t : s.tables()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+// The cell at (row label, column label) as published: a value or "*".
+std::string At(const v1::StatisticsTable& t, const std::string& row, const std::string& col) {
+  for (const v1::StatisticsRow& r : t.rows()) {
+    if (r.label() != row) continue;
+    for (int c = 0; c < t.column_labels_size(); ++c) {
+      if (t.column_labels(c) != col) continue;
+      const v1::StatisticsCell& cell = r.cells(c);
+      return cell.hidden() ? "*" : absl::StrCat(cell.value());
+    }
+  }
+  return "missing";
+}
+
+// Every entry of `t`'s grid (cells then margins), row by row.
+std::vector<const v1::StatisticsCell*> Grid(const v1::StatisticsTable& t) {
+  std::vector<const v1::StatisticsCell*> grid;
+  for (const v1::StatisticsRow& r : t.rows()) {
+    for (const v1::StatisticsCell& c : r.cells()) grid.push_back(&c);
+    grid.push_back(&r.total());
+  }
+  for (const v1::StatisticsCell& c : t.column_totals()) grid.push_back(&c);
+  grid.push_back(&t.grand_total());
+  return grid;
+}
+
+// The published pattern of `shown` laid over the true counts of `raw` (the
+// same table unsuppressed): what a reader knows, and what it may not.
+stats::SuppressedTable Pattern(const v1::StatisticsTable& raw, const v1::StatisticsTable& shown) {
+  std::vector<std::string> rows;
+  for (const v1::StatisticsRow& r : raw.rows()) rows.push_back(r.label());
+  auto table =
+      stats::CountTable::Create(rows, {raw.column_labels().begin(), raw.column_labels().end()});
+  EXPECT_OK(table);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t c = 0; c < table->cols(); ++c) {
+      EXPECT_OK(table->Set(r, c, raw.rows(static_cast<int>(r)).cells(static_cast<int>(c)).value()));
+    }
+  }
+  stats::SuppressedTable pattern(*table, stats::kMinPublishedCount);
+  const std::vector<const v1::StatisticsCell*> grid = Grid(shown);
+  for (size_t i = 0; i < grid.size(); ++i) {
+    if (!grid[i]->hidden()) continue;
+    EXPECT_EQ(grid[i]->value(), 0) << "a hidden entry must carry no value";
+    EXPECT_OK(pattern.Hide({i / pattern.grid_cols(), i % pattern.grid_cols()},
+                           stats::Suppression::kPrimary));
+  }
+  return pattern;
+}
+
+// ---- without gRPC ----
+
+TEST(StatisticsTablesTest, CountsByMonthOutcomeDirectionAndHour) {
+  const StatisticsPeriod period{RomeTime(2026, 1, 1, 0), RomeTime(2026, 4, 1, 0)};
+  const absl::Time now = RomeTime(2026, 6, 1);
+  std::vector<storage::ReferralFact> facts;
+  // January, outbound: 2 pending, 1 confirmed, 1 rejected, 1 withdrawn.
+  facts.push_back(Fact("toscana", "lombardia", RomeTime(2026, 1, 5)));
+  facts.push_back(Fact("toscana", "lombardia", RomeTime(2026, 1, 6)));
+  auto confirmed = Fact("toscana", "lombardia", RomeTime(2026, 1, 7), v1::PLACEMENT_CONFIRMED);
+  confirmed.confirmed_at = RomeTime(2026, 1, 9);
+  facts.push_back(confirmed);
+  auto rejected = Fact("toscana", "nvn", RomeTime(2026, 1, 8), v1::REJECTED);
+  rejected.closed_at = RomeTime(2026, 1, 10);
+  rejected.rejection_reason = v1::REJECTION_NEEDS_NOT_MET;
+  facts.push_back(rejected);
+  auto withdrawn = Fact("toscana", "lombardia", RomeTime(2026, 1, 9), v1::WITHDRAWN);
+  withdrawn.closed_at = RomeTime(2026, 1, 11);
+  facts.push_back(withdrawn);
+  // March, inbound: one emergency at 23:30 Rome (22:30 UTC).
+  auto emergency = Fact("lombardia", "toscana", RomeTime(2026, 3, 2, 23) + absl::Minutes(30));
+  emergency.urgency = v1::URGENCY_EMERGENCY_24H;
+  facts.push_back(emergency);
+  // Closed after the period ends: still pending in it.
+  auto late = Fact("lombardia", "toscana", RomeTime(2026, 3, 30), v1::CLOSED_NEGATIVE);
+  late.closed_at = RomeTime(2026, 4, 2);
+  facts.push_back(late);
+
+  auto s = BuildStatistics(facts, "toscana", period, now, Rome(), /*suppressed=*/false);
+  ASSERT_OK(s);
+  EXPECT_FALSE(s->suppressed());
+  ASSERT_EQ(s->tables_size(), 5);
+  const v1::StatisticsTable& out = *Named(*s, "mir_by_month_outbound");
+  ASSERT_EQ(out.rows_size(), 3);
+  EXPECT_EQ(out.rows(0).label(), "2026-01");
+  EXPECT_EQ(out.rows(2).label(), "2026-03");
+  EXPECT_EQ(At(out, "2026-01", "pending"), "2");
+  EXPECT_EQ(At(out, "2026-01", "closed positive"), "1");
+  EXPECT_EQ(At(out, "2026-01", "closed negative"), "2");
+  EXPECT_EQ(out.rows(0).total().value(), 5);  // opened in January
+  EXPECT_EQ(out.grand_total().value(), 5);
+  const v1::StatisticsTable& in = *Named(*s, "mir_by_month_inbound");
+  EXPECT_EQ(At(in, "2026-03", "pending"), "2");
+  EXPECT_EQ(in.grand_total().value(), 2);
+
+  const v1::StatisticsTable& matrix = *Named(*s, "origin_destination");
+  EXPECT_EQ(At(matrix, "toscana", "lombardia"), "4");
+  EXPECT_EQ(At(matrix, "toscana", "nvn"), "1");
+  EXPECT_EQ(At(matrix, "lombardia", "toscana"), "2");
+  EXPECT_EQ(At(matrix, "lombardia", "lombardia"), "0");
+
+  const v1::StatisticsTable& reasons = *Named(*s, "rejection_reasons");
+  EXPECT_EQ(At(reasons, "REJECTION_NEEDS_NOT_MET", "count"), "1");
+  EXPECT_EQ(At(reasons, "REJECTION_NO_PLACES", "count"), "0");
+  EXPECT_EQ(reasons.grand_total().value(), 1);
+
+  const v1::StatisticsTable& hours = *Named(*s, "emergencies_by_hour");
+  ASSERT_EQ(hours.rows_size(), 24);
+  EXPECT_EQ(At(hours, "23", "count"), "1");
+  EXPECT_EQ(hours.grand_total().value(), 1);
+
+  EXPECT_TRUE(s->time_to_placement().published());
+  EXPECT_EQ(s->time_to_placement().n(), 1);
+  EXPECT_DOUBLE_EQ(s->time_to_placement().median_hours(), 48);
+}
+
+// A small cell is hidden, with enough others that the published entries
+// cannot give it back; hidden entries carry no value.
+TEST(StatisticsTablesTest, SuppressedCellsCannotBeRecovered) {
+  const StatisticsPeriod period{RomeTime(2026, 1, 1, 0), RomeTime(2026, 3, 1, 0)};
+  std::vector<storage::ReferralFact> facts;
+  for (int i = 0; i < 30; ++i) facts.push_back(Fact("toscana", "lombardia", RomeTime(2026, 1, 3)));
+  for (int i = 0; i < 20; ++i) facts.push_back(Fact("toscana", "lombardia", RomeTime(2026, 2, 3)));
+  for (int i = 0; i < 3; ++i) {
+    auto f = Fact("toscana", "lombardia", RomeTime(2026, 1, 4), v1::WITHDRAWN);
+    f.closed_at = RomeTime(2026, 1, 5);
+    facts.push_back(f);
+  }
+  for (int i = 0; i < 14; ++i) {
+    auto f = Fact("toscana", "lombardia", RomeTime(2026, 2, 4), v1::WITHDRAWN);
+    f.closed_at = RomeTime(2026, 2, 5);
+    facts.push_back(f);
+  }
+  const absl::Time now = RomeTime(2026, 5, 1);
+  auto raw = BuildStatistics(facts, "toscana", period, now, Rome(), false);
+  auto shown = BuildStatistics(facts, "toscana", period, now, Rome(), true);
+  ASSERT_OK(raw);
+  ASSERT_OK(shown);
+  EXPECT_TRUE(shown->suppressed());
+  EXPECT_EQ(shown->k(), 11);
+  const v1::StatisticsTable& out = *Named(*shown, "mir_by_month_outbound");
+  EXPECT_EQ(At(out, "2026-01", "closed negative"), "*");
+  EXPECT_EQ(At(out, "2026-01", "pending"), "*");  // its complement
+  EXPECT_EQ(At(out, "2026-02", "closed negative"), "*");
+  EXPECT_EQ(At(out, "2026-02", "pending"), "*");
+  EXPECT_EQ(At(out, "2026-01", "closed positive"), "0");  // zeros are published
+  EXPECT_THAT(out.csv(), ::testing::HasSubstr("2026-01,0,*,*,33\n"));
+  for (int i = 0; i < shown->tables_size(); ++i) {
+    SCOPED_TRACE(shown->tables(i).name());
+    const stats::SuppressedTable pattern = Pattern(raw->tables(i), shown->tables(i));
+    EXPECT_TRUE(stats::AuditRecoverable(pattern).empty());
+    for (const v1::StatisticsCell* cell : Grid(raw->tables(i))) {
+      EXPECT_FALSE(cell->hidden());
+    }
+  }
+}
+
+TEST(StatisticsTablesTest, TimeToPlacementNeedsElevenWhenSuppressed) {
+  const StatisticsPeriod period{RomeTime(2026, 1, 1, 0), RomeTime(2026, 2, 1, 0)};
+  const absl::Time now = RomeTime(2026, 5, 1);
+  std::vector<storage::ReferralFact> facts;
+  auto confirmed_after = [&](int hours) {
+    auto f = Fact("toscana", "lombardia", RomeTime(2026, 1, 2), v1::PLACEMENT_CONFIRMED);
+    f.confirmed_at = f.created_at + absl::Hours(hours);
+    facts.push_back(f);
+  };
+  for (int h = 1; h <= 10; ++h) confirmed_after(h);
+  auto ten = BuildStatistics(facts, "toscana", period, now, Rome(), true);
+  ASSERT_OK(ten);
+  EXPECT_FALSE(ten->time_to_placement().published());
+  EXPECT_TRUE(ten->time_to_placement().n_hidden());
+  EXPECT_EQ(ten->time_to_placement().n(), 0);
+  EXPECT_EQ(ten->time_to_placement().median_hours(), 0);
+  auto ten_raw = BuildStatistics(facts, "toscana", period, now, Rome(), false);
+  ASSERT_OK(ten_raw);
+  EXPECT_TRUE(ten_raw->time_to_placement().published());
+  EXPECT_EQ(ten_raw->time_to_placement().n(), 10);
+  EXPECT_DOUBLE_EQ(ten_raw->time_to_placement().median_hours(), 5);  // nearest rank
+  EXPECT_DOUBLE_EQ(ten_raw->time_to_placement().p90_hours(), 9);
+
+  confirmed_after(100);
+  auto eleven = BuildStatistics(facts, "toscana", period, now, Rome(), true);
+  ASSERT_OK(eleven);
+  EXPECT_TRUE(eleven->time_to_placement().published());
+  EXPECT_FALSE(eleven->time_to_placement().n_hidden());
+  EXPECT_EQ(eleven->time_to_placement().n(), 11);
+  EXPECT_DOUBLE_EQ(eleven->time_to_placement().median_hours(), 6);
+  EXPECT_DOUBLE_EQ(eleven->time_to_placement().p90_hours(), 10);
+}
+
+TEST(StatisticsTablesTest, APeriodWithNothingGivesEmptyTables) {
+  const StatisticsPeriod period{RomeTime(2025, 1, 1, 0), RomeTime(2026, 1, 1, 0)};
+  auto s = BuildStatistics({}, "toscana", period, RomeTime(2026, 5, 1), Rome(), true);
+  ASSERT_OK(s);
+  ASSERT_EQ(s->tables_size(), 5);
+  EXPECT_EQ(Named(*s, "mir_by_month_outbound")->rows_size(), 12);
+  EXPECT_EQ(Named(*s, "origin_destination")->rows_size(), 0);
+  for (const v1::StatisticsTable& t : s->tables()) {
+    SCOPED_TRACE(t.name());
+    for (const v1::StatisticsCell* cell : Grid(t)) {
+      EXPECT_FALSE(cell->hidden());
+      EXPECT_EQ(cell->value(), 0);
+    }
+  }
+  EXPECT_FALSE(s->time_to_placement().published());
+  EXPECT_FALSE(s->time_to_placement().n_hidden());
+}
+
+TEST(StatisticsPeriodTest, DefaultsAndRefusals) {
+  const absl::Time now = RomeTime(2026, 12, 5);
+  auto year = StatisticsPeriodOf(v1::StatisticsRequest(), now, Rome());
+  ASSERT_OK(year);
+  EXPECT_EQ(year->from, RomeTime(2026, 1, 1, 0));
+  EXPECT_EQ(year->to, RomeTime(2027, 1, 1, 0));
+
+  v1::StatisticsRequest only_to;
+  *only_to.mutable_to() = ToProtoTime(RomeTime(2025, 7, 1, 0));
+  auto first_half = StatisticsPeriodOf(only_to, now, Rome());
+  ASSERT_OK(first_half);
+  EXPECT_EQ(first_half->from, RomeTime(2025, 1, 1, 0));
+
+  struct Case {
+    const char* name;
+    absl::Time from;
+    absl::Time to;
+  } cases[] = {
+      {"from after to", RomeTime(2026, 3, 1), RomeTime(2026, 2, 1)},
+      {"empty", RomeTime(2026, 3, 1), RomeTime(2026, 3, 1)},
+      {"more than 120 months", RomeTime(2010, 1, 1), RomeTime(2020, 2, 1)},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::StatisticsRequest request;
+    *request.mutable_from() = ToProtoTime(c.from);
+    *request.mutable_to() = ToProtoTime(c.to);
+    EXPECT_THAT(StatisticsPeriodOf(request, now, Rome()).status(),
+                StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  }
+}
+
+TEST(StatisticsAuthorizationTest, OwnOperatorsOnly) {
+  const broker::Authorization authz("toscana", "nvn", {"nvn"});
+  EXPECT_OK(authz.Check(Identity{"toscana", Role::kOperator, "anna"}, broker::Action::kStatistics));
+  EXPECT_THAT(
+      authz.Check(Identity{"toscana", Role::kPartner, "shelter1"}, broker::Action::kStatistics),
+      StatusIsReason(StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
+  EXPECT_THAT(
+      authz.Check(Identity{"lombardia", Role::kOperator, "carla"}, broker::Action::kStatistics),
+      StatusIsReason(StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH));
+  EXPECT_THAT(authz.Check(Identity{"toscana", Role::kNode, ""}, broker::Action::kStatistics),
+              StatusIsReason(StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH));
+  EXPECT_STREQ(broker::ActionName(broker::Action::kStatistics), "GetStatistics");
+}
+
+// ---- a node, over gRPC ----
+
+class StatisticsTest : public NetworkTest {
+ protected:
+  absl::StatusOr<v1::Statistics> Ask(StaffClient& who, bool suppressed) {
+    v1::StatisticsRequest request;
+    request.set_suppressed(suppressed);
+    grpc::ClientContext context;
+    v1::Statistics statistics;
+    grpc::Status rpc = who.stub().GetStatistics(&context, request, &statistics);
+    if (!rpc.ok()) return FromGrpcStatus(rpc);
+    return statistics;
+  }
+};
+
+TEST_F(StatisticsTest, OperatorsGetWhatWasMadeSuppressedOrRaw) {
+  StartAll();
+  // At toscana: 12 ordinary and 2 emergency referrals to lombardia; 3 of
+  // them withdrawn, 1 rejected there, 1 placed.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(SubmitReferral("lombardia"));
+  for (int i = 0; i < 2; ++i) ids.push_back(SubmitReferral("lombardia", v1::URGENCY_EMERGENCY_24H));
+  for (const std::string& id : ids) ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
+  for (int i = 0; i < 3; ++i) Transition("toscana/operator", ids[i], v1::WITHDRAWN, "lombardia");
+  const std::string& rejected = ids[3];
+  Transition("lombardia/operator", rejected, v1::UNDER_EVALUATION, "toscana");
+  Transition("lombardia/operator", rejected, v1::REJECTED, "toscana");
+  const std::string& placed = ids[4];
+  Transition("lombardia/operator", placed, v1::UNDER_EVALUATION, "toscana");
+  ASSERT_OK(Store("lombardia").Transact([&](storage::Txn& txn) {
+    return txn.GrantPartnerAccess(placed, "mir://lombardia/partner/shelter1");
+  }));
+  Transition("lombardia/partner", placed, v1::PLACEMENT_PROPOSED, "toscana");
+  ASSERT_TRUE(StateIs("toscana", placed, v1::PLACEMENT_PROPOSED));
+  Transition("toscana/operator", placed, v1::PLACEMENT_ACCEPTED, "lombardia");
+  ASSERT_TRUE(StateIs("lombardia", placed, v1::PLACEMENT_ACCEPTED));
+  Transition("lombardia/operator", placed, v1::TRANSFER_SCHEDULED, "toscana");
+  Transition("lombardia/partner", placed, v1::PLACEMENT_CONFIRMED, "toscana");
+  ASSERT_TRUE(StateIs("toscana", rejected, v1::REJECTED));
+  ASSERT_TRUE(StateIs("toscana", placed, v1::PLACEMENT_CONFIRMED));
+
+  StaffClient anna = Staff("toscana/operator");
+  auto raw = Ask(anna, /*suppressed=*/false);
+  ASSERT_OK(raw);
+  EXPECT_EQ(raw->node_id(), "toscana");
+  EXPECT_FALSE(raw->suppressed());
+  const std::string month = absl::FormatCivilTime(absl::ToCivilMonth(absl::Now(), Rome()));
+  const v1::StatisticsTable& out = *Named(*raw, "mir_by_month_outbound");
+  EXPECT_EQ(At(out, month, "closed positive"), "1");
+  EXPECT_EQ(At(out, month, "closed negative"), "4");
+  EXPECT_EQ(At(out, month, "pending"), "9");
+  EXPECT_EQ(out.grand_total().value(), 14);
+  EXPECT_EQ(Named(*raw, "mir_by_month_inbound")->grand_total().value(), 0);
+  EXPECT_EQ(At(*Named(*raw, "origin_destination"), "toscana", "lombardia"), "14");
+  EXPECT_EQ(At(*Named(*raw, "rejection_reasons"), "REJECTION_NO_PLACES", "count"), "1");
+  EXPECT_EQ(Named(*raw, "rejection_reasons")->grand_total().value(), 1);
+  EXPECT_EQ(Named(*raw, "emergencies_by_hour")->grand_total().value(), 2);
+  EXPECT_TRUE(raw->time_to_placement().published());
+  EXPECT_EQ(raw->time_to_placement().n(), 1);
+
+  // Suppressed (the default): the 4, the 9 and the 1 are hidden, and the
+  // published table does not give them back.
+  grpc::ClientContext context;
+  v1::Statistics shown;
+  ASSERT_TRUE(anna.stub().GetStatistics(&context, v1::StatisticsRequest(), &shown).ok());
+  EXPECT_TRUE(shown.suppressed());
+  const v1::StatisticsTable& hidden = *Named(shown, "mir_by_month_outbound");
+  EXPECT_EQ(At(hidden, month, "closed negative"), "*");
+  EXPECT_EQ(At(hidden, month, "pending"), "*");
+  EXPECT_EQ(At(hidden, month, "closed positive"), "*");
+  EXPECT_EQ(At(*Named(shown, "origin_destination"), "toscana", "lombardia"), "14");
+  EXPECT_FALSE(shown.time_to_placement().published());
+  EXPECT_TRUE(shown.time_to_placement().n_hidden());
+  ASSERT_EQ(shown.tables_size(), raw->tables_size());
+  for (int i = 0; i < shown.tables_size(); ++i) {
+    SCOPED_TRACE(shown.tables(i).name());
+    EXPECT_TRUE(stats::AuditRecoverable(Pattern(raw->tables(i), shown.tables(i))).empty());
+  }
+
+  // A partner may not see the node's statistics.
+  StaffClient partner = Staff("toscana/partner");
+  EXPECT_THAT(Ask(partner, true).status(),
+              StatusIsReason(StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
+}
+
+TEST_F(StatisticsTest, APeriodWithNothingIsEmptyNotAnError) {
+  ASSERT_TRUE(StartNode("toscana"));
+  StaffClient anna = Staff("toscana/operator");
+  v1::StatisticsRequest request;
+  *request.mutable_from() = ToProtoTime(RomeTime(2020, 1, 1, 0));
+  *request.mutable_to() = ToProtoTime(RomeTime(2020, 3, 1, 0));
+  grpc::ClientContext context;
+  v1::Statistics s;
+  ASSERT_TRUE(anna.stub().GetStatistics(&context, request, &s).ok());
+  EXPECT_EQ(Named(s, "mir_by_month_outbound")->rows_size(), 2);
+  EXPECT_EQ(Named(s, "mir_by_month_outbound")->grand_total().value(), 0);
+  EXPECT_EQ(Named(s, "origin_destination")->rows_size(), 0);
+}
+
+}  // namespace
+}  // namespace mir::testing
