@@ -22,7 +22,7 @@ clang-format-14 --dry-run --Werror "${sources[@]}"
 
 [[ -f build-tsa/compile_commands.json ]] || scripts/check-thread-safety.sh >/dev/null
 mapfile -t units < <(git ls-files 'common/*.cc' 'crypto/*.cc' 'storage/*.cc' 'broker/*.cc' \
-  'client/*.cc' 'console/*.cc')
+  'client/*.cc' 'console/*.cc' 'stats/*.cc')
 echo "clang-tidy: ${#units[@]} files"
 # --quiet drops the "N warnings generated" lines about system headers, which
 # HeaderFilterRegex keeps out of the findings; any finding is an error.
