@@ -11,6 +11,7 @@
 #include "client/format.h"
 #include "client/json_input.h"
 #include "client/selfcheck.h"
+#include "client/statistics_format.h"
 #include "client/values.h"
 #include "common/status_macros.h"
 #include "crypto/identity.h"
@@ -60,6 +61,13 @@ absl::StatusOr<absl::Time> TimeFlag(const std::string& text, const std::string& 
   auto t = ParseTimeFlag(text, "--" + flag);
   if (!t.ok()) return UsageError(t.status().message());
   return *t;
+}
+
+// A day in Europe/Rome (mirctl stats).
+absl::StatusOr<absl::Time> DateFlag(const ParsedFlags& flags, const std::string& flag) {
+  auto day = ParseStatisticsDate(flags.Get(flag), "--" + flag);
+  if (absl::IsInvalidArgument(day.status())) return UsageError(day.status().message());
+  return day;
 }
 
 absl::StatusOr<std::string> NodeFlag(const ParsedFlags& flags, const std::string& flag) {
@@ -454,6 +462,29 @@ absl::Status RunNode(const Invocation& inv) {
   return absl::OkStatus();
 }
 
+absl::Status RunStats(const Invocation& inv) {
+  v1::StatisticsRequest request;
+  if (inv.flags.Has("from")) {
+    ASSIGN_OR_RETURN(absl::Time from, DateFlag(inv.flags, "from"));
+    *request.mutable_from() = ToTimestamp(from);
+  }
+  if (inv.flags.Has("to")) {
+    ASSIGN_OR_RETURN(absl::Time to, DateFlag(inv.flags, "to"));
+    *request.mutable_to() = ToTimestamp(to);
+  }
+  if (inv.flags.Has("raw")) request.set_suppressed(false);
+  ASSIGN_OR_RETURN(auto client, inv.Connect());
+  ASSIGN_OR_RETURN(v1::Statistics statistics, client->GetStatistics(request));
+  if (inv.json) {
+    inv.out << ToJson(statistics);
+  } else if (inv.flags.Has("csv")) {
+    inv.out << StatisticsCsv(statistics);
+  } else {
+    inv.out << FormatStatistics(statistics);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunErase(const Invocation& inv) {
   const std::string& id = inv.flags.positional().front();
   if (!inv.flags.Has("reason")) return UsageError("--reason TEXT is required (no personal data)");
@@ -619,6 +650,26 @@ std::vector<Command> BuildTable() {
        0,
        0,
        RunNode});
+  table.push_back(
+      {"stats",
+       "[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--raw] [--csv]",
+       "operators: your node's MIR statistics, small counts hidden",
+       "The MIR opened from --from up to --to (exclusive; days in Europe/Rome): by month\n"
+       "and outcome, outbound and inbound; origin by destination; rejection reasons;\n"
+       "emergency activations by hour; time from SUBMITTED to PLACEMENT_CONFIRMED.\n"
+       "Without dates: this calendar year so far. Counts from 1 to 10 are hidden as *,\n"
+       "with the other cells needed to keep them hidden (docs/STATISTICS.md). --raw shows\n"
+       "every count: internal, not for publication. --csv prints each table as CSV after\n"
+       "a '# title' line, tables separated by a blank line. Operators only.\n\n"
+       "example: mirctl stats --from 2026-01-01 --to 2026-07-01 --csv",
+       {{"from", Kind::kValue, "YYYY-MM-DD", "the first day counted (default: 1 January)"},
+        {"to", Kind::kValue, "YYYY-MM-DD",
+         "the day after the last counted (default: the 1st of next month)"},
+        {"raw", Kind::kBool, "", "every count, unsuppressed: internal, not for publication"},
+        {"csv", Kind::kBool, "", "CSV instead of aligned tables"}},
+       0,
+       0,
+       RunStats});
   table.push_back(
       {"erase",
        "REFERRAL_ID --reason TEXT",

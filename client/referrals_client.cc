@@ -306,6 +306,13 @@ absl::StatusOr<v1::NodeStatus> ReferralsClient::GetNodeStatus() {
   });
 }
 
+absl::StatusOr<v1::Statistics> ReferralsClient::GetStatistics(
+    const v1::StatisticsRequest& request) {
+  return Call<v1::Statistics>([&](grpc::ClientContext* c, v1::Statistics* r) {
+    return stub_->GetStatistics(c, request, r);
+  });
+}
+
 absl::StatusOr<v1::EraseResponse> ReferralsClient::Erase(const std::string& referral_id,
                                                          const std::string& reason) {
   v1::EraseRequest request;

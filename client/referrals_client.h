@@ -88,6 +88,7 @@ class ReferralsClient {
   // Empty `message_id`: every dead letter. Returns how many were requeued.
   absl::StatusOr<uint32_t> Requeue(const std::string& message_id);
   absl::StatusOr<v1::NodeStatus> GetNodeStatus();
+  absl::StatusOr<v1::Statistics> GetStatistics(const v1::StatisticsRequest& request);
   absl::StatusOr<v1::EraseResponse> Erase(const std::string& referral_id,
                                           const std::string& reason);
   absl::StatusOr<v1::LegalHoldResponse> SetLegalHold(const std::string& referral_id, bool held,

@@ -128,7 +128,7 @@ TEST(CommandsTest, EverySubcommandHasHelpWithAnExample) {
       "submit",         "list",    "show",     "evaluate",  "request-info", "answer-info",
       "forward",        "propose", "accept",   "schedule",  "confirm",      "close",
       "close-negative", "reject",  "withdraw", "circulate", "watch",        "dead-letters",
-      "requeue",        "node",    "erase",    "hold",      "selfcheck"};
+      "requeue",        "node",    "stats",    "erase",     "hold",         "selfcheck"};
   EXPECT_EQ(CommandNames(), expected);
   for (const std::string& name : CommandNames()) {
     SCOPED_TRACE(name);
