@@ -65,30 +65,19 @@ std::string KindOf(const std::string& envelope_bytes) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* context,
-                                                   const grpc::ByteBuffer* request,
-                                                   grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* ExchangeService::OnPool(
+    grpc::CallbackServerContext& context, std::function<absl::Status(const Identity&)> work) {
   // Steady time for the latency histogram only, never a decision: not the Clock.
   const auto arrived = std::chrono::steady_clock::now();
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto peer = CallingPeer(*context, *metrics_);
+  grpc::ServerUnaryReactor* reactor = context.DefaultReactor();
+  auto peer = CallingPeer(context, *metrics_);
   if (!peer.ok()) {
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
-  // request and response stay valid until Finish.
-  const bool accepted = pool_->Post([this, reactor, arrived, peer = *peer, request, response] {
-    const absl::Status status = [&]() -> absl::Status {
-      auto parsed = ParseRequest<v1::DeliverRequest>(*request, "DeliverRequest");
-      if (!parsed.ok()) return parsed.status();
-      auto receipt = node_->Deliver(peer, parsed->envelope());
-      if (!receipt.ok()) return receipt.status();
-      metrics_->CountReceived(KindOf(parsed->envelope()));
-      v1::DeliverResponse answer;
-      answer.set_receipt(*std::move(receipt));
-      *response = Serialized(answer);
-      return absl::OkStatus();
-    }();
+  // The request and response `work` writes stay valid until Finish.
+  const bool accepted = pool_->Post([this, reactor, arrived, peer = *peer, work = std::move(work)] {
+    const absl::Status status = work(peer);
     if (!status.ok()) metrics_->CountRefusal(peer.node, status);
     metrics_->ObserveDeliver(absl::FromChrono(std::chrono::steady_clock::now() - arrived));
     reactor->Finish(ToGrpcStatus(status));
@@ -100,50 +89,47 @@ grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* 
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ExchangeService::Deliver(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return OnPool(*context, [this, request, response](const Identity& peer) -> absl::Status {
+    ASSIGN_OR_RETURN(auto parsed, ParseRequest<v1::DeliverRequest>(*request, "DeliverRequest"));
+    ASSIGN_OR_RETURN(std::string receipt, node_->Deliver(peer, parsed.envelope()));
+    metrics_->CountReceived(KindOf(parsed.envelope()));
+    v1::DeliverResponse answer;
+    answer.set_receipt(std::move(receipt));
+    *response = Serialized(answer);
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* ExchangeService::DeliverBatch(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request,
                                                         grpc::ByteBuffer* response) {
-  const auto arrived = std::chrono::steady_clock::now();
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!node_->options().serve_delivery_batches) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""));
     return reactor;
   }
-  auto peer = CallingPeer(*context, *metrics_);
-  if (!peer.ok()) {
-    reactor->Finish(ToGrpcStatus(peer.status()));
-    return reactor;
-  }
-  const bool accepted = pool_->Post([this, reactor, arrived, peer = *peer, request, response] {
-    const absl::Status status = [&]() -> absl::Status {
-      ASSIGN_OR_RETURN(auto parsed,
-                       ParseRequest<v1::DeliverBatchRequest>(*request, "DeliverBatchRequest"));
-      const std::vector<std::string> envelopes(parsed.envelopes().begin(),
-                                               parsed.envelopes().end());
-      ASSIGN_OR_RETURN(Node::BatchDelivery delivered, node_->DeliverBatch(peer, envelopes));
-      v1::DeliverBatchResponse answer;
-      answer.set_receipt(std::move(delivered.receipt));
-      for (const auto& [index, refusal] : delivered.refused) {
-        metrics_->CountRefusal(peer.node, refusal);
-        v1::DeliverRefusal* refused = answer.add_refused();
-        refused->set_index(static_cast<uint32_t>(index));
-        refused->set_code(static_cast<int32_t>(refusal.code()));
-        refused->set_reason(ReasonOf(refusal));
-        refused->set_message(std::string(refusal.message()));
-      }
-      for (const std::string& kind : delivered.accepted_kinds) metrics_->CountReceived(kind);
-      *response = Serialized(answer);
-      return absl::OkStatus();
-    }();
-    if (!status.ok()) metrics_->CountRefusal(peer.node, status);
-    metrics_->ObserveDeliver(absl::FromChrono(std::chrono::steady_clock::now() - arrived));
-    reactor->Finish(ToGrpcStatus(status));
+  return OnPool(*context, [this, request, response](const Identity& peer) -> absl::Status {
+    ASSIGN_OR_RETURN(auto parsed,
+                     ParseRequest<v1::DeliverBatchRequest>(*request, "DeliverBatchRequest"));
+    const std::vector<std::string> envelopes(parsed.envelopes().begin(), parsed.envelopes().end());
+    ASSIGN_OR_RETURN(Node::BatchDelivery delivered, node_->DeliverBatch(peer, envelopes));
+    v1::DeliverBatchResponse answer;
+    answer.set_receipt(std::move(delivered.receipt));
+    for (const auto& [index, refusal] : delivered.refused) {
+      metrics_->CountRefusal(peer.node, refusal);
+      v1::DeliverRefusal* refused = answer.add_refused();
+      refused->set_index(static_cast<uint32_t>(index));
+      refused->set_code(static_cast<int32_t>(refusal.code()));
+      refused->set_reason(ReasonOf(refusal));
+      refused->set_message(std::string(refusal.message()));
+    }
+    for (const std::string& kind : delivered.accepted_kinds) metrics_->CountReceived(kind);
+    *response = Serialized(answer);
+    return absl::OkStatus();
   });
-  if (!accepted) {
-    metrics_->CountRefusal(peer->node, NodeBusy());
-    reactor->Finish(ToGrpcStatus(NodeBusy()));
-  }
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* ExchangeService::GetRegistry(grpc::CallbackServerContext* context,

@@ -1,6 +1,8 @@
 #ifndef MIR_BROKER_EXCHANGE_SERVICE_H_
 #define MIR_BROKER_EXCHANGE_SERVICE_H_
 
+#include <functional>
+
 #include "broker/metrics.h"
 #include "broker/node.h"
 #include "broker/work_pool.h"
@@ -42,6 +44,11 @@ class ExchangeService final
                                         v1::GetRegistryResponse* response) override;
 
  private:
+  // Runs `work` for the calling node on the pool: its refusal counted, its
+  // time observed, the call finished; NODE_BUSY when the pool is full.
+  grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext& context,
+                                   std::function<absl::Status(const Identity&)> work);
+
   Node* const node_;
   WorkPool* const pool_;
   Metrics* const metrics_;
