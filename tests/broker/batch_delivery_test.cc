@@ -2,11 +2,13 @@
 // one receipt for a batch, refusals inside a batch, and senders meeting a
 // node from before batches.
 
+#include <fstream>
 #include <set>
 
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
 #include "tests/broker/network_fixture.h"
+#include "tests/testing/enc_cert.h"
 
 namespace mir::testing {
 namespace {
@@ -207,6 +209,36 @@ TEST_F(BatchSenderTest, ABacklogGoesInBatchesWithOneReceiptEach) {
   EXPECT_GE(receipts, 30u / 8) << "no batch above delivery_batch_max";
 }
 
+// nvn has no route to veneto. The referral for veneto goes in the batch
+// with the backlog's others (its key release follows it, one envelope per
+// referral on the wire): both are refused for good and become dead letters
+// with the reason, and the others of that batch are delivered.
+TEST_F(BatchSenderTest, ARefusalInsideABatchDeadLettersThatEnvelopeAlone) {
+  const std::string certs = CopyEncryptionCertificates(dir_);
+  auto veneto = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"), "veneto",
+                                                    absl::Now() - absl::Hours(1),
+                                                    absl::Now() + absl::Hours(24));
+  ASSERT_OK(veneto);
+  std::ofstream(certs + "/veneto.crt") << veneto->second;
+  options_["toscana"].encryption_certificates_dir = certs;
+  ASSERT_TRUE(StartNode("toscana"));
+  for (int i = 0; i < 6; ++i) ids_.push_back(SubmitReferral("nvn"));
+  SubmitReferral("veneto");
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(WaitFor([&] {
+    return OutboxCount(Store("toscana"), storage::OutboxState::kDelivered) == 6 &&
+           OutboxCount(Store("toscana"), storage::OutboxState::kDead) == 2;
+  }));
+  auto dead = Store("toscana").ListOutbox(storage::OutboxState::kDead, 10);
+  ASSERT_OK(dead);
+  for (const storage::OutboxEntry& entry : *dead) {
+    EXPECT_NE(entry.last_error.find("UNKNOWN_NODE"), std::string::npos) << entry.last_error;
+  }
+  for (const std::string& id : ids_) ASSERT_TRUE(StateIs("toscana", id, v1::RECEIVED));
+  const auto [receipts, envelopes] = DistinctReceipts(Store("toscana"));
+  EXPECT_LT(receipts, envelopes) << "the deliveries came in a batch";
+}
+
 TEST_F(BatchSenderTest, ANodeFromBeforeBatchesGetsEachEnvelopeByDeliver) {
   // nvn plays a node from before batches: it answers DeliverBatch
   // UNIMPLEMENTED and sends each envelope by Deliver.
@@ -219,8 +251,13 @@ TEST_F(BatchSenderTest, ANodeFromBeforeBatchesGetsEachEnvelopeByDeliver) {
   ASSERT_OK(dead);
   EXPECT_TRUE(dead->empty()) << "UNIMPLEMENTED is not a refusal of the envelopes";
   // And back the other way: the old node's RECEIVED answers reached toscana
-  // (asserted above), each by Deliver from a sender that never batched.
-  EXPECT_EQ(OutboxCount(Store("nvn"), storage::OutboxState::kDelivered), 30);
+  // (asserted above), each by Deliver from a sender that never batched. nvn
+  // records each delivery once toscana's receipt is back: wait for it.
+  ASSERT_TRUE(
+      WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDelivered) == 30; }));
+  const auto [back_receipts, back_envelopes] = DistinctReceipts(Store("nvn"));
+  EXPECT_EQ(back_receipts, 30u);
+  EXPECT_EQ(back_envelopes, 30u);
 }
 
 }  // namespace
