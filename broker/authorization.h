@@ -69,8 +69,11 @@ enum class Action {
   kLegalHold,
   kNodeStatus,
   kRouteOn,
-  kStatistics,  // appended: the other actions keep their numbers
+  kStatistics,
 };
+// The last action: tests walk every action up to it. A new action goes
+// before it, or becomes it.
+inline constexpr Action kLastAction = Action::kStatistics;
 
 // The person a console call acts for, and until when (the proof's
 // issued_at + the allowed age).

@@ -82,6 +82,9 @@ const std::vector<Row>& Table() {
       {Action::kNodeStatus,
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
+      {Action::kStatistics,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
       // Routing on: national operators at the national node, nobody else,
       // not even a region's own operators.
       {Action::kRouteOn,
@@ -120,7 +123,7 @@ TEST(AuthorizationTest, EveryRoleActionAndRelationAtTheNationalNode) {
 }
 
 TEST(AuthorizationTest, TheTableCoversEveryAction) {
-  std::vector<bool> seen(static_cast<size_t>(Action::kRouteOn) + 1);
+  std::vector<bool> seen(static_cast<size_t>(kLastAction) + 1);
   for (const Row& row : Table()) seen[static_cast<size_t>(row.action)] = true;
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_TRUE(seen[i]) << "action " << i;
 }
