@@ -291,7 +291,12 @@ void PeerSender::CheckBatchAnswer(const Call& call, std::vector<Outcome>& outcom
     const storage::OutboxEntry& entry = call.entries[i];
     if (auto it = refused.find(i);
         it != refused.end() && it->second->code() != static_cast<int32_t>(grpc::StatusCode::OK)) {
-      const auto code = static_cast<grpc::StatusCode>(it->second->code());
+      // A code outside gRPC's (a peer's bug) reads as UNKNOWN: retried.
+      const int32_t number = it->second->code();
+      const auto code =
+          number > 0 && number <= static_cast<int32_t>(grpc::StatusCode::UNAUTHENTICATED)
+              ? static_cast<grpc::StatusCode>(number)
+              : grpc::StatusCode::UNKNOWN;
       outcomes.push_back({&entry, grpc::Status(code, it->second->message()),
                           MirError(static_cast<absl::StatusCode>(code), it->second->reason(),
                                    it->second->message()),
