@@ -2,13 +2,11 @@
 // one receipt for a batch, refusals inside a batch, and senders meeting a
 // node from before batches.
 
-#include <fstream>
 #include <set>
 
 #include "crypto/envelope_bytes.h"
 #include "crypto/receipt.h"
 #include "tests/broker/network_fixture.h"
-#include "tests/testing/enc_cert.h"
 
 namespace mir::testing {
 namespace {
@@ -214,13 +212,7 @@ TEST_F(BatchSenderTest, ABacklogGoesInBatchesWithOneReceiptEach) {
 // referral on the wire): both are refused for good and become dead letters
 // with the reason, and the others of that batch are delivered.
 TEST_F(BatchSenderTest, ARefusalInsideABatchDeadLettersThatEnvelopeAlone) {
-  const std::string certs = CopyEncryptionCertificates(dir_);
-  auto veneto = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"), "veneto",
-                                                    absl::Now() - absl::Hours(1),
-                                                    absl::Now() + absl::Hours(24));
-  ASSERT_OK(veneto);
-  std::ofstream(certs + "/veneto.crt") << veneto->second;
-  options_["toscana"].encryption_certificates_dir = certs;
+  ASSERT_TRUE(LetToscanaSealForVeneto());
   ASSERT_TRUE(StartNode("toscana"));
   for (int i = 0; i < 6; ++i) ids_.push_back(SubmitReferral("nvn"));
   SubmitReferral("veneto");

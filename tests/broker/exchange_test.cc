@@ -235,13 +235,7 @@ TEST_F(NetworkTest, PermanentRefusalBecomesAVisibleDeadLetterAndCanBeRequeued) {
   // toscana routes everything through nvn, which has no route to veneto:
   // a refusal that no resend can change.
   // toscana can seal for veneto (it has veneto's encryption certificate).
-  const std::string certs = CopyEncryptionCertificates(dir_);
-  auto veneto = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"), "veneto",
-                                                    absl::Now() - absl::Hours(1),
-                                                    absl::Now() + absl::Hours(24));
-  ASSERT_OK(veneto);
-  std::ofstream(certs + "/veneto.crt") << veneto->second;
-  options_["toscana"].encryption_certificates_dir = certs;
+  ASSERT_TRUE(LetToscanaSealForVeneto());
   ASSERT_TRUE(StartNode("nvn"));
   ASSERT_TRUE(StartNode("toscana"));
   auto op = PkiSigner("toscana/operator");

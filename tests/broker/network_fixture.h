@@ -1,6 +1,7 @@
 #ifndef MIR_TESTS_BROKER_NETWORK_FIXTURE_H_
 #define MIR_TESTS_BROKER_NETWORK_FIXTURE_H_
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "crypto/envelope_bytes.h"
 #include "tests/broker/network.h"
 #include "tests/broker/staff_client.h"
+#include "tests/testing/enc_cert.h"
 
 namespace mir::testing {
 
@@ -60,6 +62,19 @@ class NetworkTest : public ::testing::Test {
   // The Referrals client of a PKI person, e.g. "toscana/operator", at its node.
   StaffClient Staff(const std::string& prefix) {
     return StaffClient(ports_[prefix.substr(0, prefix.find('/'))], prefix);
+  }
+  // Lets toscana seal referrals for veneto (an encryption certificate for
+  // it among toscana's), a node nvn has no route to: what toscana sends
+  // there is refused for good. Call before starting toscana.
+  ::testing::AssertionResult LetToscanaSealForVeneto() {
+    const std::string certs = CopyEncryptionCertificates(dir_);
+    auto veneto = MakeEncryptionCertificateForTesting(PkiPath("ca.crt"), PkiPath("ca.key"),
+                                                      "veneto", absl::Now() - absl::Hours(1),
+                                                      absl::Now() + absl::Hours(24));
+    if (!veneto.ok()) return ::testing::AssertionFailure() << veneto.status();
+    std::ofstream(certs + "/veneto.crt") << veneto->second;
+    options_["toscana"].encryption_certificates_dir = certs;
+    return ::testing::AssertionSuccess();
   }
   // Waits until the referral reaches `state` at `node`.
   bool StateIs(const std::string& node, const std::string& id, v1::ReferralState state) {
