@@ -89,6 +89,8 @@ bool RoleMayAuthor(Role role, v1::MessageKind kind) {
     case v1::RECEIPT:
     case v1::KEY_RELEASE:
     case v1::ERASURE_CONFIRMATION:
+    case v1::REPORT_EVENT:
+    case v1::CITIZEN_REPORT:
       return role == Role::kNode;
     default:
       return false;

@@ -38,8 +38,9 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri);
 
 // The message-level policy: which role may author which kind.
 //   REFERRAL: operator; STATUS_CHANGE: operator, partner, node;
-//   PLACEMENT_CONFIRMATION: partner; RECEIPT, KEY_RELEASE and
-//   ERASURE_CONFIRMATION: node. A console authors nothing.
+//   PLACEMENT_CONFIRMATION: partner; RECEIPT, KEY_RELEASE,
+//   ERASURE_CONFIRMATION, REPORT_EVENT and CITIZEN_REPORT: node. A console
+//   authors nothing.
 bool RoleMayAuthor(Role role, v1::MessageKind kind);
 
 }  // namespace mir

@@ -21,6 +21,9 @@ packages=(
   # console/ (mir-console): HTTPS and HTTP parsing from a maintained library
   # rather than written by hand (docs/ARCHITECTURE.md).
   libcpp-httplib-dev
+  # common/codes.h: the ISO 639-3 language codes a report or service request
+  # may name, read at build time from Debian's list rather than copied here.
+  iso-codes
 )
 for option in "$@"; do
   case "$option" in
