@@ -2,7 +2,8 @@
 #define MIR_CLIENT_COMMAND_INTERNAL_H_
 
 // Shared by commands.cc (dispatch, help, connection flags),
-// command_table.cc (the subcommands) and referral_flags.cc (submit's flags).
+// command_table.cc (the subcommands), referral_flags.cc (submit's flags) and
+// report_commands.cc (`mirctl report ...`).
 
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "client/referrals_client.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/referrals.pb.h"
+#include "mir/v1/report.pb.h"
 
 namespace mir::client {
 
@@ -32,10 +34,12 @@ struct Invocation {
   // Resolves --node/--pki/--as/--cert/--key/--ca/--timeout (and MIR_*), then
   // connects; resends of a lost Submit are told on `err`.
   absl::StatusOr<std::unique_ptr<ReferralsClient>> Connect() const;
+  // The same, for the Reports service (a lost Record is resent, told on `err`).
+  absl::StatusOr<std::unique_ptr<ReportsClient>> ConnectReports() const;
 };
 
 struct Command {
-  std::string name;
+  std::string name;      // one word, or two for a group's command ("report record")
   std::string synopsis;  // after "mirctl NAME ", e.g. "ID --reason REASON [--text TEXT]"
   std::string summary;   // one line for `mirctl --help`
   std::string details;   // paragraphs for `mirctl NAME --help`
@@ -46,6 +50,14 @@ struct Command {
 };
 
 const std::vector<Command>& CommandTable();
+
+// Commands named by two words share the first, a group: `mirctl report`
+// alone, or with --help, lists the group's commands.
+struct CommandGroup {
+  std::string name;     // "report"
+  std::string details;  // paragraphs for `mirctl report --help`
+};
+const std::vector<CommandGroup>& CommandGroups();
 
 // --node, --pki, --as, --cert, --key, --ca, --json, --timeout, --help.
 const std::vector<FlagSpec>& GlobalFlags();
@@ -68,6 +80,23 @@ absl::Status ApplyReferralFlags(const ParsedFlags& flags, v1::Referral& referral
 
 // `list`'s filters as a ListRequest; UsageError naming the flag.
 absl::StatusOr<v1::ListRequest> ListRequestFromFlags(const ParsedFlags& flags);
+
+// `mirctl report record|list|show|triage|link` (report_commands.cc), in the
+// order help lists them, and their group.
+std::vector<Command> ReportCommands();
+CommandGroup ReportGroup();
+
+// The report's flags as a Record request: required enums, code lists
+// (IsIso639_3, IsItalianProvince) and lengths checked here, so that a wrong
+// value is a usage error and nothing is sent. --description-file is read
+// through env.read_file; --id, or else a fresh UUID v7. UsageError naming
+// the flag, never quoting free text.
+absl::StatusOr<v1::RecordReportRequest> RecordRequestFromFlags(const ParsedFlags& flags,
+                                                               const Environment& env);
+// `report list`'s filters.
+absl::StatusOr<v1::ListReportsRequest> ListReportsRequestFromFlags(const ParsedFlags& flags);
+// `report triage ID --triage T [--route-to NODE]`.
+absl::StatusOr<v1::TriageReportRequest> TriageRequestFromFlags(const ParsedFlags& flags);
 
 }  // namespace mir::client
 

@@ -707,6 +707,7 @@ std::vector<Command> BuildTable() {
        0,
        0,
        RunSelfCheckCommand});
+  for (Command& c : ReportCommands()) table.push_back(std::move(c));
   return table;
 }
 

@@ -144,6 +144,37 @@ std::string Usage() {
   return out;
 }
 
+const CommandGroup* FindGroup(absl::string_view name) {
+  for (const CommandGroup& g : CommandGroups()) {
+    if (g.name == name) return &g;
+  }
+  return nullptr;
+}
+
+// The second words of a group's commands: "record", "list", ...
+std::vector<std::string> GroupCommandNames(const CommandGroup& g) {
+  std::vector<std::string> names;
+  for (const Command& c : CommandTable()) {
+    if (absl::StartsWith(c.name, g.name + " ")) names.push_back(c.name.substr(g.name.size() + 1));
+  }
+  return names;
+}
+
+std::string GroupUsage(const CommandGroup& g) {
+  std::string out = absl::StrCat("usage: mirctl ", g.name, " COMMAND [ARGUMENTS] [FLAGS]\n\n",
+                                 g.details, "\n\ncommands:\n");
+  size_t width = 0;
+  for (const std::string& name : GroupCommandNames(g)) width = std::max(width, name.size());
+  for (const Command& c : CommandTable()) {
+    if (!absl::StartsWith(c.name, g.name + " ")) continue;
+    const std::string name = c.name.substr(g.name.size() + 1);
+    absl::StrAppend(&out, "  ", name, std::string(width - name.size() + 3, ' '), c.summary, "\n");
+  }
+  absl::StrAppend(&out, "\nRun 'mirctl ", g.name,
+                  " COMMAND --help' for a command's flags and an example.\n");
+  return out;
+}
+
 std::string CommandHelp(const Command& c) {
   std::string out = absl::StrCat("usage: mirctl ", c.name, c.synopsis.empty() ? "" : " ",
                                  c.synopsis, "\n\n", c.details, "\n");
@@ -210,9 +241,12 @@ int RunCommand(const Command& c, const std::vector<std::string>& rest, const Env
     return kExitOk;
   }
   const size_t n = flags->positional().size();
-  if (n < c.min_args)
-    return CommandUsageError(
-        c, absl::StrCat("missing ", c.synopsis.substr(0, c.synopsis.find(' '))), err);
+  if (n < c.min_args) {
+    // The synopsis names the positional arguments first: "ID REFERRAL_ID ...".
+    const std::vector<std::string> words = absl::StrSplit(c.synopsis, ' ');
+    return CommandUsageError(c, absl::StrCat("missing ", words[std::min(n, words.size() - 1)]),
+                             err);
+  }
   if (n > c.max_args) {
     return CommandUsageError(
         c, absl::StrCat("unexpected argument '", flags->positional()[c.max_args], "'"), err);
@@ -278,6 +312,20 @@ absl::StatusOr<std::unique_ptr<ReferralsClient>> Invocation::Connect() const {
   return env.connect(options);
 }
 
+absl::StatusOr<std::unique_ptr<ReportsClient>> Invocation::ConnectReports() const {
+  ASSIGN_OR_RETURN(ConnectionOptions options, ResolveConnection(flags, env));
+  options.on_resend = [this](const std::string& sentence) {
+    err << "mirctl " << command << ": " << sentence << "\n";
+    err.flush();
+  };
+  return env.connect_reports(options);
+}
+
+const std::vector<CommandGroup>& CommandGroups() {
+  static const std::vector<CommandGroup> groups = {ReportGroup()};
+  return groups;
+}
+
 Environment ProcessEnvironment() {
   Environment env;
   env.getenv = [](const std::string& name) -> std::optional<std::string> {
@@ -317,14 +365,37 @@ int RunMirctl(const std::vector<std::string>& args, const Environment& env, std:
   std::vector<std::string> rest(args.begin(), args.begin() + static_cast<long>(*at));
   rest.insert(rest.end(), args.begin() + static_cast<long>(*at) + 1, args.end());
   std::string name = args[*at];
-  if (name == "help") {
+  size_t word_at = *at;  // where in `rest` a group's second word would be
+  const bool help = name == "help";
+  if (help) {
     if (rest.empty()) {
       out << Usage();
       return kExitOk;
     }
     name = rest.front();
-    rest = {"--help"};
+    rest.erase(rest.begin());
+    word_at = 0;
   }
+  if (const CommandGroup* group = FindGroup(name); group != nullptr) {
+    if (word_at >= rest.size() || absl::StartsWith(rest[word_at], "-")) {
+      const bool asked = help || std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
+                         std::find(rest.begin(), rest.end(), "-h") != rest.end();
+      (asked ? out : err) << GroupUsage(*group);
+      return asked ? kExitOk : kExitUsage;
+    }
+    const std::string word = rest[word_at];
+    rest.erase(rest.begin() + static_cast<long>(word_at));
+    if (FindCommand(absl::StrCat(name, " ", word)) == nullptr) {
+      auto guess = Suggest(word, GroupCommandNames(*group));
+      err << "mirctl " << name << ": unknown command '" << word << "'"
+          << (guess ? absl::StrCat(", did you mean '", *guess, "'?")
+                    : absl::StrCat("; run 'mirctl ", name, " --help' to see the commands."))
+          << "\n";
+      return kExitUsage;
+    }
+    absl::StrAppend(&name, " ", word);
+  }
+  if (help) rest = {"--help"};
   const Command* command = FindCommand(name);
   if (command == nullptr) {
     auto guess = Suggest(name, CommandNames());

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/referrals_client.h"
+#include "client/reports_client.h"
 
 namespace mir::client {
 
@@ -29,6 +30,9 @@ struct Environment {
   // Opens the client for a command that talks to a node.
   std::function<absl::StatusOr<std::unique_ptr<ReferralsClient>>(const ConnectionOptions&)>
       connect = ReferralsClient::Connect;
+  // Opens the Reports client for `mirctl report ...`.
+  std::function<absl::StatusOr<std::unique_ptr<ReportsClient>>(const ConnectionOptions&)>
+      connect_reports = ReportsClient::Connect;
   // Reads a file given with --file; an error sentence naming it otherwise.
   std::function<absl::StatusOr<std::string>(const std::string&)> read_file;
   // "Now", for certificate validity and default times; must outlive the run.

@@ -3,127 +3,28 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/cord.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "client/json_input.h"
 #include "client/values.h"
-#include "common/errors.h"
-#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "crypto/sealed_referral.h"
-#include "grpcpp/create_channel.h"
 
 namespace mir::client {
-namespace {
-
-// One line, bounded: a node's message goes into one sentence.
-std::string OneLine(absl::string_view message) {
-  std::string line = absl::StrReplaceAll(message, {{"\n", " "}, {"\r", " "}});
-  line = std::string(absl::StripAsciiWhitespace(line));
-  while (!line.empty() && line.back() == '.') line.pop_back();
-  if (line.size() > 300) line = line.substr(0, 300) + "...";
-  return line;
-}
-
-bool LooksLikeHandshakeFailure(absl::string_view message) {
-  for (absl::string_view marker : {"andshake", "SSL", "TLS", "ssl", "certificate"}) {
-    if (absl::StrContains(message, marker)) return true;
-  }
-  return false;
-}
-
-std::string Seconds(absl::Duration d) { return absl::FormatDuration(d); }
-
-constexpr char kFromNodePayload[] = "type.googleapis.com/mir.client.FromNode";
-
-absl::Status FromNode(absl::Status status) {
-  status.SetPayload(kFromNodePayload, absl::Cord("1"));
-  return status;
-}
-
-// `status` with `more` appended to its message, payloads kept (they decide
-// mirctl's exit code).
-absl::Status WithMore(const absl::Status& status, absl::string_view more) {
-  absl::Status out(status.code(), absl::StrCat(status.message(), more));
-  status.ForEachPayload(
-      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
-  return out;
-}
-
-}  // namespace
-
-bool IsFromNode(const absl::Status& status) {
-  return status.GetPayload(kFromNodePayload).has_value();
-}
 
 absl::StatusOr<std::unique_ptr<ReferralsClient>> ReferralsClient::Connect(
     const ConnectionOptions& options) {
-  if (options.address.empty()) {
-    return MarkConnectionError(
-        absl::FailedPreconditionError("no node given: use --node HOST:PORT or set MIR_NODE"));
-  }
-  ASSIGN_OR_RETURN(Credentials credentials,
-                   LoadCredentials(options.certificate, options.key, options.ca, options.clock));
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(options.address, credentials.channel, args);
-  return std::unique_ptr<ReferralsClient>(
-      new ReferralsClient(options, std::move(credentials.signer),
-                          std::move(credentials.server_refusals), std::move(channel)));
+  ASSIGN_OR_RETURN(NodeChannel node, OpenNodeChannel(options));
+  return std::unique_ptr<ReferralsClient>(new ReferralsClient(options, std::move(node)));
 }
 
-ReferralsClient::ReferralsClient(ConnectionOptions options, std::unique_ptr<Signer> signer,
-                                 std::shared_ptr<const ServerIdentityRefusals> server_refusals,
-                                 std::shared_ptr<grpc::Channel> channel)
+ReferralsClient::ReferralsClient(ConnectionOptions options, NodeChannel node)
     : options_(std::move(options)),
-      signer_(std::move(signer)),
-      server_refusals_(std::move(server_refusals)),
-      channel_(std::move(channel)),
-      stub_(v1::Referrals::NewStub(channel_)) {}
+      node_(std::move(node)),
+      stub_(v1::Referrals::NewStub(node_.channel)) {}
 
 absl::Status ReferralsClient::RpcError(const grpc::Status& status) const {
-  const absl::Status from_node = FromGrpcStatus(status);
-  const std::string& at = options_.address;
-  const std::string message = OneLine(status.error_message());
-  if (ReasonOf(from_node) != v1::ERROR_REASON_UNSPECIFIED) {
-    return FromNode(MirError(from_node.code(), ReasonOf(from_node),
-                             absl::StrCat("refused by the node: ", message)));
-  }
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-      if (server_refusals_ != nullptr && server_refusals_->Count() > 0) {
-        return MarkConnectionError(absl::UnavailableError(absl::StrCat(
-            "the server at ", at, " is not your node, so nothing was sent: ",
-            server_refusals_->Last(), "; is --node the address of node ", identity().node, "?")));
-      }
-      if (LooksLikeHandshakeFailure(message)) {
-        return MarkConnectionError(absl::UnavailableError(absl::StrCat(
-            "the TLS handshake with the node at ", at,
-            " failed: is --ca the CA of its network, and was your certificate issued by it?")));
-      }
-      return MarkConnectionError(absl::UnavailableError(
-          absl::StrCat("cannot reach node at ", at, ": is mir-broker running?")));
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return MarkConnectionError(absl::DeadlineExceededError(
-          absl::StrCat("the node at ", at, " did not answer within ", Seconds(options_.timeout),
-                       " (use --timeout to wait longer)")));
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return FromNode(absl::UnimplementedError(
-          absl::StrCat("the node at ", at,
-                       " does not offer the Referrals service: is its mir-broker up to date?")));
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::DATA_LOSS:
-      return FromNode(
-          absl::Status(from_node.code(), absl::StrCat("the node at ", at, " failed: ", message)));
-    default:
-      return FromNode(
-          absl::Status(from_node.code(), absl::StrCat("refused by the node: ", message)));
-  }
+  return NodeCallError(status, options_, node_, "Referrals");
 }
 
 template <typename Response, typename Rpc>
@@ -167,12 +68,8 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::Submit(const v1::PrepareResp
           return lost;
         },
         (give_up - absl::Now()) / (attempts - attempt + 1));
-    // Whether the node committed is unknown only when no answer came; a
-    // failed handshake never reached it.
-    const bool unknown = lost.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-                         (lost.error_code() == grpc::StatusCode::UNAVAILABLE &&
-                          ReasonOf(FromGrpcStatus(lost)) == v1::ERROR_REASON_UNSPECIFIED &&
-                          !LooksLikeHandshakeFailure(lost.error_message()));
+    // Whether the node committed is unknown only when no answer came.
+    const bool unknown = AnswerLost(lost);
     if (answer.ok() || !unknown) return answer;
     const v1::EnvelopeHeader& h = headers.headers(0);
     if (attempt == attempts || absl::Now() + backoff >= give_up) {
@@ -221,7 +118,7 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::SubmitReferral(v1::Referral 
   const SecretKey key = NewReferralKey();
   RETURN_IF_ERROR(SealReferral(referral, key));
   ASSIGN_OR_RETURN(std::vector<std::string> envelopes,
-                   SignUnderEachHeader(*signer_, own, v1::REFERRAL, referral.referral_id(),
+                   SignUnderEachHeader(*node_.signer, own, v1::REFERRAL, referral.referral_id(),
                                        referral.SerializeAsString(), now));
   return Submit(own, std::move(envelopes), key.bytes());
 }
@@ -262,8 +159,8 @@ absl::StatusOr<v1::SubmitResponse> ReferralsClient::Apply(const Action& action) 
     ASSIGN_OR_RETURN(body, StatusChangeBody(action, prepared));
   }
   ASSIGN_OR_RETURN(std::vector<std::string> envelopes,
-                   SignUnderEachHeader(*signer_, prepared, action.kind, action.referral_id, body,
-                                       options_.clock->Now()));
+                   SignUnderEachHeader(*node_.signer, prepared, action.kind, action.referral_id,
+                                       body, options_.clock->Now()));
   return Submit(prepared, std::move(envelopes));
 }
 
@@ -351,7 +248,7 @@ absl::Status ReferralsClient::Watch(const std::function<bool(const v1::WatchEven
   auto reader = stub_->Watch(&context, request);
   // The node sends its initial metadata once the subscription is in place.
   reader->WaitForInitialMetadata();
-  const bool connected = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  const bool connected = node_.channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
   if (connected && on_connected) on_connected();
   v1::WatchEvent event;
   bool stopped = false;

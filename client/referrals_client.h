@@ -21,41 +21,13 @@
 #include "absl/time/time.h"
 #include "client/actions.h"
 #include "client/credentials.h"
+#include "client/node_channel.h"
 #include "common/clock.h"
 #include "crypto/signer.h"
 #include "grpcpp/channel.h"
 #include "mir/v1/referrals.grpc.pb.h"
 
 namespace mir::client {
-
-struct ConnectionOptions {
-  std::string address;      // HOST:PORT of the person's own node
-  std::string certificate;  // PEM certificate file of the person (mir://NODE/ROLE/NAME)
-  std::string key;          // PEM Ed25519 private key file belonging to it
-  std::string ca;           // PEM certificate file of the network CA
-  // Deadline of each call (not of Watch's stream; a Submit and its resends
-  // share one). Too short fails calls on a slow link that would have
-  // succeeded; too long keeps an operator waiting on a dead node.
-  absl::Duration timeout = absl::Seconds(10);
-  // Reads "now" for certificate validity and created_at; must outlive the client.
-  const Clock* clock = RealClock::Get();
-  // Sends of one Submit in all, when its answer is lost (UNAVAILABLE, or no
-  // answer in time): always the same signed envelopes, which the node
-  // applies at most once. They share `timeout`, each waiting for its share
-  // of what is left. 1: never resend, and a lost answer leaves the person
-  // not knowing whether it landed.
-  int submit_attempts = 3;
-  // Wait before the first resend, doubled before each next one. Too short: a
-  // node that is restarting is asked again before it can answer.
-  absl::Duration resend_backoff = absl::Milliseconds(250);
-  // Told of each resend in one sentence naming ids only (mirctl prints it on
-  // standard error). May be empty.
-  std::function<void(const std::string& sentence)> on_resend;
-};
-
-// True for an error the node answered with (a refusal or its own failure),
-// as opposed to one found by this client before or without the node.
-bool IsFromNode(const absl::Status& status);
 
 // Thread-compatible: one call at a time.
 class ReferralsClient {
@@ -67,7 +39,7 @@ class ReferralsClient {
   static absl::StatusOr<std::unique_ptr<ReferralsClient>> Connect(const ConnectionOptions& options);
 
   // The person the certificate speaks for.
-  const Identity& identity() const { return signer_->identity(); }
+  const Identity& identity() const { return node_.signer->identity(); }
   const std::string& address() const { return options_.address; }
 
   // A new referral, in one round trip: the header (ids, sequence 1,
@@ -101,9 +73,7 @@ class ReferralsClient {
                      const std::function<void()>& on_connected = nullptr);
 
  private:
-  ReferralsClient(ConnectionOptions options, std::unique_ptr<Signer> signer,
-                  std::shared_ptr<const ServerIdentityRefusals> server_refusals,
-                  std::shared_ptr<grpc::Channel> channel);
+  ReferralsClient(ConnectionOptions options, NodeChannel node);
 
   // One call, answered within `wait` (options_.timeout when unset).
   template <typename Response, typename Rpc>
@@ -121,9 +91,7 @@ class ReferralsClient {
                                             const std::string& referral_key = {});
 
   const ConnectionOptions options_;
-  const std::unique_ptr<Signer> signer_;
-  const std::shared_ptr<const ServerIdentityRefusals> server_refusals_;
-  const std::shared_ptr<grpc::Channel> channel_;
+  const NodeChannel node_;
   const std::unique_ptr<v1::Referrals::Stub> stub_;
 };
 

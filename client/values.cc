@@ -13,13 +13,15 @@ namespace {
 
 using google::protobuf::EnumDescriptor;
 
-// The longest prefix ending in '_' shared by every value name; with a single
-// value, or values sharing nothing, "".
-std::string CommonPrefix(const EnumDescriptor* type) {
-  if (type->value_count() < 2) return "";
-  std::string prefix = type->value(0)->name();
-  for (int i = 1; i < type->value_count(); ++i) {
-    const std::string& name = type->value(i)->name();
+bool IsUnspecified(const std::string& name) { return absl::EndsWith(name, "UNSPECIFIED"); }
+
+// The longest prefix ending in '_' shared by every name; with a single
+// name, or names sharing nothing, "".
+std::string SharedPrefix(const std::vector<std::string>& names) {
+  if (names.size() < 2) return "";
+  std::string prefix = names[0];
+  for (size_t i = 1; i < names.size(); ++i) {
+    const std::string& name = names[i];
     size_t n = 0;
     while (n < prefix.size() && n < name.size() && prefix[n] == name[n]) ++n;
     prefix.resize(n);
@@ -28,22 +30,36 @@ std::string CommonPrefix(const EnumDescriptor* type) {
   return underscore == std::string::npos ? "" : prefix.substr(0, underscore + 1);
 }
 
-bool IsUnspecified(const std::string& name) { return absl::EndsWith(name, "UNSPECIFIED"); }
+// The prefix every value shares (URGENCY_ of URGENCY_UNSPECIFIED,
+// URGENCY_URGENT, ...). When the *_UNSPECIFIED value alone shares nothing
+// with the others (CONTACT_CHANNEL_UNSPECIFIED beside CHANNEL_PHONE,
+// CHANNEL_EMAIL), the prefix the others share, so that "phone" still reads.
+std::string CommonPrefix(const EnumDescriptor* type) {
+  std::vector<std::string> all, specified;
+  for (int i = 0; i < type->value_count(); ++i) {
+    all.push_back(type->value(i)->name());
+    if (!IsUnspecified(all.back())) specified.push_back(all.back());
+  }
+  std::string prefix = SharedPrefix(all);
+  return prefix.empty() ? SharedPrefix(specified) : prefix;
+}
 
 }  // namespace
 
 std::string ShortEnumName(const EnumDescriptor* type, int number) {
   const auto* value = type->FindValueByNumber(number);
   if (value == nullptr) return absl::StrCat("UNKNOWN(", number, ")");
-  return value->name().substr(CommonPrefix(type).size());
+  const std::string prefix = CommonPrefix(type);
+  // Only an *_UNSPECIFIED value may lack the prefix (CommonPrefix).
+  if (!absl::StartsWith(value->name(), prefix)) return value->name();
+  return value->name().substr(prefix.size());
 }
 
 std::vector<std::string> ShortEnumNames(const EnumDescriptor* type) {
   std::vector<std::string> names;
-  const size_t skip = CommonPrefix(type).size();
   for (int i = 0; i < type->value_count(); ++i) {
     if (!IsUnspecified(type->value(i)->name()))
-      names.push_back(type->value(i)->name().substr(skip));
+      names.push_back(ShortEnumName(type, type->value(i)->number()));
   }
   return names;
 }

@@ -17,7 +17,10 @@ namespace mir::client {
 
 // The value's name without the prefix all the enum's values share:
 // URGENCY_EMERGENCY_24H -> "EMERGENCY_24H", REJECTION_NO_PLACES -> "NO_PLACES",
-// SUBMITTED -> "SUBMITTED". "UNKNOWN(7)" for a number the enum does not define.
+// SUBMITTED -> "SUBMITTED". When the *_UNSPECIFIED value alone shares no
+// prefix with the others, the prefix the others share: CHANNEL_PHONE ->
+// "PHONE" beside CONTACT_CHANNEL_UNSPECIFIED (which keeps its whole name).
+// "UNKNOWN(7)" for a number the enum does not define.
 std::string ShortEnumName(const google::protobuf::EnumDescriptor* type, int number);
 
 template <typename E>

@@ -125,16 +125,23 @@ TEST(CommandsTest, HelpListsEveryCommandWithOneLine) {
 
 TEST(CommandsTest, EverySubcommandHasHelpWithAnExample) {
   const std::vector<std::string> expected = {
-      "submit",         "list",    "show",     "evaluate",  "request-info", "answer-info",
-      "forward",        "propose", "accept",   "schedule",  "confirm",      "close",
-      "close-negative", "reject",  "withdraw", "circulate", "watch",        "dead-letters",
-      "requeue",        "node",    "stats",    "erase",     "hold",         "selfcheck"};
+      "submit",      "list",        "show",           "evaluate",   "request-info",
+      "answer-info", "forward",     "propose",        "accept",     "schedule",
+      "confirm",     "close",       "close-negative", "reject",     "withdraw",
+      "circulate",   "watch",       "dead-letters",   "requeue",    "node",
+      "stats",       "erase",       "hold",           "selfcheck",  "report record",
+      "report list", "report show", "report triage",  "report link"};
   EXPECT_EQ(CommandNames(), expected);
   for (const std::string& name : CommandNames()) {
     SCOPED_TRACE(name);
-    for (const auto& args :
-         {std::vector<std::string>{name, "--help"}, std::vector<std::string>{name, "-h"},
-          std::vector<std::string>{"help", name}}) {
+    // A group's command is two words: "report record".
+    const std::vector<std::string> words = absl::StrSplit(name, ' ');
+    auto with = [&](std::vector<std::string> before, std::vector<std::string> after) {
+      before.insert(before.end(), words.begin(), words.end());
+      before.insert(before.end(), after.begin(), after.end());
+      return before;
+    };
+    for (const auto& args : {with({}, {"--help"}), with({}, {"-h"}), with({"help"}, {})}) {
       Result r = Mirctl(args);
       EXPECT_EQ(r.code, kExitOk);
       EXPECT_EQ(r.err, "");
