@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "client/command_internal.h"
 #include "client/format.h"
 #include "client/json_input.h"
@@ -31,6 +32,8 @@ constexpr size_t kMaxDescriptionBytes = 4000;
 constexpr size_t kMaxMunicipalityBytes = 100;
 constexpr size_t kMaxContactBytes = 200;
 constexpr uint32_t kMaxPersons = 1000;
+constexpr size_t kMaxExploitationTypes = 16;
+constexpr uint32_t kMaxListLimit = 1000;
 
 constexpr char kExampleId[] = "0193e0a4-5b7c-7d2e-8f90-1a2b3c4d5e6f";
 constexpr char kExampleReferral[] = "0b6f1c9e-3c1d-4f7a-9a51-2f0c7e1d9b44";
@@ -70,9 +73,17 @@ absl::StatusOr<std::string> ReportIdArg(const ParsedFlags& flags) {
   return UuidArg(flags.positional().front(), "a report id", kExampleId);
 }
 
-// Free text, checked without quoting it: valid UTF-8, at most `max` bytes.
+// Free text, checked as the node checks it and without quoting it: valid
+// UTF-8, no control characters but newline and tab, at most `max` bytes.
 absl::Status CheckText(const std::string& text, const std::string& what, size_t max) {
   if (Utf8Length(text) < 0) return UsageError(absl::StrCat(what, " is not valid UTF-8 text"));
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f) {
+      return UsageError(
+          absl::StrCat(what, " holds a control character (only line breaks and tabs are allowed)"));
+    }
+  }
   if (text.size() > max) {
     return UsageError(absl::StrCat(what, " is ", text.size(), " bytes long, more than the ",
                                    max == kMaxDescriptionBytes ? "4,000" : absl::StrCat(max),
@@ -95,11 +106,11 @@ absl::StatusOr<std::string> Description(const ParsedFlags& flags, const Environm
   if (!env.read_file) return UsageError(absl::StrCat("cannot read the file ", path));
   auto text = env.read_file(path);
   if (!text.ok()) return UsageError(text.status().message());
-  // An editor's final newline is not part of what the reporter said.
-  std::string description = std::move(*text);
-  while (!description.empty() && (description.back() == '\n' || description.back() == '\r')) {
-    description.pop_back();
-  }
+  // Line breaks as the node keeps them (a file saved on Windows ends lines
+  // with CR LF), and an editor's final newline is not part of what the
+  // reporter said.
+  std::string description = absl::StrReplaceAll(*text, {{"\r\n", "\n"}});
+  while (!description.empty() && description.back() == '\n') description.pop_back();
   RETURN_IF_ERROR(
       CheckText(description, absl::StrCat("--description-file ", path), kMaxDescriptionBytes));
   return description;
@@ -108,8 +119,8 @@ absl::StatusOr<std::string> Description(const ParsedFlags& flags, const Environm
 absl::StatusOr<uint32_t> Limit(const ParsedFlags& flags) {
   if (!flags.Has("limit")) return 100;
   uint32_t n;
-  if (!absl::SimpleAtoi(flags.Get("limit"), &n) || n == 0 || n > 10000) {
-    return UsageError("--limit must be a whole number from 1 to 10000");
+  if (!absl::SimpleAtoi(flags.Get("limit"), &n) || n == 0 || n > kMaxListLimit) {
+    return UsageError("--limit must be a whole number from 1 to 1000");
   }
   return n;
 }
@@ -214,6 +225,9 @@ absl::StatusOr<v1::RecordReportRequest> RecordRequestFromFlags(const ParsedFlags
   if (f.Has("municipality")) {
     RETURN_IF_ERROR(CheckText(f.Get("municipality"), "--municipality", kMaxMunicipalityBytes));
     r.set_municipality(f.Get("municipality"));
+  }
+  if (f.GetAll("exploitation").size() > kMaxExploitationTypes) {
+    return UsageError("--exploitation may be given at most 16 times");
   }
   for (const std::string& text : f.GetAll("exploitation")) {
     auto type = ParseEnum<v1::ExploitationType>(text, "--exploitation");
@@ -322,7 +336,7 @@ std::vector<Command> ReportCommands() {
        "example: mirctl report list --state received",
        {{"state", Kind::kRepeated, "STATE",
          absl::StrCat("only these states, repeatable: ", Alternatives<v1::ReportState>())},
-        {"limit", Kind::kValue, "N", "at most N rows (default 100)"}},
+        {"limit", Kind::kValue, "N", "at most N rows, up to 1000 (default 100)"}},
        0,
        0,
        RunList},
@@ -362,8 +376,9 @@ std::vector<Command> ReportCommands() {
       {"report link",
        "ID REFERRAL_ID",
        "operators: link a pertinent report to the referral it became, once",
-       "Records that a PERTINENT or QUALIFIED report became, or joined, a referral your\n"
-       "node holds. Once per report.\n\n"
+       "Records that a report triaged PERTINENT or QUALIFIED and kept at your node\n"
+       "(TRIAGED, not ROUTED) became, or joined, a referral your node holds. Once per\n"
+       "report.\n\n"
        "example: mirctl report link 0193e0a4-5b7c-7d2e-8f90-1a2b3c4d5e6f "
        "0b6f1c9e-3c1d-4f7a-9a51-2f0c7e1d9b44",
        {},

@@ -61,6 +61,14 @@ std::string Aligned(const Rows& rows) {
   return out;
 }
 
+// Routed here by another node, which kept the reporter's contact.
+bool ArrivedFromElsewhere(const v1::ReportView& view) {
+  for (const v1::ReportEvent& e : view.events()) {
+    if (e.kind() == v1::ReportEvent::ARRIVED) return true;
+  }
+  return false;
+}
+
 std::string StateLine(const v1::ReportSummary& s) {
   switch (s.state()) {
     case v1::REPORT_RECEIVED:
@@ -167,6 +175,9 @@ std::string FormatReportView(const v1::ReportView& view) {
     contact = Printable(r.contact());
   } else if (s.has_contact()) {
     contact = "(given; add --contact to see it, and the reading is recorded)";
+  } else if (ArrivedFromElsewhere(view)) {
+    contact = absl::StrCat("(if any, kept at ", OrDash(s.origin_node()),
+                           ": a contact never leaves the node that took the report)");
   } else {
     contact = "(anonymous)";
   }

@@ -119,7 +119,8 @@ TEST(ReportEnumsTest, ShortNamesReadCaseInsensitively) {
 
 TEST(ReportCommandsTest, RecordFlagsBecomeTheRequest) {
   FakeWorld world;
-  world.files["call.txt"] = absl::StrCat(kDescription, "\n");
+  // Saved on Windows: CR LF line breaks, read as the node keeps them.
+  world.files["call.txt"] = absl::StrCat("seen twice:\r\n", kDescription, "\r\n");
   auto flags = Parse("report record", {"--channel",
                                        "phone",
                                        "--reporter",
@@ -162,7 +163,7 @@ TEST(ReportCommandsTest, RecordFlagsBecomeTheRequest) {
   EXPECT_TRUE(r.minors_suspected());
   EXPECT_TRUE(r.immediate_danger());
   EXPECT_EQ(r.language(), "ita");
-  EXPECT_EQ(r.description(), kDescription);  // the file's final newline dropped
+  EXPECT_EQ(r.description(), absl::StrCat("seen twice:\n", kDescription));  // no final newline
   EXPECT_EQ(r.contact(), kContact);
 }
 
@@ -218,6 +219,7 @@ TEST(ReportCommandsTest, UsageMistakesAreOneSentenceAndSendNothing) {
   world.files["long.txt"] = std::string(4001, 'd');
   world.files["exact.txt"] = std::string(4000, 'd');  // refused below for its other flag
   world.files["latin1.txt"] = "caf\xe9";
+  world.files["cr.txt"] = "overwritten\rline";
   struct Case {
     std::string name;
     std::vector<std::string> args;
@@ -241,6 +243,17 @@ TEST(ReportCommandsTest, UsageMistakesAreOneSentenceAndSendNothing) {
        "mirctl report record: --description-file latin1.txt is not valid UTF-8 text.\n"},
       {"description file missing", record({"--description-file", "missing.txt"}),
        "mirctl report record: cannot read the file missing.txt.\n"},
+      {"an escape in the contact", record({"--contact", "call \x1b[31m me"}),
+       "mirctl report record: --contact holds a control character (only line breaks and tabs are "
+       "allowed).\n"},
+      {"a lone carriage return in the description file", record({"--description-file", "cr.txt"}),
+       "mirctl report record: --description-file cr.txt holds a control character (only line "
+       "breaks and tabs are allowed).\n"},
+      {"too many exploitation types", record(std::vector<std::string>(17, "--exploitation=labour")),
+       "mirctl report record: --exploitation may be given at most 16 times.\n"},
+      {"list: limit above the node's",
+       {"report", "list", "--limit", "1001"},
+       "mirctl report list: --limit must be a whole number from 1 to 1000.\n"},
       {"both descriptions", record({"--description-file", "exact.txt", "--description", "x"}),
        "mirctl report record: use either --description or --description-file, not both.\n"},
       {"municipality too long", record({"--municipality", std::string(101, 'm')}),
@@ -279,7 +292,7 @@ TEST(ReportCommandsTest, UsageMistakesAreOneSentenceAndSendNothing) {
        "mirctl report list: --state must be RECEIVED, TRIAGED or ROUTED.\n"},
       {"list: bad limit",
        {"report", "list", "--limit", "0"},
-       "mirctl report list: --limit must be a whole number from 1 to 10000.\n"},
+       "mirctl report list: --limit must be a whole number from 1 to 1000.\n"},
       {"show: no id",
        {"report", "show"},
        "mirctl report show: missing ID; see 'mirctl report show --help'.\n"},
@@ -504,6 +517,14 @@ TEST(ReportFormatTest, ShowPrintsTheReportAndTheContactOnlyWhenSent) {
                         "recorded)\n"));
   without.mutable_summary()->set_has_contact(false);
   EXPECT_THAT(FormatReportView(without), HasSubstr("  contact       (anonymous)\n"));
+  // Routed here: the contact, if any, stayed where the report was taken.
+  v1::ReportView arrived = without;
+  arrived.clear_events();
+  arrived.mutable_summary()->set_origin_node("lombardia");
+  arrived.add_events()->set_kind(v1::ReportEvent::ARRIVED);
+  EXPECT_THAT(FormatReportView(arrived),
+              HasSubstr("  contact       (if any, kept at lombardia: a contact never leaves the "
+                        "node that took the report)\n"));
 }
 
 TEST(ReportFormatTest, ShowCannotDriveTheTerminal) {
