@@ -266,6 +266,59 @@ ALTER TABLE inbox ADD COLUMN receipt_sha256 BLOB;
 ALTER TABLE outbox ADD COLUMN receipt_sha256 BLOB;
 )sql";
 
+// Version 11: citizen reports (PROTOCOL.md §14, docs/STORAGE.md "Citizen
+// reports"). States and triage are mir.v1.ReportState / Triage numbers;
+// channel, reporter_type and reason the CitizenReport's enums, kept as
+// columns beside `facts` (the serialized clear fields) so that statistics
+// can count without parsing. `sealed` (municipality and description) and
+// report_contacts.sealed are opaque here, sealed by the broker under the
+// report's key; the contact has a table of its own so that a read of a
+// report never carries it. receipt_code is NULL for staff's reports, and
+// unique where set. reports_recent is the listing order of QueryReports.
+// report_events is append-only, as events is.
+constexpr char kSchemaV11[] = R"sql(
+CREATE TABLE reports (
+  report_id        TEXT PRIMARY KEY NOT NULL,
+  origin_node      TEXT NOT NULL,
+  recorded_at_us   INTEGER NOT NULL,
+  updated_at_us    INTEGER NOT NULL,
+  state            INTEGER NOT NULL,
+  triage           INTEGER NOT NULL,
+  routed_to        TEXT NOT NULL,
+  referral_id      TEXT NOT NULL,
+  facts            BLOB NOT NULL,
+  channel          INTEGER NOT NULL,
+  reporter_type    INTEGER NOT NULL,
+  reason           INTEGER NOT NULL,
+  province         TEXT NOT NULL,
+  immediate_danger INTEGER NOT NULL,
+  sealed           BLOB NOT NULL,
+  has_contact      INTEGER NOT NULL,
+  request_sha256   BLOB NOT NULL,
+  receipt_code     TEXT,
+  passphrase_hash  BLOB
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX reports_by_receipt_code ON reports(receipt_code)
+  WHERE receipt_code IS NOT NULL;
+CREATE INDEX reports_recent ON reports(recorded_at_us DESC, report_id);
+
+CREATE TABLE report_contacts (
+  report_id TEXT PRIMARY KEY NOT NULL REFERENCES reports(report_id),
+  sealed    BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE report_events (
+  report_id TEXT NOT NULL REFERENCES reports(report_id),
+  sequence  INTEGER NOT NULL,
+  envelope  BLOB NOT NULL,
+  PRIMARY KEY (report_id, sequence)
+) WITHOUT ROWID;
+CREATE TRIGGER report_events_no_update BEFORE UPDATE ON report_events
+BEGIN SELECT RAISE(ABORT, 'report events are append-only'); END;
+CREATE TRIGGER report_events_no_delete BEFORE DELETE ON report_events
+BEGIN SELECT RAISE(ABORT, 'report events are append-only'); END;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -349,7 +402,7 @@ const std::vector<MigrationStep>& Steps() {
       {1, kSchemaV1, nullptr},   {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
       {4, kSchemaV4, nullptr},   {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
-      {10, kSchemaV10, nullptr},
+      {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},
   };
   return *kSteps;
 }

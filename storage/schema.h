@@ -26,6 +26,9 @@
 //              PROTOCOL.md §6.2.1) stored once, by its SHA-256, and
 //              referenced from inbox and outbox (receipt_sha256); a
 //              one-entry receipt stays inline in its row
+//   version 11 citizen reports: reports (unique receipt_code where set,
+//              reports_recent for listing), report_contacts (the sealed
+//              contact, apart), report_events (append-only triggers)
 //
 // A step is never edited once released; a change is a new step.
 
@@ -37,7 +40,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 
 // What the steps need besides the file.
 struct MigrationContext {

@@ -26,6 +26,7 @@
 #include "storage/key_custody.h"
 #include "storage/outbox.h"
 #include "storage/referral_queries.h"
+#include "storage/reports.h"
 #include "storage/rows.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
@@ -116,6 +117,34 @@ class TxnImpl final : public Txn {
   absl::Status RecordErasureAnswer(const std::string& referral_id,
                                    const ErasureAnswerRecord& answer) override {
     return keys::RecordAnswer(db_, referral_id, answer);
+  }
+
+  // --- Citizen reports ---
+  absl::StatusOr<std::optional<ReportRecord>> GetReport(const std::string& report_id) override {
+    return reports::Get(db_, report_id);
+  }
+  absl::StatusOr<std::optional<ReportRecord>> FindReportByReceiptCode(
+      const std::string& receipt_code) override {
+    return reports::FindByReceiptCode(db_, receipt_code);
+  }
+  absl::StatusOr<std::vector<std::string>> ReportEvents(const std::string& report_id) override {
+    return reports::Events(db_, report_id);
+  }
+  absl::StatusOr<std::optional<std::string>> ReportContact(const std::string& report_id) override {
+    return reports::Contact(db_, report_id);
+  }
+  absl::Status InsertReport(const ReportRecord& report) override {
+    return reports::Insert(db_, report);
+  }
+  absl::Status UpdateReport(const ReportRecord& report) override {
+    return reports::Update(db_, report);
+  }
+  absl::Status PutReportContact(const std::string& report_id, const std::string& sealed) override {
+    return reports::PutContact(db_, report_id, sealed);
+  }
+  absl::Status AppendReportEvent(const std::string& report_id, uint64_t sequence,
+                                 const std::string& envelope) override {
+    return reports::AppendEvent(db_, report_id, sequence, envelope);
   }
 
   absl::Time Now() const override { return clock_.Now(); }
@@ -421,6 +450,9 @@ class StoreImpl final : public Store {
   }
   absl::StatusOr<std::vector<ReferralFact>> ReferralFacts(absl::Time from, absl::Time to) override {
     return OnReader([&](Db& db) { return statistics::Facts(db, from, to); });
+  }
+  absl::StatusOr<std::vector<ReportRecord>> QueryReports(const ReportQuery& query) override {
+    return OnReader([&](Db& db) { return reports::Query(db, query); });
   }
   absl::StatusOr<AuditCheck> VerifyAuditChain() override {
     return OnReader([&](Db& db) -> absl::StatusOr<AuditCheck> {

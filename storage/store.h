@@ -52,6 +52,7 @@
 #include "mir/v1/envelope.pb.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/referrals.pb.h"
+#include "mir/v1/report.pb.h"
 #include "mir/v1/status_change.pb.h"
 
 namespace mir::storage {
@@ -287,6 +288,37 @@ struct AuditCheck {
   std::string head_hash;
 };
 
+// A citizen report (PROTOCOL.md §14) as this node keeps it. The store
+// checks no report rule (broker/report_rules.h does) and parses nothing but
+// `facts`, the clear fields it counts.
+struct ReportRecord {
+  std::string report_id;
+  std::string origin_node;  // where it was taken: this node, or the node that routed it here
+  absl::Time recorded_at;
+  absl::Time updated_at;
+  v1::ReportState state = v1::REPORT_STATE_UNSPECIFIED;
+  v1::Triage triage = v1::TRIAGE_UNSPECIFIED;
+  std::string routed_to;    // the node it was sent on to; empty if none
+  std::string referral_id;  // the referral it became; empty if none
+  // Its clear fields: municipality, description and contact empty.
+  v1::CitizenReport facts;
+  // Opaque to the store: its sealed municipality and description (a
+  // serialized v1::Sealed under the report's key).
+  std::string sealed;
+  bool has_contact = false;     // a contact is kept apart (ReportContact)
+  std::string request_sha256;   // of the request that recorded it (idempotency)
+  std::string receipt_code;     // the public form's follow-up code; empty for staff's
+  std::string passphrase_hash;  // with receipt_code: the passphrase's hash
+};
+
+// Filters for Store::QueryReports; empty fields do not filter.
+struct ReportQuery {
+  std::vector<v1::ReportState> states;
+  std::optional<absl::Time> recorded_since;   // inclusive
+  std::optional<absl::Time> recorded_before;  // exclusive
+  int limit = 100;                            // <= 0: no limit
+};
+
 // The reads available inside one snapshot (Store::Read) or one write
 // transaction (Store::Transact, through Txn).
 class ReadTxn {
@@ -321,6 +353,16 @@ class ReadTxn {
   // Answers to this node's purge order, in the order they arrived.
   virtual absl::StatusOr<std::vector<ErasureAnswerRecord>> ErasureAnswers(
       const std::string& referral_id) = 0;
+
+  // --- Citizen reports (PROTOCOL.md §14) ---
+  virtual absl::StatusOr<std::optional<ReportRecord>> GetReport(const std::string& report_id) = 0;
+  virtual absl::StatusOr<std::optional<ReportRecord>> FindReportByReceiptCode(
+      const std::string& receipt_code) = 0;
+  // The report's REPORT_EVENT envelopes, by sequence (1, 2, ...).
+  virtual absl::StatusOr<std::vector<std::string>> ReportEvents(const std::string& report_id) = 0;
+  // The sealed contact kept apart; nullopt if none.
+  virtual absl::StatusOr<std::optional<std::string>> ReportContact(
+      const std::string& report_id) = 0;
 };
 
 // The operations available inside one write transaction (Store::Transact):
@@ -382,6 +424,35 @@ class Txn : public ReadTxn {
   // INVALID_ARGUMENT for an invalid node id or an unspecified outcome.
   virtual absl::Status RecordErasureAnswer(const std::string& referral_id,
                                            const ErasureAnswerRecord& answer) = 0;
+
+  // --- Citizen reports ---
+  // ALREADY_EXISTS if the id is taken (reason DUPLICATE_CONFLICT when its
+  // request_sha256 differs, no reason when equal: the caller answers what
+  // the first recorded), or if the receipt code is (no reason either: check
+  // the id first, then draw a new code). INVALID_ARGUMENT INVALID_FIELD for
+  // an empty id or one over 121 bytes (so that its key's owner
+  // "report:<report_id>" fits PutReferralKey's 128), an empty origin, an
+  // unspecified or unknown state, an unknown triage, or `facts` carrying
+  // municipality, description or contact (those are sealed, never stored
+  // in clear). Stores has_contact as given (PutReportContact sets it too).
+  virtual absl::Status InsertReport(const ReportRecord& report) = 0;
+  // Stores what changes after it is recorded: state, triage, routed_to,
+  // referral_id, updated_at; ignores the other fields. NOT_FOUND
+  // UNKNOWN_REPORT if it is not here; INVALID_FIELD as InsertReport for the
+  // fields it stores.
+  virtual absl::Status UpdateReport(const ReportRecord& report) = 0;
+  // The sealed contact, apart from the report (PRIVACY.md), and the
+  // report's has_contact set. Once per report: ALREADY_EXISTS after that;
+  // NOT_FOUND UNKNOWN_REPORT for no report; INVALID_FIELD if empty.
+  virtual absl::Status PutReportContact(const std::string& report_id,
+                                        const std::string& sealed) = 0;
+  // Appends a REPORT_EVENT envelope: `sequence` must be the report's next
+  // (1 for the first), else FAILED_PRECONDITION; NOT_FOUND UNKNOWN_REPORT
+  // for no report (insert it first, in the same transaction if need be);
+  // INVALID_FIELD for an empty envelope. Append-only: the table's triggers
+  // refuse UPDATE and DELETE.
+  virtual absl::Status AppendReportEvent(const std::string& report_id, uint64_t sequence,
+                                         const std::string& envelope) = 0;
 
   // The Store's clock, read once per call (for receipts and inbox times).
   virtual absl::Time Now() const = 0;
@@ -520,6 +591,10 @@ class Store {
   // every referral of the period: for statistics, not for a hot path.
   virtual absl::StatusOr<std::vector<ReferralFact>> ReferralFacts(absl::Time from,
                                                                   absl::Time to) = 0;
+
+  // Citizen reports, most recently recorded first (then by id). A state
+  // filter naming only states no report can be in matches none.
+  virtual absl::StatusOr<std::vector<ReportRecord>> QueryReports(const ReportQuery& query) = 0;
 
   // Walks the hash chain of the events table in one snapshot and reports the
   // first broken link (docs/STORAGE.md, "Audit chain").

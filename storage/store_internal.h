@@ -22,6 +22,8 @@ extern const char kReferralKeysInStateSql[];
 extern const char kAwaitingAckSql[];
 // The statement of Store::DueForErasure.
 extern const char kDueForErasureSql[];
+// The statement of Store::QueryReports.
+extern const char kReportsSql[];
 
 }  // namespace mir::storage
 

@@ -51,6 +51,7 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {11, "DROP TABLE report_events; DROP TABLE report_contacts; DROP TABLE reports; "},
       {10,
        "DROP TABLE receipts; ALTER TABLE inbox DROP COLUMN receipt_sha256; "
        "ALTER TABLE outbox DROP COLUMN receipt_sha256; "},
@@ -833,6 +834,82 @@ TEST_P(EveryEarlierVersionTest, KeepsOldReceiptsAndStoresABatchReceiptOnce) {
   EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM receipts"), "1");
   EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM inbox WHERE length(receipt) > 0"), "1");
   EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE receipt IS NOT NULL"), "1");
+}
+
+// Version 11 adds citizen reports. From every earlier version, with a
+// referral already held: the referral is still there and its chain
+// verifies; a report, its contact and its events are stored and read back
+// after reopening; QueryReports reads a range of reports_recent, no sort; the
+// receipt code is unique and the report events are append-only.
+TEST_P(EveryEarlierVersionTest, AddsCitizenReports) {
+  const int version = GetParam();
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    ASSERT_OK((*opened)->RecordAndEnqueue(Submitted("alpha"), {}));
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+    ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'report%'"),
+              "0");
+  }
+  ReportRecord report;
+  report.report_id = "report-1";
+  report.origin_node = "toscana";
+  report.recorded_at = kT0;
+  report.updated_at = kT0;
+  report.state = v1::REPORT_RECEIVED;
+  report.facts.set_province("FI");
+  report.sealed = "SEALED";
+  report.request_sha256 = std::string(32, 'a');
+  report.receipt_code = "AAAA-BBBB-CCCC";
+  report.passphrase_hash = std::string(32, 'h');
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    Store& store = **opened;
+    EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
+    EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
+    ASSERT_OK(store.Transact([&](Txn& txn) -> absl::Status {
+      RETURN_IF_ERROR(txn.InsertReport(report));
+      RETURN_IF_ERROR(txn.PutReportContact("report-1", "SEALED-CONTACT"));
+      return txn.AppendReportEvent("report-1", 1, "E1");
+    }));
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  absl::StatusOr<std::optional<ReferralRecord>> alpha = store.GetReferral("alpha");
+  ASSERT_OK(alpha);
+  EXPECT_TRUE(alpha->has_value());
+  absl::StatusOr<AuditCheck> audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  ASSERT_OK(store.Read([&](ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<ReportRecord> got,
+                     txn.FindReportByReceiptCode("AAAA-BBBB-CCCC"));
+    EXPECT_EQ(got.has_value() ? got->report_id : "", "report-1");
+    ASSIGN_OR_RETURN(std::optional<std::string> contact, txn.ReportContact("report-1"));
+    EXPECT_EQ(contact, "SEALED-CONTACT");
+    ASSIGN_OR_RETURN(std::vector<std::string> events, txn.ReportEvents("report-1"));
+    EXPECT_EQ(events, std::vector<std::string>{"E1"});
+    return absl::OkStatus();
+  }));
+  absl::StatusOr<std::vector<ReportRecord>> listed = store.QueryReports(ReportQuery{});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].report_id, "report-1");
+  report.report_id = "report-2";
+  EXPECT_THAT(store.Transact([&](Txn& txn) { return txn.InsertReport(report); }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  RawDb raw = OpenRaw(path_);
+  // The whole plan: one range of the index, in list order, no sort.
+  EXPECT_EQ(PlanOf(raw.get(), kReportsSql),
+            "SEARCH reports USING INDEX reports_recent (recorded_at_us>? AND recorded_at_us<?)");
+  EXPECT_THAT(Exec(raw.get(), "DELETE FROM report_events"), HasSubstr("append-only"));
+  EXPECT_THAT(Exec(raw.get(), "UPDATE report_events SET envelope = x'00'"),
+              HasSubstr("append-only"));
 }
 
 INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),
