@@ -455,13 +455,6 @@ TEST_F(ReportStoreTest, FailedTransactionLeavesNoPartOfAReport) {
   EXPECT_FALSE(Get(kReport).has_value());
 }
 
-TEST_F(ReportStoreTest, ReadTransactionCannotWrite) {
-  absl::Status status =
-      store_->Read([&](ReadTxn& txn) { return static_cast<Txn&>(txn).InsertReport(Report("r")); });
-  EXPECT_FALSE(status.ok());
-  EXPECT_FALSE(Get("r").has_value());
-}
-
 // The broker keeps a report's key under owner "report:<report_id>"; the
 // longest id InsertReport takes still fits.
 TEST_F(ReportStoreTest, ReportKeyOwnerIsAcceptedByKeyCustody) {
