@@ -308,6 +308,85 @@ TEST_F(FaultTest, FaultAtEveryPointOfTheWriteLoop) {
   }
 }
 
+// A citizen report is one write of three tables (the report, its contact
+// apart, its first event). The fault hits the N-th write or sync from now:
+// every acknowledged report is there whole after reopening, and any other
+// report is whole or absent, never a report without its contact or event.
+TEST_F(FaultTest, ReportWritesAreWholeOrAbsentAtEveryFaultPoint) {
+  auto write_report = [](Store& store, const std::string& id) {
+    return store.Transact([&](Txn& txn) -> absl::Status {
+      ReportRecord r;
+      r.report_id = id;
+      r.origin_node = "toscana";
+      r.recorded_at = kT0;
+      r.updated_at = kT0;
+      r.state = v1::REPORT_RECEIVED;
+      r.sealed = "SEALED:" + id;
+      r.request_sha256 = std::string(32, 'a');
+      r.has_contact = true;
+      RETURN_IF_ERROR(txn.InsertReport(r));
+      RETURN_IF_ERROR(txn.PutReportContact(id, "CONTACT:" + id));
+      return txn.AppendReportEvent(id, 1, "RECORDED:" + id);
+    });
+  };
+  for (const FaultCase& c : FaultCases()) {
+    for (int n = 0; n < 12; ++n) {
+      SCOPED_TRACE(absl::StrCat(c.name, " after ", n, " operations"));
+      SetUp();
+      std::set<std::string> acked;
+      {
+        std::unique_ptr<Store> store = OpenOrDie(true);
+        ASSERT_NE(store, nullptr);
+        if (c.on_sync) {
+          vfs_->FailSyncsAfter(n, c.code);
+        } else {
+          vfs_->FailWritesAfter(n, c.code);
+        }
+        absl::Status status;
+        for (int i = 0; i < 40 && status.ok(); ++i) {
+          const std::string id = absl::StrCat("report-", i);
+          status = write_report(*store, id);
+          if (status.ok()) acked.insert(id);
+        }
+        ASSERT_FALSE(status.ok()) << "the fault never fired";
+        EXPECT_EQ(ReasonOf(status), c.reason) << status;
+        EXPECT_TRUE(store->failed());
+        vfs_->Clear();
+      }
+      {
+        RawDb raw = OpenRaw(path_);
+        EXPECT_EQ(QueryText(raw.get(), "PRAGMA integrity_check"), "ok");
+      }
+      std::unique_ptr<Store> store = OpenOrDie(false);
+      ASSERT_NE(store, nullptr);
+      ReportQuery every;
+      every.limit = 0;
+      absl::StatusOr<std::vector<ReportRecord>> all = store->QueryReports(every);
+      ASSERT_OK(all);
+      std::set<std::string> present;
+      for (const ReportRecord& r : *all) {
+        present.insert(r.report_id);
+        ASSERT_OK(store->Read([&](ReadTxn& txn) -> absl::Status {
+          ASSIGN_OR_RETURN(std::optional<std::string> contact, txn.ReportContact(r.report_id));
+          EXPECT_EQ(contact, "CONTACT:" + r.report_id);
+          ASSIGN_OR_RETURN(std::vector<std::string> events, txn.ReportEvents(r.report_id));
+          EXPECT_EQ(events, std::vector<std::string>{"RECORDED:" + r.report_id});
+          return absl::OkStatus();
+        }));
+      }
+      for (const std::string& id : acked) EXPECT_EQ(present.count(id), 1u) << "lost " << id;
+      if (!c.may_survive) {
+        EXPECT_EQ(present.size(), acked.size());
+      }
+      RawDb raw = OpenRaw(path_);
+      EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM report_contacts"),
+                std::to_string(present.size()));
+      EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM report_events"),
+                std::to_string(present.size()));
+    }
+  }
+}
+
 // SQLITE_FULL before COMMIT (here: the page cache spilling a large
 // transaction to the WAL) rolls the transaction back and leaves the store
 // usable: nothing is indeterminate yet.
