@@ -20,6 +20,7 @@ enum class Audience {
   kOwnStaff,       // this node's operators and partners
   kOwnOperators,   // this node's operators
   kNationalStaff,  // the national node's operators, at the national node
+  kOwnConsole,     // this node's console, by itself
 };
 
 // The table of authorization.h, as data.
@@ -40,7 +41,10 @@ Audience AudienceOf(Action action) {
     case Action::kLegalHold:
     case Action::kNodeStatus:
     case Action::kStatistics:
+    case Action::kReports:
       return Audience::kOwnOperators;
+    case Action::kPublicReport:
+      return Audience::kOwnConsole;
     case Action::kRouteOn:
       return Audience::kNationalStaff;
   }
@@ -138,6 +142,10 @@ const char* ActionName(Action action) {
       return "GetNodeStatus";
     case Action::kStatistics:
       return "GetStatistics";
+    case Action::kReports:
+      return "Reports";
+    case Action::kPublicReport:
+      return "PublicReport";
     case Action::kRouteOn:
       return "RouteOn";
   }
@@ -164,6 +172,11 @@ absl::Status Authorization::Check(const Identity& caller, Action action) const {
     return Denied(v1::IDENTITY_MISMATCH,
                   absl::StrCat("node ", node_id_, " serves its own operators and partners, not ",
                                caller.Uri()));
+  }
+  if (audience == Audience::kOwnConsole) {
+    if (caller.role == Role::kConsole) return absl::OkStatus();
+    return Denied(v1::ROLE_NOT_ALLOWED,
+                  "only the node's console takes reports from its public form");
   }
   if (caller.role == Role::kConsole) {
     return ProofRefused(absl::StrCat(caller.Uri(),

@@ -22,7 +22,9 @@
 //   kErase,
 //   kLegalHold,
 //   kNodeStatus,
-//   kStatistics       IDM  IDM     yes    IDM        ROLE      IDM    CON   IDM
+//   kStatistics,
+//   kReports          IDM  IDM     yes    IDM        ROLE      IDM    CON   IDM
+//   kPublicReport     IDM  IDM     ROLE   IDM        ROLE      IDM    yes   IDM
 //   kRouteOn          ROLE ROLE    yes at ROLE       ROLE      ROLE   ROLE  ROLE
 //                                  the national node
 //
@@ -33,6 +35,8 @@
 //   CON  = PERMISSION_DENIED CONSOLE_PROOF      (a console by itself may do
 //          nothing: its calls are checked as the person its sign-in proof
 //          names, ConsolePerson, PROTOCOL.md §13)
+//   kPublicReport: the console by itself, for the public report form it
+//          serves (PROTOCOL.md §14.4); no person is signed in there.
 //   (*)  a partner reaches only the referrals circulated to it: any other is
 //        NOT_FOUND UNKNOWN_REFERRAL, as if it did not exist (ReferralAccess).
 //
@@ -70,10 +74,12 @@ enum class Action {
   kNodeStatus,
   kRouteOn,
   kStatistics,
+  kReports,       // Reports.Record, Triage, Link, List, Get
+  kPublicReport,  // Reports.RecordPublic, FollowUp
 };
 // The last action: tests walk every action up to it. A new action goes
 // before it, or becomes it.
-inline constexpr Action kLastAction = Action::kStatistics;
+inline constexpr Action kLastAction = Action::kPublicReport;
 
 // The person a console call acts for, and until when (the proof's
 // issued_at + the allowed age).

@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
       broker->node_.get(), broker->handlers_.get(), broker->metrics_.get());
   broker->referrals_ = std::make_unique<ReferralsService>(
       broker->node_.get(), broker->handlers_.get(), broker->metrics_.get());
+  broker->reports_ = std::make_unique<ReportsService>(broker->node_.get(), broker->handlers_.get());
   broker->deadlines_ = std::make_unique<DeadlineWatcher>(broker->node_.get());
   broker->metrics_->Attach(broker->node_.get(), broker->deadlines_.get(), &broker->senders_);
   grpc::ServerBuilder builder;
@@ -99,6 +100,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   builder.AddListeningPort(options.listen_address, server_credentials, &broker->port_);
   builder.RegisterService(broker->exchange_.get());
   builder.RegisterService(broker->referrals_.get());
+  builder.RegisterService(broker->reports_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
                                    kRequestOverheadBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

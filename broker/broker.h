@@ -15,6 +15,7 @@
 #include "broker/node.h"
 #include "broker/peer_senders.h"
 #include "broker/referrals_service.h"
+#include "broker/reports_service.h"
 #include "broker/sender.h"
 #include "broker/tls.h"
 #include "broker/work_pool.h"
@@ -96,6 +97,7 @@ class Broker {
 
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<ReferralsService> referrals_;
+  std::unique_ptr<ReportsService> reports_;
   std::unique_ptr<DeadlineWatcher> deadlines_;
   std::thread deadline_thread_;
   absl::Mutex stop_mu_;

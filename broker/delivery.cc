@@ -49,10 +49,17 @@ absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
   const v1::EnvelopeHeader& h = d.verified.header;
   RETURN_IF_ERROR(authorization_.DeliveredBy(peer, h.sender_node()));
 
-  d.lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION;
+  if (h.kind() == v1::REPORT_EVENT) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                    "a REPORT_EVENT stays at the node that signed it (PROTOCOL.md §14.2)");
+  }
+  d.lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION &&
+                h.kind() != v1::CITIZEN_REPORT;
   if (h.recipient_node() == options_.node_id) {
     if (h.kind() == v1::KEY_RELEASE) {
       ASSIGN_OR_RETURN(d.released_key, UnwrapKeyRelease(d.verified));
+    } else if (h.kind() == v1::CITIZEN_REPORT) {
+      ASSIGN_OR_RETURN(d.report, OpenReportTransfer(d.verified));
     } else if (d.lifecycle) {
       ASSIGN_OR_RETURN(d.event, EventFromEnvelope(d.verified, envelope_bytes, *verifier_));
       SetAckDeadline(*d.event);
@@ -114,6 +121,10 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
     RETURN_IF_ERROR(AcceptErasureAnswer(txn, d.verified));
     return std::nullopt;
   }
+  if (d.report.has_value()) {
+    RETURN_IF_ERROR(AcceptReportTransfer(txn, d.verified, *d.report));
+    return std::nullopt;
+  }
   ASSIGN_OR_RETURN(storage::ApplyResult applied, txn.ApplyEvent(*d.event));
   for (const storage::Event& e : applied.applied) {
     applied_events.push_back(e);
@@ -129,8 +140,8 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
 void Node::LogReceived(const CheckedDelivery& d, const Identity& peer) const {
   const v1::EnvelopeHeader& h = d.verified.header;
   MIR_LOG(INFO) << "received message " << h.message_id() << " (" << v1::MessageKind_Name(h.kind())
-                << ", referral " << h.referral_id() << ") from " << peer.node
-                << (d.forward_to ? " for relay to " + *d.forward_to : "");
+                << (h.kind() == v1::CITIZEN_REPORT ? ", report " : ", referral ") << h.referral_id()
+                << ") from " << peer.node << (d.forward_to ? " for relay to " + *d.forward_to : "");
 }
 
 absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {

@@ -21,6 +21,7 @@
 #include "crypto/signer.h"
 #include "crypto/verifier.h"
 #include "mir/v1/referrals.pb.h"
+#include "mir/v1/report.pb.h"
 #include "storage/store.h"
 
 namespace mir::broker {
@@ -99,6 +100,37 @@ class Node {
                                       const std::string& referral_key = {}) {
     return Submit(caller, std::vector<std::string>{envelope}, referral_key);
   }
+
+  // --- Citizen reports (PROTOCOL.md §14; broker/reports.cc) ---
+  // Every step is a REPORT_EVENT signed by this node naming the person who
+  // took it, stored with the report in one transaction. The rules are
+  // broker/report_rules.h; refusals change nothing.
+  // An operator records a contact. Retrying the same request (same id and
+  // content) answers the same; other content under a used id is
+  // ALREADY_EXISTS DUPLICATE_CONFLICT.
+  absl::StatusOr<v1::ReportView> RecordReport(const Identity& caller,
+                                              const v1::RecordReportRequest& request);
+  // The console's public form: channel WEB_FORM, a new id, actor the node.
+  // Answers the receipt code and passphrase (only the passphrase's hash is
+  // kept).
+  absl::StatusOr<v1::PublicReportResponse> RecordPublicReport(
+      const v1::PublicReportRequest& request);
+  // Triage, once; with `route_to`, the report travels to that node as a
+  // CITIZEN_REPORT envelope (its sealed part to that node's key) queued in
+  // the same transaction.
+  absl::StatusOr<v1::ReportView> TriageReport(const Identity& caller,
+                                              const v1::TriageReportRequest& request);
+  // The referral a report became: one this node holds.
+  absl::StatusOr<v1::ReportView> LinkReport(const Identity& caller,
+                                            const v1::LinkReportRequest& request);
+  absl::StatusOr<v1::ListReportsResponse> ListReports(const v1::ListReportsRequest& request);
+  // With `include_contact`, the reporter's contact too, and a log line
+  // saying who read it.
+  absl::StatusOr<v1::ReportView> GetReport(const Identity& caller,
+                                           const v1::GetReportRequest& request);
+  // The public follow-up: NOT_FOUND UNKNOWN_REPORT alike for an unknown code
+  // and a wrong passphrase.
+  absl::StatusOr<v1::FollowUpResponse> FollowUpReport(const v1::FollowUpRequest& request);
 
   // --- Sealed fields and erasure (PROTOCOL.md §11, docs/PRIVACY.md) ---
   // An operator erases one referral's personal data here, with a reason.
@@ -184,11 +216,18 @@ class Node {
   struct CheckedDelivery {
     const std::string* bytes = nullptr;  // the caller's, which outlive this
     VerifiedEnvelope verified;
-    bool lifecycle = true;  // neither KEY_RELEASE nor ERASURE_CONFIRMATION
+    bool lifecycle = true;  // not KEY_RELEASE, ERASURE_CONFIRMATION or CITIZEN_REPORT
     std::optional<storage::Event> event;
     std::optional<SecretKey> released_key;
     std::optional<std::string> forward_to;
     std::optional<v1::Urgency> urgency;  // a relayed REFERRAL's
+    // A CITIZEN_REPORT for this node, opened (reports.cc).
+    struct ArrivedReport {
+      v1::ReportTransfer transfer;
+      SecretKey key;
+      v1::ReportPrivate sealed_part;
+    };
+    std::optional<ArrivedReport> report;
   };
   absl::StatusOr<CheckedDelivery> CheckDelivery(const Identity& peer,
                                                 const std::string& envelope_bytes);
@@ -235,6 +274,19 @@ class Node {
                                 const SecretKey& key);
   absl::Status AcceptErasureAnswer(storage::Txn& txn, const VerifiedEnvelope& verified);
   absl::StatusOr<SecretKey> UnwrapKeyRelease(const VerifiedEnvelope& verified) const;
+  // Citizen reports (reports.cc).
+  absl::StatusOr<CheckedDelivery::ArrivedReport> OpenReportTransfer(
+      const VerifiedEnvelope& verified) const;
+  absl::Status AcceptReportTransfer(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                    const CheckedDelivery::ArrivedReport& arrived);
+  // Inserts a new report with its key, sealed parts and first event.
+  absl::Status InsertReport(storage::Txn& txn, storage::ReportRecord record,
+                            const v1::CitizenReport& report, const SecretKey& key,
+                            v1::ReportEvent first);
+  // Signs `event` as the report's next REPORT_EVENT and appends it.
+  absl::Status AppendReportEvent(storage::Txn& txn, const std::string& report_id,
+                                 v1::ReportEvent event, const v1::CitizenReport* facts);
+  absl::StatusOr<v1::ReportView> ReportViewOf(const std::string& report_id, bool include_contact);
 
   const BrokerOptions options_;
   const Authorization authorization_;

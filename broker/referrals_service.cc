@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
 #include "broker/referral_views.h"
+#include "broker/service_calls.h"
 #include "broker/statistics.h"
 #include "broker/tls.h"
 #include "common/errors.h"
@@ -20,63 +21,6 @@ namespace {
 
 constexpr int kDefaultListLimit = 100;
 constexpr size_t kMaxWatchBacklog = 1000;
-
-// Who a call acts for, and until when: the TLS peer, or for this node's
-// console the person its sign-in proof names (PROTOCOL.md §13), never the
-// console itself.
-struct Acting {
-  Identity identity;
-  absl::Time until = absl::InfiniteFuture();
-  std::string certificate;  // through a console: the person's, DER
-};
-
-absl::StatusOr<Acting> ActingFor(const grpc::CallbackServerContext& context, const Node& node,
-                                 Action action) {
-  ASSIGN_OR_RETURN(Identity peer, PeerIdentity(context));
-  Acting acting{peer, absl::InfiniteFuture(), ""};
-  if (peer.role == Role::kConsole && peer.node == node.options().node_id) {
-    std::vector<absl::string_view> proofs;
-    const auto range = context.client_metadata().equal_range(
-        grpc::string_ref(kConsoleLoginMetadata.data(), kConsoleLoginMetadata.size()));
-    for (auto it = range.first; it != range.second; ++it) {
-      proofs.emplace_back(it->second.data(), it->second.size());
-    }
-    ASSIGN_OR_RETURN(ConsoleCaller person, node.authorization().ConsolePerson(
-                                               peer, proofs, node.verifier(), node.clock()->Now(),
-                                               node.options().console_session_absolute));
-    acting = {std::move(person.person), person.until, std::move(person.certificate)};
-  }
-  RETURN_IF_ERROR(node.authorization().Check(acting.identity, action));
-  return acting;
-}
-
-// The caller (the TLS peer, or the person a console acts for), if it may
-// take `action` here (broker/authorization.h).
-absl::StatusOr<Identity> Caller(const grpc::CallbackServerContext& context, const Node& node,
-                                Action action) {
-  ASSIGN_OR_RETURN(Acting acting, ActingFor(context, node, action));
-  return std::move(acting.identity);
-}
-
-// Ids arrive from outside: checked before they reach a query, a message or
-// a log line (PROTOCOL.md: lowercase canonical UUIDs only).
-absl::Status CheckId(absl::string_view field, const std::string& id) {
-  if (IsCanonicalUuid(id)) return absl::OkStatus();
-  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                  absl::StrCat(field, " must be a lowercase UUID (8-4-4-4-12 hex digits)"));
-}
-
-// Runs `body` on `pool` and finishes the unary call with its status. The
-// body may use the call's context, request and response: they stay valid
-// until Finish.
-grpc::ServerUnaryReactor* Respond(WorkPool& pool, grpc::CallbackServerContext* context,
-                                  std::function<absl::Status()> body) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!pool.Post([reactor, body = std::move(body)] { reactor->Finish(ToGrpcStatus(body())); })) {
-    reactor->Finish(ToGrpcStatus(NodeBusy()));
-  }
-  return reactor;
-}
 
 absl::StatusOr<storage::ReferralRecord> VisibleReferral(Node& node, const Identity& caller,
                                                         const std::string& referral_id) {

@@ -85,6 +85,13 @@ const std::vector<Row>& Table() {
       {Action::kStatistics,
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
        {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
+      {Action::kReports,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
+      // The public report form: only the node's console, by itself (below).
+      {Action::kPublicReport,
+       {kIdm, kIdm, kRole, kIdm, kRole, kIdm},
+       {kIdm, kIdm, kRole, kIdm, kRole, kIdm}},
       // Routing on: national operators at the national node, nobody else,
       // not even a region's own operators.
       {Action::kRouteOn,
@@ -126,6 +133,19 @@ TEST(AuthorizationTest, TheTableCoversEveryAction) {
   std::vector<bool> seen(static_cast<size_t>(kLastAction) + 1);
   for (const Row& row : Table()) seen[static_cast<size_t>(row.action)] = true;
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_TRUE(seen[i]) << "action " << i;
+}
+
+// A console by itself takes public reports for its own node only, and does
+// nothing else without a person's sign-in proof.
+TEST(AuthorizationTest, AConsoleByItselfTakesOnlyItsNodesPublicReports) {
+  const Authorization authz("toscana", "nvn", {"nvn"});
+  const Identity own{"toscana", Role::kConsole, ""};
+  const Identity other{"lombardia", Role::kConsole, ""};
+  EXPECT_TRUE(authz.Check(own, Action::kPublicReport).ok());
+  EXPECT_THAT(authz.Check(other, Action::kPublicReport),
+              StatusIsReason(StatusCode::kPermissionDenied, v1::IDENTITY_MISMATCH));
+  EXPECT_THAT(authz.Check(own, Action::kReports),
+              StatusIsReason(StatusCode::kPermissionDenied, v1::CONSOLE_PROOF));
 }
 
 // A partner reaches a referral only once it was circulated to it; to
