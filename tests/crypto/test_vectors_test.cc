@@ -12,6 +12,7 @@
 #include "crypto/receipt.h"
 #include "crypto/sealing.h"
 #include "mir/v1/referral.pb.h"
+#include "mir/v1/report.pb.h"
 #include "tests/crypto/crypto_fixtures.h"
 
 namespace mir::testing {
@@ -183,6 +184,42 @@ TEST_F(TestVectors, SealedReferralVectorSealsAndOpens) {
   v1::EnvelopeHeader header;
   ASSERT_TRUE(header.ParseFromString(envelope.header()));
   EXPECT_EQ(header.referral_id(), referral_id);
+}
+
+// PROTOCOL.md §14.6: a report's RECORDED event, signed by a node, and its
+// sealed part.
+TEST_F(TestVectors, ReportEventVectorSignsAndVerifies) {
+  auto node = Signer::FromSeed(Bytes("node_seed"), Bytes("node_certificate_der"));
+  ASSERT_OK(node);
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(Bytes("report_event_header")));
+  auto envelope = (*node)->SignEnvelope(header, Bytes("report_event_body"));
+  ASSERT_OK(envelope);
+  EXPECT_EQ(ToHex(*envelope), v_["report_event_envelope"]);
+  auto verifier = Verifier::FromCaPem(DerToPem(Bytes("ca_certificate_der")), &clock_);
+  ASSERT_OK(verifier);
+  auto verified = (*verifier)->Verify(Bytes("report_event_envelope"));
+  ASSERT_OK(verified);
+  EXPECT_EQ(verified->header.kind(), v1::REPORT_EVENT);
+  v1::SignedReportEvent event;
+  ASSERT_TRUE(event.ParseFromString(verified->body));
+  EXPECT_EQ(event.report_id(), v_["report_sealed_report_id_text"]);
+  EXPECT_EQ(event.report_id(), verified->header.referral_id());
+  EXPECT_EQ(event.event().sealed_sha256(), Sha256(Bytes("report_sealed_sealed")));
+}
+
+TEST_F(TestVectors, ReportSealedPartSealsAndOpens) {
+  const SecretKey key(Bytes("sealed_referral_key"));
+  auto sealed = Seal(key, v_["report_sealed_purpose_text"], v_["report_sealed_report_id_text"],
+                     Bytes("report_sealed_plaintext"), Bytes("sealed_referral_nonce"));
+  ASSERT_OK(sealed);
+  EXPECT_EQ(ToHex(sealed->ciphertext()), v_["report_sealed_ciphertext"]);
+  EXPECT_EQ(ToHex(sealed->SerializeAsString()), v_["report_sealed_sealed"]);
+  auto opened = Open(key, "report", v_["report_sealed_report_id_text"], *sealed);
+  ASSERT_OK(opened);
+  v1::ReportPrivate part;
+  ASSERT_TRUE(part.ParseFromString(*opened));
+  EXPECT_EQ(part.description(), "test vector: no real person");
 }
 
 }  // namespace
