@@ -187,6 +187,15 @@ absl::Status Insert(Db& db, const ReportRecord& report) {
                                      " carries a field to seal (municipality, description or "
                                      "contact) in clear"));
   }
+  // The follow-up page needs both; one alone would be kept to no use.
+  if (report.receipt_code.empty() != report.passphrase_hash.empty()) {
+    return InvalidField(absl::StrCat("report ", report.report_id,
+                                     " needs a receipt code and a passphrase hash, or neither"));
+  }
+  if (report.receipt_code.size() > kMaxIdBytes) {
+    return InvalidField(
+        absl::StrCat("report ", report.report_id, " has a receipt code of more than 128 bytes"));
+  }
   ASSIGN_OR_RETURN(std::optional<ReportRecord> existing, Get(db, report.report_id));
   if (existing.has_value()) {
     if (existing->request_sha256 != report.request_sha256) {

@@ -432,7 +432,8 @@ class Txn : public ReadTxn {
   // the id first, then draw a new code). INVALID_ARGUMENT INVALID_FIELD for
   // an empty id or one over 121 bytes (so that its key's owner
   // "report:<report_id>" fits PutReferralKey's 128), an empty origin, an
-  // unspecified or unknown state, an unknown triage, or `facts` carrying
+  // unspecified or unknown state, an unknown triage, a receipt code without
+  // a passphrase hash or the other way round, or `facts` carrying
   // municipality, description or contact (those are sealed, never stored
   // in clear). Stores has_contact as given (PutReportContact sets it too).
   virtual absl::Status InsertReport(const ReportRecord& report) = 0;

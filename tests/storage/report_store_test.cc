@@ -216,6 +216,15 @@ TEST_F(ReportStoreTest, InsertRefusesBadRecordsAndChangesNothing) {
       {"municipality in clear", [](ReportRecord& r) { r.facts.set_municipality("Prato"); }},
       {"description in clear", [](ReportRecord& r) { r.facts.set_description("visto"); }},
       {"contact in clear", [](ReportRecord& r) { r.facts.set_contact("333 1234567"); }},
+      {"receipt code without passphrase hash",
+       [](ReportRecord& r) { r.receipt_code = "AAAA-BBBB-CCCC"; }},
+      {"passphrase hash without receipt code",
+       [](ReportRecord& r) { r.passphrase_hash = std::string(32, 'p'); }},
+      {"receipt code too long",
+       [](ReportRecord& r) {
+         r.receipt_code = std::string(129, 'C');
+         r.passphrase_hash = std::string(32, 'p');
+       }},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
