@@ -258,9 +258,15 @@ grpc::ServerUnaryReactor* ReferralsService::GetStatistics(grpc::CallbackServerCo
     ASSIGN_OR_RETURN(StatisticsPeriod period, StatisticsPeriodOf(*request, now, zone));
     ASSIGN_OR_RETURN(std::vector<storage::ReferralFact> facts,
                      node_->store().ReferralFacts(period.from, period.to));
+    storage::ReportQuery contacts_query;
+    contacts_query.recorded_since = period.from;
+    contacts_query.recorded_before = period.to;
+    contacts_query.limit = 0;
+    ASSIGN_OR_RETURN(std::vector<storage::ReportRecord> contacts,
+                     node_->store().QueryReports(contacts_query));
     const bool suppressed = !request->has_suppressed() || request->suppressed();
-    ASSIGN_OR_RETURN(
-        *response, BuildStatistics(facts, node_->options().node_id, period, now, zone, suppressed));
+    ASSIGN_OR_RETURN(*response, BuildStatistics(facts, node_->options().node_id, period, now, zone,
+                                                suppressed, contacts));
     // Raw counts are internal: who read them is worth a line.
     if (!suppressed) MIR_LOG(INFO) << caller.Uri() << " read raw (internal) statistics";
     return absl::OkStatus();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "broker/contact_statistics.h"
 #include "common/errors.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -238,9 +239,13 @@ std::vector<double> HoursToPlacement(const std::vector<storage::ReferralFact>& f
 absl::StatusOr<v1::Statistics> BuildStatistics(const std::vector<storage::ReferralFact>& facts,
                                                const std::string& node,
                                                const StatisticsPeriod& period, absl::Time now,
-                                               const absl::TimeZone& zone, bool suppressed) {
+                                               const absl::TimeZone& zone, bool suppressed,
+                                               const std::vector<storage::ReportRecord>& contacts) {
   ASSIGN_OR_RETURN(std::vector<NamedTable> tables,
                    BuildStatisticsTables(facts, node, period, now, zone));
+  ASSIGN_OR_RETURN(std::vector<NamedTable> contact_tables,
+                   BuildContactTables(contacts, node, period, zone));
+  for (NamedTable& t : contact_tables) tables.push_back(std::move(t));
   v1::Statistics out;
   out.set_node_id(node);
   *out.mutable_from() = ToProtoTime(period.from);

@@ -68,10 +68,12 @@ std::vector<double> HoursToPlacement(const std::vector<storage::ReferralFact>& f
 // published only for n >= 11 when `suppressed` (median and p90 by nearest
 // rank). `suppressed` false: the true counts, for this node's operators
 // only, internal, not for publication.
-absl::StatusOr<v1::Statistics> BuildStatistics(const std::vector<storage::ReferralFact>& facts,
-                                               const std::string& node,
-                                               const StatisticsPeriod& period, absl::Time now,
-                                               const absl::TimeZone& zone, bool suppressed);
+// `contacts`, the citizen reports recorded in `period`, add the contact
+// tables (broker/contact_statistics.h) after the MIR ones.
+absl::StatusOr<v1::Statistics> BuildStatistics(
+    const std::vector<storage::ReferralFact>& facts, const std::string& node,
+    const StatisticsPeriod& period, absl::Time now, const absl::TimeZone& zone, bool suppressed,
+    const std::vector<storage::ReportRecord>& contacts = {});
 
 }  // namespace mir::broker
 

@@ -133,7 +133,7 @@ TEST(StatisticsTablesTest, CountsByMonthOutcomeDirectionAndHour) {
   auto s = BuildStatistics(facts, "toscana", period, now, Rome(), /*suppressed=*/false);
   ASSERT_OK(s);
   EXPECT_FALSE(s->suppressed());
-  ASSERT_EQ(s->tables_size(), 5);
+  ASSERT_EQ(s->tables_size(), 9);  // 5 MIR tables, 4 contact tables
   const v1::StatisticsTable& out = *Named(*s, "mir_by_month_outbound");
   ASSERT_EQ(out.rows_size(), 3);
   EXPECT_EQ(out.rows(0).label(), "2026-01");
@@ -209,6 +209,70 @@ TEST(StatisticsTablesTest, SuppressedCellsCannotBeRecovered) {
   }
 }
 
+storage::ReportRecord Contact(const std::string& origin, absl::Time at, v1::ContactChannel channel,
+                              v1::Triage triage) {
+  storage::ReportRecord r;
+  r.report_id = NewUuid();
+  r.origin_node = origin;
+  r.recorded_at = at;
+  r.updated_at = at;
+  r.state = triage == v1::TRIAGE_UNSPECIFIED ? v1::REPORT_RECEIVED : v1::REPORT_TRIAGED;
+  r.triage = triage;
+  r.facts.set_channel(channel);
+  r.facts.set_reporter_type(v1::REPORTER_CITIZEN);
+  r.facts.set_reason(v1::REASON_REPORT);
+  return r;
+}
+
+// Contacts the node took, by channel and triage: a cell of 3 web-form
+// nuisances is hidden with its complement; reports sent here by another
+// node are not counted again.
+TEST(StatisticsTablesTest, ContactsAreCountedWhereTakenAndSuppressedLikeMir) {
+  const StatisticsPeriod period{RomeTime(2026, 1, 1, 0), RomeTime(2026, 2, 1, 0)};
+  std::vector<storage::ReportRecord> contacts;
+  for (int i = 0; i < 40; ++i) {
+    contacts.push_back(
+        Contact("toscana", RomeTime(2026, 1, 2), v1::CHANNEL_PHONE, v1::TRIAGE_PERTINENT));
+  }
+  for (int i = 0; i < 12; ++i) {
+    contacts.push_back(
+        Contact("toscana", RomeTime(2026, 1, 3), v1::CHANNEL_PHONE, v1::TRIAGE_NUISANCE));
+  }
+  for (int i = 0; i < 3; ++i) {
+    contacts.push_back(
+        Contact("toscana", RomeTime(2026, 1, 4), v1::CHANNEL_WEB_FORM, v1::TRIAGE_NUISANCE));
+  }
+  for (int i = 0; i < 20; ++i) {
+    contacts.push_back(
+        Contact("toscana", RomeTime(2026, 1, 5), v1::CHANNEL_WEB_FORM, v1::TRIAGE_PERTINENT));
+  }
+  for (int i = 0; i < 5; ++i) {  // routed here: counted at lombardia
+    contacts.push_back(
+        Contact("lombardia", RomeTime(2026, 1, 5), v1::CHANNEL_PHONE, v1::TRIAGE_UNSPECIFIED));
+  }
+  const absl::Time now = RomeTime(2026, 3, 1);
+  auto raw = BuildStatistics({}, "toscana", period, now, Rome(), false, contacts);
+  auto shown = BuildStatistics({}, "toscana", period, now, Rome(), true, contacts);
+  ASSERT_OK(raw);
+  ASSERT_OK(shown);
+  const v1::StatisticsTable& by_channel_raw = *Named(*raw, "contacts_by_channel");
+  EXPECT_EQ(At(by_channel_raw, "phone", "pertinent"), "40");
+  EXPECT_EQ(At(by_channel_raw, "phone", "nuisance"), "12");
+  EXPECT_EQ(At(by_channel_raw, "phone", "not triaged"), "0");
+  EXPECT_EQ(At(by_channel_raw, "web form", "nuisance"), "3");
+  EXPECT_EQ(by_channel_raw.grand_total().value(), 75);
+  const v1::StatisticsTable& by_channel = *Named(*shown, "contacts_by_channel");
+  EXPECT_EQ(At(by_channel, "web form", "nuisance"), "*");
+  EXPECT_EQ(At(by_channel, "phone", "not triaged"), "0");  // zeros are published
+  ASSERT_NE(Named(*shown, "contacts_by_month"), nullptr);
+  ASSERT_NE(Named(*shown, "contacts_by_reporter_type"), nullptr);
+  ASSERT_NE(Named(*shown, "contacts_by_reason"), nullptr);
+  for (int i = 0; i < shown->tables_size(); ++i) {
+    SCOPED_TRACE(shown->tables(i).name());
+    EXPECT_TRUE(stats::AuditRecoverable(Pattern(raw->tables(i), shown->tables(i))).empty());
+  }
+}
+
 TEST(StatisticsTablesTest, TimeToPlacementNeedsElevenWhenSuppressed) {
   const StatisticsPeriod period{RomeTime(2026, 1, 1, 0), RomeTime(2026, 2, 1, 0)};
   const absl::Time now = RomeTime(2026, 5, 1);
@@ -246,8 +310,9 @@ TEST(StatisticsTablesTest, APeriodWithNothingGivesEmptyTables) {
   const StatisticsPeriod period{RomeTime(2025, 1, 1, 0), RomeTime(2026, 1, 1, 0)};
   auto s = BuildStatistics({}, "toscana", period, RomeTime(2026, 5, 1), Rome(), true);
   ASSERT_OK(s);
-  ASSERT_EQ(s->tables_size(), 5);
+  ASSERT_EQ(s->tables_size(), 9);
   EXPECT_EQ(Named(*s, "mir_by_month_outbound")->rows_size(), 12);
+  EXPECT_EQ(Named(*s, "contacts_by_month")->rows_size(), 12);
   EXPECT_EQ(Named(*s, "origin_destination")->rows_size(), 0);
   for (const v1::StatisticsTable& t : s->tables()) {
     SCOPED_TRACE(t.name());
