@@ -10,8 +10,10 @@
 #include "absl/strings/ascii.h"
 #include "broker/report_rules.h"
 #include "common/grpc_status.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
+#include "crypto/sealing.h"
 #include "grpcpp/create_channel.h"
 #include "mir/v1/report.grpc.pb.h"
 #include "tests/broker/network_fixture.h"
@@ -400,6 +402,93 @@ TEST_F(ReportsTest, ARoutedReportReachesLombardiaThroughNvnWithoutTheContact) {
   }));
   EXPECT_FALSE(at_hub.has_value());
   // The second hop's receipt reached nvn: lombardia stored it exactly once.
+  EXPECT_EQ(ReportsAt("lombardia/operator"), 1u);
+}
+
+// A CITIZEN_REPORT signed by toscana's node, as toscana would send it to
+// lombardia, with `spoil` applied to its body before signing.
+std::string SignedTransfer(broker::Node& toscana, const std::string& report_id,
+                           const std::function<void(v1::ReportTransfer&)>& spoil = {}) {
+  auto cert = toscana.keyring().CertificateFor("lombardia", absl::Now());
+  EXPECT_OK(cert);
+  const SecretKey key = NewReferralKey();
+  v1::ReportTransfer transfer;
+  transfer.set_report_id(report_id);
+  *transfer.mutable_report() = broker::ClearFacts(PhoneCall());
+  transfer.set_triage(v1::TRIAGE_QUALIFIED);
+  auto wrapped = WrapToRecipient(key, cert->public_key);
+  EXPECT_OK(wrapped);
+  transfer.set_wrapped_key(*wrapped);
+  transfer.set_recipient_key_id(cert->key_id);
+  v1::ReportPrivate part;
+  part.set_description("fictional");
+  auto sealed = Seal(key, "report", report_id, part.SerializeAsString(), RandomNonce());
+  EXPECT_OK(sealed);
+  *transfer.mutable_sealed() = *sealed;
+  if (spoil) spoil(transfer);
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::CITIZEN_REPORT);
+  header.set_recipient_node("lombardia");
+  *header.mutable_created_at() = ToProtoTime(absl::Now());
+  header.set_referral_id(report_id);
+  auto bytes = PkiSigner("toscana/node")->SignEnvelope(header, transfer.SerializeAsString());
+  EXPECT_OK(bytes);
+  return bytes.ok() ? *bytes : "";
+}
+
+TEST_F(ReportsTest, AHostileCitizenReportIsRefusedWithItsReasonAndStoresNothing) {
+  StartAll();
+  const Identity toscana{"toscana", Role::kNode, ""};
+  struct Case {
+    const char* name;
+    std::function<void(v1::ReportTransfer&)> spoil;
+    StatusCode code;
+    v1::ErrorReason reason;
+  };
+  const std::vector<Case> cases = {
+      {"sealed part altered",
+       [](v1::ReportTransfer& t) { (*t.mutable_sealed()->mutable_ciphertext())[0] ^= 1; },
+       StatusCode::kInvalidArgument, v1::SEALED_TAMPERED},
+      {"contact in clear",
+       [](v1::ReportTransfer& t) { t.mutable_report()->set_contact("fictional-contact"); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"unknown language", [](v1::ReportTransfer& t) { t.mutable_report()->set_language("xxq"); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"wrapped to another key",
+       [](v1::ReportTransfer& t) { t.set_recipient_key_id(std::string(16, 'x')); },
+       StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY},
+      {"body for another report", [](v1::ReportTransfer& t) { t.set_report_id(NewUuid()); },
+       StatusCode::kInvalidArgument, v1::MALFORMED_BODY},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string id = NewUuid();
+    EXPECT_THAT(
+        MIR_STATUS(
+            NodeAt("lombardia").Deliver(toscana, SignedTransfer(NodeAt("toscana"), id, c.spoil))),
+        StatusIsReason(c.code, c.reason));
+  }
+  EXPECT_EQ(ReportsAt("lombardia/operator"), 0u);
+
+  // A REPORT_EVENT is never delivered.
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::REPORT_EVENT);
+  header.set_recipient_node("lombardia");
+  *header.mutable_created_at() = ToProtoTime(absl::Now());
+  header.set_referral_id(NewUuid());
+  header.set_sequence(1);
+  auto event = PkiSigner("toscana/node")->SignEnvelope(header, "x");
+  ASSERT_OK(event);
+  EXPECT_THAT(MIR_STATUS(NodeAt("lombardia").Deliver(toscana, *event)),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE));
+
+  // The same transfer unspoilt is taken in, once.
+  const std::string id = NewUuid();
+  const std::string good = SignedTransfer(NodeAt("toscana"), id);
+  ASSERT_OK(NodeAt("lombardia").Deliver(toscana, good));
+  ASSERT_OK(NodeAt("lombardia").Deliver(toscana, good));
   EXPECT_EQ(ReportsAt("lombardia/operator"), 1u);
 }
 
