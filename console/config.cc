@@ -48,6 +48,35 @@ absl::StatusOr<ConsoleOptions> ConsoleOptionsFromConfig(const broker::NodeConfig
     return absl::InvalidArgumentError(
         "field console.sessionIdleS must not be longer than console.sessionAbsoluteS");
   }
+  if (c.has_public_form()) {
+    const broker::PublicForm& p = c.public_form();
+    PublicFormOptions& f = o.public_form;
+    f.enabled = true;
+    if (p.listen_address().empty()) return Missing("console.publicForm.listenAddress");
+    if (p.listen_address() == c.listen_address()) {
+      return absl::InvalidArgumentError(
+          "field console.publicForm.listenAddress must differ from console.listenAddress: the "
+          "public form has a listener of its own");
+    }
+    f.listen_address = p.listen_address();
+    f.origin = p.origin().empty() ? absl::StrCat("https://", p.listen_address()) : p.origin();
+    if (f.origin.rfind("https://", 0) != 0 || f.origin.size() == 8 ||
+        f.origin.find('/', 8) != std::string::npos) {
+      return absl::InvalidArgumentError(
+          "field console.publicForm.origin must be https://HOST[:PORT], without a path or a "
+          "final /");
+    }
+    if (p.https_certificate().empty() != p.https_key().empty()) {
+      return absl::InvalidArgumentError(
+          "fields console.publicForm.httpsCertificate and httpsKey go together");
+    }
+    f.https_certificate =
+        p.https_certificate().empty() ? o.https_certificate : p.https_certificate();
+    f.https_key = p.https_key().empty() ? o.https_key : p.https_key();
+    if (p.global_per_minute() != 0) f.global_per_minute = static_cast<int>(p.global_per_minute());
+    if (p.client_burst() != 0) f.client_burst = static_cast<int>(p.client_burst());
+    if (p.client_per_hour() != 0) f.client_per_hour = static_cast<int>(p.client_per_hour());
+  }
   return o;
 }
 

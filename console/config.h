@@ -14,6 +14,30 @@
 
 namespace mir::console {
 
+// The public report form's listener (docs/CONSOLE-API.md, "The public
+// form"); off unless the config has console.publicForm.
+struct PublicFormOptions {
+  bool enabled = false;
+  std::string listen_address;                // HTTPS, HOST:PORT (port 0: any free port)
+  std::string origin;                        // e.g. "https://segnala.example.it"
+  std::string https_certificate, https_key;  // PEM files; default the console's
+  // Largest request body; bigger ones get 413. A report is at most ~4.5 KB of
+  // text, ~3 times that urlencoded.
+  size_t max_body_bytes = 16 * 1024;
+  // POSTs (reports, follow-ups) from everyone, per minute. Too low refuses
+  // people at a busy moment; too high lets a flood fill the store.
+  int global_per_minute = 30;
+  // POSTs of one client address: a burst, then a steady rate per hour. Too
+  // low refuses a shelter's many users behind one address.
+  int client_burst = 5;
+  int client_per_hour = 20;
+  // Client addresses tracked at once (in memory, as keyed hashes); past it
+  // the least recently seen is forgotten.
+  size_t max_tracked_clients = 10000;
+  // Threads serving HTTP connections.
+  int http_threads = 8;
+};
+
 struct ConsoleOptions {
   std::string node_id;
   std::string ca_certificate;                // PEM file of the network CA(s)
@@ -33,6 +57,7 @@ struct ConsoleOptions {
   absl::Duration rpc_timeout = absl::Seconds(10);
   // Threads serving HTTP connections (each open event stream holds one).
   int http_threads = 32;
+  PublicFormOptions public_form;
 };
 
 // Defaults and checks: a node id, a console section with listen address,

@@ -337,6 +337,26 @@ void HttpServer::Routes() {
   svr.Get("/api/node", authed(false, [service](const Session& s, const httplib::Request&) {
             return service->NodeStatus(s);
           }));
+  // Citizen reports.
+  svr.Get("/api/reports", authed(false, [service](const Session& s, const httplib::Request& r) {
+            return service->ListReports(s, Query(r));
+          }));
+  svr.Post("/api/reports", authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->RecordReport(s, r.body);
+           }));
+  svr.Get(R"(/api/reports/([0-9a-fA-F-]{1,64}))",
+          authed(false, [service](const Session& s, const httplib::Request& r) {
+            const std::string contact = r.get_param_value("contact");
+            return service->GetReport(s, r.matches[1], contact == "1" || contact == "true");
+          }));
+  svr.Post(R"(/api/reports/([0-9a-fA-F-]{1,64})/triage)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->TriageReport(s, r.matches[1], r.body);
+           }));
+  svr.Post(R"(/api/reports/([0-9a-fA-F-]{1,64})/link)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->LinkReport(s, r.matches[1], r.body);
+           }));
   // Each open event stream holds one of the server's threads: at most half
   // of them, so that the other calls are always served.
   auto open_streams = std::make_shared<std::atomic<int>>(0);

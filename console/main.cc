@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "console/config.h"
 #include "console/http_server.h"
+#include "console/public_server.h"
 #include "console/service.h"
 
 namespace {
@@ -77,6 +79,26 @@ int main(int argc, char** argv) {
   }
   MIR_LOG(INFO) << "mir-console for node " << options->node_id << " listening on port " << *port
                 << ", origin " << options->origin << ", broker " << options->broker_address;
+  // The public report form, on a listener of its own (absent: none).
+  std::unique_ptr<mir::console::PublicServer> public_form;
+  std::thread public_serving;
+  if (options->public_form.enabled) {
+    auto created = mir::console::PublicServer::Create(service->get(), mir::RealClock::Get());
+    if (!created.ok()) {
+      std::fprintf(stderr, "mir-console: %s\n", std::string(created.status().message()).c_str());
+      return 1;
+    }
+    public_form = std::move(*created);
+    auto public_port = public_form->Bind();
+    if (!public_port.ok()) {
+      std::fprintf(stderr, "mir-console: %s\n",
+                   std::string(public_port.status().message()).c_str());
+      return 1;
+    }
+    MIR_LOG(INFO) << "mir-console public form listening on port " << *public_port << ", origin "
+                  << options->public_form.origin;
+    public_serving = std::thread([&] { public_form->Run(); });
+  }
 
   std::thread waiter([&] {
     const struct timespec minute = {60, 0};
@@ -86,11 +108,13 @@ int main(int argc, char** argv) {
       (*service)->sessions().Sweep();
     }
     MIR_LOG(INFO) << "mir-console stopping";
+    if (public_form != nullptr) public_form->Stop();
     (*server)->Stop();
   });
   (*server)->Run();
   // Run can also end on its own (e.g. the socket failed): wake the waiter.
   kill(getpid(), SIGTERM);
   waiter.join();
+  if (public_serving.joinable()) public_serving.join();
   return 0;
 }

@@ -56,7 +56,8 @@ Relay::Relay(std::string address, absl::Duration timeout,
       timeout_(timeout),
       refusals_(std::move(refusals)),
       channel_(std::move(channel)),
-      stub_(v1::Referrals::NewStub(channel_)) {}
+      stub_(v1::Referrals::NewStub(channel_)),
+      reports_(v1::Reports::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> Relay::Context(const Session& s, bool deadline) const {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -91,6 +92,43 @@ absl::StatusOr<Response> Relay::Call(const Session& s, Method method, const Requ
   grpc::Status status = (stub_.get()->*method)(context.get(), request, &response);
   if (!status.ok()) return Error(status);
   return response;
+}
+
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Relay::CallReports(const Session* s, Method method,
+                                            const Request& request) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  if (s != nullptr) context.AddMetadata(std::string(kConsoleLoginMetadata), s->proof);
+  Response response;
+  grpc::Status status = (reports_.get()->*method)(&context, request, &response);
+  if (!status.ok()) return Error(status);
+  return response;
+}
+
+absl::StatusOr<v1::ReportView> Relay::RecordReport(const Session& s,
+                                                   const v1::RecordReportRequest& r) {
+  return CallReports<v1::ReportView>(&s, &v1::Reports::Stub::Record, r);
+}
+absl::StatusOr<v1::ReportView> Relay::TriageReport(const Session& s,
+                                                   const v1::TriageReportRequest& r) {
+  return CallReports<v1::ReportView>(&s, &v1::Reports::Stub::Triage, r);
+}
+absl::StatusOr<v1::ReportView> Relay::LinkReport(const Session& s, const v1::LinkReportRequest& r) {
+  return CallReports<v1::ReportView>(&s, &v1::Reports::Stub::Link, r);
+}
+absl::StatusOr<v1::ListReportsResponse> Relay::ListReports(const Session& s,
+                                                           const v1::ListReportsRequest& r) {
+  return CallReports<v1::ListReportsResponse>(&s, &v1::Reports::Stub::List, r);
+}
+absl::StatusOr<v1::ReportView> Relay::GetReport(const Session& s, const v1::GetReportRequest& r) {
+  return CallReports<v1::ReportView>(&s, &v1::Reports::Stub::Get, r);
+}
+absl::StatusOr<v1::PublicReportResponse> Relay::RecordPublic(const v1::PublicReportRequest& r) {
+  return CallReports<v1::PublicReportResponse>(nullptr, &v1::Reports::Stub::RecordPublic, r);
+}
+absl::StatusOr<v1::FollowUpResponse> Relay::FollowUp(const v1::FollowUpRequest& r) {
+  return CallReports<v1::FollowUpResponse>(nullptr, &v1::Reports::Stub::FollowUp, r);
 }
 
 absl::StatusOr<v1::PrepareResponse> Relay::Prepare(const Session& s, const v1::PrepareRequest& r) {

@@ -18,6 +18,7 @@
 #include "console/sessions.h"
 #include "grpcpp/channel.h"
 #include "mir/v1/referrals.grpc.pb.h"
+#include "mir/v1/report.grpc.pb.h"
 
 namespace mir::console {
 
@@ -59,6 +60,17 @@ class Relay {
   // arrived); the refusal otherwise.
   absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const Session& s);
 
+  // Citizen reports (mir.v1.Reports), as the person of the session.
+  absl::StatusOr<v1::ReportView> RecordReport(const Session& s, const v1::RecordReportRequest& r);
+  absl::StatusOr<v1::ReportView> TriageReport(const Session& s, const v1::TriageReportRequest& r);
+  absl::StatusOr<v1::ReportView> LinkReport(const Session& s, const v1::LinkReportRequest& r);
+  absl::StatusOr<v1::ListReportsResponse> ListReports(const Session& s,
+                                                      const v1::ListReportsRequest& r);
+  absl::StatusOr<v1::ReportView> GetReport(const Session& s, const v1::GetReportRequest& r);
+  // The public form's calls, as the console itself: no person's proof.
+  absl::StatusOr<v1::PublicReportResponse> RecordPublic(const v1::PublicReportRequest& r);
+  absl::StatusOr<v1::FollowUpResponse> FollowUp(const v1::FollowUpRequest& r);
+
  private:
   Relay(std::string address, absl::Duration timeout,
         std::shared_ptr<const ServerIdentityRefusals> refusals,
@@ -67,12 +79,16 @@ class Relay {
   absl::Status Error(const grpc::Status& status) const;
   template <typename Response, typename Request, typename Method>
   absl::StatusOr<Response> Call(const Session& s, Method method, const Request& request);
+  // A Reports call; `s` null: as the console itself.
+  template <typename Response, typename Request, typename Method>
+  absl::StatusOr<Response> CallReports(const Session* s, Method method, const Request& request);
 
   const std::string address_;
   const absl::Duration timeout_;
   const std::shared_ptr<const ServerIdentityRefusals> refusals_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::Referrals::Stub> stub_;
+  const std::unique_ptr<v1::Reports::Stub> reports_;
 };
 
 }  // namespace mir::console

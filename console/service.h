@@ -70,6 +70,27 @@ class ConsoleService {
   // GET /api/events: the Watch stream as the session's person.
   absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const Session& session);
 
+  // Citizen reports (docs/CONSOLE-API.md, "Citizen reports"), as the person.
+  // `query`: state (repeated or comma-separated), limit.
+  absl::StatusOr<std::string> ListReports(const Session& session,
+                                          const std::multimap<std::string, std::string>& query);
+  // {"reportId": "<lowercase UUID, optional>", "report": CitizenReport JSON}
+  absl::StatusOr<std::string> RecordReport(const Session& session, absl::string_view body);
+  absl::StatusOr<std::string> GetReport(const Session& session, const std::string& id,
+                                        bool include_contact);
+  // {"triage": "PERTINENT", "routeTo": "<node, optional>"}
+  absl::StatusOr<std::string> TriageReport(const Session& session, const std::string& id,
+                                           absl::string_view body);
+  // {"referralId": "..."}
+  absl::StatusOr<std::string> LinkReport(const Session& session, const std::string& id,
+                                         absl::string_view body);
+
+  // The public form (console/public_server.h), as the console itself: the
+  // report checked here first (ValidateReport), then RecordPublic.
+  absl::StatusOr<v1::PublicReportResponse> RecordPublic(const v1::CitizenReport& report);
+  absl::StatusOr<v1::FollowUpResponse> FollowUp(const std::string& receipt_code,
+                                                const std::string& passphrase);
+
   // A relayed refusal of the person's proof (CONSOLE_PROOF) ends the session
   // and becomes SESSION_EXPIRED; others pass.
   absl::Status Relayed(const Session& session, absl::Status status);

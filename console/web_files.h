@@ -19,6 +19,10 @@ struct WebFile {
 // Every file, in path order. Generated (web_files.cc in the build tree).
 const std::vector<WebFile>& EmbeddedWebFiles();
 
+// The public form's files (console/public/), for its own listener only.
+// Generated (public_files.cc).
+const std::vector<WebFile>& EmbeddedPublicFiles();
+
 // The Content-Type for a file name, by extension ("application/octet-stream"
 // when unknown).
 absl::string_view ContentTypeFor(absl::string_view path);
