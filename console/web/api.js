@@ -69,4 +69,15 @@ export const api = {
   deadLetters: () => call('GET', '/api/dead-letters'),
   requeue: (messageId) => call('POST', '/api/dead-letters/requeue', { messageId }),
   node: () => call('GET', '/api/node'),
+  // Citizen reports
+  reports: (params) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params || {})) if (v) q.set(k, v);
+    const s = q.toString();
+    return call('GET', `/api/reports${s ? `?${s}` : ''}`);
+  },
+  report: (id, contact = false) => call('GET', `/api/reports/${encodeURIComponent(id)}${contact ? '?contact=1' : ''}`),
+  recordReport: (reportId, report) => call('POST', '/api/reports', { reportId, report }),
+  triageReport: (id, triage, routeTo) => call('POST', `/api/reports/${encodeURIComponent(id)}/triage`, { triage, routeTo }),
+  linkReport: (id, referralId) => call('POST', `/api/reports/${encodeURIComponent(id)}/link`, { referralId }),
 };

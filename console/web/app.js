@@ -5,6 +5,7 @@
 //   #/new              new referral (operators)
 //   #/dead-letters     dead letters (operators)
 //   #/node             node status (operators)
+//   #/reports          citizen reports (operators); #/reports/new, #/report/<id>
 import { t, setLang, currentLang } from './texts.js';
 import { h, clear, alertBox } from './ui.js';
 import { api, setCsrf, setSessionExpiredHandler } from './api.js';
@@ -15,6 +16,7 @@ import { renderList } from './list.js';
 import { renderReferral } from './referral.js';
 import { renderNew } from './newref.js';
 import { renderDeadLetters, renderNode } from './admin.js';
+import { renderReports, renderRecordReport, renderReport } from './reports.js';
 import { startAlarm, stopAlarm } from './alarm.js';
 
 const main = document.getElementById('main');
@@ -49,7 +51,7 @@ function renderChrome() {
   nav.hidden = false;
   nav.setAttribute('aria-label', t('navMain'));
   const links = [['#/list', isOperator() ? 'navList' : 'navListPartner']];
-  if (isOperator()) links.push(['#/new', 'navNew'], ['#/dead-letters', 'navDeadLetters'], ['#/node', 'navNode']);
+  if (isOperator()) links.push(['#/new', 'navNew'], ['#/reports', 'navReports'], ['#/dead-letters', 'navDeadLetters'], ['#/node', 'navNode']);
   clear(nav, h('ul', {}, links.map(([href, key]) => h('li', {}, h('a', { href, id: `nav-${href.slice(2)}` }, t(key))))));
   markCurrent();
 }
@@ -127,7 +129,7 @@ async function route() {
   markCurrent();
   // A partner cannot make a referral; the node's operators-only calls (dead
   // letters, node status) are left to the node to refuse, in words.
-  if (page === 'new' && !isOperator()) {
+  if ((page === 'new' || page === 'reports' || page === 'report') && !isOperator()) {
     clear(main, h('h1', { tabindex: '-1', id: 'denied-h' }, t('navList')), alertBox(t('operatorsOnly')));
     main.querySelector('h1').focus();
     return;
@@ -139,6 +141,10 @@ async function route() {
     case 'new': renderNew(main); return;
     case 'dead-letters': await renderDeadLetters(main); return;
     case 'node': await renderNode(main); return;
+    case 'reports':
+      if (arg === 'new') renderRecordReport(main); else await renderReports(main);
+      return;
+    case 'report': await renderReport(main, decodeURIComponent(arg || '')); return;
     default:
       clear(main, h('h1', { tabindex: '-1' }, t('notFound')));
   }

@@ -15,6 +15,11 @@ Chromium headless, one browser per person:
   lombardia partner  confirms the arrival
   nvn operator       closes; the timeline is checked at each node
 
+then a citizen report through toscana's public form (a second mir-console
+with console.publicForm): the 112 sentence shown the moment danger is ticked,
+the receipt, the follow-up, and toscana's operator finding and triaging it
+on the "Citizen reports" page;
+
 and also: a sign-in with an expired certificate refused in words, an
 EMERGENCY_24H referral left unacknowledged past a short deadline raising the
 alarm until acknowledged, the language switch, sign-out, and that no page
@@ -31,6 +36,7 @@ import datetime
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -560,6 +566,107 @@ def run(people):
         check(p.document_csp and all("script-src 'self'" in c and "style-src 'self'" in c for c in p.document_csp),
               f"{p.who}: pages served without the strict CSP: {p.document_csp}")
         log(f"{p.who}: {len(p.requests)} requests, all to the consoles")
+
+    # ---- a citizen report through the public form ---------------------------------------
+    citizen_report(people, tos)
+
+
+PUBLIC_STAFF_PORT = PORT + 352    # the second console's staff listener (unused here)
+PUBLIC_PORT = PORT + 353          # its public form
+PUBLIC = f"https://127.0.0.1:{PUBLIC_PORT}"
+
+
+def start_public_form():
+    """A second mir-console for toscana with the public form (the demo's has none)."""
+    with open(os.path.join(DEMO_DIR, "config", "toscana.json")) as f:
+        config = json.load(f)
+    config["console"]["listenAddress"] = f"127.0.0.1:{PUBLIC_STAFF_PORT}"
+    config["console"]["origin"] = f"https://127.0.0.1:{PUBLIC_STAFF_PORT}"
+    config["console"]["publicForm"] = {"listenAddress": f"127.0.0.1:{PUBLIC_PORT}"}
+    path = os.path.join(DEMO_DIR, "config", "toscana-public-form.json")
+    with open(path, "w") as f:
+        json.dump(config, f, indent=2)
+    out = open(os.path.join(DEMO_DIR, "logs", "console-public-form.log"), "w")
+    proc = subprocess.Popen([os.path.join(BUILD, "console", "mir-console"), "--config", path],
+                            stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", PUBLIC_PORT), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise AssertionError("the public form's mir-console did not start (logs/console-public-form.log)")
+
+
+def citizen_report(people, tos):
+    """A report through the public form, followed up, then found and triaged by staff."""
+    proc = start_public_form()
+    try:
+        cit = Person("citizen", "toscana", "public")
+        people.append(cit)
+        cit.open(PUBLIC + "/")
+        cit.visible("#report-form")
+        check(cit.d.execute_script("return document.documentElement.lang") == "it", "the form: Italian first")
+        check(not cit.find("#danger-112").is_displayed(), "the 112 sentence waits for the box")
+        cit.click("#immediate_danger")
+        check(cit.find("#danger-112").is_displayed(), "the 112 sentence at once when danger is ticked")
+        check("112" in cit.find("#danger-112").text, "it says to call 112")
+        unlabelled = cit.d.execute_script("""
+          return [...document.querySelectorAll('main input:not([type=hidden]), main select, main textarea')]
+            .filter(e => !(e.labels && e.labels.length)).map(e => e.id || e.name);""")
+        check(not unlabelled, f"public form fields without a label: {unlabelled}")
+        Select(cit.find("#reporter_type")).select_by_value("REPORTER_CITIZEN")
+        cit.find("#description").send_keys("DEMO: persone al lavoro nei campi di notte, sembrano sorvegliate.")
+        cit.click("#x-EXPLOITATION_LABOUR")
+        cit.find("#province").send_keys("po")
+        cit.find("#persons").send_keys("5")
+        cit.d.execute_script("document.getElementById('danger-112').scrollIntoView({block: 'center'})")
+        shot(cit.d, "public-form-danger", doc="public-form")
+        cit.click("#send")
+        code = cit.visible("#receipt-code").text
+        passphrase = cit.find("#passphrase").text
+        check(code and passphrase, "the receipt shows a code and a passphrase")
+        check("112" in cit.find("#danger-112").text, "the answer repeats the 112 sentence")
+        log(f"citizen: receipt {code}")
+        shot(cit.d, "public-form-receipt", doc="public-form-receipt")
+
+        def follow_up(expected):
+            cit.open(PUBLIC + "/follow-up")
+            cit.visible("#follow-up-form")
+            cit.find("#receipt_code").send_keys(code)
+            cit.find("#passphrase").send_keys(passphrase)
+            cit.click("#check")
+            cit.wait().until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#progress[data-progress="{expected}"]'))
+
+        follow_up("RECEIVED")
+        shot(cit.d, "public-form-follow-up")
+
+        # Staff find it among the citizen reports and triage it.
+        tos.click("#nav-reports")
+        tos.visible("#reports")
+        row = tos.find('#reports tbody tr[data-state="REPORT_RECEIVED"] a')
+        shot(tos.d, "citizen-reports", doc="citizen-reports")
+        row.click()
+        tos.text_in("#report-fields", "DEMO: persone al lavoro")
+        check("Modulo web" in tos.find("#report-fields").text, "channel web form")
+        Select(tos.find("#report-triage")).select_by_value("TRIAGE_PERTINENT")
+        tos.click("#report-triage-save")
+        tos.wait().until(lambda d: d.find_elements(By.CSS_SELECTOR, '#report-state[data-state="REPORT_TRIAGED"]'))
+        check(len(tos.d.find_elements(By.CSS_SELECTOR, "#report-timeline > li")) == 2, "recorded, triaged")
+        shot(tos.d, "citizen-report-triaged", doc="citizen-report")
+
+        follow_up("IN_HAND")
+        csp = [e["message"] for e in cit.d.get_log("browser") if "Content Security Policy" in e["message"]]
+        check(not csp, f"public form: CSP violations: {csp}")
+        entries = cit.d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        outside = [u for u in entries if not u.startswith(PUBLIC + "/")]
+        check(not outside, f"public form: resources outside {PUBLIC}: {outside}")
+        log("citizen report: sent, followed up, triaged by staff")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 if __name__ == "__main__":
