@@ -53,6 +53,10 @@ absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
     return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
                     "a REPORT_EVENT stays at the node that signed it (PROTOCOL.md §14.2)");
   }
+  if (h.kind() == v1::SERVICE_EVENT) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                    "a SERVICE_EVENT stays at the node that signed it (PROTOCOL.md §15.2)");
+  }
   d.lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION &&
                 h.kind() != v1::CITIZEN_REPORT;
   if (h.recipient_node() == options_.node_id) {

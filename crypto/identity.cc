@@ -91,6 +91,7 @@ bool RoleMayAuthor(Role role, v1::MessageKind kind) {
     case v1::ERASURE_CONFIRMATION:
     case v1::REPORT_EVENT:
     case v1::CITIZEN_REPORT:
+    case v1::SERVICE_EVENT:
       return role == Role::kNode;
     default:
       return false;

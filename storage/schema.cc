@@ -319,6 +319,60 @@ CREATE TRIGGER report_events_no_delete BEFORE DELETE ON report_events
 BEGIN SELECT RAISE(ABORT, 'report events are append-only'); END;
 )sql";
 
+// Version 12: service requests and the roster (PROTOCOL.md §15,
+// docs/STORAGE.md "Service requests"). States, kinds, outcomes and cancel
+// reasons are mir.v1 enum numbers; `facts` is the serialized clear part of
+// the request, with kind, language, province and the window repeated as
+// columns so that they can be counted without parsing. `sealed` (requester
+// and notes) is opaque here, sealed by the broker under the request's key.
+// scheduled_at_us is NULL until scheduled. service_requests_recent is the
+// listing order of QueryServiceRequests. service_request_events is
+// append-only, as events is. roster holds this node's roster by opaque code;
+// `entry` is a serialized mir.v1.RosterEntry (no names: the message has no
+// field for one).
+constexpr char kSchemaV12[] = R"sql(
+CREATE TABLE service_requests (
+  request_id      TEXT PRIMARY KEY NOT NULL,
+  origin_node     TEXT NOT NULL,
+  created_at_us   INTEGER NOT NULL,
+  updated_at_us   INTEGER NOT NULL,
+  state           INTEGER NOT NULL,
+  kind            INTEGER NOT NULL,
+  language        TEXT NOT NULL,
+  province        TEXT NOT NULL,
+  window_start_us INTEGER NOT NULL,
+  window_end_us   INTEGER NOT NULL,
+  referral_id     TEXT NOT NULL,
+  roster_code     TEXT NOT NULL,
+  scheduled_at_us INTEGER,
+  outcome         INTEGER NOT NULL,
+  cancel_reason   INTEGER NOT NULL,
+  facts           BLOB NOT NULL,
+  sealed          BLOB NOT NULL,
+  request_sha256  BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX service_requests_recent ON service_requests(created_at_us DESC, request_id);
+
+CREATE TABLE service_request_events (
+  request_id TEXT NOT NULL REFERENCES service_requests(request_id),
+  sequence   INTEGER NOT NULL,
+  envelope   BLOB NOT NULL,
+  PRIMARY KEY (request_id, sequence)
+) WITHOUT ROWID;
+CREATE TRIGGER service_request_events_no_update BEFORE UPDATE ON service_request_events
+BEGIN SELECT RAISE(ABORT, 'service request events are append-only'); END;
+CREATE TRIGGER service_request_events_no_delete BEFORE DELETE ON service_request_events
+BEGIN SELECT RAISE(ABORT, 'service request events are append-only'); END;
+
+CREATE TABLE roster (
+  code          TEXT PRIMARY KEY NOT NULL,
+  kind          INTEGER NOT NULL,
+  available     INTEGER NOT NULL,
+  entry         BLOB NOT NULL,
+  updated_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -402,7 +456,7 @@ const std::vector<MigrationStep>& Steps() {
       {1, kSchemaV1, nullptr},   {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
       {4, kSchemaV4, nullptr},   {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
-      {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},
+      {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr}, {12, kSchemaV12, nullptr},
   };
   return *kSteps;
 }

@@ -29,6 +29,9 @@
 //   version 11 citizen reports: reports (unique receipt_code where set,
 //              reports_recent for listing), report_contacts (the sealed
 //              contact, apart), report_events (append-only triggers)
+//   version 12 service requests: service_requests (service_requests_recent
+//              for listing), service_request_events (append-only
+//              triggers), roster (this node's, by opaque code)
 //
 // A step is never edited once released; a change is a new step.
 
@@ -40,7 +43,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
 
 // What the steps need besides the file.
 struct MigrationContext {

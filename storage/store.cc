@@ -29,6 +29,7 @@
 #include "storage/reports.h"
 #include "storage/rows.h"
 #include "storage/schema.h"
+#include "storage/service_requests.h"
 #include "storage/sqlite_util.h"
 #include "storage/statistics_queries.h"
 #include "storage/store_internal.h"
@@ -145,6 +146,32 @@ class TxnImpl final : public Txn {
   absl::Status AppendReportEvent(const std::string& report_id, uint64_t sequence,
                                  const std::string& envelope) override {
     return reports::AppendEvent(db_, report_id, sequence, envelope);
+  }
+
+  // --- Service requests ---
+  absl::StatusOr<std::optional<ServiceRequestRecord>> GetServiceRequest(
+      const std::string& request_id) override {
+    return service_requests::Get(db_, request_id);
+  }
+  absl::StatusOr<std::vector<std::string>> ServiceRequestEvents(
+      const std::string& request_id) override {
+    return service_requests::Events(db_, request_id);
+  }
+  absl::StatusOr<std::optional<v1::RosterEntry>> GetRosterEntry(const std::string& code) override {
+    return service_requests::GetRosterEntry(db_, code);
+  }
+  absl::Status InsertServiceRequest(const ServiceRequestRecord& request) override {
+    return service_requests::Insert(db_, request);
+  }
+  absl::Status UpdateServiceRequest(const ServiceRequestRecord& request) override {
+    return service_requests::Update(db_, request);
+  }
+  absl::Status AppendServiceRequestEvent(const std::string& request_id, uint64_t sequence,
+                                         const std::string& envelope) override {
+    return service_requests::AppendEvent(db_, request_id, sequence, envelope);
+  }
+  absl::Status PutRosterEntry(const v1::RosterEntry& entry) override {
+    return service_requests::PutRosterEntry(db_, entry, clock_.Now());
   }
 
   absl::Time Now() const override { return clock_.Now(); }
@@ -453,6 +480,13 @@ class StoreImpl final : public Store {
   }
   absl::StatusOr<std::vector<ReportRecord>> QueryReports(const ReportQuery& query) override {
     return OnReader([&](Db& db) { return reports::Query(db, query); });
+  }
+  absl::StatusOr<std::vector<ServiceRequestRecord>> QueryServiceRequests(
+      const ServiceRequestQuery& query) override {
+    return OnReader([&](Db& db) { return service_requests::Query(db, query); });
+  }
+  absl::StatusOr<std::vector<v1::RosterEntry>> Roster() override {
+    return OnReader([&](Db& db) { return service_requests::Roster(db); });
   }
   absl::StatusOr<AuditCheck> VerifyAuditChain() override {
     return OnReader([&](Db& db) -> absl::StatusOr<AuditCheck> {

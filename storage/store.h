@@ -53,6 +53,7 @@
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/referrals.pb.h"
 #include "mir/v1/report.pb.h"
+#include "mir/v1/service_request.pb.h"
 #include "mir/v1/status_change.pb.h"
 
 namespace mir::storage {
@@ -319,6 +320,33 @@ struct ReportQuery {
   int limit = 100;                            // <= 0: no limit
 };
 
+// A service request (PROTOCOL.md §15) as this node keeps it. The store
+// checks no service rule (broker/service_request_rules.h does) and parses
+// nothing but `facts`, the clear fields.
+struct ServiceRequestRecord {
+  std::string request_id;
+  std::string origin_node;  // where it was made: this node, for now
+  absl::Time created_at;
+  absl::Time updated_at;
+  v1::ServiceRequestState state = v1::SERVICE_REQUEST_STATE_UNSPECIFIED;
+  // Its clear fields: requester and notes empty.
+  v1::ServiceRequest facts;
+  // Opaque to the store: its sealed requester and notes (a serialized
+  // v1::Sealed under the request's key).
+  std::string sealed;
+  std::string roster_code;                 // once ASSIGNED
+  std::optional<absl::Time> scheduled_at;  // once SCHEDULED
+  v1::ServiceOutcome outcome = v1::SERVICE_OUTCOME_UNSPECIFIED;
+  v1::ServiceCancelReason cancel_reason = v1::SERVICE_CANCEL_REASON_UNSPECIFIED;
+  std::string request_sha256;  // of the call that created it (idempotency)
+};
+
+// Filters for Store::QueryServiceRequests; empty fields do not filter.
+struct ServiceRequestQuery {
+  std::vector<v1::ServiceRequestState> states;
+  int limit = 100;  // <= 0: no limit
+};
+
 // The reads available inside one snapshot (Store::Read) or one write
 // transaction (Store::Transact, through Txn).
 class ReadTxn {
@@ -363,6 +391,16 @@ class ReadTxn {
   // The sealed contact kept apart; nullopt if none.
   virtual absl::StatusOr<std::optional<std::string>> ReportContact(
       const std::string& report_id) = 0;
+
+  // --- Service requests (PROTOCOL.md §15) ---
+  virtual absl::StatusOr<std::optional<ServiceRequestRecord>> GetServiceRequest(
+      const std::string& request_id) = 0;
+  // The request's SERVICE_EVENT envelopes, by sequence (1, 2, ...).
+  virtual absl::StatusOr<std::vector<std::string>> ServiceRequestEvents(
+      const std::string& request_id) = 0;
+  // This node's roster entry with `code`; nullopt if none.
+  virtual absl::StatusOr<std::optional<v1::RosterEntry>> GetRosterEntry(
+      const std::string& code) = 0;
 };
 
 // The operations available inside one write transaction (Store::Transact):
@@ -454,6 +492,33 @@ class Txn : public ReadTxn {
   // refuse UPDATE and DELETE.
   virtual absl::Status AppendReportEvent(const std::string& report_id, uint64_t sequence,
                                          const std::string& envelope) = 0;
+
+  // --- Service requests ---
+  // ALREADY_EXISTS if the id is taken (reason DUPLICATE_CONFLICT when its
+  // request_sha256 differs, no reason when equal: the caller answers what
+  // the first created). INVALID_ARGUMENT INVALID_FIELD for an empty id or
+  // one over 120 bytes (so that its key's owner "service:<request_id>" fits
+  // PutReferralKey's 128), an empty origin, an unspecified or unknown state,
+  // outcome or cancel reason, or `facts` carrying requester or notes (those
+  // are sealed, never stored in clear).
+  virtual absl::Status InsertServiceRequest(const ServiceRequestRecord& request) = 0;
+  // Stores what changes after it is created: state, roster_code,
+  // scheduled_at, outcome, cancel_reason, updated_at; ignores the other
+  // fields. NOT_FOUND UNKNOWN_SERVICE_REQUEST if it is not here;
+  // INVALID_FIELD as InsertServiceRequest for the fields it stores.
+  virtual absl::Status UpdateServiceRequest(const ServiceRequestRecord& request) = 0;
+  // Appends a SERVICE_EVENT envelope: `sequence` must be the request's next
+  // (1 for the first), else FAILED_PRECONDITION; NOT_FOUND
+  // UNKNOWN_SERVICE_REQUEST for no request (insert it first, in the same
+  // transaction if need be); INVALID_FIELD for an empty envelope.
+  // Append-only: the table's triggers refuse UPDATE and DELETE.
+  virtual absl::Status AppendServiceRequestEvent(const std::string& request_id,
+                                                 uint64_t sequence,
+                                                 const std::string& envelope) = 0;
+  // Adds a roster entry, or replaces the one with its code. INVALID_FIELD
+  // for a code that is empty or over 32 bytes; the store checks nothing
+  // else of it.
+  virtual absl::Status PutRosterEntry(const v1::RosterEntry& entry) = 0;
 
   // The Store's clock, read once per call (for receipts and inbox times).
   virtual absl::Time Now() const = 0;
@@ -596,6 +661,13 @@ class Store {
   // Citizen reports, most recently recorded first (then by id). A state
   // filter naming only states no report can be in matches none.
   virtual absl::StatusOr<std::vector<ReportRecord>> QueryReports(const ReportQuery& query) = 0;
+
+  // Service requests, most recently created first (then by id). A state
+  // filter naming only states no request can be in matches none.
+  virtual absl::StatusOr<std::vector<ServiceRequestRecord>> QueryServiceRequests(
+      const ServiceRequestQuery& query) = 0;
+  // This node's roster, by code.
+  virtual absl::StatusOr<std::vector<v1::RosterEntry>> Roster() = 0;
 
   // Walks the hash chain of the events table in one snapshot and reports the
   // first broken link (docs/STORAGE.md, "Audit chain").

@@ -24,6 +24,8 @@ extern const char kAwaitingAckSql[];
 extern const char kDueForErasureSql[];
 // The statement of Store::QueryReports.
 extern const char kReportsSql[];
+// The statement of Store::QueryServiceRequests.
+extern const char kServiceRequestsSql[];
 
 }  // namespace mir::storage
 
