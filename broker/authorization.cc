@@ -42,6 +42,7 @@ Audience AudienceOf(Action action) {
     case Action::kNodeStatus:
     case Action::kStatistics:
     case Action::kReports:
+    case Action::kServiceRequests:
       return Audience::kOwnOperators;
     case Action::kPublicReport:
       return Audience::kOwnConsole;
@@ -146,6 +147,8 @@ const char* ActionName(Action action) {
       return "Reports";
     case Action::kPublicReport:
       return "PublicReport";
+    case Action::kServiceRequests:
+      return "ServiceRequests";
     case Action::kRouteOn:
       return "RouteOn";
   }

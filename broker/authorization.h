@@ -23,7 +23,8 @@
 //   kLegalHold,
 //   kNodeStatus,
 //   kStatistics,
-//   kReports          IDM  IDM     yes    IDM        ROLE      IDM    CON   IDM
+//   kReports,
+//   kServiceRequests  IDM  IDM     yes    IDM        ROLE      IDM    CON   IDM
 //   kPublicReport     IDM  IDM     ROLE   IDM        ROLE      IDM    yes   IDM
 //   kRouteOn          ROLE ROLE    yes at ROLE       ROLE      ROLE   ROLE  ROLE
 //                                  the national node
@@ -76,10 +77,11 @@ enum class Action {
   kStatistics,
   kReports,       // Reports.Record, Triage, Link, List, Get
   kPublicReport,  // Reports.RecordPublic, FollowUp
+  kServiceRequests,  // every ServiceRequests call, the roster's too
 };
 // The last action: tests walk every action up to it. A new action goes
 // before it, or becomes it.
-inline constexpr Action kLastAction = Action::kPublicReport;
+inline constexpr Action kLastAction = Action::kServiceRequests;
 
 // The person a console call acts for, and until when (the proof's
 // issued_at + the allowed age).

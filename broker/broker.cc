@@ -89,6 +89,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   broker->referrals_ = std::make_unique<ReferralsService>(
       broker->node_.get(), broker->handlers_.get(), broker->metrics_.get());
   broker->reports_ = std::make_unique<ReportsService>(broker->node_.get(), broker->handlers_.get());
+  broker->service_requests_ =
+      std::make_unique<ServiceRequestsService>(broker->node_.get(), broker->handlers_.get());
   broker->deadlines_ = std::make_unique<DeadlineWatcher>(broker->node_.get());
   broker->metrics_->Attach(broker->node_.get(), broker->deadlines_.get(), &broker->senders_);
   grpc::ServerBuilder builder;
@@ -101,6 +103,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& optio
   builder.RegisterService(broker->exchange_.get());
   builder.RegisterService(broker->referrals_.get());
   builder.RegisterService(broker->reports_.get());
+  builder.RegisterService(broker->service_requests_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_envelope_bytes) +
                                    kRequestOverheadBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

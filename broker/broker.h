@@ -17,6 +17,7 @@
 #include "broker/referrals_service.h"
 #include "broker/reports_service.h"
 #include "broker/sender.h"
+#include "broker/service_requests_service.h"
 #include "broker/tls.h"
 #include "broker/work_pool.h"
 #include "common/clock.h"
@@ -98,6 +99,7 @@ class Broker {
   std::unique_ptr<ExchangeService> exchange_;
   std::unique_ptr<ReferralsService> referrals_;
   std::unique_ptr<ReportsService> reports_;
+  std::unique_ptr<ServiceRequestsService> service_requests_;
   std::unique_ptr<DeadlineWatcher> deadlines_;
   std::thread deadline_thread_;
   absl::Mutex stop_mu_;

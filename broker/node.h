@@ -22,6 +22,7 @@
 #include "crypto/verifier.h"
 #include "mir/v1/referrals.pb.h"
 #include "mir/v1/report.pb.h"
+#include "mir/v1/service_request.pb.h"
 #include "storage/store.h"
 
 namespace mir::broker {
@@ -131,6 +132,33 @@ class Node {
   // The public follow-up: NOT_FOUND UNKNOWN_REPORT alike for an unknown code
   // and a wrong passphrase.
   absl::StatusOr<v1::FollowUpResponse> FollowUpReport(const v1::FollowUpRequest& request);
+
+  // --- Service requests (PROTOCOL.md §15; broker/service_requests.cc) ---
+  // Every step is a SERVICE_EVENT signed by this node naming the person who
+  // took it, stored with the request in one transaction. The rules are
+  // broker/service_request_rules.h; refusals change nothing. Requester and
+  // notes are sealed at rest under the request's own key (kept as
+  // "service:<id>" in the key table).
+  // Retrying the same call (same id and content) answers the same; other
+  // content under a used id is ALREADY_EXISTS DUPLICATE_CONFLICT.
+  absl::StatusOr<v1::ServiceRequestView> CreateServiceRequest(
+      const Identity& caller, const v1::CreateServiceRequestRequest& request);
+  absl::StatusOr<v1::ServiceRequestView> AssignServiceRequest(
+      const Identity& caller, const v1::AssignServiceRequestRequest& request);
+  absl::StatusOr<v1::ServiceRequestView> ScheduleServiceRequest(
+      const Identity& caller, const v1::ScheduleServiceRequestRequest& request);
+  absl::StatusOr<v1::ServiceRequestView> CompleteServiceRequest(
+      const Identity& caller, const v1::CompleteServiceRequestRequest& request);
+  absl::StatusOr<v1::ServiceRequestView> CancelServiceRequest(
+      const Identity& caller, const v1::CancelServiceRequestRequest& request);
+  absl::StatusOr<v1::ListServiceRequestsResponse> ListServiceRequests(
+      const v1::ListServiceRequestsRequest& request);
+  absl::StatusOr<v1::ServiceRequestView> GetServiceRequest(
+      const v1::GetServiceRequestRequest& request);
+  // Adds or replaces one entry of this node's roster (codes only, no names).
+  absl::StatusOr<v1::RosterEntry> PutRosterEntry(const Identity& caller,
+                                                 const v1::PutRosterEntryRequest& request);
+  absl::StatusOr<v1::ListRosterResponse> ListRoster();
 
   // --- Sealed fields and erasure (PROTOCOL.md §11, docs/PRIVACY.md) ---
   // An operator erases one referral's personal data here, with a reason.
@@ -287,6 +315,18 @@ class Node {
   absl::Status AppendReportEvent(storage::Txn& txn, const std::string& report_id,
                                  v1::ReportEvent event, const v1::CitizenReport* facts);
   absl::StatusOr<v1::ReportView> ReportViewOf(const std::string& report_id, bool include_contact);
+  // Service requests (service_requests.cc).
+  // Signs `event` as the request's next SERVICE_EVENT and appends it.
+  absl::Status AppendServiceEvent(storage::Txn& txn, const std::string& request_id,
+                                  v1::ServiceEvent event, const v1::ServiceRequest* facts);
+  // One step after Create: reads the request, lets `step` check and change
+  // it and fill in its event, then appends the event and stores the request,
+  // all in one transaction.
+  absl::StatusOr<v1::ServiceRequestView> StepServiceRequest(
+      const Identity& caller, const std::string& request_id, v1::ServiceEvent::Kind kind,
+      const std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
+                                       v1::ServiceEvent&)>& step);
+  absl::StatusOr<v1::ServiceRequestView> ServiceRequestViewOf(const std::string& request_id);
 
   const BrokerOptions options_;
   const Authorization authorization_;

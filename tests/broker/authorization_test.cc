@@ -92,6 +92,10 @@ const std::vector<Row>& Table() {
       {Action::kPublicReport,
        {kIdm, kIdm, kRole, kIdm, kRole, kIdm},
        {kIdm, kIdm, kRole, kIdm, kRole, kIdm}},
+      // Service requests and the roster: the node's own operators only.
+      {Action::kServiceRequests,
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm},
+       {kIdm, kIdm, kYes, kIdm, kRole, kIdm}},
       // Routing on: national operators at the national node, nobody else,
       // not even a region's own operators.
       {Action::kRouteOn,

@@ -1,0 +1,323 @@
+// Service requests at a node (PROTOCOL.md §15): Node's service request and
+// roster operations. The rules are service_request_rules.h; here they are
+// applied inside one transaction per step, each step signed by this node as
+// a SERVICE_EVENT naming the person who took it. Node-local: no request
+// leaves the node yet, and the roster never will.
+
+#include "absl/strings/str_cat.h"
+#include "broker/node.h"
+#include "broker/service_request_rules.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
+#include "crypto/sealing.h"
+
+namespace mir::broker {
+namespace {
+
+constexpr char kServicePurpose[] = "service-request";
+constexpr int kDefaultServiceListLimit = 100;
+constexpr int kMaxServiceListLimit = 1000;
+
+absl::Status UnknownServiceRequest(const std::string& request_id) {
+  return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_SERVICE_REQUEST,
+                  absl::StrCat("service request ", request_id, " is not known at this node"));
+}
+
+absl::Status CheckRequestId(const std::string& id) {
+  if (IsCanonicalUuid(id)) return absl::OkStatus();
+  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                  "field request_id must be a lowercase UUID (8-4-4-4-12 hex digits)");
+}
+
+// What the request's sealed part holds, opened.
+absl::StatusOr<v1::ServiceRequestPrivate> OpenPrivate(storage::ReadTxn& txn,
+                                                      const storage::ServiceRequestRecord& r) {
+  v1::Sealed sealed;
+  if (!sealed.ParseFromString(r.sealed)) {
+    return MirError(
+        absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
+        absl::StrCat("the sealed part of service request ", r.request_id, " does not parse"));
+  }
+  ASSIGN_OR_RETURN(auto key, txn.GetReferralKey(ServiceKeyOwner(r.request_id), sealed.key_id()));
+  if (!key.has_value()) {
+    return MirError(
+        absl::StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY,
+        absl::StrCat("this node does not hold the key of service request ", r.request_id));
+  }
+  ASSIGN_OR_RETURN(std::string bytes, Open(*key, kServicePurpose, r.request_id, sealed));
+  v1::ServiceRequestPrivate part;
+  if (!part.ParseFromString(bytes)) {
+    return MirError(
+        absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
+        absl::StrCat("the sealed part of service request ", r.request_id, " does not parse"));
+  }
+  return part;
+}
+
+v1::ServiceRequestSummary SummaryOf(const storage::ServiceRequestRecord& r) {
+  v1::ServiceRequestSummary s;
+  s.set_request_id(r.request_id);
+  s.set_state(r.state);
+  s.set_kind(r.facts.kind());
+  s.set_language(r.facts.language());
+  s.set_attendance(r.facts.attendance());
+  s.set_province(r.facts.province());
+  *s.mutable_window_start() = r.facts.window_start();
+  *s.mutable_window_end() = r.facts.window_end();
+  *s.mutable_created_at() = ToProtoTime(r.created_at);
+  s.set_origin_node(r.origin_node);
+  s.set_roster_code(r.roster_code);
+  if (r.scheduled_at.has_value()) *s.mutable_scheduled_at() = ToProtoTime(*r.scheduled_at);
+  s.set_outcome(r.outcome);
+  s.set_cancel_reason(r.cancel_reason);
+  s.set_referral_id(r.facts.referral_id());
+  return s;
+}
+
+// The event a stored SERVICE_EVENT envelope carries (this node signed it).
+absl::StatusOr<v1::ServiceEvent> EventOf(const std::string& envelope_bytes,
+                                         const std::string& request_id) {
+  v1::Envelope envelope;
+  v1::SignedServiceEvent signed_event;
+  if (!envelope.ParseFromString(envelope_bytes) || !signed_event.ParseFromString(envelope.body()) ||
+      signed_event.request_id() != request_id) {
+    return MirError(absl::StatusCode::kDataLoss, v1::MALFORMED_BODY,
+                    absl::StrCat("an event of service request ", request_id, " does not parse"));
+  }
+  return signed_event.event();
+}
+
+v1::ServiceEvent NewEvent(v1::ServiceEvent::Kind kind, const std::string& actor, absl::Time at) {
+  v1::ServiceEvent event;
+  event.set_kind(kind);
+  event.set_actor(actor);
+  *event.mutable_at() = ToProtoTime(at);
+  return event;
+}
+
+}  // namespace
+
+absl::Status Node::AppendServiceEvent(storage::Txn& txn, const std::string& request_id,
+                                      v1::ServiceEvent event, const v1::ServiceRequest* facts) {
+  ASSIGN_OR_RETURN(std::vector<std::string> events, txn.ServiceRequestEvents(request_id));
+  const uint64_t sequence = events.size() + 1;
+  v1::SignedServiceEvent body;
+  body.set_request_id(request_id);
+  body.set_sequence(sequence);
+  *body.mutable_event() = std::move(event);
+  if (facts != nullptr) *body.mutable_request() = *facts;
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::SERVICE_EVENT);
+  header.set_recipient_node(options_.node_id);
+  *header.mutable_created_at() = ToProtoTime(clock_->Now());
+  header.set_referral_id(request_id);
+  header.set_sequence(sequence);
+  ASSIGN_OR_RETURN(std::string bytes, signer()->SignEnvelope(header, body.SerializeAsString()));
+  return txn.AppendServiceRequestEvent(request_id, sequence, bytes);
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::CreateServiceRequest(
+    const Identity& caller, const v1::CreateServiceRequestRequest& request) {
+  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  RETURN_IF_ERROR(CheckServiceRequest(request.request(), clock_->Now()));
+  const std::string& id = request.request_id();
+  std::string request_bytes;
+  request.SerializeToString(&request_bytes);
+  const std::string request_sha256 = Sha256(request_bytes);
+  const SecretKey key = NewReferralKey();
+  bool repeated = false;
+  RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(auto existing, txn.GetServiceRequest(id));
+    if (existing.has_value()) {
+      if (existing->request_sha256 != request_sha256) {
+        return MirError(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT,
+                        absl::StrCat("service request ", id, " was created with other content"));
+      }
+      repeated = true;
+      return absl::OkStatus();
+    }
+    const v1::ServiceRequest& asked = request.request();
+    if (!asked.referral_id().empty()) {
+      ASSIGN_OR_RETURN(auto referral, txn.GetReferral(asked.referral_id()));
+      if (!referral.has_value()) {
+        return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_REFERRAL,
+                        "field referral_id names a referral not known at this node");
+      }
+    }
+    const absl::Time now = txn.Now();
+    storage::ServiceRequestRecord record;
+    record.request_id = id;
+    record.origin_node = options_.node_id;
+    record.created_at = now;
+    record.updated_at = now;
+    record.state = v1::SERVICE_REQUESTED;
+    record.request_sha256 = request_sha256;
+    record.facts = ClearServiceFacts(asked);
+    v1::ServiceRequestPrivate part;
+    part.set_requester(asked.requester());
+    part.set_notes(asked.notes());
+    ASSIGN_OR_RETURN(v1::Sealed sealed,
+                     Seal(key, kServicePurpose, id, part.SerializeAsString(), RandomNonce()));
+    record.sealed = sealed.SerializeAsString();
+    RETURN_IF_ERROR(txn.PutReferralKey(ServiceKeyOwner(id), key));
+    RETURN_IF_ERROR(txn.InsertServiceRequest(record));
+    v1::ServiceEvent first = NewEvent(v1::ServiceEvent::REQUESTED, caller.Uri(), now);
+    first.set_sealed_sha256(Sha256(record.sealed));
+    return AppendServiceEvent(txn, id, std::move(first), &record.facts);
+  }));
+  if (!repeated) {
+    MIR_LOG(INFO) << "service request " << id << " ("
+                  << v1::ServiceKind_Name(request.request().kind()) << ") created by "
+                  << caller.Uri();
+  }
+  return ServiceRequestViewOf(id);
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::StepServiceRequest(
+    const Identity& caller, const std::string& request_id, v1::ServiceEvent::Kind kind,
+    const std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
+                                     v1::ServiceEvent&)>& step) {
+  RETURN_IF_ERROR(CheckRequestId(request_id));
+  RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(request_id));
+    if (!record.has_value()) return UnknownServiceRequest(request_id);
+    const absl::Time now = txn.Now();
+    v1::ServiceEvent event = NewEvent(kind, caller.Uri(), now);
+    RETURN_IF_ERROR(step(txn, *record, event));
+    RETURN_IF_ERROR(AppendServiceEvent(txn, request_id, std::move(event), nullptr));
+    record->updated_at = now;
+    return txn.UpdateServiceRequest(*record);
+  }));
+  MIR_LOG(INFO) << "service request " << request_id << " " << v1::ServiceEvent::Kind_Name(kind)
+                << " by " << caller.Uri();
+  return ServiceRequestViewOf(request_id);
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::AssignServiceRequest(
+    const Identity& caller, const v1::AssignServiceRequestRequest& request) {
+  const std::string& code = request.roster_code();
+  return StepServiceRequest(caller, request.request_id(), v1::ServiceEvent::ASSIGNED,
+                            [&](storage::Txn& txn, storage::ServiceRequestRecord& record,
+                                v1::ServiceEvent& event) -> absl::Status {
+                              std::optional<v1::RosterEntry> entry;
+                              if (record.state == v1::SERVICE_REQUESTED && !code.empty()) {
+                                ASSIGN_OR_RETURN(entry, txn.GetRosterEntry(code));
+                              }
+                              RETURN_IF_ERROR(CheckAssign(record, code, entry));
+                              record.state = v1::SERVICE_ASSIGNED;
+                              record.roster_code = code;
+                              event.set_roster_code(code);
+                              return absl::OkStatus();
+                            });
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::ScheduleServiceRequest(
+    const Identity& caller, const v1::ScheduleServiceRequestRequest& request) {
+  std::optional<absl::Time> at;
+  if (request.has_at()) at = FromProtoTime(request.at());
+  return StepServiceRequest(caller, request.request_id(), v1::ServiceEvent::SCHEDULED,
+                            [&](storage::Txn&, storage::ServiceRequestRecord& record,
+                                v1::ServiceEvent& event) -> absl::Status {
+                              RETURN_IF_ERROR(CheckSchedule(record, at));
+                              record.state = v1::SERVICE_SCHEDULED;
+                              record.scheduled_at = at;
+                              *event.mutable_scheduled_at() = ToProtoTime(*at);
+                              return absl::OkStatus();
+                            });
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::CompleteServiceRequest(
+    const Identity& caller, const v1::CompleteServiceRequestRequest& request) {
+  return StepServiceRequest(caller, request.request_id(), v1::ServiceEvent::DONE,
+                            [&](storage::Txn&, storage::ServiceRequestRecord& record,
+                                v1::ServiceEvent& event) -> absl::Status {
+                              RETURN_IF_ERROR(CheckComplete(record, request.outcome()));
+                              record.state = v1::SERVICE_DONE;
+                              record.outcome = request.outcome();
+                              event.set_outcome(request.outcome());
+                              return absl::OkStatus();
+                            });
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::CancelServiceRequest(
+    const Identity& caller, const v1::CancelServiceRequestRequest& request) {
+  return StepServiceRequest(caller, request.request_id(), v1::ServiceEvent::CANCELLED,
+                            [&](storage::Txn&, storage::ServiceRequestRecord& record,
+                                v1::ServiceEvent& event) -> absl::Status {
+                              RETURN_IF_ERROR(CheckCancel(record, request.reason()));
+                              record.state = v1::SERVICE_CANCELLED;
+                              record.cancel_reason = request.reason();
+                              event.set_cancel_reason(request.reason());
+                              return absl::OkStatus();
+                            });
+}
+
+absl::StatusOr<v1::ListServiceRequestsResponse> Node::ListServiceRequests(
+    const v1::ListServiceRequestsRequest& request) {
+  storage::ServiceRequestQuery query;
+  for (int state : request.states()) {
+    if (!v1::ServiceRequestState_IsValid(state) || state == v1::SERVICE_REQUEST_STATE_UNSPECIFIED) {
+      return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                      "field states holds a value the protocol does not define");
+    }
+    query.states.push_back(static_cast<v1::ServiceRequestState>(state));
+  }
+  if (request.limit() < 0 || request.limit() > kMaxServiceListLimit) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                    absl::StrCat("field limit must be between 0 and ", kMaxServiceListLimit));
+  }
+  query.limit = request.limit() == 0 ? kDefaultServiceListLimit : request.limit();
+  ASSIGN_OR_RETURN(std::vector<storage::ServiceRequestRecord> records,
+                   store_->QueryServiceRequests(query));
+  v1::ListServiceRequestsResponse response;
+  for (const storage::ServiceRequestRecord& r : records) *response.add_requests() = SummaryOf(r);
+  return response;
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::GetServiceRequest(
+    const v1::GetServiceRequestRequest& request) {
+  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  return ServiceRequestViewOf(request.request_id());
+}
+
+absl::StatusOr<v1::ServiceRequestView> Node::ServiceRequestViewOf(const std::string& request_id) {
+  v1::ServiceRequestView view;
+  RETURN_IF_ERROR(store_->Read([&](storage::ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(request_id));
+    if (!record.has_value()) return UnknownServiceRequest(request_id);
+    *view.mutable_summary() = SummaryOf(*record);
+    *view.mutable_request() = record->facts;
+    ASSIGN_OR_RETURN(v1::ServiceRequestPrivate part, OpenPrivate(txn, *record));
+    view.mutable_request()->set_requester(part.requester());
+    view.mutable_request()->set_notes(part.notes());
+    ASSIGN_OR_RETURN(std::vector<std::string> events, txn.ServiceRequestEvents(request_id));
+    for (const std::string& bytes : events) {
+      ASSIGN_OR_RETURN(*view.add_events(), EventOf(bytes, request_id));
+    }
+    return absl::OkStatus();
+  }));
+  return view;
+}
+
+absl::StatusOr<v1::RosterEntry> Node::PutRosterEntry(const Identity& caller,
+                                                     const v1::PutRosterEntryRequest& request) {
+  RETURN_IF_ERROR(CheckRosterEntry(request.entry()));
+  RETURN_IF_ERROR(
+      store_->Transact([&](storage::Txn& txn) { return txn.PutRosterEntry(request.entry()); }));
+  MIR_LOG(INFO) << "roster entry " << request.entry().code() << " put by " << caller.Uri()
+                << (request.entry().available() ? " (available)" : " (not available)");
+  return request.entry();
+}
+
+absl::StatusOr<v1::ListRosterResponse> Node::ListRoster() {
+  ASSIGN_OR_RETURN(std::vector<v1::RosterEntry> entries, store_->Roster());
+  v1::ListRosterResponse response;
+  for (v1::RosterEntry& e : entries) *response.add_entries() = std::move(e);
+  return response;
+}
+
+}  // namespace mir::broker
