@@ -75,8 +75,8 @@ enum class Action {
   kNodeStatus,
   kRouteOn,
   kStatistics,
-  kReports,       // Reports.Record, Triage, Link, List, Get
-  kPublicReport,  // Reports.RecordPublic, FollowUp
+  kReports,          // Reports.Record, Triage, Link, List, Get
+  kPublicReport,     // Reports.RecordPublic, FollowUp
   kServiceRequests,  // every ServiceRequests call, the roster's too
 };
 // The last action: tests walk every action up to it. A new action goes

@@ -456,7 +456,7 @@ const std::vector<MigrationStep>& Steps() {
       {1, kSchemaV1, nullptr},   {2, kSchemaV2, &MigrateToV2}, {3, kSchemaV3, nullptr},
       {4, kSchemaV4, nullptr},   {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
-      {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr}, {12, kSchemaV12, nullptr},
+      {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},    {12, kSchemaV12, nullptr},
   };
   return *kSteps;
 }

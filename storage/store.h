@@ -512,8 +512,7 @@ class Txn : public ReadTxn {
   // UNKNOWN_SERVICE_REQUEST for no request (insert it first, in the same
   // transaction if need be); INVALID_FIELD for an empty envelope.
   // Append-only: the table's triggers refuse UPDATE and DELETE.
-  virtual absl::Status AppendServiceRequestEvent(const std::string& request_id,
-                                                 uint64_t sequence,
+  virtual absl::Status AppendServiceRequestEvent(const std::string& request_id, uint64_t sequence,
                                                  const std::string& envelope) = 0;
   // Adds a roster entry, or replaces the one with its code. INVALID_FIELD
   // for a code that is empty or over 32 bytes; the store checks nothing
