@@ -209,18 +209,37 @@ for node in toscana nvn lombardia; do
 done
 
 echo
+echo "== 6. A citizen calls Tuscany about Lombardy; Tuscany sends the report on through nvn"
+report_line=$(as toscana/operator report record --channel phone --reporter citizen \
+  --reason report --province MI --exploitation labour --persons 4 --language ita \
+  --municipality "DEMO-PLACE" --description "DEMO-REPORT: workers sleeping in a warehouse" \
+  --contact "DEMO-CONTACT: evenings only")
+echo "$ mirctl --as toscana/operator report record --channel phone --reporter citizen ...   -> $report_line"
+rid=$(sed -n 's/^report \([0-9a-f-]*\) recorded.*/\1/p' <<<"$report_line" | head -1)
+[[ -n "$rid" ]] || { echo "recording the report failed" >&2; exit 1; }
+step toscana/operator report triage "$rid" --triage qualified --route-to lombardia
+for _ in $(seq 100); do
+  as lombardia/operator report show "$rid" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+step lombardia/operator report show "$rid"
+
+echo
 echo "== Privacy: the hub routed it without reading it (docs/PRIVACY.md)"
-# Every byte of each node's database files, searched for the person code
-# and the note: sealed end to end, and at rest everywhere.
+# Every byte of each node's database files, searched for the person code,
+# the note and the report's sealed parts: sealed end to end, and at rest
+# everywhere. The contact never left toscana, sealed there too.
 for node in toscana nvn lombardia; do
   found=0
   for f in "$demo/data/$node".db*; do
-    if grep -aq -e DEMO-TOS-0001 -e DEMO-NOTE "$f"; then found=1; fi
+    if grep -aq -e DEMO-TOS-0001 -e DEMO-NOTE -e DEMO-REPORT -e DEMO-PLACE -e DEMO-CONTACT "$f"; then
+      found=1
+    fi
   done
   if (( found )); then
-    echo "$node: FOUND the person code or note in clear in its files" >&2; exit 1
+    echo "$node: FOUND the person code, a note or a report's text in clear in its files" >&2; exit 1
   fi
-  echo "$node: no person code or note in clear in its files"
+  echo "$node: no person code, note or report text in clear in its files"
 done
 fi  # MIR_DEMO_NO_MIR
 

@@ -77,7 +77,10 @@ TEST_F(MirctlStatsTest, CsvParsesAndHidesSmallCounts) {
   ASSERT_EQ(r.code, client::kExitOk) << r.err;
   EXPECT_EQ(r.err, "");
   const std::vector<CsvTable> tables = ParseCsv(r.out);
-  ASSERT_EQ(tables.size(), 6u);  // five tables and the time to placement
+  // Five MIR tables, four contact tables (citizen reports by month, channel,
+  // reporter type and reason), then the time to placement.
+  ASSERT_EQ(tables.size(), 10u);
+  EXPECT_EQ(tables[5].title, "Contacts by month and triage");
   const CsvTable& months = tables[0];
   EXPECT_EQ(months.title, "MIR outbound by month opened and outcome");
   ASSERT_FALSE(months.rows.empty());
