@@ -108,5 +108,55 @@ TEST(ConsoleBinaryTest, BadConfigIsOneSentence) {
   EXPECT_THAT(ReadAll(log), ::testing::HasSubstr("usage: mir-console --config"));
 }
 
+// With console.publicForm the program serves the public form on its second
+// listener, the staff API only on the first, and still stops on SIGTERM.
+TEST(ConsoleBinaryTest, ServesThePublicFormOnItsOwnListener) {
+  const std::string dir = NewTempDir();
+  const int port = FreePort();
+  const int public_port = FreePort();
+  const std::string config = dir + "/toscana.json";
+  std::ofstream(config) << absl::StrCat(
+      R"({"nodeId": "toscana", "listenAddress": "127.0.0.1:1", "databasePath": "unused.db",
+          "caCertificate": ")",
+      PkiPath("ca.crt"), R"(", "console": {"listenAddress": "127.0.0.1:)", port,
+      R"(", "httpsCertificate": ")", PkiPath("toscana/console-https.crt"), R"(", "httpsKey": ")",
+      PkiPath("toscana/console-https.key"), R"(", "certificate": ")",
+      PkiPath("toscana/console.crt"), R"(", "key": ")", PkiPath("toscana/console.key"),
+      R"(", "publicForm": {"listenAddress": "127.0.0.1:)", public_port, R"("}}})");
+  const std::string log = dir + "/console.log";
+  const pid_t pid = Start({"--config", config}, log);
+  httplib::SSLClient form("127.0.0.1", public_port);
+  form.set_ca_cert_path(PkiPath("web-ca.crt").c_str());
+  form.enable_server_certificate_verification(true);
+  std::string page;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto res = form.Get("/");
+        if (res && res->status == 200) page = res->body;
+        return !page.empty();
+      },
+      absl::Seconds(20)))
+      << ReadAll(log);
+  EXPECT_THAT(page, ::testing::HasSubstr("action=\"/report\""));
+  auto staff_on_public = form.Get("/api/login/challenge");
+  ASSERT_TRUE(staff_on_public);
+  EXPECT_EQ(staff_on_public->status, 404);
+  httplib::SSLClient staff("127.0.0.1", port);
+  staff.set_ca_cert_path(PkiPath("web-ca.crt").c_str());
+  staff.enable_server_certificate_verification(true);
+  auto challenge = staff.Get("/api/login/challenge");
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->status, 200);
+  auto public_on_staff = staff.Get("/follow-up");
+  ASSERT_TRUE(public_on_staff);
+  EXPECT_EQ(public_on_staff->status, 404);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid), 0);
+  const std::string logged = ReadAll(log);
+  EXPECT_THAT(logged, ::testing::HasSubstr("public form listening on port"));
+  EXPECT_THAT(logged, ::testing::HasSubstr("public form: GET / 200"));
+  EXPECT_THAT(logged, ::testing::HasSubstr("mir-console stopping"));
+}
+
 }  // namespace
 }  // namespace mir::testing

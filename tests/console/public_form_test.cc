@@ -187,16 +187,16 @@ class PublicFormTest : public NetworkTest {
     cli->set_read_timeout(20, 0);
     return cli;
   }
-  Person Login() {
+  Person Login(const std::string& prefix = "toscana/operator") {
     auto challenge = StaffClient()->Get("/api/login/challenge");
     EXPECT_TRUE(challenge && challenge->status == 200);
     const std::string statement = Str(Json(challenge->body), "statement");
-    auto signer = PkiSigner("toscana/operator");
-    const std::string body = absl::StrCat(
-        "{\"statement\": ", console::JsonString(statement),
-        ", \"certificatePem\": ", console::JsonString(ReadPkiFile("toscana/operator.crt")),
-        ", \"signature\": \"",
-        absl::Base64Escape(*signer->Sign(ConsoleLoginSignedBytes(statement))), "\"}");
+    auto signer = PkiSigner(prefix);
+    const std::string body =
+        absl::StrCat("{\"statement\": ", console::JsonString(statement),
+                     ", \"certificatePem\": ", console::JsonString(ReadPkiFile(prefix + ".crt")),
+                     ", \"signature\": \"",
+                     absl::Base64Escape(*signer->Sign(ConsoleLoginSignedBytes(statement))), "\"}");
     auto res = StaffClient()->Post("/api/login", httplib::Headers{{"Origin", kOrigin}}, body,
                                    "application/json");
     Person p;
@@ -634,6 +634,16 @@ TEST_F(PublicFormTest, StaffRecordTriageLinkAndReadTheContactOnRequest) {
   ASSERT_TRUE(none);
   EXPECT_THAT(none->body, ::testing::Not(::testing::HasSubstr(id)));
   EXPECT_EQ(StaffGet(op, "/api/reports?state=NOPE")->status, 400);
+
+  // A partner of the node: the node refuses every report call.
+  const Person partner = Login("toscana/partner");
+  auto refused = StaffGet(partner, "/api/reports");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_THAT(refused->body, ::testing::HasSubstr("ROLE_NOT_ALLOWED"));
+  auto not_recorded = post(partner, "/api/reports", absl::StrReplaceAll(report, {{id, NewUuid()}}));
+  ASSERT_TRUE(not_recorded);
+  EXPECT_EQ(not_recorded->status, 403);
 
   // Without the CSRF token: nothing recorded.
   auto no_csrf = StaffClient()->Post(
