@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/node.h"
+#include "broker/node_records.h"
 #include "broker/report_rules.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -28,31 +29,10 @@ absl::Status UnknownReport(const std::string& report_id) {
                   absl::StrCat("report ", report_id, " is not known at this node"));
 }
 
-absl::Status CheckReportId(const std::string& id) {
-  if (IsCanonicalUuid(id)) return absl::OkStatus();
-  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                  "field report_id must be a lowercase UUID (8-4-4-4-12 hex digits)");
-}
-
-absl::StatusOr<std::string> SealPart(const SecretKey& key, const char* purpose,
-                                     const std::string& report_id, const std::string& plain) {
-  ASSIGN_OR_RETURN(v1::Sealed sealed, Seal(key, purpose, report_id, plain, RandomNonce()));
-  return sealed.SerializeAsString();
-}
-
 absl::StatusOr<std::string> OpenPart(storage::ReadTxn& txn, const char* purpose,
                                      const std::string& report_id, const std::string& stored) {
-  v1::Sealed sealed;
-  if (!sealed.ParseFromString(stored)) {
-    return MirError(absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
-                    absl::StrCat("the sealed part of report ", report_id, " does not parse"));
-  }
-  ASSIGN_OR_RETURN(auto key, txn.GetReferralKey(ReportKeyOwner(report_id), sealed.key_id()));
-  if (!key.has_value()) {
-    return MirError(absl::StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY,
-                    absl::StrCat("this node does not hold the key of report ", report_id));
-  }
-  return Open(*key, purpose, report_id, sealed);
+  return OpenRecordPart(txn, ReportKeyOwner(report_id), purpose, report_id, stored,
+                        absl::StrCat("report ", report_id));
 }
 
 // What the report's sealed part holds, opened.
@@ -118,13 +98,15 @@ absl::Status Node::InsertReport(storage::Txn& txn, storage::ReportRecord record,
   v1::ReportPrivate part;
   part.set_municipality(report.municipality());
   part.set_description(report.description());
-  ASSIGN_OR_RETURN(record.sealed, SealPart(key, kReportPurpose, id, part.SerializeAsString()));
+  ASSIGN_OR_RETURN(record.sealed,
+                   SealRecordPart(key, kReportPurpose, id, part.SerializeAsString()));
   record.facts = ClearFacts(report);
   record.has_contact = !report.contact().empty();
   RETURN_IF_ERROR(txn.PutReferralKey(ReportKeyOwner(id), key));
   RETURN_IF_ERROR(txn.InsertReport(record));
   if (record.has_contact) {
-    ASSIGN_OR_RETURN(std::string contact, SealPart(key, kContactPurpose, id, report.contact()));
+    ASSIGN_OR_RETURN(std::string contact,
+                     SealRecordPart(key, kContactPurpose, id, report.contact()));
     RETURN_IF_ERROR(txn.PutReportContact(id, contact));
   }
   first.set_sealed_sha256(Sha256(record.sealed));
@@ -140,20 +122,15 @@ absl::Status Node::AppendReportEvent(storage::Txn& txn, const std::string& repor
   body.set_sequence(sequence);
   *body.mutable_event() = std::move(event);
   if (facts != nullptr) *body.mutable_report() = *facts;
-  v1::EnvelopeHeader header;
-  header.set_message_id(NewUuid());
-  header.set_kind(v1::REPORT_EVENT);
-  header.set_recipient_node(options_.node_id);
-  *header.mutable_created_at() = ToProtoTime(clock_->Now());
-  header.set_referral_id(report_id);
-  header.set_sequence(sequence);
-  ASSIGN_OR_RETURN(std::string bytes, signer()->SignEnvelope(header, body.SerializeAsString()));
+  ASSIGN_OR_RETURN(std::string bytes,
+                   SignRecordEvent(*signer(), v1::REPORT_EVENT, options_.node_id, report_id,
+                                   sequence, clock_->Now(), body.SerializeAsString()));
   return txn.AppendReportEvent(report_id, sequence, bytes);
 }
 
 absl::StatusOr<v1::ReportView> Node::RecordReport(const Identity& caller,
                                                   const v1::RecordReportRequest& request) {
-  RETURN_IF_ERROR(CheckReportId(request.report_id()));
+  RETURN_IF_ERROR(CheckRecordId("report_id", request.report_id()));
   RETURN_IF_ERROR(CheckReport(request.report()));
   const std::string& id = request.report_id();
   std::string request_bytes;
@@ -224,7 +201,7 @@ absl::StatusOr<v1::PublicReportResponse> Node::RecordPublicReport(
 
 absl::StatusOr<v1::ReportView> Node::TriageReport(const Identity& caller,
                                                   const v1::TriageReportRequest& request) {
-  RETURN_IF_ERROR(CheckReportId(request.report_id()));
+  RETURN_IF_ERROR(CheckRecordId("report_id", request.report_id()));
   const std::string& id = request.report_id();
   const std::string& route_to = request.route_to();
   // What routing needs from outside the store, before the write lock.
@@ -285,7 +262,7 @@ absl::StatusOr<v1::ReportView> Node::TriageReport(const Identity& caller,
 
 absl::StatusOr<v1::ReportView> Node::LinkReport(const Identity& caller,
                                                 const v1::LinkReportRequest& request) {
-  RETURN_IF_ERROR(CheckReportId(request.report_id()));
+  RETURN_IF_ERROR(CheckRecordId("report_id", request.report_id()));
   const std::string& id = request.report_id();
   const std::string& referral_id = request.referral_id();
   if (!IsCanonicalUuid(referral_id)) {
@@ -336,7 +313,7 @@ absl::StatusOr<v1::ListReportsResponse> Node::ListReports(const v1::ListReportsR
 
 absl::StatusOr<v1::ReportView> Node::GetReport(const Identity& caller,
                                                const v1::GetReportRequest& request) {
-  RETURN_IF_ERROR(CheckReportId(request.report_id()));
+  RETURN_IF_ERROR(CheckRecordId("report_id", request.report_id()));
   ASSIGN_OR_RETURN(v1::ReportView view,
                    ReportViewOf(request.report_id(), request.include_contact()));
   if (request.include_contact() && view.summary().has_contact()) {

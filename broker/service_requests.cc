@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/node.h"
+#include "broker/node_records.h"
 #include "broker/service_request_rules.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -26,28 +27,12 @@ absl::Status UnknownServiceRequest(const std::string& request_id) {
                   absl::StrCat("service request ", request_id, " is not known at this node"));
 }
 
-absl::Status CheckRequestId(const std::string& id) {
-  if (IsCanonicalUuid(id)) return absl::OkStatus();
-  return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                  "field request_id must be a lowercase UUID (8-4-4-4-12 hex digits)");
-}
-
 // What the request's sealed part holds, opened.
 absl::StatusOr<v1::ServiceRequestPrivate> OpenPrivate(storage::ReadTxn& txn,
                                                       const storage::ServiceRequestRecord& r) {
-  v1::Sealed sealed;
-  if (!sealed.ParseFromString(r.sealed)) {
-    return MirError(
-        absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
-        absl::StrCat("the sealed part of service request ", r.request_id, " does not parse"));
-  }
-  ASSIGN_OR_RETURN(auto key, txn.GetReferralKey(ServiceKeyOwner(r.request_id), sealed.key_id()));
-  if (!key.has_value()) {
-    return MirError(
-        absl::StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY,
-        absl::StrCat("this node does not hold the key of service request ", r.request_id));
-  }
-  ASSIGN_OR_RETURN(std::string bytes, Open(*key, kServicePurpose, r.request_id, sealed));
+  ASSIGN_OR_RETURN(std::string bytes,
+                   OpenRecordPart(txn, ServiceKeyOwner(r.request_id), kServicePurpose, r.request_id,
+                                  r.sealed, absl::StrCat("service request ", r.request_id)));
   v1::ServiceRequestPrivate part;
   if (!part.ParseFromString(bytes)) {
     return MirError(
@@ -109,20 +94,15 @@ absl::Status Node::AppendServiceEvent(storage::Txn& txn, const std::string& requ
   body.set_sequence(sequence);
   *body.mutable_event() = std::move(event);
   if (facts != nullptr) *body.mutable_request() = *facts;
-  v1::EnvelopeHeader header;
-  header.set_message_id(NewUuid());
-  header.set_kind(v1::SERVICE_EVENT);
-  header.set_recipient_node(options_.node_id);
-  *header.mutable_created_at() = ToProtoTime(clock_->Now());
-  header.set_referral_id(request_id);
-  header.set_sequence(sequence);
-  ASSIGN_OR_RETURN(std::string bytes, signer()->SignEnvelope(header, body.SerializeAsString()));
+  ASSIGN_OR_RETURN(std::string bytes,
+                   SignRecordEvent(*signer(), v1::SERVICE_EVENT, options_.node_id, request_id,
+                                   sequence, clock_->Now(), body.SerializeAsString()));
   return txn.AppendServiceRequestEvent(request_id, sequence, bytes);
 }
 
 absl::StatusOr<v1::ServiceRequestView> Node::CreateServiceRequest(
     const Identity& caller, const v1::CreateServiceRequestRequest& request) {
-  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  RETURN_IF_ERROR(CheckRecordId("request_id", request.request_id()));
   RETURN_IF_ERROR(CheckServiceRequest(request.request(), clock_->Now()));
   const std::string& id = request.request_id();
   std::string request_bytes;
@@ -160,9 +140,8 @@ absl::StatusOr<v1::ServiceRequestView> Node::CreateServiceRequest(
     v1::ServiceRequestPrivate part;
     part.set_requester(asked.requester());
     part.set_notes(asked.notes());
-    ASSIGN_OR_RETURN(v1::Sealed sealed,
-                     Seal(key, kServicePurpose, id, part.SerializeAsString(), RandomNonce()));
-    record.sealed = sealed.SerializeAsString();
+    ASSIGN_OR_RETURN(record.sealed,
+                     SealRecordPart(key, kServicePurpose, id, part.SerializeAsString()));
     RETURN_IF_ERROR(txn.PutReferralKey(ServiceKeyOwner(id), key));
     RETURN_IF_ERROR(txn.InsertServiceRequest(record));
     v1::ServiceEvent first = NewEvent(v1::ServiceEvent::REQUESTED, caller.Uri(), now);
@@ -181,7 +160,7 @@ absl::StatusOr<v1::ServiceRequestView> Node::StepServiceRequest(
     const Identity& caller, const std::string& request_id, v1::ServiceEvent::Kind kind,
     const std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
                                      v1::ServiceEvent&)>& step) {
-  RETURN_IF_ERROR(CheckRequestId(request_id));
+  RETURN_IF_ERROR(CheckRecordId("request_id", request_id));
   RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
     ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(request_id));
     if (!record.has_value()) return UnknownServiceRequest(request_id);
@@ -280,7 +259,7 @@ absl::StatusOr<v1::ListServiceRequestsResponse> Node::ListServiceRequests(
 
 absl::StatusOr<v1::ServiceRequestView> Node::GetServiceRequest(
     const v1::GetServiceRequestRequest& request) {
-  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  RETURN_IF_ERROR(CheckRecordId("request_id", request.request_id()));
   return ServiceRequestViewOf(request.request_id());
 }
 
