@@ -2,8 +2,9 @@
 #define MIR_CLIENT_COMMAND_INTERNAL_H_
 
 // Shared by commands.cc (dispatch, help, connection flags),
-// command_table.cc (the subcommands), referral_flags.cc (submit's flags) and
-// report_commands.cc (`mirctl report ...`).
+// command_table.cc (the subcommands), referral_flags.cc (submit's flags),
+// report_commands.cc (`mirctl report ...`) and service_commands.cc
+// (`mirctl service ...`).
 
 #include <functional>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/referrals.pb.h"
 #include "mir/v1/report.pb.h"
+#include "mir/v1/service_request.pb.h"
 
 namespace mir::client {
 
@@ -36,6 +38,8 @@ struct Invocation {
   absl::StatusOr<std::unique_ptr<ReferralsClient>> Connect() const;
   // The same, for the Reports service (a lost Record is resent, told on `err`).
   absl::StatusOr<std::unique_ptr<ReportsClient>> ConnectReports() const;
+  // The same, for the ServiceRequests service (a lost Create is resent).
+  absl::StatusOr<std::unique_ptr<ServiceRequestsClient>> ConnectServices() const;
 };
 
 struct Command {
@@ -52,9 +56,10 @@ struct Command {
 const std::vector<Command>& CommandTable();
 
 // Commands named by two words share the first, a group: `mirctl report`
-// alone, or with --help, lists the group's commands.
+// alone, or with --help, lists the group's commands. A group may hold a
+// group of its own ("service roster"), whose commands have three words.
 struct CommandGroup {
-  std::string name;     // "report"
+  std::string name;     // "report", "service roster"
   std::string details;  // paragraphs for `mirctl report --help`
 };
 const std::vector<CommandGroup>& CommandGroups();
@@ -97,6 +102,25 @@ absl::StatusOr<v1::RecordReportRequest> RecordRequestFromFlags(const ParsedFlags
 absl::StatusOr<v1::ListReportsRequest> ListReportsRequestFromFlags(const ParsedFlags& flags);
 // `report triage ID --triage T [--route-to NODE]`.
 absl::StatusOr<v1::TriageReportRequest> TriageRequestFromFlags(const ParsedFlags& flags);
+
+// `mirctl service request|list|show|assign|schedule|done|cancel` and
+// `mirctl service roster list|put` (service_commands.cc), in the order help
+// lists them, and their groups ("service", "service roster").
+std::vector<Command> ServiceCommands();
+std::vector<CommandGroup> ServiceGroups();
+
+// `service request`'s flags as a Create request: required enums, codes
+// (IsIso639_3, IsItalianProvince), the window (after --from, not past by
+// env.clock) and lengths checked here, so that a wrong value is a usage
+// error and nothing is sent; --id, or else a fresh UUID v7. UsageError
+// naming the flag, never quoting free text.
+absl::StatusOr<v1::CreateServiceRequestRequest> CreateServiceRequestFromFlags(
+    const ParsedFlags& flags, const Environment& env);
+// `service list`'s filters.
+absl::StatusOr<v1::ListServiceRequestsRequest> ListServiceRequestsRequestFromFlags(
+    const ParsedFlags& flags);
+// `service roster put CODE --type T ...`.
+absl::StatusOr<v1::PutRosterEntryRequest> PutRosterEntryRequestFromFlags(const ParsedFlags& flags);
 
 }  // namespace mir::client
 

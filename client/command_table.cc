@@ -708,6 +708,7 @@ std::vector<Command> BuildTable() {
        0,
        RunSelfCheckCommand});
   for (Command& c : ReportCommands()) table.push_back(std::move(c));
+  for (Command& c : ServiceCommands()) table.push_back(std::move(c));
   return table;
 }
 

@@ -321,8 +321,21 @@ absl::StatusOr<std::unique_ptr<ReportsClient>> Invocation::ConnectReports() cons
   return env.connect_reports(options);
 }
 
+absl::StatusOr<std::unique_ptr<ServiceRequestsClient>> Invocation::ConnectServices() const {
+  ASSIGN_OR_RETURN(ConnectionOptions options, ResolveConnection(flags, env));
+  options.on_resend = [this](const std::string& sentence) {
+    err << "mirctl " << command << ": " << sentence << "\n";
+    err.flush();
+  };
+  return env.connect_services(options);
+}
+
 const std::vector<CommandGroup>& CommandGroups() {
-  static const std::vector<CommandGroup> groups = {ReportGroup()};
+  static const std::vector<CommandGroup> groups = [] {
+    std::vector<CommandGroup> all = {ReportGroup()};
+    for (CommandGroup& g : ServiceGroups()) all.push_back(std::move(g));
+    return all;
+  }();
   return groups;
 }
 
@@ -376,7 +389,9 @@ int RunMirctl(const std::vector<std::string>& args, const Environment& env, std:
     rest.erase(rest.begin());
     word_at = 0;
   }
-  if (const CommandGroup* group = FindGroup(name); group != nullptr) {
+  // A group's next word names one of its commands, or a group within it
+  // ("service roster").
+  while (const CommandGroup* group = FindGroup(name)) {
     if (word_at >= rest.size() || absl::StartsWith(rest[word_at], "-")) {
       const bool asked = help || std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
                          std::find(rest.begin(), rest.end(), "-h") != rest.end();
@@ -385,7 +400,8 @@ int RunMirctl(const std::vector<std::string>& args, const Environment& env, std:
     }
     const std::string word = rest[word_at];
     rest.erase(rest.begin() + static_cast<long>(word_at));
-    if (FindCommand(absl::StrCat(name, " ", word)) == nullptr) {
+    if (FindCommand(absl::StrCat(name, " ", word)) == nullptr &&
+        FindGroup(absl::StrCat(name, " ", word)) == nullptr) {
       auto guess = Suggest(word, GroupCommandNames(*group));
       err << "mirctl " << name << ": unknown command '" << word << "'"
           << (guess ? absl::StrCat(", did you mean '", *guess, "'?")

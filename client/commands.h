@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "client/referrals_client.h"
 #include "client/reports_client.h"
+#include "client/service_requests_client.h"
 
 namespace mir::client {
 
@@ -33,6 +34,9 @@ struct Environment {
   // Opens the Reports client for `mirctl report ...`.
   std::function<absl::StatusOr<std::unique_ptr<ReportsClient>>(const ConnectionOptions&)>
       connect_reports = ReportsClient::Connect;
+  // Opens the ServiceRequests client for `mirctl service ...`.
+  std::function<absl::StatusOr<std::unique_ptr<ServiceRequestsClient>>(const ConnectionOptions&)>
+      connect_services = ServiceRequestsClient::Connect;
   // Reads a file given with --file; an error sentence naming it otherwise.
   std::function<absl::StatusOr<std::string>(const std::string&)> read_file;
   // "Now", for certificate validity and default times; must outlive the run.

@@ -124,17 +124,49 @@ TEST(CommandsTest, HelpListsEveryCommandWithOneLine) {
 }
 
 TEST(CommandsTest, EverySubcommandHasHelpWithAnExample) {
-  const std::vector<std::string> expected = {
-      "submit",      "list",        "show",           "evaluate",   "request-info",
-      "answer-info", "forward",     "propose",        "accept",     "schedule",
-      "confirm",     "close",       "close-negative", "reject",     "withdraw",
-      "circulate",   "watch",       "dead-letters",   "requeue",    "node",
-      "stats",       "erase",       "hold",           "selfcheck",  "report record",
-      "report list", "report show", "report triage",  "report link"};
+  const std::vector<std::string> expected = {"submit",
+                                             "list",
+                                             "show",
+                                             "evaluate",
+                                             "request-info",
+                                             "answer-info",
+                                             "forward",
+                                             "propose",
+                                             "accept",
+                                             "schedule",
+                                             "confirm",
+                                             "close",
+                                             "close-negative",
+                                             "reject",
+                                             "withdraw",
+                                             "circulate",
+                                             "watch",
+                                             "dead-letters",
+                                             "requeue",
+                                             "node",
+                                             "stats",
+                                             "erase",
+                                             "hold",
+                                             "selfcheck",
+                                             "report record",
+                                             "report list",
+                                             "report show",
+                                             "report triage",
+                                             "report link",
+                                             "service request",
+                                             "service list",
+                                             "service show",
+                                             "service assign",
+                                             "service schedule",
+                                             "service done",
+                                             "service cancel",
+                                             "service roster list",
+                                             "service roster put"};
   EXPECT_EQ(CommandNames(), expected);
   for (const std::string& name : CommandNames()) {
     SCOPED_TRACE(name);
-    // A group's command is two words: "report record".
+    // A group's command is two words ("report record"), or three in a group
+    // within a group ("service roster put").
     const std::vector<std::string> words = absl::StrSplit(name, ' ');
     auto with = [&](std::vector<std::string> before, std::vector<std::string> after) {
       before.insert(before.end(), words.begin(), words.end());

@@ -384,8 +384,9 @@ TEST(ReportCommandsTest, TheGroupHasItsOwnHelp) {
   EXPECT_THAT(triage.out, HasSubstr("--triage T        the triage (required): PERTINENT, "
                                     "QUALIFIED, NOT_PERTINENT or NUISANCE\n"));
   EXPECT_EQ(Mirctl({"report", "triage", "--help"}, world.Env()).out, triage.out);
+  // The column is as wide as the longest command name ("service roster list").
   EXPECT_THAT(Mirctl({"--help"}, world.Env()).out,
-              HasSubstr("\n  report record    operators: record a citizen report"));
+              ::testing::ContainsRegex("\n  report record +operators: record a citizen report"));
   EXPECT_EQ(world.connects, 0);
 }
 
