@@ -337,6 +337,9 @@ void HttpServer::Routes() {
   svr.Get("/api/node", authed(false, [service](const Session& s, const httplib::Request&) {
             return service->NodeStatus(s);
           }));
+  svr.Get("/api/statistics", authed(false, [service](const Session& s, const httplib::Request& r) {
+            return service->Statistics(s, Query(r));
+          }));
   // Citizen reports.
   svr.Get("/api/reports", authed(false, [service](const Session& s, const httplib::Request& r) {
             return service->ListReports(s, Query(r));

@@ -159,6 +159,11 @@ absl::StatusOr<v1::NodeStatus> Relay::GetNodeStatus(const Session& s,
   return Call<v1::NodeStatus>(s, &v1::Referrals::Stub::GetNodeStatus, r);
 }
 
+absl::StatusOr<v1::Statistics> Relay::GetStatistics(const Session& s,
+                                                    const v1::StatisticsRequest& r) {
+  return Call<v1::Statistics>(s, &v1::Referrals::Stub::GetStatistics, r);
+}
+
 absl::StatusOr<std::unique_ptr<WatchStream>> Relay::Watch(const Session& s) {
   auto context = Context(s, /*deadline=*/false);
   v1::WatchRequest request;

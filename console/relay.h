@@ -56,6 +56,7 @@ class Relay {
                                                               const v1::ListDeadLettersRequest& r);
   absl::StatusOr<v1::RequeueResponse> Requeue(const Session& s, const v1::RequeueRequest& r);
   absl::StatusOr<v1::NodeStatus> GetNodeStatus(const Session& s, const v1::NodeStatusRequest& r);
+  absl::StatusOr<v1::Statistics> GetStatistics(const Session& s, const v1::StatisticsRequest& r);
   // A Watch stream, open once the broker accepted it (its initial metadata
   // arrived); the refusal otherwise.
   absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const Session& s);

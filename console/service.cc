@@ -1,5 +1,6 @@
 #include "console/service.h"
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "broker/authorization.h"
 #include "client/actions.h"
 #include "client/json_input.h"
+#include "client/statistics_format.h"
 #include "client/values.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -25,6 +27,7 @@
 #include "crypto/openssl_util.h"
 #include "crypto/sealed_referral.h"
 #include "crypto/sealing.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace mir::console {
 namespace {
@@ -93,6 +96,50 @@ absl::StatusOr<Enum> EnumParam(const google::protobuf::EnumDescriptor* descripto
   }
   return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
                       absl::StrCat("query parameter ", param, " is not a known value"), param);
+}
+
+// A day of GET /api/statistics as the start of that day in Europe/Rome.
+absl::StatusOr<absl::Time> StatisticsDay(const std::string& value, const std::string& param) {
+  auto day = client::ParseStatisticsDate(value, param);
+  if (absl::IsInvalidArgument(day.status())) {
+    return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
+                        absl::StrCat("query parameter ", param,
+                                     " must be a date such as 2026-03-01 (a day in Europe/Rome)"),
+                        param);
+  }
+  return day;
+}
+
+// A hidden count carries no value in the answer, not even the 0 that the
+// node puts there (ToJson prints every field): a cell {"hidden": true}.
+void DropHiddenValues(google::protobuf::Value& value) {
+  if (value.has_list_value()) {
+    for (auto& v : *value.mutable_list_value()->mutable_values()) DropHiddenValues(v);
+    return;
+  }
+  if (!value.has_struct_value()) return;
+  auto& fields = *value.mutable_struct_value()->mutable_fields();
+  if (auto it = fields.find("hidden"); it != fields.end() && it->second.bool_value()) {
+    fields.erase("value");
+  }
+  if (auto it = fields.find("nHidden"); it != fields.end() && it->second.bool_value()) {
+    fields.erase("n");
+  }
+  if (auto it = fields.find("published"); it != fields.end() && !it->second.bool_value()) {
+    fields.erase("medianHours");
+    fields.erase("p90Hours");
+  }
+  for (auto& [name, v] : fields) DropHiddenValues(v);
+}
+
+std::string StatisticsJson(const v1::Statistics& statistics) {
+  const std::string json = ToJson(statistics);
+  google::protobuf::Value value;
+  if (!google::protobuf::util::JsonStringToMessage(json, &value).ok()) return json;
+  DropHiddenValues(value);
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(value, &out).ok()) return json;
+  return out;
 }
 
 }  // namespace
@@ -310,6 +357,37 @@ absl::StatusOr<std::string> ConsoleService::NodeStatus(const Session& session) {
   auto status = relay_->GetNodeStatus(session, v1::NodeStatusRequest());
   if (!status.ok()) return Relayed(session, status.status());
   return ToJson(*status);
+}
+
+absl::StatusOr<std::string> ConsoleService::Statistics(
+    const Session& session, const std::multimap<std::string, std::string>& query) {
+  RETURN_IF_ERROR(OperatorsOnly(session, static_cast<int>(broker::Action::kStatistics)));
+  v1::StatisticsRequest request;
+  std::optional<absl::Time> from;
+  std::optional<absl::Time> to;
+  for (const auto& [key, value] : query) {
+    if (value.empty()) continue;
+    if (key == "from") {
+      ASSIGN_OR_RETURN(from, StatisticsDay(value, key));
+    } else if (key == "to") {
+      ASSIGN_OR_RETURN(to, StatisticsDay(value, key));
+    } else if (key == "raw") {
+      if (value != "0" && value != "1" && value != "true" && value != "false") {
+        return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
+                            "query parameter raw must be 0 or 1", "raw");
+      }
+      request.set_suppressed(value == "0" || value == "false");
+    }
+  }
+  if (from.has_value() && to.has_value() && *to <= *from) {
+    return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
+                        "query parameter to must be a day after from", "to");
+  }
+  if (from.has_value()) *request.mutable_from() = client::ToTimestamp(*from);
+  if (to.has_value()) *request.mutable_to() = client::ToTimestamp(*to);
+  auto statistics = relay_->GetStatistics(session, request);
+  if (!statistics.ok()) return Relayed(session, statistics.status());
+  return StatisticsJson(*statistics);
 }
 
 absl::StatusOr<std::string> ConsoleService::PreparedAnswer(UnsignedAction action) {

@@ -61,6 +61,10 @@ class ConsoleService {
   absl::StatusOr<std::string> DeadLetters(const Session& session);
   absl::StatusOr<std::string> Requeue(const Session& session, absl::string_view body);
   absl::StatusOr<std::string> NodeStatus(const Session& session);
+  // GET /api/statistics: `query` from, to (days in Europe/Rome, `to`
+  // exclusive, as mirctl stats) and raw=1 for the unsuppressed counts.
+  absl::StatusOr<std::string> Statistics(const Session& session,
+                                         const std::multimap<std::string, std::string>& query);
   // POST /api/referrals/{id}/prepare and POST /api/referrals/prepare
   absl::StatusOr<std::string> PrepareAction(const Session& session, const std::string& id,
                                             absl::string_view body);

@@ -614,3 +614,91 @@ TEST_F(ConsoleTest, BrokerRefusingTheProofEndsTheSession) {
 
 }  // namespace
 }  // namespace mir::testing
+
+namespace mir::testing {
+namespace {
+
+const google::protobuf::Struct& Member(const google::protobuf::Struct& s, const std::string& key) {
+  static const google::protobuf::Struct kEmpty;
+  auto it = s.fields().find(key);
+  return it == s.fields().end() ? kEmpty : it->second.struct_value();
+}
+// The table `name` of a GET /api/statistics answer.
+google::protobuf::Struct Table(const google::protobuf::Struct& statistics,
+                               const std::string& name) {
+  auto tables = statistics.fields().find("tables");
+  if (tables == statistics.fields().end()) return {};
+  for (const auto& t : tables->second.list_value().values()) {
+    if (Str(t.struct_value(), "name") == name) return t.struct_value();
+  }
+  return {};
+}
+bool Bool(const google::protobuf::Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  return it != s.fields().end() && it->second.bool_value();
+}
+std::string ErrorField(const std::string& body) {
+  return Str(Member(Json(body), "error"), "field");
+}
+
+// GET /api/statistics relays GetStatistics as the person: suppressed by
+// default (a hidden count carries no value at all), raw=1 the internal
+// counts, days checked here, and a partner refused.
+TEST_F(ConsoleTest, StatisticsSuppressedOrRawForOperatorsOnly) {
+  for (int i = 0; i < 3; ++i) SubmitReferral("nvn");
+  Person op = Login("toscana/operator");
+
+  auto shown = Get("/api/statistics", &op);
+  ASSERT_TRUE(shown);
+  ASSERT_EQ(shown->status, 200) << shown->body;
+  const google::protobuf::Struct published = Json(shown->body);
+  EXPECT_EQ(Str(published, "nodeId"), "toscana");
+  EXPECT_TRUE(Bool(published, "suppressed"));
+  for (const char* name : {"mir_by_month_outbound", "mir_by_month_inbound", "origin_destination",
+                           "rejection_reasons", "emergencies_by_hour"}) {
+    const google::protobuf::Struct table = Table(published, name);
+    EXPECT_FALSE(Str(table, "title").empty()) << name;
+    EXPECT_FALSE(Str(table, "csv").empty()) << name;
+  }
+  const google::protobuf::Struct out = Table(published, "mir_by_month_outbound");
+  const google::protobuf::Struct& hidden = Member(out, "grandTotal");
+  EXPECT_TRUE(Bool(hidden, "hidden")) << shown->body;
+  EXPECT_FALSE(hidden.fields().count("value")) << shown->body;
+  EXPECT_FALSE(Member(published, "timeToPlacement").fields().count("medianHours"));
+
+  auto raw = Get("/api/statistics?raw=1", &op);
+  ASSERT_EQ(raw->status, 200) << raw->body;
+  const google::protobuf::Struct internal = Json(raw->body);
+  EXPECT_FALSE(Bool(internal, "suppressed"));
+  EXPECT_TRUE(internal.fields().count("suppressed"));
+  const google::protobuf::Struct counted = Table(internal, "mir_by_month_outbound");
+  EXPECT_EQ(Str(Member(counted, "grandTotal"), "value"), "3") << raw->body;
+  EXPECT_FALSE(Bool(Member(counted, "grandTotal"), "hidden"));
+
+  // A period with nothing in it: zeros, not hidden.
+  auto empty = Get("/api/statistics?from=2020-01-01&to=2020-02-01&raw=0", &op);
+  ASSERT_EQ(empty->status, 200) << empty->body;
+  EXPECT_EQ(Str(Member(Table(Json(empty->body), "mir_by_month_outbound"), "grandTotal"), "value"),
+            "0");
+
+  for (const auto& [query, field] :
+       std::vector<std::pair<std::string, std::string>>{{"from=2026-13-01", "from"},
+                                                        {"from=1.3.2026", "from"},
+                                                        {"to=2026-02-30", "to"},
+                                                        {"from=2026-03-01&to=2026-03-01", "to"},
+                                                        {"raw=yes", "raw"}}) {
+    auto bad = Get(absl::StrCat("/api/statistics?", query), &op);
+    EXPECT_EQ(bad->status, 400) << query << ": " << bad->body;
+    EXPECT_EQ(Reason(bad->body), "INVALID_FIELD") << query;
+    EXPECT_EQ(ErrorField(bad->body), field) << query;
+  }
+
+  Person partner = Login("toscana/partner");
+  auto refused = Get("/api/statistics", &partner);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_EQ(Reason(refused->body), "ROLE_NOT_ALLOWED");
+  EXPECT_EQ(Get("/api/statistics", nullptr)->status, 401);
+}
+
+}  // namespace
+}  // namespace mir::testing
