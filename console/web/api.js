@@ -69,6 +69,12 @@ export const api = {
   deadLetters: () => call('GET', '/api/dead-letters'),
   requeue: (messageId) => call('POST', '/api/dead-letters/requeue', { messageId }),
   node: () => call('GET', '/api/node'),
+  statistics: (params) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params || {})) if (v) q.set(k, v);
+    const s = q.toString();
+    return call('GET', `/api/statistics${s ? `?${s}` : ''}`);
+  },
   // Citizen reports
   reports: (params) => {
     const q = new URLSearchParams();

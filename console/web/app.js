@@ -6,6 +6,7 @@
 //   #/dead-letters     dead letters (operators)
 //   #/node             node status (operators)
 //   #/reports          citizen reports (operators); #/reports/new, #/report/<id>
+//   #/stats            the node's statistics (operators; the node refuses partners)
 import { t, setLang, currentLang } from './texts.js';
 import { h, clear, alertBox } from './ui.js';
 import { api, setCsrf, setSessionExpiredHandler } from './api.js';
@@ -17,6 +18,7 @@ import { renderReferral } from './referral.js';
 import { renderNew } from './newref.js';
 import { renderDeadLetters, renderNode } from './admin.js';
 import { renderReports, renderRecordReport, renderReport } from './reports.js';
+import { renderStats } from './stats.js';
 import { startAlarm, stopAlarm } from './alarm.js';
 
 const main = document.getElementById('main');
@@ -51,7 +53,7 @@ function renderChrome() {
   nav.hidden = false;
   nav.setAttribute('aria-label', t('navMain'));
   const links = [['#/list', isOperator() ? 'navList' : 'navListPartner']];
-  if (isOperator()) links.push(['#/new', 'navNew'], ['#/reports', 'navReports'], ['#/dead-letters', 'navDeadLetters'], ['#/node', 'navNode']);
+  if (isOperator()) links.push(['#/new', 'navNew'], ['#/reports', 'navReports'], ['#/stats', 'navStats'], ['#/dead-letters', 'navDeadLetters'], ['#/node', 'navNode']);
   clear(nav, h('ul', {}, links.map(([href, key]) => h('li', {}, h('a', { href, id: `nav-${href.slice(2)}` }, t(key))))));
   markCurrent();
 }
@@ -141,6 +143,7 @@ async function route() {
     case 'new': renderNew(main); return;
     case 'dead-letters': await renderDeadLetters(main); return;
     case 'node': await renderNode(main); return;
+    case 'stats': await renderStats(main); return;
     case 'reports':
       if (arg === 'new') renderRecordReport(main); else await renderReports(main);
       return;
