@@ -44,9 +44,9 @@ std::string KnownMethod(const std::string& method) {
   return "(other)";
 }
 
-void Page(httplib::Response& res, int status, std::string html) {
+void Page(httplib::Response& res, int status, const std::string& html) {
   res.status = status;
-  res.set_content(std::move(html), kHtml);
+  res.set_content(html, kHtml);
 }
 
 PageLang LangOfQuery(const httplib::Request& req) {
