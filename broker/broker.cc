@@ -233,6 +233,8 @@ int Broker::WarnExpiring(absl::Duration horizon) {
 
 void Broker::WatchDeadlines() {
   absl::Time next_sweep = absl::InfinitePast();
+  absl::Time next_statistics_report =
+      node_->clock()->Now() + node_->options().statistics_report_interval;
   absl::Time next_registry_fetch = absl::InfinitePast();
   absl::Time next_expiry_check = node_->clock()->Now() + absl::Hours(24);
   while (true) {
@@ -252,6 +254,12 @@ void Broker::WatchDeadlines() {
         MIR_LOG(ERROR) << "retention sweep failed: " << erased.status().message();
       }
       next_sweep = now + node_->options().retention_sweep_interval;
+    }
+    if (const absl::Time now = node_->clock()->Now(); now >= next_statistics_report) {
+      if (auto reported = node_->ReportStatistics(); !reported.ok()) {
+        MIR_LOG(ERROR) << "statistics report failed: " << reported.status().message();
+      }
+      next_statistics_report = now + node_->options().statistics_report_interval;
     }
     absl::MutexLock lock(&stop_mu_);
     auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(stop_mu_) { return stopping_; };

@@ -43,6 +43,8 @@ absl::StatusOr<BrokerOptions> OptionsFromConfig(const NodeConfig& c) {
   o.relay = c.relay();
   o.registry_file = c.registry_file();
   if (c.registry_poll_s()) o.registry_poll_interval = absl::Seconds(c.registry_poll_s());
+  o.statistics_report_interval =
+      absl::Seconds(c.statistics_report_s() ? c.statistics_report_s() : 3600);
   if (c.console().session_absolute_s())
     o.console_session_absolute = absl::Seconds(c.console().session_absolute_s());
   if (c.emergency_ack_timeout_s())

@@ -118,6 +118,12 @@ struct BrokerOptions {
   std::map<v1::ReferralState, absl::Duration> retention;
   absl::Duration retention_sweep_interval = absl::Hours(1);
 
+  // The national statistics (PROTOCOL.md §16): how often this node counts
+  // its last kStatisticsReportMonths months and reports those that changed,
+  // the first time one interval after start. The config file's default is
+  // an hour; options built in code (tests) report only when asked.
+  absl::Duration statistics_report_interval = absl::InfiniteDuration();
+
   // SQLite VFS the store is opened with (storage::StoreOptions::vfs_name);
   // empty = the default. Only tests set it, to inject disk faults
   // (storage/fault_vfs.h); the config file has no such field.

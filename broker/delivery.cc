@@ -8,6 +8,7 @@
 #include "broker/node.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/receipt.h"
 #include "crypto/sealed_referral.h"
@@ -35,6 +36,21 @@ bool FailsTheBatch(const absl::Status& status) {
          reason == v1::STORE_UNAVAILABLE;
 }
 
+// For the log: what a header's referral_id holds, by kind.
+const char* WhatTheIdNames(v1::MessageKind kind) {
+  switch (kind) {
+    case v1::CITIZEN_REPORT:
+      return ", report ";
+    case v1::SERVICE_REQUEST:
+    case v1::SERVICE_UPDATE:
+      return ", service request ";
+    case v1::STATISTICS_REPORT:
+      return ", statistics";
+    default:
+      return ", referral ";
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
@@ -58,12 +74,17 @@ absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
                     "a SERVICE_EVENT stays at the node that signed it (PROTOCOL.md §15.2)");
   }
   d.lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION &&
-                h.kind() != v1::CITIZEN_REPORT;
+                h.kind() != v1::CITIZEN_REPORT && h.kind() != v1::SERVICE_REQUEST &&
+                h.kind() != v1::SERVICE_UPDATE && h.kind() != v1::STATISTICS_REPORT;
   if (h.recipient_node() == options_.node_id) {
     if (h.kind() == v1::KEY_RELEASE) {
       ASSIGN_OR_RETURN(d.released_key, UnwrapKeyRelease(d.verified));
     } else if (h.kind() == v1::CITIZEN_REPORT) {
       ASSIGN_OR_RETURN(d.report, OpenReportTransfer(d.verified));
+    } else if (h.kind() == v1::SERVICE_REQUEST) {
+      ASSIGN_OR_RETURN(d.service_request, OpenServiceRequestTransfer(d.verified));
+    } else if (h.kind() == v1::STATISTICS_REPORT) {
+      ASSIGN_OR_RETURN(d.statistics_report, OpenStatisticsReport(d.verified));
     } else if (d.lifecycle) {
       ASSIGN_OR_RETURN(d.event, EventFromEnvelope(d.verified, envelope_bytes, *verifier_));
       SetAckDeadline(*d.event);
@@ -129,6 +150,23 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
     RETURN_IF_ERROR(AcceptReportTransfer(txn, d.verified, *d.report));
     return std::nullopt;
   }
+  if (d.service_request.has_value()) {
+    RETURN_IF_ERROR(AcceptServiceRequestTransfer(txn, d.verified, *d.service_request));
+    return std::nullopt;
+  }
+  if (h.kind() == v1::SERVICE_UPDATE) {
+    RETURN_IF_ERROR(AcceptServiceUpdate(txn, d.verified, woken));
+    return std::nullopt;
+  }
+  if (d.statistics_report.has_value()) {
+    const v1::StatisticsReport& report = *d.statistics_report;
+    // An older report than the one kept (a retry overtaken) changes nothing.
+    ASSIGN_OR_RETURN(
+        bool kept, txn.PutStatisticsReport({report.node_id(), FromProtoTime(report.month_start()),
+                                            FromProtoTime(report.counted_at()), d.verified.body}));
+    if (kept) MIR_LOG(INFO) << "statistics report of " << report.node_id() << " kept";
+    return std::nullopt;
+  }
   ASSIGN_OR_RETURN(storage::ApplyResult applied, txn.ApplyEvent(*d.event));
   for (const storage::Event& e : applied.applied) {
     applied_events.push_back(e);
@@ -144,8 +182,8 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
 void Node::LogReceived(const CheckedDelivery& d, const Identity& peer) const {
   const v1::EnvelopeHeader& h = d.verified.header;
   MIR_LOG(INFO) << "received message " << h.message_id() << " (" << v1::MessageKind_Name(h.kind())
-                << (h.kind() == v1::CITIZEN_REPORT ? ", report " : ", referral ") << h.referral_id()
-                << ") from " << peer.node << (d.forward_to ? " for relay to " + *d.forward_to : "");
+                << WhatTheIdNames(h.kind()) << h.referral_id() << ") from " << peer.node
+                << (d.forward_to ? " for relay to " + *d.forward_to : "");
 }
 
 absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {

@@ -155,6 +155,18 @@ class Node {
       const v1::ListServiceRequestsRequest& request);
   absl::StatusOr<v1::ServiceRequestView> GetServiceRequest(
       const v1::GetServiceRequestRequest& request);
+  // A REQUESTED request placed with another node (§15.5): a SERVICE_REQUEST
+  // envelope, its requester and notes sealed to that node's key, queued in
+  // the same transaction. That node serves it; each of its steps comes back
+  // as a SERVICE_UPDATE, and a node that placed it on relays them back.
+  absl::StatusOr<v1::ServiceRequestView> PlaceServiceRequest(
+      const Identity& caller, const v1::PlaceServiceRequestRequest& request);
+  // The national statistics (PROTOCOL.md §16): counts this node's last
+  // kStatisticsReportMonths calendar months, this one included, and for each
+  // month whose counts differ from the report kept for it, keeps the new
+  // report and queues it to the national node in the same transaction (the
+  // national node only keeps its own). Returns how many months it reported.
+  absl::StatusOr<int> ReportStatistics();
   // Adds or replaces one entry of this node's roster (codes only, no names).
   absl::StatusOr<v1::RosterEntry> PutRosterEntry(const Identity& caller,
                                                  const v1::PutRosterEntryRequest& request);
@@ -256,6 +268,15 @@ class Node {
       v1::ReportPrivate sealed_part;
     };
     std::optional<ArrivedReport> report;
+    // A SERVICE_REQUEST for this node, opened (service_requests.cc).
+    struct ArrivedServiceRequest {
+      v1::ServiceRequestTransfer transfer;
+      SecretKey key;
+      v1::ServiceRequestPrivate sealed_part;
+    };
+    std::optional<ArrivedServiceRequest> service_request;
+    // A STATISTICS_REPORT for this node, checked (statistics_reports.cc).
+    std::optional<v1::StatisticsReport> statistics_report;
   };
   absl::StatusOr<CheckedDelivery> CheckDelivery(const Identity& peer,
                                                 const std::string& envelope_bytes);
@@ -327,6 +348,17 @@ class Node {
       const std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
                                        v1::ServiceEvent&)>& step);
   absl::StatusOr<v1::ServiceRequestView> ServiceRequestViewOf(const std::string& request_id);
+  absl::StatusOr<v1::StatisticsReport> OpenStatisticsReport(const VerifiedEnvelope& verified) const;
+  absl::StatusOr<CheckedDelivery::ArrivedServiceRequest> OpenServiceRequestTransfer(
+      const VerifiedEnvelope& verified) const;
+  absl::Status AcceptServiceRequestTransfer(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                            const CheckedDelivery::ArrivedServiceRequest& arrived);
+  absl::Status AcceptServiceUpdate(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                   std::vector<std::string>& woken);
+  // Inside a transaction: tells the node that placed `record` here where it
+  // stands now (nothing if it was made here).
+  absl::Status ReportServiceProgress(storage::Txn& txn, const storage::ServiceRequestRecord& record,
+                                     std::vector<std::string>& woken);
 
   const BrokerOptions options_;
   const Authorization authorization_;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
+#include "broker/national_statistics.h"
 #include "broker/referral_views.h"
 #include "broker/service_calls.h"
 #include "broker/statistics.h"
@@ -248,6 +249,31 @@ grpc::ServerUnaryReactor* ReferralsService::GetNodeStatus(grpc::CallbackServerCo
   });
 }
 
+namespace {
+
+// The national tables (PROTOCOL.md §16), kept only at the national node.
+absl::StatusOr<v1::Statistics> NationalStatistics(Node& node, const StatisticsPeriod& period,
+                                                  absl::Time now, bool suppressed) {
+  const BrokerOptions& options = node.options();
+  if (options.node_id != options.national_node) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_FIELD,
+                    absl::StrCat("national statistics are kept at the national node ",
+                                 options.national_node, ", not here"));
+  }
+  ASSIGN_OR_RETURN(std::vector<storage::StatisticsReportRecord> kept,
+                   node.store().StatisticsReports(period.from, period.to));
+  std::vector<v1::StatisticsReport> reports(kept.size());
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (!reports[i].ParseFromString(kept[i].report)) {
+      return absl::DataLossError(
+          absl::StrCat("the kept statistics report of ", kept[i].node_id, " does not parse"));
+    }
+  }
+  return BuildNationalStatistics(reports, options.node_id, period, now, suppressed);
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ReferralsService::GetStatistics(grpc::CallbackServerContext* context,
                                                           const v1::StatisticsRequest* request,
                                                           v1::Statistics* response) {
@@ -256,6 +282,12 @@ grpc::ServerUnaryReactor* ReferralsService::GetStatistics(grpc::CallbackServerCo
     ASSIGN_OR_RETURN(absl::TimeZone zone, StatisticsTimeZone());
     const absl::Time now = node_->clock()->Now();
     ASSIGN_OR_RETURN(StatisticsPeriod period, StatisticsPeriodOf(*request, now, zone));
+    const bool suppressed = !request->has_suppressed() || request->suppressed();
+    if (request->national()) {
+      ASSIGN_OR_RETURN(*response, NationalStatistics(*node_, period, now, suppressed));
+      if (!suppressed) MIR_LOG(INFO) << caller.Uri() << " read raw (internal) national statistics";
+      return absl::OkStatus();
+    }
     ASSIGN_OR_RETURN(std::vector<storage::ReferralFact> facts,
                      node_->store().ReferralFacts(period.from, period.to));
     storage::ReportQuery contacts_query;
@@ -264,9 +296,13 @@ grpc::ServerUnaryReactor* ReferralsService::GetStatistics(grpc::CallbackServerCo
     contacts_query.limit = 0;
     ASSIGN_OR_RETURN(std::vector<storage::ReportRecord> contacts,
                      node_->store().QueryReports(contacts_query));
-    const bool suppressed = !request->has_suppressed() || request->suppressed();
+    storage::ServiceRequestQuery services_query;
+    services_query.states = {v1::SERVICE_DONE};
+    services_query.limit = 0;
+    ASSIGN_OR_RETURN(std::vector<storage::ServiceRequestRecord> services,
+                     node_->store().QueryServiceRequests(services_query));
     ASSIGN_OR_RETURN(*response, BuildStatistics(facts, node_->options().node_id, period, now, zone,
-                                                suppressed, contacts));
+                                                suppressed, contacts, services));
     // Raw counts are internal: who read them is worth a line.
     if (!suppressed) MIR_LOG(INFO) << caller.Uri() << " read raw (internal) statistics";
     return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
+#include "crypto/identity.h"
 
 namespace mir::broker {
 namespace {
@@ -207,6 +208,69 @@ absl::Status CheckCancel(const storage::ServiceRequestRecord& request,
 
 std::string ServiceKeyOwner(absl::string_view request_id) {
   return absl::StrCat("service:", request_id);
+}
+
+absl::Status CheckPlace(const storage::ServiceRequestRecord& request, const std::string& node,
+                        const std::string& self) {
+  if (request.state != v1::SERVICE_REQUESTED) {
+    return BadState(request, "only a request still REQUESTED is placed with another node");
+  }
+  if (!IsValidNodeId(node)) return BadField("node", "must be a node id such as nvn");
+  if (node == self) return BadField("node", "names this node: assign it here instead");
+  return absl::OkStatus();
+}
+
+namespace {
+
+// How far along a request is: an update moves it only forward.
+int Progress(v1::ServiceRequestState state) {
+  switch (state) {
+    case v1::SERVICE_ASSIGNED:
+      return 1;
+    case v1::SERVICE_SCHEDULED:
+      return 2;
+    case v1::SERVICE_DONE:
+    case v1::SERVICE_CANCELLED:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<bool> CheckUpdate(const storage::ServiceRequestRecord& request,
+                                 const std::string& sender,
+                                 const v1::ServiceRequestUpdate& update) {
+  if (request.placed_with.empty() || request.placed_with != sender) {
+    return MirError(
+        absl::StatusCode::kPermissionDenied, v1::NOT_A_HOLDER,
+        absl::StrCat("service request ", request.request_id, " was not placed with node ", sender));
+  }
+  switch (update.state()) {
+    case v1::SERVICE_ASSIGNED:
+      if (!IsRosterCode(update.roster_code())) return BadField("roster_code", "is required");
+      break;
+    case v1::SERVICE_SCHEDULED:
+      if (!update.has_scheduled_at()) return BadField("scheduled_at", "is required");
+      break;
+    case v1::SERVICE_DONE:
+      if (!v1::ServiceOutcome_IsValid(update.outcome()) ||
+          update.outcome() == v1::SERVICE_OUTCOME_UNSPECIFIED) {
+        return BadField("outcome", "is required");
+      }
+      break;
+    case v1::SERVICE_CANCELLED:
+      if (!v1::ServiceCancelReason_IsValid(update.cancel_reason()) ||
+          update.cancel_reason() == v1::SERVICE_CANCEL_REASON_UNSPECIFIED) {
+        return BadField("cancel_reason", "is required");
+      }
+      break;
+    default:
+      return BadField("state", "must be ASSIGNED, SCHEDULED, DONE or CANCELLED");
+  }
+  if (request.state == v1::SERVICE_DONE || request.state == v1::SERVICE_CANCELLED) return false;
+  return Progress(update.state()) > Progress(request.state);
 }
 
 }  // namespace mir::broker

@@ -14,6 +14,9 @@
 //   Schedule  ASSIGNED                          a time within the window
 //   Complete  SCHEDULED                         an outcome
 //   Cancel    REQUESTED, ASSIGNED, SCHEDULED    a reason
+//   Place     REQUESTED                         another node (CheckPlace); then
+//                                               PLACED, and the serving node's
+//                                               updates move it (CheckUpdate)
 //
 // Any other step is FAILED_PRECONDITION INVALID_TRANSITION naming the
 // request's state; DONE and CANCELLED are final.
@@ -77,6 +80,19 @@ absl::Status CheckComplete(const storage::ServiceRequestRecord& request,
 // defines.
 absl::Status CheckCancel(const storage::ServiceRequestRecord& request,
                          v1::ServiceCancelReason reason);
+
+// REQUESTED → PLACED with `node` from node `self`: a valid node id other
+// than `self` (INVALID_ARGUMENT INVALID_FIELD naming node).
+absl::Status CheckPlace(const storage::ServiceRequestRecord& request, const std::string& node,
+                        const std::string& self);
+
+// Whether a SERVICE_UPDATE from `sender` may move `request`: the request was
+// placed with `sender` (else PERMISSION_DENIED NOT_A_HOLDER); the update's
+// state is ASSIGNED, SCHEDULED, DONE or CANCELLED with what that state
+// needs (INVALID_FIELD). Returns false for an update that would not move it
+// forward (a repeat, or older than what is known): taken in, nothing done.
+absl::StatusOr<bool> CheckUpdate(const storage::ServiceRequestRecord& request,
+                                 const std::string& sender, const v1::ServiceRequestUpdate& update);
 
 // The owner of a request's key in the key table: "service:<request_id>".
 std::string ServiceKeyOwner(absl::string_view request_id);

@@ -59,6 +59,8 @@ v1::ServiceRequestSummary SummaryOf(const storage::ServiceRequestRecord& r) {
   s.set_outcome(r.outcome);
   s.set_cancel_reason(r.cancel_reason);
   s.set_referral_id(r.facts.referral_id());
+  s.set_placed_from(r.placed_from);
+  s.set_placed_with(r.placed_with);
   return s;
 }
 
@@ -161,16 +163,25 @@ absl::StatusOr<v1::ServiceRequestView> Node::StepServiceRequest(
     const std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
                                      v1::ServiceEvent&)>& step) {
   RETURN_IF_ERROR(CheckRecordId("request_id", request_id));
+  std::vector<std::string> woken;
   RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    woken.clear();
     ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(request_id));
     if (!record.has_value()) return UnknownServiceRequest(request_id);
+    if (!record->placed_with.empty()) {
+      return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+                      absl::StrCat("service request ", request_id, " was placed with node ",
+                                   record->placed_with, ", which takes its steps"));
+    }
     const absl::Time now = txn.Now();
     v1::ServiceEvent event = NewEvent(kind, caller.Uri(), now);
     RETURN_IF_ERROR(step(txn, *record, event));
     RETURN_IF_ERROR(AppendServiceEvent(txn, request_id, std::move(event), nullptr));
     record->updated_at = now;
-    return txn.UpdateServiceRequest(*record);
+    RETURN_IF_ERROR(txn.UpdateServiceRequest(*record));
+    return ReportServiceProgress(txn, *record, woken);
   }));
+  Notify(woken);
   MIR_LOG(INFO) << "service request " << request_id << " " << v1::ServiceEvent::Kind_Name(kind)
                 << " by " << caller.Uri();
   return ServiceRequestViewOf(request_id);
@@ -297,6 +308,177 @@ absl::StatusOr<v1::ListRosterResponse> Node::ListRoster() {
   v1::ListRosterResponse response;
   for (v1::RosterEntry& e : entries) *response.add_entries() = std::move(e);
   return response;
+}
+
+// --- Between nodes (PROTOCOL.md §15.5) ---
+
+absl::StatusOr<v1::ServiceRequestView> Node::PlaceServiceRequest(
+    const Identity& caller, const v1::PlaceServiceRequestRequest& request) {
+  RETURN_IF_ERROR(CheckRecordId("request_id", request.request_id()));
+  const std::string& id = request.request_id();
+  const std::string& node = request.node();
+  storage::ServiceRequestRecord probe;
+  probe.state = v1::SERVICE_REQUESTED;
+  RETURN_IF_ERROR(CheckPlace(probe, node, options_.node_id));
+  if (!NextHop(node)) {
+    return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
+                    absl::StrCat("no route to node ", node));
+  }
+  RETURN_IF_ERROR(registry_.CheckDestination(node, clock_->Now()));
+  const std::shared_ptr<const v1::NodeRegistry> registry = registry_.current();
+  ASSIGN_OR_RETURN(EncryptionCertificate recipient,
+                   keyring_->CertificateFor(node, clock_->Now(), registry.get()));
+  std::vector<std::string> woken;
+  RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
+    woken.clear();
+    ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(id));
+    if (!record.has_value()) return UnknownServiceRequest(id);
+    RETURN_IF_ERROR(CheckPlace(*record, node, options_.node_id));
+    ASSIGN_OR_RETURN(v1::ServiceRequestPrivate part, OpenPrivate(txn, *record));
+    const SecretKey key = NewReferralKey();
+    v1::ServiceRequestTransfer transfer;
+    transfer.set_request_id(id);
+    *transfer.mutable_request() = record->facts;
+    transfer.set_origin_node(record->origin_node);
+    *transfer.mutable_created_at() = ToProtoTime(record->created_at);
+    ASSIGN_OR_RETURN(*transfer.mutable_wrapped_key(), WrapToRecipient(key, recipient.public_key));
+    transfer.set_recipient_key_id(recipient.key_id);
+    ASSIGN_OR_RETURN(*transfer.mutable_sealed(),
+                     Seal(key, kServicePurpose, id, part.SerializeAsString(), RandomNonce()));
+    RETURN_IF_ERROR(
+        QueueNodeMessage(txn, v1::SERVICE_REQUEST, node, id, transfer.SerializeAsString(), woken));
+    const absl::Time now = txn.Now();
+    v1::ServiceEvent placed = NewEvent(v1::ServiceEvent::PLACED, caller.Uri(), now);
+    placed.set_node(node);
+    RETURN_IF_ERROR(AppendServiceEvent(txn, id, std::move(placed), nullptr));
+    record->state = v1::SERVICE_PLACED;
+    record->placed_with = node;
+    record->updated_at = now;
+    return txn.UpdateServiceRequest(*record);
+  }));
+  Notify(woken);
+  MIR_LOG(INFO) << "service request " << id << " placed with " << node << " by " << caller.Uri();
+  return ServiceRequestViewOf(id);
+}
+
+absl::StatusOr<Node::CheckedDelivery::ArrivedServiceRequest> Node::OpenServiceRequestTransfer(
+    const VerifiedEnvelope& verified) const {
+  CheckedDelivery::ArrivedServiceRequest arrived;
+  const std::string& id = verified.header.referral_id();
+  if (!arrived.transfer.ParseFromString(verified.body) || arrived.transfer.request_id() != id ||
+      !IsCanonicalUuid(id) || !IsValidNodeId(arrived.transfer.origin_node())) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY,
+                    "SERVICE_REQUEST body does not parse or disagrees with its header");
+  }
+  const v1::ServiceRequest& facts = arrived.transfer.request();
+  if (!facts.requester().empty() || !facts.notes().empty()) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                    "a SERVICE_REQUEST carries its requester and notes sealed");
+  }
+  const EncryptionKeyPair* pair = keyring_->OwnPair(arrived.transfer.recipient_key_id());
+  if (pair == nullptr) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY,
+                    "the request key is wrapped to an encryption key this node does not have");
+  }
+  ASSIGN_OR_RETURN(arrived.key, UnwrapWithKeyPair(arrived.transfer.wrapped_key(), *pair));
+  ASSIGN_OR_RETURN(std::string part,
+                   Open(arrived.key, kServicePurpose, id, arrived.transfer.sealed()));
+  if (!arrived.sealed_part.ParseFromString(part)) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::SEALED_TAMPERED,
+                    "the sealed part of the service request does not parse");
+  }
+  v1::ServiceRequest full = facts;
+  full.set_requester(arrived.sealed_part.requester());
+  full.set_notes(arrived.sealed_part.notes());
+  // Checked as made, except for time: a window may have begun on the way.
+  RETURN_IF_ERROR(CheckServiceRequest(full, absl::InfinitePast()));
+  return arrived;
+}
+
+absl::Status Node::AcceptServiceRequestTransfer(
+    storage::Txn& txn, const VerifiedEnvelope& verified,
+    const CheckedDelivery::ArrivedServiceRequest& arrived) {
+  const std::string& id = arrived.transfer.request_id();
+  ASSIGN_OR_RETURN(auto existing, txn.GetServiceRequest(id));
+  if (existing.has_value()) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+                    absl::StrCat("service request ", id, " is already at this node"));
+  }
+  const absl::Time now = txn.Now();
+  storage::ServiceRequestRecord record;
+  record.request_id = id;
+  record.origin_node = arrived.transfer.origin_node();
+  record.created_at =
+      arrived.transfer.has_created_at() ? FromProtoTime(arrived.transfer.created_at()) : now;
+  record.updated_at = now;
+  record.state = v1::SERVICE_REQUESTED;
+  record.request_sha256 = verified.envelope_sha256;
+  record.facts = arrived.transfer.request();
+  record.placed_from = verified.header.sender_node();
+  ASSIGN_OR_RETURN(record.sealed, SealRecordPart(arrived.key, kServicePurpose, id,
+                                                 arrived.sealed_part.SerializeAsString()));
+  RETURN_IF_ERROR(txn.PutReferralKey(ServiceKeyOwner(id), arrived.key));
+  RETURN_IF_ERROR(txn.InsertServiceRequest(record));
+  v1::ServiceEvent event = NewEvent(v1::ServiceEvent::ARRIVED, verified.author.Uri(), now);
+  event.set_node(record.placed_from);
+  event.set_sealed_sha256(Sha256(record.sealed));
+  RETURN_IF_ERROR(AppendServiceEvent(txn, id, std::move(event), &record.facts));
+  MIR_LOG(INFO) << "service request " << id << " placed here by " << record.placed_from;
+  return absl::OkStatus();
+}
+
+absl::Status Node::ReportServiceProgress(storage::Txn& txn,
+                                         const storage::ServiceRequestRecord& record,
+                                         std::vector<std::string>& woken) {
+  if (record.placed_from.empty()) return absl::OkStatus();
+  v1::ServiceRequestUpdate update;
+  update.set_request_id(record.request_id);
+  update.set_state(record.state);
+  update.set_roster_code(record.roster_code);
+  if (record.scheduled_at.has_value()) {
+    *update.mutable_scheduled_at() = ToProtoTime(*record.scheduled_at);
+  }
+  update.set_outcome(record.outcome);
+  update.set_cancel_reason(record.cancel_reason);
+  return QueueNodeMessage(txn, v1::SERVICE_UPDATE, record.placed_from, record.request_id,
+                          update.SerializeAsString(), woken);
+}
+
+absl::Status Node::AcceptServiceUpdate(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                       std::vector<std::string>& woken) {
+  v1::ServiceRequestUpdate update;
+  const std::string& id = verified.header.referral_id();
+  if (!update.ParseFromString(verified.body) || update.request_id() != id) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_BODY,
+                    "SERVICE_UPDATE body does not parse or disagrees with its header");
+  }
+  ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(id));
+  if (!record.has_value()) return UnknownServiceRequest(id);
+  const std::string& sender = verified.header.sender_node();
+  ASSIGN_OR_RETURN(bool moves, CheckUpdate(*record, sender, update));
+  if (!moves) return absl::OkStatus();  // a repeat or an older step: taken in, nothing to do
+  const absl::Time now = txn.Now();
+  v1::ServiceEvent event = NewEvent(v1::ServiceEvent::UPDATED, verified.author.Uri(), now);
+  event.set_node(sender);
+  event.set_state(update.state());
+  event.set_roster_code(update.roster_code());
+  if (update.has_scheduled_at()) *event.mutable_scheduled_at() = update.scheduled_at();
+  event.set_outcome(update.outcome());
+  event.set_cancel_reason(update.cancel_reason());
+  RETURN_IF_ERROR(AppendServiceEvent(txn, id, std::move(event), nullptr));
+  record->state = update.state();
+  record->roster_code = update.roster_code();
+  record->scheduled_at = update.has_scheduled_at()
+                             ? std::optional<absl::Time>(FromProtoTime(update.scheduled_at()))
+                             : std::nullopt;
+  record->outcome = update.outcome();
+  record->cancel_reason = update.cancel_reason();
+  record->updated_at = now;
+  RETURN_IF_ERROR(txn.UpdateServiceRequest(*record));
+  MIR_LOG(INFO) << "service request " << id << " is "
+                << v1::ServiceRequestState_Name(update.state()) << " at " << sender;
+  // A node that placed it on tells the node that placed it here.
+  return ReportServiceProgress(txn, *record, woken);
 }
 
 }  // namespace mir::broker

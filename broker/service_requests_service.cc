@@ -55,6 +55,16 @@ grpc::ServerUnaryReactor* ServiceRequestsService::Cancel(
   });
 }
 
+grpc::ServerUnaryReactor* ServiceRequestsService::Place(
+    grpc::CallbackServerContext* context, const v1::PlaceServiceRequestRequest* request,
+    v1::ServiceRequestView* response) {
+  return Respond(*pool_, context, [=, this]() -> absl::Status {
+    ASSIGN_OR_RETURN(Identity caller, Caller(*context, *node_, Action::kServiceRequests));
+    ASSIGN_OR_RETURN(*response, node_->PlaceServiceRequest(caller, *request));
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* ServiceRequestsService::List(
     grpc::CallbackServerContext* context, const v1::ListServiceRequestsRequest* request,
     v1::ListServiceRequestsResponse* response) {

@@ -29,6 +29,9 @@ class ServiceRequestsService final : public v1::ServiceRequests::CallbackService
   grpc::ServerUnaryReactor* Complete(grpc::CallbackServerContext* context,
                                      const v1::CompleteServiceRequestRequest* request,
                                      v1::ServiceRequestView* response) override;
+  grpc::ServerUnaryReactor* Place(grpc::CallbackServerContext* context,
+                                  const v1::PlaceServiceRequestRequest* request,
+                                  v1::ServiceRequestView* response) override;
   grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
                                    const v1::CancelServiceRequestRequest* request,
                                    v1::ServiceRequestView* response) override;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "broker/contact_statistics.h"
+#include "broker/service_statistics.h"
 #include "common/errors.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -236,16 +237,25 @@ std::vector<double> HoursToPlacement(const std::vector<storage::ReferralFact>& f
   return hours;
 }
 
-absl::StatusOr<v1::Statistics> BuildStatistics(const std::vector<storage::ReferralFact>& facts,
-                                               const std::string& node,
-                                               const StatisticsPeriod& period, absl::Time now,
-                                               const absl::TimeZone& zone, bool suppressed,
-                                               const std::vector<storage::ReportRecord>& contacts) {
+v1::StatisticsTable PublishedTable(const NamedTable& named, bool suppressed) {
+  const stats::SuppressedTable shown =
+      suppressed ? stats::Suppress(named.table)
+                 : stats::SuppressedTable(named.table, stats::kMinPublishedCount);
+  return TableOf(named, shown);
+}
+
+absl::StatusOr<v1::Statistics> BuildStatistics(
+    const std::vector<storage::ReferralFact>& facts, const std::string& node,
+    const StatisticsPeriod& period, absl::Time now, const absl::TimeZone& zone, bool suppressed,
+    const std::vector<storage::ReportRecord>& contacts,
+    const std::vector<storage::ServiceRequestRecord>& services) {
   ASSIGN_OR_RETURN(std::vector<NamedTable> tables,
                    BuildStatisticsTables(facts, node, period, now, zone));
   ASSIGN_OR_RETURN(std::vector<NamedTable> contact_tables,
                    BuildContactTables(contacts, node, period, zone));
   for (NamedTable& t : contact_tables) tables.push_back(std::move(t));
+  ASSIGN_OR_RETURN(NamedTable mediators, BuildMediatorTable(services, period));
+  tables.push_back(std::move(mediators));
   v1::Statistics out;
   out.set_node_id(node);
   *out.mutable_from() = ToProtoTime(period.from);
@@ -254,10 +264,7 @@ absl::StatusOr<v1::Statistics> BuildStatistics(const std::vector<storage::Referr
   out.set_suppressed(suppressed);
   out.set_k(stats::kMinPublishedCount);
   for (const NamedTable& named : tables) {
-    const stats::SuppressedTable shown =
-        suppressed ? stats::Suppress(named.table)
-                   : stats::SuppressedTable(named.table, stats::kMinPublishedCount);
-    *out.add_tables() = TableOf(named, shown);
+    *out.add_tables() = PublishedTable(named, suppressed);
   }
   const std::vector<double> hours = HoursToPlacement(facts, period, now);
   const auto n = static_cast<int64_t>(hours.size());

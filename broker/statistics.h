@@ -63,17 +63,24 @@ absl::StatusOr<std::vector<NamedTable>> BuildStatisticsTables(
 std::vector<double> HoursToPlacement(const std::vector<storage::ReferralFact>& facts,
                                      const StatisticsPeriod& period, absl::Time now);
 
+// `named` as it is answered: through stats::Suppress (k = 11) when
+// `suppressed`, a hidden entry carrying no value, with its published CSV.
+v1::StatisticsTable PublishedTable(const NamedTable& named, bool suppressed);
+
 // The answer to GetStatistics: every table through stats::Suppress (k = 11)
 // when `suppressed`, a hidden entry carrying no value; the time to placement
 // published only for n >= 11 when `suppressed` (median and p90 by nearest
 // rank). `suppressed` false: the true counts, for this node's operators
 // only, internal, not for publication.
 // `contacts`, the citizen reports recorded in `period`, add the contact
-// tables (broker/contact_statistics.h) after the MIR ones.
+// tables (broker/contact_statistics.h) after the MIR ones; `services`, this
+// node's service requests, the mediator table (broker/service_statistics.h)
+// last.
 absl::StatusOr<v1::Statistics> BuildStatistics(
     const std::vector<storage::ReferralFact>& facts, const std::string& node,
     const StatisticsPeriod& period, absl::Time now, const absl::TimeZone& zone, bool suppressed,
-    const std::vector<storage::ReportRecord>& contacts = {});
+    const std::vector<storage::ReportRecord>& contacts = {},
+    const std::vector<storage::ServiceRequestRecord>& services = {});
 
 }  // namespace mir::broker
 

@@ -473,6 +473,7 @@ absl::Status RunStats(const Invocation& inv) {
     *request.mutable_to() = ToTimestamp(to);
   }
   if (inv.flags.Has("raw")) request.set_suppressed(false);
+  if (inv.flags.Has("national")) request.set_national(true);
   ASSIGN_OR_RETURN(auto client, inv.Connect());
   ASSIGN_OR_RETURN(v1::Statistics statistics, client->GetStatistics(request));
   if (inv.json) {
@@ -652,8 +653,8 @@ std::vector<Command> BuildTable() {
        RunNode});
   table.push_back(
       {"stats",
-       "[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--raw] [--csv]",
-       "operators: your node's MIR statistics, small counts hidden",
+       "[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--national] [--raw] [--csv]",
+       "operators: your node's (or the national) MIR statistics, small counts hidden",
        "The MIR opened from --from up to --to (exclusive; days in Europe/Rome): by month\n"
        "and outcome, outbound and inbound; origin by destination; rejection reasons;\n"
        "emergency activations by hour; time from SUBMITTED to PLACEMENT_CONFIRMED.\n"
@@ -661,10 +662,15 @@ std::vector<Command> BuildTable() {
        "with the other cells needed to keep them hidden (docs/STATISTICS.md). --raw shows\n"
        "every count: internal, not for publication. --csv prints each table as CSV after\n"
        "a '# title' line, tables separated by a blank line. Operators only.\n\n"
+       "--national, at the national node: the network's tables, the sum of the monthly\n"
+       "reports every node sends it (each referral counted by the node that opened it),\n"
+       "with the nodes and months summed.\n\n"
        "example: mirctl stats --from 2026-01-01 --to 2026-07-01 --csv",
        {{"from", Kind::kValue, "YYYY-MM-DD", "the first day counted (default: 1 January)"},
         {"to", Kind::kValue, "YYYY-MM-DD",
          "the day after the last counted (default: the 1st of next month)"},
+        {"national", Kind::kBool, "",
+         "at the national node: the sum of every node's monthly reports"},
         {"raw", Kind::kBool, "", "every count, unsuppressed: internal, not for publication"},
         {"csv", Kind::kBool, "", "CSV instead of aligned tables"}},
        0,

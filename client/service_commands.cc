@@ -227,6 +227,18 @@ absl::Status RunCancel(const Invocation& inv) {
   return absl::OkStatus();
 }
 
+absl::Status RunPlace(const Invocation& inv) {
+  v1::PlaceServiceRequestRequest request;
+  ASSIGN_OR_RETURN(*request.mutable_request_id(), RequestIdArg(inv.flags));
+  // --to, not --node: --node is the address of your own node.
+  if (!inv.flags.Has("to")) return UsageError("--to NODE is required, e.g. --to nvn");
+  request.set_node(inv.flags.Get("to"));
+  ASSIGN_OR_RETURN(auto client, inv.ConnectServices());
+  ASSIGN_OR_RETURN(v1::ServiceRequestView view, client->Place(request));
+  PrintStep(inv, view);
+  return absl::OkStatus();
+}
+
 absl::Status RunRosterList(const Invocation& inv) {
   ASSIGN_OR_RETURN(auto client, inv.ConnectServices());
   ASSIGN_OR_RETURN(v1::ListRosterResponse roster, client->ListRoster(v1::ListRosterRequest()));
@@ -491,6 +503,18 @@ std::vector<Command> ServiceCommands() {
        1,
        1,
        RunCancel},
+      {"service place",
+       "ID --to NODE",
+       "operators: place a request you cannot serve with another node",
+       "Sends a REQUESTED request to another node — the national node, or a region —\n"
+       "which serves it as its own (or places it on). Requester and notes travel sealed\n"
+       "to that node. The request becomes PLACED here, its steps are taken there, and\n"
+       "each one comes back: 'mirctl service show' follows it (PROTOCOL.md §15.5).\n\n"
+       "example: mirctl service place 0193e0a4-5b7c-7d2e-8f90-1a2b3c4d5e6f --to nvn",
+       {{"to", Kind::kValue, "NODE", "the node to place it with (required), e.g. nvn"}},
+       1,
+       1,
+       RunPlace},
       {"service roster list",
        "",
        "operators: list your node's roster",

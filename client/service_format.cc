@@ -53,6 +53,12 @@ std::string Aligned(const Rows& rows) {
 }
 
 std::string StateLine(const v1::ServiceRequestSummary& s) {
+  // Placed elsewhere: the state is the serving node's, as it last reported.
+  if (!s.placed_with().empty() && s.state() != v1::SERVICE_PLACED) {
+    v1::ServiceRequestSummary there = s;
+    there.clear_placed_with();
+    return absl::StrCat("at ", s.placed_with(), ": ", StateLine(there));
+  }
   switch (s.state()) {
     case v1::SERVICE_REQUESTED:
       return "REQUESTED, awaiting a roster entry";
@@ -65,6 +71,8 @@ std::string StateLine(const v1::ServiceRequestSummary& s) {
       return absl::StrCat("DONE, ", Short(s.outcome()));
     case v1::SERVICE_CANCELLED:
       return absl::StrCat("CANCELLED, ", Short(s.cancel_reason()));
+    case v1::SERVICE_PLACED:
+      return absl::StrCat("PLACED with ", OrDash(s.placed_with()), ", which takes its steps");
     default:
       return ShortName(s.state());
   }
@@ -120,6 +128,10 @@ std::string FormatServiceEvents(const v1::ServiceRequestView& view) {
     const std::string kind = Short(e.kind());
     absl::StrAppend(&out, "  ", FormatSecond(e.at()), "  ", kind,
                     std::string(width - kind.size(), ' '), "  by ", OrDash(e.actor()));
+    if (!e.node().empty()) absl::StrAppend(&out, "  node ", e.node());
+    if (e.state() != v1::SERVICE_REQUEST_STATE_UNSPECIFIED) {
+      absl::StrAppend(&out, "  now ", Short(e.state()));
+    }
     if (!e.roster_code().empty()) absl::StrAppend(&out, "  to ", e.roster_code());
     if (e.has_scheduled_at()) absl::StrAppend(&out, "  at ", FormatMinute(e.scheduled_at()));
     if (e.outcome() != v1::SERVICE_OUTCOME_UNSPECIFIED) {
@@ -141,6 +153,8 @@ std::string FormatServiceView(const v1::ServiceRequestView& view) {
       {"created", FormatMinute(s.created_at())},
       {"origin", OrDash(s.origin_node())},
   };
+  if (!s.placed_from().empty()) summary.push_back({"placed here by", s.placed_from()});
+  if (!s.placed_with().empty()) summary.push_back({"placed with", s.placed_with()});
   std::string out = absl::StrCat("Service request ", s.request_id(), "\n", Aligned(summary));
   Rows fields = {
       {"kind", Short(r.kind())},

@@ -113,6 +113,17 @@ absl::StatusOr<v1::ServiceRequestView> ServiceRequestsClient::Complete(
   return IfLost(std::move(answer), raw, "completed", request.request_id());
 }
 
+absl::StatusOr<v1::ServiceRequestView> ServiceRequestsClient::Place(
+    const v1::PlaceServiceRequestRequest& request) {
+  grpc::Status raw;
+  auto answer = Call<v1::ServiceRequestView>(
+      [&](grpc::ClientContext* c, v1::ServiceRequestView* r) {
+        return stub_->Place(c, request, r);
+      },
+      options_.timeout, &raw);
+  return IfLost(std::move(answer), raw, "placed", request.request_id());
+}
+
 absl::StatusOr<v1::ServiceRequestView> ServiceRequestsClient::Cancel(
     const v1::CancelServiceRequestRequest& request) {
   grpc::Status raw;

@@ -48,6 +48,7 @@ class ServiceRequestsClient {
   absl::StatusOr<v1::ServiceRequestView> Schedule(const v1::ScheduleServiceRequestRequest& request);
   absl::StatusOr<v1::ServiceRequestView> Complete(const v1::CompleteServiceRequestRequest& request);
   absl::StatusOr<v1::ServiceRequestView> Cancel(const v1::CancelServiceRequestRequest& request);
+  absl::StatusOr<v1::ServiceRequestView> Place(const v1::PlaceServiceRequestRequest& request);
   absl::StatusOr<v1::ListServiceRequestsResponse> List(
       const v1::ListServiceRequestsRequest& request);
   absl::StatusOr<v1::ServiceRequestView> Get(const v1::GetServiceRequestRequest& request);

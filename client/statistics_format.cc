@@ -1,5 +1,7 @@
 #include "client/statistics_format.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -50,16 +52,33 @@ std::string FormatTable(const v1::StatisticsTable& t) {
   return absl::StrCat(t.title(), "\n", table.Render(), t.description(), "\n");
 }
 
+// " (lombardia 12 months, toscana 13 months)": whose months were summed.
+std::string ReportedNodes(const v1::Statistics& s) {
+  std::map<std::string, int> months;
+  for (const v1::StatisticsReportCoverage& r : s.reports()) ++months[r.node_id()];
+  std::vector<std::string> parts;
+  for (const auto& [node, n] : months) {
+    parts.push_back(absl::StrCat(node, " ", n, n == 1 ? " month" : " months"));
+  }
+  return parts.empty() ? "" : absl::StrCat(" (", absl::StrJoin(parts, ", "), ")");
+}
+
 }  // namespace
 
 std::string FormatStatistics(const v1::Statistics& s) {
-  std::string out = absl::StrCat("MIR statistics of node ", s.node_id(), ", referrals opened from ",
-                                 Day(s.from()), " to ", Day(s.to()), " (exclusive)\n");
+  std::string out =
+      s.national()
+          ? absl::StrCat("National MIR statistics at ", s.node_id(), ", months from ",
+                         Day(s.from()), " to ", Day(s.to()), " (exclusive), summed from ",
+                         s.reports_size(), " monthly reports", ReportedNodes(s), "\n")
+          : absl::StrCat("MIR statistics of node ", s.node_id(), ", referrals opened from ",
+                         Day(s.from()), " to ", Day(s.to()), " (exclusive)\n");
   absl::StrAppend(&out, s.suppressed()
                             ? absl::StrCat("counts from 1 to ", s.k() - 1,
                                            " hidden as * with complementary suppression\n")
                             : "RAW COUNTS: internal, not for publication\n");
   for (const v1::StatisticsTable& t : s.tables()) absl::StrAppend(&out, "\n", FormatTable(t));
+  if (s.national()) return out;  // a monthly report carries no durations
   const v1::TimeToPlacement& p = s.time_to_placement();
   absl::StrAppend(&out, "\n", kPlacementTitle, ": ");
   if (p.published()) {
@@ -79,6 +98,10 @@ std::string StatisticsCsv(const v1::Statistics& s) {
     blocks.push_back(absl::StrCat("# ", t.title(), "\n", t.csv()));
   }
   const v1::TimeToPlacement& p = s.time_to_placement();
+  if (s.national()) {
+    return absl::StrCat(s.suppressed() ? "" : "# internal, not for publication\n",
+                        absl::StrJoin(blocks, "\n"));
+  }
   const std::string n = p.n_hidden() ? kHidden : absl::StrCat(p.n());
   blocks.push_back(
       absl::StrCat("# ", kPlacementTitle, "\n,n,median,p90\nplacement,", n, ",",

@@ -92,6 +92,9 @@ bool RoleMayAuthor(Role role, v1::MessageKind kind) {
     case v1::REPORT_EVENT:
     case v1::CITIZEN_REPORT:
     case v1::SERVICE_EVENT:
+    case v1::SERVICE_REQUEST:
+    case v1::SERVICE_UPDATE:
+    case v1::STATISTICS_REPORT:
       return role == Role::kNode;
     default:
       return false;

@@ -39,8 +39,9 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri);
 // The message-level policy: which role may author which kind.
 //   REFERRAL: operator; STATUS_CHANGE: operator, partner, node;
 //   PLACEMENT_CONFIRMATION: partner; RECEIPT, KEY_RELEASE,
-//   ERASURE_CONFIRMATION, REPORT_EVENT, CITIZEN_REPORT and SERVICE_EVENT:
-//   node. A console authors nothing.
+//   ERASURE_CONFIRMATION, REPORT_EVENT, CITIZEN_REPORT, SERVICE_EVENT,
+//   SERVICE_REQUEST, SERVICE_UPDATE and STATISTICS_REPORT: node. A console
+//   authors nothing.
 bool RoleMayAuthor(Role role, v1::MessageKind kind);
 
 }  // namespace mir

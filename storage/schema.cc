@@ -373,6 +373,25 @@ CREATE TABLE roster (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 13: service requests between nodes and the national statistics
+// (PROTOCOL.md §15.5 and §16). placed_from is the node that placed a request
+// here, placed_with the node this node placed it with ('' for neither).
+// statistics_reports holds, at the national node, the latest monthly
+// STATISTICS_REPORT of each node (its body, counts only); a later report
+// for the same node and month replaces the earlier one.
+constexpr char kSchemaV13[] = R"sql(
+ALTER TABLE service_requests ADD COLUMN placed_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_requests ADD COLUMN placed_with TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE statistics_reports (
+  node_id        TEXT NOT NULL,
+  month_start_us INTEGER NOT NULL,
+  counted_at_us  INTEGER NOT NULL,
+  report         BLOB NOT NULL,
+  PRIMARY KEY (node_id, month_start_us)
+) WITHOUT ROWID;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -457,6 +476,7 @@ const std::vector<MigrationStep>& Steps() {
       {4, kSchemaV4, nullptr},   {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
       {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},    {12, kSchemaV12, nullptr},
+      {13, kSchemaV13, nullptr},
   };
   return *kSteps;
 }

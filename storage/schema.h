@@ -32,6 +32,9 @@
 //   version 12 service requests: service_requests (service_requests_recent
 //              for listing), service_request_events (append-only
 //              triggers), roster (this node's, by opaque code)
+//   version 13 between nodes: service_requests.placed_from and placed_with;
+//              statistics_reports (the national node's monthly reports,
+//              one per node and month)
 //
 // A step is never edited once released; a change is a new step.
 
@@ -43,7 +46,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 12;
+inline constexpr int kSchemaVersion = 13;
 
 // What the steps need besides the file.
 struct MigrationContext {

@@ -14,11 +14,11 @@
 namespace mir::storage {
 
 // The columns RequestFrom decodes, in its order; Insert binds the same
-// order as parameters 1..18.
+// order as parameters 1..20.
 #define MIR_SERVICE_REQUEST_COLUMNS                                                          \
   "request_id, origin_node, created_at_us, updated_at_us, state, kind, language, province, " \
   "window_start_us, window_end_us, referral_id, roster_code, scheduled_at_us, outcome, "     \
-  "cancel_reason, facts, sealed, request_sha256"
+  "cancel_reason, facts, sealed, request_sha256, placed_from, placed_with"
 
 // QueryServiceRequests: service_requests_recent walked in list order from
 // the newest, so LIMIT n reads n matching entries (and those of other
@@ -58,6 +58,8 @@ absl::StatusOr<ServiceRequestRecord> RequestFrom(const Statement& s) {
         absl::StrCat("the stored facts of service request ", r.request_id, " do not parse"));
   }
   r.sealed = s.Text(16);
+  r.placed_from = s.Text(18);
+  r.placed_with = s.Text(19);
   r.request_sha256 = s.Text(17);
   return r;
 }
@@ -208,7 +210,7 @@ absl::Status Insert(Db& db, const ServiceRequestRecord& request) {
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("INSERT INTO service_requests (" MIR_SERVICE_REQUEST_COLUMNS
                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                              "?14, ?15, ?16, ?17, ?18)",
+                              "?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                               "write a service request"));
   s.BindText(1, request.request_id)
       .BindText(2, request.origin_node)
@@ -227,7 +229,9 @@ absl::Status Insert(Db& db, const ServiceRequestRecord& request) {
       .BindInt(15, request.cancel_reason)
       .BindBlob(16, serialized)
       .BindBlob(17, request.sealed)
-      .BindBlob(18, request.request_sha256);
+      .BindBlob(18, request.request_sha256)
+      .BindText(19, request.placed_from)
+      .BindText(20, request.placed_with);
   return s.Run();
 }
 
@@ -237,7 +241,7 @@ absl::Status Update(Db& db, const ServiceRequestRecord& request) {
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("UPDATE service_requests SET state = ?2, roster_code = ?3, "
                               "scheduled_at_us = ?4, outcome = ?5, cancel_reason = ?6, "
-                              "updated_at_us = ?7 WHERE request_id = ?1",
+                              "updated_at_us = ?7, placed_with = ?8 WHERE request_id = ?1",
                               "update a service request"));
   s.BindText(1, request.request_id)
       .BindInt(2, request.state)
@@ -245,7 +249,8 @@ absl::Status Update(Db& db, const ServiceRequestRecord& request) {
       .BindOptInt(4, OptMicros(request.scheduled_at))
       .BindInt(5, request.outcome)
       .BindInt(6, request.cancel_reason)
-      .BindInt(7, Micros(request.updated_at));
+      .BindInt(7, Micros(request.updated_at))
+      .BindText(8, request.placed_with);
   RETURN_IF_ERROR(s.Run());
   if (sqlite3_changes(db.raw()) == 0) return UnknownRequest(request.request_id);
   return absl::OkStatus();

@@ -1,6 +1,10 @@
 #include "storage/statistics_queries.h"
 
+#include <sqlite3.h>
+
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status_macros.h"
 #include "storage/rows.h"
@@ -54,6 +58,68 @@ absl::StatusOr<std::vector<ReferralFact>> Facts(Db& db, absl::Time from, absl::T
       f.rejection_reason = RejectionReasonOf(*reason);
     }
     out.push_back(std::move(f));
+  }
+  return out;
+}
+
+namespace {
+
+StatisticsReportRecord ReportFrom(const Statement& s) {
+  StatisticsReportRecord r;
+  r.node_id = s.Text(0);
+  r.month_start = FromMicros(s.Int(1));
+  r.counted_at = FromMicros(s.Int(2));
+  r.report = s.Text(3);
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<StatisticsReportRecord>> GetReport(Db& db, const std::string& node_id,
+                                                                absl::Time month_start) {
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("SELECT node_id, month_start_us, counted_at_us, report "
+                              "FROM statistics_reports WHERE node_id = ?1 AND month_start_us = ?2",
+                              "read a statistics report"));
+  s.BindText(1, node_id).BindInt(2, Micros(month_start));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::nullopt;
+  return ReportFrom(s);
+}
+
+absl::StatusOr<bool> PutReport(Db& db, const StatisticsReportRecord& record) {
+  if (record.node_id.empty() || record.report.empty()) {
+    return absl::InvalidArgumentError("a statistics report needs its node and its body");
+  }
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("INSERT INTO statistics_reports "
+                              "(node_id, month_start_us, counted_at_us, report) "
+                              "VALUES (?1, ?2, ?3, ?4) "
+                              "ON CONFLICT (node_id, month_start_us) DO UPDATE SET "
+                              "counted_at_us = excluded.counted_at_us, report = excluded.report "
+                              "WHERE excluded.counted_at_us > statistics_reports.counted_at_us",
+                              "write a statistics report"));
+  s.BindText(1, record.node_id)
+      .BindInt(2, Micros(record.month_start))
+      .BindInt(3, Micros(record.counted_at))
+      .BindBlob(4, record.report);
+  RETURN_IF_ERROR(s.Run());
+  return sqlite3_changes(db.raw()) > 0;
+}
+
+absl::StatusOr<std::vector<StatisticsReportRecord>> Reports(Db& db, absl::Time from,
+                                                            absl::Time to) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT node_id, month_start_us, counted_at_us, report "
+                                           "FROM statistics_reports "
+                                           "WHERE month_start_us >= ?1 AND month_start_us < ?2 "
+                                           "ORDER BY month_start_us, node_id",
+                                           "read statistics reports"));
+  s.BindInt(1, Micros(from)).BindInt(2, Micros(to));
+  std::vector<StatisticsReportRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReportFrom(s));
   }
   return out;
 }

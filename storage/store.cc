@@ -174,6 +174,15 @@ class TxnImpl final : public Txn {
     return service_requests::PutRosterEntry(db_, entry, clock_.Now());
   }
 
+  // --- Statistics reports ---
+  absl::StatusOr<std::optional<StatisticsReportRecord>> GetStatisticsReport(
+      const std::string& node_id, absl::Time month_start) override {
+    return statistics::GetReport(db_, node_id, month_start);
+  }
+  absl::StatusOr<bool> PutStatisticsReport(const StatisticsReportRecord& record) override {
+    return statistics::PutReport(db_, record);
+  }
+
   absl::Time Now() const override { return clock_.Now(); }
   absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override {
     return InSavepoint(db_, fn);
@@ -487,6 +496,10 @@ class StoreImpl final : public Store {
   }
   absl::StatusOr<std::vector<v1::RosterEntry>> Roster() override {
     return OnReader([&](Db& db) { return service_requests::Roster(db); });
+  }
+  absl::StatusOr<std::vector<StatisticsReportRecord>> StatisticsReports(absl::Time from,
+                                                                        absl::Time to) override {
+    return OnReader([&](Db& db) { return statistics::Reports(db, from, to); });
   }
   absl::StatusOr<AuditCheck> VerifyAuditChain() override {
     return OnReader([&](Db& db) -> absl::StatusOr<AuditCheck> {

@@ -325,7 +325,7 @@ struct ReportQuery {
 // nothing but `facts`, the clear fields.
 struct ServiceRequestRecord {
   std::string request_id;
-  std::string origin_node;  // where it was made: this node, for now
+  std::string origin_node;  // where it was made: this node, or where it came from first
   absl::Time created_at;
   absl::Time updated_at;
   v1::ServiceRequestState state = v1::SERVICE_REQUEST_STATE_UNSPECIFIED;
@@ -339,6 +339,19 @@ struct ServiceRequestRecord {
   v1::ServiceOutcome outcome = v1::SERVICE_OUTCOME_UNSPECIFIED;
   v1::ServiceCancelReason cancel_reason = v1::SERVICE_CANCEL_REASON_UNSPECIFIED;
   std::string request_sha256;  // of the call that created it (idempotency)
+  // Between nodes (PROTOCOL.md §15.5): the node that placed it here, and the
+  // node this node placed it with (UpdateServiceRequest stores the latter).
+  std::string placed_from;
+  std::string placed_with;
+};
+
+// A node's counts for one month (PROTOCOL.md §16): at the national node,
+// what each node reported; at every node, the last report it made itself.
+struct StatisticsReportRecord {
+  std::string node_id;
+  absl::Time month_start;
+  absl::Time counted_at;
+  std::string report;  // a serialized mir.v1.StatisticsReport: counts only
 };
 
 // Filters for Store::QueryServiceRequests; empty fields do not filter.
@@ -401,6 +414,10 @@ class ReadTxn {
   // This node's roster entry with `code`; nullopt if none.
   virtual absl::StatusOr<std::optional<v1::RosterEntry>> GetRosterEntry(
       const std::string& code) = 0;
+
+  // --- Statistics reports (PROTOCOL.md §16) ---
+  virtual absl::StatusOr<std::optional<StatisticsReportRecord>> GetStatisticsReport(
+      const std::string& node_id, absl::Time month_start) = 0;
 };
 
 // The operations available inside one write transaction (Store::Transact):
@@ -518,6 +535,10 @@ class Txn : public ReadTxn {
   // for a code that is empty or over 32 bytes; the store checks nothing
   // else of it.
   virtual absl::Status PutRosterEntry(const v1::RosterEntry& entry) = 0;
+  // Keeps `record` as the report of its node and month unless one counted
+  // at the same time or later is kept already: true if stored, false if
+  // the kept one is as new. INVALID_FIELD for an empty node or report.
+  virtual absl::StatusOr<bool> PutStatisticsReport(const StatisticsReportRecord& record) = 0;
 
   // The Store's clock, read once per call (for receipts and inbox times).
   virtual absl::Time Now() const = 0;
@@ -667,6 +688,10 @@ class Store {
       const ServiceRequestQuery& query) = 0;
   // This node's roster, by code.
   virtual absl::StatusOr<std::vector<v1::RosterEntry>> Roster() = 0;
+  // The statistics reports of the months starting in [from, to), by month
+  // then node, from one snapshot.
+  virtual absl::StatusOr<std::vector<StatisticsReportRecord>> StatisticsReports(absl::Time from,
+                                                                                absl::Time to) = 0;
 
   // Walks the hash chain of the events table in one snapshot and reports the
   // first broken link (docs/STORAGE.md, "Audit chain").

@@ -13,6 +13,7 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
+#include "crypto/sealing.h"
 #include "grpcpp/create_channel.h"
 #include "mir/v1/service_request.grpc.pb.h"
 #include "tests/broker/network_fixture.h"
@@ -76,6 +77,12 @@ class ServiceClient {
     r.set_request_id(id);
     r.set_reason(reason);
     return Call<v1::ServiceRequestView>(&v1::ServiceRequests::Stub::Cancel, r);
+  }
+  absl::StatusOr<v1::ServiceRequestView> Place(const std::string& id, const std::string& node) {
+    v1::PlaceServiceRequestRequest r;
+    r.set_request_id(id);
+    r.set_node(node);
+    return Call<v1::ServiceRequestView>(&v1::ServiceRequests::Stub::Place, r);
   }
   absl::StatusOr<v1::ServiceRequestView> Get(const std::string& id) {
     v1::GetServiceRequestRequest r;
@@ -504,6 +511,183 @@ TEST_F(ServiceRequestsTest, AServiceEventIsNeverDelivered) {
   EXPECT_THAT(MIR_STATUS(NodeAt("lombardia").Deliver(toscana, *event)),
               StatusIsReason(StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE));
   EXPECT_EQ(RequestsAt("lombardia/operator"), 0u);
+}
+
+// Toscana has no Pidgin mediator; it asks nvn, whose staff place the
+// request with Lombardy; Lombardy serves it, and each of its steps reaches
+// nvn and toscana as a SERVICE_UPDATE naming only its roster code.
+TEST_F(ServiceRequestsTest, ARequestPlacedThroughNvnIsServedInLombardyAndTrackedBackHome) {
+  StartAll();
+  ServiceClient toscana = Client("toscana/operator");
+  ServiceClient nvn = Client("nvn/operator");
+  ServiceClient lombardia = Client("lombardia/operator");
+  v1::ServiceRequest asked = MediatorInFlorence();
+  asked.set_attendance(v1::ATTENDANCE_REMOTE);
+  const v1::CreateServiceRequestRequest create = NewCreate(asked);
+  const std::string& id = create.request_id();
+  ASSERT_OK(toscana.Create(create));
+  EXPECT_THAT(MIR_STATUS(toscana.Place(id, "toscana")),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  auto placed = toscana.Place(id, "nvn");
+  ASSERT_OK(placed);
+  EXPECT_EQ(placed->summary().state(), v1::SERVICE_PLACED);
+  EXPECT_EQ(placed->summary().placed_with(), "nvn");
+  // Placed: its steps are taken where it went, not here.
+  EXPECT_THAT(MIR_STATUS(toscana.Cancel(id, v1::CANCEL_NO_LONGER_NEEDED)),
+              StatusIsReason(StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+
+  auto arrived_at = [&](ServiceClient& client) {
+    return WaitFor([&] { return client.Get(id).ok(); });
+  };
+  ASSERT_TRUE(arrived_at(nvn));
+  auto at_hub = nvn.Get(id);
+  ASSERT_OK(at_hub);
+  EXPECT_EQ(at_hub->summary().state(), v1::SERVICE_REQUESTED);
+  EXPECT_EQ(at_hub->summary().origin_node(), "toscana");
+  EXPECT_EQ(at_hub->summary().placed_from(), "toscana");
+  EXPECT_EQ(at_hub->request().requester(), asked.requester());  // unsealed for its staff
+  ASSERT_OK(nvn.Place(id, "lombardia"));
+
+  ASSERT_TRUE(arrived_at(lombardia));
+  v1::RosterEntry remote = Mediator("MED-LOM-0009", {"pcm"});
+  ASSERT_OK(lombardia.Put(remote));
+  ASSERT_OK(lombardia.Assign(id, "MED-LOM-0009"));
+  // Whole microseconds: the store keeps no finer time.
+  const absl::Time at = absl::FromUnixMicros(
+      absl::ToUnixMicros(FromProtoTime(asked.window_start()) + absl::Hours(2)));
+  ASSERT_OK(lombardia.Schedule(id, at));
+
+  auto state_at = [&](ServiceClient& client, v1::ServiceRequestState state) {
+    return WaitFor([&] {
+      auto view = client.Get(id);
+      return view.ok() && view->summary().state() == state;
+    });
+  };
+  ASSERT_TRUE(state_at(nvn, v1::SERVICE_SCHEDULED));
+  ASSERT_TRUE(state_at(toscana, v1::SERVICE_SCHEDULED));
+  auto home = toscana.Get(id);
+  ASSERT_OK(home);
+  EXPECT_EQ(home->summary().roster_code(), "MED-LOM-0009");
+  EXPECT_EQ(FromProtoTime(home->summary().scheduled_at()), at);
+  EXPECT_EQ(KindsOf(*home), (std::vector{v1::ServiceEvent::REQUESTED, v1::ServiceEvent::PLACED,
+                                         v1::ServiceEvent::UPDATED, v1::ServiceEvent::UPDATED}));
+  EXPECT_EQ(home->events(2).node(), "nvn");
+  EXPECT_EQ(home->events(3).state(), v1::SERVICE_SCHEDULED);
+
+  ASSERT_OK(lombardia.Complete(id, v1::OUTCOME_HELD));
+  ASSERT_TRUE(state_at(toscana, v1::SERVICE_DONE));
+  home = toscana.Get(id);
+  ASSERT_OK(home);
+  EXPECT_EQ(home->summary().outcome(), v1::OUTCOME_HELD);
+  // Toscana still holds nothing of lombardia's roster beyond the code.
+  auto roster = toscana.Roster();
+  ASSERT_OK(roster);
+  for (const v1::RosterEntry& e : roster->entries()) EXPECT_NE(e.code(), "MED-LOM-0009");
+}
+
+// An update from a node the request was not placed with changes nothing.
+TEST_F(ServiceRequestsTest, AnUpdateFromANodeItWasNotPlacedWithIsRefused) {
+  StartAll();
+  ServiceClient toscana = Client("toscana/operator");
+  const v1::CreateServiceRequestRequest create = NewCreate();
+  ASSERT_OK(toscana.Create(create));
+  v1::ServiceRequestUpdate update;
+  update.set_request_id(create.request_id());
+  update.set_state(v1::SERVICE_CANCELLED);
+  update.set_cancel_reason(v1::CANCEL_OTHER);
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::SERVICE_UPDATE);
+  header.set_recipient_node("toscana");
+  *header.mutable_created_at() = ToProtoTime(absl::Now());
+  header.set_referral_id(create.request_id());
+  auto bytes = PkiSigner("nvn/node")->SignEnvelope(header, update.SerializeAsString());
+  ASSERT_OK(bytes);
+  EXPECT_THAT(MIR_STATUS(NodeAt("toscana").Deliver(Identity{"nvn", Role::kNode, ""}, *bytes)),
+              StatusIsReason(StatusCode::kPermissionDenied, v1::NOT_A_HOLDER));
+  auto view = toscana.Get(create.request_id());
+  ASSERT_OK(view);
+  EXPECT_EQ(view->summary().state(), v1::SERVICE_REQUESTED);
+}
+
+// A SERVICE_REQUEST signed by toscana's node for lombardia, with `spoil`
+// applied to its body before signing.
+std::string SignedPlacement(broker::Node& toscana, const std::string& request_id,
+                            const std::function<void(v1::ServiceRequestTransfer&)>& spoil = {}) {
+  auto cert = toscana.keyring().CertificateFor("lombardia", absl::Now());
+  EXPECT_OK(cert);
+  const SecretKey key = NewReferralKey();
+  v1::ServiceRequestTransfer transfer;
+  transfer.set_request_id(request_id);
+  *transfer.mutable_request() = MediatorInFlorence();
+  transfer.mutable_request()->clear_requester();
+  transfer.mutable_request()->clear_notes();
+  transfer.set_origin_node("toscana");
+  *transfer.mutable_created_at() = ToProtoTime(absl::Now());
+  auto wrapped = WrapToRecipient(key, cert->public_key);
+  EXPECT_OK(wrapped);
+  transfer.set_wrapped_key(*wrapped);
+  transfer.set_recipient_key_id(cert->key_id);
+  v1::ServiceRequestPrivate part;
+  part.set_requester("DEMO Commissione fittizia");
+  auto sealed = Seal(key, "service-request", request_id, part.SerializeAsString(), RandomNonce());
+  EXPECT_OK(sealed);
+  *transfer.mutable_sealed() = *sealed;
+  if (spoil) spoil(transfer);
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::SERVICE_REQUEST);
+  header.set_recipient_node("lombardia");
+  *header.mutable_created_at() = ToProtoTime(absl::Now());
+  header.set_referral_id(request_id);
+  auto bytes = PkiSigner("toscana/node")->SignEnvelope(header, transfer.SerializeAsString());
+  EXPECT_OK(bytes);
+  return bytes.ok() ? *bytes : "";
+}
+
+// Placements that must not be taken in are refused with their reason and
+// store nothing; the same placement unspoilt is taken in, once.
+TEST_F(ServiceRequestsTest, AHostilePlacementIsRefusedWithItsReasonAndStoresNothing) {
+  StartAll();
+  const Identity toscana{"toscana", Role::kNode, ""};
+  struct Case {
+    const char* name;
+    std::function<void(v1::ServiceRequestTransfer&)> spoil;
+    StatusCode code;
+    v1::ErrorReason reason;
+  };
+  const std::vector<Case> cases = {
+      {"sealed part altered", [](auto& t) { (*t.mutable_sealed()->mutable_ciphertext())[0] ^= 1; },
+       StatusCode::kInvalidArgument, v1::SEALED_TAMPERED},
+      {"requester in clear", [](auto& t) { t.mutable_request()->set_requester("DEMO in clear"); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"unknown language", [](auto& t) { t.mutable_request()->set_language("xxq"); },
+       StatusCode::kInvalidArgument, v1::INVALID_FIELD},
+      {"wrapped to another key", [](auto& t) { t.set_recipient_key_id(std::string(16, 'x')); },
+       StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY},
+      {"body for another request", [](auto& t) { t.set_request_id(NewUuid()); },
+       StatusCode::kInvalidArgument, v1::MALFORMED_BODY},
+      {"not an origin node", [](auto& t) { t.set_origin_node("Not A Node"); },
+       StatusCode::kInvalidArgument, v1::MALFORMED_BODY},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_THAT(
+        MIR_STATUS(NodeAt("lombardia")
+                       .Deliver(toscana, SignedPlacement(NodeAt("toscana"), NewUuid(), c.spoil))),
+        StatusIsReason(c.code, c.reason));
+  }
+  EXPECT_EQ(RequestsAt("lombardia/operator"), 0u);
+
+  const std::string id = NewUuid();
+  const std::string good = SignedPlacement(NodeAt("toscana"), id);
+  ASSERT_OK(NodeAt("lombardia").Deliver(toscana, good));
+  ASSERT_OK(NodeAt("lombardia").Deliver(toscana, good));
+  EXPECT_EQ(RequestsAt("lombardia/operator"), 1u);
+  auto view = Client("lombardia/operator").Get(id);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->summary().placed_from(), "toscana");
+  EXPECT_EQ(view->request().requester(), "DEMO Commissione fittizia");
 }
 
 }  // namespace

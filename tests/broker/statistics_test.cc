@@ -4,11 +4,15 @@
 
 #include "broker/statistics.h"
 
+#include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "broker/authorization.h"
+#include "broker/national_statistics.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
 #include "grpcpp/client_context.h"
@@ -133,7 +137,7 @@ TEST(StatisticsTablesTest, CountsByMonthOutcomeDirectionAndHour) {
   auto s = BuildStatistics(facts, "toscana", period, now, Rome(), /*suppressed=*/false);
   ASSERT_OK(s);
   EXPECT_FALSE(s->suppressed());
-  ASSERT_EQ(s->tables_size(), 9);  // 5 MIR tables, 4 contact tables
+  ASSERT_EQ(s->tables_size(), 10);  // 5 MIR tables, 4 contact tables, the mediator table
   const v1::StatisticsTable& out = *Named(*s, "mir_by_month_outbound");
   ASSERT_EQ(out.rows_size(), 3);
   EXPECT_EQ(out.rows(0).label(), "2026-01");
@@ -310,8 +314,9 @@ TEST(StatisticsTablesTest, APeriodWithNothingGivesEmptyTables) {
   const StatisticsPeriod period{RomeTime(2025, 1, 1, 0), RomeTime(2026, 1, 1, 0)};
   auto s = BuildStatistics({}, "toscana", period, RomeTime(2026, 5, 1), Rome(), true);
   ASSERT_OK(s);
-  ASSERT_EQ(s->tables_size(), 9);
+  ASSERT_EQ(s->tables_size(), 10);
   EXPECT_EQ(Named(*s, "mir_by_month_outbound")->rows_size(), 12);
+  EXPECT_EQ(Named(*s, "mediator_interventions_by_language")->rows_size(), 0);
   EXPECT_EQ(Named(*s, "contacts_by_month")->rows_size(), 12);
   EXPECT_EQ(Named(*s, "origin_destination")->rows_size(), 0);
   for (const v1::StatisticsTable& t : s->tables()) {
@@ -468,6 +473,338 @@ TEST_F(StatisticsTest, APeriodWithNothingIsEmptyNotAnError) {
   EXPECT_EQ(Named(s, "mir_by_month_outbound")->rows_size(), 2);
   EXPECT_EQ(Named(s, "mir_by_month_outbound")->grand_total().value(), 0);
   EXPECT_EQ(Named(s, "origin_destination")->rows_size(), 0);
+}
+
+// ---- national statistics (PROTOCOL.md §16) ----
+
+using broker::BuildNationalStatistics;
+using broker::BuildStatisticsReport;
+using broker::CheckStatisticsReport;
+
+StatisticsPeriod MonthOf(int y, int m) {
+  return {absl::FromCivil(absl::CivilMonth(y, m), Rome()),
+          absl::FromCivil(absl::CivilMonth(y, m) + 1, Rome())};
+}
+
+const v1::CountTableData* Data(const v1::StatisticsReport& r, const std::string& name) {
+  for (const v1::CountTableData& t : r.tables()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+TEST(StatisticsReportTest, ANodeReportsWhatItOpenedInTheMonthOnly) {
+  const StatisticsPeriod march = MonthOf(2026, 3);
+  const std::vector<storage::ReferralFact> facts = {
+      Fact("toscana", "lombardia", RomeTime(2026, 3, 2)),
+      Fact("toscana", "veneto", RomeTime(2026, 3, 30), v1::REJECTED),
+      Fact("lombardia", "toscana", RomeTime(2026, 3, 5)),  // lombardia reports it
+      Fact("toscana", "lombardia", RomeTime(2026, 4, 1)),  // April's
+  };
+  auto report =
+      BuildStatisticsReport(facts, {}, {}, "toscana", march, RomeTime(2026, 6, 1), Rome());
+  ASSERT_OK(report);
+  EXPECT_EQ(report->node_id(), "toscana");
+  EXPECT_EQ(FromProtoTime(report->month_start()), march.from);
+  const v1::CountTableData* by_month = Data(*report, "mir_by_month");
+  ASSERT_NE(by_month, nullptr);
+  EXPECT_EQ(by_month->row_labels(0), "2026-03");
+  int64_t total = 0;
+  for (int64_t c : by_month->counts()) total += c;
+  EXPECT_EQ(total, 2);
+  EXPECT_EQ(Data(*report, "mir_by_month_inbound"), nullptr) << "counted by its origin";
+  const v1::CountTableData* matrix = Data(*report, "origin_destination");
+  ASSERT_NE(matrix, nullptr);
+  EXPECT_EQ(matrix->row_labels_size(), 1);
+  EXPECT_EQ(matrix->row_labels(0), "toscana");
+  for (const char* name :
+       {"rejection_reasons", "emergencies_by_hour", "contacts_by_month", "contacts_by_channel",
+        "contacts_by_reporter_type", "contacts_by_reason"}) {
+    EXPECT_NE(Data(*report, name), nullptr) << name;
+  }
+  EXPECT_OK(CheckStatisticsReport(*report, "toscana", Rome()));
+}
+
+// Mediator interventions are counted where they were served: a request
+// placed with another node is not counted where it was made.
+TEST(StatisticsReportTest, MediatorInterventionsAreCountedWhereServed) {
+  const StatisticsPeriod march = MonthOf(2026, 3);
+  auto request = [](const char* language, v1::ServiceOutcome outcome, absl::Time at) {
+    storage::ServiceRequestRecord r;
+    r.facts.set_kind(v1::SERVICE_KIND_MEDIATOR);
+    r.facts.set_language(language);
+    r.state = v1::SERVICE_DONE;
+    r.outcome = outcome;
+    r.scheduled_at = at;
+    return r;
+  };
+  std::vector<storage::ServiceRequestRecord> requests = {
+      request("pcm", v1::OUTCOME_HELD, RomeTime(2026, 3, 3)),
+      request("pcm", v1::OUTCOME_HELD, RomeTime(2026, 3, 9)),
+      request("ara", v1::OUTCOME_PERSON_ABSENT, RomeTime(2026, 3, 9)),
+      request("pcm", v1::OUTCOME_HELD, RomeTime(2026, 4, 1)),  // April's
+  };
+  requests.push_back(request("pcm", v1::OUTCOME_HELD, RomeTime(2026, 3, 4)));
+  requests.back().placed_with = "nvn";  // served, and counted, there
+  requests.push_back(request("pcm", v1::OUTCOME_HELD, RomeTime(2026, 3, 4)));
+  requests.back().facts.set_kind(v1::SERVICE_KIND_IDENTIFICATION_INTERVIEW);
+  requests.push_back(request("pcm", v1::SERVICE_OUTCOME_UNSPECIFIED, RomeTime(2026, 3, 4)));
+  requests.back().state = v1::SERVICE_CANCELLED;
+
+  auto raw = BuildStatistics({}, "toscana", march, RomeTime(2026, 6, 1), Rome(),
+                             /*suppressed=*/false, {}, requests);
+  ASSERT_OK(raw);
+  const v1::StatisticsTable* table = Named(*raw, "mediator_interventions_by_language");
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(At(*table, "pcm", "held"), "2");
+  EXPECT_EQ(At(*table, "ara", "person absent"), "1");
+  EXPECT_EQ(table->grand_total().value(), 3);
+
+  auto report =
+      BuildStatisticsReport({}, {}, requests, "toscana", march, RomeTime(2026, 6, 1), Rome());
+  ASSERT_OK(report);
+  const v1::CountTableData* data = Data(*report, "mediator_interventions_by_language");
+  ASSERT_NE(data, nullptr);
+  int64_t total = 0;
+  for (int64_t c : data->counts()) total += c;
+  EXPECT_EQ(total, 3);
+}
+
+TEST(StatisticsReportTest, AReportThatCouldMislead) {
+  auto good = BuildStatisticsReport({Fact("toscana", "lombardia", RomeTime(2026, 3, 2))}, {}, {},
+                                    "toscana", MonthOf(2026, 3), RomeTime(2026, 6, 1), Rome());
+  ASSERT_OK(good);
+  auto refused = [&](const std::function<void(v1::StatisticsReport&)>& spoil,
+                     const std::string& sender = "toscana") {
+    v1::StatisticsReport r = *good;
+    spoil(r);
+    return CheckStatisticsReport(r, sender, Rome());
+  };
+  const auto kInvalidField = StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD);
+  EXPECT_THAT(refused([](auto&) {}, "lombardia"), kInvalidField);  // about another node
+  EXPECT_THAT(
+      refused([](auto& r) { *r.mutable_month_start() = ToProtoTime(RomeTime(2026, 3, 2, 0)); }),
+      kInvalidField);
+  EXPECT_THAT(refused([](auto& r) { r.clear_counted_at(); }), kInvalidField);
+  EXPECT_THAT(refused([](auto& r) { r.mutable_tables(0)->set_counts(0, -1); }), kInvalidField);
+  EXPECT_THAT(refused([](auto& r) { r.mutable_tables(0)->add_counts(1); }), kInvalidField);
+  EXPECT_THAT(refused([](auto& r) { r.mutable_tables(0)->set_name("persons_by_name"); }),
+              kInvalidField);
+  EXPECT_THAT(refused([](auto& r) { *r.add_tables() = r.tables(0); }), kInvalidField);
+  EXPECT_THAT(refused([](auto& r) { r.mutable_tables(0)->add_row_labels(""); }), kInvalidField);
+  EXPECT_THAT(refused([](auto& r) {
+                r.mutable_tables(0)->set_counts(0, INT64_MAX);
+                r.mutable_tables(0)->set_counts(1, 1);
+              }),
+              kInvalidField);
+}
+
+// Two regions' March, summed: each cell the sum of theirs; the small cells
+// of the sum hidden and not recoverable from what is published.
+TEST(StatisticsReportTest, TheNationalTableIsTheSumThenSuppressed) {
+  const StatisticsPeriod march = MonthOf(2026, 3);
+  std::vector<storage::ReferralFact> facts;
+  for (int i = 0; i < 14; ++i) facts.push_back(Fact("toscana", "lombardia", RomeTime(2026, 3, 2)));
+  for (int i = 0; i < 3; ++i) facts.push_back(Fact("toscana", "veneto", RomeTime(2026, 3, 3)));
+  for (int i = 0; i < 12; ++i) facts.push_back(Fact("lombardia", "toscana", RomeTime(2026, 3, 4)));
+  const absl::Time now = RomeTime(2026, 6, 1);
+  std::vector<v1::StatisticsReport> reports;
+  for (const char* node : {"toscana", "lombardia"}) {
+    auto r = BuildStatisticsReport(facts, {}, {}, node, march, now, Rome());
+    ASSERT_OK(r);
+    reports.push_back(*r);
+  }
+  auto raw = BuildNationalStatistics(reports, "nvn", march, now, /*suppressed=*/false);
+  ASSERT_OK(raw);
+  EXPECT_TRUE(raw->national());
+  ASSERT_EQ(raw->reports_size(), 2);
+  const v1::StatisticsTable& matrix = *Named(*raw, "origin_destination");
+  EXPECT_EQ(At(matrix, "toscana", "lombardia"), "14");
+  EXPECT_EQ(At(matrix, "toscana", "veneto"), "3");
+  EXPECT_EQ(At(matrix, "lombardia", "toscana"), "12");
+  EXPECT_EQ(matrix.grand_total().value(), 29);
+  EXPECT_EQ(Named(*raw, "mir_by_month")->grand_total().value(), 29);
+
+  auto shown = BuildNationalStatistics(reports, "nvn", march, now, /*suppressed=*/true);
+  ASSERT_OK(shown);
+  const v1::StatisticsTable& published = *Named(*shown, "origin_destination");
+  EXPECT_EQ(At(published, "toscana", "veneto"), "*");
+  ASSERT_EQ(shown->tables_size(), raw->tables_size());
+  for (int i = 0; i < shown->tables_size(); ++i) {
+    SCOPED_TRACE(shown->tables(i).name());
+    EXPECT_TRUE(stats::AuditRecoverable(Pattern(raw->tables(i), shown->tables(i))).empty());
+  }
+}
+
+class NationalStatisticsTest : public StatisticsTest {
+ protected:
+  std::string SubmitFrom(const std::string& origin, const std::string& destination) {
+    const std::string id = NewUuid();
+    auto op = PkiSigner(origin + "/operator");
+    EXPECT_OK(NodeAt(origin).Submit(op->identity(),
+                                    SignReferral(*op, id, destination, v1::URGENCY_ORDINARY),
+                                    TestReferralKey(id)));
+    return id;
+  }
+  absl::StatusOr<v1::Statistics> AskNational(StaffClient& who, bool suppressed) {
+    v1::StatisticsRequest request;
+    request.set_suppressed(suppressed);
+    request.set_national(true);
+    grpc::ClientContext context;
+    v1::Statistics statistics;
+    grpc::Status rpc = who.stub().GetStatistics(&context, request, &statistics);
+    if (!rpc.ok()) return FromGrpcStatus(rpc);
+    return statistics;
+  }
+  // The reports nvn keeps for this month.
+  std::vector<storage::StatisticsReportRecord> KeptAtNvn() {
+    const absl::CivilMonth month = absl::ToCivilMonth(absl::Now(), Rome());
+    auto kept = Store("nvn").StatisticsReports(absl::FromCivil(month, Rome()),
+                                               absl::FromCivil(month + 1, Rome()));
+    EXPECT_OK(kept);
+    return kept.ok() ? *kept : std::vector<storage::StatisticsReportRecord>{};
+  }
+  // nvn keeps this month's report of `node` counting `total` referrals.
+  bool NvnHas(const std::string& node, int64_t total) {
+    return WaitFor([&] {
+      for (const storage::StatisticsReportRecord& r : KeptAtNvn()) {
+        v1::StatisticsReport report;
+        if (r.node_id != node || !report.ParseFromString(r.report)) continue;
+        const v1::CountTableData* by_month = Data(report, "mir_by_month");
+        int64_t sum = 0;
+        for (int64_t c : by_month->counts()) sum += c;
+        if (sum == total) return true;
+      }
+      return false;
+    });
+  }
+};
+
+TEST_F(NationalStatisticsTest, TheNationalTableIsTheSumOfTheRegionalReports) {
+  StartAll();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(SubmitFrom("toscana", "lombardia"));
+  for (int i = 0; i < 4; ++i) ids.push_back(SubmitFrom("lombardia", "toscana"));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(StateIs("lombardia", ids[i], v1::RECEIVED));
+  for (int i = 5; i < 9; ++i) ASSERT_TRUE(StateIs("toscana", ids[i], v1::RECEIVED));
+
+  // Every month of the year back is new the first time; nothing the second.
+  for (const char* node : {"toscana", "lombardia", "nvn"}) {
+    auto reported = NodeAt(node).ReportStatistics();
+    ASSERT_OK(reported);
+    EXPECT_EQ(*reported, broker::kStatisticsReportMonths) << node;
+    reported = NodeAt(node).ReportStatistics();
+    ASSERT_OK(reported);
+    EXPECT_EQ(*reported, 0) << node << " sends a month again only when it changed";
+  }
+  ASSERT_TRUE(NvnHas("toscana", 5));
+  ASSERT_TRUE(NvnHas("lombardia", 4));
+
+  StaffClient nvn_operator = Staff("nvn/operator");
+  auto national = AskNational(nvn_operator, /*suppressed=*/false);
+  ASSERT_OK(national);
+  EXPECT_TRUE(national->national());
+  // Each table is the cell-by-cell sum of the reports nvn keeps (its own
+  // included), whatever the months.
+  std::map<std::string, std::vector<stats::CountTable>> parts;
+  const absl::CivilMonth month = absl::ToCivilMonth(absl::Now(), Rome());
+  auto all = Store("nvn").StatisticsReports(absl::FromCivil(absl::CivilYear(month.year()), Rome()),
+                                            absl::FromCivil(month + 1, Rome()));
+  ASSERT_OK(all);
+  std::set<std::string> nodes;
+  for (const storage::StatisticsReportRecord& r : *all) {
+    nodes.insert(r.node_id);
+    v1::StatisticsReport report;
+    ASSERT_TRUE(report.ParseFromString(r.report));
+    for (const v1::CountTableData& t : report.tables()) {
+      auto table = stats::CountTable::Create({t.row_labels().begin(), t.row_labels().end()},
+                                             {t.column_labels().begin(), t.column_labels().end()});
+      ASSERT_OK(table);
+      for (int i = 0; i < t.counts_size(); ++i) {
+        ASSERT_OK(table->Set(i / table->cols(), i % table->cols(), t.counts(i)));
+      }
+      parts[t.name()].push_back(*table);
+    }
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"lombardia", "nvn", "toscana"}));
+  ASSERT_EQ(national->tables_size(), static_cast<int>(parts.size()));
+  for (const v1::StatisticsTable& t : national->tables()) {
+    SCOPED_TRACE(t.name());
+    auto sum = stats::Sum(parts[t.name()]);
+    ASSERT_OK(sum);
+    ASSERT_EQ(t.rows_size(), static_cast<int>(sum->rows()));
+    for (size_t r = 0; r < sum->rows(); ++r) {
+      for (size_t c = 0; c < sum->cols(); ++c) {
+        EXPECT_EQ(At(t, sum->row_labels()[r], sum->column_labels()[c]),
+                  absl::StrCat(sum->cell(r, c)));
+      }
+    }
+    EXPECT_EQ(t.grand_total().value(), sum->GrandTotal());
+  }
+  // Each referral once, though toscana, nvn and lombardia all hold it.
+  const v1::StatisticsTable& matrix = *Named(*national, "origin_destination");
+  EXPECT_EQ(At(matrix, "toscana", "lombardia"), "5");
+  EXPECT_EQ(At(matrix, "lombardia", "toscana"), "4");
+  EXPECT_EQ(Named(*national, "mir_by_month")->grand_total().value(), 9);
+
+  // Published: the 5 and the 4 hidden, and not recoverable.
+  auto shown = AskNational(nvn_operator, /*suppressed=*/true);
+  ASSERT_OK(shown);
+  EXPECT_EQ(At(*Named(*shown, "origin_destination"), "toscana", "lombardia"), "*");
+  for (int i = 0; i < shown->tables_size(); ++i) {
+    EXPECT_TRUE(stats::AuditRecoverable(Pattern(national->tables(i), shown->tables(i))).empty());
+  }
+
+  // One more at toscana: its month is reported again and replaces the old one.
+  ids.push_back(SubmitFrom("toscana", "lombardia"));
+  auto again = NodeAt("toscana").ReportStatistics();
+  ASSERT_OK(again);
+  EXPECT_EQ(*again, 1);
+  ASSERT_TRUE(NvnHas("toscana", 6));
+  national = AskNational(nvn_operator, /*suppressed=*/false);
+  ASSERT_OK(national);
+  EXPECT_EQ(Named(*national, "mir_by_month")->grand_total().value(), 10);
+
+  // Only the national node has a national table; only operators ask.
+  StaffClient toscana_operator = Staff("toscana/operator");
+  EXPECT_THAT(AskNational(toscana_operator, true).status(),
+              StatusIsReason(StatusCode::kFailedPrecondition, v1::INVALID_FIELD));
+  StaffClient nvn_partner = Staff("nvn/partner");
+  EXPECT_THAT(AskNational(nvn_partner, true).status(),
+              StatusIsReason(StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
+}
+
+// Reports that must not count: to a region, about another node, malformed.
+// Each is refused with its reason and nvn keeps nothing.
+TEST_F(NationalStatisticsTest, AReportThatMustNotCountIsRefusedAndKeepsNothing) {
+  StartAll();
+  const absl::Time now = absl::Now();
+  const absl::CivilMonth month = absl::ToCivilMonth(now, Rome());
+  const StatisticsPeriod period{absl::FromCivil(month, Rome()), absl::FromCivil(month + 1, Rome())};
+  auto report = BuildStatisticsReport({}, {}, {}, "toscana", period, now, Rome());
+  ASSERT_OK(report);
+  auto send = [&](const std::string& to, const std::string& body) {
+    v1::EnvelopeHeader header;
+    header.set_message_id(NewUuid());
+    header.set_kind(v1::STATISTICS_REPORT);
+    header.set_recipient_node(to);
+    *header.mutable_created_at() = ToProtoTime(absl::Now());
+    auto bytes = PkiSigner("toscana/node")->SignEnvelope(header, body);
+    EXPECT_OK(bytes);
+    return NodeAt(to).Deliver(Identity{"toscana", Role::kNode, ""}, *bytes).status();
+  };
+  EXPECT_THAT(send("lombardia", report->SerializeAsString()),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  v1::StatisticsReport other = *report;
+  other.set_node_id("lombardia");
+  EXPECT_THAT(send("nvn", other.SerializeAsString()),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(send("nvn", "\x0a\xff not a report"),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::MALFORMED_BODY));
+  EXPECT_TRUE(KeptAtNvn().empty());
+  // The same report, well addressed, is kept.
+  EXPECT_OK(send("nvn", report->SerializeAsString()));
+  EXPECT_EQ(KeptAtNvn().size(), 1u);
 }
 
 }  // namespace

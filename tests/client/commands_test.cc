@@ -160,6 +160,7 @@ TEST(CommandsTest, EverySubcommandHasHelpWithAnExample) {
                                              "service schedule",
                                              "service done",
                                              "service cancel",
+                                             "service place",
                                              "service roster list",
                                              "service roster put"};
   EXPECT_EQ(CommandNames(), expected);

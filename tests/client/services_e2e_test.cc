@@ -8,6 +8,7 @@
 #include <functional>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -275,6 +276,48 @@ TEST_F(MirctlServicesTest, AnInterviewIsCancelledWithItsReason) {
   ASSERT_EQ(shown.code, client::kExitOk) << shown.err;
   EXPECT_THAT(shown.out, HasSubstr("  venue        TERRITORIAL_COMMISSION\n"));
   EXPECT_THAT(shown.out, HasSubstr("  reason NO_ONE_AVAILABLE\n"));
+}
+
+// Toscana places a request it cannot serve with nvn; nvn's staff serve it
+// with their roster; toscana's `service show` follows each step back.
+TEST_F(MirctlServicesTest, APlacedRequestIsServedAtNvnAndFollowedFromToscana) {
+  StartAll();
+  const std::string op = "toscana/operator";
+  Result created = Mirctl(op, MediatorRequest());
+  ASSERT_EQ(created.code, client::kExitOk) << created.err;
+  const std::string id = CreatedId(created.out);
+  Result no_node = Mirctl(op, {"service", "place", id});
+  EXPECT_EQ(no_node.code, client::kExitUsage) << no_node.err;
+  Result placed = Mirctl(op, {"service", "place", id, "--to", "nvn"});
+  ASSERT_EQ(placed.code, client::kExitOk) << placed.err;
+  EXPECT_EQ(placed.out,
+            absl::StrCat("service request ", id, ": PLACED with nvn, which takes its steps\n"));
+  ExpectNoSealedText(placed);
+  Result here = Mirctl(op, {"service", "cancel", id, "--reason", "other"});
+  EXPECT_EQ(here.code, client::kExitFailed);
+  EXPECT_THAT(here.err, HasSubstr("was placed with node nvn"));
+
+  const std::string hub = "nvn/operator";
+  ASSERT_TRUE(WaitFor([&] {
+    return Mirctl(hub, {"service", "show", id}).code == client::kExitOk;
+  }));
+  Result at_hub = Mirctl(hub, {"service", "show", id});
+  EXPECT_THAT(at_hub.out, HasSubstr("  placed here by  toscana\n"));
+  EXPECT_THAT(at_hub.out, HasSubstr(kRequester));  // opened for nvn's staff
+  ASSERT_EQ(Mirctl(hub, {"service", "roster", "put", "MED-N1", "--type", "mediator", "--language",
+                         "pcm", "--province", "FI", "--gender", "female"})
+                .code,
+            client::kExitOk);
+  ASSERT_EQ(Mirctl(hub, {"service", "assign", id, "--roster", "MED-N1"}).code, client::kExitOk);
+
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(Mirctl(op, {"service", "show", id}).out,
+                             "at nvn: ASSIGNED to MED-N1, to be scheduled");
+  }));
+  Result home = Mirctl(op, {"service", "show", id});
+  EXPECT_THAT(home.out, HasSubstr("  placed with  nvn\n"));
+  EXPECT_THAT(home.out, HasSubstr("PLACED"));
+  EXPECT_THAT(home.out, HasSubstr("  node nvn  now ASSIGNED  to MED-N1"));
 }
 
 TEST_F(MirctlServicesTest, UnknownIdsAndPartnersAreRefused) {

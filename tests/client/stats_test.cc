@@ -1,6 +1,7 @@
 // mirctl stats against a real node over loopback mutual TLS: the CSV parses
 // (a '# title' line before each table, a blank line between them), hidden
-// counts print as '*', and a partner is refused in one sentence.
+// counts print as '*', and a partner is refused in one sentence; at nvn,
+// --national sums the regions' monthly reports.
 
 #include <sstream>
 #include <string>
@@ -31,8 +32,9 @@ class MirctlStatsTest : public NetworkTest {
   Result Mirctl(const std::string& as, std::vector<std::string> args) {
     const std::string ca = PkiPath("ca.crt");
     const std::string pki = ca.substr(0, ca.size() - std::string("/ca.crt").size());
-    for (const std::string& a : {std::string("--node"), Address(ports_["toscana"]),
-                                 std::string("--pki"), pki, std::string("--as"), as}) {
+    const std::string node = as.substr(0, as.find('/'));
+    for (const std::string& a : {std::string("--node"), Address(ports_[node]), std::string("--pki"),
+                                 pki, std::string("--as"), as}) {
       args.push_back(a);
     }
     client::Environment env = client::ProcessEnvironment();
@@ -78,9 +80,10 @@ TEST_F(MirctlStatsTest, CsvParsesAndHidesSmallCounts) {
   EXPECT_EQ(r.err, "");
   const std::vector<CsvTable> tables = ParseCsv(r.out);
   // Five MIR tables, four contact tables (citizen reports by month, channel,
-  // reporter type and reason), then the time to placement.
-  ASSERT_EQ(tables.size(), 10u);
+  // reporter type and reason), the mediator table, then the time to placement.
+  ASSERT_EQ(tables.size(), 11u);
   EXPECT_EQ(tables[5].title, "Contacts by month and triage");
+  EXPECT_EQ(tables[9].title, "Mediator interventions by language and outcome");
   const CsvTable& months = tables[0];
   EXPECT_EQ(months.title, "MIR outbound by month opened and outcome");
   ASSERT_FALSE(months.rows.empty());
@@ -111,6 +114,46 @@ TEST_F(MirctlStatsTest, CsvParsesAndHidesSmallCounts) {
   Result bad = Mirctl("toscana/operator", {"stats", "--from", "March"});
   EXPECT_EQ(bad.code, client::kExitUsage);
   EXPECT_THAT(bad.err, HasSubstr("--from must be a date such as 2026-03-01"));
+}
+
+// At nvn, --national sums the monthly reports the regions sent; elsewhere it
+// is refused in one sentence.
+TEST_F(MirctlStatsTest, NationalSumsTheRegionsReports) {
+  StartAll();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(SubmitReferral("lombardia"));
+  for (const std::string& id : ids) ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
+  ASSERT_OK(NodeAt("toscana").ReportStatistics());
+  absl::TimeZone rome;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Rome", &rome));
+  const absl::CivilMonth month = absl::ToCivilMonth(absl::Now(), rome);
+  ASSERT_TRUE(WaitFor([&] {
+    auto kept = Store("nvn").StatisticsReports(absl::FromCivil(month, rome),
+                                               absl::FromCivil(month + 1, rome));
+    return kept.ok() && kept->size() == 1;
+  }));
+
+  Result raw = Mirctl("nvn/operator", {"stats", "--national", "--raw"});
+  ASSERT_EQ(raw.code, client::kExitOk) << raw.err;
+  EXPECT_THAT(raw.out, StartsWith("National MIR statistics at nvn"));
+  EXPECT_THAT(raw.out, HasSubstr("(toscana "));
+  EXPECT_THAT(raw.out, HasSubstr("RAW COUNTS: internal, not for publication"));
+  EXPECT_THAT(raw.out, Not(HasSubstr("PLACEMENT_CONFIRMED")));  // no time to placement
+
+  Result csv = Mirctl("nvn/operator", {"stats", "--national", "--csv"});
+  ASSERT_EQ(csv.code, client::kExitOk) << csv.err;
+  const std::vector<CsvTable> tables = ParseCsv(csv.out);
+  ASSERT_FALSE(tables.empty());
+  EXPECT_EQ(tables[0].title, "MIR opened in the network, by month and outcome");
+  // The three pending referrals: hidden.
+  EXPECT_THAT(tables[0].rows,
+              Contains(std::vector<std::string>{absl::FormatCivilTime(month), "0", "0", "*", "*"}));
+
+  Result regional = Mirctl("toscana/operator", {"stats", "--national"});
+  EXPECT_EQ(regional.code, client::kExitFailed);
+  EXPECT_THAT(regional.err,
+              StartsWith("mirctl stats: refused by the node: national statistics are kept at "
+                         "the national node nvn"));
 }
 
 }  // namespace

@@ -243,7 +243,8 @@ TEST_F(ConsoleLoginTest, AConsoleCertificateSignsNoEnvelope) {
   ASSERT_NE(console, nullptr);
   for (v1::MessageKind kind :
        {v1::REFERRAL, v1::STATUS_CHANGE, v1::PLACEMENT_CONFIRMATION, v1::RECEIPT, v1::KEY_RELEASE,
-        v1::ERASURE_CONFIRMATION, v1::REPORT_EVENT, v1::CITIZEN_REPORT, v1::SERVICE_EVENT}) {
+        v1::ERASURE_CONFIRMATION, v1::REPORT_EVENT, v1::CITIZEN_REPORT, v1::SERVICE_EVENT,
+        v1::SERVICE_REQUEST, v1::SERVICE_UPDATE, v1::STATISTICS_REPORT}) {
     SCOPED_TRACE(v1::MessageKind_Name(kind));
     auto bytes = console->SignEnvelope(MakeHeader(kind, "", "nvn", clock_.Now()), "b");
     ASSERT_OK(bytes);

@@ -52,6 +52,9 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {13,
+       "DROP TABLE statistics_reports; ALTER TABLE service_requests DROP COLUMN placed_with; "
+       "ALTER TABLE service_requests DROP COLUMN placed_from; "},
       {12, "DROP TABLE roster; DROP TABLE service_request_events; DROP TABLE service_requests; "},
       {11, "DROP TABLE report_events; DROP TABLE report_contacts; DROP TABLE reports; "},
       {10,
@@ -925,6 +928,7 @@ TEST_P(EveryEarlierVersionTest, AddsCitizenReports) {
 // service_requests_recent, no sort; the request events are append-only.
 TEST_P(EveryEarlierVersionTest, AddsServiceRequests) {
   const int version = GetParam();
+  if (version >= 12) GTEST_SKIP() << "version " << version << " has service requests already";
   {
     absl::StatusOr<std::unique_ptr<Store>> opened = Open();
     ASSERT_OK(opened);
@@ -998,6 +1002,77 @@ TEST_P(EveryEarlierVersionTest, AddsServiceRequests) {
   EXPECT_THAT(Exec(raw.get(), "DELETE FROM service_request_events"), HasSubstr("append-only"));
   EXPECT_THAT(Exec(raw.get(), "UPDATE service_request_events SET envelope = x'00'"),
               HasSubstr("append-only"));
+}
+
+// Version 13: service requests between nodes and the national statistics.
+// From every earlier version: a request stored before the step (at version
+// 12) is kept, placed nowhere; placed_from and placed_with are stored and
+// read back; a statistics report is kept per node and month, replaced by a
+// later count and not by an earlier one.
+TEST_P(EveryEarlierVersionTest, AddsPlacementAndStatisticsReports) {
+  const int version = GetParam();
+  ServiceRequestRecord request;
+  request.request_id = "request-1";
+  request.origin_node = "toscana";
+  request.created_at = kT0;
+  request.updated_at = kT0;
+  request.state = v1::SERVICE_REQUESTED;
+  request.facts.set_kind(v1::SERVICE_KIND_MEDIATOR);
+  request.facts.set_language("pcm");
+  request.sealed = "SEALED";
+  request.request_sha256 = std::string(32, 'a');
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    ASSERT_OK((*opened)->Transact(
+        [&](Txn& txn) -> absl::Status { return txn.InsertServiceRequest(request); }));
+  }
+  {
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+    ASSERT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'statistics_reports'"),
+              "0");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
+  EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
+  ServiceRequestRecord placed = request;
+  placed.request_id = "request-2";
+  placed.placed_from = "nvn";
+  const absl::Time march = kT0 - absl::Hours(24 * 60);
+  ASSERT_OK(store.Transact([&](Txn& txn) -> absl::Status {
+    if (version < 12) RETURN_IF_ERROR(txn.InsertServiceRequest(request));
+    RETURN_IF_ERROR(txn.InsertServiceRequest(placed));
+    ServiceRequestRecord sent_on = placed;
+    sent_on.state = v1::SERVICE_PLACED;
+    sent_on.placed_with = "lombardia";
+    RETURN_IF_ERROR(txn.UpdateServiceRequest(sent_on));
+    for (const auto& [counted_at, body] :
+         {std::pair{kT0, "first"}, std::pair{kT0 + absl::Hours(1), "second"},
+          std::pair{kT0 - absl::Hours(1), "older"}}) {
+      RETURN_IF_ERROR(txn.PutStatisticsReport({"toscana", march, counted_at, body}).status());
+    }
+    return txn.PutStatisticsReport({"lombardia", march, kT0, "theirs"}).status();
+  }));
+  ASSERT_OK(store.Read([&](ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<ServiceRequestRecord> kept, txn.GetServiceRequest("request-1"));
+    EXPECT_TRUE(kept.has_value() && kept->placed_from.empty() && kept->placed_with.empty());
+    ASSIGN_OR_RETURN(std::optional<ServiceRequestRecord> got, txn.GetServiceRequest("request-2"));
+    EXPECT_TRUE(got.has_value() && got->placed_from == "nvn" && got->placed_with == "lombardia" &&
+                got->state == v1::SERVICE_PLACED);
+    return absl::OkStatus();
+  }));
+  absl::StatusOr<std::vector<StatisticsReportRecord>> reports =
+      store.StatisticsReports(march, march + absl::Hours(1));
+  ASSERT_OK(reports);
+  ASSERT_EQ(reports->size(), 2u);
+  EXPECT_EQ((*reports)[0].node_id, "lombardia");
+  EXPECT_EQ((*reports)[1].node_id, "toscana");
+  EXPECT_EQ((*reports)[1].report, "second");
+  EXPECT_EQ((*reports)[1].counted_at, kT0 + absl::Hours(1));
 }
 
 INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),
