@@ -12,7 +12,9 @@
 #include "crypto/receipt.h"
 #include "crypto/sealing.h"
 #include "mir/v1/referral.pb.h"
+#include "mir/v1/referrals.pb.h"
 #include "mir/v1/report.pb.h"
+#include "mir/v1/service_request.pb.h"
 #include "tests/crypto/crypto_fixtures.h"
 
 namespace mir::testing {
@@ -220,6 +222,73 @@ TEST_F(TestVectors, ReportSealedPartSealsAndOpens) {
   v1::ReportPrivate part;
   ASSERT_TRUE(part.ParseFromString(*opened));
   EXPECT_EQ(part.description(), "test vector: no real person");
+}
+
+// PROTOCOL.md §15.5: a service request's sealed part, and a SERVICE_UPDATE
+// signed by the node serving it.
+TEST_F(TestVectors, ServiceSealedPartSealsAndOpens) {
+  const SecretKey key(Bytes("sealed_referral_key"));
+  auto sealed = Seal(key, v_["service_sealed_purpose_text"], v_["service_sealed_request_id_text"],
+                     Bytes("service_sealed_plaintext"), Bytes("sealed_referral_nonce"));
+  ASSERT_OK(sealed);
+  EXPECT_EQ(ToHex(sealed->ciphertext()), v_["service_sealed_ciphertext"]);
+  EXPECT_EQ(ToHex(sealed->SerializeAsString()), v_["service_sealed_sealed"]);
+  auto opened = Open(key, "service-request", v_["service_sealed_request_id_text"], *sealed);
+  ASSERT_OK(opened);
+  v1::ServiceRequestPrivate part;
+  ASSERT_TRUE(part.ParseFromString(*opened));
+  EXPECT_EQ(part.notes(), "test vector: no real person");
+}
+
+// A node's envelope vector: signed again from its header and body it is the
+// same bytes, and it verifies as `kind` from mir://nvn/node.
+class NodeEnvelopeVectors : public TestVectors {
+ protected:
+  absl::StatusOr<VerifiedEnvelope> Check(const std::string& name, v1::MessageKind kind) {
+    auto node = Signer::FromSeed(Bytes("node_seed"), Bytes("node_certificate_der"));
+    if (!node.ok()) return node.status();
+    v1::Envelope parsed;
+    EXPECT_TRUE(parsed.ParseFromString(Bytes(name + "_envelope")));
+    EXPECT_EQ(parsed.body(), Bytes(name + "_body"));
+    v1::EnvelopeHeader header;
+    EXPECT_TRUE(header.ParseFromString(parsed.header()));
+    auto again = (*node)->SignEnvelope(header, parsed.body());
+    if (!again.ok()) return again.status();
+    EXPECT_EQ(ToHex(*again), v_[name + "_envelope"]);
+    auto verifier = Verifier::FromCaPem(DerToPem(Bytes("ca_certificate_der")), &clock_);
+    if (!verifier.ok()) return verifier.status();
+    auto verified = (*verifier)->Verify(Bytes(name + "_envelope"));
+    if (verified.ok()) {
+      EXPECT_EQ(verified->header.kind(), kind);
+      EXPECT_EQ(verified->author.Uri(), "mir://nvn/node");
+    }
+    return verified;
+  }
+};
+
+TEST_F(NodeEnvelopeVectors, ServiceUpdateSignsAndVerifies) {
+  auto verified = Check("service_update", v1::SERVICE_UPDATE);
+  ASSERT_OK(verified);
+  v1::ServiceRequestUpdate update;
+  ASSERT_TRUE(update.ParseFromString(verified->body));
+  EXPECT_EQ(update.request_id(), v_["service_sealed_request_id_text"]);
+  EXPECT_EQ(update.request_id(), verified->header.referral_id());
+  EXPECT_EQ(update.state(), v1::SERVICE_ASSIGNED);
+  EXPECT_EQ(update.roster_code(), "MED-0007");
+}
+
+// PROTOCOL.md §16: a monthly STATISTICS_REPORT, counts only.
+TEST_F(NodeEnvelopeVectors, StatisticsReportSignsAndVerifies) {
+  auto verified = Check("statistics_report", v1::STATISTICS_REPORT);
+  ASSERT_OK(verified);
+  v1::StatisticsReport report;
+  ASSERT_TRUE(report.ParseFromString(verified->body));
+  EXPECT_EQ(report.node_id(), verified->header.sender_node());
+  ASSERT_EQ(report.tables_size(), 1);
+  EXPECT_EQ(report.tables(0).name(), "mir_by_month");
+  EXPECT_EQ(report.tables(0).counts_size(),
+            report.tables(0).row_labels_size() * report.tables(0).column_labels_size());
+  EXPECT_EQ(verified->header.referral_id(), "");
 }
 
 }  // namespace
