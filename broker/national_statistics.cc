@@ -47,6 +47,16 @@ constexpr TableText kReportTables[] = {
     {"mediator_interventions_by_language", "Mediator interventions by language and outcome",
      "Mediator requests DONE, scheduled in the period, each counted by the node that served it, "
      "by ISO 639-3 language and outcome."},
+    {"mir_by_gender", "MIR by gender and outcome",
+     "Referrals opened in the period, each counted by the node that opened it, by gender."},
+    {"mir_by_age_band", "MIR by age band and outcome",
+     "Referrals opened in the period, each counted by the node that opened it, by age band."},
+    {"mir_by_nationality", "MIR by nationality and outcome",
+     "Referrals opened in the period, each counted by the node that opened it (which holds its "
+     "key), by nationality (ISO 3166-1 alpha-2)."},
+    {"mir_by_exploitation", "MIR by exploitation type and outcome",
+     "Referrals opened in the period, each counted by the node that opened it, by exploitation "
+     "type; a referral with several types counts in each of their rows."},
 };
 
 const TableText* TextOf(const std::string& name) {
@@ -105,7 +115,8 @@ absl::Status CheckLabels(const google::protobuf::RepeatedPtrField<std::string>& 
 absl::StatusOr<v1::StatisticsReport> BuildStatisticsReport(
     const std::vector<storage::ReferralFact>& facts,
     const std::vector<storage::ReportRecord>& contacts,
-    const std::vector<storage::ServiceRequestRecord>& services, const std::string& node,
+    const std::vector<storage::ServiceRequestRecord>& services,
+    const std::map<std::string, ReferralDemographics>& demographics, const std::string& node,
     const StatisticsPeriod& month, absl::Time now, const absl::TimeZone& zone) {
   std::vector<storage::ReferralFact> opened_here;
   for (const storage::ReferralFact& f : facts) {
@@ -135,6 +146,9 @@ absl::StatusOr<v1::StatisticsReport> BuildStatisticsReport(
   for (const NamedTable& t : contact_tables) *report.add_tables() = DataOf(t.name, t.table);
   ASSIGN_OR_RETURN(NamedTable mediators, BuildMediatorTable(services, month));
   *report.add_tables() = DataOf(mediators.name, mediators.table);
+  ASSIGN_OR_RETURN(std::vector<NamedTable> person_tables,
+                   BuildDemographicTables(opened_here, demographics, month, now));
+  for (const NamedTable& t : person_tables) *report.add_tables() = DataOf(t.name, t.table);
   return report;
 }
 

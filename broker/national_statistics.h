@@ -7,12 +7,14 @@
 // national node, which sums the reports table by table and suppresses the
 // sum, never the parts. Pure functions, no I/O. Thread-safe.
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "broker/referral_demographics.h"
 #include "broker/statistics.h"
 #include "mir/v1/referrals.pb.h"
 #include "storage/store.h"
@@ -36,11 +38,14 @@ inline constexpr size_t kMaxReportLabelBytes = 64;
 // the node's own are counted. Tables, in order: mir_by_month,
 // origin_destination, rejection_reasons, emergencies_by_hour,
 // contacts_by_month, contacts_by_channel, contacts_by_reporter_type,
-// contacts_by_reason, mediator_interventions_by_language.
+// contacts_by_reason, mediator_interventions_by_language, mir_by_gender,
+// mir_by_age_band, mir_by_nationality, mir_by_exploitation (`demographics`
+// of the facts, by referral id: broker/referral_demographics.h).
 absl::StatusOr<v1::StatisticsReport> BuildStatisticsReport(
     const std::vector<storage::ReferralFact>& facts,
     const std::vector<storage::ReportRecord>& contacts,
-    const std::vector<storage::ServiceRequestRecord>& services, const std::string& node,
+    const std::vector<storage::ServiceRequestRecord>& services,
+    const std::map<std::string, ReferralDemographics>& demographics, const std::string& node,
     const StatisticsPeriod& month, absl::Time now, const absl::TimeZone& zone);
 
 // Whether two reports count the same (their counted_at aside): a node sends

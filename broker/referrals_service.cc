@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
 #include "broker/national_statistics.h"
+#include "broker/referral_demographics.h"
 #include "broker/referral_views.h"
 #include "broker/service_calls.h"
 #include "broker/statistics.h"
@@ -301,8 +302,12 @@ grpc::ServerUnaryReactor* ReferralsService::GetStatistics(grpc::CallbackServerCo
     services_query.limit = 0;
     ASSIGN_OR_RETURN(std::vector<storage::ServiceRequestRecord> services,
                      node_->store().QueryServiceRequests(services_query));
-    ASSIGN_OR_RETURN(*response, BuildStatistics(facts, node_->options().node_id, period, now, zone,
-                                                suppressed, contacts, services));
+    ASSIGN_OR_RETURN(auto demographics, ReadDemographics(node_->store(), facts));
+    ASSIGN_OR_RETURN(std::vector<NamedTable> person_tables,
+                     BuildDemographicTables(facts, demographics, period, now));
+    ASSIGN_OR_RETURN(*response,
+                     BuildStatistics(facts, node_->options().node_id, period, now, zone, suppressed,
+                                     contacts, services, std::move(person_tables)));
     // Raw counts are internal: who read them is worth a line.
     if (!suppressed) MIR_LOG(INFO) << caller.Uri() << " read raw (internal) statistics";
     return absl::OkStatus();

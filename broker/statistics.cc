@@ -29,17 +29,6 @@ bool IsClosedNegative(v1::ReferralState state) {
   return state == v1::REJECTED || state == v1::CLOSED_NEGATIVE || state == v1::WITHDRAWN;
 }
 
-// The outcome as it stood at `cutoff`. Terminal states are final, so a
-// referral in one reached it at `closed_at`; a confirmed placement that was
-// withdrawn later counts as positive until then.
-const char* OutcomeAt(const storage::ReferralFact& f, absl::Time cutoff) {
-  const bool closed = f.closed_at.has_value() && *f.closed_at < cutoff;
-  if (closed && IsClosedNegative(f.state)) return kClosedNegative;
-  if (f.confirmed_at.has_value() && *f.confirmed_at < cutoff) return kClosedPositive;
-  if (closed && f.state == v1::CLOSED_POSITIVE) return kClosedPositive;
-  return kPending;
-}
-
 absl::CivilMonth LastMonth(const StatisticsPeriod& period, const absl::TimeZone& zone) {
   return absl::ToCivilMonth(period.to - absl::Microseconds(1), zone);
 }
@@ -179,6 +168,19 @@ double Percentile(const std::vector<double>& values, size_t percent) {
 
 }  // namespace
 
+// Terminal states are final, so a referral in one reached it at
+// `closed_at`; a confirmed placement withdrawn later counts as positive
+// until then.
+const char* OutcomeAt(const storage::ReferralFact& f, absl::Time cutoff) {
+  const bool closed = f.closed_at.has_value() && *f.closed_at < cutoff;
+  if (closed && IsClosedNegative(f.state)) return kClosedNegative;
+  if (f.confirmed_at.has_value() && *f.confirmed_at < cutoff) return kClosedPositive;
+  if (closed && f.state == v1::CLOSED_POSITIVE) return kClosedPositive;
+  return kPending;
+}
+
+std::vector<std::string> OutcomeColumns() { return {kClosedPositive, kClosedNegative, kPending}; }
+
 absl::StatusOr<absl::TimeZone> StatisticsTimeZone() {
   absl::TimeZone zone;
   if (!absl::LoadTimeZone(kStatisticsTimeZone, &zone)) {
@@ -248,7 +250,8 @@ absl::StatusOr<v1::Statistics> BuildStatistics(
     const std::vector<storage::ReferralFact>& facts, const std::string& node,
     const StatisticsPeriod& period, absl::Time now, const absl::TimeZone& zone, bool suppressed,
     const std::vector<storage::ReportRecord>& contacts,
-    const std::vector<storage::ServiceRequestRecord>& services) {
+    const std::vector<storage::ServiceRequestRecord>& services,
+    std::vector<NamedTable> person_tables) {
   ASSIGN_OR_RETURN(std::vector<NamedTable> tables,
                    BuildStatisticsTables(facts, node, period, now, zone));
   ASSIGN_OR_RETURN(std::vector<NamedTable> contact_tables,
@@ -256,6 +259,7 @@ absl::StatusOr<v1::Statistics> BuildStatistics(
   for (NamedTable& t : contact_tables) tables.push_back(std::move(t));
   ASSIGN_OR_RETURN(NamedTable mediators, BuildMediatorTable(services, period));
   tables.push_back(std::move(mediators));
+  for (NamedTable& t : person_tables) tables.push_back(std::move(t));
   v1::Statistics out;
   out.set_node_id(node);
   *out.mutable_from() = ToProtoTime(period.from);

@@ -42,6 +42,12 @@ struct StatisticsPeriod {
 absl::StatusOr<StatisticsPeriod> StatisticsPeriodOf(const v1::StatisticsRequest& request,
                                                     absl::Time now, const absl::TimeZone& zone);
 
+// The outcome of a referral as it stood at `cutoff`: "closed positive",
+// "closed negative" or "pending" (docs/STATISTICS.md, "Outcome").
+const char* OutcomeAt(const storage::ReferralFact& f, absl::Time cutoff);
+// Those three, in that order: the columns of the MIR tables.
+std::vector<std::string> OutcomeColumns();
+
 // One table's true counts and how it is shown.
 struct NamedTable {
   std::string name;  // stable id, e.g. "mir_by_month_outbound"
@@ -74,13 +80,15 @@ v1::StatisticsTable PublishedTable(const NamedTable& named, bool suppressed);
 // only, internal, not for publication.
 // `contacts`, the citizen reports recorded in `period`, add the contact
 // tables (broker/contact_statistics.h) after the MIR ones; `services`, this
-// node's service requests, the mediator table (broker/service_statistics.h)
-// last.
+// node's service requests, the mediator table (broker/service_statistics.h);
+// `person_tables` (broker/referral_demographics.h, built from `facts`)
+// come last.
 absl::StatusOr<v1::Statistics> BuildStatistics(
     const std::vector<storage::ReferralFact>& facts, const std::string& node,
     const StatisticsPeriod& period, absl::Time now, const absl::TimeZone& zone, bool suppressed,
     const std::vector<storage::ReportRecord>& contacts = {},
-    const std::vector<storage::ServiceRequestRecord>& services = {});
+    const std::vector<storage::ServiceRequestRecord>& services = {},
+    std::vector<NamedTable> person_tables = {});
 
 }  // namespace mir::broker
 

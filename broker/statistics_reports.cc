@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/national_statistics.h"
 #include "broker/node.h"
+#include "broker/referral_demographics.h"
 #include "broker/statistics.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -34,14 +35,16 @@ absl::StatusOr<int> Node::ReportStatistics() {
   services_query.limit = 0;
   ASSIGN_OR_RETURN(std::vector<storage::ServiceRequestRecord> services,
                    store_->QueryServiceRequests(services_query));
+  ASSIGN_OR_RETURN(auto demographics, ReadDemographics(*store_, facts));
   const std::string& self = options_.node_id;
   const bool national = self == options_.national_node;
   int reported = 0;
   for (absl::CivilMonth month = this_month - (kStatisticsReportMonths - 1); month <= this_month;
        ++month) {
     const StatisticsPeriod period{absl::FromCivil(month, zone), absl::FromCivil(month + 1, zone)};
-    ASSIGN_OR_RETURN(v1::StatisticsReport report,
-                     BuildStatisticsReport(facts, contacts, services, self, period, now, zone));
+    ASSIGN_OR_RETURN(
+        v1::StatisticsReport report,
+        BuildStatisticsReport(facts, contacts, services, demographics, self, period, now, zone));
     std::vector<std::string> woken;
     bool changed = false;
     RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {

@@ -24,7 +24,8 @@ const char kFactsSql[] =
     "  (SELECT MIN(e.at_us) FROM events e WHERE e.referral_id = r.referral_id "
     "     AND e.to_state IN (9, 10, 11, 12)), "
     "  (SELECT e.reason FROM events e WHERE e.referral_id = r.referral_id "
-    "     AND e.to_state = 10 ORDER BY e.id LIMIT 1) "
+    "     AND e.to_state = 10 ORDER BY e.id LIMIT 1), "
+    "  r.referral_id "
     "FROM referrals r WHERE r.created_at_us >= ?1 AND r.created_at_us < ?2 "
     "ORDER BY r.created_at_us, r.rowid";
 static_assert(v1::PLACEMENT_CONFIRMED == 8 && v1::CLOSED_POSITIVE == 9 && v1::REJECTED == 10 &&
@@ -57,6 +58,7 @@ absl::StatusOr<std::vector<ReferralFact>> Facts(Db& db, absl::Time from, absl::T
     if (auto reason = s.OptText(7); reason.has_value()) {
       f.rejection_reason = RejectionReasonOf(*reason);
     }
+    f.referral_id = s.Text(8);
     out.push_back(std::move(f));
   }
   return out;

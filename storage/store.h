@@ -255,9 +255,10 @@ struct ReferralQuery {
   int limit = 100;      // <= 0: no limit
 };
 
-// What statistics count of one referral (Store::ReferralFacts): no id, no
-// person, nothing sealed.
+// What statistics count of one referral (Store::ReferralFacts): no person,
+// nothing sealed; the id only to read the referral's own fields.
 struct ReferralFact {
+  std::string referral_id;  // to read its body, never to be counted or shown
   std::string origin_node;
   std::string destination_node;  // as the projection holds it (routed on: the new one)
   v1::Urgency urgency = v1::URGENCY_UNSPECIFIED;

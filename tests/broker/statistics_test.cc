@@ -502,7 +502,7 @@ TEST(StatisticsReportTest, ANodeReportsWhatItOpenedInTheMonthOnly) {
       Fact("toscana", "lombardia", RomeTime(2026, 4, 1)),  // April's
   };
   auto report =
-      BuildStatisticsReport(facts, {}, {}, "toscana", march, RomeTime(2026, 6, 1), Rome());
+      BuildStatisticsReport(facts, {}, {}, {}, "toscana", march, RomeTime(2026, 6, 1), Rome());
   ASSERT_OK(report);
   EXPECT_EQ(report->node_id(), "toscana");
   EXPECT_EQ(FromProtoTime(report->month_start()), march.from);
@@ -561,7 +561,7 @@ TEST(StatisticsReportTest, MediatorInterventionsAreCountedWhereServed) {
   EXPECT_EQ(table->grand_total().value(), 3);
 
   auto report =
-      BuildStatisticsReport({}, {}, requests, "toscana", march, RomeTime(2026, 6, 1), Rome());
+      BuildStatisticsReport({}, {}, requests, {}, "toscana", march, RomeTime(2026, 6, 1), Rome());
   ASSERT_OK(report);
   const v1::CountTableData* data = Data(*report, "mediator_interventions_by_language");
   ASSERT_NE(data, nullptr);
@@ -572,7 +572,7 @@ TEST(StatisticsReportTest, MediatorInterventionsAreCountedWhereServed) {
 
 TEST(StatisticsReportTest, AReportThatCouldMislead) {
   auto good = BuildStatisticsReport({Fact("toscana", "lombardia", RomeTime(2026, 3, 2))}, {}, {},
-                                    "toscana", MonthOf(2026, 3), RomeTime(2026, 6, 1), Rome());
+                                    {}, "toscana", MonthOf(2026, 3), RomeTime(2026, 6, 1), Rome());
   ASSERT_OK(good);
   auto refused = [&](const std::function<void(v1::StatisticsReport&)>& spoil,
                      const std::string& sender = "toscana") {
@@ -610,7 +610,7 @@ TEST(StatisticsReportTest, TheNationalTableIsTheSumThenSuppressed) {
   const absl::Time now = RomeTime(2026, 6, 1);
   std::vector<v1::StatisticsReport> reports;
   for (const char* node : {"toscana", "lombardia"}) {
-    auto r = BuildStatisticsReport(facts, {}, {}, node, march, now, Rome());
+    auto r = BuildStatisticsReport(facts, {}, {}, {}, node, march, now, Rome());
     ASSERT_OK(r);
     reports.push_back(*r);
   }
@@ -781,7 +781,7 @@ TEST_F(NationalStatisticsTest, AReportThatMustNotCountIsRefusedAndKeepsNothing) 
   const absl::Time now = absl::Now();
   const absl::CivilMonth month = absl::ToCivilMonth(now, Rome());
   const StatisticsPeriod period{absl::FromCivil(month, Rome()), absl::FromCivil(month + 1, Rome())};
-  auto report = BuildStatisticsReport({}, {}, {}, "toscana", period, now, Rome());
+  auto report = BuildStatisticsReport({}, {}, {}, {}, "toscana", period, now, Rome());
   ASSERT_OK(report);
   auto send = [&](const std::string& to, const std::string& body) {
     v1::EnvelopeHeader header;
@@ -805,6 +805,73 @@ TEST_F(NationalStatisticsTest, AReportThatMustNotCountIsRefusedAndKeepsNothing) 
   // The same report, well addressed, is kept.
   EXPECT_OK(send("nvn", report->SerializeAsString()));
   EXPECT_EQ(KeptAtNvn().size(), 1u);
+}
+
+// The person tables: gender and age band from the clear body, nationality
+// and exploitation from the sealed part, opened at the origin, which holds
+// the key; counted in the node's tables and in the report nvn sums.
+TEST_F(NationalStatisticsTest, PersonTablesCountSealedFieldsAtTheOriginOnly) {
+  StartAll();
+  auto op = PkiSigner("toscana/operator");
+  std::vector<std::string> ids;
+  for (const char* nationality : {"NG", "NG", "RO"}) {
+    v1::Referral r;  // fictional
+    const std::string id = NewUuid();
+    r.set_referral_id(id);
+    r.set_origin_node("toscana");
+    r.set_destination_node("lombardia");
+    r.set_person_code("TEST-" + id.substr(0, 8));
+    r.set_urgency(v1::URGENCY_ORDINARY);
+    r.set_danger_level(v1::DANGER_LEVEL_MEDIUM);
+    r.add_requested_services(v1::SERVICE_SECOND_RECEPTION);
+    r.mutable_consent()->set_given(true);
+    r.mutable_consent()->set_method(v1::CONSENT_WRITTEN);
+    r.set_gender(v1::GENDER_FEMALE);
+    r.set_age_band(v1::AGE_BAND_18_24);
+    r.set_nationality(nationality);
+    r.add_exploitation_types(v1::EXPLOITATION_SEXUAL_STREET);
+    r.add_exploitation_types(v1::EXPLOITATION_LABOUR);
+    SealForTest(r);
+    v1::EnvelopeHeader header;
+    header.set_message_id(NewUuid());
+    header.set_kind(v1::REFERRAL);
+    header.set_recipient_node("lombardia");
+    *header.mutable_created_at() = ToProtoTime(absl::Now());
+    header.set_referral_id(id);
+    header.set_sequence(1);
+    auto envelope = op->SignEnvelope(header, r.SerializeAsString());
+    ASSERT_OK(envelope);
+    ASSERT_OK(NodeAt("toscana").Submit(op->identity(), *envelope, TestReferralKey(id)));
+    ids.push_back(id);
+  }
+  ids.push_back(SubmitFrom("toscana", "lombardia"));  // nothing about the person recorded
+  for (const std::string& id : ids) ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
+
+  StaffClient anna = Staff("toscana/operator");
+  auto raw = Ask(anna, /*suppressed=*/false);
+  ASSERT_OK(raw);
+  const v1::StatisticsTable& nationality = *Named(*raw, "mir_by_nationality");
+  EXPECT_EQ(At(nationality, "NG", "pending"), "2");
+  EXPECT_EQ(At(nationality, "RO", "pending"), "1");
+  EXPECT_EQ(At(nationality, "not recorded", "pending"), "1");
+  EXPECT_EQ(At(*Named(*raw, "mir_by_gender"), "female", "pending"), "3");
+  EXPECT_EQ(At(*Named(*raw, "mir_by_age_band"), "18 24", "pending"), "3");
+  const v1::StatisticsTable& exploitation = *Named(*raw, "mir_by_exploitation");
+  EXPECT_EQ(At(exploitation, "sexual street", "pending"), "3");
+  EXPECT_EQ(At(exploitation, "labour", "pending"), "3");
+  // Published: every one of these small counts hidden.
+  auto shown = Ask(anna, /*suppressed=*/true);
+  ASSERT_OK(shown);
+  EXPECT_EQ(At(*Named(*shown, "mir_by_nationality"), "NG", "pending"), "*");
+
+  // The report toscana sends nvn carries them; nvn's national table sums them.
+  ASSERT_OK(NodeAt("toscana").ReportStatistics());
+  ASSERT_TRUE(NvnHas("toscana", 4));
+  StaffClient nvn_operator = Staff("nvn/operator");
+  auto national = AskNational(nvn_operator, /*suppressed=*/false);
+  ASSERT_OK(national);
+  EXPECT_EQ(At(*Named(*national, "mir_by_nationality"), "NG", "pending"), "2");
+  EXPECT_EQ(At(*Named(*national, "mir_by_exploitation"), "labour", "pending"), "3");
 }
 
 }  // namespace

@@ -80,8 +80,10 @@ TEST_F(MirctlStatsTest, CsvParsesAndHidesSmallCounts) {
   EXPECT_EQ(r.err, "");
   const std::vector<CsvTable> tables = ParseCsv(r.out);
   // Five MIR tables, four contact tables (citizen reports by month, channel,
-  // reporter type and reason), the mediator table, then the time to placement.
-  ASSERT_EQ(tables.size(), 11u);
+  // reporter type and reason), the mediator table, four person tables (gender,
+  // age band, nationality, exploitation), then the time to placement.
+  ASSERT_EQ(tables.size(), 15u);
+  EXPECT_EQ(tables[12].title, "MIR by nationality and outcome");
   EXPECT_EQ(tables[5].title, "Contacts by month and triage");
   EXPECT_EQ(tables[9].title, "Mediator interventions by language and outcome");
   const CsvTable& months = tables[0];
