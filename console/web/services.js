@@ -237,7 +237,9 @@ function stepForms(s, id, draw, roster) {
       try {
         const next = await call(value);
         announce(done);
-        draw(next);
+        // The form is gone with the step: focus goes back to the heading.
+        await draw(next);
+        document.getElementById('service-h')?.focus();
       } catch (e) {
         showRefusal(e, () => input, out);
       }
