@@ -389,6 +389,10 @@ void HttpServer::Routes() {
            authed(true, [service](const Session& s, const httplib::Request& r) {
              return service->CancelServiceRequest(s, r.matches[1], r.body);
            }));
+  svr.Post(R"(/api/service-requests/([0-9a-fA-F-]{1,64})/place)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->PlaceServiceRequest(s, r.matches[1], r.body);
+           }));
   svr.Get("/api/roster", authed(false, [service](const Session& s, const httplib::Request&) {
             return service->ListRoster(s);
           }));

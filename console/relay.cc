@@ -135,6 +135,10 @@ absl::StatusOr<v1::ServiceRequestView> Relay::CancelServiceRequest(
     const Session& s, const v1::CancelServiceRequestRequest& r) {
   return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Cancel, r);
 }
+absl::StatusOr<v1::ServiceRequestView> Relay::PlaceServiceRequest(
+    const Session& s, const v1::PlaceServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Place, r);
+}
 absl::StatusOr<v1::ListServiceRequestsResponse> Relay::ListServiceRequests(
     const Session& s, const v1::ListServiceRequestsRequest& r) {
   return CallOn<v1::ListServiceRequestsResponse>(services_.get(), &s,

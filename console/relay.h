@@ -84,6 +84,8 @@ class Relay {
       const Session& s, const v1::CompleteServiceRequestRequest& r);
   absl::StatusOr<v1::ServiceRequestView> CancelServiceRequest(
       const Session& s, const v1::CancelServiceRequestRequest& r);
+  absl::StatusOr<v1::ServiceRequestView> PlaceServiceRequest(
+      const Session& s, const v1::PlaceServiceRequestRequest& r);
   absl::StatusOr<v1::ListServiceRequestsResponse> ListServiceRequests(
       const Session& s, const v1::ListServiceRequestsRequest& r);
   absl::StatusOr<v1::ServiceRequestView> GetServiceRequest(const Session& s,

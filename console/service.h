@@ -111,6 +111,10 @@ class ConsoleService {
   // {"reason": "NO_LONGER_NEEDED"}
   absl::StatusOr<std::string> CancelServiceRequest(const Session& session, const std::string& id,
                                                    absl::string_view body);
+  // {"node": "nvn"}: a REQUESTED request placed with another node, which
+  // serves it.
+  absl::StatusOr<std::string> PlaceServiceRequest(const Session& session, const std::string& id,
+                                                  absl::string_view body);
   absl::StatusOr<std::string> ListRoster(const Session& session);
   // {"entry": RosterEntry JSON}: added, or replacing the entry with its code.
   absl::StatusOr<std::string> PutRosterEntry(const Session& session, absl::string_view body);

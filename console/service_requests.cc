@@ -23,6 +23,7 @@
 #include "console/json.h"
 #include "console/service.h"
 #include "crypto/envelope_bytes.h"
+#include "crypto/identity.h"
 
 namespace mir::console {
 namespace {
@@ -220,6 +221,26 @@ absl::StatusOr<std::string> ConsoleService::CancelServiceRequest(const Session& 
   if (!view.ok()) return WithServiceField(Relayed(session, view.status()));
   MIR_LOG(INFO) << "console service request " << id << " cancelled "
                 << v1::ServiceCancelReason_Name(value) << " by " << session.person.Uri();
+  return ToJson(*view);
+}
+
+absl::StatusOr<std::string> ConsoleService::PlaceServiceRequest(const Session& session,
+                                                                const std::string& id,
+                                                                absl::string_view body) {
+  RETURN_IF_ERROR(OperatorsOnly(session, static_cast<int>(broker::Action::kServiceRequests)));
+  RETURN_IF_ERROR(CheckRequestId(id));
+  ASSIGN_OR_RETURN(google::protobuf::Struct object, ParseObject(body));
+  ASSIGN_OR_RETURN(std::string node, MemberString(object, "node"));
+  node = absl::AsciiStrToLower(Trimmed(node));
+  if (!IsValidNodeId(node)) return BadField("node", "must be a node id such as nvn or lombardia");
+  if (node == options_.node_id) return BadField("node", "names this node: assign it here instead");
+  v1::PlaceServiceRequestRequest request;
+  request.set_request_id(id);
+  request.set_node(node);
+  auto view = relay_->PlaceServiceRequest(session, request);
+  if (!view.ok()) return WithServiceField(Relayed(session, view.status()));
+  MIR_LOG(INFO) << "console service request " << id << " placed with " << node << " by "
+                << session.person.Uri();
   return ToJson(*view);
 }
 

@@ -880,6 +880,46 @@ TEST_F(ConsoleTest, ServiceRequestRefusalsNameTheField) {
   EXPECT_EQ(ErrorField(upper->body), "id");
 }
 
+// Placing a REQUESTED request with another node (here nvn): the console
+// checks the node id first; then the request is PLACED with placed_with set,
+// and its steps are nvn's, not this node's.
+TEST_F(ConsoleTest, ServiceRequestPlacedWithAnotherNode) {
+  ASSERT_TRUE(StartNode("nvn"));
+  Person op = Login("toscana/operator");
+  const std::string id = NewUuid();
+  ASSERT_EQ(Post("/api/service-requests", MediatorRequest(id, "pcm"), &op)->status, 200);
+  const std::string path = absl::StrCat("/api/service-requests/", id);
+  for (const char* body : {R"({"node": "toscana"})", R"({"node": "Not a node"})", "{}"}) {
+    auto refused = Post(path + "/place", body, &op);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << body << ": " << refused->body;
+    EXPECT_EQ(ErrorField(refused->body), "node") << body;
+  }
+  EXPECT_EQ(StateOf(Get(path, &op)->body), "SERVICE_REQUESTED");
+
+  auto placed = Post(path + "/place", R"({"node": "nvn"})", &op);
+  ASSERT_EQ(placed->status, 200) << placed->body;
+  EXPECT_EQ(StateOf(placed->body), "SERVICE_PLACED");
+  EXPECT_EQ(Str(Member(Json(placed->body), "summary"), "placedWith"), "nvn");
+  EXPECT_EQ(Str(Member(Json(placed->body), "summary"), "placedFrom"), "");
+  const auto events = Json(placed->body).fields().at("events").list_value();
+  ASSERT_EQ(events.values_size(), 2) << placed->body;
+  EXPECT_EQ(Str(events.values(1).struct_value(), "kind"), "PLACED");
+  EXPECT_EQ(Str(events.values(1).struct_value(), "node"), "nvn");
+  auto listed = Get("/api/service-requests?state=PLACED", &op);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  EXPECT_THAT(listed->body, ::testing::HasSubstr(id));
+
+  // Its steps are nvn's now: refused here with the node's reason.
+  auto here = Post(path + "/cancel", R"({"reason": "OTHER"})", &op);
+  EXPECT_EQ(here->status, 409) << here->body;
+  EXPECT_EQ(Reason(here->body), "INVALID_TRANSITION");
+  EXPECT_THAT(here->body, ::testing::HasSubstr("placed with node nvn"));
+  auto again = Post(path + "/place", R"({"node": "nvn"})", &op);
+  EXPECT_EQ(again->status, 409) << again->body;
+  EXPECT_EQ(StateOf(Get(path, &op)->body), "SERVICE_PLACED");
+}
+
 // Operators only: a partner is refused every call; no CSRF token, no change.
 TEST_F(ConsoleTest, ServiceRequestsAreForOperatorsOnly) {
   Person op = Login("toscana/operator");
