@@ -99,6 +99,7 @@ export const api = {
   scheduleService: (id, at) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/schedule`, { at }),
   completeService: (id, outcome) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/complete`, { outcome }),
   cancelService: (id, reason) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/cancel`, { reason }),
+  placeService: (id, node) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/place`, { node }),
   roster: () => call('GET', '/api/roster'),
   putRoster: (entry) => call('POST', '/api/roster', { entry }),
 };

@@ -48,7 +48,7 @@ function summaryRow(s) {
     h('td', {}, enumLabel('Attendance', s.attendance)),
     h('td', {}, s.province || t('none')),
     h('td', {}, windowText(s)),
-    h('td', {}, s.rosterCode || t('none')),
+    h('td', {}, s.rosterCode || (s.placedWith ? t('atNode', { node: s.placedWith }) : t('none'))),
     h('td', {}, s.scheduledAt ? timeEl(s.scheduledAt) : t('none')),
     h('td', {}, timeEl(s.createdAt)));
 }
@@ -211,6 +211,7 @@ function eventWords(e) {
   if (e.scheduledAt) parts.push(h('span', {}, timeEl(e.scheduledAt)));
   if (set(e.outcome)) parts.push(enumLabel('ServiceOutcome', e.outcome));
   if (set(e.cancelReason)) parts.push(enumLabel('ServiceCancelReason', e.cancelReason));
+  if (set(e.state)) parts.push(enumLabel('ServiceRequestState', e.state));
   if (e.node) parts.push(t('atNode', { node: e.node }));
   const out = [];
   parts.forEach((p, i) => { if (i) out.push(' · '); out.push(p); });
@@ -220,6 +221,10 @@ function eventWords(e) {
 // The one next step the state allows (and cancelling while it is open).
 function stepForms(s, id, draw, roster) {
   const sections = [];
+  if (s.placedWith) {
+    return [h('section', { class: 'card', id: 'service-placed', 'aria-labelledby': 'service-placed-h' },
+      h('h2', { id: 'service-placed-h' }, t('srPlacedTitle')), h('p', {}, t('srPlacedNote', { node: s.placedWith })))];
+  }
   const section = (key, title, ...kids) => sections.push(h('section', { class: 'card', id: `service-${key}`, 'aria-labelledby': `service-${key}-h` },
     h('h2', { id: `service-${key}-h` }, title), ...kids));
   const stepForm = (key, input, label, help, button, call, done) => {
@@ -265,6 +270,12 @@ function stepForms(s, id, draw, roster) {
     section('complete', t('srCompleteTitle'),
       stepForm('complete', outcome, t('srOutcome'), '', t('srCompleteSave'), (v) => api.completeService(id, v), t('srCompleted')));
   }
+  if (s.state === 'SERVICE_REQUESTED') {
+    const node = h('input', { type: 'text', id: 'service-place-node', name: 'node', autocomplete: 'off', spellcheck: 'false' });
+    section('place', t('srPlaceTitle'),
+      stepForm('place', node, t('srPlaceNode'), t('srPlaceHelp'), t('srPlaceSave'),
+        (v) => api.placeService(id, v.toLowerCase()), t('srPlaced')));
+  }
   if (['SERVICE_REQUESTED', 'SERVICE_ASSIGNED', 'SERVICE_SCHEDULED'].includes(s.state)) {
     const reason = select(opts('ServiceCancelReason'), { id: 'service-cancel-reason', name: 'reason' });
     section('cancel', t('srCancelTitle'),
@@ -308,6 +319,8 @@ export async function renderService(main, id) {
         kv(t('srColWindow'), windowText(s)),
         kv(t('srColCreated'), timeEl(s.createdAt)),
         kv(t('srOrigin'), s.originNode || t('none')),
+        s.placedFrom ? kv(t('srPlacedFrom'), s.placedFrom, { id: 'service-placed-from' }) : null,
+        s.placedWith ? kv(t('srPlacedWith'), s.placedWith, { id: 'service-placed-with' }) : null,
         s.rosterCode ? kv(t('srColRoster'), s.rosterCode, { id: 'service-roster-code' }) : null,
         s.scheduledAt ? kv(t('srColScheduled'), timeEl(s.scheduledAt), { id: 'service-scheduled-at' }) : null,
         set(s.outcome) ? kv(t('srOutcome'), enumLabel('ServiceOutcome', s.outcome)) : null,
