@@ -21,7 +21,8 @@ the receipt, the follow-up, and toscana's operator finding and triaging it
 on the "Citizen reports" page; then toscana's operator adding a roster
 entry, making a mediator request, assigning it, refused a time outside its
 window (in words, next to the field) and scheduling it, on the "Service
-requests" page;
+requests" page, then placing another with nvn, whose operator sees it
+arrive from toscana;
 
 and also: a sign-in with an expired certificate refused in words, an
 EMERGENCY_24H referral left unacknowledged past a short deadline raising the
@@ -574,7 +575,7 @@ def run(people):
     citizen_report(people, tos)
 
     # ---- a service request: roster entry, request, assigned, scheduled ------------------
-    service_request(tos)
+    service_request(tos, nvn)
 
 
 PUBLIC_STAFF_PORT = PORT + 352    # the second console's staff listener (unused here)
@@ -680,8 +681,9 @@ def local_input(dt):
     return dt.strftime("%Y-%m-%dT%H:%M")
 
 
-def service_request(tos):
-    """A roster entry added, a mediator request made, assigned, scheduled after a refusal."""
+def service_request(tos, nvn):
+    """A roster entry added, a mediator request made, assigned, scheduled after a refusal;
+    another placed with nvn, which sees where it came from."""
     tos.click("#nav-services")
     tos.visible("#services-h")
     tos.click("#roster-link")
@@ -752,6 +754,36 @@ def service_request(tos):
     tos.click("#nav-services")
     tos.visible('#services tr[data-state="SERVICE_SCHEDULED"]')
     log("service request: roster entry, request, assigned, scheduled")
+
+    # Another one placed with nvn: PLACED here, its steps nvn's.
+    tos.click("#service-new-link")
+    tos.visible("#service-form")
+    tos.find("#svc-language").send_keys("bin")
+    Select(tos.find("#svc-attendance")).select_by_value("ATTENDANCE_REMOTE")
+    date_input(tos.find("#svc-windowStart"), local_input(now + datetime.timedelta(hours=1)))
+    date_input(tos.find("#svc-windowEnd"), local_input(now + datetime.timedelta(days=2)))
+    tos.click("#service-save")
+    tos.visible('#service-state[data-state="SERVICE_REQUESTED"]')
+    placed_id = tos.find("#service-summary .mono").text
+    tos.find("#service-place-node").send_keys("nvn")
+    tos.click("#service-place-save")
+    tos.visible('#service-state[data-state="SERVICE_PLACED"]')
+    check(tos.find("#service-placed-with").text == "nvn", "placed with nvn")
+    check(tos.has("#service-placed") and not tos.has("#service-assign-form") and not tos.has("#service-cancel-form"),
+          "placed: no step here")
+    shot(tos.d, "service-request-placed-with-nvn")
+
+    def arrived(d):
+        if d.find_elements(By.CSS_SELECTOR, "#service-placed-from"):
+            return True
+        d.refresh()
+        return False
+    nvn.open(f"{CONSOLE['nvn']}/#/service/{placed_id}")
+    nvn.wait().until(arrived)
+    check(nvn.find("#service-placed-from").text == "toscana", "nvn sees where it came from")
+    check(nvn.has("#service-assign-form"), "nvn takes its steps")
+    shot(nvn.d, "service-request-arrived-at-nvn")
+    log(f"service request {placed_id}: placed with nvn, arrived there")
 
 
 if __name__ == "__main__":
