@@ -360,6 +360,45 @@ void HttpServer::Routes() {
            authed(true, [service](const Session& s, const httplib::Request& r) {
              return service->LinkReport(s, r.matches[1], r.body);
            }));
+  // Service requests and the roster.
+  svr.Get("/api/service-requests",
+          authed(false, [service](const Session& s, const httplib::Request& r) {
+            return service->ListServiceRequests(s, Query(r));
+          }));
+  svr.Post("/api/service-requests",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->CreateServiceRequest(s, r.body);
+           }));
+  svr.Get(R"(/api/service-requests/([0-9a-fA-F-]{1,64}))",
+          authed(false, [service](const Session& s, const httplib::Request& r) {
+            return service->GetServiceRequest(s, r.matches[1]);
+          }));
+  svr.Post(R"(/api/service-requests/([0-9a-fA-F-]{1,64})/assign)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->AssignServiceRequest(s, r.matches[1], r.body);
+           }));
+  svr.Post(R"(/api/service-requests/([0-9a-fA-F-]{1,64})/schedule)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->ScheduleServiceRequest(s, r.matches[1], r.body);
+           }));
+  svr.Post(R"(/api/service-requests/([0-9a-fA-F-]{1,64})/complete)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->CompleteServiceRequest(s, r.matches[1], r.body);
+           }));
+  svr.Post(R"(/api/service-requests/([0-9a-fA-F-]{1,64})/cancel)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->CancelServiceRequest(s, r.matches[1], r.body);
+           }));
+  svr.Post(R"(/api/service-requests/([0-9a-fA-F-]{1,64})/place)",
+           authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->PlaceServiceRequest(s, r.matches[1], r.body);
+           }));
+  svr.Get("/api/roster", authed(false, [service](const Session& s, const httplib::Request&) {
+            return service->ListRoster(s);
+          }));
+  svr.Post("/api/roster", authed(true, [service](const Session& s, const httplib::Request& r) {
+             return service->PutRosterEntry(s, r.body);
+           }));
   // Each open event stream holds one of the server's threads: at most half
   // of them, so that the other calls are always served.
   auto open_streams = std::make_shared<std::atomic<int>>(0);

@@ -57,7 +57,8 @@ Relay::Relay(std::string address, absl::Duration timeout,
       refusals_(std::move(refusals)),
       channel_(std::move(channel)),
       stub_(v1::Referrals::NewStub(channel_)),
-      reports_(v1::Reports::NewStub(channel_)) {}
+      reports_(v1::Reports::NewStub(channel_)),
+      services_(v1::ServiceRequests::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> Relay::Context(const Session& s, bool deadline) const {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -94,16 +95,68 @@ absl::StatusOr<Response> Relay::Call(const Session& s, Method method, const Requ
   return response;
 }
 
-template <typename Response, typename Request, typename Method>
-absl::StatusOr<Response> Relay::CallReports(const Session* s, Method method,
-                                            const Request& request) {
+template <typename Response, typename Stub, typename Request, typename Method>
+absl::StatusOr<Response> Relay::CallOn(Stub* stub, const Session* s, Method method,
+                                       const Request& request) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   if (s != nullptr) context.AddMetadata(std::string(kConsoleLoginMetadata), s->proof);
   Response response;
-  grpc::Status status = (reports_.get()->*method)(&context, request, &response);
+  grpc::Status status = (stub->*method)(&context, request, &response);
   if (!status.ok()) return Error(status);
   return response;
+}
+
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Relay::CallReports(const Session* s, Method method,
+                                            const Request& request) {
+  return CallOn<Response>(reports_.get(), s, method, request);
+}
+
+absl::StatusOr<v1::ServiceRequestView> Relay::CreateServiceRequest(
+    const Session& s, const v1::CreateServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Create, r);
+}
+absl::StatusOr<v1::ServiceRequestView> Relay::AssignServiceRequest(
+    const Session& s, const v1::AssignServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Assign, r);
+}
+absl::StatusOr<v1::ServiceRequestView> Relay::ScheduleServiceRequest(
+    const Session& s, const v1::ScheduleServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Schedule,
+                                        r);
+}
+absl::StatusOr<v1::ServiceRequestView> Relay::CompleteServiceRequest(
+    const Session& s, const v1::CompleteServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Complete,
+                                        r);
+}
+absl::StatusOr<v1::ServiceRequestView> Relay::CancelServiceRequest(
+    const Session& s, const v1::CancelServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Cancel, r);
+}
+absl::StatusOr<v1::ServiceRequestView> Relay::PlaceServiceRequest(
+    const Session& s, const v1::PlaceServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Place, r);
+}
+absl::StatusOr<v1::ListServiceRequestsResponse> Relay::ListServiceRequests(
+    const Session& s, const v1::ListServiceRequestsRequest& r) {
+  return CallOn<v1::ListServiceRequestsResponse>(services_.get(), &s,
+                                                 &v1::ServiceRequests::Stub::List, r);
+}
+absl::StatusOr<v1::ServiceRequestView> Relay::GetServiceRequest(
+    const Session& s, const v1::GetServiceRequestRequest& r) {
+  return CallOn<v1::ServiceRequestView>(services_.get(), &s, &v1::ServiceRequests::Stub::Get, r);
+}
+absl::StatusOr<v1::RosterEntry> Relay::PutRosterEntry(const Session& s,
+                                                      const v1::PutRosterEntryRequest& r) {
+  return CallOn<v1::RosterEntry>(services_.get(), &s, &v1::ServiceRequests::Stub::PutRosterEntry,
+                                 r);
+}
+absl::StatusOr<v1::ListRosterResponse> Relay::ListRoster(const Session& s,
+                                                         const v1::ListRosterRequest& r) {
+  return CallOn<v1::ListRosterResponse>(services_.get(), &s, &v1::ServiceRequests::Stub::ListRoster,
+                                        r);
 }
 
 absl::StatusOr<v1::ReportView> Relay::RecordReport(const Session& s,

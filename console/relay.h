@@ -19,6 +19,7 @@
 #include "grpcpp/channel.h"
 #include "mir/v1/referrals.grpc.pb.h"
 #include "mir/v1/report.grpc.pb.h"
+#include "mir/v1/service_request.grpc.pb.h"
 
 namespace mir::console {
 
@@ -72,6 +73,28 @@ class Relay {
   absl::StatusOr<v1::PublicReportResponse> RecordPublic(const v1::PublicReportRequest& r);
   absl::StatusOr<v1::FollowUpResponse> FollowUp(const v1::FollowUpRequest& r);
 
+  // Service requests and the roster (mir.v1.ServiceRequests), as the person.
+  absl::StatusOr<v1::ServiceRequestView> CreateServiceRequest(
+      const Session& s, const v1::CreateServiceRequestRequest& r);
+  absl::StatusOr<v1::ServiceRequestView> AssignServiceRequest(
+      const Session& s, const v1::AssignServiceRequestRequest& r);
+  absl::StatusOr<v1::ServiceRequestView> ScheduleServiceRequest(
+      const Session& s, const v1::ScheduleServiceRequestRequest& r);
+  absl::StatusOr<v1::ServiceRequestView> CompleteServiceRequest(
+      const Session& s, const v1::CompleteServiceRequestRequest& r);
+  absl::StatusOr<v1::ServiceRequestView> CancelServiceRequest(
+      const Session& s, const v1::CancelServiceRequestRequest& r);
+  absl::StatusOr<v1::ServiceRequestView> PlaceServiceRequest(
+      const Session& s, const v1::PlaceServiceRequestRequest& r);
+  absl::StatusOr<v1::ListServiceRequestsResponse> ListServiceRequests(
+      const Session& s, const v1::ListServiceRequestsRequest& r);
+  absl::StatusOr<v1::ServiceRequestView> GetServiceRequest(const Session& s,
+                                                           const v1::GetServiceRequestRequest& r);
+  absl::StatusOr<v1::RosterEntry> PutRosterEntry(const Session& s,
+                                                 const v1::PutRosterEntryRequest& r);
+  absl::StatusOr<v1::ListRosterResponse> ListRoster(const Session& s,
+                                                    const v1::ListRosterRequest& r);
+
  private:
   Relay(std::string address, absl::Duration timeout,
         std::shared_ptr<const ServerIdentityRefusals> refusals,
@@ -83,6 +106,10 @@ class Relay {
   // A Reports call; `s` null: as the console itself.
   template <typename Response, typename Request, typename Method>
   absl::StatusOr<Response> CallReports(const Session* s, Method method, const Request& request);
+  // A call on `stub` (Reports or ServiceRequests); `s` null: as the console.
+  template <typename Response, typename Stub, typename Request, typename Method>
+  absl::StatusOr<Response> CallOn(Stub* stub, const Session* s, Method method,
+                                  const Request& request);
 
   const std::string address_;
   const absl::Duration timeout_;
@@ -90,6 +117,7 @@ class Relay {
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::Referrals::Stub> stub_;
   const std::unique_ptr<v1::Reports::Stub> reports_;
+  const std::unique_ptr<v1::ServiceRequests::Stub> services_;
 };
 
 }  // namespace mir::console

@@ -89,6 +89,36 @@ class ConsoleService {
   absl::StatusOr<std::string> LinkReport(const Session& session, const std::string& id,
                                          absl::string_view body);
 
+  // Service requests and the roster (docs/CONSOLE-API.md, "Service
+  // requests"), operators only, as the person. Each body is checked here
+  // with the node's own rules (broker/service_request_rules.h) before it is
+  // relayed; a refusal, the console's or the node's, names its field.
+  // `query`: state (repeated or comma-separated), limit.
+  absl::StatusOr<std::string> ListServiceRequests(
+      const Session& session, const std::multimap<std::string, std::string>& query);
+  // {"requestId": "<lowercase UUID, optional>", "request": ServiceRequest JSON}
+  absl::StatusOr<std::string> CreateServiceRequest(const Session& session, absl::string_view body);
+  absl::StatusOr<std::string> GetServiceRequest(const Session& session, const std::string& id);
+  // {"rosterCode": "MED-0007"}
+  absl::StatusOr<std::string> AssignServiceRequest(const Session& session, const std::string& id,
+                                                   absl::string_view body);
+  // {"at": "<RFC 3339 time>"}
+  absl::StatusOr<std::string> ScheduleServiceRequest(const Session& session, const std::string& id,
+                                                     absl::string_view body);
+  // {"outcome": "HELD"}
+  absl::StatusOr<std::string> CompleteServiceRequest(const Session& session, const std::string& id,
+                                                     absl::string_view body);
+  // {"reason": "NO_LONGER_NEEDED"}
+  absl::StatusOr<std::string> CancelServiceRequest(const Session& session, const std::string& id,
+                                                   absl::string_view body);
+  // {"node": "nvn"}: a REQUESTED request placed with another node, which
+  // serves it.
+  absl::StatusOr<std::string> PlaceServiceRequest(const Session& session, const std::string& id,
+                                                  absl::string_view body);
+  absl::StatusOr<std::string> ListRoster(const Session& session);
+  // {"entry": RosterEntry JSON}: added, or replacing the entry with its code.
+  absl::StatusOr<std::string> PutRosterEntry(const Session& session, absl::string_view body);
+
   // The public form (console/public_server.h), as the console itself: the
   // report checked here first (ValidateReport), then RecordPublic.
   absl::StatusOr<v1::PublicReportResponse> RecordPublic(const v1::CitizenReport& report);

@@ -86,4 +86,20 @@ export const api = {
   recordReport: (reportId, report) => call('POST', '/api/reports', { reportId, report }),
   triageReport: (id, triage, routeTo) => call('POST', `/api/reports/${encodeURIComponent(id)}/triage`, { triage, routeTo }),
   linkReport: (id, referralId) => call('POST', `/api/reports/${encodeURIComponent(id)}/link`, { referralId }),
+  // Service requests and the roster
+  serviceRequests: (params) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params || {})) if (v) q.set(k, v);
+    const s = q.toString();
+    return call('GET', `/api/service-requests${s ? `?${s}` : ''}`);
+  },
+  serviceRequest: (id) => call('GET', `/api/service-requests/${encodeURIComponent(id)}`),
+  createServiceRequest: (requestId, request) => call('POST', '/api/service-requests', { requestId, request }),
+  assignService: (id, rosterCode) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/assign`, { rosterCode }),
+  scheduleService: (id, at) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/schedule`, { at }),
+  completeService: (id, outcome) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/complete`, { outcome }),
+  cancelService: (id, reason) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/cancel`, { reason }),
+  placeService: (id, node) => call('POST', `/api/service-requests/${encodeURIComponent(id)}/place`, { node }),
+  roster: () => call('GET', '/api/roster'),
+  putRoster: (entry) => call('POST', '/api/roster', { entry }),
 };

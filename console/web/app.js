@@ -6,6 +6,8 @@
 //   #/dead-letters     dead letters (operators)
 //   #/node             node status (operators)
 //   #/reports          citizen reports (operators); #/reports/new, #/report/<id>
+//   #/services         service requests (operators); #/services/new,
+//                      #/services/roster, #/service/<id>
 //   #/stats            the node's statistics (operators; the node refuses partners)
 import { t, setLang, currentLang } from './texts.js';
 import { h, clear, alertBox } from './ui.js';
@@ -19,6 +21,7 @@ import { renderNew } from './newref.js';
 import { renderDeadLetters, renderNode } from './admin.js';
 import { renderReports, renderRecordReport, renderReport } from './reports.js';
 import { renderStats } from './stats.js';
+import { renderServices, renderNewService, renderService, renderRoster } from './services.js';
 import { startAlarm, stopAlarm } from './alarm.js';
 
 const main = document.getElementById('main');
@@ -53,7 +56,7 @@ function renderChrome() {
   nav.hidden = false;
   nav.setAttribute('aria-label', t('navMain'));
   const links = [['#/list', isOperator() ? 'navList' : 'navListPartner']];
-  if (isOperator()) links.push(['#/new', 'navNew'], ['#/reports', 'navReports'], ['#/stats', 'navStats'], ['#/dead-letters', 'navDeadLetters'], ['#/node', 'navNode']);
+  if (isOperator()) links.push(['#/new', 'navNew'], ['#/reports', 'navReports'], ['#/services', 'navServices'], ['#/stats', 'navStats'], ['#/dead-letters', 'navDeadLetters'], ['#/node', 'navNode']);
   clear(nav, h('ul', {}, links.map(([href, key]) => h('li', {}, h('a', { href, id: `nav-${href.slice(2)}` }, t(key))))));
   markCurrent();
 }
@@ -131,7 +134,7 @@ async function route() {
   markCurrent();
   // A partner cannot make a referral; the node's operators-only calls (dead
   // letters, node status) are left to the node to refuse, in words.
-  if ((page === 'new' || page === 'reports' || page === 'report') && !isOperator()) {
+  if (['new', 'reports', 'report', 'services', 'service'].includes(page) && !isOperator()) {
     clear(main, h('h1', { tabindex: '-1', id: 'denied-h' }, t('navList')), alertBox(t('operatorsOnly')));
     main.querySelector('h1').focus();
     return;
@@ -148,6 +151,12 @@ async function route() {
       if (arg === 'new') renderRecordReport(main); else await renderReports(main);
       return;
     case 'report': await renderReport(main, decodeURIComponent(arg || '')); return;
+    case 'services':
+      if (arg === 'new') renderNewService(main);
+      else if (arg === 'roster') await renderRoster(main);
+      else await renderServices(main);
+      return;
+    case 'service': await renderService(main, decodeURIComponent(arg || '')); return;
     default:
       clear(main, h('h1', { tabindex: '-1' }, t('notFound')));
   }

@@ -18,7 +18,11 @@ Chromium headless, one browser per person:
 then a citizen report through toscana's public form (a second mir-console
 with console.publicForm): the 112 sentence shown the moment danger is ticked,
 the receipt, the follow-up, and toscana's operator finding and triaging it
-on the "Citizen reports" page;
+on the "Citizen reports" page; then toscana's operator adding a roster
+entry, making a mediator request, assigning it, refused a time outside its
+window (in words, next to the field) and scheduling it, on the "Service
+requests" page, then placing another with nvn, whose operator sees it
+arrive from toscana;
 
 and also: a sign-in with an expired certificate refused in words, an
 EMERGENCY_24H referral left unacknowledged past a short deadline raising the
@@ -570,6 +574,9 @@ def run(people):
     # ---- a citizen report through the public form ---------------------------------------
     citizen_report(people, tos)
 
+    # ---- a service request: roster entry, request, assigned, scheduled ------------------
+    service_request(tos, nvn)
+
 
 PUBLIC_STAFF_PORT = PORT + 352    # the second console's staff listener (unused here)
 PUBLIC_PORT = PORT + 353          # its public form
@@ -667,6 +674,116 @@ def citizen_report(people, tos):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def local_input(dt):
+    """<input type=datetime-local>'s value: the browser's clock is this machine's."""
+    return dt.strftime("%Y-%m-%dT%H:%M")
+
+
+def service_request(tos, nvn):
+    """A roster entry added, a mediator request made, assigned, scheduled after a refusal;
+    another placed with nvn, which sees where it came from."""
+    tos.click("#nav-services")
+    tos.visible("#services-h")
+    tos.click("#roster-link")
+    tos.visible("#roster-form")
+    tos.find("#roster-code").send_keys("med-demo-1")
+    Select(tos.find("#roster-kind")).select_by_value("ROSTER_MEDIATOR")
+    tos.find("#roster-languages").send_keys("pcm, eng")
+    tos.find("#roster-provinces").send_keys("fi, po")
+    Select(tos.find("#roster-gender")).select_by_value("GENDER_FEMALE")
+    tos.click("#roster-save")
+    tos.visible('#roster tr[data-code="MED-DEMO-1"]')
+    check("pcm, eng" in tos.find('#roster tr[data-code="MED-DEMO-1"]').text, "the roster lists the languages")
+    shot(tos.d, "service-roster")
+
+    tos.click("#nav-services")
+    tos.click("#service-new-link")
+    tos.visible("#service-form")
+    unlabelled = tos.d.execute_script("""
+      return [...document.querySelectorAll('#service-form input, #service-form select, #service-form textarea')]
+        .filter(e => !(e.labels && e.labels.length)).map(e => e.id || e.name);""")
+    check(not unlabelled, f"service request fields without a label: {unlabelled}")
+    check(not tos.find("#svc-venue").is_displayed(), "no venue for a mediator")
+    now = datetime.datetime.now()
+    Select(tos.find("#svc-kind")).select_by_value("SERVICE_KIND_MEDIATOR")
+    tos.find("#svc-language").send_keys("pcm")
+    tos.find("#svc-sameGenderWanted").click()
+    Select(tos.find("#svc-gender")).select_by_value("GENDER_FEMALE")
+    Select(tos.find("#svc-attendance")).select_by_value("ATTENDANCE_IN_PERSON")
+    tos.find("#svc-province").send_keys("fi")
+    date_input(tos.find("#svc-windowStart"), local_input(now + datetime.timedelta(hours=1)))
+    date_input(tos.find("#svc-windowEnd"), local_input(now + datetime.timedelta(days=2)))
+    tos.find("#svc-requester").send_keys("DEMO Commissione")
+    tos.find("#svc-notes").send_keys("DEMO: nota di prova")
+    tos.click("#service-save")
+    tos.visible('#service-state[data-state="SERVICE_REQUESTED"]')
+    check("DEMO Commissione" in tos.find("#service-fields").text, "the requester, opened")
+    check(tos.has("#service-assign-form") and tos.has("#service-cancel-form")
+          and not tos.has("#service-schedule-form") and not tos.has("#service-complete-form"),
+          "requested: assign or cancel only")
+    shot(tos.d, "service-request-new")
+
+    Select(tos.find("#service-assign-code")).select_by_value("MED-DEMO-1")
+    tos.click("#service-assign-save")
+    tos.visible('#service-state[data-state="SERVICE_ASSIGNED"]')
+    check(tos.find("#service-roster-code").text == "MED-DEMO-1", "assigned to the roster entry")
+    check(not tos.has("#service-assign-form") and tos.has("#service-schedule-form"), "assigned: schedule next")
+
+    # Outside the window: the node refuses, in words, next to the field.
+    date_input(tos.find("#service-schedule-at"), local_input(now + datetime.timedelta(days=5)))
+    tos.click("#service-schedule-save")
+    refusal = tos.text_in("#service-schedule-status", "Rifiutato")
+    check(tos.has("#service-schedule-at-error"), f"the refusal next to the field: {refusal}")
+    check(tos.find('#service-state').get_attribute("data-state") == "SERVICE_ASSIGNED", "nothing changed")
+    shot(tos.d, "service-request-schedule-refused")
+
+    date_input(tos.find("#service-schedule-at"), local_input(now + datetime.timedelta(hours=3)))
+    tos.click("#service-schedule-save")
+    tos.visible('#service-state[data-state="SERVICE_SCHEDULED"]')
+    kinds = [li.get_attribute("data-kind") for li in tos.d.find_elements(By.CSS_SELECTOR, "#service-timeline > li")]
+    check(kinds == ["REQUESTED", "ASSIGNED", "SCHEDULED"], f"timeline: {kinds}")
+    check(tos.has("#service-complete-form") and tos.has("#service-cancel-form")
+          and not tos.has("#service-schedule-form"), "scheduled: complete or cancel only")
+    # Keyboard: Tab from the outcome reaches its button.
+    tos.d.execute_script("document.getElementById('service-complete-outcome').focus()")
+    tos.d.switch_to.active_element.send_keys(Keys.TAB)
+    check(tos.d.switch_to.active_element.get_attribute("id") == "service-complete-save", "Tab reaches the button")
+    shot(tos.d, "service-request-scheduled")
+    tos.click("#nav-services")
+    tos.visible('#services tr[data-state="SERVICE_SCHEDULED"]')
+    log("service request: roster entry, request, assigned, scheduled")
+
+    # Another one placed with nvn: PLACED here, its steps nvn's.
+    tos.click("#service-new-link")
+    tos.visible("#service-form")
+    tos.find("#svc-language").send_keys("bin")
+    Select(tos.find("#svc-attendance")).select_by_value("ATTENDANCE_REMOTE")
+    date_input(tos.find("#svc-windowStart"), local_input(now + datetime.timedelta(hours=1)))
+    date_input(tos.find("#svc-windowEnd"), local_input(now + datetime.timedelta(days=2)))
+    tos.click("#service-save")
+    tos.visible('#service-state[data-state="SERVICE_REQUESTED"]')
+    placed_id = tos.find("#service-summary .mono").text
+    tos.find("#service-place-node").send_keys("nvn")
+    tos.click("#service-place-save")
+    tos.visible('#service-state[data-state="SERVICE_PLACED"]')
+    check(tos.find("#service-placed-with").text == "nvn", "placed with nvn")
+    check(tos.has("#service-placed") and not tos.has("#service-assign-form") and not tos.has("#service-cancel-form"),
+          "placed: no step here")
+    shot(tos.d, "service-request-placed-with-nvn")
+
+    def arrived(d):
+        if d.find_elements(By.CSS_SELECTOR, "#service-placed-from"):
+            return True
+        d.refresh()
+        return False
+    nvn.open(f"{CONSOLE['nvn']}/#/service/{placed_id}")
+    nvn.wait().until(arrived)
+    check(nvn.find("#service-placed-from").text == "toscana", "nvn sees where it came from")
+    check(nvn.has("#service-assign-form"), "nvn takes its steps")
+    shot(nvn.d, "service-request-arrived-at-nvn")
+    log(f"service request {placed_id}: placed with nvn, arrived there")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
 #include "console/errors.h"
 #include "console/http_server.h"
 #include "console/service.h"
@@ -698,6 +700,261 @@ TEST_F(ConsoleTest, StatisticsSuppressedOrRawForOperatorsOnly) {
   EXPECT_EQ(refused->status, 403) << refused->body;
   EXPECT_EQ(Reason(refused->body), "ROLE_NOT_ALLOWED");
   EXPECT_EQ(Get("/api/statistics", nullptr)->status, 401);
+}
+
+// Service requests through the console: a time `hours` from now, RFC 3339.
+std::string InHours(int hours) {
+  return absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(hours), absl::UTCTimeZone());
+}
+std::string MediatorRequest(const std::string& id, const std::string& language) {
+  return absl::StrCat(R"({"requestId": ")", id, R"(", "request": {"kind": "SERVICE_KIND_MEDIATOR",
+      "language": ")",
+                      language, R"(", "sameGenderWanted": true, "gender": "GENDER_FEMALE",
+      "attendance": "ATTENDANCE_IN_PERSON", "province": "fi", "windowStart": ")",
+                      InHours(1), R"(", "windowEnd": ")", InHours(48),
+                      R"(", "requester": "DEMO requester", "notes": "DEMO notes"}})");
+}
+std::string StateOf(const std::string& view_body) {
+  return Str(Member(Json(view_body), "summary"), "state");
+}
+int EventsOf(const std::string& view_body) {
+  const auto parsed = Json(view_body);
+  auto it = parsed.fields().find("events");
+  return it == parsed.fields().end() ? 0 : it->second.list_value().values_size();
+}
+
+// REQUESTED -> ASSIGNED -> SCHEDULED -> DONE through the console's API, the
+// roster entry put first; a step out of order is the node's refusal and
+// changes nothing; the sealed parts come back opened.
+TEST_F(ConsoleTest, ServiceRequestCreateAssignScheduleComplete) {
+  Person op = Login("toscana/operator");
+  auto put = Post("/api/roster", R"({"entry": {"code": "med-0001", "kind": "ROSTER_MEDIATOR",
+      "languages": ["PCM", "eng"], "provinces": ["fi"], "available": true,
+      "gender": "GENDER_FEMALE"}})",
+                  &op);
+  ASSERT_TRUE(put);
+  ASSERT_EQ(put->status, 200) << put->body;
+  EXPECT_EQ(Str(Json(put->body), "code"), "MED-0001");
+  auto roster = Get("/api/roster", &op);
+  ASSERT_EQ(roster->status, 200) << roster->body;
+  EXPECT_THAT(roster->body, ::testing::HasSubstr("MED-0001"));
+  EXPECT_THAT(roster->body, ::testing::HasSubstr("pcm"));
+
+  const std::string id = NewUuid();
+  auto created = Post("/api/service-requests", MediatorRequest(id, "pcm"), &op);
+  ASSERT_EQ(created->status, 200) << created->body;
+  EXPECT_EQ(StateOf(created->body), "SERVICE_REQUESTED");
+  EXPECT_EQ(Str(Member(Json(created->body), "summary"), "requestId"), id);
+  EXPECT_EQ(Str(Member(Json(created->body), "summary"), "province"), "FI");
+  // Sent again after a lost answer: the same request, once.
+  auto again = Post("/api/service-requests", MediatorRequest(id, "pcm"), &op);
+  EXPECT_EQ(again->status, 200) << again->body;
+
+  const std::string path = absl::StrCat("/api/service-requests/", id);
+  // Scheduling before assigning: the node's reason, nothing changed.
+  auto early = Post(path + "/schedule", absl::StrCat(R"({"at": ")", InHours(2), R"("})"), &op);
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 409) << early->body;
+  EXPECT_EQ(Reason(early->body), "INVALID_TRANSITION");
+  EXPECT_THAT(early->body, ::testing::HasSubstr("SERVICE_REQUESTED"));
+  auto unchanged = Get(path, &op);
+  ASSERT_EQ(unchanged->status, 200) << unchanged->body;
+  EXPECT_EQ(StateOf(unchanged->body), "SERVICE_REQUESTED");
+  EXPECT_EQ(EventsOf(unchanged->body), 1);
+
+  auto assigned = Post(path + "/assign", R"({"rosterCode": "med-0001"})", &op);
+  ASSERT_EQ(assigned->status, 200) << assigned->body;
+  EXPECT_EQ(StateOf(assigned->body), "SERVICE_ASSIGNED");
+  EXPECT_EQ(Str(Member(Json(assigned->body), "summary"), "rosterCode"), "MED-0001");
+  auto outside = Post(path + "/schedule", absl::StrCat(R"({"at": ")", InHours(72), R"("})"), &op);
+  EXPECT_EQ(outside->status, 400) << outside->body;
+  EXPECT_EQ(ErrorField(outside->body), "at");
+  auto scheduled = Post(path + "/schedule", absl::StrCat(R"({"at": ")", InHours(2), R"("})"), &op);
+  ASSERT_EQ(scheduled->status, 200) << scheduled->body;
+  EXPECT_EQ(StateOf(scheduled->body), "SERVICE_SCHEDULED");
+  auto done = Post(path + "/complete", R"({"outcome": "HELD"})", &op);
+  ASSERT_EQ(done->status, 200) << done->body;
+  EXPECT_EQ(StateOf(done->body), "SERVICE_DONE");
+  EXPECT_EQ(Str(Member(Json(done->body), "summary"), "outcome"), "OUTCOME_HELD");
+
+  auto view = Get(path, &op);
+  ASSERT_EQ(view->status, 200) << view->body;
+  EXPECT_EQ(EventsOf(view->body), 4);
+  EXPECT_EQ(Str(Member(Json(view->body), "request"), "requester"), "DEMO requester");
+  EXPECT_EQ(Str(Member(Json(view->body), "request"), "notes"), "DEMO notes");
+  // Final: no cancelling a request that was held.
+  auto late = Post(path + "/cancel", R"({"reason": "NO_LONGER_NEEDED"})", &op);
+  EXPECT_EQ(late->status, 409) << late->body;
+  EXPECT_EQ(Reason(late->body), "INVALID_TRANSITION");
+
+  auto listed = Get("/api/service-requests?state=DONE", &op);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  EXPECT_THAT(listed->body, ::testing::HasSubstr(id));
+  auto other = Get("/api/service-requests?state=SERVICE_REQUESTED,ASSIGNED", &op);
+  ASSERT_EQ(other->status, 200) << other->body;
+  EXPECT_THAT(other->body, ::testing::Not(::testing::HasSubstr(id)));
+  EXPECT_EQ(Get("/api/service-requests?state=NOPE", &op)->status, 400);
+
+  // Another one, cancelled while requested.
+  const std::string second = NewUuid();
+  ASSERT_EQ(Post("/api/service-requests", MediatorRequest(second, "eng"), &op)->status, 200);
+  auto cancelled = Post(absl::StrCat("/api/service-requests/", second, "/cancel"),
+                        R"({"reason": "NO_ONE_AVAILABLE"})", &op);
+  ASSERT_EQ(cancelled->status, 200) << cancelled->body;
+  EXPECT_EQ(StateOf(cancelled->body), "SERVICE_CANCELLED");
+  EXPECT_EQ(Str(Member(Json(cancelled->body), "summary"), "cancelReason"),
+            "CANCEL_NO_ONE_AVAILABLE");
+}
+
+// Refusals name their field, whether the console refuses first (a request
+// the node would refuse never leaves it) or the node does (the roster's
+// fit, which only the node knows); nothing is created.
+TEST_F(ConsoleTest, ServiceRequestRefusalsNameTheField) {
+  Person op = Login("toscana/operator");
+  const std::string id = NewUuid();
+  auto bad_language = Post("/api/service-requests", MediatorRequest(id, "xx"), &op);
+  ASSERT_TRUE(bad_language);
+  EXPECT_EQ(bad_language->status, 400) << bad_language->body;
+  EXPECT_EQ(Reason(bad_language->body), "INVALID_FIELD");
+  EXPECT_EQ(ErrorField(bad_language->body), "language");
+  EXPECT_THAT(bad_language->body, ::testing::Not(::testing::HasSubstr("DEMO")));
+  EXPECT_EQ(Get(absl::StrCat("/api/service-requests/", id), &op)->status, 404);
+
+  const std::string interview = absl::StrCat(
+      R"({"request": {"kind": "SERVICE_KIND_IDENTIFICATION_INTERVIEW",
+      "attendance": "ATTENDANCE_REMOTE", "windowStart": ")",
+      InHours(1), R"(", "windowEnd": ")", InHours(48), R"("}})");
+  auto no_venue = Post("/api/service-requests", interview, &op);
+  EXPECT_EQ(no_venue->status, 400) << no_venue->body;
+  EXPECT_EQ(ErrorField(no_venue->body), "venue");
+  const std::string backwards_json = absl::StrCat(
+      R"({"request": {"kind": "SERVICE_KIND_IDENTIFICATION_INTERVIEW", "venue": "VENUE_CAS",
+      "attendance": "ATTENDANCE_REMOTE", "windowStart": ")",
+      InHours(48), R"(", "windowEnd": ")", InHours(1), R"("}})");
+  auto backwards = Post("/api/service-requests", backwards_json, &op);
+  EXPECT_EQ(backwards->status, 400) << backwards->body;
+  EXPECT_EQ(ErrorField(backwards->body), "window_end");
+  auto listed = Get("/api/service-requests", &op);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  EXPECT_EQ(Json(listed->body).fields().at("requests").list_value().values_size(), 0)
+      << listed->body;
+
+  auto bad_entry = Post("/api/roster", R"({"entry": {"code": "MED-0002",
+      "kind": "ROSTER_MEDIATOR", "languages": ["ara", "x1"]}})",
+                        &op);
+  EXPECT_EQ(bad_entry->status, 400) << bad_entry->body;
+  EXPECT_EQ(ErrorField(bad_entry->body), "languages[1]");
+  auto named = Post("/api/roster", R"({"entry": {"code": "Mario Rossi",
+      "kind": "ROSTER_MEDIATOR", "languages": ["ara"]}})",
+                    &op);
+  EXPECT_EQ(named->status, 400) << named->body;
+  EXPECT_EQ(ErrorField(named->body), "code");
+
+  // The node's refusal: an entry that does not speak the language.
+  ASSERT_EQ(Post("/api/roster", R"({"entry": {"code": "MED-0003", "kind": "ROSTER_MEDIATOR",
+      "languages": ["ara"], "provinces": ["FI"], "available": true,
+      "gender": "GENDER_FEMALE"}})",
+                 &op)
+                ->status,
+            200);
+  ASSERT_EQ(Post("/api/service-requests", MediatorRequest(id, "pcm"), &op)->status, 200);
+  const std::string path = absl::StrCat("/api/service-requests/", id);
+  auto unfit = Post(path + "/assign", R"({"rosterCode": "MED-0003"})", &op);
+  EXPECT_EQ(unfit->status, 409) << unfit->body;
+  EXPECT_EQ(Reason(unfit->body), "INVALID_FIELD");
+  EXPECT_EQ(ErrorField(unfit->body), "roster_code");
+  auto unknown = Post(path + "/assign", R"({"rosterCode": "MED-9999"})", &op);
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+  EXPECT_EQ(Reason(unknown->body), "UNKNOWN_ROSTER_ENTRY");
+  auto no_outcome = Post(path + "/complete", R"({"outcome": "MAYBE"})", &op);
+  EXPECT_EQ(no_outcome->status, 400) << no_outcome->body;
+  EXPECT_EQ(ErrorField(no_outcome->body), "outcome");
+  auto no_time = Post(path + "/schedule", R"({"at": "tomorrow"})", &op);
+  EXPECT_EQ(no_time->status, 400) << no_time->body;
+  EXPECT_EQ(ErrorField(no_time->body), "at");
+  EXPECT_EQ(StateOf(Get(path, &op)->body), "SERVICE_REQUESTED");
+  EXPECT_EQ(Get(absl::StrCat("/api/service-requests/", NewUuid()), &op)->status, 404);
+  // Not a lowercase UUID: refused here, naming the id.
+  auto upper = Get(absl::StrCat("/api/service-requests/", absl::AsciiStrToUpper(NewUuid())), &op);
+  EXPECT_EQ(upper->status, 400) << upper->body;
+  EXPECT_EQ(ErrorField(upper->body), "id");
+}
+
+// Placing a REQUESTED request with another node (here nvn): the console
+// checks the node id first; then the request is PLACED with placed_with set,
+// and its steps are nvn's, not this node's.
+TEST_F(ConsoleTest, ServiceRequestPlacedWithAnotherNode) {
+  ASSERT_TRUE(StartNode("nvn"));
+  Person op = Login("toscana/operator");
+  const std::string id = NewUuid();
+  ASSERT_EQ(Post("/api/service-requests", MediatorRequest(id, "pcm"), &op)->status, 200);
+  const std::string path = absl::StrCat("/api/service-requests/", id);
+  for (const char* body : {R"({"node": "toscana"})", R"({"node": "Not a node"})", "{}"}) {
+    auto refused = Post(path + "/place", body, &op);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << body << ": " << refused->body;
+    EXPECT_EQ(ErrorField(refused->body), "node") << body;
+  }
+  EXPECT_EQ(StateOf(Get(path, &op)->body), "SERVICE_REQUESTED");
+
+  auto placed = Post(path + "/place", R"({"node": "nvn"})", &op);
+  ASSERT_EQ(placed->status, 200) << placed->body;
+  EXPECT_EQ(StateOf(placed->body), "SERVICE_PLACED");
+  EXPECT_EQ(Str(Member(Json(placed->body), "summary"), "placedWith"), "nvn");
+  EXPECT_EQ(Str(Member(Json(placed->body), "summary"), "placedFrom"), "");
+  const auto events = Json(placed->body).fields().at("events").list_value();
+  ASSERT_EQ(events.values_size(), 2) << placed->body;
+  EXPECT_EQ(Str(events.values(1).struct_value(), "kind"), "PLACED");
+  EXPECT_EQ(Str(events.values(1).struct_value(), "node"), "nvn");
+  auto listed = Get("/api/service-requests?state=PLACED", &op);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  EXPECT_THAT(listed->body, ::testing::HasSubstr(id));
+
+  // Its steps are nvn's now: refused here with the node's reason.
+  auto here = Post(path + "/cancel", R"({"reason": "OTHER"})", &op);
+  EXPECT_EQ(here->status, 409) << here->body;
+  EXPECT_EQ(Reason(here->body), "INVALID_TRANSITION");
+  EXPECT_THAT(here->body, ::testing::HasSubstr("placed with node nvn"));
+  auto again = Post(path + "/place", R"({"node": "nvn"})", &op);
+  EXPECT_EQ(again->status, 409) << again->body;
+  EXPECT_EQ(StateOf(Get(path, &op)->body), "SERVICE_PLACED");
+}
+
+// Operators only: a partner is refused every call; no CSRF token, no change.
+TEST_F(ConsoleTest, ServiceRequestsAreForOperatorsOnly) {
+  Person op = Login("toscana/operator");
+  const std::string id = NewUuid();
+  ASSERT_EQ(Post("/api/service-requests", MediatorRequest(id, "pcm"), &op)->status, 200);
+  auto no_csrf = Post(absl::StrCat("/api/service-requests/", id, "/cancel"),
+                      R"({"reason": "OTHER"})", &op, /*with_csrf=*/false);
+  EXPECT_EQ(no_csrf->status, 403) << no_csrf->body;
+  EXPECT_EQ(Reason(no_csrf->body), "CSRF");
+
+  Person partner = Login("toscana/partner");
+  for (const char* path : {"/api/service-requests", "/api/roster"}) {
+    auto refused = Get(path, &partner);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 403) << path << ": " << refused->body;
+    EXPECT_EQ(Reason(refused->body), "ROLE_NOT_ALLOWED") << path;
+  }
+  auto view = Get(absl::StrCat("/api/service-requests/", id), &partner);
+  EXPECT_EQ(view->status, 403) << view->body;
+  auto create = Post("/api/service-requests", MediatorRequest(NewUuid(), "pcm"), &partner);
+  EXPECT_EQ(create->status, 403) << create->body;
+  EXPECT_EQ(Reason(create->body), "ROLE_NOT_ALLOWED");
+  auto cancel = Post(absl::StrCat("/api/service-requests/", id, "/cancel"),
+                     R"({"reason": "OTHER"})", &partner);
+  EXPECT_EQ(cancel->status, 403) << cancel->body;
+  auto entry = Post("/api/roster", R"({"entry": {"code": "MED-0004", "kind": "ROSTER_MEDIATOR",
+      "languages": ["ara"]}})",
+                    &partner);
+  EXPECT_EQ(entry->status, 403) << entry->body;
+  EXPECT_EQ(Get("/api/service-requests", nullptr)->status, 401);
+
+  EXPECT_EQ(StateOf(Get(absl::StrCat("/api/service-requests/", id), &op)->body),
+            "SERVICE_REQUESTED");
+  auto roster = Get("/api/roster", &op);
+  EXPECT_THAT(roster->body, ::testing::Not(::testing::HasSubstr("MED-0004")));
 }
 
 }  // namespace
