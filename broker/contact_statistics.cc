@@ -1,6 +1,7 @@
 #include "broker/contact_statistics.h"
 
 #include <functional>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -47,6 +48,19 @@ std::vector<std::string> Labels(const Descriptor* descriptor, absl::string_view 
     labels.push_back(Label(descriptor->value(i)->name(), prefix));
   }
   return labels;
+}
+
+constexpr char kNoProvince[] = "not given";
+
+// The Italian province codes the reports name, in order, then "not given".
+std::vector<std::string> ProvincesOf(const std::vector<storage::ReportRecord>& reports) {
+  std::set<std::string> codes;
+  for (const storage::ReportRecord& r : reports) {
+    if (!r.facts.province().empty()) codes.insert(r.facts.province());
+  }
+  std::vector<std::string> rows(codes.begin(), codes.end());
+  rows.push_back(kNoProvince);
+  return rows;
 }
 
 struct Dimension {
@@ -105,6 +119,10 @@ absl::StatusOr<std::vector<NamedTable>> BuildContactTables(
       {"contacts_by_reason", "reason", Labels(v1::ContactReason_descriptor(), "REASON_"),
        [](const storage::ReportRecord& r) {
          return Label(v1::ContactReason_Name(r.facts.reason()), "REASON_");
+       }},
+      {"contacts_by_province", "province", ProvincesOf(taken),
+       [](const storage::ReportRecord& r) {
+         return r.facts.province().empty() ? std::string(kNoProvince) : r.facts.province();
        }},
   };
   std::vector<NamedTable> tables;

@@ -44,6 +44,8 @@ constexpr TableText kReportTables[] = {
      "Citizen reports recorded in the period, by who reported."},
     {"contacts_by_reason", "Contacts by reason and triage",
      "Citizen reports recorded in the period, by the reason of the contact."},
+    {"contacts_by_province", "Contacts by province and triage",
+     "Citizen reports recorded in the period, by the Italian province they name."},
     {"mediator_interventions_by_language", "Mediator interventions by language and outcome",
      "Mediator requests DONE, scheduled in the period, each counted by the node that served it, "
      "by ISO 639-3 language and outcome."},

@@ -137,7 +137,7 @@ TEST(StatisticsTablesTest, CountsByMonthOutcomeDirectionAndHour) {
   auto s = BuildStatistics(facts, "toscana", period, now, Rome(), /*suppressed=*/false);
   ASSERT_OK(s);
   EXPECT_FALSE(s->suppressed());
-  ASSERT_EQ(s->tables_size(), 10);  // 5 MIR tables, 4 contact tables, the mediator table
+  ASSERT_EQ(s->tables_size(), 11);  // 5 MIR tables, 5 contact tables, the mediator table
   const v1::StatisticsTable& out = *Named(*s, "mir_by_month_outbound");
   ASSERT_EQ(out.rows_size(), 3);
   EXPECT_EQ(out.rows(0).label(), "2026-01");
@@ -245,6 +245,7 @@ TEST(StatisticsTablesTest, ContactsAreCountedWhereTakenAndSuppressedLikeMir) {
   for (int i = 0; i < 3; ++i) {
     contacts.push_back(
         Contact("toscana", RomeTime(2026, 1, 4), v1::CHANNEL_WEB_FORM, v1::TRIAGE_NUISANCE));
+    contacts.back().facts.set_province("PO");
   }
   for (int i = 0; i < 20; ++i) {
     contacts.push_back(
@@ -271,6 +272,10 @@ TEST(StatisticsTablesTest, ContactsAreCountedWhereTakenAndSuppressedLikeMir) {
   ASSERT_NE(Named(*shown, "contacts_by_month"), nullptr);
   ASSERT_NE(Named(*shown, "contacts_by_reporter_type"), nullptr);
   ASSERT_NE(Named(*shown, "contacts_by_reason"), nullptr);
+  const v1::StatisticsTable& by_province_raw = *Named(*raw, "contacts_by_province");
+  EXPECT_EQ(At(by_province_raw, "PO", "nuisance"), "3");
+  EXPECT_EQ(At(by_province_raw, "not given", "pertinent"), "60");
+  EXPECT_EQ(At(*Named(*shown, "contacts_by_province"), "PO", "nuisance"), "*");
   for (int i = 0; i < shown->tables_size(); ++i) {
     SCOPED_TRACE(shown->tables(i).name());
     EXPECT_TRUE(stats::AuditRecoverable(Pattern(raw->tables(i), shown->tables(i))).empty());
@@ -314,7 +319,7 @@ TEST(StatisticsTablesTest, APeriodWithNothingGivesEmptyTables) {
   const StatisticsPeriod period{RomeTime(2025, 1, 1, 0), RomeTime(2026, 1, 1, 0)};
   auto s = BuildStatistics({}, "toscana", period, RomeTime(2026, 5, 1), Rome(), true);
   ASSERT_OK(s);
-  ASSERT_EQ(s->tables_size(), 10);
+  ASSERT_EQ(s->tables_size(), 11);
   EXPECT_EQ(Named(*s, "mir_by_month_outbound")->rows_size(), 12);
   EXPECT_EQ(Named(*s, "mediator_interventions_by_language")->rows_size(), 0);
   EXPECT_EQ(Named(*s, "contacts_by_month")->rows_size(), 12);
@@ -519,7 +524,7 @@ TEST(StatisticsReportTest, ANodeReportsWhatItOpenedInTheMonthOnly) {
   EXPECT_EQ(matrix->row_labels(0), "toscana");
   for (const char* name :
        {"rejection_reasons", "emergencies_by_hour", "contacts_by_month", "contacts_by_channel",
-        "contacts_by_reporter_type", "contacts_by_reason"}) {
+        "contacts_by_reporter_type", "contacts_by_reason", "contacts_by_province"}) {
     EXPECT_NE(Data(*report, name), nullptr) << name;
   }
   EXPECT_OK(CheckStatisticsReport(*report, "toscana", Rome()));

@@ -79,13 +79,14 @@ TEST_F(MirctlStatsTest, CsvParsesAndHidesSmallCounts) {
   ASSERT_EQ(r.code, client::kExitOk) << r.err;
   EXPECT_EQ(r.err, "");
   const std::vector<CsvTable> tables = ParseCsv(r.out);
-  // Five MIR tables, four contact tables (citizen reports by month, channel,
-  // reporter type and reason), the mediator table, four person tables (gender,
-  // age band, nationality, exploitation), then the time to placement.
-  ASSERT_EQ(tables.size(), 15u);
-  EXPECT_EQ(tables[12].title, "MIR by nationality and outcome");
+  // Five MIR tables, five contact tables (citizen reports by month, channel,
+  // reporter type, reason and province), the mediator table, four person
+  // tables (gender, age band, nationality, exploitation), then the time to
+  // placement.
+  ASSERT_EQ(tables.size(), 16u);
   EXPECT_EQ(tables[5].title, "Contacts by month and triage");
-  EXPECT_EQ(tables[9].title, "Mediator interventions by language and outcome");
+  EXPECT_EQ(tables[10].title, "Mediator interventions by language and outcome");
+  EXPECT_EQ(tables[13].title, "MIR by nationality and outcome");
   const CsvTable& months = tables[0];
   EXPECT_EQ(months.title, "MIR outbound by month opened and outcome");
   ASSERT_FALSE(months.rows.empty());
