@@ -377,6 +377,12 @@ absl::StatusOr<std::string> ConsoleService::Statistics(
                             "query parameter raw must be 0 or 1", "raw");
       }
       request.set_suppressed(value == "0" || value == "false");
+    } else if (key == "national") {
+      if (value != "0" && value != "1" && value != "true" && value != "false") {
+        return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
+                            "query parameter national must be 0 or 1", "national");
+      }
+      request.set_national(value == "1" || value == "true");
     }
   }
   if (from.has_value() && to.has_value() && *to <= *from) {

@@ -120,13 +120,25 @@ function timeToPlacement(ttp) {
     x.published ? null : h('p', { id: 'stats-ttp-unpublished' }, t('stTtpNotPublished')));
 }
 
+// National statistics: which node's months were summed, so a missing one shows.
+function coverage(reports) {
+  const months = new Map();
+  reports.forEach((r) => months.set(r.nodeId, (months.get(r.nodeId) || 0) + 1));
+  const items = [...months.keys()].sort().map((node) => h('li', {}, t('stCoverageNode', { node, n: months.get(node) })));
+  return h('section', { class: 'card', 'aria-labelledby': 'stats-coverage-h', id: 'stats-coverage' },
+    h('h2', { id: 'stats-coverage-h' }, t('stCoverageTitle')),
+    items.length ? h('ul', {}, items) : h('p', {}, t('stCoverageNone')));
+}
+
 function renderResult(holder, stats) {
   const to = new Date(stats.to);
   const lastDay = new Date(to.getTime() - 12 * 3600 * 1000).toISOString();
   const parts = [
-    h('p', { id: 'stats-period' }, t('stPeriod', { node: stats.nodeId, from: romeDate(stats.from), to: romeDate(lastDay) }),
+    h('p', { id: 'stats-period' },
+      t(stats.national ? 'stNationalPeriod' : 'stPeriod', { node: stats.nodeId, from: romeDate(stats.from), to: romeDate(lastDay) }),
       ' ', h('span', { class: 'muted' }, t('stAt'), ' ', timeEl(stats.at))),
   ];
+  if (stats.national) parts.push(coverage(stats.reports || []));
   if (stats.suppressed) {
     parts.push(h('p', { id: 'stats-legend', class: 'notice notice-info' }, t('stLegend', { k: stats.k || 11 })));
   } else {
@@ -144,7 +156,7 @@ function renderResult(holder, stats) {
         'aria-label': t('stCsvFor', { title: table.title }), onclick: () => download(stats, table),
       }, t('stCsv')))));
   });
-  parts.push(timeToPlacement(stats.timeToPlacement));
+  if (!stats.national) parts.push(timeToPlacement(stats.timeToPlacement));
   clear(holder, parts);
 }
 
@@ -153,9 +165,11 @@ export async function renderStats(main) {
   const from = h('input', { type: 'date', id: 'stats-from', name: 'from', value: `${romeYear()}-01-01` });
   const to = h('input', { type: 'date', id: 'stats-to', name: 'to' });
   const raw = h('input', { type: 'checkbox', id: 'stats-raw', name: 'raw' });
+  const national = h('input', { type: 'checkbox', id: 'stats-national', name: 'national' });
   const form = h('form', { class: 'filters', id: 'stats-form', 'aria-label': t('stPeriodLabel'), novalidate: true },
     field(t('stFrom'), from).wrap,
     field(t('stTo'), to, t('stToHelp')).wrap,
+    h('div', { class: 'check national-toggle' }, national, h('label', { for: 'stats-national' }, t('stNational'))),
     h('div', { class: 'check raw-toggle' }, raw, h('label', { for: 'stats-raw' }, t('stRaw'))),
     h('button', { type: 'submit', class: 'primary', id: 'stats-show' }, t('stShow')));
   const status = h('div', { id: 'stats-status' });
@@ -172,7 +186,9 @@ export async function renderStats(main) {
     holder.setAttribute('aria-busy', 'true');
     clear(holder, h('p', {}, t('loading')));
     try {
-      const stats = await api.statistics({ from: from.value, to: to.value, raw: raw.checked ? '1' : '' });
+      const stats = await api.statistics({
+        from: from.value, to: to.value, raw: raw.checked ? '1' : '', national: national.checked ? '1' : '',
+      });
       renderResult(holder, stats);
       announce(t('stShown'));
     } catch (e) {

@@ -688,12 +688,18 @@ TEST_F(ConsoleTest, StatisticsSuppressedOrRawForOperatorsOnly) {
                                                         {"from=1.3.2026", "from"},
                                                         {"to=2026-02-30", "to"},
                                                         {"from=2026-03-01&to=2026-03-01", "to"},
-                                                        {"raw=yes", "raw"}}) {
+                                                        {"raw=yes", "raw"},
+                                                        {"national=yes", "national"}}) {
     auto bad = Get(absl::StrCat("/api/statistics?", query), &op);
     EXPECT_EQ(bad->status, 400) << query << ": " << bad->body;
     EXPECT_EQ(Reason(bad->body), "INVALID_FIELD") << query;
     EXPECT_EQ(ErrorField(bad->body), field) << query;
   }
+
+  // National statistics are kept at nvn: toscana's node says so.
+  auto national = Get("/api/statistics?national=1", &op);
+  EXPECT_EQ(national->status, 409) << national->body;
+  EXPECT_THAT(national->body, ::testing::HasSubstr("national node nvn"));
 
   Person partner = Login("toscana/partner");
   auto refused = Get("/api/statistics", &partner);
