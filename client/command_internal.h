@@ -14,9 +14,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "client/commands.h"
 #include "client/flags.h"
 #include "client/referrals_client.h"
+#include "client/values.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/referrals.pb.h"
 #include "mir/v1/report.pb.h"
@@ -74,6 +77,34 @@ absl::StatusOr<ConnectionOptions> ResolveConnection(const ParsedFlags& flags,
 // A problem with how mirctl was called (exit code kExitUsage).
 absl::Status UsageError(absl::string_view sentence);
 bool IsUsageError(const absl::Status& status);
+
+// "held, person-absent, ...": an enum's values as its flag takes them.
+template <typename E>
+std::string Alternatives() {
+  return JoinAlternatives(ShortEnumNames(google::protobuf::GetEnumDescriptor<E>()));
+}
+
+// The enum value `text` names, for --`flag`; UsageError naming the flag.
+template <typename E>
+absl::StatusOr<E> EnumFlag(const std::string& text, const std::string& flag) {
+  auto value = ParseEnum<E>(text, "--" + flag);
+  if (!value.ok()) return UsageError(value.status().message());
+  return *value;
+}
+
+// --`flag`, which must be given, as an enum; UsageError listing its values.
+template <typename E>
+absl::StatusOr<E> RequiredEnum(const ParsedFlags& flags, const std::string& flag) {
+  if (!flags.Has(flag)) {
+    return UsageError(absl::StrCat("--", flag, " is required: ", Alternatives<E>()));
+  }
+  return EnumFlag<E>(flags.Get(flag), flag);
+}
+
+// An id argument: a UUID, taken in any case and returned in lower case;
+// otherwise UsageError "'<text>' is not <what> (they look like <example>)".
+absl::StatusOr<std::string> UuidArg(const std::string& text, absl::string_view what,
+                                    absl::string_view example);
 
 // submit's field flags (--person-code, --urgency, --need, ...), each mapped to
 // a mir.v1.Referral field.

@@ -50,13 +50,6 @@ absl::StatusOr<uint32_t> Count(const ParsedFlags& flags, const std::string& flag
   return n;
 }
 
-template <typename E>
-absl::StatusOr<E> EnumFlag(const std::string& text, const std::string& flag) {
-  auto value = ParseEnum<E>(text, "--" + flag);
-  if (!value.ok()) return UsageError(value.status().message());
-  return *value;
-}
-
 absl::StatusOr<absl::Time> TimeFlag(const std::string& text, const std::string& flag) {
   auto t = ParseTimeFlag(text, "--" + flag);
   if (!t.ok()) return UsageError(t.status().message());

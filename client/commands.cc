@@ -7,6 +7,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,7 @@
 #include "client/values.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
 
 namespace mir::client {
 namespace {
@@ -260,6 +262,16 @@ int RunCommand(const Command& c, const std::vector<std::string>& rest, const Env
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> UuidArg(const std::string& text, absl::string_view what,
+                                    absl::string_view example) {
+  const std::string id = absl::AsciiStrToLower(text);
+  if (!IsCanonicalUuid(id)) {
+    return UsageError(
+        absl::StrCat("'", text, "' is not ", what, " (they look like ", example, ")"));
+  }
+  return id;
+}
 
 absl::Status UsageError(absl::string_view sentence) {
   absl::Status status = absl::InvalidArgumentError(sentence);

@@ -38,37 +38,6 @@ constexpr uint32_t kMaxListLimit = 1000;
 constexpr char kExampleId[] = "0193e0a4-5b7c-7d2e-8f90-1a2b3c4d5e6f";
 constexpr char kExampleReferral[] = "0b6f1c9e-3c1d-4f7a-9a51-2f0c7e1d9b44";
 
-template <typename E>
-std::string Alternatives() {
-  return JoinAlternatives(ShortEnumNames(google::protobuf::GetEnumDescriptor<E>()));
-}
-
-template <typename E>
-absl::StatusOr<E> EnumFlag(const ParsedFlags& flags, const std::string& flag) {
-  auto value = ParseEnum<E>(flags.Get(flag), "--" + flag);
-  if (!value.ok()) return UsageError(value.status().message());
-  return *value;
-}
-
-template <typename E>
-absl::StatusOr<E> RequiredEnum(const ParsedFlags& flags, const std::string& flag) {
-  if (!flags.Has(flag)) {
-    return UsageError(absl::StrCat("--", flag, " is required: ", Alternatives<E>()));
-  }
-  return EnumFlag<E>(flags, flag);
-}
-
-// A report or referral id: a UUID, taken in any case and sent in lower case.
-absl::StatusOr<std::string> UuidArg(const std::string& text, absl::string_view what,
-                                    absl::string_view example) {
-  const std::string id = absl::AsciiStrToLower(text);
-  if (!IsCanonicalUuid(id)) {
-    return UsageError(
-        absl::StrCat("'", text, "' is not ", what, " (they look like ", example, ")"));
-  }
-  return id;
-}
-
 absl::StatusOr<std::string> ReportIdArg(const ParsedFlags& flags) {
   return UuidArg(flags.positional().front(), "a report id", kExampleId);
 }

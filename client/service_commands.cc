@@ -38,37 +38,6 @@ constexpr uint32_t kMaxListLimit = 1000;
 constexpr char kExampleId[] = "0193e0a4-5b7c-7d2e-8f90-1a2b3c4d5e6f";
 constexpr char kExampleReferral[] = "0b6f1c9e-3c1d-4f7a-9a51-2f0c7e1d9b44";
 
-template <typename E>
-std::string Alternatives() {
-  return JoinAlternatives(ShortEnumNames(google::protobuf::GetEnumDescriptor<E>()));
-}
-
-template <typename E>
-absl::StatusOr<E> EnumFlag(const ParsedFlags& flags, const std::string& flag) {
-  auto value = ParseEnum<E>(flags.Get(flag), "--" + flag);
-  if (!value.ok()) return UsageError(value.status().message());
-  return *value;
-}
-
-template <typename E>
-absl::StatusOr<E> RequiredEnum(const ParsedFlags& flags, const std::string& flag) {
-  if (!flags.Has(flag)) {
-    return UsageError(absl::StrCat("--", flag, " is required: ", Alternatives<E>()));
-  }
-  return EnumFlag<E>(flags, flag);
-}
-
-// A request or referral id: a UUID, taken in any case and sent in lower case.
-absl::StatusOr<std::string> UuidArg(const std::string& text, absl::string_view what,
-                                    absl::string_view example) {
-  const std::string id = absl::AsciiStrToLower(text);
-  if (!IsCanonicalUuid(id)) {
-    return UsageError(
-        absl::StrCat("'", text, "' is not ", what, " (they look like ", example, ")"));
-  }
-  return id;
-}
-
 absl::StatusOr<std::string> RequestIdArg(const ParsedFlags& flags) {
   return UuidArg(flags.positional().front(), "a service request id", kExampleId);
 }
@@ -314,7 +283,7 @@ absl::StatusOr<v1::CreateServiceRequestRequest> CreateServiceRequestFromFlags(
     if (!f.Has("same-gender")) {
       return UsageError("--gender goes only with --same-gender");
     }
-    ASSIGN_OR_RETURN(auto gender, EnumFlag<v1::Gender>(f, "gender"));
+    ASSIGN_OR_RETURN(auto gender, EnumFlag<v1::Gender>(f.Get("gender"), "gender"));
     r.set_gender(gender);
   }
   ASSIGN_OR_RETURN(auto attendance, RequiredEnum<v1::Attendance>(f, "attendance"));
@@ -331,7 +300,7 @@ absl::StatusOr<v1::CreateServiceRequestRequest> CreateServiceRequestFromFlags(
   *r.mutable_window_start() = ToTimestamp(from);
   *r.mutable_window_end() = ToTimestamp(to);
   if (f.Has("venue")) {
-    ASSIGN_OR_RETURN(auto venue, EnumFlag<v1::InterviewVenue>(f, "venue"));
+    ASSIGN_OR_RETURN(auto venue, EnumFlag<v1::InterviewVenue>(f.Get("venue"), "venue"));
     r.set_venue(venue);
   } else if (kind == v1::SERVICE_KIND_IDENTIFICATION_INTERVIEW) {
     return UsageError(absl::StrCat("--venue is required for an identification interview: ",
@@ -392,7 +361,7 @@ absl::StatusOr<v1::PutRosterEntryRequest> PutRosterEntryRequestFromFlags(const P
     ASSIGN_OR_RETURN(*e.add_provinces(), Province(text, "province"));
   }
   if (f.Has("gender")) {
-    ASSIGN_OR_RETURN(auto gender, EnumFlag<v1::Gender>(f, "gender"));
+    ASSIGN_OR_RETURN(auto gender, EnumFlag<v1::Gender>(f.Get("gender"), "gender"));
     e.set_gender(gender);
   }
   e.set_available(!f.Has("unavailable"));
