@@ -78,6 +78,7 @@ write_config() {  # write_config NODE PEERS_JSON ROUTES_JSON RELAY
   "peers": $2,
   "routes": $3,
   "relay": $4,
+  "statisticsReportS": 5,
   "privacy": {
     "encryptionKeys": [{"key": "$demo/pki/$1/enc.key", "certificate": "$demo/pki/$1/enc.crt"}],
     "encryptionCertificatesDir": "$demo/pki/enc",
@@ -225,6 +226,41 @@ done
 step lombardia/operator report show "$rid"
 
 echo
+echo "== 7. Tuscany needs a Pidgin mediator it does not have; it places the request with nvn, which serves it"
+sr_line=$(as toscana/operator service request --kind mediator --language pcm --attendance remote \
+  --from "$(date -u -d '+1 day' +%F)" --to "$(date -u -d '+3 days' +%F)" \
+  --requester "DEMO-REQUESTER Commissione Territoriale")
+echo "$ mirctl --as toscana/operator service request --kind mediator --language pcm ...   -> $sr_line"
+sid=$(sed -n 's/^service request \([0-9a-f-]*\) created.*/\1/p' <<<"$sr_line" | head -1)
+[[ -n "$sid" ]] || { echo "creating the service request failed" >&2; exit 1; }
+step toscana/operator service place "$sid" --to nvn
+for _ in $(seq 100); do
+  as nvn/operator service show "$sid" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+step nvn/operator service roster put MED-NVN-01 --type mediator --language pcm
+step nvn/operator service assign "$sid" --roster MED-NVN-01
+for _ in $(seq 100); do
+  [[ $(as toscana/operator service show "$sid" 2>/dev/null) == *"at nvn: ASSIGNED"* ]] && break
+  sleep 0.1
+done
+step toscana/operator service show "$sid"
+
+echo
+echo "== 8. National statistics: every node reports its months to nvn, which sums them"
+# Each node reports every statisticsReportS (5 s here; an hour by default).
+for _ in $(seq 300); do
+  national=$(as nvn/operator stats --national --json 2>/dev/null) || national=
+  [[ $national == *'"toscana"'* && $national == *'"lombardia"'* ]] && break
+  sleep 0.1
+done
+printf '\n%s$ mirctl --as nvn/operator stats --national --raw%s\n' "$bold" "$plain"
+as nvn/operator stats --national --raw > "$demo/national-statistics.txt"
+sed -n 1,2p "$demo/national-statistics.txt"
+sed -n '/^MIR by origin and destination node/,/^total/p' "$demo/national-statistics.txt"
+echo "   ... (all of it: $demo/national-statistics.txt; without --raw, counts from 1 to 10 hidden)"
+
+echo
 echo "== Privacy: the hub routed it without reading it (docs/PRIVACY.md)"
 # Every byte of each node's database files, searched for the person code,
 # the note and the report's sealed parts: sealed end to end, and at rest
@@ -232,14 +268,15 @@ echo "== Privacy: the hub routed it without reading it (docs/PRIVACY.md)"
 for node in toscana nvn lombardia; do
   found=0
   for f in "$demo/data/$node".db*; do
-    if grep -aq -e DEMO-TOS-0001 -e DEMO-NOTE -e DEMO-REPORT -e DEMO-PLACE -e DEMO-CONTACT "$f"; then
+    if grep -aq -e DEMO-TOS-0001 -e DEMO-NOTE -e DEMO-REPORT -e DEMO-PLACE -e DEMO-CONTACT \
+      -e DEMO-REQUESTER "$f"; then
       found=1
     fi
   done
   if (( found )); then
-    echo "$node: FOUND the person code, a note or a report's text in clear in its files" >&2; exit 1
+    echo "$node: FOUND the person code, a note, a report's or a request's text in clear in its files" >&2; exit 1
   fi
-  echo "$node: no person code, note or report text in clear in its files"
+  echo "$node: no person code, note, report or request text in clear in its files"
 done
 fi  # MIR_DEMO_NO_MIR
 
