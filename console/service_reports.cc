@@ -10,31 +10,13 @@
 #include "common/status_macros.h"
 #include "console/errors.h"
 #include "console/json.h"
+#include "console/list_filters.h"
 #include "console/reports.h"
 #include "console/service.h"
 #include "crypto/envelope_bytes.h"
 
 namespace mir::console {
 namespace {
-
-absl::Status BadField(absl::string_view field, absl::string_view message) {
-  return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
-                      absl::StrCat("field ", field, " ", message), field);
-}
-
-// "PERTINENT", "triage_pertinent", "TRIAGE_PERTINENT" -> TRIAGE_PERTINENT.
-template <typename Enum>
-bool EnumOf(const google::protobuf::EnumDescriptor* d, absl::string_view prefix,
-            absl::string_view value, Enum* out) {
-  const std::string upper = absl::AsciiStrToUpper(value);
-  for (const std::string& name : {upper, absl::StrCat(prefix, upper)}) {
-    if (const auto* v = d->FindValueByName(name); v != nullptr && v->number() != 0) {
-      *out = static_cast<Enum>(v->number());
-      return true;
-    }
-  }
-  return false;
-}
 
 // A node's refusal naming a field keeps the field for the page.
 absl::Status WithReportField(absl::Status status) {
@@ -48,26 +30,7 @@ absl::Status WithReportField(absl::Status status) {
 absl::StatusOr<std::string> ConsoleService::ListReports(
     const Session& session, const std::multimap<std::string, std::string>& query) {
   v1::ListReportsRequest request;
-  for (const auto& [key, value] : query) {
-    if (value.empty()) continue;
-    if (key == "state") {
-      for (absl::string_view one : absl::StrSplit(value, ',', absl::SkipEmpty())) {
-        v1::ReportState state;
-        if (!EnumOf(v1::ReportState_descriptor(), "REPORT_", one, &state)) {
-          return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
-                              "query parameter state is not a known value", "state");
-        }
-        request.add_states(state);
-      }
-    } else if (key == "limit") {
-      int32_t limit = 0;
-      if (!absl::SimpleAtoi(value, &limit) || limit < 0) {
-        return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
-                            "query parameter limit must be a number", "limit");
-      }
-      request.set_limit(limit);
-    }
-  }
+  RETURN_IF_ERROR(ReadListFilters<v1::ReportState>(query, "REPORT_", request));
   auto listed = relay_->ListReports(session, request);
   if (!listed.ok()) return Relayed(session, listed.status());
   return ToJson(*listed);

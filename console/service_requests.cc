@@ -21,31 +21,13 @@
 #include "common/status_macros.h"
 #include "console/errors.h"
 #include "console/json.h"
+#include "console/list_filters.h"
 #include "console/service.h"
 #include "crypto/envelope_bytes.h"
 #include "crypto/identity.h"
 
 namespace mir::console {
 namespace {
-
-absl::Status BadField(absl::string_view field, absl::string_view message) {
-  return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
-                      absl::StrCat("field ", field, " ", message), field);
-}
-
-// "HELD", "outcome_held", "OUTCOME_HELD" -> OUTCOME_HELD.
-template <typename Enum>
-bool EnumOf(const google::protobuf::EnumDescriptor* d, absl::string_view prefix,
-            absl::string_view value, Enum* out) {
-  const std::string upper = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(value));
-  for (const std::string& name : {upper, absl::StrCat(prefix, upper)}) {
-    if (const auto* v = d->FindValueByName(name); v != nullptr && v->number() != 0) {
-      *out = static_cast<Enum>(v->number());
-      return true;
-    }
-  }
-  return false;
-}
 
 // A refusal naming a field keeps it for the page: the console's own, else
 // the one the node's INVALID_FIELD message starts with ("field language
@@ -74,26 +56,7 @@ absl::StatusOr<std::string> ConsoleService::ListServiceRequests(
     const Session& session, const std::multimap<std::string, std::string>& query) {
   RETURN_IF_ERROR(OperatorsOnly(session, static_cast<int>(broker::Action::kServiceRequests)));
   v1::ListServiceRequestsRequest request;
-  for (const auto& [key, value] : query) {
-    if (value.empty()) continue;
-    if (key == "state") {
-      for (absl::string_view one : absl::StrSplit(value, ',', absl::SkipEmpty())) {
-        v1::ServiceRequestState state;
-        if (!EnumOf(v1::ServiceRequestState_descriptor(), "SERVICE_", one, &state)) {
-          return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
-                              "query parameter state is not a known value", "state");
-        }
-        request.add_states(state);
-      }
-    } else if (key == "limit") {
-      int32_t limit = 0;
-      if (!absl::SimpleAtoi(value, &limit) || limit < 0) {
-        return ConsoleError(absl::StatusCode::kInvalidArgument, "INVALID_FIELD",
-                            "query parameter limit must be a number", "limit");
-      }
-      request.set_limit(limit);
-    }
-  }
+  RETURN_IF_ERROR(ReadListFilters<v1::ServiceRequestState>(query, "SERVICE_", request));
   auto listed = relay_->ListServiceRequests(session, request);
   if (!listed.ok()) return Relayed(session, listed.status());
   return ToJson(*listed);
