@@ -24,6 +24,9 @@ absl::StatusOr<int> Node::ReportStatistics() {
   const absl::Time from = absl::FromCivil(this_month - (kStatisticsReportMonths - 1), zone);
   const absl::Time to = absl::FromCivil(this_month + 1, zone);
   ASSIGN_OR_RETURN(std::vector<storage::ReferralFact> facts, store_->ReferralFacts(from, to));
+  // A report counts the referrals opened here: open only their sealed parts.
+  std::erase_if(facts,
+                [&](const storage::ReferralFact& f) { return f.origin_node != options_.node_id; });
   storage::ReportQuery contacts_query;
   contacts_query.recorded_since = from;
   contacts_query.recorded_before = to;
