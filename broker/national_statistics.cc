@@ -90,6 +90,7 @@ absl::StatusOr<stats::CountTable> TableFrom(const v1::CountTableData& data) {
       stats::CountTable::Create({data.row_labels().begin(), data.row_labels().end()},
                                 {data.column_labels().begin(), data.column_labels().end()}));
   const size_t cols = table.cols();
+  if (cols == 0) return table;  // no cells (CheckStatisticsReport: no counts either)
   for (int i = 0; i < data.counts_size(); ++i) {
     RETURN_IF_ERROR(table.Set(i / cols, i % cols, data.counts(i)));
   }

@@ -27,7 +27,9 @@ inline constexpr int kStatisticsReportMonths = 13;
 
 // Limits of a report a node takes in.
 inline constexpr int kMaxReportTables = 32;
-inline constexpr int kMaxReportLabels = 200;  // per dimension of one table
+// Per dimension of one table: above the 249 ISO 3166-1 codes, so that a
+// nationality table always fits.
+inline constexpr int kMaxReportLabels = 300;
 inline constexpr size_t kMaxReportLabelBytes = 64;
 
 // The report of `node` for `month` (one calendar month in `zone`): each
