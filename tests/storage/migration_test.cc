@@ -921,6 +921,23 @@ TEST_P(EveryEarlierVersionTest, AddsCitizenReports) {
               HasSubstr("append-only"));
 }
 
+// A REQUESTED mediator request as the store keeps it ("request-1").
+ServiceRequestRecord MediatorRequest() {
+  ServiceRequestRecord request;
+  request.request_id = "request-1";
+  request.origin_node = "toscana";
+  request.created_at = kT0;
+  request.updated_at = kT0;
+  request.state = v1::SERVICE_REQUESTED;
+  request.facts.set_kind(v1::SERVICE_KIND_MEDIATOR);
+  request.facts.set_language("pcm");
+  *request.facts.mutable_window_start() = ToProtoTime(kT0 + absl::Hours(1));
+  *request.facts.mutable_window_end() = ToProtoTime(kT0 + absl::Hours(2));
+  request.sealed = "SEALED";
+  request.request_sha256 = std::string(32, 'a');
+  return request;
+}
+
 // Version 12 adds service requests and the roster. From every earlier
 // version, with a referral already held: the referral is still there and its
 // chain verifies; a request, its events and a roster entry are stored and
@@ -942,18 +959,7 @@ TEST_P(EveryEarlierVersionTest, AddsServiceRequests) {
                         "OR name = 'roster'"),
               "0");
   }
-  ServiceRequestRecord request;
-  request.request_id = "request-1";
-  request.origin_node = "toscana";
-  request.created_at = kT0;
-  request.updated_at = kT0;
-  request.state = v1::SERVICE_REQUESTED;
-  request.facts.set_kind(v1::SERVICE_KIND_MEDIATOR);
-  request.facts.set_language("pcm");
-  *request.facts.mutable_window_start() = ToProtoTime(kT0 + absl::Hours(1));
-  *request.facts.mutable_window_end() = ToProtoTime(kT0 + absl::Hours(2));
-  request.sealed = "SEALED";
-  request.request_sha256 = std::string(32, 'a');
+  const ServiceRequestRecord request = MediatorRequest();
   v1::RosterEntry entry;
   entry.set_code("MED-0007");
   entry.set_kind(v1::ROSTER_MEDIATOR);
@@ -1011,16 +1017,7 @@ TEST_P(EveryEarlierVersionTest, AddsServiceRequests) {
 // later count and not by an earlier one.
 TEST_P(EveryEarlierVersionTest, AddsPlacementAndStatisticsReports) {
   const int version = GetParam();
-  ServiceRequestRecord request;
-  request.request_id = "request-1";
-  request.origin_node = "toscana";
-  request.created_at = kT0;
-  request.updated_at = kT0;
-  request.state = v1::SERVICE_REQUESTED;
-  request.facts.set_kind(v1::SERVICE_KIND_MEDIATOR);
-  request.facts.set_language("pcm");
-  request.sealed = "SEALED";
-  request.request_sha256 = std::string(32, 'a');
+  const ServiceRequestRecord request = MediatorRequest();
   {
     absl::StatusOr<std::unique_ptr<Store>> opened = Open();
     ASSERT_OK(opened);
