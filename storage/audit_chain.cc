@@ -83,8 +83,8 @@ std::string ChainHash(absl::string_view prev_hash, const AuditRow& row) {
   return Sha256(input);
 }
 
-absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
-                           const StoredEnvelope* stored) {
+absl::StatusOr<int64_t> AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
+                                      const StoredEnvelope* stored) {
   std::string prev = GenesisHash();
   int64_t last_id = 0;
   int64_t count = 0;
@@ -134,7 +134,8 @@ absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
                  "row_count = excluded.row_count",
                  "write audit chain head"));
   s.BindInt(1, r.id).BindBlob(2, hash).BindInt(3, count + 1);
-  return s.Run();
+  RETURN_IF_ERROR(s.Run());
+  return r.id;
 }
 
 namespace {

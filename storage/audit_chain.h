@@ -71,8 +71,8 @@ struct StoredEnvelope {
 // Appends `event` to the events table, linked to the chain head (not to
 // whatever row is last, so deleted last rows stay visible), and moves the
 // head. Inside the caller's write transaction. `stored`, if given, is what
-// the row keeps in place of `event.envelope`.
-absl::Status AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
+// the row keeps in place of `event.envelope`. Returns the new row's id.
+absl::StatusOr<int64_t> AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
                            const StoredEnvelope* stored = nullptr);
 
 // Walks the events in id order and reports the first broken link

@@ -253,9 +253,13 @@ class Applier {
                       const StoredEnvelope* stored = nullptr) {
     if (e.to_state == v1::SUBMITTED && !referral_exists) {
       const ReferralMeta& meta = *e.referral;  // CheckTransition required it
+      // The referral's envelope is this event's unless it came apart (a
+      // routed-on SUBMITTED carries the original): then the row keeps a
+      // copy; else it names the events row, once that is appended below.
+      const bool own_copy = !e.referral_envelope.empty();
       ASSIGN_OR_RETURN(Statement s,
-                       db_.Prepare("INSERT INTO referrals (" MIR_REFERRAL_COLUMNS ") VALUES "
-                                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+                       db_.Prepare("INSERT INTO referrals (" MIR_REFERRAL_INSERT_COLUMNS
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, NULL)",
                                    "create referral"));
       s.BindText(1, e.referral_id)
           .BindText(2, meta.origin_node)
@@ -264,10 +268,17 @@ class Applier {
           .BindOptInt(5, OptMicros(meta.ack_deadline))
           .BindInt(6, e.to_state)
           .BindInt(7, Micros(e.at))
-          .BindBlob(8, !e.referral_envelope.empty() ? e.referral_envelope
-                       : stored != nullptr          ? stored->bytes
-                                                    : e.envelope);
+          .BindBlob(8, own_copy ? e.referral_envelope : std::string());
       RETURN_IF_ERROR(s.Run());
+      ASSIGN_OR_RETURN(const int64_t event_id,
+                       AppendToChain(db_, e, Micros(clock_.Now()), stored));
+      if (own_copy) return absl::OkStatus();
+      ASSIGN_OR_RETURN(Statement link,
+                       db_.Prepare("UPDATE referrals SET envelope_event_id = ?2 "
+                                   "WHERE referral_id = ?1",
+                                   "link the referral to its envelope"));
+      link.BindText(1, e.referral_id).BindInt(2, event_id);
+      return link.Run();
     } else if (e.to_state == v1::SUBMITTED) {
       // Routed on: the referral now goes to a new destination.
       ASSIGN_OR_RETURN(
@@ -291,7 +302,7 @@ class Applier {
       s.BindText(1, e.referral_id).BindInt(2, e.to_state).BindInt(3, Micros(e.at));
       RETURN_IF_ERROR(s.Run());
     }
-    return AppendToChain(db_, e, Micros(clock_.Now()), stored);
+    return AppendToChain(db_, e, Micros(clock_.Now()), stored).status();
   }
 
   Db& db_;

@@ -73,6 +73,23 @@ absl::StatusOr<int> Changed(Db& db, Statement& s) {
   return sqlite3_changes(db.raw());
 }
 
+// The events row that already holds exactly these bytes as this message
+// of this referral (a node forwards or answers with the envelope it has just
+// applied): the outbox row names it instead of keeping a copy (schema v14).
+// Bytes sealed at rest differ from the envelope, so they never match.
+absl::StatusOr<std::optional<int64_t>> EventHolding(Db& db, const OutgoingEnvelope& envelope) {
+  if (envelope.referral_id.empty()) return std::nullopt;
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT id FROM events WHERE referral_id = ?1 AND "
+                                           "message_id = ?2 AND envelope = ?3",
+                                           "find the event holding an outgoing envelope"));
+  s.BindText(1, envelope.referral_id)
+      .BindText(2, envelope.message_id)
+      .BindBlob(3, envelope.envelope);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::nullopt;
+  return s.Int(0);
+}
+
 }  // namespace
 
 absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
@@ -85,7 +102,8 @@ absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
   {
     ASSIGN_OR_RETURN(
         Statement s,
-        db.Prepare("SELECT peer, envelope, referral_id FROM outbox WHERE message_id = ?1",
+        db.Prepare("SELECT peer, " MIR_OUTBOX_ENVELOPE
+                   ", referral_id FROM outbox WHERE message_id = ?1",
                    "read outbox"));
     s.BindText(1, envelope.message_id);
     ASSIGN_OR_RETURN(bool row, s.Step());
@@ -106,19 +124,21 @@ absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
     }
   }
   ASSIGN_OR_RETURN(int64_t urgency, QueueUrgency(db, envelope));
+  ASSIGN_OR_RETURN(std::optional<int64_t> event_id, EventHolding(db, envelope));
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("INSERT INTO outbox (message_id, peer, envelope, attempts, "
-                              "enqueued_at_us, next_attempt_at_us, state, referral_id, urgency) "
-                              "VALUES (?1, ?2, ?3, 0, ?4, ?4, 0, ?5, ?6)",
+                              "enqueued_at_us, next_attempt_at_us, state, referral_id, urgency, "
+                              "envelope_event_id) VALUES (?1, ?2, ?3, 0, ?4, ?4, 0, ?5, ?6, ?7)",
                               "enqueue outgoing envelope"));
   s.BindText(1, envelope.message_id)
       .BindText(2, envelope.peer)
-      .BindBlob(3, envelope.envelope)
+      .BindBlob(3, event_id.has_value() ? std::string() : envelope.envelope)
       .BindInt(4, Micros(now))
       .BindOptText(5, envelope.referral_id.empty()
                           ? std::nullopt
                           : std::optional<std::string>(envelope.referral_id))
-      .BindInt(6, urgency);
+      .BindInt(6, urgency)
+      .BindOptInt(7, event_id);
   return s.Run();
 }
 

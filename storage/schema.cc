@@ -392,6 +392,54 @@ CREATE TABLE statistics_reports (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 14: each envelope stored once (docs/STORAGE.md, "Each envelope
+// stored once"). An outbox row or a referral whose envelope is an events row
+// names it (envelope_event_id) and keeps no copy (envelope X''); events are
+// append-only, so the row named is never gone. The outbox loses
+// AUTOINCREMENT, whose sqlite_sequence row was one more page in every commit
+// that queued something: its rows are never deleted, so ids still only grow.
+// SQLite changes neither in place: the outbox is copied into a new table.
+// Rows already stored are converted where the bytes are equal (envelopes
+// sealed at rest by version 9 never are: each has its own nonce).
+constexpr char kSchemaV14[] = R"sql(
+CREATE TABLE outbox_v14 (
+  id                 INTEGER PRIMARY KEY,
+  message_id         TEXT NOT NULL UNIQUE,
+  peer               TEXT NOT NULL,
+  envelope           BLOB NOT NULL,
+  attempts           INTEGER NOT NULL DEFAULT 0,
+  enqueued_at_us     INTEGER NOT NULL,
+  next_attempt_at_us INTEGER NOT NULL,
+  state              INTEGER NOT NULL DEFAULT 0,
+  last_error         TEXT NOT NULL DEFAULT '',
+  receipt            BLOB,
+  referral_id        TEXT,
+  urgency            INTEGER NOT NULL DEFAULT 3,
+  receipt_sha256     BLOB,
+  envelope_event_id  INTEGER
+);
+INSERT INTO outbox_v14 (id, message_id, peer, envelope, attempts, enqueued_at_us,
+                        next_attempt_at_us, state, last_error, receipt, referral_id, urgency,
+                        receipt_sha256, envelope_event_id)
+  SELECT id, message_id, peer, envelope, attempts, enqueued_at_us, next_attempt_at_us, state,
+         last_error, receipt, referral_id, urgency, receipt_sha256,
+         (SELECT MIN(e.id) FROM events e WHERE e.referral_id = outbox.referral_id
+            AND e.message_id = outbox.message_id AND e.envelope = outbox.envelope)
+  FROM outbox;
+UPDATE outbox_v14 SET envelope = X'' WHERE envelope_event_id IS NOT NULL;
+DROP TABLE outbox;
+ALTER TABLE outbox_v14 RENAME TO outbox;
+CREATE INDEX outbox_by_referral ON outbox(referral_id) WHERE referral_id IS NOT NULL;
+CREATE INDEX outbox_dead ON outbox(id) WHERE state = 2;
+CREATE INDEX outbox_due ON outbox(peer, urgency, id, next_attempt_at_us) WHERE state = 0;
+
+ALTER TABLE referrals ADD COLUMN envelope_event_id INTEGER;
+UPDATE referrals SET envelope_event_id =
+  (SELECT MIN(e.id) FROM events e WHERE e.referral_id = referrals.referral_id
+     AND e.envelope = referrals.referral_envelope);
+UPDATE referrals SET referral_envelope = X'' WHERE envelope_event_id IS NOT NULL;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -476,7 +524,7 @@ const std::vector<MigrationStep>& Steps() {
       {4, kSchemaV4, nullptr},   {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
       {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},    {12, kSchemaV12, nullptr},
-      {13, kSchemaV13, nullptr},
+      {13, kSchemaV13, nullptr}, {14, kSchemaV14, nullptr},
   };
   return *kSteps;
 }

@@ -52,6 +52,25 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {14,
+       "UPDATE referrals SET referral_envelope = (SELECT envelope FROM events "
+       "WHERE events.id = referrals.envelope_event_id) WHERE envelope_event_id IS NOT NULL; "
+       "ALTER TABLE referrals DROP COLUMN envelope_event_id; "
+       "CREATE TABLE outbox_v13 (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+       "message_id TEXT NOT NULL UNIQUE, peer TEXT NOT NULL, envelope BLOB NOT NULL, "
+       "attempts INTEGER NOT NULL DEFAULT 0, enqueued_at_us INTEGER NOT NULL, "
+       "next_attempt_at_us INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0, "
+       "last_error TEXT NOT NULL DEFAULT '', receipt BLOB, referral_id TEXT, "
+       "urgency INTEGER NOT NULL DEFAULT 3, receipt_sha256 BLOB); "
+       "INSERT INTO outbox_v13 SELECT id, message_id, peer, CASE WHEN envelope_event_id IS NULL "
+       "THEN envelope ELSE (SELECT e.envelope FROM events e WHERE e.id = outbox.envelope_event_id) "
+       "END, attempts, enqueued_at_us, next_attempt_at_us, state, last_error, receipt, "
+       "referral_id, urgency, receipt_sha256 FROM outbox; "
+       "DROP TABLE outbox; ALTER TABLE outbox_v13 RENAME TO outbox; "
+       "CREATE INDEX outbox_by_referral ON outbox(referral_id) WHERE referral_id IS NOT NULL; "
+       "CREATE INDEX outbox_dead ON outbox(id) WHERE state = 2; "
+       "CREATE INDEX outbox_due ON outbox(peer, urgency, id, next_attempt_at_us) "
+       "WHERE state = 0; "},
       {13,
        "DROP TABLE statistics_reports; ALTER TABLE service_requests DROP COLUMN placed_with; "
        "ALTER TABLE service_requests DROP COLUMN placed_from; "},
@@ -485,9 +504,12 @@ TEST_P(EveryEarlierVersionTest, UpgradesToTheLatestAndListsEmergenciesByIndex) {
   EXPECT_TRUE(audit->ok) << audit->problem;
   EXPECT_EQ(audit->rows_checked, 7);
   RawDb raw = OpenRaw(path_);
-  // The whole plan: one walk of the partial index, no sort.
+  // The whole plan: one walk of the partial index, no sort; each row's
+  // envelope by the events row's key (schema v14).
   EXPECT_EQ(PlanOf(raw.get(), kAwaitingAckSql),
-            "SCAN referrals USING INDEX referrals_awaiting_ack");
+            "SCAN referrals USING INDEX referrals_awaiting_ack\n"
+            "CORRELATED SCALAR SUBQUERY 1\n"
+            "SEARCH events USING INTEGER PRIMARY KEY (rowid=?)");
 }
 
 // The person code every old envelope below carries in clear.
@@ -1029,7 +1051,7 @@ TEST_P(EveryEarlierVersionTest, AddsPlacementAndStatisticsReports) {
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
     ASSERT_EQ(QueryText(raw.get(),
                         "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'statistics_reports'"),
-              "0");
+              version < 13 ? "0" : "1");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
@@ -1070,6 +1092,94 @@ TEST_P(EveryEarlierVersionTest, AddsPlacementAndStatisticsReports) {
   EXPECT_EQ((*reports)[1].node_id, "toscana");
   EXPECT_EQ((*reports)[1].report, "second");
   EXPECT_EQ((*reports)[1].counted_at, kT0 + absl::Hours(1));
+}
+
+// Schema v14: an outbox row or referral whose envelope an events row holds
+// keeps no copy of it, and the outbox has no AUTOINCREMENT. Files from
+// version 9 on are converted (earlier ones had their envelopes sealed at
+// rest by version 9, one nonce per copy: they stay inline); every read
+// returns the same bytes as before.
+TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
+  const int version = GetParam();
+  const Event submitted = Submitted("ref-1", "toscana", "nvn");
+  const Event received = Changed("ref-1", NodeOf("nvn"), 1, RECEIVED);
+  OutgoingEnvelope forward{submitted.message_id, "nvn", submitted.envelope, "ref-1", std::nullopt};
+  OutgoingEnvelope answer{received.message_id, "toscana", received.envelope, "ref-1",
+                          std::nullopt};
+  const OutgoingEnvelope other = OutgoingAbout("ref-1/toscana/erasure", "ref-1");
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    ASSERT_OK((*opened)->RecordAndEnqueue(submitted, {forward, other}));
+    ASSERT_OK((*opened)->RecordAndEnqueue(received, {answer}));
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) = 0 "
+                                   "AND envelope_event_id IS NOT NULL"),
+              "2");
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+    ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) > 0"),
+              "3");
+    ASSERT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
+              "1");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
+  EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
+  const std::string converted = version >= 9 ? "2" : "0";
+  {
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
+              "0");
+    EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) = 0 "
+                                   "AND envelope_event_id IS NOT NULL"),
+              converted);
+    EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM referrals WHERE "
+                                   "length(referral_envelope) = 0 AND envelope_event_id IS NOT NULL"),
+              version >= 9 ? "1" : "0");
+  }
+  // What every reader sees is unchanged.
+  for (const OutgoingEnvelope& o : {forward, answer, other}) {
+    absl::StatusOr<std::optional<OutboxEntry>> entry = store.FindOutbox(o.message_id);
+    ASSERT_OK(entry);
+    ASSERT_TRUE(entry->has_value()) << o.message_id;
+    EXPECT_EQ((*entry)->envelope, o.envelope) << o.message_id;
+  }
+  absl::StatusOr<std::vector<OutboxEntry>> due = store.DuePending("nvn", kT0, 0);
+  ASSERT_OK(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].envelope, submitted.envelope);
+  absl::StatusOr<std::optional<ReferralRecord>> referral = store.GetReferral("ref-1");
+  ASSERT_OK(referral);
+  ASSERT_TRUE(referral->has_value());
+  EXPECT_EQ((*referral)->referral_envelope, submitted.envelope);
+  // The same message queued again is still recognised, and other bytes
+  // still conflict.
+  EXPECT_EQ(store.Transact([&](Txn& txn) { return txn.Enqueue(forward); }).code(),
+            absl::StatusCode::kAlreadyExists);
+  forward.envelope += "changed";
+  EXPECT_THAT(store.Transact([&](Txn& txn) { return txn.Enqueue(forward); }),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  // New rows take ids after the old ones, and are stored once.
+  const Event next = Submitted("ref-2", "toscana", "nvn");
+  ASSERT_OK(store.RecordAndEnqueue(
+      next, {{next.message_id, "nvn", next.envelope, "ref-2", std::nullopt}}));
+  absl::StatusOr<std::optional<OutboxEntry>> queued = store.FindOutbox(next.message_id);
+  ASSERT_OK(queued);
+  ASSERT_TRUE(queued->has_value());
+  EXPECT_EQ((*queued)->id, 4);
+  EXPECT_EQ((*queued)->envelope, next.envelope);
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "SELECT length(envelope) FROM outbox WHERE id = 4"), "0");
+  EXPECT_EQ(QueryText(raw.get(),
+                      "SELECT length(referral_envelope) FROM referrals WHERE referral_id = 'ref-2'"),
+            "0");
+  absl::StatusOr<AuditCheck> audit = store.VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
 }
 
 INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),

@@ -698,6 +698,25 @@ TEST_F(StoreTest, DuePendingUsesTheDueIndex) {
   EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE")));
 }
 
+// A referral and its forwarded envelope keep no copy of the bytes the
+// events row holds (schema v14); reads return them whole.
+TEST_F(StoreTest, TheForwardedEnvelopeIsStoredOnce) {
+  const Event e = Submitted("ref-1", "toscana", "nvn");
+  ASSERT_OK(store_->RecordAndEnqueue(
+      e, {{e.message_id, "nvn", e.envelope, "ref-1", std::nullopt}, Outgoing("unrelated")}));
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "SELECT length(envelope) FROM outbox WHERE message_id = '" +
+                                     e.message_id + "'"),
+            "0");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT length(envelope) > 0 FROM outbox WHERE message_id = "
+                                 "'unrelated'"),
+            "1");
+  EXPECT_EQ(QueryText(raw.get(), "SELECT length(referral_envelope) FROM referrals"), "0");
+  EXPECT_EQ((*store_->FindOutbox(e.message_id))->envelope, e.envelope);
+  EXPECT_EQ((*store_->GetReferral("ref-1"))->referral_envelope, e.envelope);
+  EXPECT_EQ((*store_->FindOutbox("unrelated"))->envelope, Outgoing("unrelated").envelope);
+}
+
 // Writers are serialized, readers run beside them; nothing is lost or torn.
 TEST_F(StoreTest, ConcurrentWritersAndReaders) {
   constexpr int kWriters = 4;
