@@ -28,6 +28,7 @@
 #include "storage/referral_queries.h"
 #include "storage/reports.h"
 #include "storage/rows.h"
+#include "storage/read_pool.h"
 #include "storage/schema.h"
 #include "storage/service_requests.h"
 #include "storage/sqlite_util.h"
@@ -269,14 +270,11 @@ class StoreImpl final : public Store {
   ~StoreImpl() override {
     // First: the check's thread may still fail-stop the write queue.
     StopIntegrityCheck();
-    absl::MutexLock lock(&read_mu_);
     // After a failure, do not let close-time checkpoints write to a disk
     // that has already lost a sync; the WAL is replayed on the next open.
-    if (failed() && reader_ != nullptr) {
-      sqlite3_db_config(reader_->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-    }
+    if (failed() && readers_ != nullptr) readers_->SkipCheckpointOnClose();
     // The last connection to close checkpoints: let that be the writer.
-    reader_.reset();
+    readers_.reset();
     writes_.reset();
   }
 
@@ -338,15 +336,8 @@ class StoreImpl final : public Store {
     RETURN_IF_ERROR(
         writes_->Run([&](Db& db) { return keys::RewrapUnderCurrent(db, ring_).status(); }));
 
-    {
-      absl::MutexLock rlock(&read_mu_);
-      ASSIGN_OR_RETURN(reader_, Db::Open(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                         options_.vfs_name));
-      sqlite3_busy_timeout(reader_->raw(),
-                           static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
-      RETURN_IF_ERROR(
-          reader_->Exec("PRAGMA query_only = ON", "make the read connection read-only"));
-    }
+    ASSIGN_OR_RETURN(readers_, ReadPool::Open(options_.path, options_.vfs_name,
+                                              options_.busy_timeout, options_.read_connections));
     if (check_now) {
       {
         absl::MutexLock lock(&check_mu_);
@@ -417,7 +408,7 @@ class StoreImpl final : public Store {
     return Counting([&](Db& db) { return outbox::RequeueAllDead(db, clock_.Now()); });
   }
 
-  // --- Reads: on the reader connection ---
+  // --- Reads: on the read pool ---
 
   absl::Status Read(absl::FunctionRef<absl::Status(ReadTxn&)> fn) override {
     return OnReader([&](Db& db) -> absl::Status {
@@ -613,12 +604,12 @@ class StoreImpl final : public Store {
 
   template <typename F>
   auto OnReader(F fn) -> decltype(fn(std::declval<Db&>())) {
-    absl::MutexLock lock(&read_mu_);
-    Db& db = *reader_;
-    db.ClearStorageError();
-    auto result = fn(db);
-    if (IsFatalSqliteCode(db.storage_error())) writes_->FailStop();
-    return result;
+    return readers_->With([&](Db& db) {
+      db.ClearStorageError();
+      auto result = fn(db);
+      if (IsFatalSqliteCode(db.storage_error())) writes_->FailStop();
+      return result;
+    });
   }
 
   const StoreOptions options_;
@@ -626,8 +617,7 @@ class StoreImpl final : public Store {
   const keys::KeyRing ring_;
   std::unique_ptr<WriteQueue> writes_;  // set by Init, then never changed
 
-  absl::Mutex read_mu_;
-  std::unique_ptr<Db> reader_ ABSL_GUARDED_BY(read_mu_);
+  std::unique_ptr<ReadPool> readers_;  // set by Init, then never changed
 
   mutable absl::Mutex check_mu_;
   IntegrityCheckStatus check_ ABSL_GUARDED_BY(check_mu_);

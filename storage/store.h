@@ -28,9 +28,10 @@
 // connection with group commit: concurrent writers queue, and the first in
 // line (the leader) runs the queued writes, each write's function on the
 // leader's thread, under the write lock, then one COMMIT for all. Reads
-// (every read method, and Read) go through a second, query_only connection
-// under its own lock: they run on the caller's thread one at a time, never
-// wait for a write or its fsync, and see the last commit. Messages of
+// (every read method, and Read) go through a small pool of query_only
+// connections (StoreOptions::read_connections): they run on the caller's
+// thread, several at once, never wait for a write or its fsync, and see the
+// last commit. Messages of
 // returned statuses carry ids, states and node names only.
 //
 // The clock given to Open must outlive the Store.
@@ -95,6 +96,11 @@ struct StoreOptions {
   // at 1 M referrals); 0: a small damaged file is served until its check
   // ends (milliseconds) instead of refused at start.
   int64_t blocking_check_max_bytes = int64_t{64} << 20;
+  // Read connections: that many reads run at once, each on its own
+  // connection (and its own page cache, up to 2 MB); one more waits. The
+  // broker's handlers read beside one another (an inbox lookup, the
+  // sender's due list, an operator's list).
+  int read_connections = 4;
 };
 
 // Open's integrity check (`PRAGMA quick_check`): where it ran, what it found.
@@ -591,13 +597,13 @@ class Store {
   // call back into this Store (it would deadlock); use the Txn.
   virtual absl::Status Transact(absl::FunctionRef<absl::Status(Txn&)> fn) = 0;
 
-  // Runs `fn` on the calling thread, on the read connection, inside one read
-  // transaction: every read through the ReadTxn sees one snapshot (the last
-  // commit before its first read) and no write committed meanwhile. It
-  // takes no write lock and never waits for a write; other reads wait for it
-  // (one read connection), so keep `fn` short, and do not call back into the
-  // Store from it (it would deadlock). Returns `fn`'s status, or the read's
-  // error.
+  // Runs `fn` on the calling thread, on one of the read connections, inside
+  // one read transaction: every read through the ReadTxn sees one snapshot
+  // (the last commit before its first read) and no write committed
+  // meanwhile. It takes no write lock and never waits for a write; it holds
+  // its read connection meanwhile, so keep `fn` short, and do not call back
+  // into the Store from it (with every connection taken it would deadlock).
+  // Returns `fn`'s status, or the read's error.
   virtual absl::Status Read(absl::FunctionRef<absl::Status(ReadTxn&)> fn) = 0;
 
   // Convenience for the common local action: apply `event` and enqueue

@@ -698,6 +698,40 @@ TEST_F(StoreTest, DuePendingUsesTheDueIndex) {
   EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE")));
 }
 
+// Reads run beside one another, each on a connection of the pool: two
+// Read calls are inside their functions at once (with one connection the
+// second would wait for the first, which waits for it).
+TEST_F(StoreTest, ReadsRunAtOnceOnThePool) {
+  ASSERT_OK(Apply(Submitted("ref-1")));
+  absl::Notification first_in, second_in;
+  bool second_seen = false;
+  std::thread first([&] {
+    EXPECT_OK(store_->Read([&](ReadTxn& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(std::optional<ReferralRecord> r, txn.GetReferral("ref-1"));
+      EXPECT_TRUE(r.has_value());
+      first_in.Notify();
+      second_seen = second_in.WaitForNotificationWithTimeout(absl::Minutes(2));
+      return absl::OkStatus();
+    }));
+  });
+  first_in.WaitForNotification();
+  EXPECT_OK(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<ReferralRecord> r, txn.GetReferral("ref-1"));
+    EXPECT_TRUE(r.has_value());
+    second_in.Notify();
+    return absl::OkStatus();
+  }));
+  first.join();
+  EXPECT_TRUE(second_seen);
+}
+
+TEST_F(StoreTest, AStoreNeedsAReadConnection) {
+  StoreOptions o = Options();
+  o.path = NewTempDir() + "/other.db";
+  o.read_connections = 0;
+  EXPECT_EQ(Store::Open(o, &clock_).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 // A referral and its forwarded envelope keep no copy of the bytes the
 // events row holds (schema v14); reads return them whole.
 TEST_F(StoreTest, TheForwardedEnvelopeIsStoredOnce) {
