@@ -132,10 +132,12 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
     return existing;
   }
   if (d.forward_to) {
+    // Applied first, so that the queued copy can name the events row
+    // instead of keeping the bytes again (docs/STORAGE.md, schema v14).
+    if (d.lifecycle) RETURN_IF_ERROR(Observe(txn, d.verified, *d.bytes, applied_events, woken));
     RETURN_IF_ERROR(txn.Enqueue(storage::OutgoingEnvelope{h.message_id(), *d.forward_to, *d.bytes,
                                                           h.referral_id(), d.urgency}));
     woken.push_back(*d.forward_to);
-    if (d.lifecycle) RETURN_IF_ERROR(Observe(txn, d.verified, *d.bytes, applied_events, woken));
     return std::nullopt;
   }
   if (d.released_key.has_value()) {

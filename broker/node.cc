@@ -206,6 +206,7 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
   change.set_to_state(v1::RECEIVED);
   const std::string body = change.SerializeAsString();
   std::optional<storage::Event> received;
+  std::vector<storage::OutgoingEnvelope> outgoing;
   for (const std::string& recipient : recipients) {
     auto hop = NextHop(recipient);
     if (!hop) {
@@ -231,13 +232,18 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
       own.author = node_signer->identity();
       ASSIGN_OR_RETURN(received, EventFromEnvelope(own, bytes, *verifier_));
     }
-    RETURN_IF_ERROR(
-        txn.Enqueue({header.message_id(), *hop, bytes, submitted.referral_id, std::nullopt}));
-    woken.push_back(*hop);
+    outgoing.push_back({header.message_id(), *hop, std::move(bytes), submitted.referral_id,
+                        std::nullopt});
   }
   if (received.has_value()) {
     ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*received));
     applied.insert(applied.end(), result.applied.begin(), result.applied.end());
+  }
+  // Queued after the event is applied, so that the first copy names its
+  // events row instead of keeping the bytes again (schema v14).
+  for (const storage::OutgoingEnvelope& out : outgoing) {
+    RETURN_IF_ERROR(txn.Enqueue(out));
+    woken.push_back(out.peer);
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <string>
+
+#include <sqlite3.h>
 
 #include "common/grpc_status.h"
 #include "grpcpp/client_context.h"
@@ -91,6 +94,53 @@ TEST_F(ReferralsTest, CompleteMirAcrossThreeNodes) {
   ASSERT_OK(at_lombardia);
   EXPECT_EQ(at_lombardia->referral().person_code(), "TEST-PERSON");
   EXPECT_EQ(at_lombardia->referral().origin_node(), "toscana");
+}
+
+// The first column of the first row of `sql` on the node database at
+// `path`, read-only beside the running broker; "<error>" if it fails.
+std::string QueryNodeDb(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string out = "<error>";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      out = text != nullptr ? reinterpret_cast<const char*>(text) : "NULL";
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close_v2(db);
+  return out;
+}
+
+// Schema v14: the referral toscana forwards and the RECEIVED nvn answers
+// with are each kept once, in the events row their outbox row (and at the
+// origin the referral's row) names; the referral still reads whole.
+TEST_F(ReferralsTest, EachNodeKeepsTheEnvelopesItForwardsOnce) {
+  StartAll();
+  StaffClient anna = Staff("toscana/operator");
+  auto id = anna.SubmitReferral("nvn", v1::URGENCY_ORDINARY);
+  ASSERT_OK(id);
+  ASSERT_TRUE(StateIs("toscana", *id, v1::RECEIVED));
+  const std::string kNamedEmpty =
+      "SELECT COUNT(*) FROM outbox WHERE referral_id = '" + *id +
+      "' AND length(envelope) = 0 AND envelope_event_id IS NOT NULL";
+  const std::string kInline =
+      "SELECT COUNT(*) FROM outbox WHERE referral_id = '" + *id + "' AND length(envelope) > 0";
+  // toscana: the REFERRAL (and the key release, which is no event, inline).
+  EXPECT_EQ(QueryNodeDb(options_["toscana"].database_path, kNamedEmpty), "1");
+  EXPECT_EQ(QueryNodeDb(options_["toscana"].database_path,
+                        "SELECT length(referral_envelope) FROM referrals WHERE referral_id = '" +
+                            *id + "'"),
+            "0");
+  // nvn: its RECEIVED answer.
+  EXPECT_EQ(QueryNodeDb(options_["nvn"].database_path, kNamedEmpty), "1");
+  EXPECT_EQ(QueryNodeDb(options_["nvn"].database_path, kInline), "0");
+  auto view = anna.Get(*id);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->referral().person_code(), "TEST-PERSON");
 }
 
 TEST_F(ReferralsTest, EachRoleIsRefusedWhereItMayNotAct) {
