@@ -232,8 +232,8 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
       own.author = node_signer->identity();
       ASSIGN_OR_RETURN(received, EventFromEnvelope(own, bytes, *verifier_));
     }
-    outgoing.push_back({header.message_id(), *hop, std::move(bytes), submitted.referral_id,
-                        std::nullopt});
+    outgoing.push_back(
+        {header.message_id(), *hop, std::move(bytes), submitted.referral_id, std::nullopt});
   }
   if (received.has_value()) {
     ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*received));

@@ -73,7 +73,7 @@ struct StoredEnvelope {
 // head. Inside the caller's write transaction. `stored`, if given, is what
 // the row keeps in place of `event.envelope`. Returns the new row's id.
 absl::StatusOr<int64_t> AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
-                           const StoredEnvelope* stored = nullptr);
+                                      const StoredEnvelope* stored = nullptr);
 
 // Walks the events in id order and reports the first broken link
 // (docs/STORAGE.md, "Audit chain"). Run it inside one read transaction so

@@ -270,13 +270,11 @@ class Applier {
           .BindInt(7, Micros(e.at))
           .BindBlob(8, own_copy ? e.referral_envelope : std::string());
       RETURN_IF_ERROR(s.Run());
-      ASSIGN_OR_RETURN(const int64_t event_id,
-                       AppendToChain(db_, e, Micros(clock_.Now()), stored));
+      ASSIGN_OR_RETURN(const int64_t event_id, AppendToChain(db_, e, Micros(clock_.Now()), stored));
       if (own_copy) return absl::OkStatus();
-      ASSIGN_OR_RETURN(Statement link,
-                       db_.Prepare("UPDATE referrals SET envelope_event_id = ?2 "
-                                   "WHERE referral_id = ?1",
-                                   "link the referral to its envelope"));
+      ASSIGN_OR_RETURN(Statement link, db_.Prepare("UPDATE referrals SET envelope_event_id = ?2 "
+                                                   "WHERE referral_id = ?1",
+                                                   "link the referral to its envelope"));
       link.BindText(1, e.referral_id).BindInt(2, event_id);
       return link.Run();
     } else if (e.to_state == v1::SUBMITTED) {

@@ -100,11 +100,9 @@ absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
   if (!IsValidNodeId(envelope.peer)) return InvalidField("outgoing peer is not a valid node id");
   if (envelope.envelope.empty()) return InvalidField("outgoing envelope has no bytes");
   {
-    ASSIGN_OR_RETURN(
-        Statement s,
-        db.Prepare("SELECT peer, " MIR_OUTBOX_ENVELOPE
-                   ", referral_id FROM outbox WHERE message_id = ?1",
-                   "read outbox"));
+    ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT peer, " MIR_OUTBOX_ENVELOPE
+                                             ", referral_id FROM outbox WHERE message_id = ?1",
+                                             "read outbox"));
     s.BindText(1, envelope.message_id);
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (row) {

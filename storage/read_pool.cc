@@ -7,8 +7,8 @@
 namespace mir::storage {
 
 absl::StatusOr<std::unique_ptr<ReadPool>> ReadPool::Open(const std::string& path,
-                                                          const std::string& vfs_name,
-                                                          absl::Duration busy_timeout, int size) {
+                                                         const std::string& vfs_name,
+                                                         absl::Duration busy_timeout, int size) {
   if (size < 1) return absl::InvalidArgumentError("a store needs at least one read connection");
   std::vector<std::unique_ptr<Db>> connections;
   for (int i = 0; i < size; ++i) {

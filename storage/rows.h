@@ -80,9 +80,9 @@ void BindEventColumns(Statement& s, const AuditRow& r, const std::string& envelo
 #define MIR_REFERRAL_INSERT_COLUMNS                                               \
   "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, " \
   "created_at_us, updated_at_us, referral_envelope, envelope_event_id"
-#define MIR_REFERRAL_COLUMNS                                                         \
-  "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, "    \
-  "created_at_us, updated_at_us, "                                                   \
+#define MIR_REFERRAL_COLUMNS                                                        \
+  "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, "   \
+  "created_at_us, updated_at_us, "                                                  \
   "CASE WHEN referrals.envelope_event_id IS NULL THEN referrals.referral_envelope " \
   "ELSE (SELECT envelope FROM events WHERE events.id = referrals.envelope_event_id) END"
 ReferralRecord ReferralFrom(const Statement& s);
@@ -91,13 +91,14 @@ ReferralRecord ReferralFrom(const Statement& s);
 // The envelope is inline in its row, or (schema v14) the events row's it
 // names. A receipt is inline in its row, or (schema v10) kept once in
 // `receipts` when it covers several envelopes.
-#define MIR_OUTBOX_ENVELOPE                                                    \
+#define MIR_OUTBOX_ENVELOPE                                                       \
   "CASE WHEN outbox.envelope_event_id IS NULL THEN outbox.envelope ELSE (SELECT " \
   "envelope FROM events WHERE events.id = outbox.envelope_event_id) END"
-#define MIR_OUTBOX_COLUMNS                                                         \
-  "id, message_id, peer, " MIR_OUTBOX_ENVELOPE ", attempts, enqueued_at_us, "      \
-  "next_attempt_at_us, state, last_error, "                                        \
-  "COALESCE(receipt, (SELECT envelope FROM receipts "                              \
+#define MIR_OUTBOX_COLUMNS                            \
+  "id, message_id, peer, " MIR_OUTBOX_ENVELOPE        \
+  ", attempts, enqueued_at_us, "                      \
+  "next_attempt_at_us, state, last_error, "           \
+  "COALESCE(receipt, (SELECT envelope FROM receipts " \
   "WHERE receipts.sha256 = outbox.receipt_sha256)), urgency, referral_id"
 OutboxEntry OutboxFrom(const Statement& s);
 

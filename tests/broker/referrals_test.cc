@@ -1,12 +1,12 @@
 // The staff and partner workflow through the Referrals API, across three
 // real brokers over loopback mutual TLS.
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <functional>
 #include <set>
 #include <string>
-
-#include <sqlite3.h>
 
 #include "common/grpc_status.h"
 #include "grpcpp/client_context.h"
@@ -124,9 +124,8 @@ TEST_F(ReferralsTest, EachNodeKeepsTheEnvelopesItForwardsOnce) {
   auto id = anna.SubmitReferral("nvn", v1::URGENCY_ORDINARY);
   ASSERT_OK(id);
   ASSERT_TRUE(StateIs("toscana", *id, v1::RECEIVED));
-  const std::string kNamedEmpty =
-      "SELECT COUNT(*) FROM outbox WHERE referral_id = '" + *id +
-      "' AND length(envelope) = 0 AND envelope_event_id IS NOT NULL";
+  const std::string kNamedEmpty = "SELECT COUNT(*) FROM outbox WHERE referral_id = '" + *id +
+                                  "' AND length(envelope) = 0 AND envelope_event_id IS NOT NULL";
   const std::string kInline =
       "SELECT COUNT(*) FROM outbox WHERE referral_id = '" + *id + "' AND length(envelope) > 0";
   // toscana: the REFERRAL (and the key release, which is no event, inline).

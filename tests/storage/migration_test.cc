@@ -1104,8 +1104,7 @@ TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
   const Event submitted = Submitted("ref-1", "toscana", "nvn");
   const Event received = Changed("ref-1", NodeOf("nvn"), 1, RECEIVED);
   OutgoingEnvelope forward{submitted.message_id, "nvn", submitted.envelope, "ref-1", std::nullopt};
-  OutgoingEnvelope answer{received.message_id, "toscana", received.envelope, "ref-1",
-                          std::nullopt};
+  OutgoingEnvelope answer{received.message_id, "toscana", received.envelope, "ref-1", std::nullopt};
   const OutgoingEnvelope other = OutgoingAbout("ref-1/toscana/erasure", "ref-1");
   {
     absl::StatusOr<std::unique_ptr<Store>> opened = Open();
@@ -1113,15 +1112,15 @@ TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
     ASSERT_OK((*opened)->RecordAndEnqueue(submitted, {forward, other}));
     ASSERT_OK((*opened)->RecordAndEnqueue(received, {answer}));
     RawDb raw = OpenRaw(path_);
-    EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) = 0 "
-                                   "AND envelope_event_id IS NOT NULL"),
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM outbox WHERE length(envelope) = 0 "
+                        "AND envelope_event_id IS NOT NULL"),
               "2");
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
-    ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) > 0"),
-              "3");
-    ASSERT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
-              "1");
+    ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) > 0"), "3");
+    ASSERT_EQ(
+        QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
+        "1");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = Open();
   ASSERT_OK(opened);
@@ -1131,14 +1130,16 @@ TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
   const std::string converted = version >= 9 ? "2" : "0";
   {
     RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(
+        QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
+        "0");
     EXPECT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
-              "0");
-    EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) = 0 "
-                                   "AND envelope_event_id IS NOT NULL"),
+                        "SELECT COUNT(*) FROM outbox WHERE length(envelope) = 0 "
+                        "AND envelope_event_id IS NOT NULL"),
               converted);
-    EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM referrals WHERE "
-                                   "length(referral_envelope) = 0 AND envelope_event_id IS NOT NULL"),
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM referrals WHERE "
+                        "length(referral_envelope) = 0 AND envelope_event_id IS NOT NULL"),
               version >= 9 ? "1" : "0");
   }
   // What every reader sees is unchanged.
@@ -1174,9 +1175,10 @@ TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
   EXPECT_EQ((*queued)->envelope, next.envelope);
   RawDb raw = OpenRaw(path_);
   EXPECT_EQ(QueryText(raw.get(), "SELECT length(envelope) FROM outbox WHERE id = 4"), "0");
-  EXPECT_EQ(QueryText(raw.get(),
-                      "SELECT length(referral_envelope) FROM referrals WHERE referral_id = 'ref-2'"),
-            "0");
+  EXPECT_EQ(
+      QueryText(raw.get(),
+                "SELECT length(referral_envelope) FROM referrals WHERE referral_id = 'ref-2'"),
+      "0");
   absl::StatusOr<AuditCheck> audit = store.VerifyAuditChain();
   ASSERT_OK(audit);
   EXPECT_TRUE(audit->ok) << audit->problem;

@@ -742,8 +742,9 @@ TEST_F(StoreTest, TheForwardedEnvelopeIsStoredOnce) {
   EXPECT_EQ(QueryText(raw.get(), "SELECT length(envelope) FROM outbox WHERE message_id = '" +
                                      e.message_id + "'"),
             "0");
-  EXPECT_EQ(QueryText(raw.get(), "SELECT length(envelope) > 0 FROM outbox WHERE message_id = "
-                                 "'unrelated'"),
+  EXPECT_EQ(QueryText(raw.get(),
+                      "SELECT length(envelope) > 0 FROM outbox WHERE message_id = "
+                      "'unrelated'"),
             "1");
   EXPECT_EQ(QueryText(raw.get(), "SELECT length(referral_envelope) FROM referrals"), "0");
   EXPECT_EQ((*store_->FindOutbox(e.message_id))->envelope, e.envelope);
