@@ -27,7 +27,10 @@ ReadPool::ReadPool(std::vector<std::unique_ptr<Db>> connections)
   for (const std::unique_ptr<Db>& db : connections_) idle_.push_back(db.get());
 }
 
-ReadPool::~ReadPool() = default;
+ReadPool::~ReadPool() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(this, &ReadPool::AllIdle));
+}
 
 void ReadPool::SkipCheckpointOnClose() {
   for (const std::unique_ptr<Db>& db : connections_) {

@@ -27,7 +27,7 @@ class ReadPool {
   static absl::StatusOr<std::unique_ptr<ReadPool>> Open(const std::string& path,
                                                         const std::string& vfs_name,
                                                         absl::Duration busy_timeout, int size);
-  // Every read must have returned.
+  // Waits for every read to return.
   ~ReadPool();
   ReadPool(const ReadPool&) = delete;
   ReadPool& operator=(const ReadPool&) = delete;
@@ -53,6 +53,9 @@ class ReadPool {
   Db* Take();
   void Give(Db* db);
   bool HasIdle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); }
+  bool AllIdle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return idle_.size() == connections_.size();
+  }
 
   const std::vector<std::unique_ptr<Db>> connections_;
   absl::Mutex mu_;
