@@ -73,27 +73,29 @@ Event EventOf(const StoredEvent& stored);
 void BindEventColumns(Statement& s, const AuditRow& r, const std::string& envelope);
 
 // --- referrals ---
-// Schema v14 keeps an envelope once: a referral whose creating envelope is
-// an events row (envelope_event_id) stores no copy of it (docs/STORAGE.md,
-// "Each envelope stored once"). Selects read it through these macros; the
-// SELECT must name the table `referrals` / `outbox`, not an alias.
-#define MIR_REFERRAL_INSERT_COLUMNS                                               \
+// Schema v14 keeps an envelope once: a referral or outbox row whose
+// envelope is an events row's names it (envelope_event_id) and keeps no
+// copy in `column` (docs/STORAGE.md, "Each envelope stored once"). Selects
+// read it through this expression; the SELECT must name `table` itself,
+// not an alias.
+#define MIR_STORED_ENVELOPE(table, column)                                  \
+  "CASE WHEN " #table ".envelope_event_id IS NULL THEN " #table "." #column \
+  " ELSE (SELECT envelope FROM events WHERE events.id = " #table ".envelope_event_id) END"
+
+// The columns before the envelope, shared by inserts and selects.
+#define MIR_REFERRAL_META_COLUMNS                                                 \
   "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, " \
-  "created_at_us, updated_at_us, referral_envelope, envelope_event_id"
-#define MIR_REFERRAL_COLUMNS                                                        \
-  "referral_id, origin_node, destination_node, urgency, ack_deadline_us, state, "   \
-  "created_at_us, updated_at_us, "                                                  \
-  "CASE WHEN referrals.envelope_event_id IS NULL THEN referrals.referral_envelope " \
-  "ELSE (SELECT envelope FROM events WHERE events.id = referrals.envelope_event_id) END"
+  "created_at_us, updated_at_us, "
+#define MIR_REFERRAL_INSERT_COLUMNS MIR_REFERRAL_META_COLUMNS "referral_envelope, envelope_event_id"
+#define MIR_REFERRAL_COLUMNS \
+  MIR_REFERRAL_META_COLUMNS MIR_STORED_ENVELOPE(referrals, referral_envelope)
 ReferralRecord ReferralFrom(const Statement& s);
 
 // --- outbox ---
 // The envelope is inline in its row, or (schema v14) the events row's it
 // names. A receipt is inline in its row, or (schema v10) kept once in
 // `receipts` when it covers several envelopes.
-#define MIR_OUTBOX_ENVELOPE                                                       \
-  "CASE WHEN outbox.envelope_event_id IS NULL THEN outbox.envelope ELSE (SELECT " \
-  "envelope FROM events WHERE events.id = outbox.envelope_event_id) END"
+#define MIR_OUTBOX_ENVELOPE MIR_STORED_ENVELOPE(outbox, envelope)
 #define MIR_OUTBOX_COLUMNS                            \
   "id, message_id, peer, " MIR_OUTBOX_ENVELOPE        \
   ", attempts, enqueued_at_us, "                      \
