@@ -9,13 +9,21 @@
 
 namespace mir::storage {
 
-absl::StatusOr<std::string> StoreSharedReceipt(Db& db, const std::string& receipt) {
-  std::string sha256 = Sha256(receipt);
-  ASSIGN_OR_RETURN(Statement s,
-                   db.Prepare("INSERT OR IGNORE INTO receipts (sha256, envelope) VALUES (?1, ?2)",
-                              "store a batch receipt"));
-  s.BindBlob(1, sha256).BindBlob(2, receipt);
-  RETURN_IF_ERROR(s.Run());
+absl::StatusOr<std::optional<std::string>> SharedReceipts::Keep(const std::string& receipt) {
+  if (has_last_ && receipt == last_receipt_) return last_sha256_;
+  std::optional<std::string> sha256;
+  if (ReceiptEntryCount(receipt) > 1) {
+    sha256 = Sha256(receipt);
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_.Prepare("INSERT OR IGNORE INTO receipts (sha256, envelope) VALUES (?1, ?2)",
+                    "store a batch receipt"));
+    s.BindBlob(1, *sha256).BindBlob(2, receipt);
+    RETURN_IF_ERROR(s.Run());
+  }
+  has_last_ = true;
+  last_receipt_ = receipt;
+  last_sha256_ = sha256;
   return sha256;
 }
 
@@ -31,7 +39,7 @@ absl::StatusOr<std::optional<InboxRecord>> Find(Db& db, const std::string& messa
   return InboxFrom(s);
 }
 
-absl::Status Insert(Db& db, const InboxRecord& record) {
+absl::Status Insert(Db& db, SharedReceipts& receipts, const InboxRecord& record) {
   if (record.message_id.empty() || record.message_id.size() > kMaxIdBytes) {
     return InvalidField("inbox record needs a message id of 1-128 bytes");
   }
@@ -45,11 +53,7 @@ absl::Status Insert(Db& db, const InboxRecord& record) {
     return absl::AlreadyExistsError(
         absl::StrCat("message ", record.message_id, " was already received"));
   }
-  // A receipt that covers several envelopes (a batch) is stored once.
-  std::optional<std::string> shared;
-  if (ReceiptEntryCount(record.receipt) > 1) {
-    ASSIGN_OR_RETURN(shared, StoreSharedReceipt(db, record.receipt));
-  }
+  ASSIGN_OR_RETURN(std::optional<std::string> shared, receipts.Keep(record.receipt));
   ASSIGN_OR_RETURN(Statement s, db.Prepare("INSERT INTO inbox (message_id, sender_node, "
                                            "envelope_sha256, receipt, received_at_us, "
                                            "receipt_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -207,17 +207,18 @@ absl::StatusOr<std::vector<OutboxEntry>> OfReferral(Db& db, const std::string& r
   return Collect(s);
 }
 
-absl::Status MarkDelivered(Db& db, int64_t id, const std::string& receipt) {
+absl::Status MarkDelivered(Db& db, SharedReceipts& receipts, int64_t id,
+                           const std::string& receipt) {
   ASSIGN_OR_RETURN(int64_t state, StateOf(db, id));
   if (state == kOutboxDelivered) return absl::OkStatus();  // a repeated receipt
   // A batch's receipt (PROTOCOL.md §6.2.1) is stored once for all its rows.
-  if (ReceiptEntryCount(receipt) > 1) {
-    ASSIGN_OR_RETURN(std::string sha256, StoreSharedReceipt(db, receipt));
+  ASSIGN_OR_RETURN(std::optional<std::string> shared, receipts.Keep(receipt));
+  if (shared.has_value()) {
     ASSIGN_OR_RETURN(Statement s, db.Prepare("UPDATE outbox SET state = 1, receipt = NULL, "
                                              "receipt_sha256 = ?2, attempts = attempts + 1 "
                                              "WHERE id = ?1",
                                              "mark outbox entry delivered by a batch"));
-    s.BindInt(1, id).BindBlob(2, sha256);
+    s.BindInt(1, id).BindBlob(2, *shared);
     return s.Run();
   }
   ASSIGN_OR_RETURN(Statement s,

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "storage/inbox.h"
 #include "storage/key_custody.h"
 #include "storage/sqlite_util.h"
 #include "storage/store.h"
@@ -35,7 +36,8 @@ absl::StatusOr<std::vector<OutboxEntry>> List(Db& db, std::optional<OutboxState>
 absl::StatusOr<std::vector<OutboxEntry>> OfReferral(Db& db, const std::string& referral_id);
 
 // Writes; the counting ones return how many rows changed.
-absl::Status MarkDelivered(Db& db, int64_t id, const std::string& receipt);
+absl::Status MarkDelivered(Db& db, SharedReceipts& receipts, int64_t id,
+                           const std::string& receipt);
 absl::Status MarkAttemptFailed(Db& db, int64_t id, absl::Time next_attempt_at,
                                const std::string& error);
 absl::Status MarkDead(Db& db, int64_t id, const std::string& error);

@@ -64,7 +64,7 @@ class TxnImpl final : public Txn {
     return Revealed(db_, ring_, outbox::Find(db_, message_id));
   }
   absl::Status InsertInbox(const InboxRecord& record) override {
-    return inbox::Insert(db_, record);
+    return inbox::Insert(db_, receipts_, record);
   }
   absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) override {
     return storage::ApplyEvent(db_, clock_, national_node_, ring_, event);
@@ -186,7 +186,10 @@ class TxnImpl final : public Txn {
 
   absl::Time Now() const override { return clock_.Now(); }
   absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override {
-    return InSavepoint(db_, fn);
+    absl::Status status = InSavepoint(db_, fn);
+    // A receipt kept inside the rolled-back savepoint is gone again.
+    if (!status.ok()) receipts_.Forget();
+    return status;
   }
 
  private:
@@ -194,6 +197,7 @@ class TxnImpl final : public Txn {
   const Clock& clock_;
   const std::string& national_node_;
   const keys::KeyRing& ring_;
+  SharedReceipts receipts_{db_};
 };
 
 // What a failed check leads to, for its message.
@@ -373,15 +377,20 @@ class StoreImpl final : public Store {
     return Counting([&](Db& db) { return outbox::MakeDueNow(db, peer, now); }, Sync::kDeferred);
   }
   absl::Status MarkDelivered(int64_t id, const std::string& receipt) override {
-    return writes_->Run([&](Db& db) { return outbox::MarkDelivered(db, id, receipt); },
-                        Sync::kDeferred);
+    return writes_->Run(
+        [&](Db& db) {
+          SharedReceipts receipts(db);
+          return outbox::MarkDelivered(db, receipts, id, receipt);
+        },
+        Sync::kDeferred);
   }
   absl::Status MarkDeliveredMany(
       const std::vector<std::pair<int64_t, std::string>>& deliveries) override {
     return writes_->Run(
         [&](Db& db) -> absl::Status {
+          SharedReceipts receipts(db);
           for (const auto& [id, receipt] : deliveries) {
-            RETURN_IF_ERROR(outbox::MarkDelivered(db, id, receipt));
+            RETURN_IF_ERROR(outbox::MarkDelivered(db, receipts, id, receipt));
           }
           return absl::OkStatus();
         },

@@ -778,22 +778,6 @@ TEST_F(MigrationTest, FailedVersionNineStepLeavesTheOldVersionUntouched) {
             "0");
 }
 
-// A receipt listing `entries` message ids, as storage sees it: an Envelope
-// whose body is a Receipt (storage counts the entries, never verifies).
-std::string ReceiptListing(int entries) {
-  v1::Receipt receipt;
-  receipt.set_receiver_node("toscana");
-  for (int i = 0; i < entries; ++i) {
-    auto* entry = receipt.add_entries();
-    entry->set_message_id(absl::StrCat("in-", i));
-    entry->set_envelope_sha256(std::string(32, static_cast<char>('a' + i)));
-  }
-  v1::Envelope envelope;
-  envelope.set_header("receipt header");
-  envelope.set_body(receipt.SerializeAsString());
-  return envelope.SerializeAsString();
-}
-
 // Version 10 keeps a batch's receipt once. From every earlier version: the
 // receipts rows already held stay inline and read back whole; afterwards a
 // receipt covering several envelopes is stored once, by its hash, for the

@@ -101,6 +101,22 @@ inline RawDb OpenRaw(const std::string& path) {
   return RawDb(db);
 }
 
+// A receipt listing `entries` message ids, as storage sees it: an Envelope
+// whose body is a Receipt (storage counts the entries, never verifies).
+inline std::string ReceiptListing(int entries) {
+  v1::Receipt receipt;
+  receipt.set_receiver_node("toscana");
+  for (int i = 0; i < entries; ++i) {
+    auto* entry = receipt.add_entries();
+    entry->set_message_id(absl::StrCat("in-", i));
+    entry->set_envelope_sha256(std::string(32, static_cast<char>('a' + i)));
+  }
+  v1::Envelope envelope;
+  envelope.set_header("receipt header");
+  envelope.set_body(receipt.SerializeAsString());
+  return envelope.SerializeAsString();
+}
+
 // Runs `sql`; returns "" on success, else SQLite's message.
 inline std::string Exec(sqlite3* db, const std::string& sql) {
   char* err = nullptr;

@@ -432,6 +432,26 @@ TEST_F(StoreTest, ReadSeesOneSnapshotAndNeverWaitsForAWrite) {
   EXPECT_EQ(StateOf(kRef), RECEIVED);
 }
 
+// A batch's receipt is stored once for the rows it covers, also when a
+// savepoint that stored it first is rolled back: the next row stores it
+// again instead of naming a receipt that is gone.
+TEST_F(StoreTest, ABatchReceiptUndoneWithItsSavepointIsStoredAgain) {
+  const std::string batch = ReceiptListing(2);
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    absl::Status undone = txn.Atomically([&]() -> absl::Status {
+      RETURN_IF_ERROR(txn.InsertInbox({"in-0", "toscana", std::string(32, 'a'), batch, kT0}));
+      return absl::AbortedError("refused after its inbox row");
+    });
+    EXPECT_THAT(undone, StatusIs(absl::StatusCode::kAborted));
+    return txn.InsertInbox({"in-1", "toscana", std::string(32, 'b'), batch, kT0});
+  }));
+  EXPECT_EQ(store_->FindInboxRecord("in-0")->value_or(InboxRecord{}).message_id, "");
+  absl::StatusOr<std::optional<InboxRecord>> kept = store_->FindInboxRecord("in-1");
+  ASSERT_OK(kept);
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->receipt, batch);
+}
+
 // The inbox records each message id once, with the receipt given for it
 // (Node::Deliver answers a repeat with it; broker deliver_test).
 TEST_F(StoreTest, InboxRecordsAMessageIdOnce) {
