@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 
 namespace mir::storage {
 
@@ -138,6 +139,11 @@ absl::Status Db::Exec(const char* sql, absl::string_view what) {
   return absl::OkStatus();
 }
 
+absl::Status Db::RunCached(const char* sql, absl::string_view what) {
+  ASSIGN_OR_RETURN(Statement s, Prepare(sql, what));
+  return s.Run();
+}
+
 absl::StatusOr<std::string> Db::QueryText(const std::string& sql, absl::string_view what) {
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr);
@@ -161,12 +167,12 @@ void Db::Note(int rc) {
 }
 
 absl::Status InSavepoint(Db& db, absl::FunctionRef<absl::Status()> fn) {
-  if (absl::Status s = db.Exec("SAVEPOINT mir_op", "open a savepoint"); !s.ok()) return s;
+  if (absl::Status s = db.RunCached("SAVEPOINT mir_op", "open a savepoint"); !s.ok()) return s;
   absl::Status status = fn();
   if (!status.ok()) {
-    (void)db.Exec("ROLLBACK TO mir_op", "roll back a savepoint");
+    (void)db.RunCached("ROLLBACK TO mir_op", "roll back a savepoint");
   }
-  absl::Status released = db.Exec("RELEASE mir_op", "release a savepoint");
+  absl::Status released = db.RunCached("RELEASE mir_op", "release a savepoint");
   return status.ok() ? released : status;
 }
 

@@ -15,10 +15,10 @@ namespace mir::storage {
 namespace {
 
 absl::Status InGroupSavepoint(Db& db, absl::FunctionRef<absl::Status(Db&)> fn) {
-  RETURN_IF_ERROR(db.Exec("SAVEPOINT mir_write", "open a write savepoint"));
+  RETURN_IF_ERROR(db.RunCached("SAVEPOINT mir_write", "open a write savepoint"));
   absl::Status status = fn(db);
-  if (!status.ok()) (void)db.Exec("ROLLBACK TO mir_write", "roll back a write");
-  absl::Status released = db.Exec("RELEASE mir_write", "release a write savepoint");
+  if (!status.ok()) (void)db.RunCached("ROLLBACK TO mir_write", "roll back a write");
+  absl::Status released = db.RunCached("RELEASE mir_write", "release a write savepoint");
   return status.ok() ? released : status;
 }
 
