@@ -88,6 +88,13 @@ absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
     } else if (d.lifecycle) {
       ASSIGN_OR_RETURN(d.event, EventFromEnvelope(d.verified, envelope_bytes, *verifier_));
       SetAckDeadline(*d.event);
+      const std::optional<storage::ReferralMeta>& meta = d.event->referral;
+      if (h.kind() == v1::REFERRAL && meta.has_value() &&
+          meta->destination_node == options_.node_id && meta->origin_node != options_.node_id) {
+        // Wasted only when the answer turns out otherwise (a duplicate).
+        auto answer = SignReceived(h.referral_id(), meta->origin_node, 1);
+        if (answer.ok()) d.received = *std::move(answer);
+      }
     }
     return d;
   }
@@ -174,7 +181,9 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
     applied_events.push_back(e);
     if (e.to_state == v1::SUBMITTED && e.referral.has_value() &&
         e.referral->destination_node == options_.node_id) {
-      RETURN_IF_ERROR(AcknowledgeReceived(txn, e, woken, applied_events));
+      const bool answers_this = d.received.has_value() && e.message_id == h.message_id();
+      RETURN_IF_ERROR(AcknowledgeReceived(txn, e, answers_this ? &*d.received : nullptr, woken,
+                                          applied_events));
     }
   }
   RETURN_IF_ERROR(AfterApplied(txn, applied.applied, woken));

@@ -193,18 +193,42 @@ absl::Status Node::CheckReferralAccess(const Identity& caller, const std::string
   return authorization_.ReferralAccess(caller, referral_id, circulated);
 }
 
+absl::StatusOr<Node::SignedReceived> Node::SignReceived(const std::string& referral_id,
+                                                        const std::string& recipient,
+                                                        uint64_t sequence) const {
+  v1::StatusChange change;
+  change.set_referral_id(referral_id);
+  change.set_from_state(v1::SUBMITTED);
+  change.set_to_state(v1::RECEIVED);
+  const std::string body = change.SerializeAsString();
+  SignedReceived out;
+  out.header.set_message_id(NewUuid());
+  out.header.set_kind(v1::STATUS_CHANGE);
+  out.header.set_recipient_node(recipient);
+  *out.header.mutable_created_at() = ToProtoTime(clock_->Now());
+  out.header.set_referral_id(referral_id);
+  out.header.set_sequence(sequence);
+  const std::shared_ptr<const Signer> node_signer = signer();
+  ASSIGN_OR_RETURN(out.bytes, node_signer->SignEnvelope(out.header, body));
+  // Our own signature over bytes we just made: no need to verify it.
+  VerifiedEnvelope own;
+  own.header = out.header;
+  own.header.set_author(node_signer->identity().Uri());
+  own.header.set_sender_node(options_.node_id);
+  own.body = body;
+  own.author = node_signer->identity();
+  ASSIGN_OR_RETURN(out.event, EventFromEnvelope(own, out.bytes, *verifier_));
+  return out;
+}
+
 absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
+                                       const SignedReceived* presigned,
                                        std::vector<std::string>& woken,
                                        std::vector<storage::Event>& applied) {
   ASSIGN_OR_RETURN(auto referral, txn.GetReferral(submitted.referral_id));
   if (!referral.has_value()) return UnknownReferral(submitted.referral_id);
   const std::vector<std::string> recipients = Recipients(*referral);
   ASSIGN_OR_RETURN(uint64_t sequence, txn.NextSequence(submitted.referral_id, options_.node_id));
-  v1::StatusChange change;
-  change.set_referral_id(submitted.referral_id);
-  change.set_from_state(v1::SUBMITTED);
-  change.set_to_state(v1::RECEIVED);
-  const std::string body = change.SerializeAsString();
   std::optional<storage::Event> received;
   std::vector<storage::OutgoingEnvelope> outgoing;
   for (const std::string& recipient : recipients) {
@@ -213,27 +237,16 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
       return MirError(absl::StatusCode::kNotFound, v1::UNKNOWN_NODE,
                       absl::StrCat("no route to node ", recipient));
     }
-    v1::EnvelopeHeader header;
-    header.set_message_id(NewUuid());
-    header.set_kind(v1::STATUS_CHANGE);
-    header.set_recipient_node(recipient);
-    *header.mutable_created_at() = ToProtoTime(clock_->Now());
-    header.set_referral_id(submitted.referral_id);
-    header.set_sequence(sequence);
-    const std::shared_ptr<const Signer> node_signer = signer();
-    ASSIGN_OR_RETURN(std::string bytes, node_signer->SignEnvelope(header, body));
-    if (!received.has_value()) {
-      // Our own signature over bytes we just made: no need to verify it.
-      VerifiedEnvelope own;
-      own.header = header;
-      own.header.set_author(node_signer->identity().Uri());
-      own.header.set_sender_node(options_.node_id);
-      own.body = body;
-      own.author = node_signer->identity();
-      ASSIGN_OR_RETURN(received, EventFromEnvelope(own, bytes, *verifier_));
+    SignedReceived signed_here;
+    const SignedReceived* answer = presigned;
+    if (answer == nullptr || !answer->Answers(submitted.referral_id, recipient, sequence)) {
+      ASSIGN_OR_RETURN(signed_here, SignReceived(submitted.referral_id, recipient, sequence));
+      answer = &signed_here;
     }
+    presigned = nullptr;  // each recipient's envelope has its own message id
+    if (!received.has_value()) received = answer->event;
     outgoing.push_back(
-        {header.message_id(), *hop, std::move(bytes), submitted.referral_id, std::nullopt});
+        {answer->header.message_id(), *hop, answer->bytes, submitted.referral_id, std::nullopt});
   }
   if (received.has_value()) {
     ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*received));

@@ -253,11 +253,32 @@ class Node {
   // An envelope from a peer, verified and checked (PROTOCOL.md §6.2 up to
   // the store), with what it is for: an event to apply here, a key, or a
   // relay to the next hop.
+  // The node's RECEIVED status change on a referral (PROTOCOL.md §10.2),
+  // signed for one recipient, and the event it is here.
+  struct SignedReceived {
+    v1::EnvelopeHeader header;
+    std::string bytes;
+    storage::Event event;
+
+    bool Answers(const std::string& referral_id, const std::string& recipient,
+                 uint64_t sequence) const {
+      return header.referral_id() == referral_id && header.recipient_node() == recipient &&
+             header.sequence() == sequence;
+    }
+  };
+  absl::StatusOr<SignedReceived> SignReceived(const std::string& referral_id,
+                                              const std::string& recipient,
+                                              uint64_t sequence) const;
   struct CheckedDelivery {
     const std::string* bytes = nullptr;  // the caller's, which outlive this
     VerifiedEnvelope verified;
     bool lifecycle = true;  // not KEY_RELEASE, ERASURE_CONFIRMATION or CITIZEN_REPORT
     std::optional<storage::Event> event;
+    // For a new REFERRAL: the RECEIVED this node will answer with, signed
+    // before the write lock, which every delivery waits for. It assumes the
+    // answer that AcknowledgeReceived decides in the usual case (to the
+    // origin, sequence 1), which checks it and signs again otherwise.
+    std::optional<SignedReceived> received;
     std::optional<SecretKey> released_key;
     std::optional<std::string> forward_to;
     std::optional<v1::Urgency> urgency;  // a relayed REFERRAL's
@@ -290,8 +311,9 @@ class Node {
 
   // Inside a transaction: the node's own RECEIVED event for a referral it
   // has just taken in, signed by the node and queued back to the origin.
+  // `presigned` (may be null) is used when it answers as decided here.
   absl::Status AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
-                                   std::vector<std::string>& woken,
+                                   const SignedReceived* presigned, std::vector<std::string>& woken,
                                    std::vector<storage::Event>& applied);
   void Notify(const std::vector<std::string>& peers) const;
   void Publish(const std::vector<storage::Event>& events);
