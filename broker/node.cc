@@ -225,9 +225,12 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
                                        const SignedReceived* presigned,
                                        std::vector<std::string>& woken,
                                        std::vector<storage::Event>& applied) {
-  ASSIGN_OR_RETURN(auto referral, txn.GetReferral(submitted.referral_id));
-  if (!referral.has_value()) return UnknownReferral(submitted.referral_id);
-  const std::vector<std::string> recipients = Recipients(*referral);
+  // The SUBMITTED just applied names the origin and the (new) destination,
+  // as the projection now does: no need to read the referral back.
+  if (!submitted.referral.has_value()) return UnknownReferral(submitted.referral_id);
+  storage::ReferralRecord referral;
+  referral.meta = *submitted.referral;
+  const std::vector<std::string> recipients = Recipients(referral);
   ASSIGN_OR_RETURN(uint64_t sequence, txn.NextSequence(submitted.referral_id, options_.node_id));
   std::optional<storage::Event> received;
   std::vector<storage::OutgoingEnvelope> outgoing;
