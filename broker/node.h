@@ -250,9 +250,6 @@ class Node {
        std::unique_ptr<Verifier> verifier, std::unique_ptr<Keyring> keyring,
        std::unique_ptr<storage::Store> store);
 
-  // An envelope from a peer, verified and checked (PROTOCOL.md §6.2 up to
-  // the store), with what it is for: an event to apply here, a key, or a
-  // relay to the next hop.
   // The node's RECEIVED status change on a referral (PROTOCOL.md §10.2),
   // signed for one recipient, and the event it is here.
   struct SignedReceived {
@@ -269,6 +266,10 @@ class Node {
   absl::StatusOr<SignedReceived> SignReceived(const std::string& referral_id,
                                               const std::string& recipient,
                                               uint64_t sequence) const;
+
+  // An envelope from a peer, verified and checked (PROTOCOL.md §6.2 up to
+  // the store), with what it is for: an event to apply here, a key, or a
+  // relay to the next hop.
   struct CheckedDelivery {
     const std::string* bytes = nullptr;  // the caller's, which outlive this
     VerifiedEnvelope verified;
