@@ -150,11 +150,10 @@ void Node::Publish(const std::vector<storage::Event>& events) {
   for (const auto& listener : listeners) (*listener)(events);
 }
 
-std::vector<std::string> Node::Recipients(const storage::ReferralRecord& referral,
+std::vector<std::string> Node::Recipients(const storage::ReferralMeta& referral,
                                           const std::string& new_destination) const {
-  std::set<std::string> nodes = {referral.meta.origin_node, new_destination.empty()
-                                                                ? referral.meta.destination_node
-                                                                : new_destination};
+  std::set<std::string> nodes = {
+      referral.origin_node, new_destination.empty() ? referral.destination_node : new_destination};
   nodes.erase(options_.node_id);
   return {nodes.begin(), nodes.end()};
 }
@@ -228,9 +227,7 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
   // The SUBMITTED just applied names the origin and the (new) destination,
   // as the projection now does: no need to read the referral back.
   if (!submitted.referral.has_value()) return UnknownReferral(submitted.referral_id);
-  storage::ReferralRecord referral;
-  referral.meta = *submitted.referral;
-  const std::vector<std::string> recipients = Recipients(referral);
+  const std::vector<std::string> recipients = Recipients(*submitted.referral);
   ASSIGN_OR_RETURN(uint64_t sequence, txn.NextSequence(submitted.referral_id, options_.node_id));
   std::optional<storage::Event> received;
   std::vector<storage::OutgoingEnvelope> outgoing;
@@ -329,7 +326,7 @@ absl::StatusOr<v1::PrepareResponse> Node::Prepare(const Identity& caller,
   if (!forward_to.empty()) RETURN_IF_ERROR(registry_.CheckDestination(forward_to, clock_->Now()));
   header.set_referral_id(referral_id);
   header.set_sequence(sequence);
-  for (const std::string& recipient : Recipients(*referral, forward_to)) {
+  for (const std::string& recipient : Recipients(referral->meta, forward_to)) {
     header.set_message_id(NewUuid());
     header.set_recipient_node(recipient);
     *response.add_headers() = header;
@@ -488,9 +485,9 @@ absl::StatusOr<SubmitResult> Node::Submit(const Identity& caller,
                                      storage::StateName(referral->state), "); prepare it again"));
       }
       const std::vector<std::string> expected =
-          Recipients(*referral, event.to_state == v1::SUBMITTED && event.referral.has_value()
-                                    ? event.referral->destination_node
-                                    : "");
+          Recipients(referral->meta, event.to_state == v1::SUBMITTED && event.referral.has_value()
+                                         ? event.referral->destination_node
+                                         : "");
       if (std::vector<std::string>(recipients.begin(), recipients.end()) != expected) {
         return BadAction(absl::StrCat("this action must be sent to ",
                                       absl::StrJoin(expected, " and "), "; prepare it again"));

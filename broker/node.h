@@ -190,7 +190,7 @@ class Node {
 
   // The nodes an action on `referral` at this node is sent to: its origin and
   // destination (`new_destination` when routing on), less this node.
-  std::vector<std::string> Recipients(const storage::ReferralRecord& referral,
+  std::vector<std::string> Recipients(const storage::ReferralMeta& referral,
                                       const std::string& new_destination = "") const;
 
   // An EMERGENCY_24H referral not yet taken into evaluation by its deadline.
