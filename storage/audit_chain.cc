@@ -84,7 +84,8 @@ std::string ChainHash(absl::string_view prev_hash, const AuditRow& row) {
 }
 
 absl::StatusOr<int64_t> AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
-                                      const StoredEnvelope* stored) {
+                                      const StoredEnvelope* stored,
+                                      std::optional<int64_t> envelope_event_id) {
   std::string prev = GenesisHash();
   int64_t last_id = 0;
   int64_t count = 0;
@@ -113,17 +114,25 @@ absl::StatusOr<int64_t> AppendToChain(Db& db, const Event& event, int64_t applie
   if (hash.size() != kHashBytes)
     return absl::InternalError("SHA-256 failed while appending an event");
   {
+    // Two statements, so that the common one needs no v15 column.
     ASSIGN_OR_RETURN(
         Statement s,
-        db.Prepare("INSERT INTO events (" MIR_CHAINED_EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "
-                   "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-                   "append event"));
+        envelope_event_id.has_value()
+            ? db.Prepare("INSERT INTO events (" MIR_CHAINED_EVENT_COLUMNS
+                         ", envelope_event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                         "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                         "append event naming its envelope's row")
+            : db.Prepare("INSERT INTO events (" MIR_CHAINED_EVENT_COLUMNS
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                         "?15, ?16, ?17, ?18, ?19, ?20)",
+                         "append event"));
     BindEventColumns(s, r, stored != nullptr ? stored->bytes : event.envelope);
     s.BindInt(16, r.applied_at_us)
         .BindInt(17, r.id)
         .BindBlob(18, r.envelope_sha256)
         .BindBlob(19, prev)
         .BindBlob(20, hash);
+    if (envelope_event_id.has_value()) s.BindInt(21, *envelope_event_id);
     RETURN_IF_ERROR(s.Run());
   }
   ASSIGN_OR_RETURN(
@@ -152,7 +161,7 @@ AuditCheck Broken(AuditCheck check, int64_t row, std::string problem) {
 absl::StatusOr<AuditCheck> WalkAuditChain(Db& db, const keys::KeyRing& ring) {
   AuditCheck check;
   ASSIGN_OR_RETURN(Statement s,
-                   db.Prepare("SELECT " MIR_CHAINED_EVENT_COLUMNS " FROM events ORDER BY id",
+                   db.Prepare("SELECT " MIR_READ_CHAINED_EVENT_COLUMNS " FROM events ORDER BY id",
                               "walk the audit chain"));
   std::string prev = GenesisHash();
   int64_t prev_id = 0;

@@ -71,9 +71,11 @@ struct StoredEnvelope {
 // Appends `event` to the events table, linked to the chain head (not to
 // whatever row is last, so deleted last rows stay visible), and moves the
 // head. Inside the caller's write transaction. `stored`, if given, is what
-// the row keeps in place of `event.envelope`. Returns the new row's id.
+// the row keeps in place of `event.envelope`; `envelope_event_id`, the row
+// that holds the envelope instead (schema v15). Returns the new row's id.
 absl::StatusOr<int64_t> AppendToChain(Db& db, const Event& event, int64_t applied_at_us,
-                                      const StoredEnvelope* stored = nullptr);
+                                      const StoredEnvelope* stored = nullptr,
+                                      std::optional<int64_t> envelope_event_id = std::nullopt);
 
 // Walks the events in id order and reports the first broken link
 // (docs/STORAGE.md, "Audit chain"). Run it inside one read transaction so

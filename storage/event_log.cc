@@ -68,8 +68,9 @@ struct HeldEvent {
 
 class Applier {
  public:
-  Applier(Db& db, const Clock& clock, const std::string& national_node, const keys::KeyRing& ring)
-      : db_(db), clock_(clock), national_node_(national_node), ring_(ring) {}
+  Applier(Db& db, const Clock& clock, const std::string& national_node, const keys::KeyRing& ring,
+          SharedEnvelope* shared)
+      : db_(db), clock_(clock), national_node_(national_node), ring_(ring), shared_(shared) {}
 
   absl::Status Apply(const Event& event, ApplyResult& result) {
     if (!event.join_streams.empty()) RETURN_IF_ERROR(JoinStreams(event));
@@ -226,24 +227,7 @@ class Applier {
   }
 
   absl::Status RecordDropped(const Event& e, const absl::Status& why) {
-    ASSIGN_OR_RETURN(Statement s,
-                     db_.Prepare("INSERT INTO dropped_events (referral_id, sender_node, sequence, "
-                                 "message_id, to_state, actor_node, actor_role, status_code, "
-                                 "status_reason, status_text, dropped_at_us) VALUES "
-                                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                                 "record dropped event"));
-    s.BindText(1, e.referral_id)
-        .BindText(2, e.sender_node)
-        .BindInt(3, static_cast<int64_t>(e.sequence))
-        .BindText(4, e.message_id)
-        .BindInt(5, e.to_state)
-        .BindText(6, e.actor.node)
-        .BindText(7, RoleName(e.actor.role))
-        .BindInt(8, static_cast<int>(why.code()))
-        .BindText(9, ReasonName(why))
-        .BindText(10, Truncate(why.message(), kMaxErrorBytes))
-        .BindInt(11, Micros(clock_.Now()));
-    return s.Run();
+    return storage::RecordDropped(db_, clock_.Now(), e, why);
   }
 
   // Folds `e` into the projection and appends it to the chain. The
@@ -270,7 +254,7 @@ class Applier {
           .BindInt(7, Micros(e.at))
           .BindBlob(8, own_copy ? e.referral_envelope : std::string());
       RETURN_IF_ERROR(s.Run());
-      ASSIGN_OR_RETURN(const int64_t event_id, AppendToChain(db_, e, Micros(clock_.Now()), stored));
+      ASSIGN_OR_RETURN(const int64_t event_id, AppendRow(e, stored));
       if (own_copy) return absl::OkStatus();
       ASSIGN_OR_RETURN(Statement link, db_.Prepare("UPDATE referrals SET envelope_event_id = ?2 "
                                                    "WHERE referral_id = ?1",
@@ -300,22 +284,59 @@ class Applier {
       s.BindText(1, e.referral_id).BindInt(2, e.to_state).BindInt(3, Micros(e.at));
       RETURN_IF_ERROR(s.Run());
     }
-    return AppendToChain(db_, e, Micros(clock_.Now()), stored).status();
+    return AppendRow(e, stored).status();
+  }
+
+  // Appends the events row, naming the row that already holds its
+  // envelope when `shared_` remembers one.
+  absl::StatusOr<int64_t> AppendRow(const Event& e, const StoredEnvelope* stored) {
+    const int64_t now = Micros(clock_.Now());
+    if (shared_ == nullptr || stored != nullptr) return AppendToChain(db_, e, now, stored);
+    if (std::optional<int64_t> holder = shared_->RowFor(e.envelope)) {
+      const StoredEnvelope named{std::string(), Sha256(e.envelope)};
+      return AppendToChain(db_, e, now, &named, *holder);
+    }
+    ASSIGN_OR_RETURN(const int64_t id, AppendToChain(db_, e, now, nullptr));
+    shared_->Remember(e.envelope, id);
+    return id;
   }
 
   Db& db_;
   const Clock& clock_;
   const std::string& national_node_;
   const keys::KeyRing& ring_;
+  SharedEnvelope* const shared_;
 };
 
 }  // namespace
 
+absl::Status RecordDropped(Db& db, absl::Time now, const Event& e, const absl::Status& why) {
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("INSERT INTO dropped_events (referral_id, sender_node, sequence, "
+                              "message_id, to_state, actor_node, actor_role, status_code, "
+                              "status_reason, status_text, dropped_at_us) VALUES "
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                              "record dropped event"));
+  s.BindText(1, e.referral_id)
+      .BindText(2, e.sender_node)
+      .BindInt(3, static_cast<int64_t>(e.sequence))
+      .BindText(4, e.message_id)
+      .BindInt(5, e.to_state)
+      .BindText(6, e.actor.node)
+      .BindText(7, RoleName(e.actor.role))
+      .BindInt(8, static_cast<int>(why.code()))
+      .BindText(9, ReasonName(why))
+      .BindText(10, Truncate(why.message(), kMaxErrorBytes))
+      .BindInt(11, Micros(now));
+  return s.Run();
+}
+
 absl::StatusOr<ApplyResult> ApplyEvent(Db& db, const Clock& clock, const std::string& national_node,
-                                       const keys::KeyRing& ring, const Event& event) {
+                                       const keys::KeyRing& ring, const Event& event,
+                                       SharedEnvelope* shared) {
   RETURN_IF_ERROR(ValidateEvent(event));
   ApplyResult result;
-  Applier applier(db, clock, national_node, ring);
+  Applier applier(db, clock, national_node, ring, shared);
   RETURN_IF_ERROR(InSavepoint(db, [&] { return applier.Apply(event, result); }));
   return result;
 }
@@ -357,7 +378,7 @@ absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
 }
 
 absl::StatusOr<std::vector<Event>> ReadTimeline(Db& db, const std::string& referral_id) {
-  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_EVENT_COLUMNS
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_READ_EVENT_COLUMNS
                                            " FROM events WHERE referral_id = ?1 ORDER BY id",
                                            "read timeline"));
   s.BindText(1, referral_id);

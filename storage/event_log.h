@@ -21,13 +21,49 @@
 
 namespace mir::storage {
 
+// The envelope of the events row appended last in one transaction (schema
+// v15): the next event carried by the same envelope (the answers of one
+// RECEIVED_ANSWERS, PROTOCOL.md §10.8) names that row instead of keeping
+// the bytes again. Forget() when a savepoint that may hold the row is
+// rolled back.
+class SharedEnvelope {
+ public:
+  // The row holding `envelope`, if it is the one remembered.
+  std::optional<int64_t> RowFor(const std::string& envelope) const {
+    if (row_ == 0 || envelope != envelope_) return std::nullopt;
+    return row_;
+  }
+  void Remember(const std::string& envelope, int64_t row) {
+    envelope_ = envelope;
+    row_ = row;
+  }
+  void Forget() {
+    envelope_.clear();
+    row_ = 0;
+  }
+  // The row remembered, 0 if none: a savepoint that fails after this
+  // changed must Forget() (the row may be rolled back); one that left it
+  // alone need not.
+  int64_t row() const { return row_; }
+
+ private:
+  std::string envelope_;
+  int64_t row_ = 0;
+};
+
 // Txn::ApplyEvent: in sequence, checks the lifecycle, appends to the chain,
 // updates the projection and releases held successors; early, holds it.
 // Atomic (a savepoint). `national_node` as in StoreOptions. A released
 // event held since before schema version 9 is appended as it was sealed at
-// rest and returned opened with its key from `ring` (at_rest.h).
+// rest and returned opened with its key from `ring` (at_rest.h). With
+// `shared`, an event whose envelope is the last one stored names its row.
 absl::StatusOr<ApplyResult> ApplyEvent(Db& db, const Clock& clock, const std::string& national_node,
-                                       const keys::KeyRing& ring, const Event& event);
+                                       const keys::KeyRing& ring, const Event& event,
+                                       SharedEnvelope* shared = nullptr);
+// Records an event refused while applying several carried by one envelope
+// (PROTOCOL.md §10.8) in dropped_events, as a released event the lifecycle
+// refuses is.
+absl::Status RecordDropped(Db& db, absl::Time now, const Event& event, const absl::Status& why);
 
 absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::string& referral_id);
 // The last sequence consumed on (referral_id, node): 0 if none.

@@ -43,14 +43,25 @@ absl::Status InvalidField(absl::string_view what);
 
 // --- events and held_events ---
 // The 15 columns both tables share, parameters/columns 1..15 / 0..14.
-#define MIR_EVENT_COLUMNS                                                              \
+#define MIR_EVENT_COLUMNS_WITH(envelope)                                               \
   "referral_id, sender_node, sequence, message_id, to_state, actor_node, actor_role, " \
-  "actor_name, at_us, reason, envelope, origin_node, destination_node, urgency, "      \
+  "actor_name, at_us, reason, " envelope                                               \
+  ", origin_node, destination_node, urgency, "                                         \
   "ack_deadline_us"
+#define MIR_EVENT_COLUMNS MIR_EVENT_COLUMNS_WITH("envelope")
+#define MIR_CHAIN_COLUMNS ", applied_at_us, id, envelope_sha256, prev_hash, row_hash"
 // An events row with its place in the chain (columns 0..19). Schema step 2's
 // backfill reads these too: list only columns that exist from version 2 on.
-#define MIR_CHAINED_EVENT_COLUMNS \
-  MIR_EVENT_COLUMNS ", applied_at_us, id, envelope_sha256, prev_hash, row_hash"
+#define MIR_CHAINED_EVENT_COLUMNS MIR_EVENT_COLUMNS MIR_CHAIN_COLUMNS
+// Reading events (not held_events) from schema v15 on: an envelope is the
+// row's own, or that of the row it names (the answers of one
+// RECEIVED_ANSWERS share one, PROTOCOL.md §10.8).
+#define MIR_EVENTS_ENVELOPE                                               \
+  "CASE WHEN events.envelope_event_id IS NULL THEN events.envelope ELSE " \
+  "(SELECT holder.envelope FROM events AS holder WHERE holder.id = "      \
+  "events.envelope_event_id) END"
+#define MIR_READ_EVENT_COLUMNS MIR_EVENT_COLUMNS_WITH(MIR_EVENTS_ENVELOPE)
+#define MIR_READ_CHAINED_EVENT_COLUMNS MIR_READ_EVENT_COLUMNS MIR_CHAIN_COLUMNS
 
 // An events (or held_events) row exactly as stored: the chain hashes what
 // is stored, so decoding never normalizes a value.

@@ -440,6 +440,15 @@ UPDATE referrals SET envelope_event_id =
 UPDATE referrals SET referral_envelope = X'' WHERE envelope_event_id IS NOT NULL;
 )sql";
 
+// Version 15: the answers of one RECEIVED_ANSWERS (PROTOCOL.md §10.8) are
+// events of several referrals carried by one envelope, kept once: the
+// first answer's row holds it and the others name that row, as referrals
+// and the outbox name theirs since version 14. Nothing to convert: no
+// file holds such an envelope yet.
+constexpr char kSchemaV15[] = R"sql(
+ALTER TABLE events ADD COLUMN envelope_event_id INTEGER;
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -524,7 +533,7 @@ const std::vector<MigrationStep>& Steps() {
       {4, kSchemaV4, nullptr},   {5, kSchemaV5, nullptr},      {6, kSchemaV6, nullptr},
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
       {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},    {12, kSchemaV12, nullptr},
-      {13, kSchemaV13, nullptr}, {14, kSchemaV14, nullptr},
+      {13, kSchemaV13, nullptr}, {14, kSchemaV14, nullptr},    {15, kSchemaV15, nullptr},
   };
   return *kSteps;
 }

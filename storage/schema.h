@@ -35,6 +35,11 @@
 //   version 13 between nodes: service_requests.placed_from and placed_with;
 //              statistics_reports (the national node's monthly reports,
 //              one per node and month)
+//   version 14 each envelope stored once: referrals.envelope_event_id and
+//              outbox.envelope_event_id name the events row holding it;
+//              the outbox without AUTOINCREMENT
+//   version 15 events.envelope_event_id: the answers of one
+//              RECEIVED_ANSWERS (PROTOCOL.md §10.8) share its envelope
 //
 // A step is never edited once released; a change is a new step.
 
@@ -46,7 +51,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 14;
+inline constexpr int kSchemaVersion = 15;
 
 // What the steps need besides the file.
 struct MigrationContext {

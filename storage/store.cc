@@ -67,7 +67,15 @@ class TxnImpl final : public Txn {
     return inbox::Insert(db_, receipts_, record);
   }
   absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) override {
-    return storage::ApplyEvent(db_, clock_, national_node_, ring_, event);
+    const int64_t remembered = envelopes_.row();
+    absl::StatusOr<ApplyResult> result =
+        storage::ApplyEvent(db_, clock_, national_node_, ring_, event, &envelopes_);
+    // Its savepoint is rolled back: so is a row it remembered.
+    if (!result.ok() && envelopes_.row() != remembered) envelopes_.Forget();
+    return result;
+  }
+  absl::Status RecordDropped(const Event& event, const absl::Status& why) override {
+    return storage::RecordDropped(db_, clock_.Now(), event, why);
   }
   absl::StatusOr<std::optional<ReferralRecord>> GetReferral(
       const std::string& referral_id) override {
@@ -186,9 +194,13 @@ class TxnImpl final : public Txn {
 
   absl::Time Now() const override { return clock_.Now(); }
   absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) override {
+    const int64_t remembered = envelopes_.row();
     absl::Status status = InSavepoint(db_, fn);
-    // A receipt kept inside the rolled-back savepoint is gone again.
-    if (!status.ok()) receipts_.Forget();
+    // A receipt or envelope kept inside the rolled-back savepoint is gone again.
+    if (!status.ok()) {
+      receipts_.Forget();
+      if (envelopes_.row() != remembered) envelopes_.Forget();
+    }
     return status;
   }
 
@@ -198,6 +210,7 @@ class TxnImpl final : public Txn {
   const std::string& national_node_;
   const keys::KeyRing& ring_;
   SharedReceipts receipts_{db_};
+  SharedEnvelope envelopes_;
 };
 
 // What a failed check leads to, for its message.

@@ -449,6 +449,11 @@ class Txn : public ReadTxn {
   // already used (no reason if by this same message, DUPLICATE_CONFLICT if by
   // another). Atomic: a refused event leaves nothing behind.
   virtual absl::StatusOr<ApplyResult> ApplyEvent(const Event& event) = 0;
+  // Records an event refused while applying several that one envelope
+  // carries (the answers of a RECEIVED_ANSWERS, PROTOCOL.md §10.8), as a
+  // released event refused by the lifecycle is (DroppedEvent): the others
+  // apply. Events applied in a row from the same envelope keep it once.
+  virtual absl::Status RecordDropped(const Event& event, const absl::Status& why) = 0;
 
   // ALREADY_EXISTS if the message id is already in the outbox (reason
   // DUPLICATE_CONFLICT when the bytes or peer differ). The entry takes the

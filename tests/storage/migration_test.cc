@@ -52,6 +52,7 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {15, "ALTER TABLE events DROP COLUMN envelope_event_id; "},
       {14,
        "UPDATE referrals SET referral_envelope = (SELECT envelope FROM events "
        "WHERE events.id = referrals.envelope_event_id) WHERE envelope_event_id IS NOT NULL; "
@@ -510,6 +511,11 @@ TEST_P(EveryEarlierVersionTest, UpgradesToTheLatestAndListsEmergenciesByIndex) {
             "SCAN referrals USING INDEX referrals_awaiting_ack\n"
             "CORRELATED SCALAR SUBQUERY 1\n"
             "SEARCH events USING INTEGER PRIMARY KEY (rowid=?)");
+  // Version 15: an event may name the row that holds its envelope.
+  EXPECT_EQ(QueryText(raw.get(),
+                      "SELECT COUNT(*) FROM pragma_table_info('events') "
+                      "WHERE name = 'envelope_event_id'"),
+            "1");
 }
 
 // The person code every old envelope below carries in clear.
@@ -1085,6 +1091,7 @@ TEST_P(EveryEarlierVersionTest, AddsPlacementAndStatisticsReports) {
 // returns the same bytes as before.
 TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
   const int version = GetParam();
+  if (version >= 14) GTEST_SKIP() << "a file of version 14 on was written so";
   const Event submitted = Submitted("ref-1", "toscana", "nvn");
   const Event received = Changed("ref-1", NodeOf("nvn"), 1, RECEIVED);
   OutgoingEnvelope forward{submitted.message_id, "nvn", submitted.envelope, "ref-1", std::nullopt};

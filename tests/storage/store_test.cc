@@ -452,6 +452,70 @@ TEST_F(StoreTest, ABatchReceiptUndoneWithItsSavepointIsStoredAgain) {
   EXPECT_EQ((*kept)->receipt, batch);
 }
 
+// The answers of one RECEIVED_ANSWERS (PROTOCOL.md §10.8) are events of
+// several referrals carried by one envelope: the first row keeps its bytes,
+// the others name that row (schema v15), and each reads back whole.
+TEST_F(StoreTest, EventsCarriedByOneEnvelopeKeepItOnce) {
+  const std::vector<std::string> refs = {"ans-a", "ans-b", "ans-c"};
+  for (const std::string& ref : refs) ASSERT_OK(Apply(Submitted(ref)));
+  const std::string shared = "RECEIVED-ANSWERS:ans-a,ans-b,ans-c";
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    for (const std::string& ref : refs) {
+      Event answer = Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED);
+      answer.envelope = shared;
+      RETURN_IF_ERROR(txn.ApplyEvent(answer).status());
+    }
+    return absl::OkStatus();
+  }));
+  for (const std::string& ref : refs) {
+    absl::StatusOr<std::vector<Event>> timeline = store_->Timeline(ref);
+    ASSERT_OK(timeline);
+    ASSERT_EQ(timeline->size(), 2u);
+    EXPECT_EQ(timeline->back().to_state, v1::RECEIVED);
+    EXPECT_EQ(timeline->back().envelope, shared) << ref;
+  }
+  absl::StatusOr<AuditCheck> audit = store_->VerifyAuditChain();
+  ASSERT_OK(audit);
+  EXPECT_TRUE(audit->ok) << audit->problem;
+  store_.reset();
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryInt(raw.get(),
+                     "SELECT COUNT(*) FROM events WHERE envelope = CAST('" + shared + "' AS BLOB)"),
+            1);
+  EXPECT_EQ(QueryInt(raw.get(),
+                     "SELECT COUNT(*) FROM events WHERE envelope_event_id IS NOT NULL "
+                     "AND length(envelope) = 0"),
+            2);
+}
+
+// The row that kept the envelope may be undone with a savepoint (an answer
+// refused after it was appended): the next event keeps the bytes again
+// instead of naming a row that is gone.
+TEST_F(StoreTest, AnEnvelopeUndoneWithItsSavepointIsKeptAgain) {
+  ASSERT_OK(Apply(Submitted("und-a")));
+  ASSERT_OK(Apply(Submitted("und-b")));
+  const std::string shared = "RECEIVED-ANSWERS:und-a,und-b";
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    absl::Status undone = txn.Atomically([&]() -> absl::Status {
+      Event first = Changed("und-a", NodeOf("lombardia"), 1, v1::RECEIVED);
+      first.envelope = shared;
+      RETURN_IF_ERROR(txn.ApplyEvent(first).status());
+      return absl::AbortedError("refused after its event");
+    });
+    EXPECT_THAT(undone, StatusIs(absl::StatusCode::kAborted));
+    Event second = Changed("und-b", NodeOf("lombardia"), 1, v1::RECEIVED);
+    second.envelope = shared;
+    return txn.ApplyEvent(second).status();
+  }));
+  absl::StatusOr<std::vector<Event>> a = store_->Timeline("und-a");
+  ASSERT_OK(a);
+  EXPECT_EQ(a->size(), 1u) << "the undone answer left nothing";
+  absl::StatusOr<std::vector<Event>> b = store_->Timeline("und-b");
+  ASSERT_OK(b);
+  ASSERT_EQ(b->size(), 2u);
+  EXPECT_EQ(b->back().envelope, shared);
+}
+
 // The inbox records each message id once, with the receipt given for it
 // (Node::Deliver answers a repeat with it; broker deliver_test).
 TEST_F(StoreTest, InboxRecordsAMessageIdOnce) {
