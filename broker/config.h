@@ -103,6 +103,11 @@ struct BrokerOptions {
   // Whether this node serves DeliverBatch. Only tests turn it off, to play a
   // node from before batches; the config file has no such field.
   bool serve_delivery_batches = true;
+  // Whether this node accepts RECEIVED_ANSWERS (PROTOCOL.md §10.8) and says
+  // so in its receipts. Only tests turn it off, to play a node from before
+  // them, which refuses the kind as unknown; the config file has no such
+  // field.
+  bool accept_received_answers = true;
 
   // Sealed fields and data at rest (config "privacy"; PROTOCOL.md §11,
   // docs/PRIVACY.md). Key files; the first encryption key is the current one.

@@ -46,6 +46,8 @@ const char* WhatTheIdNames(v1::MessageKind kind) {
       return ", service request ";
     case v1::STATISTICS_REPORT:
       return ", statistics";
+    case v1::RECEIVED_ANSWERS:
+      return "";
     default:
       return ", referral ";
   }
@@ -73,11 +75,19 @@ absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
     return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
                     "a SERVICE_EVENT stays at the node that signed it (PROTOCOL.md §15.2)");
   }
+  if (h.kind() == v1::RECEIVED_ANSWERS && !options_.accept_received_answers) {
+    // What a node from before the kind answers (a test plays one).
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                    "header kind is not a message kind");
+  }
   d.lifecycle = h.kind() != v1::KEY_RELEASE && h.kind() != v1::ERASURE_CONFIRMATION &&
                 h.kind() != v1::CITIZEN_REPORT && h.kind() != v1::SERVICE_REQUEST &&
-                h.kind() != v1::SERVICE_UPDATE && h.kind() != v1::STATISTICS_REPORT;
+                h.kind() != v1::SERVICE_UPDATE && h.kind() != v1::STATISTICS_REPORT &&
+                h.kind() != v1::RECEIVED_ANSWERS;
   if (h.recipient_node() == options_.node_id) {
-    if (h.kind() == v1::KEY_RELEASE) {
+    if (h.kind() == v1::RECEIVED_ANSWERS) {
+      ASSIGN_OR_RETURN(d.answers, AnswerEventsFromEnvelope(d.verified, envelope_bytes));
+    } else if (h.kind() == v1::KEY_RELEASE) {
       ASSIGN_OR_RETURN(d.released_key, UnwrapKeyRelease(d.verified));
     } else if (h.kind() == v1::CITIZEN_REPORT) {
       ASSIGN_OR_RETURN(d.report, OpenReportTransfer(d.verified));
@@ -167,6 +177,10 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
     RETURN_IF_ERROR(AcceptServiceUpdate(txn, d.verified, woken));
     return std::nullopt;
   }
+  if (h.kind() == v1::RECEIVED_ANSWERS) {
+    RETURN_IF_ERROR(ApplyAnswers(txn, d, woken, applied_events));
+    return std::nullopt;
+  }
   if (d.statistics_report.has_value()) {
     const v1::StatisticsReport& report = *d.statistics_report;
     // An older report than the one kept (a retry overtaken) changes nothing.
@@ -190,11 +204,49 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
   return std::nullopt;
 }
 
+absl::Status Node::ApplyAnswers(storage::Txn& txn, const CheckedDelivery& d,
+                                std::vector<std::string>& woken,
+                                std::vector<storage::Event>& applied_events) {
+  for (const storage::Event& answer : d.answers) {
+    const size_t woken_before = woken.size();
+    std::vector<storage::Event> applied;
+    absl::Status one = txn.Atomically([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(answer));
+      applied = std::move(result.applied);
+      return AfterApplied(txn, applied, woken);
+    });
+    if (one.ok()) {
+      applied_events.insert(applied_events.end(), applied.begin(), applied.end());
+      continue;
+    }
+    woken.resize(woken_before);
+    // The same answer applied before (a resend of its envelope would be
+    // found in the inbox first; this is one answered again): no effect.
+    if (one.code() == absl::StatusCode::kAlreadyExists &&
+        ReasonOf(one) == v1::ERROR_REASON_UNSPECIFIED) {
+      continue;
+    }
+    if (FailsTheBatch(one)) return one;
+    RETURN_IF_ERROR(txn.RecordDropped(answer, one));
+    MIR_LOG(WARNING) << "dropped answer " << answer.message_id << " (RECEIVED, referral "
+                     << answer.referral_id << ") of message " << d.verified.header.message_id()
+                     << " from " << answer.sender_node << ": " << ReasonName(one) << " "
+                     << one.message();
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Node::ReceiptFeatures() const {
+  if (!options_.accept_received_answers) return {};
+  return {std::string(kReceivedAnswersFeature)};
+}
+
 void Node::LogReceived(const CheckedDelivery& d, const Identity& peer) const {
   const v1::EnvelopeHeader& h = d.verified.header;
   MIR_LOG(INFO) << "received message " << h.message_id() << " (" << v1::MessageKind_Name(h.kind())
-                << WhatTheIdNames(h.kind()) << h.referral_id() << ") from " << peer.node
-                << (d.forward_to ? " for relay to " + *d.forward_to : "");
+                << WhatTheIdNames(h.kind()) << h.referral_id()
+                << (d.answers.empty() ? "" : absl::StrCat(", ", d.answers.size(), " answers"))
+                << ") from " << peer.node << (d.forward_to ? " for relay to " + *d.forward_to : "");
 }
 
 absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {
@@ -203,9 +255,9 @@ absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::strin
   // Signed before the write lock, which other deliveries wait for; wasted
   // only on a duplicate, which gets the receipt it had.
   const absl::Time now = clock_->Now();
-  ASSIGN_OR_RETURN(
-      const std::string signed_receipt,
-      SignReceipt(*signer(), {h.message_id(), d.verified.envelope_sha256, peer.node}, now));
+  ASSIGN_OR_RETURN(const std::string signed_receipt,
+                   SignReceipt(*signer(), {h.message_id(), d.verified.envelope_sha256, peer.node},
+                               now, ReceiptFeatures()));
   std::string receipt;
   std::vector<std::string> woken;
   std::vector<storage::Event> applied_events;
@@ -256,7 +308,8 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
   }
   std::string expected_receipt;
   if (!expected.empty()) {
-    ASSIGN_OR_RETURN(expected_receipt, SignBatchReceipt(*signer(), expected, now));
+    ASSIGN_OR_RETURN(expected_receipt,
+                     SignBatchReceipt(*signer(), expected, now, ReceiptFeatures()));
   }
 
   BatchDelivery out;
@@ -313,7 +366,7 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
     if (entries == expected) {
       out.receipt = expected_receipt;
     } else {
-      ASSIGN_OR_RETURN(out.receipt, SignBatchReceipt(*signer(), entries, now));
+      ASSIGN_OR_RETURN(out.receipt, SignBatchReceipt(*signer(), entries, now, ReceiptFeatures()));
     }
     for (const CheckedDelivery* d : fresh) {
       RETURN_IF_ERROR(txn.InsertInbox(InboxRecordOf(d->verified, out.receipt, now)));

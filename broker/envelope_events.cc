@@ -1,9 +1,12 @@
 #include "broker/envelope_events.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "broker/content_rules.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "crypto/envelope_bytes.h"
 #include "crypto/identity.h"
 #include "crypto/sealed_referral.h"
 #include "mir/v1/referral.pb.h"
@@ -246,6 +249,50 @@ absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verifie
                       "receipts are returned by Deliver, never delivered");
   }
   return event;
+}
+
+absl::StatusOr<std::vector<storage::Event>> AnswerEventsFromEnvelope(
+    const VerifiedEnvelope& verified, const std::string& envelope_bytes) {
+  const v1::EnvelopeHeader& h = verified.header;
+  if (!h.referral_id().empty() || h.sequence() != 0) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
+                    "a RECEIVED_ANSWERS header names no referral and has sequence 0; each answer "
+                    "carries its own");
+  }
+  v1::ReceivedAnswers body;
+  if (!body.ParseFromString(verified.body)) return BadBody("RECEIVED_ANSWERS body does not parse");
+  if (body.answers_size() < 1 || body.answers_size() > kMaxReceivedAnswers) {
+    return BadBody(absl::StrCat("a RECEIVED_ANSWERS holds 1 to ", kMaxReceivedAnswers,
+                                " answers, not ", body.answers_size()));
+  }
+  std::set<std::string> message_ids;
+  std::set<std::string> referral_ids;
+  std::vector<storage::Event> events;
+  events.reserve(body.answers_size());
+  for (const v1::ReceivedAnswer& answer : body.answers()) {
+    if (!IsCanonicalUuid(answer.message_id()) || !IsCanonicalUuid(answer.referral_id()) ||
+        !IsCanonicalUuid(answer.submitted_message_id())) {
+      return BadBody(
+          "an answer's message_id, referral_id and submitted_message_id are canonical "
+          "UUIDs");
+    }
+    if (answer.sequence() == 0) return BadBody("an answer's sequence starts at 1");
+    if (!message_ids.insert(answer.message_id()).second ||
+        !referral_ids.insert(answer.referral_id()).second) {
+      return BadBody("no message_id and no referral_id twice in one RECEIVED_ANSWERS");
+    }
+    storage::Event event;
+    event.referral_id = answer.referral_id();
+    event.message_id = answer.message_id();
+    event.sender_node = h.sender_node();
+    event.sequence = answer.sequence();
+    event.to_state = v1::RECEIVED;
+    event.actor = verified.author;
+    event.at = FromProtoTime(h.created_at());
+    event.envelope = envelope_bytes;
+    events.push_back(std::move(event));
+  }
+  return events;
 }
 
 }  // namespace mir::broker

@@ -2,6 +2,7 @@
 #define MIR_BROKER_ENVELOPE_EVENTS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -23,6 +24,17 @@ namespace mir::broker {
 absl::StatusOr<storage::Event> EventFromEnvelope(const VerifiedEnvelope& verified,
                                                  const std::string& envelope_bytes,
                                                  const Verifier& verifier);
+
+// The events a verified RECEIVED_ANSWERS carries (PROTOCOL.md §10.8): one
+// STATUS_CHANGE to RECEIVED per answer, each with the answer's message id,
+// referral and sequence and the envelope's author, time and bytes.
+// Refusals, of the whole envelope: MALFORMED_ENVELOPE (a header naming a
+// referral or a sequence), MALFORMED_BODY (no answers, more than 64, an id
+// that is not a canonical UUID, a sequence of 0, a message id or referral
+// twice).
+absl::StatusOr<std::vector<storage::Event>> AnswerEventsFromEnvelope(
+    const VerifiedEnvelope& verified, const std::string& envelope_bytes);
+inline constexpr int kMaxReceivedAnswers = 64;
 
 // The rules only the node that opens a referral's sealed fields can check
 // (its origin, at Submit): content rules and the notes' length.

@@ -299,6 +299,8 @@ class Node {
     std::optional<ArrivedServiceRequest> service_request;
     // A STATISTICS_REPORT for this node, checked (statistics_reports.cc).
     std::optional<v1::StatisticsReport> statistics_report;
+    // A RECEIVED_ANSWERS for this node: one event per answer (§10.8).
+    std::vector<storage::Event> answers;
   };
   absl::StatusOr<CheckedDelivery> CheckDelivery(const Identity& peer,
                                                 const std::string& envelope_bytes);
@@ -309,6 +311,14 @@ class Node {
       storage::Txn& txn, const CheckedDelivery& d, std::vector<std::string>& woken,
       std::vector<storage::Event>& applied_events);
   void LogReceived(const CheckedDelivery& d, const Identity& peer) const;
+  // Inside a transaction: each answer of a RECEIVED_ANSWERS applied in a
+  // savepoint of its own; one the lifecycle or the sequence refuses is
+  // dropped and recorded, and the others apply (PROTOCOL.md §10.8).
+  absl::Status ApplyAnswers(storage::Txn& txn, const CheckedDelivery& d,
+                            std::vector<std::string>& woken,
+                            std::vector<storage::Event>& applied_events);
+  // What this node's receipts announce (Receipt.features, §5).
+  std::vector<std::string> ReceiptFeatures() const;
 
   // Inside a transaction: the node's own RECEIVED event for a referral it
   // has just taken in, signed by the node and queued back to the origin.

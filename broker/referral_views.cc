@@ -24,6 +24,19 @@ std::optional<Header> HeaderOf(const std::string& envelope_bytes) {
   return Header{header.sender_node(), header.recipient_node(), header.sequence()};
 }
 
+// The message id of the envelope that carried `e`, under which the inbox
+// keeps it: the event's own, except for an answer of a RECEIVED_ANSWERS
+// (PROTOCOL.md §10.8), which the envelope's id names.
+std::string CarrierId(const storage::Event& e) {
+  v1::Envelope envelope;
+  v1::EnvelopeHeader header;
+  if (envelope.ParseFromString(e.envelope) && header.ParseFromString(envelope.header()) &&
+      header.kind() == v1::RECEIVED_ANSWERS) {
+    return header.message_id();
+  }
+  return e.message_id;
+}
+
 std::optional<v1::Receipt> ReceiptOf(const std::string& receipt_envelope) {
   v1::Envelope envelope;
   v1::Receipt receipt;
@@ -216,7 +229,7 @@ absl::StatusOr<v1::ReferralView> ViewOf(Node& node, const storage::ReferralRecor
   ASSIGN_OR_RETURN(std::vector<storage::Event> events, node.store().Timeline(id));
   ASSIGN_OR_RETURN(std::vector<storage::OutboxEntry> outbox, node.store().OutboxForReferral(id));
   for (const storage::Event& e : events) {
-    ASSIGN_OR_RETURN(auto inbox, node.store().FindInboxRecord(e.message_id));
+    ASSIGN_OR_RETURN(auto inbox, node.store().FindInboxRecord(CarrierId(e)));
     v1::TimelineEvent* t = view.add_timeline();
     *t = TimelineEventOf(e, outbox, inbox);
     if (caller_role != Role::kPartner) AddSealedText(e, privacy, *t);

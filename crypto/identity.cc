@@ -95,6 +95,7 @@ bool RoleMayAuthor(Role role, v1::MessageKind kind) {
     case v1::SERVICE_REQUEST:
     case v1::SERVICE_UPDATE:
     case v1::STATISTICS_REPORT:
+    case v1::RECEIVED_ANSWERS:
       return role == Role::kNode;
     default:
       return false;

@@ -40,8 +40,8 @@ absl::StatusOr<Identity> ParseIdentity(absl::string_view uri);
 //   REFERRAL: operator; STATUS_CHANGE: operator, partner, node;
 //   PLACEMENT_CONFIRMATION: partner; RECEIPT, KEY_RELEASE,
 //   ERASURE_CONFIRMATION, REPORT_EVENT, CITIZEN_REPORT, SERVICE_EVENT,
-//   SERVICE_REQUEST, SERVICE_UPDATE and STATISTICS_REPORT: node. A console
-//   authors nothing.
+//   SERVICE_REQUEST, SERVICE_UPDATE, STATISTICS_REPORT and RECEIVED_ANSWERS:
+//   node. A console authors nothing.
 bool RoleMayAuthor(Role role, v1::MessageKind kind);
 
 }  // namespace mir

@@ -9,11 +9,13 @@
 namespace mir {
 absl::StatusOr<std::string> SignBatchReceipt(const Signer& node_signer,
                                              const std::vector<ReceivedEnvelope>& received,
-                                             absl::Time received_at) {
+                                             absl::Time received_at,
+                                             const std::vector<std::string>& features) {
   if (received.empty()) return absl::InvalidArgumentError("a receipt needs at least one entry");
   v1::Receipt receipt;
   receipt.set_receiver_node(node_signer.identity().node);
   *receipt.mutable_received_at() = ToProtoTime(received_at);
+  for (const std::string& feature : features) receipt.add_features(feature);
   for (const ReceivedEnvelope& one : received) {
     if (one.sender_node != received.front().sender_node) {
       return absl::InvalidArgumentError("a receipt answers one sending node");
@@ -32,8 +34,16 @@ absl::StatusOr<std::string> SignBatchReceipt(const Signer& node_signer,
 }
 
 absl::StatusOr<std::string> SignReceipt(const Signer& node_signer, const ReceivedEnvelope& received,
-                                        absl::Time received_at) {
-  return SignBatchReceipt(node_signer, {received}, received_at);
+                                        absl::Time received_at,
+                                        const std::vector<std::string>& features) {
+  return SignBatchReceipt(node_signer, {received}, received_at, features);
+}
+
+bool Announces(const v1::Receipt& receipt, absl::string_view feature) {
+  for (const std::string& one : receipt.features()) {
+    if (one == feature) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<v1::Receipt> VerifyReceiptSignature(const Verifier& verifier,

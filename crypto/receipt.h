@@ -21,17 +21,27 @@ struct ReceivedEnvelope {
   bool operator==(const ReceivedEnvelope&) const = default;
 };
 
-// Signs a receipt as `node_signer` (a node identity) for `received`.
-// Returns the serialized receipt Envelope (kind RECEIPT).
+// What a receipt announces when its signer accepts RECEIVED_ANSWERS
+// (Receipt.features, PROTOCOL.md §5 and §10.8).
+inline constexpr absl::string_view kReceivedAnswersFeature = "received-answers";
+
+// Signs a receipt as `node_signer` (a node identity) for `received`,
+// announcing `features`. Returns the serialized receipt Envelope (kind
+// RECEIPT).
 absl::StatusOr<std::string> SignReceipt(const Signer& node_signer, const ReceivedEnvelope& received,
-                                        absl::Time received_at);
+                                        absl::Time received_at,
+                                        const std::vector<std::string>& features = {});
 
 // One receipt for several envelopes received from the same node in one
 // call (PROTOCOL.md §6.2.1): an entry each, in the order given. All of
 // `received` must share one sender_node, and there must be at least one.
 absl::StatusOr<std::string> SignBatchReceipt(const Signer& node_signer,
                                              const std::vector<ReceivedEnvelope>& received,
-                                             absl::Time received_at);
+                                             absl::Time received_at,
+                                             const std::vector<std::string>& features = {});
+
+// Whether `receipt` announces `feature`.
+bool Announces(const v1::Receipt& receipt, absl::string_view feature);
 
 // Verifies a receipt envelope's signature and shape: a RECEIPT signed by node
 // `expected_receiver` whose body names it. Returns the receipt, whose entries

@@ -1,8 +1,9 @@
 // Envelope parsing and verification on arbitrary bytes (PROTOCOL.md §4):
 // Verifier::Verify, then, for what verifies, the body as the broker reads
-// it (EventFromEnvelope) and the receipt check a sender makes. Each input
-// also runs once re-signed (fuzz_env.h), so the checks after the signature
-// see fuzzed headers and bodies too. Must never crash, leak or hit UB.
+// it (EventFromEnvelope, AnswerEventsFromEnvelope) and the receipt check a
+// sender makes. Each input also runs once re-signed (fuzz_env.h), so the
+// checks after the signature see fuzzed headers and bodies too. Must never
+// crash, leak or hit UB.
 
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,7 @@ void Check(const std::string& bytes) {
   auto verified = verifier->Verify(bytes);
   if (verified.ok()) {
     (void)mir::broker::EventFromEnvelope(*verified, bytes, *verifier);
+    (void)mir::broker::AnswerEventsFromEnvelope(*verified, bytes);
   }
   // As a receipt for the test-vector envelope, from nvn.
   (void)mir::VerifyReceipt(*verifier, bytes, "nvn",
