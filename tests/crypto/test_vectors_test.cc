@@ -128,6 +128,35 @@ TEST_F(TestVectors, ReceiptVectorSignsAndVerifies) {
   EXPECT_EQ(ToHex(receipt->entries(0).envelope_sha256()), v_["envelope_sha256"]);
 }
 
+// PROTOCOL.md §10.8: nvn's RECEIVED answers for the referral vector and a
+// second referral, one signature for both.
+TEST_F(TestVectors, ReceivedAnswersVectorSignsAndVerifies) {
+  auto node = Signer::FromSeed(Bytes("node_seed"), Bytes("node_certificate_der"));
+  ASSERT_OK(node);
+  EXPECT_EQ(ToHex(*(*node)->Sign(
+                SignedBytes(Bytes("received_answers_header"), Bytes("received_answers_body")))),
+            v_["received_answers_signature"]);
+
+  auto verifier = Verifier::FromCaPem(DerToPem(Bytes("ca_certificate_der")), &clock_);
+  ASSERT_OK(verifier);
+  auto verified = (*verifier)->Verify(Bytes("received_answers_envelope"));
+  ASSERT_OK(verified);
+  EXPECT_EQ(verified->header.kind(), v1::RECEIVED_ANSWERS);
+  EXPECT_EQ(verified->author.Uri(), "mir://nvn/node");
+  EXPECT_TRUE(verified->header.referral_id().empty());
+  EXPECT_EQ(verified->header.sequence(), 0u);
+  v1::ReceivedAnswers answers;
+  ASSERT_TRUE(answers.ParseFromString(verified->body));
+  ASSERT_EQ(answers.answers_size(), 2);
+  v1::Envelope referral_envelope;
+  v1::EnvelopeHeader referral_header;
+  ASSERT_TRUE(referral_envelope.ParseFromString(Bytes("envelope")));
+  ASSERT_TRUE(referral_header.ParseFromString(referral_envelope.header()));
+  EXPECT_EQ(answers.answers(0).referral_id(), referral_header.referral_id());
+  EXPECT_EQ(answers.answers(0).submitted_message_id(), referral_header.message_id());
+  EXPECT_EQ(answers.answers(0).sequence(), 1u);
+}
+
 TEST_F(TestVectors, SealedReferralVectorSealsAndOpens) {
   const SecretKey key(Bytes("sealed_referral_key"));
   const std::string purpose = v_["sealed_referral_purpose_text"];

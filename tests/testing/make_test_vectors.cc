@@ -95,6 +95,29 @@ int main(int argc, char** argv) {
   v1::Envelope parsed_receipt;
   parsed_receipt.ParseFromString(receipt_envelope);
 
+  // nvn's RECEIVED answers (PROTOCOL.md §10.8) for the referral above and a
+  // second fictional one, under one signature.
+  v1::ReceivedAnswers answers;
+  auto* first = answers.add_answers();
+  first->set_message_id("d3e5f7a9-1b2c-4d3e-9f60-7a8b9c0d1e2f");
+  first->set_referral_id(referral.referral_id());
+  first->set_sequence(1);
+  first->set_submitted_message_id(header.message_id());
+  auto* second = answers.add_answers();
+  second->set_message_id("e4f6a8b0-2c3d-4e4f-8a71-8b9c0d1e2f30");
+  second->set_referral_id("5a7c9e1b-3d4f-4a6b-8c9d-0e1f2a3b4c5d");
+  second->set_sequence(1);
+  second->set_submitted_message_id("f5a7b9c1-3d4e-4f50-9b82-9c0d1e2f3041");
+  v1::EnvelopeHeader answers_header;
+  answers_header.set_message_id("a6b8c0d2-4e5f-4061-8c93-0d1e2f304152");
+  answers_header.set_kind(v1::RECEIVED_ANSWERS);
+  answers_header.set_recipient_node("toscana");
+  answers_header.mutable_created_at()->set_seconds(1780302603);
+  const std::string answers_envelope =
+      OrDie(node->SignEnvelope(answers_header, answers.SerializeAsString()));
+  v1::Envelope parsed_answers;
+  parsed_answers.ParseFromString(answers_envelope);
+
   // The referral's sealed fields (PROTOCOL.md §11) under a fixed key and
   // nonce; real sealing draws both at random. Fictional values again.
   v1::SealedReferral sealed_fields;
@@ -225,6 +248,10 @@ int main(int argc, char** argv) {
   line("receipt_body", ToHex(parsed_receipt.body()));
   line("receipt_signature", ToHex(parsed_receipt.signature().value()));
   line("receipt_envelope", ToHex(receipt_envelope));
+  line("received_answers_header", ToHex(parsed_answers.header()));
+  line("received_answers_body", ToHex(parsed_answers.body()));
+  line("received_answers_signature", ToHex(parsed_answers.signature().value()));
+  line("received_answers_envelope", ToHex(answers_envelope));
   line("sealed_referral_key", ToHex(referral_key.bytes()));
   line("sealed_referral_key_id", ToHex(sealed.key_id()));
   line("sealed_referral_purpose_text", std::string(kSealedReferralPurpose));
