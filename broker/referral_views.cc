@@ -11,7 +11,8 @@ namespace mir::broker {
 namespace {
 
 struct Header {
-  std::string sender_node, recipient_node;
+  std::string message_id, sender_node, recipient_node;
+  v1::MessageKind kind = v1::MESSAGE_KIND_UNSPECIFIED;
   uint64_t sequence = 0;
 };
 
@@ -21,20 +22,16 @@ std::optional<Header> HeaderOf(const std::string& envelope_bytes) {
   if (!envelope.ParseFromString(envelope_bytes) || !header.ParseFromString(envelope.header())) {
     return std::nullopt;
   }
-  return Header{header.sender_node(), header.recipient_node(), header.sequence()};
+  return Header{header.message_id(), header.sender_node(), header.recipient_node(), header.kind(),
+                header.sequence()};
 }
 
 // The message id of the envelope that carried `e`, under which the inbox
 // keeps it: the event's own, except for an answer of a RECEIVED_ANSWERS
 // (PROTOCOL.md §10.8), which the envelope's id names.
 std::string CarrierId(const storage::Event& e) {
-  v1::Envelope envelope;
-  v1::EnvelopeHeader header;
-  if (envelope.ParseFromString(e.envelope) && header.ParseFromString(envelope.header()) &&
-      header.kind() == v1::RECEIVED_ANSWERS) {
-    return header.message_id();
-  }
-  return e.message_id;
+  std::optional<Header> header = HeaderOf(e.envelope);
+  return header && header->kind == v1::RECEIVED_ANSWERS ? header->message_id : e.message_id;
 }
 
 std::optional<v1::Receipt> ReceiptOf(const std::string& receipt_envelope) {
