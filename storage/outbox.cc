@@ -25,7 +25,8 @@ int64_t QueueRank(int64_t urgency) {
 // relayed), else ORDINARY.
 absl::StatusOr<int64_t> QueueUrgency(Db& db, const OutgoingEnvelope& about) {
   constexpr int64_t kOrdinary = v1::URGENCY_ORDINARY;
-  if (about.referral_id.empty()) return kOrdinary;
+  // About no one referral (several answers in one envelope): as the caller says.
+  if (about.referral_id.empty()) return about.urgency ? QueueRank(*about.urgency) : kOrdinary;
   {
     ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT urgency FROM referrals WHERE referral_id = ?1",
                                              "read the referral's urgency"));
@@ -148,6 +149,22 @@ absl::StatusOr<std::optional<OutboxEntry>> Find(Db& db, const std::string& messa
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<OutboxEntry>();
   return std::optional<OutboxEntry>(OutboxFrom(s));
+}
+
+absl::StatusOr<std::optional<std::string>> NewestReceipt(Db& db, const std::string& peer) {
+  // Among the newest rows only, by id (no index on state): a bounded read at
+  // start whatever the outbox holds; older news of a peer is stale anyway.
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("SELECT COALESCE(receipt, (SELECT envelope FROM receipts WHERE "
+                              "receipts.sha256 = newest.receipt_sha256)) FROM (SELECT id, peer, "
+                              "state, receipt, receipt_sha256 FROM outbox ORDER BY id DESC LIMIT "
+                              "10000) AS newest WHERE state = 1 AND peer = ?1 ORDER BY id DESC "
+                              "LIMIT 1",
+                              "read the peer's newest receipt"));
+  s.BindText(1, peer);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.Text(0));
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> Due(Db& db, const std::string& peer, absl::Time now,

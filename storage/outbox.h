@@ -28,6 +28,8 @@ absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
 // The reads return envelopes as stored: at_rest::RevealIn opens those
 // sealed at rest.
 absl::StatusOr<std::optional<OutboxEntry>> Find(Db& db, const std::string& message_id);
+// The receipt of the newest entry delivered to `peer` among the last 10,000 queued, if any.
+absl::StatusOr<std::optional<std::string>> NewestReceipt(Db& db, const std::string& peer);
 absl::StatusOr<std::vector<OutboxEntry>> Due(Db& db, const std::string& peer, absl::Time now,
                                              int limit);
 absl::StatusOr<std::optional<absl::Time>> NextDue(Db& db, const std::string& peer,

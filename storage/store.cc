@@ -463,6 +463,9 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) override {
     return OnReader([&](Db& db) { return Revealed(db, ring_, outbox::Find(db, message_id)); });
   }
+  absl::StatusOr<std::optional<std::string>> NewestReceipt(const std::string& peer) override {
+    return OnReader([&](Db& db) { return outbox::NewestReceipt(db, peer); });
+  }
   absl::StatusOr<std::vector<OutboxEntry>> OutboxForReferral(
       const std::string& referral_id) override {
     return OnReader(

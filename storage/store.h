@@ -648,6 +648,10 @@ class Store {
   virtual absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(std::optional<OutboxState> state,
                                                               int limit) = 0;
   virtual absl::StatusOr<std::optional<OutboxEntry>> FindOutbox(const std::string& message_id) = 0;
+  // The receipt `peer` signed for the newest entry delivered to it (among the
+  // last 10,000 queued), if any:
+  // what it announced last (Receipt.features), read at start.
+  virtual absl::StatusOr<std::optional<std::string>> NewestReceipt(const std::string& peer) = 0;
   // Every outbox entry whose envelope is about `referral_id`, oldest first.
   virtual absl::StatusOr<std::vector<OutboxEntry>> OutboxForReferral(
       const std::string& referral_id) = 0;

@@ -736,6 +736,41 @@ TEST_F(StoreTest, DuePendingTakesTheMostUrgentReferralsFirst) {
   EXPECT_EQ((*store_->FindOutbox("ordinary-1"))->next_attempt_at, clock_.Now());
 }
 
+// What a peer's receipts announce is read back at start from the newest
+// one it signed, whether kept in its row or, for a batch, once for all.
+TEST_F(StoreTest, NewestReceiptIsOfThePeersLatestDelivery) {
+  EXPECT_FALSE(store_->NewestReceipt("lombardia")->has_value());
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    for (const char* id : {"first", "batch-1", "batch-2", "pending"}) {
+      RETURN_IF_ERROR(txn.Enqueue(Outgoing(id, "lombardia")));
+    }
+    return txn.Enqueue(Outgoing("elsewhere", "veneto"));
+  }));
+  auto id_of = [&](const char* message_id) { return (*store_->FindOutbox(message_id))->id; };
+  ASSERT_OK(store_->MarkDelivered(id_of("first"), "receipt-first"));
+  EXPECT_EQ(*store_->NewestReceipt("lombardia"), "receipt-first");
+  ASSERT_OK(store_->MarkDeliveredMany(
+      {{id_of("batch-1"), "receipt-batch"}, {id_of("batch-2"), "receipt-batch"}}));
+  ASSERT_OK(store_->MarkDelivered(id_of("elsewhere"), "receipt-veneto"));
+  EXPECT_EQ(*store_->NewestReceipt("lombardia"), "receipt-batch");
+  EXPECT_EQ(*store_->NewestReceipt("veneto"), "receipt-veneto");
+  EXPECT_FALSE(store_->NewestReceipt("piemonte")->has_value());
+}
+
+// An envelope about several referrals (the RECEIVED answers of a batch)
+// names no referral: it takes the urgency its sender gives it.
+TEST_F(StoreTest, AnEnvelopeAboutNoOneReferralTakesTheUrgencyItIsGiven) {
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    RETURN_IF_ERROR(txn.Enqueue(Outgoing("plain", "lombardia")));
+    return txn.Enqueue(
+        OutgoingEnvelope{"answers", "lombardia", "answers-bytes", "", v1::URGENCY_EMERGENCY_24H});
+  }));
+  EXPECT_EQ((*store_->FindOutbox("answers"))->urgency, v1::URGENCY_EMERGENCY_24H);
+  EXPECT_EQ((*store_->FindOutbox("plain"))->urgency, v1::URGENCY_ORDINARY);
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)),
+              ElementsAre("answers", "plain"));
+}
+
 // What dead_letter_after ends while a peer is unreachable: that peer's
 // pending entries enqueued by the cutoff, and nothing else.
 TEST_F(StoreTest, MarkDeadEnqueuedByEndsOnlyThePeersOldPendingEntries) {
