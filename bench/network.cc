@@ -260,6 +260,10 @@ int64_t DbPeek::OutboxCount(int state) {
 
 int64_t DbPeek::InboxCount() { return Count("SELECT count(*) FROM inbox", -1); }
 
+int64_t DbPeek::ReferralsIn(int state) {
+  return Count("SELECT count(*) FROM referrals WHERE state = ?1", state);
+}
+
 int64_t DbPeek::OutboxId(const std::string& message_id) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT id FROM outbox WHERE message_id = ?1", -1, &stmt, nullptr) !=

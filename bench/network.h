@@ -103,6 +103,8 @@ class DbPeek {
   // Outbox entries in `state` (0 pending, 1 delivered, 2 dead); -1 on error.
   int64_t OutboxCount(int state);
   int64_t InboxCount();
+  // Referrals in `state` (a v1::ReferralState); -1 on error.
+  int64_t ReferralsIn(int state);
   // Outbox id (the delivery order) of one message, -1 if not there.
   int64_t OutboxId(const std::string& message_id);
   // Message ids of delivered outbox entries with id >= `min_id`.

@@ -509,7 +509,10 @@ absl::StatusOr<DrainFigures> RunDrain(const Pki& pki, const std::string& dir, in
   out.forward_seconds = SecondsSince(start);
   if (!WaitUntil(
           [&] {
-            return (*nvn_peek)->OutboxCount(0) == 0 && (*toscana_peek)->InboxCount() >= envelopes;
+            // Answers travel several to an envelope (PROTOCOL.md §10.8):
+            // count the referrals they moved, not toscana's inbox rows.
+            return (*nvn_peek)->OutboxCount(0) == 0 &&
+                   (*toscana_peek)->ReferralsIn(v1::RECEIVED) >= envelopes;
           },
           timeout, absl::Milliseconds(10))) {
     return absl::DeadlineExceededError("drain: nvn's answers did not all arrive");

@@ -54,8 +54,18 @@ std::unique_ptr<PeerSender> Broker::NewSender(const std::string& peer, const std
     registry_source_ = v1::Exchange::NewStub(
         grpc::CreateCustomChannel(address, peer_tls.credentials, registry_args));
   }
+  // What the peer's receipts announce decides how this node answers it.
+  Node* node = node_.get();
+  node->RecallPeerFeatures(peer);
+  PeerSender::NodeHooks hooks;
+  hooks.receipt_verified = [node, peer](const v1::Receipt& receipt) {
+    node->peer_features().Learn(peer, receipt);
+  };
+  hooks.answers_refused = [node](const storage::OutboxEntry& entry) {
+    return node->ReplaceAnswersWithSingles(entry);
+  };
   return std::make_unique<PeerSender>(peer, channel, &node_->store(), &node_->verifier(),
-                                      node_->clock(), &options, MakeJitter());
+                                      node_->clock(), &options, MakeJitter(), std::move(hooks));
 }
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(const BrokerOptions& options,

@@ -101,9 +101,7 @@ absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
       const std::optional<storage::ReferralMeta>& meta = d.event->referral;
       if (h.kind() == v1::REFERRAL && meta.has_value() &&
           meta->destination_node == options_.node_id && meta->origin_node != options_.node_id) {
-        // Wasted only when the answer turns out otherwise (a duplicate).
-        auto answer = SignReceived(h.referral_id(), meta->origin_node, 1);
-        if (answer.ok()) d.received = *std::move(answer);
+        d.answer_to = meta->origin_node;
       }
     }
     return d;
@@ -138,7 +136,7 @@ absl::StatusOr<Node::CheckedDelivery> Node::CheckDelivery(const Identity& peer,
 
 absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
     storage::Txn& txn, const CheckedDelivery& d, std::vector<std::string>& woken,
-    std::vector<storage::Event>& applied_events) {
+    std::vector<storage::Event>& applied_events, std::vector<const SignedReceived*>* combined) {
   const v1::EnvelopeHeader& h = d.verified.header;
   ASSIGN_OR_RETURN(auto existing, txn.FindInbox(h.message_id()));
   if (existing) {
@@ -197,7 +195,7 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
         e.referral->destination_node == options_.node_id) {
       const bool answers_this = d.received.has_value() && e.message_id == h.message_id();
       RETURN_IF_ERROR(AcknowledgeReceived(txn, e, answers_this ? &*d.received : nullptr, woken,
-                                          applied_events));
+                                          applied_events, combined));
     }
   }
   RETURN_IF_ERROR(AfterApplied(txn, applied.applied, woken));
@@ -251,6 +249,7 @@ void Node::LogReceived(const CheckedDelivery& d, const Identity& peer) const {
 
 absl::StatusOr<std::string> Node::Deliver(const Identity& peer, const std::string& envelope_bytes) {
   ASSIGN_OR_RETURN(CheckedDelivery d, CheckDelivery(peer, envelope_bytes));
+  PresignReceived(d);
   const v1::EnvelopeHeader& h = d.verified.header;
   // Signed before the write lock, which other deliveries wait for; wasted
   // only on a duplicate, which gets the receipt it had.
@@ -295,6 +294,8 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
   std::vector<absl::StatusOr<CheckedDelivery>> checked;
   checked.reserve(envelopes.size());
   for (const std::string& bytes : envelopes) checked.push_back(CheckDelivery(peer, bytes));
+  // Their RECEIVED answers too: several to one origin signed as one.
+  const std::vector<AnswerGroup> answer_groups = PresignAnswers(checked);
 
   // The receipt as it will be when every envelope that verified is
   // accepted, the usual case: signed before the write lock, which other
@@ -322,6 +323,7 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
     woken.clear();
     applied_events.clear();
     std::vector<ReceivedEnvelope> entries;
+    std::vector<const SignedReceived*> combined;       // answers sent as a group
     std::vector<const CheckedDelivery*> fresh;         // to record in the inbox
     std::map<std::string, std::string> in_this_batch;  // message id -> SHA-256
     for (size_t i = 0; i < checked.size(); ++i) {
@@ -344,15 +346,17 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
       }
       const size_t woken_before = woken.size();
       const size_t applied_before = applied_events.size();
+      const size_t combined_before = combined.size();
       bool duplicate = false;
       absl::Status one = txn.Atomically([&]() -> absl::Status {
-        ASSIGN_OR_RETURN(auto existing, ApplyDelivery(txn, d, woken, applied_events));
+        ASSIGN_OR_RETURN(auto existing, ApplyDelivery(txn, d, woken, applied_events, &combined));
         duplicate = existing.has_value();
         return absl::OkStatus();
       });
       if (!one.ok()) {
         woken.resize(woken_before);
         applied_events.resize(applied_before);
+        combined.resize(combined_before);
         if (FailsTheBatch(one)) return one;
         out.refused.emplace_back(i, std::move(one));
         continue;
@@ -362,6 +366,7 @@ absl::StatusOr<Node::BatchDelivery> Node::DeliverBatch(const Identity& peer,
       accepted.push_back(i);
       if (!duplicate) fresh.push_back(&d);
     }
+    RETURN_IF_ERROR(SendCombinedAnswers(txn, answer_groups, combined, woken, applied_events));
     if (entries.empty()) return absl::OkStatus();
     if (entries == expected) {
       out.receipt = expected_receipt;

@@ -194,14 +194,15 @@ absl::Status Node::CheckReferralAccess(const Identity& caller, const std::string
 
 absl::StatusOr<Node::SignedReceived> Node::SignReceived(const std::string& referral_id,
                                                         const std::string& recipient,
-                                                        uint64_t sequence) const {
+                                                        uint64_t sequence,
+                                                        const std::string& message_id) const {
   v1::StatusChange change;
   change.set_referral_id(referral_id);
   change.set_from_state(v1::SUBMITTED);
   change.set_to_state(v1::RECEIVED);
   const std::string body = change.SerializeAsString();
   SignedReceived out;
-  out.header.set_message_id(NewUuid());
+  out.header.set_message_id(message_id.empty() ? NewUuid() : message_id);
   out.header.set_kind(v1::STATUS_CHANGE);
   out.header.set_recipient_node(recipient);
   *out.header.mutable_created_at() = ToProtoTime(clock_->Now());
@@ -223,12 +224,21 @@ absl::StatusOr<Node::SignedReceived> Node::SignReceived(const std::string& refer
 absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
                                        const SignedReceived* presigned,
                                        std::vector<std::string>& woken,
-                                       std::vector<storage::Event>& applied) {
+                                       std::vector<storage::Event>& applied,
+                                       std::vector<const SignedReceived*>* combined) {
   // The SUBMITTED just applied names the origin and the (new) destination,
   // as the projection now does: no need to read the referral back.
   if (!submitted.referral.has_value()) return UnknownReferral(submitted.referral_id);
   const std::vector<std::string> recipients = Recipients(*submitted.referral);
   ASSIGN_OR_RETURN(uint64_t sequence, txn.NextSequence(submitted.referral_id, options_.node_id));
+  if (presigned != nullptr && presigned->group >= 0) {
+    if (combined != nullptr && recipients.size() == 1 &&
+        presigned->Answers(submitted.referral_id, recipients.front(), sequence)) {
+      combined->push_back(presigned);  // applied and queued with its group
+      return absl::OkStatus();
+    }
+    presigned = nullptr;  // answered otherwise: signed here, on its own
+  }
   std::optional<storage::Event> received;
   std::vector<storage::OutgoingEnvelope> outgoing;
   for (const std::string& recipient : recipients) {

@@ -15,6 +15,7 @@
 #include "broker/authorization.h"
 #include "broker/config.h"
 #include "broker/keyring.h"
+#include "broker/peer_features.h"
 #include "broker/registry.h"
 #include "common/clock.h"
 #include "crypto/identity.h"
@@ -216,6 +217,18 @@ class Node {
   // lists; the broker has started its sender first).
   void AddPeer(const std::string& peer);
 
+  // What each peer's receipts announce (§5): its sender tells it, and
+  // RecallPeerFeatures reads it back at start.
+  PeerFeatures& peer_features() { return peer_features_; }
+  // From the newest receipt `peer` signed for this node, if it verifies, so
+  // that a drain right after a restart is answered in RECEIVED_ANSWERS.
+  void RecallPeerFeatures(const std::string& peer);
+  // `entry`, a RECEIVED_ANSWERS its peer refused for its kind (a downgrade,
+  // PROTOCOL.md §10.8): queues each answer as its own STATUS_CHANGE, with
+  // the answer's message id and sequence, and sends no more to that peer
+  // until a receipt announces the feature again. Idempotent.
+  absl::Status ReplaceAnswersWithSingles(const storage::OutboxEntry& entry);
+
   // Called after a commit that queued envelopes for `peer`.
   void SetOutboxListener(std::function<void(const std::string& peer)> listener) {
     outbox_listener_ = std::move(listener);
@@ -251,11 +264,17 @@ class Node {
        std::unique_ptr<storage::Store> store);
 
   // The node's RECEIVED status change on a referral (PROTOCOL.md §10.2),
-  // signed for one recipient, and the event it is here.
+  // signed for one recipient, and the event it is here. In a DeliverBatch it
+  // may instead be one answer of a RECEIVED_ANSWERS signed for the batch
+  // (§10.8): `group` names it, `bytes` is empty, and `event` carries the
+  // group's envelope.
   struct SignedReceived {
-    v1::EnvelopeHeader header;
+    v1::EnvelopeHeader header;  // the answer's id, referral, recipient, sequence
     std::string bytes;
     storage::Event event;
+    int group = -1;                    // the AnswerGroup, or -1: a STATUS_CHANGE of its own
+    std::string submitted_message_id;  // the REFERRAL it answers
+    v1::Urgency urgency = v1::URGENCY_ORDINARY;
 
     bool Answers(const std::string& referral_id, const std::string& recipient,
                  uint64_t sequence) const {
@@ -263,9 +282,26 @@ class Node {
              header.sequence() == sequence;
     }
   };
+  // `message_id` empty: a new one.
   absl::StatusOr<SignedReceived> SignReceived(const std::string& referral_id,
-                                              const std::string& recipient,
-                                              uint64_t sequence) const;
+                                              const std::string& recipient, uint64_t sequence,
+                                              const std::string& message_id = "") const;
+  // A RECEIVED_ANSWERS for `recipient` (PROTOCOL.md §10.8), and the events
+  // its answers are here, in order.
+  struct SignedAnswers {
+    std::string message_id;  // the envelope's
+    std::string bytes;
+    std::vector<storage::Event> events;
+  };
+  absl::StatusOr<SignedAnswers> SignAnswers(const std::string& recipient,
+                                            const v1::ReceivedAnswers& answers) const;
+  // The answers of one DeliverBatch to one origin, signed before the write
+  // lock as one RECEIVED_ANSWERS; `members` are indexes into the batch.
+  struct AnswerGroup {
+    std::string recipient;
+    SignedAnswers answers;
+    size_t members = 0;
+  };
 
   // An envelope from a peer, verified and checked (PROTOCOL.md §6.2 up to
   // the store), with what it is for: an event to apply here, a key, or a
@@ -275,10 +311,13 @@ class Node {
     VerifiedEnvelope verified;
     bool lifecycle = true;  // not KEY_RELEASE, ERASURE_CONFIRMATION or CITIZEN_REPORT
     std::optional<storage::Event> event;
-    // For a new REFERRAL: the RECEIVED this node will answer with, signed
-    // before the write lock, which every delivery waits for. It assumes the
-    // answer that AcknowledgeReceived decides in the usual case (to the
-    // origin, sequence 1), which checks it and signs again otherwise.
+    // For a new REFERRAL from another node: its origin, whom this node's
+    // RECEIVED will answer.
+    std::string answer_to;
+    // That RECEIVED, signed before the write lock, which every delivery
+    // waits for (PresignReceived, PresignAnswers). It assumes the answer
+    // that AcknowledgeReceived decides in the usual case (to the origin,
+    // sequence 1), which checks it and signs again otherwise.
     std::optional<SignedReceived> received;
     std::optional<SecretKey> released_key;
     std::optional<std::string> forward_to;
@@ -307,9 +346,27 @@ class Node {
   // Inside a transaction: stores the effect of `d` unless its message id was
   // received before, in which case it returns that inbox row (or refuses
   // DUPLICATE_CONFLICT for other bytes). The caller records the inbox row.
+  // `combined` (null outside a batch) collects the answers that
+  // SendCombinedAnswers applies and queues once the batch is in.
   absl::StatusOr<std::optional<storage::InboxRecord>> ApplyDelivery(
       storage::Txn& txn, const CheckedDelivery& d, std::vector<std::string>& woken,
-      std::vector<storage::Event>& applied_events);
+      std::vector<storage::Event>& applied_events,
+      std::vector<const SignedReceived*>* combined = nullptr);
+  // Signs `d`'s RECEIVED as a STATUS_CHANGE of its own, if it needs one.
+  void PresignReceived(CheckedDelivery& d) const;
+  // Signs the RECEIVED answers of a batch: one RECEIVED_ANSWERS per origin
+  // that is a direct neighbour announcing the feature, for the referrals no
+  // other envelope of the batch is about (deferring their answer reorders
+  // nothing); the others singly. Returns the groups `received` names.
+  std::vector<AnswerGroup> PresignAnswers(std::vector<absl::StatusOr<CheckedDelivery>>& checked);
+  // Inside the batch's transaction, after its envelopes: applies the
+  // answers `combined` collected and queues each group's envelope once,
+  // signed again for those applied if some of its referrals were not (a
+  // duplicate, a refusal): nothing is sent that this node did not apply.
+  absl::Status SendCombinedAnswers(storage::Txn& txn, const std::vector<AnswerGroup>& groups,
+                                   const std::vector<const SignedReceived*>& combined,
+                                   std::vector<std::string>& woken,
+                                   std::vector<storage::Event>& applied_events);
   void LogReceived(const CheckedDelivery& d, const Identity& peer) const;
   // Inside a transaction: each answer of a RECEIVED_ANSWERS applied in a
   // savepoint of its own; one the lifecycle or the sequence refuses is
@@ -322,10 +379,12 @@ class Node {
 
   // Inside a transaction: the node's own RECEIVED event for a referral it
   // has just taken in, signed by the node and queued back to the origin.
-  // `presigned` (may be null) is used when it answers as decided here.
+  // `presigned` (may be null) is used when it answers as decided here; one
+  // of a group goes to `combined` instead, applied and queued later.
   absl::Status AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,
                                    const SignedReceived* presigned, std::vector<std::string>& woken,
-                                   std::vector<storage::Event>& applied);
+                                   std::vector<storage::Event>& applied,
+                                   std::vector<const SignedReceived*>* combined);
   void Notify(const std::vector<std::string>& peers) const;
   void Publish(const std::vector<storage::Event>& events);
   // Applies `event` as an observer (a relay that knows the referral); a
@@ -405,6 +464,7 @@ class Node {
   const std::unique_ptr<storage::Store> store_;
   std::function<void(const std::string&)> outbox_listener_;
   NodeRegistryHolder registry_;
+  PeerFeatures peer_features_;
 
   absl::Mutex listeners_mu_;
   int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;

@@ -42,14 +42,16 @@ std::set<PeerSender*>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu) {
 
 PeerSender::PeerSender(std::string peer, std::shared_ptr<grpc::Channel> channel,
                        storage::Store* store, const Verifier* verifier, const Clock* clock,
-                       const BrokerOptions* options, std::function<double()> jitter)
+                       const BrokerOptions* options, std::function<double()> jitter,
+                       NodeHooks hooks)
     : peer_(std::move(peer)),
       stub_(v1::Exchange::NewStub(channel)),
       store_(store),
       verifier_(verifier),
       clock_(clock),
       options_(options),
-      jitter_(std::move(jitter)) {
+      jitter_(std::move(jitter)),
+      hooks_(std::move(hooks)) {
   reachability_since_us_.store(absl::ToUnixMicros(clock_->Now()), std::memory_order_relaxed);
   absl::MutexLock lock(&registry_mu);
   Registry().insert(this);
@@ -283,6 +285,7 @@ void PeerSender::CheckBatchAnswer(const Call& call, std::vector<Outcome>& outcom
       call.batch_response.receipt().empty()
           ? absl::StatusOr<v1::Receipt>(v1::Receipt())
           : VerifyReceiptSignature(*verifier_, call.batch_response.receipt(), peer_);
+  if (receipt.ok() && !call.batch_response.receipt().empty()) ReceiptVerified(*receipt);
   std::map<size_t, const v1::DeliverRefusal*> refused;
   for (const v1::DeliverRefusal& refusal : call.batch_response.refused()) {
     refused.emplace(refusal.index(), &refusal);
@@ -344,18 +347,17 @@ void PeerSender::RecordAnswers(std::vector<Call*> answered) {
       CheckBatchAnswer(*call, outcomes);
     } else {
       const storage::OutboxEntry& entry = call->entries.front();
-      outcomes.push_back({&entry, call->status,
-                          VerifyReceipt(*verifier_, call->response.receipt(), peer_,
-                                        entry.message_id, Sha256(entry.envelope))
-                              .status(),
-                          &call->response.receipt()});
+      absl::StatusOr<v1::Receipt> receipt = VerifyReceipt(
+          *verifier_, call->response.receipt(), peer_, entry.message_id, Sha256(entry.envelope));
+      if (receipt.ok()) ReceiptVerified(*receipt);
+      outcomes.push_back({&entry, call->status, receipt.status(), &call->response.receipt()});
     }
   }
   std::vector<std::pair<int64_t, std::string>> delivered;
   for (const Outcome& outcome : outcomes) {
     if (outcome.status.ok() && outcome.outcome.ok()) {
       delivered.emplace_back(outcome.entry->id, *outcome.receipt);
-    } else {
+    } else if (!ReplacedWithSingles(*outcome.entry, outcome.outcome)) {
       RecordFailure(*outcome.entry, outcome.status, outcome.outcome);
     }
   }
@@ -436,6 +438,31 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
     MIR_LOG(ERROR) << "dead letters: " << *dead << " messages to " << peer_
                    << " pending longer than the dead-letter limit";
   }
+}
+
+bool PeerSender::ReplacedWithSingles(const storage::OutboxEntry& entry,
+                                     const absl::Status& outcome) {
+  if (!hooks_.answers_refused || outcome.code() != absl::StatusCode::kInvalidArgument ||
+      ReasonOf(outcome) != v1::MALFORMED_ENVELOPE || !entry.referral_id.empty()) {
+    return false;
+  }
+  v1::Envelope envelope;
+  v1::EnvelopeHeader header;
+  if (!envelope.ParseFromString(entry.envelope) || !header.ParseFromString(envelope.header()) ||
+      header.kind() != v1::RECEIVED_ANSWERS) {
+    return false;
+  }
+  absl::Status replaced = hooks_.answers_refused(entry);
+  if (!replaced.ok()) {
+    MIR_LOG(ERROR) << "cannot queue the answers of " << entry.message_id << " singly for " << peer_
+                   << ": " << replaced.message();
+    return false;  // a permanent refusal: a dead letter, requeued by hand
+  }
+  absl::Status dead = store_->MarkDead(
+      entry.id, absl::StrCat("replaced by single STATUS_CHANGEs: ", peer_,
+                             " refused RECEIVED_ANSWERS (", outcome.message().substr(0, 100), ")"));
+  if (!dead.ok()) MIR_LOG(ERROR) << "cannot record dead letter: " << dead.message();
+  return true;
 }
 
 void PeerSender::RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,

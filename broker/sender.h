@@ -41,11 +41,23 @@ namespace mir::broker {
 // be recorded, and the envelope would go again and again). Thread-safe.
 class PeerSender {
  public:
+  // What the sender tells its node of the peer's answers (either may be
+  // empty: a sender tested alone).
+  struct NodeHooks {
+    // Each receipt of the peer's that verified (what it announces, §5).
+    std::function<void(const v1::Receipt&)> receipt_verified;
+    // A RECEIVED_ANSWERS the peer refused for its kind (INVALID_ARGUMENT
+    // MALFORMED_ENVELOPE: an older release): its answers are queued singly
+    // (PROTOCOL.md §10.8, downgrade), and the entry becomes a dead letter
+    // saying so; if they cannot be, a dead letter as any refusal.
+    std::function<absl::Status(const storage::OutboxEntry&)> answers_refused;
+  };
+
   // `jitter` returns a uniform value in [0, 1); injected so tests are
   // repeatable. All pointers must outlive the sender.
   PeerSender(std::string peer, std::shared_ptr<grpc::Channel> channel, storage::Store* store,
              const Verifier* verifier, const Clock* clock, const BrokerOptions* options,
-             std::function<double()> jitter);
+             std::function<double()> jitter, NodeHooks hooks = {});
   ~PeerSender();  // Stop()s
 
   void Start();
@@ -127,6 +139,12 @@ class PeerSender {
   // Records a failed attempt: retry later with backoff, or dead letter.
   void RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,
                      const absl::Status& outcome);
+  // A refusal of a RECEIVED_ANSWERS for its kind, handed to the node:
+  // true if its answers were queued singly (the entry is then dead).
+  bool ReplacedWithSingles(const storage::OutboxEntry& entry, const absl::Status& outcome);
+  void ReceiptVerified(const v1::Receipt& receipt) const {
+    if (hooks_.receipt_verified) hooks_.receipt_verified(receipt);
+  }
 
   const std::string peer_;
   const std::unique_ptr<v1::Exchange::Stub> stub_;
@@ -135,6 +153,7 @@ class PeerSender {
   const Clock* const clock_;
   const BrokerOptions* const options_;
   const std::function<double()> jitter_;
+  const NodeHooks hooks_;
 
   absl::Mutex mu_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;

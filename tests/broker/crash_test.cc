@@ -62,15 +62,22 @@ TEST(BrokerCrashTest, SigkillMidDeliveryLosesNothingAndAppliesNothingTwice) {
     ASSERT_TRUE(victim.Start());
   }
 
-  // Drain: wait until every envelope both ways is receipted, read from the
-  // running brokers' files (a bounded wait: slow builds take longer), then
-  // stop them cleanly and look.
+  // Drain: wait until every envelope both ways is receipted and every
+  // referral answered at toscana, read from the running brokers' files (a
+  // bounded wait: slow builds take longer), then stop them cleanly and look.
+  // nvn's answers travel several to an envelope (PROTOCOL.md §10.8), so its
+  // outbox holds fewer rows than referrals.
   const std::string all = std::to_string(kReferrals);
-  auto receipted = [](const broker::BrokerOptions& o) {
-    return ReadOnlyDb(o.database_path).Text("SELECT count(*) FROM outbox WHERE state = 1");
+  auto count = [](const broker::BrokerOptions& o, const std::string& sql) {
+    return ReadOnlyDb(o.database_path).Text(sql);
   };
-  const bool drained =
-      WaitFor([&] { return receipted(toscana) == all && receipted(nvn) == all; }, absl::Minutes(3));
+  const bool drained = WaitFor(
+      [&] {
+        return count(toscana, "SELECT count(*) FROM outbox WHERE state = 1") == all &&
+               count(toscana, "SELECT count(*) FROM referrals WHERE state = 2") == all &&
+               count(nvn, "SELECT count(*) FROM outbox WHERE state != 1") == "0";
+      },
+      absl::Minutes(3));
   // A broker restarted by the last round may still be starting: let both
   // listen before asking them to stop, so the stop is the clean one tested.
   EXPECT_TRUE(

@@ -233,5 +233,220 @@ TEST_F(ReceivedAnswersTest, ANodeFromBeforeTheKindRefusesItAndAnnouncesNothing) 
   EXPECT_TRUE(StateIs("toscana", ids[0], v1::RECEIVED));
 }
 
+// The sending half: nvn, taking in a backlog of toscana's referrals,
+// answers them in RECEIVED_ANSWERS when toscana's receipts announce it.
+class SendingAnswersTest : public ReceivedAnswersTest {
+ protected:
+  void SetUp() override {
+    ReceivedAnswersTest::SetUp();
+    options_["nvn"].peers.erase("lombardia");  // not started: its sender would only retry
+  }
+
+  // One referral there and its RECEIVED back (a single answer: nvn has no
+  // receipt of toscana's yet), whose receipt nvn records.
+  std::string FirstExchange() {
+    const std::string first = SubmitReferral("nvn");
+    EXPECT_TRUE(StateIs("toscana", first, v1::RECEIVED));
+    EXPECT_TRUE(
+        WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kDelivered) >= 1; }));
+    return first;
+  }
+
+  // With nvn down, toscana withdraws `first` (the head of its queue, what
+  // its sender probes nvn with) and submits `n` referrals; then nvn starts
+  // and takes them in, after the probe, in one batch.
+  std::vector<std::string> BacklogForNvn(const std::string& first, int n) {
+    StopNode("nvn");
+    Transition("toscana/operator", first, v1::WITHDRAWN, "nvn");
+    std::vector<std::string> ids = SubmitWhileNvnIsDown(n);
+    EXPECT_TRUE(StartNode("nvn"));
+    for (const std::string& id : ids) EXPECT_TRUE(StateIs("toscana", id, v1::RECEIVED)) << id;
+    return ids;
+  }
+
+  struct Queued {
+    storage::OutboxEntry entry;
+    v1::EnvelopeHeader header;
+    v1::ReceivedAnswers answers;  // for a RECEIVED_ANSWERS
+  };
+  // What nvn queued for toscana, in order.
+  std::vector<Queued> QueuedAtNvn() {
+    std::vector<Queued> out;
+    auto entries = Store("nvn").ListOutbox(std::nullopt, 0);
+    EXPECT_OK(entries);
+    if (!entries.ok()) return out;
+    for (const storage::OutboxEntry& entry : *entries) {
+      if (entry.peer != "toscana") continue;
+      Queued q{entry, {}, {}};
+      v1::Envelope e;
+      EXPECT_TRUE(e.ParseFromString(entry.envelope) && q.header.ParseFromString(e.header()));
+      if (q.header.kind() == v1::RECEIVED_ANSWERS) {
+        EXPECT_TRUE(q.answers.ParseFromString(e.body()));
+      }
+      out.push_back(std::move(q));
+    }
+    return out;
+  }
+  static int Count(const std::vector<Queued>& queued, v1::MessageKind kind) {
+    int n = 0;
+    for (const Queued& q : queued) n += q.header.kind() == kind;
+    return n;
+  }
+  // The RECEIVED event of `referral_id` at `node`.
+  storage::Event ReceivedAt(const std::string& node, const std::string& referral_id) {
+    auto timeline = Store(node).Timeline(referral_id);
+    EXPECT_OK(timeline);
+    if (timeline.ok()) {
+      for (const storage::Event& e : *timeline) {
+        if (e.to_state == v1::RECEIVED) return e;
+      }
+    }
+    ADD_FAILURE() << "no RECEIVED for " << referral_id << " at " << node;
+    return {};
+  }
+  static bool AuditChainHolds(storage::Store& store) {
+    auto audit = store.VerifyAuditChain();
+    return audit.ok() && audit->ok;
+  }
+};
+
+TEST_F(SendingAnswersTest, TheAnswersOfABacklogTravelTogether) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string first = FirstExchange();
+  // nvn restarts in BacklogForNvn: what toscana announced is read back from
+  // its outbox, so the backlog right after the start is answered together.
+  const std::vector<std::string> ids = BacklogForNvn(first, 4);
+
+  const std::vector<Queued> queued = QueuedAtNvn();
+  ASSERT_EQ(Count(queued, v1::RECEIVED_ANSWERS), 1);
+  const Queued* together = nullptr;
+  for (const Queued& q : queued) {
+    if (q.header.kind() == v1::RECEIVED_ANSWERS) together = &q;
+  }
+  ASSERT_NE(together, nullptr);
+  EXPECT_EQ(together->entry.state, storage::OutboxState::kDelivered);
+  EXPECT_EQ(together->entry.referral_id, "");
+  ASSERT_EQ(together->answers.answers_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    const v1::ReceivedAnswer& answer = together->answers.answers(i);
+    EXPECT_EQ(answer.referral_id(), ids[i]);
+    EXPECT_EQ(answer.sequence(), 1u);
+    EXPECT_EQ(answer.submitted_message_id(), SubmittedMessage(ids[i]));
+    // The same event at both ends: its id, and the envelope as its proof.
+    const storage::Event there = ReceivedAt("toscana", ids[i]);
+    const storage::Event here = ReceivedAt("nvn", ids[i]);
+    EXPECT_EQ(there.message_id, answer.message_id());
+    EXPECT_EQ(here.message_id, answer.message_id());
+    EXPECT_EQ(there.envelope, together->entry.envelope);
+    EXPECT_EQ(here.envelope, together->entry.envelope);
+  }
+  // nvn keeps the envelope once, in its first answer's row.
+  storage::testing::RawDb raw = storage::testing::OpenRaw(options_["nvn"].database_path);
+  EXPECT_EQ(storage::testing::QueryInt(raw.get(),
+                                       "SELECT COUNT(*) FROM events WHERE envelope_event_id IS "
+                                       "NOT NULL AND length(envelope) = 0 AND to_state = 2"),
+            3);
+  // No single RECEIVED of these referrals went besides (the first one's did).
+  EXPECT_EQ(Count(queued, v1::STATUS_CHANGE), 1);
+  EXPECT_EQ(CountAtToscana("SELECT COUNT(*) FROM dropped_events"), 0);
+  EXPECT_TRUE(AuditChainHolds(Store("nvn")));
+  EXPECT_TRUE(AuditChainHolds(Store("toscana")));
+}
+
+// A node whose receipts never announced the feature (one from before it)
+// is never sent the kind: every answer travels on its own.
+TEST_F(SendingAnswersTest, ANodeThatNeverAnnouncedItGetsSingleAnswers) {
+  options_["toscana"].accept_received_answers = false;
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string first = FirstExchange();
+  const std::vector<std::string> ids = BacklogForNvn(first, 4);
+
+  const std::vector<Queued> queued = QueuedAtNvn();
+  EXPECT_EQ(Count(queued, v1::RECEIVED_ANSWERS), 0);
+  EXPECT_EQ(Count(queued, v1::STATUS_CHANGE), 5);
+  EXPECT_FALSE(NodeAt("nvn").peer_features().TakesReceivedAnswers("toscana"));
+  for (const std::string& id : ids) {
+    EXPECT_EQ(ReceivedAt("toscana", id).message_id, ReceivedAt("nvn", id).message_id);
+  }
+}
+
+// toscana rolled back to a release from before the kind, after announcing
+// it: nvn's envelope of answers is refused, and each answer goes again as
+// its own STATUS_CHANGE, under the same id. Nothing is lost or dead.
+TEST_F(SendingAnswersTest, ARefusalOfTheKindFallsBackToSingleAnswers) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  const std::string first = FirstExchange();
+  StopNode("toscana");
+  options_["toscana"].accept_received_answers = false;
+  ASSERT_TRUE(StartNode("toscana"));
+  BacklogForNvn(first, 3);
+
+  const std::vector<Queued> queued = QueuedAtNvn();
+  ASSERT_EQ(Count(queued, v1::RECEIVED_ANSWERS), 1);
+  const Queued* refused = nullptr;
+  for (const Queued& q : queued) {
+    if (q.header.kind() == v1::RECEIVED_ANSWERS) refused = &q;
+  }
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->entry.state, storage::OutboxState::kDead);
+  EXPECT_THAT(refused->entry.last_error, ::testing::HasSubstr("replaced by single STATUS_CHANGEs"));
+  ASSERT_EQ(refused->answers.answers_size(), 3);
+  for (const v1::ReceivedAnswer& answer : refused->answers.answers()) {
+    auto single = Store("nvn").FindOutbox(answer.message_id());
+    ASSERT_OK(single);
+    ASSERT_TRUE(single->has_value()) << "each answer queued on its own, under its id";
+    EXPECT_TRUE(WaitFor([&] {
+      auto now = Store("nvn").FindOutbox(answer.message_id());
+      return now.ok() && now->has_value() && (*now)->state == storage::OutboxState::kDelivered;
+    }));
+    const storage::Event there = ReceivedAt("toscana", answer.referral_id());
+    EXPECT_EQ(there.message_id, answer.message_id());
+    EXPECT_EQ(there.sequence, answer.sequence());
+  }
+  EXPECT_FALSE(NodeAt("nvn").peer_features().TakesReceivedAnswers("toscana"));
+  EXPECT_EQ(CountAtToscana("SELECT COUNT(*) FROM dropped_events"), 0);
+  EXPECT_TRUE(AuditChainHolds(Store("nvn")));
+}
+
+// A referral of the batch not taken in (here a duplicate) leaves its
+// answer out: the envelope is signed again for the others before anything
+// is stored, and takes the place of its most urgent referral.
+TEST_F(SendingAnswersTest, OnlyTheAnswersOfReferralsTakenInTravel) {
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("toscana"));
+  FirstExchange();
+  StopNode("toscana");  // what nvn queues for it stays in the outbox
+
+  auto op = PkiSigner("toscana/operator");
+  const std::string a = NewUuid(), b = NewUuid(), c = NewUuid();
+  const std::string again = SignReferral(*op, c, "nvn");
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  ASSERT_OK(toscana.Deliver(again));
+  absl::StatusOr<v1::DeliverBatchResponse> answer = toscana.DeliverBatch(
+      {SignReferral(*op, a, "nvn"), SignReferral(*op, b, "nvn", v1::URGENCY_EMERGENCY_24H), again});
+  ASSERT_OK(answer);
+  EXPECT_EQ(answer->refused_size(), 0);
+
+  const std::vector<Queued> queued = QueuedAtNvn();
+  ASSERT_EQ(Count(queued, v1::RECEIVED_ANSWERS), 1);
+  for (const Queued& q : queued) {
+    if (q.header.kind() != v1::RECEIVED_ANSWERS) continue;
+    ASSERT_EQ(q.answers.answers_size(), 2);
+    EXPECT_EQ(q.answers.answers(0).referral_id(), a);
+    EXPECT_EQ(q.answers.answers(1).referral_id(), b);
+    EXPECT_EQ(q.entry.urgency, v1::URGENCY_EMERGENCY_24H);
+    EXPECT_EQ(ReceivedAt("nvn", a).envelope, q.entry.envelope);
+    EXPECT_EQ(ReceivedAt("nvn", b).envelope, q.entry.envelope);
+  }
+  // c was answered once, on its own, when it first came.
+  auto timeline = Store("nvn").Timeline(c);
+  ASSERT_OK(timeline);
+  EXPECT_EQ(timeline->size(), 2u);
+  EXPECT_TRUE(AuditChainHolds(Store("nvn")));
+}
+
 }  // namespace
 }  // namespace mir::testing
