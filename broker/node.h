@@ -296,7 +296,7 @@ class Node {
   absl::StatusOr<SignedAnswers> SignAnswers(const std::string& recipient,
                                             const v1::ReceivedAnswers& answers) const;
   // The answers of one DeliverBatch to one origin, signed before the write
-  // lock as one RECEIVED_ANSWERS; `members` are indexes into the batch.
+  // lock as one RECEIVED_ANSWERS of `members` answers.
   struct AnswerGroup {
     std::string recipient;
     SignedAnswers answers;
