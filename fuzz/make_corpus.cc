@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "fuzz/fuzz_env.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "mir/v1/envelope.pb.h"
 #include "mir/v1/referral.pb.h"
 #include "mir/v1/status_change.pb.h"
 
@@ -132,6 +133,20 @@ int main(int argc, char** argv) {
                                     p->set_last_sequence(1);
                                     return c.SerializeAsString();
                                   }())},
+      {"received-answers-by-nvn",
+       Signed(NationalNode(), Header(7, v1::RECEIVED_ANSWERS, "toscana", 0, ""),
+              [&] {
+                v1::ReceivedAnswers answers;  // PROTOCOL.md §10.8
+                const std::vector<std::string> referrals = {kReferralId, other_id};
+                for (size_t i = 0; i < referrals.size(); ++i) {
+                  v1::ReceivedAnswer* a = answers.add_answers();
+                  a->set_message_id(MessageId(8 + static_cast<int>(i)));
+                  a->set_referral_id(referrals[i]);
+                  a->set_sequence(1);
+                  a->set_submitted_message_id(MessageId(18 + static_cast<int>(i)));
+                }
+                return answers.SerializeAsString();
+              }())},
       {"malformed-short", std::string("\x0a\x05hello", 7)},
       {"malformed-empty", ""},
   };
