@@ -226,7 +226,8 @@ class Node {
   // `entry`, a RECEIVED_ANSWERS its peer refused for its kind (a downgrade,
   // PROTOCOL.md §10.8): queues each answer as its own STATUS_CHANGE, with
   // the answer's message id and sequence, and sends no more to that peer
-  // until a receipt announces the feature again. Idempotent.
+  // until a receipt announces the feature again. Idempotent. Refuses an
+  // envelope another node signed (FAILED_PRECONDITION NOT_FOR_THIS_NODE).
   absl::Status ReplaceAnswersWithSingles(const storage::OutboxEntry& entry);
 
   // Called after a commit that queued envelopes for `peer`.

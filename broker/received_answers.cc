@@ -180,6 +180,12 @@ absl::Status Node::ReplaceAnswersWithSingles(const storage::OutboxEntry& entry) 
     return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
                     absl::StrCat("outbox entry ", entry.message_id, " is not a RECEIVED_ANSWERS"));
   }
+  // A relay passing another node's envelope on never answers in its name.
+  if (header.sender_node() != options_.node_id) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOR_THIS_NODE,
+                    absl::StrCat("outbox entry ", entry.message_id, " was signed by ",
+                                 header.sender_node(), ", not by this node"));
+  }
   peer_features_.Forget(entry.peer);
   // Nothing of the refused envelope was applied there: each answer goes as
   // the STATUS_CHANGE it stands for, under its own id and sequence.

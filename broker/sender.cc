@@ -448,8 +448,9 @@ bool PeerSender::ReplacedWithSingles(const storage::OutboxEntry& entry,
   }
   v1::Envelope envelope;
   v1::EnvelopeHeader header;
+  // Only this node's own: a relay never answers in another node's name.
   if (!envelope.ParseFromString(entry.envelope) || !header.ParseFromString(envelope.header()) ||
-      header.kind() != v1::RECEIVED_ANSWERS) {
+      header.kind() != v1::RECEIVED_ANSWERS || header.sender_node() != options_->node_id) {
     return false;
   }
   absl::Status replaced = hooks_.answers_refused(entry);

@@ -46,7 +46,8 @@ class PeerSender {
   struct NodeHooks {
     // Each receipt of the peer's that verified (what it announces, §5).
     std::function<void(const v1::Receipt&)> receipt_verified;
-    // A RECEIVED_ANSWERS the peer refused for its kind (INVALID_ARGUMENT
+    // A RECEIVED_ANSWERS of this node's own (a relayed one is a dead letter
+    // as any refusal) the peer refused for its kind (INVALID_ARGUMENT
     // MALFORMED_ENVELOPE: an older release): its answers are queued singly
     // (PROTOCOL.md §10.8, downgrade), and the entry becomes a dead letter
     // saying so; if they cannot be, a dead letter as any refusal.

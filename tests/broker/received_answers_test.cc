@@ -448,5 +448,43 @@ TEST_F(SendingAnswersTest, OnlyTheAnswersOfReferralsTakenInTravel) {
   EXPECT_TRUE(AuditChainHolds(Store("nvn")));
 }
 
+// A relay never answers in another node's name: an envelope of answers it
+// passed on, refused by a node from before the kind, is a dead letter as
+// any refusal, and nothing is signed in its place.
+TEST_F(SendingAnswersTest, ARelayNeverReplacesAnotherNodesAnswers) {
+  options_["nvn"].peers["lombardia"] = Address(ports_["lombardia"]);
+  options_["lombardia"].accept_received_answers = false;
+  ASSERT_TRUE(StartNode("nvn"));
+  ASSERT_TRUE(StartNode("lombardia"));
+  v1::ReceivedAnswers body;
+  v1::ReceivedAnswer* answer = body.add_answers();
+  answer->set_message_id(NewUuid());
+  answer->set_referral_id(NewUuid());
+  answer->set_sequence(1);
+  answer->set_submitted_message_id(NewUuid());
+  v1::EnvelopeHeader h;
+  h.set_message_id(NewUuid());
+  h.set_kind(v1::RECEIVED_ANSWERS);
+  h.set_recipient_node("lombardia");
+  *h.mutable_created_at() = ToProtoTime(absl::Now());
+  auto envelope = PkiSigner("toscana/node")->SignEnvelope(h, body.SerializeAsString());
+  ASSERT_OK(envelope);
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  ASSERT_OK(toscana.Deliver(*envelope));  // relayed: nvn does not look inside
+
+  ASSERT_TRUE(WaitFor([&] {
+    auto relayed = Store("nvn").FindOutbox(h.message_id());
+    return relayed.ok() && relayed->has_value() && (*relayed)->state == storage::OutboxState::kDead;
+  }));
+  auto relayed = Store("nvn").FindOutbox(h.message_id());
+  ASSERT_OK(relayed);
+  EXPECT_THAT((*relayed)->last_error, ::testing::HasSubstr("MALFORMED_ENVELOPE"));
+  EXPECT_THAT((*relayed)->last_error, ::testing::Not(::testing::HasSubstr("replaced")));
+  auto single = Store("nvn").FindOutbox(answer->message_id());
+  ASSERT_OK(single);
+  EXPECT_FALSE(single->has_value()) << "nvn signed an answer in toscana's name";
+  EXPECT_TRUE(NodeAt("nvn").peer_features().TakesReceivedAnswers("lombardia") == false);
+}
+
 }  // namespace
 }  // namespace mir::testing
