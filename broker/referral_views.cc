@@ -60,9 +60,41 @@ v1::ReferralSummary SummaryOf(const Node& node, const storage::ReferralRecord& r
   return s;
 }
 
+namespace {
+
+// What became of one queued envelope carrying an event, sent to `peer`.
+void AddOutboundProof(const storage::OutboxEntry& entry, const std::string& peer,
+                      v1::TimelineEvent& t) {
+  v1::DeliveryProof* proof = t.add_delivery();
+  proof->set_peer_node(peer);
+  proof->set_envelope_sha256(Sha256(entry.envelope));
+  switch (entry.state) {
+    case storage::OutboxState::kPending:
+      proof->set_status(v1::DeliveryProof::PENDING);
+      *proof->mutable_at() = ToProtoTime(entry.enqueued_at);
+      proof->set_last_error(entry.last_error);
+      break;
+    case storage::OutboxState::kDelivered:
+      proof->set_status(v1::DeliveryProof::DELIVERED);
+      proof->set_receipt(entry.receipt);
+      if (auto receipt = ReceiptOf(entry.receipt)) {
+        *proof->mutable_at() = receipt->received_at();
+      }
+      break;
+    case storage::OutboxState::kDead:
+      proof->set_status(v1::DeliveryProof::DEAD_LETTER);
+      proof->set_last_error(entry.last_error);
+      break;
+  }
+}
+
+}  // namespace
+
+// A carrier's outbox row names no referral, so `outbox` lacks it.
 v1::TimelineEvent TimelineEventOf(const storage::Event& e,
                                   const std::vector<storage::OutboxEntry>& outbox,
-                                  const std::optional<storage::InboxRecord>& inbox) {
+                                  const std::optional<storage::InboxRecord>& inbox,
+                                  const std::optional<storage::OutboxEntry>& carrier) {
   v1::TimelineEvent t;
   t.set_sequence(e.sequence);
   t.set_sender_node(e.sender_node);
@@ -79,30 +111,11 @@ v1::TimelineEvent TimelineEventOf(const storage::Event& e,
     proof->set_envelope_sha256(inbox->envelope_sha256);
     proof->set_receipt(inbox->receipt);
   }
+  if (carrier.has_value()) AddOutboundProof(*carrier, carrier->peer, t);
   for (const storage::OutboxEntry& entry : outbox) {
     auto header = HeaderOf(entry.envelope);
     if (!header || header->sender_node != e.sender_node || header->sequence != e.sequence) continue;
-    v1::DeliveryProof* proof = t.add_delivery();
-    proof->set_peer_node(header->recipient_node);
-    proof->set_envelope_sha256(Sha256(entry.envelope));
-    switch (entry.state) {
-      case storage::OutboxState::kPending:
-        proof->set_status(v1::DeliveryProof::PENDING);
-        *proof->mutable_at() = ToProtoTime(entry.enqueued_at);
-        proof->set_last_error(entry.last_error);
-        break;
-      case storage::OutboxState::kDelivered:
-        proof->set_status(v1::DeliveryProof::DELIVERED);
-        proof->set_receipt(entry.receipt);
-        if (auto receipt = ReceiptOf(entry.receipt)) {
-          *proof->mutable_at() = receipt->received_at();
-        }
-        break;
-      case storage::OutboxState::kDead:
-        proof->set_status(v1::DeliveryProof::DEAD_LETTER);
-        proof->set_last_error(entry.last_error);
-        break;
-    }
+    AddOutboundProof(entry, header->recipient_node, t);
   }
   return t;
 }
@@ -226,9 +239,14 @@ absl::StatusOr<v1::ReferralView> ViewOf(Node& node, const storage::ReferralRecor
   ASSIGN_OR_RETURN(std::vector<storage::Event> events, node.store().Timeline(id));
   ASSIGN_OR_RETURN(std::vector<storage::OutboxEntry> outbox, node.store().OutboxForReferral(id));
   for (const storage::Event& e : events) {
-    ASSIGN_OR_RETURN(auto inbox, node.store().FindInboxRecord(CarrierId(e)));
+    const std::string carrier_id = CarrierId(e);
+    ASSIGN_OR_RETURN(auto inbox, node.store().FindInboxRecord(carrier_id));
+    std::optional<storage::OutboxEntry> carrier;
+    if (carrier_id != e.message_id && e.sender_node == node.options().node_id) {
+      ASSIGN_OR_RETURN(carrier, node.store().FindOutbox(carrier_id));
+    }
     v1::TimelineEvent* t = view.add_timeline();
-    *t = TimelineEventOf(e, outbox, inbox);
+    *t = TimelineEventOf(e, outbox, inbox, carrier);
     if (caller_role != Role::kPartner) AddSealedText(e, privacy, *t);
   }
   return view;

@@ -14,9 +14,12 @@ v1::ReferralSummary SummaryOf(const Node& node, const storage::ReferralRecord& r
 // One event with the delivery proofs of the envelopes that carried it: the
 // receipts this node holds for copies it sent (or relayed), and the receipt it
 // gave when it received the event, kept apart from the event itself.
-v1::TimelineEvent TimelineEventOf(const storage::Event& event,
-                                  const std::vector<storage::OutboxEntry>& outbox,
-                                  const std::optional<storage::InboxRecord>& inbox);
+// `carrier`: for one of this node's RECEIVED answers sent several to an
+// envelope (PROTOCOL.md §10.8), that envelope's outbox row.
+v1::TimelineEvent TimelineEventOf(
+    const storage::Event& event, const std::vector<storage::OutboxEntry>& outbox,
+    const std::optional<storage::InboxRecord>& inbox,
+    const std::optional<storage::OutboxEntry>& carrier = std::nullopt);
 
 // The whole view. Partners get the placement fields of the referral only.
 absl::StatusOr<v1::ReferralView> ViewOf(Node& node, const storage::ReferralRecord& referral,

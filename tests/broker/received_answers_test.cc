@@ -341,6 +341,16 @@ TEST_F(SendingAnswersTest, TheAnswersOfABacklogTravelTogether) {
     EXPECT_EQ(there.envelope, together->entry.envelope);
     EXPECT_EQ(here.envelope, together->entry.envelope);
   }
+  // nvn's staff see each answer delivered, by the envelope that carried it.
+  absl::StatusOr<v1::ReferralView> view = Staff("nvn/operator").Get(ids[1]);
+  ASSERT_OK(view);
+  ASSERT_EQ(view->timeline_size(), 2);
+  const v1::TimelineEvent& answered = view->timeline(1);
+  EXPECT_EQ(answered.state(), v1::RECEIVED);
+  ASSERT_EQ(answered.delivery_size(), 1);
+  EXPECT_EQ(answered.delivery(0).status(), v1::DeliveryProof::DELIVERED);
+  EXPECT_EQ(answered.delivery(0).peer_node(), "toscana");
+  EXPECT_EQ(answered.delivery(0).envelope_sha256(), Sha256(together->entry.envelope));
   // nvn keeps the envelope once, in its first answer's row.
   storage::testing::RawDb raw = storage::testing::OpenRaw(options_["nvn"].database_path);
   EXPECT_EQ(storage::testing::QueryInt(raw.get(),
@@ -409,6 +419,17 @@ TEST_F(SendingAnswersTest, ARefusalOfTheKindFallsBackToSingleAnswers) {
   EXPECT_FALSE(NodeAt("nvn").peer_features().TakesReceivedAnswers("toscana"));
   EXPECT_EQ(CountAtToscana("SELECT COUNT(*) FROM dropped_events"), 0);
   EXPECT_TRUE(AuditChainHolds(Store("nvn")));
+  // nvn's staff see both: the envelope refused, then the answer delivered.
+  absl::StatusOr<v1::ReferralView> view =
+      Staff("nvn/operator").Get(refused->answers.answers(0).referral_id());
+  ASSERT_OK(view);
+  ASSERT_EQ(view->timeline_size(), 2);
+  std::vector<v1::DeliveryProof::Status> shown;
+  for (const v1::DeliveryProof& proof : view->timeline(1).delivery()) {
+    shown.push_back(proof.status());
+  }
+  EXPECT_THAT(shown, ::testing::UnorderedElementsAre(v1::DeliveryProof::DEAD_LETTER,
+                                                     v1::DeliveryProof::DELIVERED));
 }
 
 // A referral of the batch not taken in (here a duplicate) leaves its
