@@ -304,6 +304,14 @@ class SendingAnswersTest : public ReceivedAnswersTest {
     ADD_FAILURE() << "no RECEIVED for " << referral_id << " at " << node;
     return {};
   }
+  // The one RECEIVED_ANSWERS among `queued`, or null.
+  static const Queued* EnvelopeOfAnswers(const std::vector<Queued>& queued) {
+    if (Count(queued, v1::RECEIVED_ANSWERS) != 1) return nullptr;
+    for (const Queued& q : queued) {
+      if (q.header.kind() == v1::RECEIVED_ANSWERS) return &q;
+    }
+    return nullptr;
+  }
   static bool AuditChainHolds(storage::Store& store) {
     auto audit = store.VerifyAuditChain();
     return audit.ok() && audit->ok;
@@ -319,12 +327,8 @@ TEST_F(SendingAnswersTest, TheAnswersOfABacklogTravelTogether) {
   const std::vector<std::string> ids = BacklogForNvn(first, 4);
 
   const std::vector<Queued> queued = QueuedAtNvn();
-  ASSERT_EQ(Count(queued, v1::RECEIVED_ANSWERS), 1);
-  const Queued* together = nullptr;
-  for (const Queued& q : queued) {
-    if (q.header.kind() == v1::RECEIVED_ANSWERS) together = &q;
-  }
-  ASSERT_NE(together, nullptr);
+  const Queued* together = EnvelopeOfAnswers(queued);
+  ASSERT_NE(together, nullptr) << "one RECEIVED_ANSWERS for the four";
   EXPECT_EQ(together->entry.state, storage::OutboxState::kDelivered);
   EXPECT_EQ(together->entry.referral_id, "");
   ASSERT_EQ(together->answers.answers_size(), 4);
@@ -395,12 +399,8 @@ TEST_F(SendingAnswersTest, ARefusalOfTheKindFallsBackToSingleAnswers) {
   BacklogForNvn(first, 3);
 
   const std::vector<Queued> queued = QueuedAtNvn();
-  ASSERT_EQ(Count(queued, v1::RECEIVED_ANSWERS), 1);
-  const Queued* refused = nullptr;
-  for (const Queued& q : queued) {
-    if (q.header.kind() == v1::RECEIVED_ANSWERS) refused = &q;
-  }
-  ASSERT_NE(refused, nullptr);
+  const Queued* refused = EnvelopeOfAnswers(queued);
+  ASSERT_NE(refused, nullptr) << "one RECEIVED_ANSWERS, refused";
   EXPECT_EQ(refused->entry.state, storage::OutboxState::kDead);
   EXPECT_THAT(refused->entry.last_error, ::testing::HasSubstr("replaced by single STATUS_CHANGEs"));
   ASSERT_EQ(refused->answers.answers_size(), 3);
@@ -452,16 +452,14 @@ TEST_F(SendingAnswersTest, OnlyTheAnswersOfReferralsTakenInTravel) {
   EXPECT_EQ(answer->refused_size(), 0);
 
   const std::vector<Queued> queued = QueuedAtNvn();
-  ASSERT_EQ(Count(queued, v1::RECEIVED_ANSWERS), 1);
-  for (const Queued& q : queued) {
-    if (q.header.kind() != v1::RECEIVED_ANSWERS) continue;
-    ASSERT_EQ(q.answers.answers_size(), 2);
-    EXPECT_EQ(q.answers.answers(0).referral_id(), a);
-    EXPECT_EQ(q.answers.answers(1).referral_id(), b);
-    EXPECT_EQ(q.entry.urgency, v1::URGENCY_EMERGENCY_24H);
-    EXPECT_EQ(ReceivedAt("nvn", a).envelope, q.entry.envelope);
-    EXPECT_EQ(ReceivedAt("nvn", b).envelope, q.entry.envelope);
-  }
+  const Queued* sent = EnvelopeOfAnswers(queued);
+  ASSERT_NE(sent, nullptr);
+  ASSERT_EQ(sent->answers.answers_size(), 2);
+  EXPECT_EQ(sent->answers.answers(0).referral_id(), a);
+  EXPECT_EQ(sent->answers.answers(1).referral_id(), b);
+  EXPECT_EQ(sent->entry.urgency, v1::URGENCY_EMERGENCY_24H);
+  EXPECT_EQ(ReceivedAt("nvn", a).envelope, sent->entry.envelope);
+  EXPECT_EQ(ReceivedAt("nvn", b).envelope, sent->entry.envelope);
   // c was answered once, on its own, when it first came.
   auto timeline = Store("nvn").Timeline(c);
   ASSERT_OK(timeline);
