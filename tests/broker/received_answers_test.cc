@@ -261,6 +261,9 @@ class SendingAnswersTest : public ReceivedAnswersTest {
     std::vector<std::string> ids = SubmitWhileNvnIsDown(n);
     EXPECT_TRUE(StartNode("nvn"));
     for (const std::string& id : ids) EXPECT_TRUE(StateIs("toscana", id, v1::RECEIVED)) << id;
+    // toscana applies the answers before nvn records its receipt: wait for it.
+    EXPECT_TRUE(
+        WaitFor([&] { return OutboxCount(Store("nvn"), storage::OutboxState::kPending) == 0; }));
     return ids;
   }
 
