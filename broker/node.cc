@@ -210,15 +210,20 @@ absl::StatusOr<Node::SignedReceived> Node::SignReceived(const std::string& refer
   out.header.set_sequence(sequence);
   const std::shared_ptr<const Signer> node_signer = signer();
   ASSIGN_OR_RETURN(out.bytes, node_signer->SignEnvelope(out.header, body));
-  // Our own signature over bytes we just made: no need to verify it.
+  ASSIGN_OR_RETURN(out.event, EventFromEnvelope(OwnEnvelope(*node_signer, out.header, body),
+                                                out.bytes, *verifier_));
+  return out;
+}
+
+VerifiedEnvelope Node::OwnEnvelope(const Signer& node_signer, const v1::EnvelopeHeader& header,
+                                   const std::string& body) const {
   VerifiedEnvelope own;
-  own.header = out.header;
-  own.header.set_author(node_signer->identity().Uri());
+  own.header = header;
+  own.header.set_author(node_signer.identity().Uri());
   own.header.set_sender_node(options_.node_id);
   own.body = body;
-  own.author = node_signer->identity();
-  ASSIGN_OR_RETURN(out.event, EventFromEnvelope(own, out.bytes, *verifier_));
-  return out;
+  own.author = node_signer.identity();
+  return own;
 }
 
 absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& submitted,

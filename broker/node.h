@@ -223,12 +223,13 @@ class Node {
   // From the newest receipt `peer` signed for this node, if it verifies, so
   // that a drain right after a restart is answered in RECEIVED_ANSWERS.
   void RecallPeerFeatures(const std::string& peer);
-  // `entry`, a RECEIVED_ANSWERS its peer refused for its kind (a downgrade,
-  // PROTOCOL.md §10.8): queues each answer as its own STATUS_CHANGE, with
-  // the answer's message id and sequence, and sends no more to that peer
-  // until a receipt announces the feature again. Idempotent. Refuses an
-  // envelope another node signed (FAILED_PRECONDITION NOT_FOR_THIS_NODE).
-  absl::Status ReplaceAnswersWithSingles(const storage::OutboxEntry& entry);
+  // `entry`, refused by its peer for its kind: if it is a RECEIVED_ANSWERS
+  // this node signed (a downgrade, PROTOCOL.md §10.8), queues each answer as
+  // its own STATUS_CHANGE, with the answer's message id and sequence, sends
+  // no more to that peer until a receipt announces the feature again, and
+  // returns true. Idempotent. False for any other envelope (a relayed one:
+  // a relay never answers in another node's name).
+  absl::StatusOr<bool> ReplaceAnswersWithSingles(const storage::OutboxEntry& entry);
 
   // Called after a commit that queued envelopes for `peer`.
   void SetOutboxListener(std::function<void(const std::string& peer)> listener) {
@@ -297,12 +298,14 @@ class Node {
   absl::StatusOr<SignedAnswers> SignAnswers(const std::string& recipient,
                                             const v1::ReceivedAnswers& answers) const;
   // The answers of one DeliverBatch to one origin, signed before the write
-  // lock as one RECEIVED_ANSWERS of `members` answers.
+  // lock as one RECEIVED_ANSWERS.
   struct AnswerGroup {
     std::string recipient;
     SignedAnswers answers;
-    size_t members = 0;
   };
+  // What this node knows of bytes it just signed: no need to verify them.
+  VerifiedEnvelope OwnEnvelope(const Signer& node_signer, const v1::EnvelopeHeader& header,
+                               const std::string& body) const;
 
   // An envelope from a peer, verified and checked (PROTOCOL.md §6.2 up to
   // the store), with what it is for: an event to apply here, a key, or a

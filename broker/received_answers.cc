@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <map>
 
-#include "absl/strings/str_cat.h"
 #include "broker/envelope_events.h"
 #include "broker/node.h"
-#include "common/errors.h"
+#include "broker/stored_bodies.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "crypto/envelope_bytes.h"
@@ -38,14 +37,8 @@ absl::StatusOr<Node::SignedAnswers> Node::SignAnswers(const std::string& recipie
   SignedAnswers out;
   out.message_id = header.message_id();
   ASSIGN_OR_RETURN(out.bytes, node_signer->SignEnvelope(header, body));
-  // Our own signature over bytes we just made: no need to verify it.
-  VerifiedEnvelope own;
-  own.header = header;
-  own.header.set_author(node_signer->identity().Uri());
-  own.header.set_sender_node(options_.node_id);
-  own.body = body;
-  own.author = node_signer->identity();
-  ASSIGN_OR_RETURN(out.events, AnswerEventsFromEnvelope(own, out.bytes));
+  ASSIGN_OR_RETURN(out.events,
+                   AnswerEventsFromEnvelope(OwnEnvelope(*node_signer, header, body), out.bytes));
   return out;
 }
 
@@ -112,7 +105,7 @@ std::vector<Node::AnswerGroup> Node::PresignAnswers(
         }
         d.received = std::move(member);
       }
-      groups.push_back({origin, *std::move(signed_answers), end - first});
+      groups.push_back({origin, *std::move(signed_answers)});
     }
   }
   return groups;
@@ -131,7 +124,7 @@ absl::Status Node::SendCombinedAnswers(storage::Txn& txn, const std::vector<Answ
     if (members.empty()) continue;
     const SignedAnswers* to_send = &group.answers;
     SignedAnswers signed_here;
-    if (members.size() != group.members) {
+    if (members.size() != group.answers.events.size()) {
       // Some referrals were not taken in (a duplicate, a refusal): their
       // answers must not travel. Signed again, inside, for the others.
       v1::ReceivedAnswers body;
@@ -171,28 +164,18 @@ void Node::RecallPeerFeatures(const std::string& peer) {
   if (verified.ok()) peer_features_.Learn(peer, *verified);
 }
 
-absl::Status Node::ReplaceAnswersWithSingles(const storage::OutboxEntry& entry) {
-  v1::Envelope envelope;
-  v1::EnvelopeHeader header;
-  v1::ReceivedAnswers answers;
-  if (!envelope.ParseFromString(entry.envelope) || !header.ParseFromString(envelope.header()) ||
-      header.kind() != v1::RECEIVED_ANSWERS || !answers.ParseFromString(envelope.body())) {
-    return MirError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_ENVELOPE,
-                    absl::StrCat("outbox entry ", entry.message_id, " is not a RECEIVED_ANSWERS"));
-  }
-  // A relay passing another node's envelope on never answers in its name.
-  if (header.sender_node() != options_.node_id) {
-    return MirError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOR_THIS_NODE,
-                    absl::StrCat("outbox entry ", entry.message_id, " was signed by ",
-                                 header.sender_node(), ", not by this node"));
-  }
+absl::StatusOr<bool> Node::ReplaceAnswersWithSingles(const storage::OutboxEntry& entry) {
+  const std::optional<v1::EnvelopeHeader> header = StoredHeader(entry.envelope);
+  const std::optional<v1::ReceivedAnswers> answers = StoredReceivedAnswers(entry.envelope);
+  // Only this node's own: a relay never answers in another node's name.
+  if (!header || !answers || header->sender_node() != options_.node_id) return false;
   peer_features_.Forget(entry.peer);
   // Nothing of the refused envelope was applied there: each answer goes as
   // the STATUS_CHANGE it stands for, under its own id and sequence.
   std::vector<SignedReceived> singles;
-  for (const v1::ReceivedAnswer& answer : answers.answers()) {
+  for (const v1::ReceivedAnswer& answer : answers->answers()) {
     ASSIGN_OR_RETURN(SignedReceived single,
-                     SignReceived(answer.referral_id(), header.recipient_node(), answer.sequence(),
+                     SignReceived(answer.referral_id(), header->recipient_node(), answer.sequence(),
                                   answer.message_id()));
     singles.push_back(std::move(single));
   }
@@ -210,7 +193,7 @@ absl::Status Node::ReplaceAnswersWithSingles(const storage::OutboxEntry& entry) 
   MIR_LOG(WARNING) << entry.peer << " refused RECEIVED_ANSWERS " << entry.message_id << ": its "
                    << singles.size() << " answers go as single STATUS_CHANGEs";
   Notify({entry.peer});
-  return absl::OkStatus();
+  return true;
 }
 
 }  // namespace mir::broker

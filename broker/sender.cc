@@ -442,23 +442,18 @@ void PeerSender::UpdateReachability(const Reachability& seen) {
 
 bool PeerSender::ReplacedWithSingles(const storage::OutboxEntry& entry,
                                      const absl::Status& outcome) {
+  // An envelope of answers names no referral; the node looks inside.
   if (!hooks_.answers_refused || outcome.code() != absl::StatusCode::kInvalidArgument ||
       ReasonOf(outcome) != v1::MALFORMED_ENVELOPE || !entry.referral_id.empty()) {
     return false;
   }
-  v1::Envelope envelope;
-  v1::EnvelopeHeader header;
-  // Only this node's own: a relay never answers in another node's name.
-  if (!envelope.ParseFromString(entry.envelope) || !header.ParseFromString(envelope.header()) ||
-      header.kind() != v1::RECEIVED_ANSWERS || header.sender_node() != options_->node_id) {
-    return false;
-  }
-  absl::Status replaced = hooks_.answers_refused(entry);
+  absl::StatusOr<bool> replaced = hooks_.answers_refused(entry);
   if (!replaced.ok()) {
     MIR_LOG(ERROR) << "cannot queue the answers of " << entry.message_id << " singly for " << peer_
-                   << ": " << replaced.message();
+                   << ": " << replaced.status().message();
     return false;  // a permanent refusal: a dead letter, requeued by hand
   }
+  if (!*replaced) return false;  // not this node's answers: a refusal as any other
   absl::Status dead = store_->MarkDead(
       entry.id, absl::StrCat("replaced by single STATUS_CHANGEs: ", peer_,
                              " refused RECEIVED_ANSWERS (", outcome.message().substr(0, 100), ")"));

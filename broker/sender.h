@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "broker/config.h"
 #include "common/clock.h"
@@ -46,12 +47,13 @@ class PeerSender {
   struct NodeHooks {
     // Each receipt of the peer's that verified (what it announces, §5).
     std::function<void(const v1::Receipt&)> receipt_verified;
-    // A RECEIVED_ANSWERS of this node's own (a relayed one is a dead letter
-    // as any refusal) the peer refused for its kind (INVALID_ARGUMENT
-    // MALFORMED_ENVELOPE: an older release): its answers are queued singly
-    // (PROTOCOL.md §10.8, downgrade), and the entry becomes a dead letter
-    // saying so; if they cannot be, a dead letter as any refusal.
-    std::function<absl::Status(const storage::OutboxEntry&)> answers_refused;
+    // An entry about no referral the peer refused for its kind
+    // (INVALID_ARGUMENT MALFORMED_ENVELOPE: an older release). True if it
+    // was this node's RECEIVED_ANSWERS and its answers are now queued
+    // singly (PROTOCOL.md §10.8, downgrade): the entry becomes a dead letter
+    // saying so. False (another envelope, a relayed one) or an error: a
+    // dead letter as any refusal.
+    std::function<absl::StatusOr<bool>(const storage::OutboxEntry&)> answers_refused;
   };
 
   // `jitter` returns a uniform value in [0, 1); injected so tests are

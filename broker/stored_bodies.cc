@@ -41,6 +41,17 @@ std::optional<v1::StatusChange> StoredStatusChange(const std::string& envelope_b
   return change;
 }
 
+std::optional<v1::ReceivedAnswers> StoredReceivedAnswers(const std::string& envelope_bytes) {
+  v1::EnvelopeHeader header;
+  auto envelope = StoredEnvelope(envelope_bytes, header);
+  v1::ReceivedAnswers answers;
+  if (!envelope || header.kind() != v1::RECEIVED_ANSWERS ||
+      !answers.ParseFromString(envelope->body())) {
+    return std::nullopt;
+  }
+  return answers;
+}
+
 bool IsPurgeOrder(const storage::Event& event) {
   if (event.to_state != v1::WITHDRAWN) return false;
   auto change = StoredStatusChange(event.envelope);

@@ -19,6 +19,7 @@ std::optional<v1::EnvelopeHeader> StoredHeader(const std::string& envelope_bytes
 // and for an envelope erased at rest (empty).
 std::optional<v1::Referral> StoredReferral(const std::string& envelope_bytes);
 std::optional<v1::StatusChange> StoredStatusChange(const std::string& envelope_bytes);
+std::optional<v1::ReceivedAnswers> StoredReceivedAnswers(const std::string& envelope_bytes);
 
 // A WITHDRAWN for consent withdrawn: every node that holds the referral
 // erases its personal data and answers the origin (PROTOCOL.md §11.5).
