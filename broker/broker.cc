@@ -61,8 +61,8 @@ std::unique_ptr<PeerSender> Broker::NewSender(const std::string& peer, const std
   hooks.receipt_verified = [node, peer](const v1::Receipt& receipt) {
     node->peer_features().Learn(peer, receipt);
   };
-  hooks.answers_refused = [node](const storage::OutboxEntry& entry) {
-    return node->ReplaceAnswersWithSingles(entry);
+  hooks.answers_refused = [node](const storage::OutboxEntry& entry, const absl::Status& refusal) {
+    return node->ReplaceAnswersWithSingles(entry, refusal);
   };
   return std::make_unique<PeerSender>(peer, channel, &node_->store(), &node_->verifier(),
                                       node_->clock(), &options, MakeJitter(), std::move(hooks));

@@ -225,11 +225,13 @@ class Node {
   void RecallPeerFeatures(const std::string& peer);
   // `entry`, refused by its peer for its kind: if it is a RECEIVED_ANSWERS
   // this node signed (a downgrade, PROTOCOL.md §10.8), queues each answer as
-  // its own STATUS_CHANGE, with the answer's message id and sequence, sends
-  // no more to that peer until a receipt announces the feature again, and
+  // its own STATUS_CHANGE, with the answer's message id and sequence, and
+  // marks `entry` replaced (citing `refusal`) in the same commit; sends no
+  // more to that peer until a receipt announces the feature again, and
   // returns true. Idempotent. False for any other envelope (a relayed one:
   // a relay never answers in another node's name).
-  absl::StatusOr<bool> ReplaceAnswersWithSingles(const storage::OutboxEntry& entry);
+  absl::StatusOr<bool> ReplaceAnswersWithSingles(const storage::OutboxEntry& entry,
+                                                 const absl::Status& refusal);
 
   // Called after a commit that queued envelopes for `peer`.
   void SetOutboxListener(std::function<void(const std::string& peer)> listener) {

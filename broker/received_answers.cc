@@ -164,7 +164,8 @@ void Node::RecallPeerFeatures(const std::string& peer) {
   if (verified.ok()) peer_features_.Learn(peer, *verified);
 }
 
-absl::StatusOr<bool> Node::ReplaceAnswersWithSingles(const storage::OutboxEntry& entry) {
+absl::StatusOr<bool> Node::ReplaceAnswersWithSingles(const storage::OutboxEntry& entry,
+                                                     const absl::Status& refusal) {
   const std::optional<v1::EnvelopeHeader> header = StoredHeader(entry.envelope);
   const std::optional<v1::ReceivedAnswers> answers = StoredReceivedAnswers(entry.envelope);
   // Only this node's own: a relay never answers in another node's name.
@@ -188,7 +189,10 @@ absl::StatusOr<bool> Node::ReplaceAnswersWithSingles(const storage::OutboxEntry&
       if (queued.code() == absl::StatusCode::kAlreadyExists) continue;
       RETURN_IF_ERROR(queued);
     }
-    return absl::OkStatus();
+    // In the same commit: the envelope is never both gone and unreplaced.
+    return txn.MarkReplaced(entry.id, absl::StrCat("replaced by single STATUS_CHANGEs: ",
+                                                   entry.peer, " refused RECEIVED_ANSWERS (",
+                                                   refusal.message().substr(0, 100), ")"));
   }));
   MIR_LOG(WARNING) << entry.peer << " refused RECEIVED_ANSWERS " << entry.message_id << ": its "
                    << singles.size() << " answers go as single STATUS_CHANGEs";

@@ -85,6 +85,10 @@ void AddOutboundProof(const storage::OutboxEntry& entry, const std::string& peer
       proof->set_status(v1::DeliveryProof::DEAD_LETTER);
       proof->set_last_error(entry.last_error);
       break;
+    case storage::OutboxState::kReplaced:
+      proof->set_status(v1::DeliveryProof::REPLACED);
+      proof->set_last_error(entry.last_error);
+      break;
   }
 }
 

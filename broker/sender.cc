@@ -447,18 +447,13 @@ bool PeerSender::ReplacedWithSingles(const storage::OutboxEntry& entry,
       ReasonOf(outcome) != v1::MALFORMED_ENVELOPE || !entry.referral_id.empty()) {
     return false;
   }
-  absl::StatusOr<bool> replaced = hooks_.answers_refused(entry);
+  absl::StatusOr<bool> replaced = hooks_.answers_refused(entry, outcome);
   if (!replaced.ok()) {
     MIR_LOG(ERROR) << "cannot queue the answers of " << entry.message_id << " singly for " << peer_
                    << ": " << replaced.status().message();
     return false;  // a permanent refusal: a dead letter, requeued by hand
   }
-  if (!*replaced) return false;  // not this node's answers: a refusal as any other
-  absl::Status dead = store_->MarkDead(
-      entry.id, absl::StrCat("replaced by single STATUS_CHANGEs: ", peer_,
-                             " refused RECEIVED_ANSWERS (", outcome.message().substr(0, 100), ")"));
-  if (!dead.ok()) MIR_LOG(ERROR) << "cannot record dead letter: " << dead.message();
-  return true;
+  return *replaced;  // false: not this node's answers, a refusal as any other
 }
 
 void PeerSender::RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,

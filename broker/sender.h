@@ -48,12 +48,13 @@ class PeerSender {
     // Each receipt of the peer's that verified (what it announces, §5).
     std::function<void(const v1::Receipt&)> receipt_verified;
     // An entry about no referral the peer refused for its kind
-    // (INVALID_ARGUMENT MALFORMED_ENVELOPE: an older release). True if it
-    // was this node's RECEIVED_ANSWERS and its answers are now queued
-    // singly (PROTOCOL.md §10.8, downgrade): the entry becomes a dead letter
-    // saying so. False (another envelope, a relayed one) or an error: a
-    // dead letter as any refusal.
-    std::function<absl::StatusOr<bool>(const storage::OutboxEntry&)> answers_refused;
+    // (INVALID_ARGUMENT MALFORMED_ENVELOPE: an older release), with the
+    // refusal. True if it was this node's RECEIVED_ANSWERS and its answers
+    // are now queued singly (PROTOCOL.md §10.8, downgrade), the entry
+    // marked replaced in the same commit. False (another envelope, a
+    // relayed one) or an error: a dead letter as any refusal.
+    std::function<absl::StatusOr<bool>(const storage::OutboxEntry&, const absl::Status&)>
+        answers_refused;
   };
 
   // `jitter` returns a uniform value in [0, 1); injected so tests are
@@ -143,7 +144,7 @@ class PeerSender {
   void RecordFailure(const storage::OutboxEntry& entry, const grpc::Status& status,
                      const absl::Status& outcome);
   // A refusal of a RECEIVED_ANSWERS for its kind, handed to the node:
-  // true if its answers were queued singly (the entry is then dead).
+  // true if its answers were queued singly (the entry is then replaced).
   bool ReplacedWithSingles(const storage::OutboxEntry& entry, const absl::Status& outcome);
   void ReceiptVerified(const v1::Receipt& receipt) const {
     if (hooks_.receipt_verified) hooks_.receipt_verified(receipt);

@@ -97,6 +97,10 @@ std::string FormatDeliveryProof(const v1::DeliveryProof& p) {
     case v1::DeliveryProof::DEAD_LETTER:
       return absl::StrCat("dead letter: not delivered to ", p.peer_node(), ", retries given up",
                           p.last_error().empty() ? "" : absl::StrCat(": ", p.last_error()));
+    case v1::DeliveryProof::REPLACED:
+      return absl::StrCat("replaced: ", p.peer_node(),
+                          " refused this envelope's kind; what it carried went again on its own",
+                          p.last_error().empty() ? "" : absl::StrCat(": ", p.last_error()));
     case v1::DeliveryProof::RECEIVED_HERE:
       return absl::StrCat("received here", p.peer_node().empty() ? "" : " from " + p.peer_node(),
                           " at ", FormatSecond(p.at()), ", receipt given");

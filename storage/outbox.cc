@@ -63,9 +63,11 @@ absl::StatusOr<int64_t> StateOf(Db& db, int64_t id) {
 }
 
 absl::Status NotPending(int64_t id, int64_t state) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("outbox entry ", id, " is ", state == kOutboxDelivered ? "delivered" : "dead",
-                   ", not pending"));
+  return absl::FailedPreconditionError(absl::StrCat("outbox entry ", id, " is ",
+                                                    state == kOutboxDelivered  ? "delivered"
+                                                    : state == kOutboxReplaced ? "replaced"
+                                                                               : "dead",
+                                                    ", not pending"));
 }
 
 // Runs a prepared UPDATE; how many rows it changed.
@@ -209,6 +211,9 @@ absl::StatusOr<std::vector<OutboxEntry>> List(Db& db, std::optional<OutboxState>
       case OutboxState::kDead:
         sql = "SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE state = 2 ORDER BY id LIMIT ?1";
         break;
+      case OutboxState::kReplaced:
+        sql = "SELECT " MIR_OUTBOX_COLUMNS " FROM outbox WHERE state = 3 ORDER BY id LIMIT ?1";
+        break;
     }
   }
   ASSIGN_OR_RETURN(Statement s, db.Prepare(sql, "list outbox"));
@@ -266,6 +271,17 @@ absl::Status MarkDead(Db& db, int64_t id, const std::string& error) {
                    db.Prepare("UPDATE outbox SET state = 2, last_error = ?2 WHERE id = ?1",
                               "mark outbox entry dead"));
   s.BindInt(1, id).BindText(2, Truncate(error, kMaxErrorBytes));
+  return s.Run();
+}
+
+absl::Status MarkReplaced(Db& db, int64_t id, const std::string& reason) {
+  ASSIGN_OR_RETURN(int64_t state, StateOf(db, id));
+  if (state == kOutboxReplaced) return absl::OkStatus();
+  if (state != kOutboxPending) return NotPending(id, state);
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("UPDATE outbox SET state = 3, last_error = ?2 WHERE id = ?1",
+                              "mark outbox entry replaced"));
+  s.BindInt(1, id).BindText(2, Truncate(reason, kMaxErrorBytes));
   return s.Run();
 }
 

@@ -43,6 +43,7 @@ absl::Status MarkDelivered(Db& db, SharedReceipts& receipts, int64_t id,
 absl::Status MarkAttemptFailed(Db& db, int64_t id, absl::Time next_attempt_at,
                                const std::string& error);
 absl::Status MarkDead(Db& db, int64_t id, const std::string& error);
+absl::Status MarkReplaced(Db& db, int64_t id, const std::string& reason);
 absl::StatusOr<int> MarkDeadEnqueuedBy(Db& db, const std::string& peer, absl::Time enqueued_by,
                                        const std::string& error);
 absl::StatusOr<int> MakeDueNow(Db& db, const std::string& peer, absl::Time now);

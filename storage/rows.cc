@@ -17,6 +17,7 @@ Role RoleFromText(absl::string_view text) {
 OutboxState OutboxStateOf(int64_t n) {
   if (n == kOutboxDelivered) return OutboxState::kDelivered;
   if (n == kOutboxDead) return OutboxState::kDead;
+  if (n == kOutboxReplaced) return OutboxState::kReplaced;
   return OutboxState::kPending;
 }
 

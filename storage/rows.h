@@ -27,6 +27,7 @@ inline constexpr size_t kMaxErrorBytes = 256;
 inline constexpr int64_t kOutboxPending = 0;
 inline constexpr int64_t kOutboxDelivered = 1;
 inline constexpr int64_t kOutboxDead = 2;
+inline constexpr int64_t kOutboxReplaced = 3;
 
 inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 inline absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }

@@ -93,6 +93,9 @@ class TxnImpl final : public Txn {
   absl::Status Enqueue(const OutgoingEnvelope& envelope) override {
     return outbox::Enqueue(db_, ring_, clock_.Now(), envelope);
   }
+  absl::Status MarkReplaced(int64_t id, const std::string& reason) override {
+    return outbox::MarkReplaced(db_, id, reason);
+  }
   absl::Status GrantPartnerAccess(const std::string& referral_id,
                                   const std::string& partner) override {
     return storage::GrantPartnerAccess(db_, clock_.Now(), referral_id, partner);

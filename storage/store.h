@@ -211,7 +211,9 @@ struct ApplyResult {
   std::vector<DroppedEvent> dropped;
 };
 
-enum class OutboxState { kPending, kDelivered, kDead };
+// kReplaced: refused by the peer for its kind, what it carried queued again
+// in other entries (Txn::MarkReplaced); neither sent nor a dead letter.
+enum class OutboxState { kPending, kDelivered, kDead, kReplaced };
 
 // What the caller (the broker) has verified about an envelope to send; the
 // store never parses the bytes.
@@ -461,6 +463,12 @@ class Txn : public ReadTxn {
   // referral's at this node, else `envelope.urgency`, else that of the
   // referral's earlier entries (a relay), else ORDINARY.
   virtual absl::Status Enqueue(const OutgoingEnvelope& envelope) = 0;
+
+  // Pending -> replaced, with `reason` (cut to 256 bytes): the peer refused
+  // the entry for its kind and this transaction queued what it carried
+  // again, in entries the peer takes. Idempotent; FAILED_PRECONDITION from
+  // any other state.
+  virtual absl::Status MarkReplaced(int64_t id, const std::string& reason) = 0;
 
   // Lets the partner (identity URI) see the referral. Idempotent.
   virtual absl::Status GrantPartnerAccess(const std::string& referral_id,

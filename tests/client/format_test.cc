@@ -90,6 +90,10 @@ TEST(FormatTest, EachDeliveryProofIsOnePhrase) {
   EXPECT_EQ(FormatDeliveryProof(
                 Proof(v1::DeliveryProof::DEAD_LETTER, "nvn", nullptr, "deadline exceeded")),
             "dead letter: not delivered to nvn, retries given up: deadline exceeded");
+  EXPECT_EQ(FormatDeliveryProof(Proof(v1::DeliveryProof::REPLACED, "toscana", nullptr,
+                                      "replaced by single STATUS_CHANGEs")),
+            "replaced: toscana refused this envelope's kind; what it carried went again on its "
+            "own: replaced by single STATUS_CHANGEs");
   EXPECT_EQ(FormatDeliveryProof(
                 Proof(v1::DeliveryProof::RECEIVED_HERE, "toscana", "2025-03-01T03:12:05Z")),
             "received here from toscana at 2025-03-01 03:12:05 UTC, receipt given");

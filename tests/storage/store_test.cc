@@ -773,6 +773,52 @@ TEST_F(StoreTest, AnEnvelopeAboutNoOneReferralTakesTheUrgencyItIsGiven) {
 
 // What dead_letter_after ends while a peer is unreachable: that peer's
 // pending entries enqueued by the cutoff, and nothing else.
+// A refused envelope whose content the same transaction queued again
+// (PROTOCOL.md §10.8, downgrade) is neither due nor a dead letter: requeueing
+// every dead letter leaves it, and a rollback leaves it pending.
+TEST_F(StoreTest, AReplacedEntryIsNeitherDueNorADeadLetter) {
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    RETURN_IF_ERROR(txn.Enqueue(Outgoing("together", "lombardia")));
+    return txn.Enqueue(Outgoing("kept", "lombardia"));
+  }));
+  const int64_t together = (*store_->FindOutbox("together"))->id;
+  const int64_t kept = (*store_->FindOutbox("kept"))->id;
+
+  // Rolled back with the transaction that failed after it.
+  EXPECT_THAT(MIR_STATUS(store_->Transact([&](Txn& txn) -> absl::Status {
+                RETURN_IF_ERROR(txn.MarkReplaced(together, "replaced"));
+                return absl::InternalError("the singles could not be queued");
+              })),
+              StatusIs(absl::StatusCode::kInternal));
+  EXPECT_EQ((*store_->FindOutbox("together"))->state, OutboxState::kPending);
+
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    RETURN_IF_ERROR(txn.Enqueue(Outgoing("single-1", "lombardia")));
+    return txn.MarkReplaced(together, "replaced by single STATUS_CHANGEs: lombardia refused it");
+  }));
+  absl::StatusOr<std::optional<OutboxEntry>> replaced = store_->FindOutbox("together");
+  ASSERT_OK(replaced);
+  EXPECT_EQ((*replaced)->state, OutboxState::kReplaced);
+  EXPECT_EQ((*replaced)->last_error, "replaced by single STATUS_CHANGEs: lombardia refused it");
+  EXPECT_THAT(MessageIds(store_->DuePending("lombardia", clock_.Now(), 10)),
+              ElementsAre("kept", "single-1"));
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kReplaced, 10)), ElementsAre("together"));
+  EXPECT_THAT(MessageIds(store_->ListOutbox(OutboxState::kDead, 10)), IsEmpty());
+  EXPECT_EQ(*store_->Requeue(together), 0);
+  EXPECT_EQ(*store_->RequeueAllDead(), 0);
+  EXPECT_EQ((*store_->FindOutbox("together"))->state, OutboxState::kReplaced);
+
+  // Idempotent; only a pending entry is replaced.
+  EXPECT_OK(store_->Transact([&](Txn& txn) { return txn.MarkReplaced(together, "again"); }));
+  EXPECT_EQ((*store_->FindOutbox("together"))->last_error,
+            "replaced by single STATUS_CHANGEs: lombardia refused it");
+  ASSERT_OK(store_->MarkDelivered(kept, "receipt"));
+  EXPECT_THAT(MIR_STATUS(store_->Transact([&](Txn& txn) { return txn.MarkReplaced(kept, "x"); })),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(MIR_STATUS(store_->MarkDead(together, "x")),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 TEST_F(StoreTest, MarkDeadEnqueuedByEndsOnlyThePeersOldPendingEntries) {
   ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
     for (const char* id : {"old-1", "old-2", "old-delivered"})
