@@ -87,6 +87,9 @@ class Applier {
         CheckTransition(current.has_value() ? &*current : nullptr, event, national_node_));
     RETURN_IF_ERROR(Append(event, current.has_value()));
     result.applied.push_back(event);
+    // The events key holds a stream's position once its last number is an
+    // applied event; `streams` only what it cannot show (schema v16).
+    bool last_appended = true;
 
     // Release held successors of the same stream, in order, in this
     // transaction. A refused one is dropped (and its number consumed) rather
@@ -106,12 +109,15 @@ class Applier {
         RETURN_IF_ERROR(
             Append(held, current.has_value(), taken->stored ? &*taken->stored : nullptr));
         result.applied.push_back(std::move(held));
+        last_appended = true;
       } else {
         RETURN_IF_ERROR(RecordDropped(held, check));
         result.dropped.push_back(DroppedEvent{held.referral_id, held.sender_node, held.sequence,
                                               held.message_id, check});
+        last_appended = false;
       }
     }
+    if (last_appended) return absl::OkStatus();
     return SetLastSequence(db_, event.referral_id, event.sender_node, seq);
   }
 
@@ -351,12 +357,16 @@ absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::st
   return ReferralFrom(s);
 }
 
+// Positions only grow, so the larger of the two sources is the position:
+// the last applied event (the events key, one index seek) and a `streams`
+// row where one was written (a join, a last number dropped).
 absl::StatusOr<uint64_t> LastSequence(Db& db, const std::string& referral_id,
                                       const std::string& node) {
-  ASSIGN_OR_RETURN(
-      Statement s,
-      db.Prepare("SELECT last_sequence FROM streams WHERE referral_id = ?1 AND sender_node = ?2",
-                 "read stream position"));
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT MAX(COALESCE((SELECT MAX(sequence) FROM events "
+                                           "WHERE referral_id = ?1 AND sender_node = ?2), 0), "
+                                           "COALESCE((SELECT last_sequence FROM streams "
+                                           "WHERE referral_id = ?1 AND sender_node = ?2), 0))",
+                                           "read stream position"));
   s.BindText(1, referral_id).BindText(2, node);
   ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? static_cast<uint64_t>(s.Int(0)) : 0;
@@ -364,9 +374,13 @@ absl::StatusOr<uint64_t> LastSequence(Db& db, const std::string& referral_id,
 
 absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(
     Db& db, const std::string& referral_id) {
-  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT sender_node, last_sequence FROM streams "
-                                           "WHERE referral_id = ?1 ORDER BY sender_node",
-                                           "read stream positions"));
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("SELECT sender_node, MAX(last) FROM ("
+                              "SELECT sender_node, MAX(sequence) AS last FROM events "
+                              "WHERE referral_id = ?1 GROUP BY sender_node "
+                              "UNION ALL SELECT sender_node, last_sequence FROM streams "
+                              "WHERE referral_id = ?1) GROUP BY sender_node ORDER BY sender_node",
+                              "read stream positions"));
   s.BindText(1, referral_id);
   std::vector<std::pair<std::string, uint64_t>> out;
   while (true) {

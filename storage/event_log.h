@@ -66,7 +66,8 @@ absl::StatusOr<ApplyResult> ApplyEvent(Db& db, const Clock& clock, const std::st
 absl::Status RecordDropped(Db& db, absl::Time now, const Event& event, const absl::Status& why);
 
 absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::string& referral_id);
-// The last sequence consumed on (referral_id, node): 0 if none.
+// The last sequence consumed on (referral_id, node): 0 if none. The larger
+// of its last applied event's and its `streams` row's, if any.
 absl::StatusOr<uint64_t> LastSequence(Db& db, const std::string& referral_id,
                                       const std::string& node);
 absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(

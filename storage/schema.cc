@@ -449,6 +449,19 @@ constexpr char kSchemaV15[] = R"sql(
 ALTER TABLE events ADD COLUMN envelope_event_id INTEGER;
 )sql";
 
+// Version 16: one B-tree fewer written per event. A stream's position is
+// the larger of its last applied event (the events key, UNIQUE (referral_id,
+// sender_node, sequence), finds it in one seek) and its `streams` row, which
+// is now written only where the events cannot show the position: a join's
+// starting point (routed on) and a last number consumed by a dropped event.
+// The rows the events already imply go. A release from before reads only
+// `streams` and would take stale positions: the version refuses it.
+constexpr char kSchemaV16[] = R"sql(
+DELETE FROM streams WHERE last_sequence <=
+  COALESCE((SELECT MAX(e.sequence) FROM events e
+            WHERE e.referral_id = streams.referral_id AND e.sender_node = streams.sender_node), 0);
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -534,6 +547,7 @@ const std::vector<MigrationStep>& Steps() {
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
       {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},    {12, kSchemaV12, nullptr},
       {13, kSchemaV13, nullptr}, {14, kSchemaV14, nullptr},    {15, kSchemaV15, nullptr},
+      {16, kSchemaV16, nullptr},
   };
   return *kSteps;
 }

@@ -52,6 +52,11 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {16,
+       "INSERT INTO streams (referral_id, sender_node, last_sequence) "
+       "SELECT referral_id, sender_node, MAX(sequence) FROM events WHERE true "
+       "GROUP BY referral_id, sender_node ON CONFLICT (referral_id, sender_node) "
+       "DO UPDATE SET last_sequence = MAX(last_sequence, excluded.last_sequence); "},
       {15, "ALTER TABLE events DROP COLUMN envelope_event_id; "},
       {14,
        "UPDATE referrals SET referral_envelope = (SELECT envelope FROM events "
@@ -1173,6 +1178,55 @@ TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
   absl::StatusOr<AuditCheck> audit = store.VerifyAuditChain();
   ASSERT_OK(audit);
   EXPECT_TRUE(audit->ok) << audit->problem;
+}
+
+// Schema v16: `streams` keeps only the positions the events key cannot show
+// (here a join's starting point beyond any event of that stream); the rest
+// go, and every position reads as before, and moves on as before.
+TEST_P(EveryEarlierVersionTest, KeepsOnlyTheStreamPositionsEventsCannotShow) {
+  const int version = GetParam();
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    ASSERT_OK((*opened)->RecordAndEnqueue(Submitted("ref-1", "toscana", "nvn"), {}));
+    ASSERT_OK((*opened)->RecordAndEnqueue(Changed("ref-1", NodeOf("nvn"), 1, RECEIVED), {}));
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM streams"), "0");
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+    ASSERT_EQ(Exec(raw.get(), "INSERT INTO streams VALUES ('ref-1', 'lombardia', 4)"), "");
+    ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM streams"), "3");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_OK(opened);
+  Store& store = **opened;
+  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
+  {
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT referral_id || ' ' || sender_node || ' ' || "
+                        "last_sequence FROM streams"),
+              "ref-1 lombardia 4");
+  }
+  std::vector<std::pair<std::string, uint64_t>> positions;
+  ASSERT_OK(store.Transact([&](Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(positions, txn.StreamPositions("ref-1"));
+    return absl::OkStatus();
+  }));
+  EXPECT_THAT(positions, ::testing::ElementsAre(std::pair<std::string, uint64_t>{"lombardia", 4},
+                                                std::pair<std::string, uint64_t>{"nvn", 1},
+                                                std::pair<std::string, uint64_t>{"toscana", 1}));
+  // Applied events move positions on without a streams row.
+  ASSERT_OK(store.RecordAndEnqueue(Changed("ref-1", Operator("nvn"), 2, UNDER_EVALUATION), {}));
+  uint64_t next_nvn = 0, next_lombardia = 0;
+  ASSERT_OK(store.Transact([&](Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(next_nvn, txn.NextSequence("ref-1", "nvn"));
+    ASSIGN_OR_RETURN(next_lombardia, txn.NextSequence("ref-1", "lombardia"));
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(next_nvn, 3u);
+  EXPECT_EQ(next_lombardia, 5u);
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM streams"), "1");
 }
 
 INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),

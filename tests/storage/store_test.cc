@@ -341,6 +341,30 @@ TEST_F(StoreTest, InvalidHeldEventIsDroppedAndRecordedOnRelease) {
               StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
 }
 
+// The events key shows where a stream stands; a streams row is written only
+// when the stream's last number was consumed by a dropped event.
+TEST_F(StoreTest, AStreamEndingInADroppedEventKeepsItsPosition) {
+  ASSERT_OK(Apply(Submitted(kRef)));
+  ASSERT_OK(Apply(Changed(kRef, NodeOf("lombardia"), 1, RECEIVED)));
+  EXPECT_EQ(RawCount("streams"), 0);
+  EXPECT_EQ(NextSeq(kRef, "lombardia"), 2u);
+  // lombardia's #3 claims PLACEMENT_ACCEPTED, which only the origin may do;
+  // it waits for #2 and is dropped when #2 releases it.
+  const Event bogus = Changed(kRef, Operator("lombardia"), 3, PLACEMENT_ACCEPTED);
+  ASSERT_OK(Apply(bogus));
+  absl::StatusOr<ApplyResult> r = Apply(Changed(kRef, Operator("lombardia"), 2, UNDER_EVALUATION));
+  ASSERT_OK(r);
+  ASSERT_EQ(r->dropped.size(), 1u);
+  EXPECT_EQ(NextSeq(kRef, "lombardia"), 4u);
+  EXPECT_EQ(RawCount("streams"), 1);
+  EXPECT_THAT(MIR_STATUS(Apply(bogus)),
+              StatusIsReason(absl::StatusCode::kAlreadyExists, v1::DUPLICATE_CONFLICT));
+  // The next event is applied after the dropped number.
+  ASSERT_OK(Apply(Changed(kRef, Operator("lombardia"), 4, INFO_REQUESTED)));
+  EXPECT_EQ(NextSeq(kRef, "lombardia"), 5u);
+  EXPECT_EQ(StateOf(kRef), INFO_REQUESTED);
+}
+
 TEST_F(StoreTest, RefusedEventChangesNothing) {
   ASSERT_OK(Apply(Submitted(kRef)));
   const Event wrong = Changed(kRef, Operator("toscana"), 2, PLACEMENT_ACCEPTED);
