@@ -1,6 +1,7 @@
 // Node::Deliver and Node::DeliverBatch: envelopes from peer nodes
 // (PROTOCOL.md §6.2, §6.2.1), and how a relay observes what it passes on.
 
+#include <iterator>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -410,7 +411,8 @@ absl::Status Node::Observe(storage::Txn& txn, const VerifiedEnvelope& verified,
     observed = txn.Atomically([&]() -> absl::Status {
       ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*event));
       RETURN_IF_ERROR(AfterApplied(txn, result.applied, woken));
-      applied.insert(applied.end(), result.applied.begin(), result.applied.end());
+      applied.insert(applied.end(), std::make_move_iterator(result.applied.begin()),
+                     std::make_move_iterator(result.applied.end()));
       return absl::OkStatus();
     });
     if (!observed.ok()) woken.resize(woken_before);

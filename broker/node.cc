@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -265,7 +266,8 @@ absl::Status Node::AcknowledgeReceived(storage::Txn& txn, const storage::Event& 
   }
   if (received.has_value()) {
     ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(*received));
-    applied.insert(applied.end(), result.applied.begin(), result.applied.end());
+    applied.insert(applied.end(), std::make_move_iterator(result.applied.begin()),
+                   std::make_move_iterator(result.applied.end()));
   }
   // Queued after the event is applied, so that the first copy names its
   // events row instead of keeping the bytes again (schema v14).

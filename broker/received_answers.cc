@@ -3,6 +3,7 @@
 // that allow it, and the downgrade to single answers.
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 #include "broker/envelope_events.h"
@@ -145,7 +146,8 @@ absl::Status Node::SendCombinedAnswers(storage::Txn& txn, const std::vector<Answ
       // Nothing else of the batch is about this referral: as it was right
       // after its SUBMITTED, the RECEIVED applies.
       ASSIGN_OR_RETURN(storage::ApplyResult result, txn.ApplyEvent(event));
-      applied_events.insert(applied_events.end(), result.applied.begin(), result.applied.end());
+      applied_events.insert(applied_events.end(), std::make_move_iterator(result.applied.begin()),
+                            std::make_move_iterator(result.applied.end()));
       urgency = MoreUrgent(urgency, members[i]->urgency);
     }
     // Queued in the place of its most urgent referral: an emergency's
