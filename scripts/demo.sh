@@ -24,6 +24,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 demo=${MIR_DEMO_DIR:-$root/.mir-demo}
+shown=${demo#"$root"/}  # as the hints print it: relative inside the checkout
+run_as=scripts/demo.sh  # how the hints call this script again
+[[ -z "${MIR_DEMO_DIR:-}" ]] || run_as="MIR_DEMO_DIR=$demo $run_as"
+[[ -z "${MIR_DEMO_PORT:-}" ]] || run_as="MIR_DEMO_PORT=$base $run_as"
 base=${MIR_DEMO_PORT:-7101}
 nodes=(nvn toscana lombardia)
 declare -A port=([nvn]=$base [toscana]=$((base + 1)) [lombardia]=$((base + 2)))
@@ -43,7 +47,7 @@ stop_network() {
 }
 
 case "${1:-run}" in
-  stop) stop_network; echo "demo network stopped (data kept in .mir-demo/)"; exit 0 ;;
+  stop) stop_network; echo "demo network stopped (data kept in $shown/)"; exit 0 ;;
   reset) stop_network; rm -rf "$demo"; echo "demo network stopped and $demo deleted"; exit 0 ;;
   run) ;;
   *) echo "usage: scripts/demo.sh [run|stop|reset]" >&2; exit 2 ;;
@@ -311,12 +315,12 @@ cat <<TXT
 
 The demo network is still running. Try, for example:
 
-  build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki .mir-demo/pki --as toscana/operator list
-  build/client/mirctl --node 127.0.0.1:${port[nvn]} --pki .mir-demo/pki --as nvn/operator show ${id:-ID}
-  build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki .mir-demo/pki --as toscana/operator submit --help
-  build/client/mirctl --node 127.0.0.1:${port[lombardia]} --pki .mir-demo/pki --as lombardia/operator watch
+  build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki $shown/pki --as toscana/operator list
+  build/client/mirctl --node 127.0.0.1:${port[nvn]} --pki $shown/pki --as nvn/operator show ${id:-ID}
+  build/client/mirctl --node 127.0.0.1:${port[toscana]} --pki $shown/pki --as toscana/operator submit --help
+  build/client/mirctl --node 127.0.0.1:${port[lombardia]} --pki $shown/pki --as lombardia/operator watch
 
-Or set MIR_NODE, MIR_PKI=.mir-demo/pki and MIR_AS once and drop the flags.
-Logs: .mir-demo/logs/  Databases: .mir-demo/data/
-Stop the network:  scripts/demo.sh stop      (start it afresh: scripts/demo.sh)
+Or set MIR_NODE, MIR_PKI=$shown/pki and MIR_AS once and drop the flags.
+Logs: $shown/logs/  Databases: $shown/data/
+Stop the network:  $run_as stop      (start it afresh: $run_as)
 TXT
