@@ -362,11 +362,7 @@ absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::st
 // row where one was written (a join, a last number dropped).
 absl::StatusOr<uint64_t> LastSequence(Db& db, const std::string& referral_id,
                                       const std::string& node) {
-  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT MAX(COALESCE((SELECT MAX(sequence) FROM events "
-                                           "WHERE referral_id = ?1 AND sender_node = ?2), 0), "
-                                           "COALESCE((SELECT last_sequence FROM streams "
-                                           "WHERE referral_id = ?1 AND sender_node = ?2), 0))",
-                                           "read stream position"));
+  ASSIGN_OR_RETURN(Statement s, db.Prepare(kLastSequenceSql, "read stream position"));
   s.BindText(1, referral_id).BindText(2, node);
   ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? static_cast<uint64_t>(s.Int(0)) : 0;

@@ -68,6 +68,13 @@ absl::Status RecordDropped(Db& db, absl::Time now, const Event& event, const abs
 absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::string& referral_id);
 // The last sequence consumed on (referral_id, node): 0 if none. The larger
 // of its last applied event's and its `streams` row's, if any.
+// kLastSequenceSql is its query (?1 referral_id, ?2 node), run on every
+// event applied: tests pin its plan to the two keys.
+inline constexpr char kLastSequenceSql[] =
+    "SELECT MAX(COALESCE((SELECT MAX(sequence) FROM events "
+    "WHERE referral_id = ?1 AND sender_node = ?2), 0), "
+    "COALESCE((SELECT last_sequence FROM streams "
+    "WHERE referral_id = ?1 AND sender_node = ?2), 0))";
 absl::StatusOr<uint64_t> LastSequence(Db& db, const std::string& referral_id,
                                       const std::string& node);
 absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> StreamPositions(

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "storage/event_log.h"
 #include "storage/schema.h"
 #include "storage/store_internal.h"
 #include "tests/storage/storage_test_util.h"
@@ -885,6 +886,28 @@ TEST_F(StoreTest, DuePendingUsesTheDueIndex) {
   sqlite3_finalize(stmt);
   EXPECT_THAT(plan, HasSubstr("USING INDEX outbox_due"));
   EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE")));
+}
+
+// Every event applied reads its stream's position: two index seeks, never a
+// scan of events or streams (schema v16).
+TEST_F(StoreTest, StreamPositionIsReadByTheKeys) {
+  RawDb raw = OpenRaw(path_);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(raw.get(), absl::StrCat("EXPLAIN QUERY PLAN ", kLastSequenceSql).c_str(),
+                         -1, &stmt, nullptr),
+      SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    absl::StrAppend(&plan, reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)), "; ");
+  }
+  sqlite3_finalize(stmt);
+  EXPECT_THAT(plan, HasSubstr("SEARCH events USING COVERING INDEX sqlite_autoindex_events_1 "
+                              "(referral_id=? AND sender_node=?)"));
+  EXPECT_THAT(plan,
+              HasSubstr("SEARCH streams USING PRIMARY KEY (referral_id=? AND sender_node=?)"));
+  EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN events")));
+  EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN streams")));
 }
 
 // Reads run beside one another, each on a connection of the pool: two
