@@ -25,10 +25,10 @@ cd "$(dirname "$0")/.."
 root=$PWD
 demo=${MIR_DEMO_DIR:-$root/.mir-demo}
 shown=${demo#"$root"/}  # as the hints print it: relative inside the checkout
+base=${MIR_DEMO_PORT:-7101}
 run_as=scripts/demo.sh  # how the hints call this script again
 [[ -z "${MIR_DEMO_DIR:-}" ]] || run_as="MIR_DEMO_DIR=$demo $run_as"
 [[ -z "${MIR_DEMO_PORT:-}" ]] || run_as="MIR_DEMO_PORT=$base $run_as"
-base=${MIR_DEMO_PORT:-7101}
 nodes=(nvn toscana lombardia)
 declare -A port=([nvn]=$base [toscana]=$((base + 1)) [lombardia]=$((base + 2)))
 declare -A console_port=([nvn]=$((base + 342)) [toscana]=$((base + 343)) [lombardia]=$((base + 344)))
