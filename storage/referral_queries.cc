@@ -121,16 +121,23 @@ absl::Status MergeStates(Db& db, const std::vector<int64_t>& states, BindFilters
   return absl::OkStatus();
 }
 
+// Every lifecycle state. A list without a state filter merges one walk of
+// referrals_by_state_recent per state: schema v17 dropped the index by time
+// alone, which every state change rewrote for the plain list only.
+std::vector<int64_t> EveryState() {
+  std::vector<int64_t> states;
+  for (int s = v1::ReferralState_MIN; s <= v1::ReferralState_MAX; ++s) {
+    if (s != v1::REFERRAL_STATE_UNSPECIFIED && v1::ReferralState_IsValid(s)) states.push_back(s);
+  }
+  return states;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<ReferralRecord>> List(Db& db, int limit) {
-  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT " MIR_REFERRAL_COLUMNS " FROM referrals "
-                                           "ORDER BY updated_at_us DESC, referral_id LIMIT ?1",
-                                           "list referrals"));
-  s.BindInt(1, SqlLimit(limit));
-  std::vector<ReferralRecord> out;
-  RETURN_IF_ERROR(Collect(s, out));
-  return out;
+  ReferralQuery every;
+  every.limit = limit;
+  return Query(db, every);
 }
 
 absl::StatusOr<std::vector<ReferralRecord>> Query(Db& db, const ReferralQuery& q) {
@@ -152,17 +159,7 @@ absl::StatusOr<std::vector<ReferralRecord>> Query(Db& db, const ReferralQuery& q
         .BindInt(8, SqlLimit(q.limit));
   };
   std::vector<ReferralRecord> out;
-  if (states.empty()) {
-    ASSIGN_OR_RETURN(Statement s,
-                     db.Prepare("SELECT " MIR_REFERRAL_COLUMNS " FROM referrals WHERE "
-                                "(?5 IS NULL OR updated_at_us >= ?5) AND " MIR_REFERRAL_FILTERS
-                                "ORDER BY updated_at_us DESC, referral_id LIMIT ?8",
-                                "query referrals"));
-    bind_filters(s);
-    s.BindOptInt(5, OptMicros(q.updated_since));
-    RETURN_IF_ERROR(Collect(s, out));
-    return out;
-  }
+  if (states.empty()) states = EveryState();
   // In the per-state statements ?5 is a range on the index, never NULL.
   const int64_t since =
       q.updated_since.has_value() ? Micros(*q.updated_since) : std::numeric_limits<int64_t>::min();

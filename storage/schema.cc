@@ -454,12 +454,33 @@ ALTER TABLE events ADD COLUMN envelope_event_id INTEGER;
 // sender_node, sequence), finds it in one seek) and its `streams` row, which
 // is now written only where the events cannot show the position: a join's
 // starting point (routed on) and a last number consumed by a dropped event.
-// The rows the events already imply go. A release from before reads only
-// `streams` and would take stale positions: the version refuses it.
+// The rows the events already imply go: the few others are copied into a
+// new table and the old one dropped, which frees its pages without first
+// collecting every key to delete in memory (two per referral). A release
+// from before reads only `streams` and would take stale positions: the
+// version refuses it.
 constexpr char kSchemaV16[] = R"sql(
-DELETE FROM streams WHERE last_sequence <=
-  COALESCE((SELECT MAX(e.sequence) FROM events e
-            WHERE e.referral_id = streams.referral_id AND e.sender_node = streams.sender_node), 0);
+CREATE TABLE streams_v16 (
+  referral_id   TEXT NOT NULL,
+  sender_node   TEXT NOT NULL,
+  last_sequence INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, sender_node)
+) WITHOUT ROWID;
+INSERT INTO streams_v16 SELECT referral_id, sender_node, last_sequence FROM streams
+  WHERE last_sequence >
+    COALESCE((SELECT MAX(e.sequence) FROM events e
+              WHERE e.referral_id = streams.referral_id AND e.sender_node = streams.sender_node),
+             0);
+DROP TABLE streams;
+ALTER TABLE streams_v16 RENAME TO streams;
+)sql";
+
+// Version 17: one index fewer rewritten by every state change.
+// referrals_by_update(updated_at_us) served only the lists without a state
+// filter, which now merge one walk of referrals_by_state_recent per state
+// (referrals::Query), as lists of several states already did.
+constexpr char kSchemaV17[] = R"sql(
+DROP INDEX referrals_by_update;
 )sql";
 
 // Created after the backfill, which has to UPDATE existing rows.
@@ -547,7 +568,7 @@ const std::vector<MigrationStep>& Steps() {
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
       {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},    {12, kSchemaV12, nullptr},
       {13, kSchemaV13, nullptr}, {14, kSchemaV14, nullptr},    {15, kSchemaV15, nullptr},
-      {16, kSchemaV16, nullptr},
+      {16, kSchemaV16, nullptr}, {17, kSchemaV17, nullptr},
   };
   return *kSteps;
 }

@@ -43,6 +43,8 @@
 //   version 16 streams keeps only the positions the events key cannot show
 //              (a join's starting point, a last number dropped): one B-tree
 //              fewer written per event; the rows it implies are deleted
+//   version 17 referrals_by_update dropped: a list without a state filter
+//              merges one walk of referrals_by_state_recent per state
 //
 // A step is never edited once released; a change is a new step.
 
@@ -54,7 +56,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 16;
+inline constexpr int kSchemaVersion = 17;
 
 // What the steps need besides the file.
 struct MigrationContext {
