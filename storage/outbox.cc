@@ -70,6 +70,18 @@ absl::Status NotPending(int64_t id, int64_t state) {
                                                     ", not pending"));
 }
 
+// A pending entry -> `to` (dead or replaced), saying why; idempotent.
+absl::Status EndPending(Db& db, int64_t id, int64_t to, const std::string& why) {
+  ASSIGN_OR_RETURN(int64_t state, StateOf(db, id));
+  if (state == to) return absl::OkStatus();
+  if (state != kOutboxPending) return NotPending(id, state);
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("UPDATE outbox SET state = ?3, last_error = ?2 WHERE id = ?1",
+                              "end a pending outbox entry"));
+  s.BindInt(1, id).BindText(2, Truncate(why, kMaxErrorBytes)).BindInt(3, to);
+  return s.Run();
+}
+
 // Runs a prepared UPDATE; how many rows it changed.
 absl::StatusOr<int> Changed(Db& db, Statement& s) {
   RETURN_IF_ERROR(s.Run());
@@ -264,25 +276,11 @@ absl::Status MarkAttemptFailed(Db& db, int64_t id, absl::Time next_attempt_at,
 }
 
 absl::Status MarkDead(Db& db, int64_t id, const std::string& error) {
-  ASSIGN_OR_RETURN(int64_t state, StateOf(db, id));
-  if (state == kOutboxDead) return absl::OkStatus();
-  if (state != kOutboxPending) return NotPending(id, state);
-  ASSIGN_OR_RETURN(Statement s,
-                   db.Prepare("UPDATE outbox SET state = 2, last_error = ?2 WHERE id = ?1",
-                              "mark outbox entry dead"));
-  s.BindInt(1, id).BindText(2, Truncate(error, kMaxErrorBytes));
-  return s.Run();
+  return EndPending(db, id, kOutboxDead, error);
 }
 
 absl::Status MarkReplaced(Db& db, int64_t id, const std::string& reason) {
-  ASSIGN_OR_RETURN(int64_t state, StateOf(db, id));
-  if (state == kOutboxReplaced) return absl::OkStatus();
-  if (state != kOutboxPending) return NotPending(id, state);
-  ASSIGN_OR_RETURN(Statement s,
-                   db.Prepare("UPDATE outbox SET state = 3, last_error = ?2 WHERE id = ?1",
-                              "mark outbox entry replaced"));
-  s.BindInt(1, id).BindText(2, Truncate(reason, kMaxErrorBytes));
-  return s.Run();
+  return EndPending(db, id, kOutboxReplaced, reason);
 }
 
 absl::StatusOr<int> MarkDeadEnqueuedBy(Db& db, const std::string& peer, absl::Time enqueued_by,

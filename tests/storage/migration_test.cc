@@ -129,22 +129,6 @@ std::string UndoNewestTo7() {
   return sql;
 }
 
-// The detail column of `sql`'s EXPLAIN QUERY PLAN, one line per step.
-std::string PlanOf(sqlite3* db, const std::string& sql) {
-  sqlite3_stmt* plan = nullptr;
-  if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &plan, nullptr) !=
-      SQLITE_OK) {
-    return absl::StrCat("<error: ", sqlite3_errmsg(db), ">");
-  }
-  std::string out;
-  while (sqlite3_step(plan) == SQLITE_ROW) {
-    absl::StrAppend(&out, out.empty() ? "" : "\n",
-                    reinterpret_cast<const char*>(sqlite3_column_text(plan, 3)));
-  }
-  sqlite3_finalize(plan);
-  return out;
-}
-
 class MigrationTest : public ::testing::Test {
  protected:
   void SetUp() override { path_ = NewTempDir() + "/node.db"; }

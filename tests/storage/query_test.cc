@@ -294,19 +294,6 @@ TEST_F(QueryTest, ListsSeeCommitsMadeAfterAMultiStateList) {
   }
 }
 
-std::string PlanOf(sqlite3* db, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) !=
-      SQLITE_OK)
-    return absl::StrCat("<error: ", sqlite3_errmsg(db), ">");
-  std::string plan;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    absl::StrAppend(&plan, reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)), "; ");
-  }
-  sqlite3_finalize(stmt);
-  return plan;
-}
-
 // A state filter walks referrals_by_state_recent from the newest entry of
 // the state, bounded by the time filter: no scan of referrals, no sort.
 // (The SQL is the store's own, from store_internal.h.)

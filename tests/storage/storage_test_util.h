@@ -160,6 +160,23 @@ inline std::string QueryBlob(sqlite3* db, const std::string& sql) {
   return out;
 }
 
+// The detail column of `sql`'s EXPLAIN QUERY PLAN, one line per step; the
+// error instead if it does not prepare.
+inline std::string PlanOf(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* plan = nullptr;
+  if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &plan, nullptr) !=
+      SQLITE_OK) {
+    return absl::StrCat("<error: ", sqlite3_errmsg(db), ">");
+  }
+  std::string out;
+  while (sqlite3_step(plan) == SQLITE_ROW) {
+    absl::StrAppend(&out, out.empty() ? "" : "\n",
+                    reinterpret_cast<const char*>(sqlite3_column_text(plan, 3)));
+  }
+  sqlite3_finalize(plan);
+  return out;
+}
+
 inline int64_t QueryInt(sqlite3* db, const std::string& sql) {
   return std::stoll(QueryText(db, sql));
 }

@@ -869,21 +869,12 @@ TEST_F(StoreTest, MarkDeadEnqueuedByEndsOnlyThePeersOldPendingEntries) {
 // no table scan, no sort. (The SQL is the one in store.cc's DuePending.)
 TEST_F(StoreTest, DuePendingUsesTheDueIndex) {
   RawDb raw = OpenRaw(path_);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(
-          raw.get(),
-          "EXPLAIN QUERY PLAN SELECT id, message_id, peer, envelope, attempts, enqueued_at_us, "
-          "next_attempt_at_us, state, last_error, receipt, urgency FROM outbox "
-          "INDEXED BY outbox_due WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 "
-          "ORDER BY urgency, id LIMIT ?3",
-          -1, &stmt, nullptr),
-      SQLITE_OK);
-  std::string plan;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    absl::StrAppend(&plan, reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)), "; ");
-  }
-  sqlite3_finalize(stmt);
+  const std::string plan =
+      PlanOf(raw.get(),
+             "SELECT id, message_id, peer, envelope, attempts, enqueued_at_us, "
+             "next_attempt_at_us, state, last_error, receipt, urgency FROM outbox "
+             "INDEXED BY outbox_due WHERE peer = ?1 AND state = 0 AND next_attempt_at_us <= ?2 "
+             "ORDER BY urgency, id LIMIT ?3");
   EXPECT_THAT(plan, HasSubstr("USING INDEX outbox_due"));
   EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE")));
 }
@@ -892,16 +883,7 @@ TEST_F(StoreTest, DuePendingUsesTheDueIndex) {
 // scan of events or streams (schema v16).
 TEST_F(StoreTest, StreamPositionIsReadByTheKeys) {
   RawDb raw = OpenRaw(path_);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(raw.get(), absl::StrCat("EXPLAIN QUERY PLAN ", kLastSequenceSql).c_str(),
-                         -1, &stmt, nullptr),
-      SQLITE_OK);
-  std::string plan;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    absl::StrAppend(&plan, reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)), "; ");
-  }
-  sqlite3_finalize(stmt);
+  const std::string plan = PlanOf(raw.get(), kLastSequenceSql);
   EXPECT_THAT(plan, HasSubstr("SEARCH events USING COVERING INDEX sqlite_autoindex_events_1 "
                               "(referral_id=? AND sender_node=?)"));
   EXPECT_THAT(plan,
