@@ -12,6 +12,18 @@ std::optional<v1::Envelope> StoredEnvelope(const std::string& bytes, v1::Envelop
   return envelope;
 }
 
+// The body of a stored envelope of `kind`, parsed as `Body`.
+template <typename Body>
+std::optional<Body> StoredBody(const std::string& envelope_bytes, v1::MessageKind kind) {
+  v1::EnvelopeHeader header;
+  auto envelope = StoredEnvelope(envelope_bytes, header);
+  Body body;
+  if (!envelope || header.kind() != kind || !body.ParseFromString(envelope->body())) {
+    return std::nullopt;
+  }
+  return body;
+}
+
 }  // namespace
 
 std::optional<v1::EnvelopeHeader> StoredHeader(const std::string& envelope_bytes) {
@@ -21,35 +33,15 @@ std::optional<v1::EnvelopeHeader> StoredHeader(const std::string& envelope_bytes
 }
 
 std::optional<v1::Referral> StoredReferral(const std::string& envelope_bytes) {
-  v1::EnvelopeHeader header;
-  auto envelope = StoredEnvelope(envelope_bytes, header);
-  v1::Referral referral;
-  if (!envelope || header.kind() != v1::REFERRAL || !referral.ParseFromString(envelope->body())) {
-    return std::nullopt;
-  }
-  return referral;
+  return StoredBody<v1::Referral>(envelope_bytes, v1::REFERRAL);
 }
 
 std::optional<v1::StatusChange> StoredStatusChange(const std::string& envelope_bytes) {
-  v1::EnvelopeHeader header;
-  auto envelope = StoredEnvelope(envelope_bytes, header);
-  v1::StatusChange change;
-  if (!envelope || header.kind() != v1::STATUS_CHANGE ||
-      !change.ParseFromString(envelope->body())) {
-    return std::nullopt;
-  }
-  return change;
+  return StoredBody<v1::StatusChange>(envelope_bytes, v1::STATUS_CHANGE);
 }
 
 std::optional<v1::ReceivedAnswers> StoredReceivedAnswers(const std::string& envelope_bytes) {
-  v1::EnvelopeHeader header;
-  auto envelope = StoredEnvelope(envelope_bytes, header);
-  v1::ReceivedAnswers answers;
-  if (!envelope || header.kind() != v1::RECEIVED_ANSWERS ||
-      !answers.ParseFromString(envelope->body())) {
-    return std::nullopt;
-  }
-  return answers;
+  return StoredBody<v1::ReceivedAnswers>(envelope_bytes, v1::RECEIVED_ANSWERS);
 }
 
 bool IsPurgeOrder(const storage::Event& event) {
