@@ -285,6 +285,21 @@ void AddTarget(Table& table, const Verdict& v) {
                             v.note.empty() ? "" : "; " + v.note));
 }
 
+// How far a rate target is from the floors, in CPU per referral: what two
+// cores give each referral at the limit, what the row's floors (its calls'
+// and Ed25519 work) take of it, and what this run spent in all processes.
+std::string BudgetNote(double limit_per_s, double floors_us, const PhaseCost& cost) {
+  if (limit_per_s <= 0 || floors_us <= 0 || cost.referrals == 0) return "";
+  double spent_s = cost.client_cpu_s;
+  for (const auto& [node, seconds] : cost.broker_cpu_s) spent_s += seconds;
+  const double budget_us = 2e6 / limit_per_s;
+  const double spent_us = spent_s * 1e6 / cost.referrals;
+  return absl::StrFormat(
+      "CPU per referral at the limit, 2 cores: %.0f µs, the floors %.0f µs, %.0f µs left for "
+      "storage and all else; spent in this run %.0f µs, %.0f µs beyond the floors",
+      budget_us, floors_us, budget_us - floors_us, spent_us, spent_us - floors_us);
+}
+
 struct Floors {
   std::vector<Ed25519Floor> ed25519;
   EnvelopeCrypto envelope;
@@ -746,6 +761,12 @@ int Main(int argc, char** argv) {
                                ceiling_name, ceiling);
     }
   };
+  // A ceiling is 2 cores ÷ its floors, so its floors per referral are 2e6 ÷ it.
+  auto add_budget = [](Verdict& v, double ceiling, const PhaseCost& cost) {
+    if (!v.known || ceiling <= 0) return;
+    const std::string note = BudgetNote(v.limit, 2e6 / ceiling, cost);
+    if (!note.empty()) v.note = absl::StrCat(v.note, "; ", note);
+  };
   {
     Verdict v;
     v.what = "submit, 1 in flight, nvn up: p50 ≤ RabbitMQ classic's p50 at 1 (TLS)";
@@ -795,6 +816,7 @@ int Main(int argc, char** argv) {
       v.known = true;
       v.measured = it->second.run.rate();
       rate_against(v, classic64, "RabbitMQ classic", forwarding_ceiling, "forwarding");
+      add_budget(v, forwarding_ceiling, it->second.cost);
     }
     AddTarget(table, v);
   }
@@ -806,6 +828,7 @@ int Main(int argc, char** argv) {
       v.known = true;
       v.measured = it->second.run.rate();
       rate_against(v, quorum64, "RabbitMQ quorum", call_ceiling, "call");
+      add_budget(v, call_ceiling, it->second.cost);
     }
     AddTarget(table, v);
   }
@@ -816,6 +839,7 @@ int Main(int argc, char** argv) {
       v.known = true;
       v.measured = drain->rate();
       rate_against(v, classic64, "RabbitMQ classic", crypto_ceiling, "crypto");
+      add_budget(v, crypto_ceiling, drain->cost);
     }
     AddTarget(table, v);
   }
