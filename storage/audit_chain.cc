@@ -108,8 +108,9 @@ absl::StatusOr<int64_t> AppendToChain(Db& db, const Event& event, int64_t applie
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (row && s.Int(0) > last_id) last_id = s.Int(0);
   }
-  AuditRow r = RowOf(last_id + 1, event, applied_at_us);
-  if (stored != nullptr) r.envelope_sha256 = stored->sha256;
+  const AuditRow r =
+      RowOf(last_id + 1, event, applied_at_us,
+            stored != nullptr ? std::optional<absl::string_view>(stored->sha256) : std::nullopt);
   const std::string hash = ChainHash(prev, r);
   if (hash.size() != kHashBytes)
     return absl::InternalError("SHA-256 failed while appending an event");

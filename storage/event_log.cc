@@ -12,6 +12,12 @@
 #include "storage/rows.h"
 
 namespace mir::storage {
+
+const std::string& SharedEnvelope::sha256() {
+  if (sha256_.empty()) sha256_ = Sha256(envelope_);
+  return sha256_;
+}
+
 namespace {
 
 absl::Status ValidateEvent(const Event& e) {
@@ -181,7 +187,7 @@ class Applier {
       return SequenceTaken(e, *held == e.message_id, "is already held",
                            "is already held for another message");
     }
-    const AuditRow r = RowOf(0, e, 0);  // the column values; no hash needed
+    const AuditRow r = RowOf(0, e, 0, absl::string_view());  // the columns; no hash needed
     ASSIGN_OR_RETURN(
         Statement s,
         db_.Prepare("INSERT INTO held_events (" MIR_EVENT_COLUMNS ", held_at_us) VALUES "
@@ -299,7 +305,7 @@ class Applier {
     const int64_t now = Micros(clock_.Now());
     if (shared_ == nullptr || stored != nullptr) return AppendToChain(db_, e, now, stored);
     if (std::optional<int64_t> holder = shared_->RowFor(e.envelope)) {
-      const StoredEnvelope named{std::string(), Sha256(e.envelope)};
+      const StoredEnvelope named{std::string(), shared_->sha256()};
       return AppendToChain(db_, e, now, &named, *holder);
     }
     ASSIGN_OR_RETURN(const int64_t id, AppendToChain(db_, e, now, nullptr));

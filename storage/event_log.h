@@ -33,12 +33,17 @@ class SharedEnvelope {
     if (row_ == 0 || envelope != envelope_) return std::nullopt;
     return row_;
   }
+  // The SHA-256 of the envelope remembered: hashed once, however many
+  // events of a batch name it.
+  const std::string& sha256();
   void Remember(const std::string& envelope, int64_t row) {
     envelope_ = envelope;
+    sha256_.clear();
     row_ = row;
   }
   void Forget() {
     envelope_.clear();
+    sha256_.clear();
     row_ = 0;
   }
   // The row remembered, 0 if none: a savepoint that fails after this
@@ -48,6 +53,7 @@ class SharedEnvelope {
 
  private:
   std::string envelope_;
+  std::string sha256_;  // empty until asked for
   int64_t row_ = 0;
 };
 

@@ -62,7 +62,8 @@ StoredEvent StoredEventFrom(const Statement& s, bool chained) {
   return e;
 }
 
-AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us) {
+AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us,
+               std::optional<absl::string_view> envelope_sha256) {
   AuditRow r;
   r.id = id;
   r.referral_id = e.referral_id;
@@ -75,7 +76,8 @@ AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us) {
   r.actor_name = e.actor.name;
   r.at_us = Micros(e.at);
   r.reason = e.reason;
-  r.envelope_sha256 = Sha256(e.envelope);
+  r.envelope_sha256 =
+      envelope_sha256.has_value() ? std::string(*envelope_sha256) : Sha256(e.envelope);
   if (e.referral.has_value()) {
     r.origin_node = e.referral->origin_node;
     r.destination_node = e.referral->destination_node;

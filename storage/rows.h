@@ -77,7 +77,10 @@ struct StoredEvent {
 StoredEvent StoredEventFrom(const Statement& s, bool chained);
 
 // The row `e` is stored as; `applied_at_us` and `id` only matter in events.
-AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us);
+// `envelope_sha256`, when the caller has it (or needs none: empty), spares
+// hashing `e.envelope` again, which may be a whole envelope of answers.
+AuditRow RowOf(int64_t id, const Event& e, int64_t applied_at_us,
+               std::optional<absl::string_view> envelope_sha256 = std::nullopt);
 // The event a stored row holds.
 Event EventOf(const StoredEvent& stored);
 
