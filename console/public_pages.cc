@@ -279,7 +279,7 @@ std::string FieldProblem(PageLang lang, absl::string_view field) {
 }
 
 std::string FormPage(PageLang lang, const FormValues& values, absl::string_view error_field,
-                     absl::string_view error_text) {
+                     absl::string_view error_text, absl::string_view form_token) {
   const bool en = lang == PageLang::kEn;
   const absl::string_view ef = error_field;
   std::string language = Value(values, "language");
@@ -300,7 +300,8 @@ std::string FormPage(PageLang lang, const FormValues& values, absl::string_view 
            "e una parola d’ordine per sapere poi come procede la segnalazione.",
       "</p>\n", ErrorSummary(lang, ef, error_text));
   absl::StrAppend(&out, "<form method=\"post\" action=\"/report\" id=\"report-form\"",
-                  " accept-charset=\"utf-8\">\n", LangField(lang));
+                  " accept-charset=\"utf-8\">\n", LangField(lang),
+                  "<input type=\"hidden\" name=\"form_token\" value=\"", Esc(form_token), "\">\n");
 
   // Danger first: it is what matters most.
   absl::StrAppend(

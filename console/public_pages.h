@@ -31,9 +31,10 @@ using FormValues = std::multimap<std::string, std::string>;
 
 // The report form. `values`: what was sent (kept in the fields after a
 // refusal); `error_field` and `error_text`: the refusal, shown at the top
-// and at the field ("" for none).
+// and at the field ("" for none); `form_token`: the form's one-time token
+// (form_once.h), sent back with it.
 std::string FormPage(PageLang lang, const FormValues& values, absl::string_view error_field,
-                     absl::string_view error_text);
+                     absl::string_view error_text, absl::string_view form_token);
 
 // The receipt: code and passphrase, shown once; the 112 sentence when the
 // report said someone is in immediate danger.

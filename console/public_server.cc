@@ -25,6 +25,12 @@ constexpr char kCsp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 constexpr char kHtml[] = "text/html; charset=utf-8";
+// A form posted again gets the first post's receipt for this long: double
+// clicks and reloads come within seconds, a retry after a slow answer within
+// a minute or two. The receipt (code and passphrase) stays in memory that
+// long, never longer, and only the last kFormAnswersKeptMax of them.
+constexpr absl::Duration kFormAnswerKept = absl::Minutes(10);
+constexpr size_t kFormAnswersKeptMax = 1000;
 
 thread_local std::chrono::steady_clock::time_point request_start;
 
@@ -74,6 +80,32 @@ void NodeTrouble(httplib::Response& res, PageLang lang, const absl::Status& stat
   }
 }
 
+// Records the report of `form` and answers with its receipt, or with the
+// form again naming what to correct (under the same token, so that the
+// corrected form is still the one form), or with the node's trouble.
+void RecordReport(ConsoleService& service, const FormValues& form, PageLang lang,
+                  const std::string& token, httplib::Response& res) {
+  auto refused = [&](const absl::Status& status) {
+    const std::string field = ReportFieldOf(status);
+    std::string text = absl::StrCat(
+        lang == PageLang::kEn ? "Please check the field “" : "Controlla il campo «",
+        FieldLabel(lang, field), lang == PageLang::kEn ? "”: " : "»: ", FieldProblem(lang, field));
+    Page(res, 400,
+         FormPage(lang, form, field, text,
+                  FormOnce::WellFormed(token) ? token : FormOnce::NewToken()));
+  };
+  auto report = ReportFromForm(form);
+  if (!report.ok()) return refused(report.status());
+  auto receipt = service.RecordPublic(*report);
+  if (!receipt.ok()) {
+    if (receipt.status().code() == absl::StatusCode::kInvalidArgument) {
+      return refused(receipt.status());
+    }
+    return NodeTrouble(res, lang, receipt.status());
+  }
+  Page(res, 200, ReceiptPage(lang, *receipt, report->immediate_danger()));
+}
+
 bool ParseHostPort(const std::string& address, std::string* host, int* port) {
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), port) ||
@@ -110,7 +142,8 @@ PublicServer::PublicServer(ConsoleService* service, const Clock* clock)
       options_(service->options().public_form),
       limiter_(RateLimits{options_.global_per_minute, options_.client_burst,
                           options_.client_per_hour, options_.max_tracked_clients},
-               clock) {}
+               clock),
+      forms_(clock, kFormAnswerKept, kFormAnswersKeptMax) {}
 
 PublicServer::~PublicServer() { Stop(); }
 
@@ -209,10 +242,11 @@ void PublicServer::Routes() {
   });
 
   svr.Get("/", [](const httplib::Request& req, httplib::Response& res) {
-    Page(res, 200, FormPage(LangOfQuery(req), {}, "", ""));
+    Page(res, 200, FormPage(LangOfQuery(req), {}, "", "", FormOnce::NewToken()));
   });
 
-  svr.Post("/report", [service](const httplib::Request& req, httplib::Response& res) {
+  FormOnce* const forms = &forms_;
+  svr.Post("/report", [service, forms](const httplib::Request& req, httplib::Response& res) {
     auto form = ParseUrlEncoded(req.body);
     if (!form.ok() || !absl::StartsWithIgnoreCase(req.get_header_value("Content-Type"),
                                                   "application/x-www-form-urlencoded")) {
@@ -222,27 +256,20 @@ void PublicServer::Routes() {
                            lang == PageLang::kEn
                                ? "The form arrived damaged. Fill it in again, please."
                                : "Il modulo è arrivato danneggiato. Compilalo di nuovo, per "
-                                 "favore."));
+                                 "favore.",
+                           FormOnce::NewToken()));
     }
     const PageLang lang = LangOfForm(*form);
-    auto refused = [&](const absl::Status& status) {
-      const std::string field = ReportFieldOf(status);
-      std::string text =
-          absl::StrCat(lang == PageLang::kEn ? "Please check the field “" : "Controlla il campo «",
-                       FieldLabel(lang, field),
-                       lang == PageLang::kEn ? "”: " : "»: ", FieldProblem(lang, field));
-      Page(res, 400, FormPage(lang, *form, field, text));
-    };
-    auto report = ReportFromForm(*form);
-    if (!report.ok()) return refused(report.status());
-    auto receipt = service->RecordPublic(*report);
-    if (!receipt.ok()) {
-      if (receipt.status().code() == absl::StatusCode::kInvalidArgument) {
-        return refused(receipt.status());
-      }
-      return NodeTrouble(res, lang, receipt.status());
-    }
-    Page(res, 200, ReceiptPage(lang, *receipt, report->immediate_danger()));
+    auto sent_token = form->find("form_token");
+    const std::string token = sent_token == form->end() ? "" : sent_token->second;
+    bool recorded_here = false;
+    const FormOnce::Answer answer = forms->Once(token, req.body, [&] {
+      recorded_here = true;
+      RecordReport(*service, *form, lang, token, res);
+      return FormOnce::Answer{res.status, res.body};
+    });
+    // The same form posted again: the first post's receipt, nothing recorded.
+    if (!recorded_here) Page(res, answer.status, answer.page);
   });
 
   svr.Get("/follow-up", [](const httplib::Request& req, httplib::Response& res) {

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "console/form_once.h"
 #include "console/rate_limit.h"
 #include "console/service.h"
 
@@ -50,6 +51,7 @@ class PublicServer {
   ConsoleService* const service_;
   const PublicFormOptions options_;
   RateLimiter limiter_;
+  FormOnce forms_;
   std::unique_ptr<httplib::SSLServer> server_;
 };
 

@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "console/errors.h"
+#include "console/form_once.h"
 #include "console/http_server.h"
 #include "console/public_pages.h"
 #include "console/public_server.h"
@@ -309,6 +310,61 @@ TEST_F(PublicFormTest, AReportFromTheFormIsWhatStaffSee) {
                                                 "role=\"alert\"><p>",
                                                 console::kCall112)));
   EXPECT_EQ(StaffReports().size(), 2u);
+}
+
+// A double click, or a reload that posts the form again: one report, and
+// the repeat shows the same receipt. The same form changed and sent again
+// is a new report; a refusal keeps the form's token for the corrected post.
+TEST_F(PublicFormTest, AFormPostedTwiceRecordsOneReport) {
+  auto TokenOf = [](const std::string& page) {
+    const std::string field = "name=\"form_token\" value=\"";
+    const size_t at = page.find(field);
+    if (at == std::string::npos) return std::string();
+    return page.substr(at + field.size(), page.find('"', at + field.size()) - at - field.size());
+  };
+  auto page = PublicGet("/");
+  ASSERT_TRUE(page);
+  const std::string token = TokenOf(page->body);
+  ASSERT_TRUE(console::FormOnce::WellFormed(token)) << token;
+  auto another = PublicGet("/");
+  ASSERT_TRUE(another);
+  EXPECT_NE(TokenOf(another->body), token);
+
+  auto fields = GoodReport("fictional report sent twice");
+  fields.emplace_back("form_token", token);
+  auto first = PublicPost("/report", FormBody(fields));
+  auto again = PublicPost("/report", FormBody(fields));
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(first->status, 200) << first->body;
+  ASSERT_EQ(again->status, 200) << again->body;
+  const std::string code = Between(first->body, "receipt-code");
+  EXPECT_FALSE(code.empty());
+  EXPECT_EQ(Between(again->body, "receipt-code"), code);
+  EXPECT_EQ(Between(again->body, "passphrase"), Between(first->body, "passphrase"));
+  EXPECT_EQ(StaffReports().size(), 1u);
+
+  // Refused (no reporter type), then corrected: the form keeps its token,
+  // and the corrected post is recorded.
+  auto changed = GoodReport("fictional report, changed and sent again");
+  changed.erase(changed.begin());
+  changed.emplace_back("form_token", token);
+  auto refused = PublicPost("/report", FormBody(changed));
+  ASSERT_TRUE(refused);
+  ASSERT_EQ(refused->status, 400) << refused->body;
+  EXPECT_EQ(TokenOf(refused->body), token);
+  changed.emplace_back("reporter_type", "REPORTER_CITIZEN");
+  auto corrected = PublicPost("/report", FormBody(changed));
+  ASSERT_TRUE(corrected);
+  ASSERT_EQ(corrected->status, 200) << corrected->body;
+  EXPECT_NE(Between(corrected->body, "receipt-code"), code);
+  EXPECT_EQ(StaffReports().size(), 2u);
+
+  // A post without a token (a page from before tokens) is recorded each time.
+  auto untokened = GoodReport("fictional report without a token");
+  ASSERT_EQ(PublicPost("/report", FormBody(untokened))->status, 200);
+  ASSERT_EQ(PublicPost("/report", FormBody(untokened))->status, 200);
+  EXPECT_EQ(StaffReports().size(), 4u);
 }
 
 TEST_F(PublicFormTest, OversizedPostIs413AndStoresNothing) {

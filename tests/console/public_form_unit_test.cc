@@ -6,12 +6,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "console/config.h"
 #include "console/errors.h"
+#include "console/form_once.h"
 #include "console/public_pages.h"
 #include "console/rate_limit.h"
 #include "console/reports.h"
@@ -183,6 +188,104 @@ TEST(RateLimiterTest, TableIsBoundedForgettingTheLeastRecent) {
   EXPECT_TRUE(limiter.Allow("198.51.100.0", &retry));
 }
 
+// A form posted again within the time kept gets the first answer; its
+// report is recorded once.
+TEST(FormOnceTest, APostRepeatedGetsTheFirstAnswerAndRecordsOnce) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  FormOnce forms(&clock, absl::Minutes(10), 100);
+  const std::string token = FormOnce::NewToken();
+  ASSERT_TRUE(FormOnce::WellFormed(token));
+  EXPECT_NE(token, FormOnce::NewToken());
+  int recorded = 0;
+  auto record = [&] { return FormOnce::Answer{200, absl::StrCat("receipt ", ++recorded)}; };
+  EXPECT_EQ(forms.Once(token, "body", record).page, "receipt 1");
+  EXPECT_EQ(forms.Once(token, "body", record).page, "receipt 1");
+  EXPECT_EQ(recorded, 1);
+  // The same form changed and sent again is a new report, and so is a new form.
+  EXPECT_EQ(forms.Once(token, "body, corrected", record).page, "receipt 2");
+  EXPECT_EQ(forms.Once(FormOnce::NewToken(), "body", record).page, "receipt 3");
+  // Past the time kept, the answer is forgotten.
+  clock.Advance(absl::Minutes(10));
+  EXPECT_EQ(forms.Once(token, "body", record).page, "receipt 4");
+  EXPECT_EQ(recorded, 4);
+}
+
+TEST(FormOnceTest, OnlyARecordedReportIsKept) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  FormOnce forms(&clock, absl::Minutes(10), 100);
+  const std::string token = FormOnce::NewToken();
+  int calls = 0;
+  auto fails = [&] { return FormOnce::Answer{++calls == 1 ? 503 : 400, "trouble"}; };
+  EXPECT_EQ(forms.Once(token, "body", fails).status, 503);
+  EXPECT_EQ(forms.Once(token, "body", fails).status, 400);
+  EXPECT_EQ(forms.kept(), 0u);
+  EXPECT_EQ(forms.Once(token, "body", [] { return FormOnce::Answer{200, "ok"}; }).page, "ok");
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(forms.kept(), 1u);
+}
+
+TEST(FormOnceTest, WithoutAWellFormedTokenEveryPostIsRecorded) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  FormOnce forms(&clock, absl::Minutes(10), 100);
+  int recorded = 0;
+  auto record = [&] { return FormOnce::Answer{200, absl::StrCat(++recorded)}; };
+  for (const std::string token :
+       {"", "short", "!!!!!!!!!!!!!!!!!!!!!!", "a-token-with-23-chars_x"}) {
+    forms.Once(token, "body", record);
+    forms.Once(token, "body", record);
+  }
+  EXPECT_EQ(recorded, 8);
+  EXPECT_EQ(forms.kept(), 0u);
+}
+
+TEST(FormOnceTest, KeepsAtMostItsBoundForgettingTheOldest) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  FormOnce forms(&clock, absl::Minutes(10), 3);
+  int recorded = 0;
+  auto record = [&] { return FormOnce::Answer{200, absl::StrCat(++recorded)}; };
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 5; ++i) {
+    tokens.push_back(FormOnce::NewToken());
+    forms.Once(tokens.back(), "body", record);
+    EXPECT_LE(forms.kept(), 3u);
+  }
+  EXPECT_EQ(forms.Once(tokens[4], "body", record).page, "5");  // kept
+  EXPECT_EQ(forms.Once(tokens[0], "body", record).page, "6");  // forgotten
+}
+
+// Two posts of one form at once (a double click): one report, both answers
+// its receipt, whichever arrives while the other is being recorded.
+TEST(FormOnceTest, TwoPostsAtOnceRecordOneReport) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  FormOnce forms(&clock, absl::Minutes(10), 100);
+  const std::string token = FormOnce::NewToken();
+  std::atomic<int> recorded{0};
+  absl::Notification first_started, let_it_finish;
+  auto slow_record = [&] {
+    const int n = ++recorded;
+    first_started.Notify();
+    let_it_finish.WaitForNotification();
+    return FormOnce::Answer{200, absl::StrCat("receipt ", n)};
+  };
+  std::string first_page, second_page;
+  std::thread first([&] { first_page = forms.Once(token, "body", slow_record).page; });
+  first_started.WaitForNotification();
+  std::thread second([&] {
+    second_page = forms
+                      .Once(token, "body",
+                            [&] {
+                              return FormOnce::Answer{200, absl::StrCat("receipt ", ++recorded)};
+                            })
+                      .page;
+  });
+  let_it_finish.Notify();
+  first.join();
+  second.join();
+  EXPECT_EQ(recorded.load(), 1);
+  EXPECT_EQ(first_page, "receipt 1");
+  EXPECT_EQ(second_page, "receipt 1");
+}
+
 TEST(PublicFormConfigTest, OffByDefaultAndCheckedWhenPresent) {
   broker::NodeConfig config;
   config.set_node_id("toscana");
@@ -238,14 +341,14 @@ TEST(PublicPagesTest, EscapesWhatWasTypedAndShows112WhenTicked) {
   typed.erase("description");
   typed.emplace("description", "<script>alert(1)</script>\"'&");
   typed.emplace("immediate_danger", "1");
-  const std::string page = FormPage(PageLang::kIt, typed, "province", "Controlla il campo");
+  const std::string page = FormPage(PageLang::kIt, typed, "province", "Controlla il campo", "tok");
   EXPECT_THAT(page, ::testing::Not(::testing::HasSubstr("<script>alert")));
   EXPECT_THAT(page, ::testing::HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
   EXPECT_THAT(page, ::testing::HasSubstr("id=\"province-error\""));
   EXPECT_THAT(page, ::testing::HasSubstr(std::string(kCall112)));
   // Ticked: the 112 sentence is not hidden, even without the script.
   EXPECT_THAT(page, ::testing::HasSubstr("id=\"danger-112\" class=\"danger\" role=\"alert\"><p>"));
-  const std::string fresh = FormPage(PageLang::kEn, {}, "", "");
+  const std::string fresh = FormPage(PageLang::kEn, {}, "", "", "tok");
   EXPECT_THAT(fresh, ::testing::HasSubstr("role=\"alert\" hidden>"));
   EXPECT_THAT(fresh, ::testing::HasSubstr("<html lang=\"en\">"));
   // Nothing from elsewhere.
