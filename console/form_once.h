@@ -39,7 +39,7 @@ class FormOnce {
   // `clock` must outlive this.
   FormOnce(const Clock* clock, absl::Duration keep, size_t max_kept);
 
-  // A token as RandomToken(kTokenBytes) makes it, for the form page.
+  // A fresh token for a form page: 16 random bytes, base64url (22 characters).
   static std::string NewToken();
   static bool WellFormed(absl::string_view token);
 
