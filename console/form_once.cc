@@ -48,7 +48,15 @@ FormOnce::Answer FormOnce::Once(absl::string_view token, absl::string_view body,
     }
     entries_.emplace(key, Entry{});
   }
-  Answer answer = record();
+  Answer answer;
+  try {
+    answer = record();
+  } catch (...) {
+    // Else a repeat would wait for this post forever.
+    absl::MutexLock lock(&mu_);
+    entries_.erase(key);
+    throw;
+  }
   absl::MutexLock lock(&mu_);
   if (answer.status != 200) {
     entries_.erase(key);

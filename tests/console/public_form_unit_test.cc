@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -222,6 +223,18 @@ TEST(FormOnceTest, OnlyARecordedReportIsKept) {
   EXPECT_EQ(forms.Once(token, "body", [] { return FormOnce::Answer{200, "ok"}; }).page, "ok");
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(forms.kept(), 1u);
+}
+
+// A post whose recording threw (the server answers 500) does not leave its
+// repeats waiting: the repeat is recorded.
+TEST(FormOnceTest, APostThatThrewLetsItsRepeatThrough) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  FormOnce forms(&clock, absl::Minutes(10), 100);
+  const std::string token = FormOnce::NewToken();
+  EXPECT_THROW(
+      forms.Once(token, "body", []() -> FormOnce::Answer { throw std::runtime_error("failed"); }),
+      std::runtime_error);
+  EXPECT_EQ(forms.Once(token, "body", [] { return FormOnce::Answer{200, "ok"}; }).page, "ok");
 }
 
 TEST(FormOnceTest, WithoutAWellFormedTokenEveryPostIsRecorded) {
