@@ -638,6 +638,13 @@ def citizen_report(people, tos):
         check("112" in cit.find("#danger-112").text, "the answer repeats the 112 sentence")
         log(f"citizen: receipt {code}")
         shot(cit.d, "public-form-receipt", doc="public-form-receipt")
+        # Back to the filled-in form and sent again (or a reload): the same
+        # receipt, and still one report for staff (form_once.h).
+        cit.d.back()
+        cit.visible("#report-form")
+        cit.click("#send")
+        check(cit.visible("#receipt-code").text == code, "the form sent again shows the same receipt")
+        check(cit.find("#passphrase").text == passphrase, "and the same passphrase")
 
         def follow_up(expected):
             cit.open(PUBLIC + "/follow-up")
@@ -654,6 +661,8 @@ def citizen_report(people, tos):
         tos.click("#nav-reports")
         tos.visible("#reports")
         row = tos.find('#reports tbody tr[data-state="REPORT_RECEIVED"] a')
+        check(len(tos.d.find_elements(By.CSS_SELECTOR, '#reports tbody tr[data-state="REPORT_RECEIVED"]')) == 1,
+              "the form sent twice is one report")
         shot(tos.d, "citizen-reports", doc="citizen-reports")
         row.click()
         tos.text_in("#report-fields", "DEMO: persone al lavoro")
