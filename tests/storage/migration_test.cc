@@ -142,6 +142,24 @@ class MigrationTest : public ::testing::Test {
     return Store::Open(o, &clock_);
   }
 
+  // Open, which must leave the file at the newest schema version.
+  absl::StatusOr<std::unique_ptr<Store>> OpenUpgraded(bool with_kek = true) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Open(with_kek));
+    ASSIGN_OR_RETURN(std::string version, PragmaForTesting(*store, "user_version"));
+    if (version != absl::StrCat(kSchemaVersion)) {
+      return absl::InternalError(
+          absl::StrCat("opened at schema version ", version, ", not ", kSchemaVersion));
+    }
+    return store;
+  }
+
+  // How many tables, indexes and triggers of the file match `where` (a
+  // condition on sqlite_schema), read without a Store.
+  std::string SchemaCount(absl::string_view where) {
+    RawDb raw = OpenRaw(path_);
+    return QueryText(raw.get(), absl::StrCat("SELECT COUNT(*) FROM sqlite_schema WHERE ", where));
+  }
+
   std::string path_;
   FakeClock clock_{kT0};
   KeyEncryptionKey kek_ = TestKek();
@@ -153,10 +171,9 @@ TEST_F(MigrationTest, VersionOneFileIsUpgradedInPlaceKeepingItsData) {
     ASSERT_EQ(Exec(raw.get(), kV1Schema), "");
     ASSERT_EQ(Exec(raw.get(), kV1Data), "");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), std::to_string(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "journal_mode"), "wal");
 
   // The old rows are there and now form a verified chain.
@@ -287,10 +304,9 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
                           "PRAGMA user_version = 4;")),
         "");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   {
     RawDb raw = OpenRaw(path_);
@@ -299,10 +315,7 @@ TEST_F(MigrationTest, VersionFourFileGetsTheStateListIndex) {
                         "'referrals_by_state_recent'"),
               "CREATE INDEX referrals_by_state_recent ON referrals(state, updated_at_us DESC, "
               "referral_id)");
-    EXPECT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema WHERE name = "
-                        "'referrals_by_state'"),
-              "0");
+    EXPECT_EQ(SchemaCount("name = 'referrals_by_state'"), "0");
   }
   ReferralQuery q;
   q.states = {RECEIVED, SUBMITTED};
@@ -349,17 +362,13 @@ TEST_F(MigrationTest, VersionFiveFileLosesTheUnusedIndexesAndListsDeadLetters) {
                                            "PRAGMA user_version = 5;")),
               "");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   {
     RawDb raw = OpenRaw(path_);
-    EXPECT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
-                        "('events_by_message', 'outbox_by_state')"),
-              "0");
+    EXPECT_EQ(SchemaCount("name IN ('events_by_message', 'outbox_by_state')"), "0");
     sqlite3_stmt* plan = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(raw.get(),
                                  "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 2 "
@@ -405,10 +414,7 @@ TEST_F(MigrationTest, FailedVersionFiveStepLeavesVersionFour) {
   EXPECT_THAT(opened.status().message(), HasSubstr("migration 5"));
   RawDb raw = OpenRaw(path_);
   EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), "4");
-  EXPECT_EQ(QueryText(raw.get(),
-                      "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND "
-                      "name = 'referrals_by_state'"),
-            "1");
+  EXPECT_EQ(SchemaCount("type = 'index' AND name = 'referrals_by_state'"), "1");
   EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM referrals"), "1");
 }
 
@@ -431,10 +437,9 @@ TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(Exec(raw.get(), absl::StrCat(UndoNewestTo7(), "PRAGMA user_version = 6;")), "");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   auto due = store.DuePending("lombardia", absl::InfiniteFuture(), 0);
   ASSERT_OK(due);
@@ -443,10 +448,7 @@ TEST_F(MigrationTest, VersionSixFileQueuesEmergenciesFirst) {
   EXPECT_EQ((*due)[0].urgency, v1::URGENCY_EMERGENCY_24H);
   EXPECT_EQ((*due)[1].message_id, "relayed-1");
   EXPECT_EQ((*due)[1].urgency, v1::URGENCY_ORDINARY);
-  RawDb raw = OpenRaw(path_);
-  EXPECT_EQ(
-      QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox_pending'"),
-      "0");
+  EXPECT_EQ(SchemaCount("name = 'outbox_pending'"), "0");
 }
 
 // Version 8 indexes the emergencies awaiting acknowledgement. A file of
@@ -480,10 +482,9 @@ TEST_P(EveryEarlierVersionTest, UpgradesToTheLatestAndListsEmergenciesByIndex) {
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
     ASSERT_EQ(QueryText(raw.get(), "PRAGMA user_version"), std::to_string(version));
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   absl::StatusOr<std::vector<ReferralRecord>> waiting = store.EmergenciesAwaitingAck();
   ASSERT_OK(waiting);
@@ -748,9 +749,7 @@ TEST_F(MigrationTest, OldFileWithoutEnvelopesNeedsNoKek) {
     ASSERT_EQ(Exec(raw.get(), kV1Schema), "");
     ASSERT_EQ(Exec(raw.get(), "PRAGMA user_version = 1"), "");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open(/*with_kek=*/false);
-  ASSERT_OK(opened);
-  EXPECT_EQ(*PragmaForTesting(**opened, "user_version"), absl::StrCat(kSchemaVersion));
+  EXPECT_OK(OpenUpgraded(/*with_kek=*/false));
 }
 
 // Sealing is part of the one migration transaction: a version-9 step that
@@ -770,8 +769,7 @@ TEST_F(MigrationTest, FailedVersionNineStepLeavesTheOldVersionUntouched) {
   EXPECT_EQ(QueryText(raw.get(), "PRAGMA user_version"), "1");
   EXPECT_EQ(QueryText(raw.get(), "SELECT hex(envelope) FROM events WHERE id = 1"), "52454645");
   EXPECT_EQ(QueryText(raw.get(), "SELECT hex(referral_envelope) FROM referrals"), "52454645");
-  EXPECT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'referral_keys'"),
-            "0");
+  EXPECT_EQ(SchemaCount("name = 'referral_keys'"), "0");
 }
 
 // Version 10 keeps a batch's receipt once. From every earlier version: the
@@ -860,9 +858,7 @@ TEST_P(EveryEarlierVersionTest, AddsCitizenReports) {
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
     // From version 11 on the report tables are there already.
     if (version < 11) {
-      ASSERT_EQ(
-          QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'report%'"),
-          "0");
+      ASSERT_EQ(SchemaCount("name LIKE 'report%'"), "0");
     }
   }
   ReportRecord report;
@@ -877,10 +873,9 @@ TEST_P(EveryEarlierVersionTest, AddsCitizenReports) {
   report.receipt_code = "AAAA-BBBB-CCCC";
   report.passphrase_hash = std::string(32, 'h');
   {
-    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
     ASSERT_OK(opened);
     Store& store = **opened;
-    EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
     EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
     ASSERT_OK(store.Transact([&](Txn& txn) -> absl::Status {
       RETURN_IF_ERROR(txn.InsertReport(report));
@@ -956,10 +951,7 @@ TEST_P(EveryEarlierVersionTest, AddsServiceRequests) {
   {
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
-    ASSERT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'service_request%' "
-                        "OR name = 'roster'"),
-              "0");
+    ASSERT_EQ(SchemaCount("name LIKE 'service_request%' OR name = 'roster'"), "0");
   }
   const ServiceRequestRecord request = MediatorRequest();
   v1::RosterEntry entry;
@@ -968,10 +960,9 @@ TEST_P(EveryEarlierVersionTest, AddsServiceRequests) {
   entry.add_languages("pcm");
   entry.set_available(true);
   {
-    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
     ASSERT_OK(opened);
     Store& store = **opened;
-    EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
     EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
     ASSERT_OK(store.Transact([&](Txn& txn) -> absl::Status {
       RETURN_IF_ERROR(txn.InsertServiceRequest(request));
@@ -1029,14 +1020,11 @@ TEST_P(EveryEarlierVersionTest, AddsPlacementAndStatisticsReports) {
   {
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
-    ASSERT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'statistics_reports'"),
-              version < 13 ? "0" : "1");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  ASSERT_EQ(SchemaCount("name = 'statistics_reports'"), version < 13 ? "0" : "1");
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   ServiceRequestRecord placed = request;
   placed.request_id = "request-2";
@@ -1099,21 +1087,16 @@ TEST_P(EveryEarlierVersionTest, StoresEachEnvelopeOnce) {
               "2");
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
     ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM outbox WHERE length(envelope) > 0"), "3");
-    ASSERT_EQ(
-        QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
-        "1");
+    ASSERT_EQ(SchemaCount("sql LIKE '%AUTOINCREMENT%'"), "1");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   EXPECT_EQ(*PragmaForTesting(store, "integrity_check"), "ok");
   const std::string converted = version >= 9 ? "2" : "0";
   {
     RawDb raw = OpenRaw(path_);
-    EXPECT_EQ(
-        QueryText(raw.get(), "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'"),
-        "0");
+    EXPECT_EQ(SchemaCount("sql LIKE '%AUTOINCREMENT%'"), "0");
     EXPECT_EQ(QueryText(raw.get(),
                         "SELECT COUNT(*) FROM outbox WHERE length(envelope) = 0 "
                         "AND envelope_event_id IS NOT NULL"),
@@ -1182,10 +1165,9 @@ TEST_P(EveryEarlierVersionTest, KeepsOnlyTheStreamPositionsEventsCannotShow) {
     ASSERT_EQ(Exec(raw.get(), "INSERT INTO streams VALUES ('ref-1', 'lombardia', 4)"), "");
     ASSERT_EQ(QueryText(raw.get(), "SELECT COUNT(*) FROM streams"), "3");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
   {
     RawDb raw = OpenRaw(path_);
     EXPECT_EQ(QueryText(raw.get(),
@@ -1232,22 +1214,12 @@ TEST_P(EveryEarlierVersionTest, ListsWithoutTheIndexByTimeAlone) {
     ASSERT_OK(store.RecordAndEnqueue(Submitted("ref-d", "toscana", "lombardia", kT0), {}));
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
-    ASSERT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema "
-                        "WHERE name = 'referrals_by_update'"),
-              "1");
+    ASSERT_EQ(SchemaCount("name = 'referrals_by_update'"), "1");
   }
-  absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
   Store& store = **opened;
-  EXPECT_EQ(*PragmaForTesting(store, "user_version"), absl::StrCat(kSchemaVersion));
-  {
-    RawDb raw = OpenRaw(path_);
-    EXPECT_EQ(QueryText(raw.get(),
-                        "SELECT COUNT(*) FROM sqlite_schema "
-                        "WHERE name = 'referrals_by_update'"),
-              "0");
-  }
+  EXPECT_EQ(SchemaCount("name = 'referrals_by_update'"), "0");
   auto ids = [](const absl::StatusOr<std::vector<ReferralRecord>>& listed) {
     std::vector<std::string> out;
     if (listed.ok()) {
