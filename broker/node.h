@@ -440,11 +440,16 @@ class Node {
                                   v1::ServiceEvent event, const v1::ServiceRequest* facts);
   // One step after Create: reads the request, lets `step` check and change
   // it and fill in its event, then appends the event and stores the request,
-  // all in one transaction.
+  // all in one transaction. A request placed with another node takes its
+  // steps there: refused, unless `placed_step` says what the step does here
+  // (a recall).
+  using ServiceStep = std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
+                                                 v1::ServiceEvent&, std::vector<std::string>&)>;
   absl::StatusOr<v1::ServiceRequestView> StepServiceRequest(
       const Identity& caller, const std::string& request_id, v1::ServiceEvent::Kind kind,
       const std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
-                                       v1::ServiceEvent&)>& step);
+                                       v1::ServiceEvent&)>& step,
+      const ServiceStep& placed_step = nullptr);
   absl::StatusOr<v1::ServiceRequestView> ServiceRequestViewOf(const std::string& request_id);
   absl::StatusOr<v1::StatisticsReport> OpenStatisticsReport(const VerifiedEnvelope& verified) const;
   absl::StatusOr<CheckedDelivery::ArrivedServiceRequest> OpenServiceRequestTransfer(
@@ -453,6 +458,17 @@ class Node {
                                             const CheckedDelivery::ArrivedServiceRequest& arrived);
   absl::Status AcceptServiceUpdate(storage::Txn& txn, const VerifiedEnvelope& verified,
                                    std::vector<std::string>& woken);
+  // A SERVICE_UPDATE from the node that placed the request here: asked to
+  // cancel it (§15.5).
+  absl::Status AcceptCancelAsked(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                 storage::ServiceRequestRecord& record,
+                                 const v1::ServiceRequestUpdate& update,
+                                 std::vector<std::string>& woken);
+  // Inside a transaction: asks the node `record` was placed with to cancel
+  // it, appending a CANCEL_ASKED `event` (its kind, node and reason set here).
+  absl::Status AskToCancel(storage::Txn& txn, storage::ServiceRequestRecord& record,
+                           v1::ServiceCancelReason reason, v1::ServiceEvent event,
+                           std::vector<std::string>& woken);
   // Inside a transaction: tells the node that placed `record` here where it
   // stands now (nothing if it was made here).
   absl::Status ReportServiceProgress(storage::Txn& txn, const storage::ServiceRequestRecord& record,

@@ -206,6 +206,16 @@ absl::Status CheckCancel(const storage::ServiceRequestRecord& request,
   return absl::OkStatus();
 }
 
+absl::Status CheckRecall(const storage::ServiceRequestRecord& request,
+                         v1::ServiceCancelReason reason) {
+  RETURN_IF_ERROR(CheckEnum("reason", reason, v1::ServiceCancelReason_IsValid, true));
+  if (request.placed_with.empty()) return BadState(request, "the request was not placed");
+  if (request.state == v1::SERVICE_DONE || request.state == v1::SERVICE_CANCELLED) {
+    return BadState(request, "a done or cancelled request is not recalled");
+  }
+  return absl::OkStatus();
+}
+
 std::string ServiceKeyOwner(absl::string_view request_id) {
   return absl::StrCat("service:", request_id);
 }
@@ -271,6 +281,18 @@ absl::StatusOr<bool> CheckUpdate(const storage::ServiceRequestRecord& request,
   }
   if (request.state == v1::SERVICE_DONE || request.state == v1::SERVICE_CANCELLED) return false;
   return Progress(update.state()) > Progress(request.state);
+}
+
+absl::StatusOr<bool> CheckCancelAsked(const storage::ServiceRequestRecord& request,
+                                      const v1::ServiceRequestUpdate& update) {
+  if (update.state() != v1::SERVICE_CANCELLED) {
+    return BadField("state", "from the node that placed the request, only CANCELLED");
+  }
+  if (!v1::ServiceCancelReason_IsValid(update.cancel_reason()) ||
+      update.cancel_reason() == v1::SERVICE_CANCEL_REASON_UNSPECIFIED) {
+    return BadField("cancel_reason", "is required");
+  }
+  return request.state != v1::SERVICE_DONE && request.state != v1::SERVICE_CANCELLED;
 }
 
 }  // namespace mir::broker

@@ -81,6 +81,12 @@ absl::Status CheckComplete(const storage::ServiceRequestRecord& request,
 absl::Status CheckCancel(const storage::ServiceRequestRecord& request,
                          v1::ServiceCancelReason reason);
 
+// A request placed with another node, and not done or cancelled as far as
+// this node knows, may be recalled: that node is asked to cancel it, with a
+// reason the protocol defines.
+absl::Status CheckRecall(const storage::ServiceRequestRecord& request,
+                         v1::ServiceCancelReason reason);
+
 // REQUESTED → PLACED with `node` from node `self`: a valid node id other
 // than `self` (INVALID_ARGUMENT INVALID_FIELD naming node).
 absl::Status CheckPlace(const storage::ServiceRequestRecord& request, const std::string& node,
@@ -93,6 +99,14 @@ absl::Status CheckPlace(const storage::ServiceRequestRecord& request, const std:
 // forward (a repeat, or older than what is known): taken in, nothing done.
 absl::StatusOr<bool> CheckUpdate(const storage::ServiceRequestRecord& request,
                                  const std::string& sender, const v1::ServiceRequestUpdate& update);
+
+// Whether a SERVICE_UPDATE from the node that placed `request` here asks
+// something to be done: it must be CANCELLED with a reason (else
+// INVALID_ARGUMENT INVALID_FIELD naming state or cancel_reason). Returns
+// false when the request is done or cancelled here already: taken in,
+// nothing done (the placing node has, or will have, that state).
+absl::StatusOr<bool> CheckCancelAsked(const storage::ServiceRequestRecord& request,
+                                      const v1::ServiceRequestUpdate& update);
 
 // The owner of a request's key in the key table: "service:<request_id>".
 std::string ServiceKeyOwner(absl::string_view request_id);

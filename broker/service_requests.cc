@@ -161,20 +161,27 @@ absl::StatusOr<v1::ServiceRequestView> Node::CreateServiceRequest(
 absl::StatusOr<v1::ServiceRequestView> Node::StepServiceRequest(
     const Identity& caller, const std::string& request_id, v1::ServiceEvent::Kind kind,
     const std::function<absl::Status(storage::Txn&, storage::ServiceRequestRecord&,
-                                     v1::ServiceEvent&)>& step) {
+                                     v1::ServiceEvent&)>& step,
+    const ServiceStep& placed_step) {
   RETURN_IF_ERROR(CheckRecordId("request_id", request_id));
   std::vector<std::string> woken;
+  std::string serving;  // the node it was placed with, if any
   RETURN_IF_ERROR(store_->Transact([&](storage::Txn& txn) -> absl::Status {
     woken.clear();
     ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(request_id));
     if (!record.has_value()) return UnknownServiceRequest(request_id);
-    if (!record->placed_with.empty()) {
-      return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
-                      absl::StrCat("service request ", request_id, " was placed with node ",
-                                   record->placed_with, ", which takes its steps"));
-    }
     const absl::Time now = txn.Now();
     v1::ServiceEvent event = NewEvent(kind, caller.Uri(), now);
+    serving = record->placed_with;
+    if (!record->placed_with.empty()) {
+      if (!placed_step) {
+        return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+                        absl::StrCat("service request ", request_id, " was placed with node ",
+                                     record->placed_with, ", which takes its steps"));
+      }
+      // Its state stays what the serving node last said.
+      return placed_step(txn, *record, event, woken);
+    }
     RETURN_IF_ERROR(step(txn, *record, event));
     RETURN_IF_ERROR(AppendServiceEvent(txn, request_id, std::move(event), nullptr));
     record->updated_at = now;
@@ -183,7 +190,7 @@ absl::StatusOr<v1::ServiceRequestView> Node::StepServiceRequest(
   }));
   Notify(woken);
   MIR_LOG(INFO) << "service request " << request_id << " " << v1::ServiceEvent::Kind_Name(kind)
-                << " by " << caller.Uri();
+                << (serving.empty() ? "" : " asked of " + serving) << " by " << caller.Uri();
   return ServiceRequestViewOf(request_id);
 }
 
@@ -235,15 +242,39 @@ absl::StatusOr<v1::ServiceRequestView> Node::CompleteServiceRequest(
 
 absl::StatusOr<v1::ServiceRequestView> Node::CancelServiceRequest(
     const Identity& caller, const v1::CancelServiceRequestRequest& request) {
-  return StepServiceRequest(caller, request.request_id(), v1::ServiceEvent::CANCELLED,
-                            [&](storage::Txn&, storage::ServiceRequestRecord& record,
-                                v1::ServiceEvent& event) -> absl::Status {
-                              RETURN_IF_ERROR(CheckCancel(record, request.reason()));
-                              record.state = v1::SERVICE_CANCELLED;
-                              record.cancel_reason = request.reason();
-                              event.set_cancel_reason(request.reason());
-                              return absl::OkStatus();
-                            });
+  return StepServiceRequest(
+      caller, request.request_id(), v1::ServiceEvent::CANCELLED,
+      [&](storage::Txn&, storage::ServiceRequestRecord& record,
+          v1::ServiceEvent& event) -> absl::Status {
+        RETURN_IF_ERROR(CheckCancel(record, request.reason()));
+        record.state = v1::SERVICE_CANCELLED;
+        record.cancel_reason = request.reason();
+        event.set_cancel_reason(request.reason());
+        return absl::OkStatus();
+      },
+      // Placed elsewhere: recalled, cancelled where it is served.
+      [&](storage::Txn& txn, storage::ServiceRequestRecord& record, v1::ServiceEvent& event,
+          std::vector<std::string>& woken) -> absl::Status {
+        RETURN_IF_ERROR(CheckRecall(record, request.reason()));
+        return AskToCancel(txn, record, request.reason(), std::move(event), woken);
+      });
+}
+
+absl::Status Node::AskToCancel(storage::Txn& txn, storage::ServiceRequestRecord& record,
+                               v1::ServiceCancelReason reason, v1::ServiceEvent event,
+                               std::vector<std::string>& woken) {
+  v1::ServiceRequestUpdate ask;
+  ask.set_request_id(record.request_id);
+  ask.set_state(v1::SERVICE_CANCELLED);
+  ask.set_cancel_reason(reason);
+  RETURN_IF_ERROR(QueueNodeMessage(txn, v1::SERVICE_UPDATE, record.placed_with, record.request_id,
+                                   ask.SerializeAsString(), woken));
+  event.set_kind(v1::ServiceEvent::CANCEL_ASKED);
+  event.set_node(record.placed_with);
+  event.set_cancel_reason(reason);
+  RETURN_IF_ERROR(AppendServiceEvent(txn, record.request_id, std::move(event), nullptr));
+  record.updated_at = txn.Now();
+  return txn.UpdateServiceRequest(record);
 }
 
 absl::StatusOr<v1::ListServiceRequestsResponse> Node::ListServiceRequests(
@@ -455,6 +486,9 @@ absl::Status Node::AcceptServiceUpdate(storage::Txn& txn, const VerifiedEnvelope
   ASSIGN_OR_RETURN(auto record, txn.GetServiceRequest(id));
   if (!record.has_value()) return UnknownServiceRequest(id);
   const std::string& sender = verified.header.sender_node();
+  if (!record->placed_from.empty() && sender == record->placed_from) {
+    return AcceptCancelAsked(txn, verified, *record, update, woken);
+  }
   ASSIGN_OR_RETURN(bool moves, CheckUpdate(*record, sender, update));
   if (!moves) return absl::OkStatus();  // a repeat or an older step: taken in, nothing to do
   const absl::Time now = txn.Now();
@@ -479,6 +513,33 @@ absl::Status Node::AcceptServiceUpdate(storage::Txn& txn, const VerifiedEnvelope
                 << v1::ServiceRequestState_Name(update.state()) << " at " << sender;
   // A node that placed it on tells the node that placed it here.
   return ReportServiceProgress(txn, *record, woken);
+}
+
+absl::Status Node::AcceptCancelAsked(storage::Txn& txn, const VerifiedEnvelope& verified,
+                                     storage::ServiceRequestRecord& record,
+                                     const v1::ServiceRequestUpdate& update,
+                                     std::vector<std::string>& woken) {
+  ASSIGN_OR_RETURN(bool open, CheckCancelAsked(record, update));
+  if (!open) return absl::OkStatus();  // done or cancelled here: the update back says so
+  const std::string& sender = verified.header.sender_node();
+  const absl::Time now = txn.Now();
+  v1::ServiceEvent event = NewEvent(v1::ServiceEvent::CANCELLED, verified.author.Uri(), now);
+  event.set_node(sender);
+  if (!record.placed_with.empty()) {
+    // Placed on from here: the node serving it is asked in turn.
+    MIR_LOG(INFO) << "service request " << record.request_id << ": " << sender
+                  << " asked to cancel it; asking " << record.placed_with;
+    return AskToCancel(txn, record, update.cancel_reason(), std::move(event), woken);
+  }
+  event.set_cancel_reason(update.cancel_reason());
+  RETURN_IF_ERROR(AppendServiceEvent(txn, record.request_id, std::move(event), nullptr));
+  record.state = v1::SERVICE_CANCELLED;
+  record.cancel_reason = update.cancel_reason();
+  record.updated_at = now;
+  RETURN_IF_ERROR(txn.UpdateServiceRequest(record));
+  MIR_LOG(INFO) << "service request " << record.request_id << " cancelled, asked by " << sender;
+  // As for any step here: the placing node learns it is cancelled.
+  return ReportServiceProgress(txn, record, woken);
 }
 
 }  // namespace mir::broker

@@ -464,7 +464,9 @@ std::vector<Command> ServiceCommands() {
       {"service cancel",
        "ID --reason REASON",
        "operators: cancel a request not yet done, with a reason",
-       "Cancels a request that is REQUESTED, ASSIGNED or SCHEDULED. CANCELLED is final.\n\n"
+       "Cancels a request that is REQUESTED, ASSIGNED or SCHEDULED. CANCELLED is final.\n"
+       "A request placed with another node is recalled: that node is asked to cancel it,\n"
+       "and cancels it unless it was done already; the state here changes when it answers.\n\n"
        "example: mirctl service cancel 0193e0a4-5b7c-7d2e-8f90-1a2b3c4d5e6f "
        "--reason no-one-available",
        {{"reason", Kind::kValue, "REASON",

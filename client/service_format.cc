@@ -116,7 +116,13 @@ std::string FormatServiceCreated(const v1::ServiceRequestView& view) {
 
 std::string FormatServiceStep(const v1::ServiceRequestView& view) {
   const v1::ServiceRequestSummary& s = view.summary();
-  return absl::StrCat("service request ", s.request_id(), ": ", StateLine(s), "\n");
+  std::string out = absl::StrCat("service request ", s.request_id(), ": ", StateLine(s));
+  // A recall: the state changes when the serving node answers.
+  if (!view.events().empty() && view.events().rbegin()->kind() == v1::ServiceEvent::CANCEL_ASKED) {
+    absl::StrAppend(&out, "; cancellation asked of ", view.events().rbegin()->node());
+  }
+  out.push_back('\n');
+  return out;
 }
 
 std::string FormatServiceEvents(const v1::ServiceRequestView& view) {

@@ -182,7 +182,9 @@ absl::StatusOr<std::string> ConsoleService::CancelServiceRequest(const Session& 
   request.set_reason(value);
   auto view = relay_->CancelServiceRequest(session, request);
   if (!view.ok()) return WithServiceField(Relayed(session, view.status()));
-  MIR_LOG(INFO) << "console service request " << id << " cancelled "
+  const std::string& serving = view->summary().placed_with();
+  MIR_LOG(INFO) << "console service request " << id
+                << (serving.empty() ? " cancelled " : " recalled from " + serving + " ")
                 << v1::ServiceCancelReason_Name(value) << " by " << session.person.Uri();
   return ToJson(*view);
 }

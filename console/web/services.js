@@ -221,17 +221,13 @@ function eventWords(e) {
 // The one next step the state allows (and cancelling while it is open).
 function stepForms(s, id, draw, roster) {
   const sections = [];
-  if (s.placedWith) {
-    return [h('section', { class: 'card', id: 'service-placed', 'aria-labelledby': 'service-placed-h' },
-      h('h2', { id: 'service-placed-h' }, t('srPlacedTitle')), h('p', {}, t('srPlacedNote', { node: s.placedWith })))];
-  }
   const section = (key, title, ...kids) => sections.push(h('section', { class: 'card', id: `service-${key}`, 'aria-labelledby': `service-${key}-h` },
     h('h2', { id: `service-${key}-h` }, title), ...kids));
   const stepForm = (key, input, label, help, button, call, done) => {
     const out = h('div', { id: `service-${key}-status` });
     const form = h('form', { id: `service-${key}-form`, novalidate: true },
       field(label, input, help).wrap,
-      h('div', { class: 'buttons' }, h('button', { type: 'submit', class: key === 'cancel' ? 'secondary' : 'primary', id: `service-${key}-save` }, button)),
+      h('div', { class: 'buttons' }, h('button', { type: 'submit', class: key === 'cancel' || key === 'recall' ? 'secondary' : 'primary', id: `service-${key}-save` }, button)),
       out);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -251,6 +247,18 @@ function stepForms(s, id, draw, roster) {
     });
     return form;
   };
+  if (s.placedWith) {
+    // Its steps are taken where it is served; from here it can only be recalled.
+    sections.push(h('section', { class: 'card', id: 'service-placed', 'aria-labelledby': 'service-placed-h' },
+      h('h2', { id: 'service-placed-h' }, t('srPlacedTitle')), h('p', {}, t('srPlacedNote', { node: s.placedWith }))));
+    if (!['SERVICE_DONE', 'SERVICE_CANCELLED'].includes(s.state)) {
+      const reason = select(opts('ServiceCancelReason'), { id: 'service-recall-reason', name: 'reason' });
+      section('recall', t('srRecallTitle'),
+        stepForm('recall', reason, t('srCancelReason'), t('srRecallHelp', { node: s.placedWith }), t('srRecallSave'),
+          (v) => api.cancelService(id, v), t('srRecallAsked', { node: s.placedWith })));
+    }
+    return sections;
+  }
   if (s.state === 'SERVICE_REQUESTED') {
     const available = roster.filter((e) => e.available);
     const code = select([['', t('choose')], ...available.map((e) => [e.code,

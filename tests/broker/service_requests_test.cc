@@ -533,7 +533,9 @@ TEST_F(ServiceRequestsTest, ARequestPlacedThroughNvnIsServedInLombardyAndTracked
   EXPECT_EQ(placed->summary().state(), v1::SERVICE_PLACED);
   EXPECT_EQ(placed->summary().placed_with(), "nvn");
   // Placed: its steps are taken where it went, not here.
-  EXPECT_THAT(MIR_STATUS(toscana.Cancel(id, v1::CANCEL_NO_LONGER_NEEDED)),
+  EXPECT_THAT(MIR_STATUS(toscana.Assign(id, "MED-0001")),
+              StatusIsReason(StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  EXPECT_THAT(MIR_STATUS(toscana.Place(id, "lombardia")),
               StatusIsReason(StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
 
   auto arrived_at = [&](ServiceClient& client) {
@@ -583,6 +585,136 @@ TEST_F(ServiceRequestsTest, ARequestPlacedThroughNvnIsServedInLombardyAndTracked
   auto roster = toscana.Roster();
   ASSERT_OK(roster);
   for (const v1::RosterEntry& e : roster->entries()) EXPECT_NE(e.code(), "MED-LOM-0009");
+}
+
+// Recalled: toscana cancels a request it placed through nvn with lombardia;
+// lombardia cancels it as its own staff would, and every node on the way
+// ends CANCELLED with the reason, each timeline saying who asked.
+TEST_F(ServiceRequestsTest, ARecalledRequestIsCancelledWhereItIsServedAndBackHome) {
+  StartAll();
+  ServiceClient toscana = Client("toscana/operator");
+  ServiceClient nvn = Client("nvn/operator");
+  ServiceClient lombardia = Client("lombardia/operator");
+  const v1::CreateServiceRequestRequest create = NewCreate();
+  const std::string& id = create.request_id();
+  ASSERT_OK(toscana.Create(create));
+  ASSERT_OK(toscana.Place(id, "nvn"));
+  ASSERT_TRUE(WaitFor([&] { return nvn.Get(id).ok(); }));
+  ASSERT_OK(nvn.Place(id, "lombardia"));
+  ASSERT_TRUE(WaitFor([&] { return lombardia.Get(id).ok(); }));
+  ASSERT_OK(lombardia.Put(Mediator("MED-LOM-0009", {"pcm"})));
+  ASSERT_OK(lombardia.Assign(id, "MED-LOM-0009"));
+  auto state_at = [&](ServiceClient& client, v1::ServiceRequestState state) {
+    return WaitFor([&] {
+      auto view = client.Get(id);
+      return view.ok() && view->summary().state() == state;
+    });
+  };
+  ASSERT_TRUE(state_at(toscana, v1::SERVICE_ASSIGNED));
+
+  EXPECT_THAT(MIR_STATUS(toscana.Cancel(id, v1::SERVICE_CANCEL_REASON_UNSPECIFIED)),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  auto asked = toscana.Cancel(id, v1::CANCEL_REQUESTER_WITHDREW);
+  ASSERT_OK(asked);
+  // Still what lombardia last said, until lombardia says otherwise.
+  EXPECT_EQ(asked->summary().state(), v1::SERVICE_ASSIGNED);
+  ASSERT_EQ(KindsOf(*asked).back(), v1::ServiceEvent::CANCEL_ASKED);
+  EXPECT_EQ(asked->events(asked->events_size() - 1).node(), "nvn");
+  EXPECT_EQ(asked->events(asked->events_size() - 1).cancel_reason(), v1::CANCEL_REQUESTER_WITHDREW);
+
+  ASSERT_TRUE(state_at(lombardia, v1::SERVICE_CANCELLED));
+  ASSERT_TRUE(state_at(nvn, v1::SERVICE_CANCELLED));
+  ASSERT_TRUE(state_at(toscana, v1::SERVICE_CANCELLED));
+  auto served = lombardia.Get(id);
+  ASSERT_OK(served);
+  EXPECT_EQ(served->summary().cancel_reason(), v1::CANCEL_REQUESTER_WITHDREW);
+  EXPECT_EQ(KindsOf(*served), (std::vector{v1::ServiceEvent::ARRIVED, v1::ServiceEvent::ASSIGNED,
+                                           v1::ServiceEvent::CANCELLED}));
+  EXPECT_EQ(served->events(2).node(), "nvn");  // who asked
+  EXPECT_EQ(served->events(2).actor(), "mir://nvn/node");
+  auto hub = nvn.Get(id);
+  ASSERT_OK(hub);
+  EXPECT_EQ(KindsOf(*hub), (std::vector{v1::ServiceEvent::ARRIVED, v1::ServiceEvent::PLACED,
+                                        v1::ServiceEvent::UPDATED, v1::ServiceEvent::CANCEL_ASKED,
+                                        v1::ServiceEvent::UPDATED}));
+  EXPECT_EQ(hub->events(3).node(), "lombardia");
+  auto home = toscana.Get(id);
+  ASSERT_OK(home);
+  EXPECT_EQ(home->summary().cancel_reason(), v1::CANCEL_REQUESTER_WITHDREW);
+  EXPECT_EQ(KindsOf(*home).back(), v1::ServiceEvent::UPDATED);
+  EXPECT_EQ(home->events(home->events_size() - 1).state(), v1::SERVICE_CANCELLED);
+  // Cancelled: nothing more to recall.
+  EXPECT_THAT(MIR_STATUS(toscana.Cancel(id, v1::CANCEL_OTHER)),
+              StatusIsReason(StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+}
+
+// A SERVICE_UPDATE signed by `signer` for `recipient` about `request_id`.
+std::string SignedUpdate(const std::string& signer, const std::string& recipient,
+                         const std::string& request_id, v1::ServiceRequestState state,
+                         v1::ServiceCancelReason reason) {
+  v1::ServiceRequestUpdate update;
+  update.set_request_id(request_id);
+  update.set_state(state);
+  update.set_cancel_reason(reason);
+  v1::EnvelopeHeader header;
+  header.set_message_id(NewUuid());
+  header.set_kind(v1::SERVICE_UPDATE);
+  header.set_recipient_node(recipient);
+  *header.mutable_created_at() = ToProtoTime(absl::Now());
+  header.set_referral_id(request_id);
+  auto bytes = PkiSigner(signer)->SignEnvelope(header, update.SerializeAsString());
+  EXPECT_OK(bytes);
+  return bytes.ok() ? *bytes : "";
+}
+
+// A request asked to be cancelled after it was done where it is served stays
+// done; the placing node may only ask to cancel, with a reason.
+TEST_F(ServiceRequestsTest, ARecallThatArrivesAfterTheServiceWasDoneChangesNothing) {
+  StartAll();
+  ServiceClient toscana = Client("toscana/operator");
+  ServiceClient nvn = Client("nvn/operator");
+  const v1::CreateServiceRequestRequest create = NewCreate();
+  const std::string& id = create.request_id();
+  ASSERT_OK(toscana.Create(create));
+  ASSERT_OK(toscana.Place(id, "nvn"));
+  ASSERT_TRUE(WaitFor([&] { return nvn.Get(id).ok(); }));
+  const Identity toscana_node{"toscana", Role::kNode, ""};
+
+  // What toscana's node may not ask: a step other than CANCELLED, a
+  // cancellation without its reason.
+  EXPECT_THAT(MIR_STATUS(NodeAt("nvn").Deliver(
+                  toscana_node, SignedUpdate("toscana/node", "nvn", id, v1::SERVICE_ASSIGNED,
+                                             v1::SERVICE_CANCEL_REASON_UNSPECIFIED))),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(MIR_STATUS(NodeAt("nvn").Deliver(
+                  toscana_node, SignedUpdate("toscana/node", "nvn", id, v1::SERVICE_CANCELLED,
+                                             v1::SERVICE_CANCEL_REASON_UNSPECIFIED))),
+              StatusIsReason(StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  auto untouched = nvn.Get(id);
+  ASSERT_OK(untouched);
+  EXPECT_EQ(untouched->summary().state(), v1::SERVICE_REQUESTED);
+  EXPECT_EQ(KindsOf(*untouched), (std::vector{v1::ServiceEvent::ARRIVED}));
+
+  ASSERT_OK(nvn.Put(Mediator("MED-NVN-0001", {"pcm"})));
+  ASSERT_OK(nvn.Assign(id, "MED-NVN-0001"));
+  const absl::Time at = absl::FromUnixMicros(
+      absl::ToUnixMicros(FromProtoTime(create.request().window_start()) + absl::Hours(1)));
+  ASSERT_OK(nvn.Schedule(id, at));
+  ASSERT_OK(nvn.Complete(id, v1::OUTCOME_HELD));
+  // The cancellation overtaken by the service: taken in, nothing changed.
+  EXPECT_OK(NodeAt("nvn").Deliver(toscana_node,
+                                  SignedUpdate("toscana/node", "nvn", id, v1::SERVICE_CANCELLED,
+                                               v1::CANCEL_REQUESTER_WITHDREW)));
+  auto served = nvn.Get(id);
+  ASSERT_OK(served);
+  EXPECT_EQ(served->summary().state(), v1::SERVICE_DONE);
+  EXPECT_EQ(KindsOf(*served).back(), v1::ServiceEvent::DONE);
+  ASSERT_TRUE(WaitFor([&] {
+    auto view = toscana.Get(id);
+    return view.ok() && view->summary().state() == v1::SERVICE_DONE;
+  }));
+  EXPECT_THAT(MIR_STATUS(toscana.Cancel(id, v1::CANCEL_OTHER)),
+              StatusIsReason(StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
 }
 
 // An update from a node the request was not placed with changes nothing.

@@ -780,6 +780,7 @@ def service_request(tos, nvn):
     check(tos.find("#service-placed-with").text == "nvn", "placed with nvn")
     check(tos.has("#service-placed") and not tos.has("#service-assign-form") and not tos.has("#service-cancel-form"),
           "placed: no step here")
+    check(tos.has("#service-recall-form"), "placed: it can be recalled")
     shot(tos.d, "service-request-placed-with-nvn")
 
     def arrived(d):
@@ -793,6 +794,26 @@ def service_request(tos, nvn):
     check(nvn.has("#service-assign-form"), "nvn takes its steps")
     shot(nvn.d, "service-request-arrived-at-nvn")
     log(f"service request {placed_id}: placed with nvn, arrived there")
+
+    # Recalled from toscana: nvn cancels it, and toscana's copy follows.
+    tos.d.refresh()
+    tos.visible("#service-recall-form")
+    Select(tos.find("#service-recall-reason")).select_by_value("CANCEL_REQUESTER_WITHDREW")
+    tos.click("#service-recall-save")
+    tos.visible('#service-timeline > li[data-kind="CANCEL_ASKED"]')
+    shot(tos.d, "service-request-recall-asked")
+
+    def cancelled(d):
+        if d.find_elements(By.CSS_SELECTOR, '#service-state[data-state="SERVICE_CANCELLED"]'):
+            return True
+        d.refresh()
+        return False
+    nvn.wait().until(cancelled)
+    check(not nvn.has("#service-assign-form"), "cancelled at nvn: no step left")
+    tos.wait().until(cancelled)
+    check(not tos.has("#service-recall-form"), "cancelled here: nothing to recall")
+    shot(tos.d, "service-request-recalled")
+    log(f"service request {placed_id}: recalled, cancelled at nvn and at toscana")
 
 
 if __name__ == "__main__":

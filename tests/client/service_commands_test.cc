@@ -470,6 +470,21 @@ TEST(ServiceFormatTest, OnlyShowPrintsTheSealedParts) {
     EXPECT_THAT(out, Not(HasSubstr(kNotes)));
   }
 
+  // Recalled from a node it was placed with: the state is still the serving
+  // node's, and the step says what was asked.
+  v1::ServiceRequestView recalled = view;
+  recalled.mutable_summary()->set_placed_with("nvn");
+  v1::ServiceEvent& asked = *recalled.add_events();
+  asked.set_kind(v1::ServiceEvent::CANCEL_ASKED);
+  asked.set_node("nvn");
+  asked.set_cancel_reason(v1::CANCEL_REQUESTER_WITHDREW);
+  EXPECT_EQ(FormatServiceStep(recalled),
+            absl::StrCat("service request ", kId,
+                         ": at nvn: SCHEDULED at 2026-03-03 09:00 UTC with MED-0007; cancellation "
+                         "asked of nvn\n"));
+  EXPECT_THAT(FormatServiceEvents(recalled),
+              HasSubstr("CANCEL_ASKED  by -  node nvn  reason REQUESTER_WITHDREW\n"));
+
   const std::string shown = FormatServiceView(view);
   EXPECT_THAT(shown, StartsWith(absl::StrCat("Service request ", kId, "\n  state    SCHEDULED")));
   EXPECT_THAT(shown, HasSubstr(absl::StrCat("  requester    ", kRequester, "\n")));

@@ -293,7 +293,7 @@ TEST_F(MirctlServicesTest, APlacedRequestIsServedAtNvnAndFollowedFromToscana) {
   EXPECT_EQ(placed.out,
             absl::StrCat("service request ", id, ": PLACED with nvn, which takes its steps\n"));
   ExpectNoSealedText(placed);
-  Result here = Mirctl(op, {"service", "cancel", id, "--reason", "other"});
+  Result here = Mirctl(op, {"service", "assign", id, "--roster", "MED-1"});
   EXPECT_EQ(here.code, client::kExitFailed);
   EXPECT_THAT(here.err, HasSubstr("was placed with node nvn"));
 
@@ -318,6 +318,20 @@ TEST_F(MirctlServicesTest, APlacedRequestIsServedAtNvnAndFollowedFromToscana) {
   EXPECT_THAT(home.out, HasSubstr("  placed with  nvn\n"));
   EXPECT_THAT(home.out, HasSubstr("PLACED"));
   EXPECT_THAT(home.out, HasSubstr("  node nvn  now ASSIGNED  to MED-N1"));
+
+  // Recalled from toscana: nvn cancels it, and toscana follows.
+  Result recalled = Mirctl(op, {"service", "cancel", id, "--reason", "requester-withdrew"});
+  ASSERT_EQ(recalled.code, client::kExitOk) << recalled.err;
+  EXPECT_EQ(recalled.out, absl::StrCat("service request ", id,
+                                       ": at nvn: ASSIGNED to MED-N1, to be scheduled; "
+                                       "cancellation asked of nvn\n"));
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(Mirctl(op, {"service", "show", id}).out,
+                             "at nvn: CANCELLED, REQUESTER_WITHDREW");
+  }));
+  EXPECT_THAT(
+      Mirctl(hub, {"service", "show", id}).out,
+      HasSubstr("CANCELLED  by mir://toscana/node  node toscana  reason REQUESTER_WITHDREW"));
 }
 
 TEST_F(MirctlServicesTest, UnknownIdsAndPartnersAreRefused) {

@@ -917,13 +917,22 @@ TEST_F(ConsoleTest, ServiceRequestPlacedWithAnotherNode) {
   EXPECT_THAT(listed->body, ::testing::HasSubstr(id));
 
   // Its steps are nvn's now: refused here with the node's reason.
-  auto here = Post(path + "/cancel", R"({"reason": "OTHER"})", &op);
+  auto here = Post(path + "/assign", R"({"rosterCode": "MED-0001"})", &op);
   EXPECT_EQ(here->status, 409) << here->body;
   EXPECT_EQ(Reason(here->body), "INVALID_TRANSITION");
   EXPECT_THAT(here->body, ::testing::HasSubstr("placed with node nvn"));
   auto again = Post(path + "/place", R"({"node": "nvn"})", &op);
   EXPECT_EQ(again->status, 409) << again->body;
   EXPECT_EQ(StateOf(Get(path, &op)->body), "SERVICE_PLACED");
+  // Cancelling recalls it: nvn is asked, the state stays nvn's to change.
+  auto recalled = Post(path + "/cancel", R"({"reason": "REQUESTER_WITHDREW"})", &op);
+  ASSERT_EQ(recalled->status, 200) << recalled->body;
+  EXPECT_EQ(StateOf(recalled->body), "SERVICE_PLACED");
+  const auto after = Json(recalled->body).fields().at("events").list_value();
+  ASSERT_EQ(after.values_size(), 3) << recalled->body;
+  EXPECT_EQ(Str(after.values(2).struct_value(), "kind"), "CANCEL_ASKED");
+  EXPECT_EQ(Str(after.values(2).struct_value(), "node"), "nvn");
+  EXPECT_EQ(Str(after.values(2).struct_value(), "cancelReason"), "CANCEL_REQUESTER_WITHDREW");
 }
 
 // Operators only: a partner is refused every call; no CSRF token, no change.

@@ -1,8 +1,8 @@
 // The console's words (console/web/texts.js, as embedded and served): every
-// error reason and delivery proof the node can send has a sentence in both
-// languages, both languages have the same keys, and each enum offered in a
-// form lists the proto's values in schema order. A value added to the
-// protocol without its words fails here, not in front of staff.
+// error reason, delivery proof and timeline event the node can send has a
+// sentence in both languages, both languages have the same keys, and each
+// enum offered in a form lists the proto's values in schema order. A value
+// added to the protocol without its words fails here, not in front of staff.
 
 #include <set>
 #include <string>
@@ -170,6 +170,11 @@ TEST_F(TextsTest, EveryErrorReasonHasWords) {
 
 TEST_F(TextsTest, EveryDeliveryProofHasWords) {
   ExpectWordsForEveryValue(v1::DeliveryProof::Status_descriptor(), "proof");
+}
+
+TEST_F(TextsTest, EveryTimelineEventHasWords) {
+  ExpectWordsForEveryValue(v1::ServiceEvent::Kind_descriptor(), "srEvent");
+  ExpectWordsForEveryValue(v1::ReportEvent::Kind_descriptor(), "rEvent");
 }
 
 TEST_F(TextsTest, FormEnumsListTheProtosValuesInSchemaOrder) {
