@@ -783,13 +783,16 @@ def service_request(tos, nvn):
     check(tos.has("#service-recall-form"), "placed: it can be recalled")
     shot(tos.d, "service-request-placed-with-nvn")
 
-    def arrived(d):
-        if d.find_elements(By.CSS_SELECTOR, "#service-placed-from"):
-            return True
-        d.refresh()
-        return False
+    def reloaded_until(css):
+        """Another node's step shows on a reload: reload until `css` is there."""
+        def shown(d):
+            if d.find_elements(By.CSS_SELECTOR, css):
+                return True
+            d.refresh()
+            return False
+        return shown
     nvn.open(f"{CONSOLE['nvn']}/#/service/{placed_id}")
-    nvn.wait().until(arrived)
+    nvn.wait().until(reloaded_until("#service-placed-from"))
     check(nvn.find("#service-placed-from").text == "toscana", "nvn sees where it came from")
     check(nvn.has("#service-assign-form"), "nvn takes its steps")
     shot(nvn.d, "service-request-arrived-at-nvn")
@@ -803,11 +806,7 @@ def service_request(tos, nvn):
     tos.visible('#service-timeline > li[data-kind="CANCEL_ASKED"]')
     shot(tos.d, "service-request-recall-asked")
 
-    def cancelled(d):
-        if d.find_elements(By.CSS_SELECTOR, '#service-state[data-state="SERVICE_CANCELLED"]'):
-            return True
-        d.refresh()
-        return False
+    cancelled = reloaded_until('#service-state[data-state="SERVICE_CANCELLED"]')
     nvn.wait().until(cancelled)
     check(not nvn.has("#service-assign-form"), "cancelled at nvn: no step left")
     tos.wait().until(cancelled)
