@@ -438,6 +438,10 @@ class Node {
   // Signs `event` as the request's next SERVICE_EVENT and appends it.
   absl::Status AppendServiceEvent(storage::Txn& txn, const std::string& request_id,
                                   v1::ServiceEvent event, const v1::ServiceRequest* facts);
+  // Inside a transaction: appends a step's `event` and stores `record` as the
+  // step left it, updated at the event's time.
+  absl::Status StoreServiceStep(storage::Txn& txn, storage::ServiceRequestRecord& record,
+                                v1::ServiceEvent event);
   // One step after Create: reads the request, lets `step` check and change
   // it and fill in its event, then appends the event and stores the request,
   // all in one transaction. A request placed with another node takes its

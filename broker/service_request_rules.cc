@@ -247,16 +247,8 @@ int Progress(v1::ServiceRequestState state) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<bool> CheckUpdate(const storage::ServiceRequestRecord& request,
-                                 const std::string& sender,
-                                 const v1::ServiceRequestUpdate& update) {
-  if (request.placed_with.empty() || request.placed_with != sender) {
-    return MirError(
-        absl::StatusCode::kPermissionDenied, v1::NOT_A_HOLDER,
-        absl::StrCat("service request ", request.request_id, " was not placed with node ", sender));
-  }
+// What an update's state needs beside it (INVALID_FIELD when missing).
+absl::Status CheckUpdateCarries(const v1::ServiceRequestUpdate& update) {
   switch (update.state()) {
     case v1::SERVICE_ASSIGNED:
       if (!IsRosterCode(update.roster_code())) return BadField("roster_code", "is required");
@@ -279,6 +271,20 @@ absl::StatusOr<bool> CheckUpdate(const storage::ServiceRequestRecord& request,
     default:
       return BadField("state", "must be ASSIGNED, SCHEDULED, DONE or CANCELLED");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<bool> CheckUpdate(const storage::ServiceRequestRecord& request,
+                                 const std::string& sender,
+                                 const v1::ServiceRequestUpdate& update) {
+  if (request.placed_with.empty() || request.placed_with != sender) {
+    return MirError(
+        absl::StatusCode::kPermissionDenied, v1::NOT_A_HOLDER,
+        absl::StrCat("service request ", request.request_id, " was not placed with node ", sender));
+  }
+  RETURN_IF_ERROR(CheckUpdateCarries(update));
   if (request.state == v1::SERVICE_DONE || request.state == v1::SERVICE_CANCELLED) return false;
   return Progress(update.state()) > Progress(request.state);
 }
@@ -288,10 +294,7 @@ absl::StatusOr<bool> CheckCancelAsked(const storage::ServiceRequestRecord& reque
   if (update.state() != v1::SERVICE_CANCELLED) {
     return BadField("state", "from the node that placed the request, only CANCELLED");
   }
-  if (!v1::ServiceCancelReason_IsValid(update.cancel_reason()) ||
-      update.cancel_reason() == v1::SERVICE_CANCEL_REASON_UNSPECIFIED) {
-    return BadField("cancel_reason", "is required");
-  }
+  RETURN_IF_ERROR(CheckUpdateCarries(update));
   return request.state != v1::SERVICE_DONE && request.state != v1::SERVICE_CANCELLED;
 }
 

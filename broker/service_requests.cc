@@ -102,6 +102,13 @@ absl::Status Node::AppendServiceEvent(storage::Txn& txn, const std::string& requ
   return txn.AppendServiceRequestEvent(request_id, sequence, bytes);
 }
 
+absl::Status Node::StoreServiceStep(storage::Txn& txn, storage::ServiceRequestRecord& record,
+                                    v1::ServiceEvent event) {
+  record.updated_at = FromProtoTime(event.at());
+  RETURN_IF_ERROR(AppendServiceEvent(txn, record.request_id, std::move(event), nullptr));
+  return txn.UpdateServiceRequest(record);
+}
+
 absl::StatusOr<v1::ServiceRequestView> Node::CreateServiceRequest(
     const Identity& caller, const v1::CreateServiceRequestRequest& request) {
   RETURN_IF_ERROR(CheckRecordId("request_id", request.request_id()));
@@ -183,9 +190,7 @@ absl::StatusOr<v1::ServiceRequestView> Node::StepServiceRequest(
       return placed_step(txn, *record, event, woken);
     }
     RETURN_IF_ERROR(step(txn, *record, event));
-    RETURN_IF_ERROR(AppendServiceEvent(txn, request_id, std::move(event), nullptr));
-    record->updated_at = now;
-    RETURN_IF_ERROR(txn.UpdateServiceRequest(*record));
+    RETURN_IF_ERROR(StoreServiceStep(txn, *record, std::move(event)));
     return ReportServiceProgress(txn, *record, woken);
   }));
   Notify(woken);
@@ -272,9 +277,7 @@ absl::Status Node::AskToCancel(storage::Txn& txn, storage::ServiceRequestRecord&
   event.set_kind(v1::ServiceEvent::CANCEL_ASKED);
   event.set_node(record.placed_with);
   event.set_cancel_reason(reason);
-  RETURN_IF_ERROR(AppendServiceEvent(txn, record.request_id, std::move(event), nullptr));
-  record.updated_at = txn.Now();
-  return txn.UpdateServiceRequest(record);
+  return StoreServiceStep(txn, record, std::move(event));
 }
 
 absl::StatusOr<v1::ListServiceRequestsResponse> Node::ListServiceRequests(
@@ -381,11 +384,9 @@ absl::StatusOr<v1::ServiceRequestView> Node::PlaceServiceRequest(
     const absl::Time now = txn.Now();
     v1::ServiceEvent placed = NewEvent(v1::ServiceEvent::PLACED, caller.Uri(), now);
     placed.set_node(node);
-    RETURN_IF_ERROR(AppendServiceEvent(txn, id, std::move(placed), nullptr));
     record->state = v1::SERVICE_PLACED;
     record->placed_with = node;
-    record->updated_at = now;
-    return txn.UpdateServiceRequest(*record);
+    return StoreServiceStep(txn, *record, std::move(placed));
   }));
   Notify(woken);
   MIR_LOG(INFO) << "service request " << id << " placed with " << node << " by " << caller.Uri();
@@ -499,7 +500,6 @@ absl::Status Node::AcceptServiceUpdate(storage::Txn& txn, const VerifiedEnvelope
   if (update.has_scheduled_at()) *event.mutable_scheduled_at() = update.scheduled_at();
   event.set_outcome(update.outcome());
   event.set_cancel_reason(update.cancel_reason());
-  RETURN_IF_ERROR(AppendServiceEvent(txn, id, std::move(event), nullptr));
   record->state = update.state();
   record->roster_code = update.roster_code();
   record->scheduled_at = update.has_scheduled_at()
@@ -507,8 +507,7 @@ absl::Status Node::AcceptServiceUpdate(storage::Txn& txn, const VerifiedEnvelope
                              : std::nullopt;
   record->outcome = update.outcome();
   record->cancel_reason = update.cancel_reason();
-  record->updated_at = now;
-  RETURN_IF_ERROR(txn.UpdateServiceRequest(*record));
+  RETURN_IF_ERROR(StoreServiceStep(txn, *record, std::move(event)));
   MIR_LOG(INFO) << "service request " << id << " is "
                 << v1::ServiceRequestState_Name(update.state()) << " at " << sender;
   // A node that placed it on tells the node that placed it here.
@@ -532,11 +531,9 @@ absl::Status Node::AcceptCancelAsked(storage::Txn& txn, const VerifiedEnvelope& 
     return AskToCancel(txn, record, update.cancel_reason(), std::move(event), woken);
   }
   event.set_cancel_reason(update.cancel_reason());
-  RETURN_IF_ERROR(AppendServiceEvent(txn, record.request_id, std::move(event), nullptr));
   record.state = v1::SERVICE_CANCELLED;
   record.cancel_reason = update.cancel_reason();
-  record.updated_at = now;
-  RETURN_IF_ERROR(txn.UpdateServiceRequest(record));
+  RETURN_IF_ERROR(StoreServiceStep(txn, record, std::move(event)));
   MIR_LOG(INFO) << "service request " << record.request_id << " cancelled, asked by " << sender;
   // As for any step here: the placing node learns it is cancelled.
   return ReportServiceProgress(txn, record, woken);
