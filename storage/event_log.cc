@@ -163,21 +163,27 @@ class Applier {
   }
 
   absl::Status Hold(const Event& e) {
-    {
-      // Early messages cost storage until their predecessors come: a sender
-      // may run ahead by a bounded number only (it retries the rest later).
-      ASSIGN_OR_RETURN(Statement s,
-                       db_.Prepare("SELECT COUNT(*) FROM held_events WHERE referral_id = ?1 AND "
-                                   "sender_node = ?2",
-                                   "count held events"));
-      s.BindText(1, e.referral_id).BindText(2, e.sender_node);
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row && s.Int(0) >= kMaxHeldPerStream) {
-        return MirError(
-            absl::StatusCode::kResourceExhausted, v1::TOO_MANY_HELD,
-            absl::StrCat(kMaxHeldPerStream, " early messages from ", e.sender_node, " on referral ",
-                         e.referral_id, " already wait for their predecessors; send those first"));
-      }
+    // Early messages cost storage until their predecessors come: a sender
+    // may run ahead by a bounded number per referral, and in all, whatever
+    // referral ids it names (it retries the rest later).
+    ASSIGN_OR_RETURN(Statement count,
+                     db_.Prepare("SELECT COUNT(*), COALESCE(SUM(referral_id = ?1), 0) "
+                                 "FROM held_events WHERE sender_node = ?2",
+                                 "count held events"));
+    count.BindText(1, e.referral_id).BindText(2, e.sender_node);
+    ASSIGN_OR_RETURN(bool row, count.Step());
+    const int64_t held_from_sender = row ? count.Int(0) : 0;
+    const int64_t held_on_stream = row ? count.Int(1) : 0;
+    if (held_on_stream >= kMaxHeldPerStream) {
+      return MirError(
+          absl::StatusCode::kResourceExhausted, v1::TOO_MANY_HELD,
+          absl::StrCat(kMaxHeldPerStream, " early messages from ", e.sender_node, " on referral ",
+                       e.referral_id, " already wait for their predecessors; send those first"));
+    }
+    if (held_from_sender >= kMaxHeldPerSender) {
+      return MirError(absl::StatusCode::kResourceExhausted, v1::TOO_MANY_HELD,
+                      absl::StrCat(kMaxHeldPerSender, " early messages from ", e.sender_node,
+                                   " already wait for their predecessors; send those first"));
     }
     ASSIGN_OR_RETURN(std::optional<std::string> held,
                      MessageAt("SELECT message_id FROM held_events WHERE referral_id = ?1 AND "

@@ -483,6 +483,12 @@ constexpr char kSchemaV17[] = R"sql(
 DROP INDEX referrals_by_update;
 )sql";
 
+// Schema v18: held events counted per sender (kMaxHeldPerSender) without
+// reading their envelopes. Written only when an event is held or released.
+constexpr char kSchemaV18[] = R"sql(
+CREATE INDEX held_events_by_sender ON held_events(sender_node);
+)sql";
+
 // Created after the backfill, which has to UPDATE existing rows.
 constexpr char kSchemaV2Triggers[] = R"sql(
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -568,7 +574,7 @@ const std::vector<MigrationStep>& Steps() {
       {7, kSchemaV7, nullptr},   {8, kSchemaV8, nullptr},      {9, kSchemaV9, &MigrateToV9},
       {10, kSchemaV10, nullptr}, {11, kSchemaV11, nullptr},    {12, kSchemaV12, nullptr},
       {13, kSchemaV13, nullptr}, {14, kSchemaV14, nullptr},    {15, kSchemaV15, nullptr},
-      {16, kSchemaV16, nullptr}, {17, kSchemaV17, nullptr},
+      {16, kSchemaV16, nullptr}, {17, kSchemaV17, nullptr},    {18, kSchemaV18, nullptr},
   };
   return *kSteps;
 }

@@ -45,6 +45,8 @@
 //              fewer written per event; the rows it implies are deleted
 //   version 17 referrals_by_update dropped: a list without a state filter
 //              merges one walk of referrals_by_state_recent per state
+//   version 18 held_events_by_sender: held events counted per sender
+//              (kMaxHeldPerSender)
 //
 // A step is never edited once released; a change is a new step.
 
@@ -56,7 +58,7 @@
 namespace mir::storage {
 
 // The version this build writes and understands.
-inline constexpr int kSchemaVersion = 17;
+inline constexpr int kSchemaVersion = 18;
 
 // What the steps need besides the file.
 struct MigrationContext {

@@ -186,8 +186,11 @@ struct ReferralRecord {
 };
 
 // How many early (out-of-order) events one sender may have held on one
-// referral; the next is refused with RESOURCE_EXHAUSTED, TOO_MANY_HELD.
+// referral, and on all referrals together (an event may be held for a
+// referral not known yet, so a peer could otherwise fill the disk by naming
+// new ids); the next is refused with RESOURCE_EXHAUSTED, TOO_MANY_HELD.
 inline constexpr int kMaxHeldPerStream = 64;
+inline constexpr int kMaxHeldPerSender = 4096;
 
 enum class ApplyOutcome { kApplied, kHeld };
 

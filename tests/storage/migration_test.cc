@@ -52,6 +52,7 @@ PRAGMA user_version = 1;
 // then tests it from every earlier version.
 const std::map<int, std::string>& Undo() {
   static const auto* const kUndo = new std::map<int, std::string>{
+      {18, "DROP INDEX held_events_by_sender; "},
       {17, "CREATE INDEX referrals_by_update ON referrals(updated_at_us); "},
       {16,
        "INSERT INTO streams (referral_id, sender_node, last_sequence) "
@@ -1214,7 +1215,7 @@ TEST_P(EveryEarlierVersionTest, ListsWithoutTheIndexByTimeAlone) {
     ASSERT_OK(store.RecordAndEnqueue(Submitted("ref-d", "toscana", "lombardia", kT0), {}));
     RawDb raw = OpenRaw(path_);
     ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
-    ASSERT_EQ(SchemaCount("name = 'referrals_by_update'"), "1");
+    ASSERT_EQ(SchemaCount("name = 'referrals_by_update'"), version < 17 ? "1" : "0");
   }
   absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
   ASSERT_OK(opened);
@@ -1238,6 +1239,37 @@ TEST_P(EveryEarlierVersionTest, ListsWithoutTheIndexByTimeAlone) {
   ReferralQuery recent;
   recent.updated_since = kT0 + absl::Minutes(1);
   EXPECT_THAT(ids(store.QueryReferrals(recent)), ::testing::ElementsAre("ref-c", "ref-b"));
+}
+
+// Schema v18: held events are counted per sender through an index, which
+// covers the events held before the upgrade; they are still released.
+TEST_P(EveryEarlierVersionTest, HeldEventsAreCountedPerSender) {
+  const int version = GetParam();
+  {
+    absl::StatusOr<std::unique_ptr<Store>> opened = Open();
+    ASSERT_OK(opened);
+    absl::StatusOr<ApplyResult> held =
+        (*opened)->RecordAndEnqueue(Changed("ref-h", Operator("toscana"), 2, WITHDRAWN), {});
+    ASSERT_OK(held);
+    ASSERT_EQ(held->outcome, ApplyOutcome::kHeld);
+    RawDb raw = OpenRaw(path_);
+    ASSERT_EQ(Exec(raw.get(), UndoTo(version)), "");
+    ASSERT_EQ(SchemaCount("name = 'held_events_by_sender'"), "0");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> opened = OpenUpgraded();
+  ASSERT_OK(opened);
+  EXPECT_EQ(SchemaCount("name = 'held_events_by_sender'"), "1");
+  {
+    RawDb raw = OpenRaw(path_);
+    EXPECT_EQ(QueryText(raw.get(),
+                        "SELECT COUNT(*) FROM held_events INDEXED BY held_events_by_sender "
+                        "WHERE sender_node = 'toscana'"),
+              "1");
+  }
+  absl::StatusOr<ApplyResult> released =
+      (*opened)->RecordAndEnqueue(Submitted("ref-h", "toscana", "lombardia", kT0), {});
+  ASSERT_OK(released);
+  EXPECT_EQ(released->applied.size(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(FromVersion, EveryEarlierVersionTest, ::testing::Range(1, kSchemaVersion),

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
@@ -306,6 +307,46 @@ TEST_F(StoreTest, OriginEventBeforeTheSubmissionIsHeldUntilItArrives) {
   ASSERT_EQ(r->applied.size(), 2u);
   EXPECT_EQ(r->applied[1].message_id, withdrawn.message_id);
   EXPECT_EQ(StateOf(kRef), WITHDRAWN);
+}
+
+// An event may be held for a referral not known yet, so each sender's held
+// events are bounded in all, not only per referral: past the bound the next
+// is refused and stored nowhere, other senders still hold theirs, and a
+// release makes room again.
+TEST_F(StoreTest, EarlyEventsHeldPerSenderAreBounded) {
+  auto ref = [](int i) { return absl::StrFormat("3f1c2a9e-0000-4000-8000-%012d", i); };
+  constexpr int kReferrals = kMaxHeldPerSender / kMaxHeldPerStream;
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    for (int r = 0; r < kReferrals; ++r) {
+      for (int seq = 2; seq < 2 + kMaxHeldPerStream; ++seq) {
+        ASSIGN_OR_RETURN(ApplyResult held,
+                         txn.ApplyEvent(Changed(ref(r), Operator("toscana"), seq, WITHDRAWN)));
+        if (held.outcome != ApplyOutcome::kHeld) return absl::InternalError("not held");
+      }
+    }
+    return absl::OkStatus();
+  }));
+  ASSERT_EQ(RawCount("held_events"), kMaxHeldPerSender);
+
+  const Event one_more = Changed(ref(kReferrals), Operator("toscana"), 2, WITHDRAWN);
+  const absl::Status refused = Apply(one_more).status();
+  EXPECT_THAT(refused, StatusIsReason(absl::StatusCode::kResourceExhausted, v1::TOO_MANY_HELD));
+  EXPECT_THAT(refused.message(),
+              HasSubstr(absl::StrCat(kMaxHeldPerSender, " early messages from toscana")));
+  EXPECT_EQ(RawCount("held_events"), kMaxHeldPerSender);
+
+  absl::StatusOr<ApplyResult> other =
+      Apply(Changed(ref(kReferrals), Operator("veneto"), 2, WITHDRAWN));
+  ASSERT_OK(other);
+  EXPECT_EQ(other->outcome, ApplyOutcome::kHeld);
+
+  // The first referral's submission releases its 64: one applies, the rest
+  // are dropped (nothing follows a withdrawal), and toscana may hold again.
+  ASSERT_OK(Apply(Submitted(ref(0))));
+  EXPECT_EQ(StateOf(ref(0)), WITHDRAWN);
+  absl::StatusOr<ApplyResult> again = Apply(one_more);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->outcome, ApplyOutcome::kHeld);
 }
 
 TEST_F(StoreTest, UnknownReferralInSequenceIsNotFound) {
