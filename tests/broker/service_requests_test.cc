@@ -648,6 +648,48 @@ TEST_F(ServiceRequestsTest, ARecalledRequestIsCancelledWhereItIsServedAndBackHom
               StatusIsReason(StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
 }
 
+// While the serving node is down, asking again asks again: both asks wait
+// in toscana's outbox, the first cancels the request at nvn and the second,
+// arriving at a cancelled request, changes nothing.
+TEST_F(ServiceRequestsTest, AskingTwiceWhileTheServingNodeIsDownCancelsItOnce) {
+  StartAll();
+  ServiceClient toscana = Client("toscana/operator");
+  const v1::CreateServiceRequestRequest create = NewCreate();
+  const std::string& id = create.request_id();
+  ASSERT_OK(toscana.Create(create));
+  ASSERT_OK(toscana.Place(id, "nvn"));
+  ASSERT_TRUE(WaitFor([&] { return Client("nvn/operator").Get(id).ok(); }));
+  StopNode("nvn");
+
+  ASSERT_OK(toscana.Cancel(id, v1::CANCEL_REQUESTER_WITHDREW));
+  auto twice = toscana.Cancel(id, v1::CANCEL_OTHER);
+  ASSERT_OK(twice);
+  EXPECT_EQ(twice->summary().state(), v1::SERVICE_PLACED);
+  EXPECT_EQ(KindsOf(*twice),
+            (std::vector{v1::ServiceEvent::REQUESTED, v1::ServiceEvent::PLACED,
+                         v1::ServiceEvent::CANCEL_ASKED, v1::ServiceEvent::CANCEL_ASKED}));
+  EXPECT_EQ(twice->events(3).cancel_reason(), v1::CANCEL_OTHER);
+
+  ASSERT_TRUE(StartNode("nvn"));
+  ServiceClient nvn = Client("nvn/operator");
+  ASSERT_TRUE(WaitFor([&] {
+    auto view = toscana.Get(id);
+    return view.ok() && view->summary().state() == v1::SERVICE_CANCELLED;
+  }));
+  auto served = nvn.Get(id);
+  ASSERT_OK(served);
+  EXPECT_EQ(served->summary().state(), v1::SERVICE_CANCELLED);
+  EXPECT_EQ(served->summary().cancel_reason(), v1::CANCEL_REQUESTER_WITHDREW);  // the first ask
+  EXPECT_EQ(KindsOf(*served),
+            (std::vector{v1::ServiceEvent::ARRIVED, v1::ServiceEvent::CANCELLED}));
+  // The second ask is delivered too (nothing stays pending) and adds nothing.
+  ASSERT_TRUE(
+      WaitFor([&] { return OutboxCount(Store("toscana"), storage::OutboxState::kPending) == 0; }));
+  served = nvn.Get(id);
+  ASSERT_OK(served);
+  EXPECT_EQ(served->events_size(), 2);
+}
+
 // A SERVICE_UPDATE signed by `signer` for `recipient` about `request_id`.
 std::string SignedUpdate(const std::string& signer, const std::string& recipient,
                          const std::string& request_id, v1::ServiceRequestState state,
