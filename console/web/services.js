@@ -219,7 +219,7 @@ function eventWords(e) {
 }
 
 // The one next step the state allows (and cancelling while it is open).
-function stepForms(s, id, draw, roster) {
+function stepForms(s, id, draw, roster, events) {
   const sections = [];
   const section = (key, title, ...kids) => sections.push(h('section', { class: 'card', id: `service-${key}`, 'aria-labelledby': `service-${key}-h` },
     h('h2', { id: `service-${key}-h` }, title), ...kids));
@@ -252,9 +252,13 @@ function stepForms(s, id, draw, roster) {
     sections.push(h('section', { class: 'card', id: 'service-placed', 'aria-labelledby': 'service-placed-h' },
       h('h2', { id: 'service-placed-h' }, t('srPlacedTitle')), h('p', {}, t('srPlacedNote', { node: s.placedWith }))));
     if (!['SERVICE_DONE', 'SERVICE_CANCELLED'].includes(s.state)) {
+      // Already asked and not answered yet: say so, and let staff ask again.
+      const asked = events.filter((e) => e.kind === 'CANCEL_ASKED').at(-1);
       const reason = select(opts('ServiceCancelReason'), { id: 'service-recall-reason', name: 'reason' });
       section('recall', t('srRecallTitle'),
-        stepForm('recall', reason, t('srCancelReason'), t('srRecallHelp', { node: s.placedWith }), t('srRecallSave'),
+        asked ? h('p', { id: 'service-recall-pending' }, t('srRecallPending', { node: s.placedWith }), ' ', timeEl(asked.at)) : null,
+        stepForm('recall', reason, t('srCancelReason'), t('srRecallHelp', { node: s.placedWith }),
+          t(asked ? 'srRecallAgain' : 'srRecallSave'),
           (v) => api.cancelService(id, v), t('srRecallAsked', { node: s.placedWith })));
     }
     return sections;
@@ -339,8 +343,8 @@ export async function renderService(main, id) {
       h('dl', { class: 'fields', id: 'service-fields' },
         kv(t('srRequesterShown'), r.requester || t('none')),
         kv(t('srNotesShown'), r.notes || t('none'), { class: 'pre' }))));
-    for (const sec of stepForms(s, id, draw, roster)) holder.append(sec);
     const events = [...(v.events || [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+    for (const sec of stepForms(s, id, draw, roster, events)) holder.append(sec);
     holder.append(h('section', { class: 'card', 'aria-labelledby': 'service-tl-h' }, h('h2', { id: 'service-tl-h' }, t('timeline')),
       h('ol', { id: 'service-timeline', class: 'timeline' }, events.map((e) => h('li', { 'data-kind': e.kind },
         h('div', { class: 'event' }, h('strong', { class: 'event-state' }, eventWords(e)), ' — ', timeEl(e.at, true), ' ',

@@ -804,6 +804,10 @@ def service_request(tos, nvn):
     Select(tos.find("#service-recall-reason")).select_by_value("CANCEL_REQUESTER_WITHDREW")
     tos.click("#service-recall-save")
     tos.visible('#service-timeline > li[data-kind="CANCEL_ASKED"]')
+    # Until nvn answers, the page says it was asked, and offers to ask again.
+    tos.visible("#service-recall-pending")
+    check("nvn" in tos.find("#service-recall-pending").text, "names the node asked")
+    check(tos.find("#service-recall-save").text in ("Chiedi di nuovo", "Ask again"), "asks again")
     shot(tos.d, "service-request-recall-asked")
 
     cancelled = reloaded_until('#service-state[data-state="SERVICE_CANCELLED"]')
