@@ -108,7 +108,7 @@ absl::StatusOr<std::optional<int64_t>> EventHolding(Db& db, const OutgoingEnvelo
 }  // namespace
 
 absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
-                     const OutgoingEnvelope& envelope) {
+                     const OutgoingEnvelope& envelope, std::optional<int64_t> holder) {
   if (envelope.message_id.empty() || envelope.message_id.size() > kMaxIdBytes) {
     return InvalidField("outgoing envelope needs a message id of 1-128 bytes");
   }
@@ -137,7 +137,10 @@ absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
     }
   }
   ASSIGN_OR_RETURN(int64_t urgency, QueueUrgency(db, envelope));
-  ASSIGN_OR_RETURN(std::optional<int64_t> event_id, EventHolding(db, envelope));
+  std::optional<int64_t> event_id = holder;
+  if (!event_id.has_value()) {
+    ASSIGN_OR_RETURN(event_id, EventHolding(db, envelope));
+  }
   ASSIGN_OR_RETURN(Statement s,
                    db.Prepare("INSERT INTO outbox (message_id, peer, envelope, attempts, "
                               "enqueued_at_us, next_attempt_at_us, state, referral_id, urgency, "

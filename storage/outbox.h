@@ -21,9 +21,13 @@
 namespace mir::storage::outbox {
 
 // Txn::Enqueue: a pending entry due at `now`. `ring` opens an entry of the
-// same id sealed at rest, to compare its bytes.
+// same id sealed at rest, to compare its bytes. `holder`: an events row the
+// transaction knows holds these very bytes (an envelope of several events,
+// whose message id is none of theirs); otherwise one of the referral's
+// events of the same message id is looked for. A row found is named instead
+// of keeping the bytes again.
 absl::Status Enqueue(Db& db, const keys::KeyRing& ring, absl::Time now,
-                     const OutgoingEnvelope& envelope);
+                     const OutgoingEnvelope& envelope, std::optional<int64_t> holder);
 
 // The reads return envelopes as stored: at_rest::RevealIn opens those
 // sealed at rest.

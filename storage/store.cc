@@ -91,7 +91,10 @@ class TxnImpl final : public Txn {
     return storage::StreamPositions(db_, referral_id);
   }
   absl::Status Enqueue(const OutgoingEnvelope& envelope) override {
-    return outbox::Enqueue(db_, ring_, clock_.Now(), envelope);
+    // An envelope of answers this transaction applied is kept in the first
+    // answer's events row (schema v15): the outbox names that row too.
+    return outbox::Enqueue(db_, ring_, clock_.Now(), envelope,
+                           envelopes_.RowFor(envelope.envelope));
   }
   absl::Status MarkReplaced(int64_t id, const std::string& reason) override {
     return outbox::MarkReplaced(db_, id, reason);

@@ -464,7 +464,9 @@ class Txn : public ReadTxn {
   // DUPLICATE_CONFLICT when the bytes or peer differ). The entry takes the
   // urgency of the referral it is about (`envelope.referral_id`): the
   // referral's at this node, else `envelope.urgency`, else that of the
-  // referral's earlier entries (a relay), else ORDINARY.
+  // referral's earlier entries (a relay), else ORDINARY. Bytes an events
+  // row already holds (an event of the referral with this message id, or
+  // the envelope of answers this transaction applied) are named, not copied.
   virtual absl::Status Enqueue(const OutgoingEnvelope& envelope) = 0;
 
   // Pending -> replaced, with `reason` (cut to 256 bytes): the peer refused

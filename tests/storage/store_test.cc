@@ -554,6 +554,44 @@ TEST_F(StoreTest, EventsCarriedByOneEnvelopeKeepItOnce) {
             2);
 }
 
+// The envelope of answers that a transaction applied is queued naming the
+// events row that holds it, not as a copy, and is sent with the same bytes.
+TEST_F(StoreTest, AnEnvelopeOfAnswersIsQueuedWithoutACopy) {
+  const std::vector<std::string> refs = {"out-a", "out-b"};
+  for (const std::string& ref : refs) ASSERT_OK(Apply(Submitted(ref)));
+  const std::string shared = "RECEIVED-ANSWERS:out-a,out-b";
+  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
+    for (const std::string& ref : refs) {
+      Event answer = Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED);
+      answer.envelope = shared;
+      RETURN_IF_ERROR(txn.ApplyEvent(answer).status());
+    }
+    RETURN_IF_ERROR(txn.Enqueue({"answers-1", "toscana", shared, "", std::nullopt}));
+    // Other bytes, about no referral: kept inline as before.
+    return txn.Enqueue({"other-1", "toscana", "OTHER-ENVELOPE", "", std::nullopt});
+  }));
+  absl::StatusOr<std::optional<OutboxEntry>> queued = store_->FindOutbox("answers-1");
+  ASSERT_OK(queued);
+  ASSERT_TRUE(queued->has_value());
+  EXPECT_EQ((*queued)->envelope, shared);
+  absl::StatusOr<std::vector<OutboxEntry>> due = store_->DuePending("toscana", kT0, 10);
+  ASSERT_OK(due);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].envelope, shared);
+  EXPECT_EQ((*due)[1].envelope, "OTHER-ENVELOPE");
+  store_.reset();
+  RawDb raw = OpenRaw(path_);
+  EXPECT_EQ(
+      QueryText(raw.get(),
+                "SELECT length(o.envelope) || ' ' || length(e.envelope) FROM outbox o "
+                "JOIN events e ON e.id = o.envelope_event_id WHERE o.message_id = 'answers-1'"),
+      absl::StrCat("0 ", shared.size()));
+  EXPECT_EQ(QueryText(raw.get(),
+                      "SELECT (envelope_event_id IS NULL) || ' ' || length(envelope) FROM outbox "
+                      "WHERE message_id = 'other-1'"),
+            "1 14");
+}
+
 // The row that kept the envelope may be undone with a savepoint (an answer
 // refused after it was appended): the next event keeps the bytes again
 // instead of naming a row that is gone.
