@@ -83,6 +83,18 @@ class StoreTest : public ::testing::Test {
     return ids;
   }
 
+  // lombardia's RECEIVED of each of `refs`, all carried by the envelope
+  // `shared` (a RECEIVED_ANSWERS), applied in `txn`.
+  static absl::Status ApplyAnswers(Txn& txn, const std::vector<std::string>& refs,
+                                   const std::string& shared) {
+    for (const std::string& ref : refs) {
+      Event answer = Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED);
+      answer.envelope = shared;
+      RETURN_IF_ERROR(txn.ApplyEvent(answer).status());
+    }
+    return absl::OkStatus();
+  }
+
   // The happy path from SUBMITTED to CLOSED_POSITIVE, toscana -> lombardia.
   std::vector<Event> HappyPath(const std::string& ref) {
     return {
@@ -525,14 +537,8 @@ TEST_F(StoreTest, EventsCarriedByOneEnvelopeKeepItOnce) {
   const std::vector<std::string> refs = {"ans-a", "ans-b", "ans-c"};
   for (const std::string& ref : refs) ASSERT_OK(Apply(Submitted(ref)));
   const std::string shared = "RECEIVED-ANSWERS:ans-a,ans-b,ans-c";
-  ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
-    for (const std::string& ref : refs) {
-      Event answer = Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED);
-      answer.envelope = shared;
-      RETURN_IF_ERROR(txn.ApplyEvent(answer).status());
-    }
-    return absl::OkStatus();
-  }));
+  ASSERT_OK(
+      store_->Transact([&](Txn& txn) -> absl::Status { return ApplyAnswers(txn, refs, shared); }));
   for (const std::string& ref : refs) {
     absl::StatusOr<std::vector<Event>> timeline = store_->Timeline(ref);
     ASSERT_OK(timeline);
@@ -561,11 +567,7 @@ TEST_F(StoreTest, AnEnvelopeOfAnswersIsQueuedWithoutACopy) {
   for (const std::string& ref : refs) ASSERT_OK(Apply(Submitted(ref)));
   const std::string shared = "RECEIVED-ANSWERS:out-a,out-b";
   ASSERT_OK(store_->Transact([&](Txn& txn) -> absl::Status {
-    for (const std::string& ref : refs) {
-      Event answer = Changed(ref, NodeOf("lombardia"), 1, v1::RECEIVED);
-      answer.envelope = shared;
-      RETURN_IF_ERROR(txn.ApplyEvent(answer).status());
-    }
+    RETURN_IF_ERROR(ApplyAnswers(txn, refs, shared));
     RETURN_IF_ERROR(txn.Enqueue({"answers-1", "toscana", shared, "", std::nullopt}));
     // Other bytes, about no referral: kept inline as before.
     return txn.Enqueue({"other-1", "toscana", "OTHER-ENVELOPE", "", std::nullopt});
