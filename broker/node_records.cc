@@ -21,14 +21,29 @@ absl::StatusOr<std::string> SealRecordPart(const SecretKey& key, absl::string_vi
   return sealed.SerializeAsString();
 }
 
+absl::Status SealedRecordPartDoesNotParse(absl::string_view what) {
+  return MirError(absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
+                  absl::StrCat("the sealed part of ", what, " does not parse"));
+}
+
+absl::Status RecordEventDoesNotParse(absl::string_view what) {
+  return MirError(absl::StatusCode::kDataLoss, v1::MALFORMED_BODY,
+                  absl::StrCat("an event of ", what, " does not parse"));
+}
+
+absl::StatusOr<int> RecordListLimit(int asked, int default_limit, int max_limit) {
+  if (asked < 0 || asked > max_limit) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                    absl::StrCat("field limit must be between 0 and ", max_limit));
+  }
+  return asked == 0 ? default_limit : asked;
+}
+
 absl::StatusOr<std::string> OpenRecordPart(storage::ReadTxn& txn, const std::string& key_owner,
                                            absl::string_view purpose, const std::string& id,
                                            const std::string& stored, absl::string_view what) {
   v1::Sealed sealed;
-  if (!sealed.ParseFromString(stored)) {
-    return MirError(absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
-                    absl::StrCat("the sealed part of ", what, " does not parse"));
-  }
+  if (!sealed.ParseFromString(stored)) return SealedRecordPartDoesNotParse(what);
   ASSIGN_OR_RETURN(auto key, txn.GetReferralKey(key_owner, sealed.key_id()));
   if (!key.has_value()) {
     return MirError(absl::StatusCode::kFailedPrecondition, v1::UNKNOWN_KEY,

@@ -38,15 +38,9 @@ absl::StatusOr<std::string> OpenPart(storage::ReadTxn& txn, const char* purpose,
 // What the report's sealed part holds, opened.
 absl::StatusOr<v1::ReportPrivate> OpenPrivate(storage::ReadTxn& txn,
                                               const storage::ReportRecord& record) {
-  ASSIGN_OR_RETURN(std::string bytes,
-                   OpenPart(txn, kReportPurpose, record.report_id, record.sealed));
-  v1::ReportPrivate part;
-  if (!part.ParseFromString(bytes)) {
-    return MirError(
-        absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
-        absl::StrCat("the sealed part of report ", record.report_id, " does not parse"));
-  }
-  return part;
+  const std::string& id = record.report_id;
+  return OpenRecordMessage<v1::ReportPrivate>(txn, ReportKeyOwner(id), kReportPurpose, id,
+                                              record.sealed, absl::StrCat("report ", id));
 }
 
 v1::ReportSummary SummaryOf(const storage::ReportRecord& r) {
@@ -71,23 +65,13 @@ v1::ReportSummary SummaryOf(const storage::ReportRecord& r) {
 // The event a stored REPORT_EVENT envelope carries (this node signed it).
 absl::StatusOr<v1::ReportEvent> EventOf(const std::string& envelope_bytes,
                                         const std::string& report_id) {
-  v1::Envelope envelope;
-  v1::SignedReportEvent signed_event;
-  if (!envelope.ParseFromString(envelope_bytes) || !signed_event.ParseFromString(envelope.body()) ||
-      signed_event.report_id() != report_id) {
-    return MirError(absl::StatusCode::kDataLoss, v1::MALFORMED_BODY,
-                    absl::StrCat("an event of report ", report_id, " does not parse"));
-  }
+  ASSIGN_OR_RETURN(v1::SignedReportEvent signed_event,
+                   StoredRecordEvent(envelope_bytes, &v1::SignedReportEvent::report_id, report_id,
+                                     absl::StrCat("report ", report_id)));
   return signed_event.event();
 }
 
-v1::ReportEvent NewEvent(v1::ReportEvent::Kind kind, const std::string& actor, absl::Time at) {
-  v1::ReportEvent event;
-  event.set_kind(kind);
-  event.set_actor(actor);
-  *event.mutable_at() = ToProtoTime(at);
-  return event;
-}
+constexpr auto NewEvent = &NewRecordEvent<v1::ReportEvent>;
 
 }  // namespace
 
@@ -300,11 +284,8 @@ absl::StatusOr<v1::ListReportsResponse> Node::ListReports(const v1::ListReportsR
     }
     query.states.push_back(static_cast<v1::ReportState>(state));
   }
-  if (request.limit() < 0 || request.limit() > kMaxReportListLimit) {
-    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                    absl::StrCat("field limit must be between 0 and ", kMaxReportListLimit));
-  }
-  query.limit = request.limit() == 0 ? kDefaultReportListLimit : request.limit();
+  ASSIGN_OR_RETURN(query.limit,
+                   RecordListLimit(request.limit(), kDefaultReportListLimit, kMaxReportListLimit));
   ASSIGN_OR_RETURN(std::vector<storage::ReportRecord> records, store_->QueryReports(query));
   v1::ListReportsResponse response;
   for (const storage::ReportRecord& r : records) *response.add_reports() = SummaryOf(r);

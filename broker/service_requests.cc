@@ -30,16 +30,9 @@ absl::Status UnknownServiceRequest(const std::string& request_id) {
 // What the request's sealed part holds, opened.
 absl::StatusOr<v1::ServiceRequestPrivate> OpenPrivate(storage::ReadTxn& txn,
                                                       const storage::ServiceRequestRecord& r) {
-  ASSIGN_OR_RETURN(std::string bytes,
-                   OpenRecordPart(txn, ServiceKeyOwner(r.request_id), kServicePurpose, r.request_id,
-                                  r.sealed, absl::StrCat("service request ", r.request_id)));
-  v1::ServiceRequestPrivate part;
-  if (!part.ParseFromString(bytes)) {
-    return MirError(
-        absl::StatusCode::kDataLoss, v1::SEALED_TAMPERED,
-        absl::StrCat("the sealed part of service request ", r.request_id, " does not parse"));
-  }
-  return part;
+  return OpenRecordMessage<v1::ServiceRequestPrivate>(
+      txn, ServiceKeyOwner(r.request_id), kServicePurpose, r.request_id, r.sealed,
+      absl::StrCat("service request ", r.request_id));
 }
 
 v1::ServiceRequestSummary SummaryOf(const storage::ServiceRequestRecord& r) {
@@ -67,23 +60,13 @@ v1::ServiceRequestSummary SummaryOf(const storage::ServiceRequestRecord& r) {
 // The event a stored SERVICE_EVENT envelope carries (this node signed it).
 absl::StatusOr<v1::ServiceEvent> EventOf(const std::string& envelope_bytes,
                                          const std::string& request_id) {
-  v1::Envelope envelope;
-  v1::SignedServiceEvent signed_event;
-  if (!envelope.ParseFromString(envelope_bytes) || !signed_event.ParseFromString(envelope.body()) ||
-      signed_event.request_id() != request_id) {
-    return MirError(absl::StatusCode::kDataLoss, v1::MALFORMED_BODY,
-                    absl::StrCat("an event of service request ", request_id, " does not parse"));
-  }
+  ASSIGN_OR_RETURN(v1::SignedServiceEvent signed_event,
+                   StoredRecordEvent(envelope_bytes, &v1::SignedServiceEvent::request_id,
+                                     request_id, absl::StrCat("service request ", request_id)));
   return signed_event.event();
 }
 
-v1::ServiceEvent NewEvent(v1::ServiceEvent::Kind kind, const std::string& actor, absl::Time at) {
-  v1::ServiceEvent event;
-  event.set_kind(kind);
-  event.set_actor(actor);
-  *event.mutable_at() = ToProtoTime(at);
-  return event;
-}
+constexpr auto NewEvent = &NewRecordEvent<v1::ServiceEvent>;
 
 }  // namespace
 
@@ -290,11 +273,8 @@ absl::StatusOr<v1::ListServiceRequestsResponse> Node::ListServiceRequests(
     }
     query.states.push_back(static_cast<v1::ServiceRequestState>(state));
   }
-  if (request.limit() < 0 || request.limit() > kMaxServiceListLimit) {
-    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                    absl::StrCat("field limit must be between 0 and ", kMaxServiceListLimit));
-  }
-  query.limit = request.limit() == 0 ? kDefaultServiceListLimit : request.limit();
+  ASSIGN_OR_RETURN(query.limit, RecordListLimit(request.limit(), kDefaultServiceListLimit,
+                                                kMaxServiceListLimit));
   ASSIGN_OR_RETURN(std::vector<storage::ServiceRequestRecord> records,
                    store_->QueryServiceRequests(query));
   v1::ListServiceRequestsResponse response;
