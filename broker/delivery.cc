@@ -190,10 +190,20 @@ absl::StatusOr<std::optional<storage::InboxRecord>> Node::ApplyDelivery(
     return std::nullopt;
   }
   ASSIGN_OR_RETURN(storage::ApplyResult applied, txn.ApplyEvent(*d.event));
+  // A successor released with the SUBMITTED (the origin's WITHDRAWN that
+  // overtook its referral) may have moved it on: then there is nothing left
+  // to acknowledge, and a RECEIVED would be refused by the lifecycle.
+  auto still_submitted = [&](const std::string& referral_id) {
+    v1::ReferralState last = v1::REFERRAL_STATE_UNSPECIFIED;
+    for (const storage::Event& e : applied.applied) {
+      if (e.referral_id == referral_id) last = e.to_state;
+    }
+    return last == v1::SUBMITTED;
+  };
   for (const storage::Event& e : applied.applied) {
     applied_events.push_back(e);
     if (e.to_state == v1::SUBMITTED && e.referral.has_value() &&
-        e.referral->destination_node == options_.node_id) {
+        e.referral->destination_node == options_.node_id && still_submitted(e.referral_id)) {
       const bool answers_this = d.received.has_value() && e.message_id == h.message_id();
       RETURN_IF_ERROR(AcknowledgeReceived(txn, e, answers_this ? &*d.received : nullptr, woken,
                                           applied_events, combined));

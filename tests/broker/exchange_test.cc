@@ -538,6 +538,28 @@ TEST_F(NetworkTest, AReferralsEnvelopesGoOneAtATimeInTheOrderQueued) {
   EXPECT_EQ(toscana.calls(), 5);
 }
 
+// The origin's withdrawal may overtake its referral (the referral's first
+// attempt refused for a while): it waits, and the referral, once it comes,
+// is taken in already withdrawn, with no RECEIVED to answer.
+TEST_F(NetworkTest, AWithdrawalThatOvertookItsReferralEndsItOnArrival) {
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("toscana/operator");
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  const std::string id = NewUuid();
+  ASSERT_OK(toscana.Deliver(SignTransition(*op, id, v1::WITHDRAWN, "nvn", 2)));
+  EXPECT_EQ(StateAt(Store("nvn"), id), v1::REFERRAL_STATE_UNSPECIFIED);  // waits, unknown
+  ASSERT_OK(toscana.Deliver(SignReferral(*op, id, "nvn")));
+  EXPECT_EQ(StateAt(Store("nvn"), id), v1::WITHDRAWN);
+  auto timeline = Store("nvn").Timeline(id);
+  ASSERT_OK(timeline);
+  std::vector<v1::ReferralState> states;
+  for (const storage::Event& e : *timeline) states.push_back(e.to_state);
+  EXPECT_EQ(states, (std::vector{v1::SUBMITTED, v1::WITHDRAWN}));
+  auto queued = Store("nvn").ListOutbox(std::nullopt, 0);
+  ASSERT_OK(queued);
+  EXPECT_TRUE(queued->empty());  // no RECEIVED for toscana
+}
+
 TEST_F(NetworkTest, HealthServiceReportsServing) {
   ASSERT_TRUE(StartNode("nvn"));
   grpc::SslCredentialsOptions tls;
