@@ -163,6 +163,16 @@ class Metrics::Collector final : public prometheus::Collectable {
       AddValue(reachable, {{"peer", peer}}, p.reachable ? 1 : 0);
       AddValue(delivered, {{"peer", peer}}, static_cast<double>(p.delivered));
     }
+    auto held =
+        Family("mir_held_messages", "Early messages from the node waiting for their predecessors",
+               MetricType::Gauge);
+    auto oldest_held =
+        Family("mir_oldest_held_seconds",
+               "How long the oldest early message from the node has waited", MetricType::Gauge);
+    for (const auto& [node, h] : figures.held) {
+      AddValue(held, {{"node", node}}, static_cast<double>(h.count));
+      AddValue(oldest_held, {{"node", node}}, absl::ToDoubleSeconds(h.oldest));
+    }
     auto overdue = Family("mir_emergencies_overdue",
                           "EMERGENCY_24H referrals sent from here and not taken into "
                           "evaluation by their deadline",
@@ -178,8 +188,9 @@ class Metrics::Collector final : public prometheus::Collectable {
     for (const auto& [subject, left] : figures.certificate_expiry) {
       AddValue(expiry, {{"subject", subject}}, absl::ToDoubleSeconds(left));
     }
-    return {std::move(pending),   std::move(oldest),  std::move(dead),   std::move(reachable),
-            std::move(delivered), std::move(overdue), std::move(failed), std::move(expiry)};
+    return {std::move(pending),   std::move(oldest), std::move(dead),        std::move(reachable),
+            std::move(delivered), std::move(held),   std::move(oldest_held), std::move(overdue),
+            std::move(failed),    std::move(expiry)};
   }
 
  private:
@@ -361,6 +372,14 @@ NodeFigures Metrics::Figures() const {
     for (const storage::OutboxEntry& e : *dead) ++figures.peers[e.peer].dead_letters;
   } else {
     MIR_LOG(ERROR) << "metrics could not read the dead letters: " << dead.status().message();
+  }
+  if (auto held = store.HeldBySender(); held.ok()) {
+    for (const storage::HeldFromSender& h : *held) {
+      figures.held[h.sender_node] = {h.count,
+                                     std::max(absl::ZeroDuration(), now - h.oldest_held_at)};
+    }
+  } else {
+    MIR_LOG(ERROR) << "metrics could not read the held messages: " << held.status().message();
   }
   if (deadlines != nullptr) {
     if (auto overdue = deadlines->CountOverdue(); overdue.ok()) {

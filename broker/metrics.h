@@ -40,8 +40,16 @@ struct NodeFigures {
     int64_t delivered = 0;          // receipted since the node started
   };
   std::map<std::string, Peer> peers;  // by configured peer id
-  int64_t emergencies_overdue = 0;    // DeadlineWatcher's alarms
-  bool store_failed = false;          // fail-stopped (storage/store.h)
+  // Early messages waiting for their predecessors, by the node that sent
+  // them (any node, not only a peer): one waiting for long means its
+  // predecessor was lost on the way.
+  struct Held {
+    int64_t count = 0;
+    absl::Duration oldest;  // how long the oldest has waited
+  };
+  std::map<std::string, Held> held;
+  int64_t emergencies_overdue = 0;  // DeadlineWatcher's alarms
+  bool store_failed = false;        // fail-stopped (storage/store.h)
   // Time left before notAfter (negative: expired), by subject: "node", "ca",
   // "encryption" (the current encryption certificate), "encryption-previous-N"
   // (older ones still configured) and "peer:<node>" (the client certificate

@@ -239,6 +239,12 @@ grpc::ServerUnaryReactor* ReferralsService::GetNodeStatus(grpc::CallbackServerCo
       }
       status->set_delivered(static_cast<uint64_t>(f.delivered));
     }
+    for (const auto& [node, h] : figures.held) {
+      v1::HeldMessages* held = response->add_held();
+      held->set_node(node);
+      held->set_count(static_cast<uint64_t>(h.count));
+      held->set_oldest_s(static_cast<uint64_t>(absl::ToInt64Seconds(h.oldest)));
+    }
     response->set_emergencies_overdue(static_cast<uint32_t>(figures.emergencies_overdue));
     response->set_store_failed(figures.store_failed);
     for (const auto& [subject, left] : figures.certificate_expiry) {

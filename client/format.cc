@@ -329,6 +329,16 @@ std::string FormatNodeStatus(const v1::NodeStatus& status) {
                   absl::StrCat(p.dead_letters()), absl::StrCat(p.delivered())});
   }
   absl::StrAppend(&out, "\n", peers.Render());
+  if (status.held_size() > 0) {
+    // Rare: a message overtook an earlier one that has not come yet.
+    Table held({"WAITING FROM", "EARLY MESSAGES", "OLDEST"});
+    for (const v1::HeldMessages& h : status.held()) {
+      held.AddRow({h.node(), absl::StrCat(h.count()), Age(static_cast<int64_t>(h.oldest_s()))});
+    }
+    absl::StrAppend(&out, "\n", held.Render(),
+                    "Early messages wait for the earlier ones of the same node; one waiting for "
+                    "hours means an earlier one was lost: ask that node (docs/OPERATIONS.md)\n");
+  }
   Table certificates({"CERTIFICATE", "EXPIRES IN"});
   for (const v1::CertificateExpiry& c : status.certificates()) {
     const int64_t left = c.seconds_left();

@@ -423,4 +423,17 @@ absl::Status GrantPartnerAccess(Db& db, absl::Time now, const std::string& refer
   return s.Run();
 }
 
+absl::StatusOr<std::vector<HeldFromSender>> HeldBySender(Db& db) {
+  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT sender_node, COUNT(*), MIN(held_at_us) FROM "
+                                           "held_events GROUP BY sender_node ORDER BY sender_node",
+                                           "count held events by sender"));
+  std::vector<HeldFromSender> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back({s.Text(0), s.Int(1), FromMicros(s.Int(2))});
+  }
+  return out;
+}
+
 }  // namespace mir::storage

@@ -72,6 +72,8 @@ absl::StatusOr<ApplyResult> ApplyEvent(Db& db, const Clock& clock, const std::st
 absl::Status RecordDropped(Db& db, absl::Time now, const Event& event, const absl::Status& why);
 
 absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::string& referral_id);
+// Store::HeldBySender.
+absl::StatusOr<std::vector<HeldFromSender>> HeldBySender(Db& db);
 // The last sequence consumed on (referral_id, node): 0 if none. The larger
 // of its last applied event's and its `streams` row's, if any.
 // kLastSequenceSql is its query (?1 referral_id, ?2 node), run on every

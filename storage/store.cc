@@ -498,6 +498,9 @@ class StoreImpl final : public Store {
       const std::string& message_id) override {
     return OnReader([&](Db& db) { return inbox::Find(db, message_id); });
   }
+  absl::StatusOr<std::vector<HeldFromSender>> HeldBySender() override {
+    return OnReader([&](Db& db) { return storage::HeldBySender(db); });
+  }
   absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) override {
     return OnReader([&](Db& db) { return Revealed(db, ring_, ReadTimeline(db, referral_id)); });
   }

@@ -194,6 +194,14 @@ inline constexpr int kMaxHeldPerSender = 4096;
 
 enum class ApplyOutcome { kApplied, kHeld };
 
+// The early events one sender has waiting for their predecessors
+// (Store::HeldBySender): one held for long means its predecessor is lost.
+struct HeldFromSender {
+  std::string sender_node;
+  int64_t count = 0;
+  absl::Time oldest_held_at;  // when the oldest of them arrived
+};
+
 // A held event that turned out invalid when its predecessor arrived. It is
 // removed from the held table, its sequence number counts as consumed (so the
 // stream is not blocked forever) and a row is written to dropped_events.
@@ -693,6 +701,9 @@ class Store {
       const std::string& message_id) = 0;
   // Applied events of one referral, in the order they were applied.
   virtual absl::StatusOr<std::vector<Event>> Timeline(const std::string& referral_id) = 0;
+  // Every sender with held events, by node id (through the index by sender,
+  // schema v18; no envelope is read).
+  virtual absl::StatusOr<std::vector<HeldFromSender>> HeldBySender() = 0;
   // Referrals that reached `state` (terminal) at or before `reached_by`, not
   // erased and not under a legal hold: what a retention policy erases.
   // Oldest first, then by id; `limit` <= 0: all. INVALID_ARGUMENT for a state

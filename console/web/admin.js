@@ -82,6 +82,14 @@ export async function renderNode(main) {
             h('td', {}, String(Number(p.deadLetters || 0))),
             h('td', {}, String(Number(p.delivered || 0))));
         })))),
+      // Shown only while early messages wait (rare: one overtook another).
+      (n.held || []).length ? [h('h2', { id: 'held-h' }, t('heldTitle')), h('p', { class: 'help' }, t('heldNote')),
+        h('div', { class: 'table-wrap' }, h('table', { id: 'held', class: 'list', 'aria-labelledby': 'held-h' },
+          h('thead', {}, h('tr', {}, ['colFromNode', 'colEarly', 'colOldest'].map((k) => h('th', { scope: 'col' }, t(k))))),
+          h('tbody', {}, n.held.map((m) => h('tr', { 'data-node': m.node },
+            h('th', { scope: 'row' }, m.node),
+            h('td', {}, String(Number(m.count || 0))),
+            h('td', {}, longDuration(Number(m.oldestS || 0))))))))] : null,
       h('h2', { id: 'certs-h' }, t('certificates')),
       h('div', { class: 'table-wrap' }, h('table', { id: 'certificates', class: 'list', 'aria-labelledby': 'certs-h' },
         h('thead', {}, h('tr', {}, ['colSubject', 'colExpires'].map((k) => h('th', { scope: 'col' }, t(k))))),

@@ -223,6 +223,43 @@ TEST_F(MetricsTest, NodePageShowsTheMetricsFiguresToOperatorsOnly) {
       StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_NOT_ALLOWED));
 }
 
+// A message that arrives before an earlier one of its node waits for it; the
+// scrape and the node's page show how many wait, by the node that sent them,
+// and nothing once the earlier one has come.
+TEST_F(MetricsTest, EarlyMessagesShowByTheNodeThatSentThem) {
+  ASSERT_TRUE(StartNode("nvn"));
+  auto op = PkiSigner("toscana/operator");
+  ExchangeClient toscana(ports_["nvn"], "toscana/node");
+  const std::string id = NewUuid();
+  // toscana's second message about a referral nvn does not know yet.
+  ASSERT_OK(toscana.Deliver(SignTransition(*op, id, v1::WITHDRAWN, "nvn", 2)));
+  EXPECT_TRUE(SeriesBecomes("nvn", R"(mir_held_messages{node="toscana"})",
+                            [](double v) { return v == 1; }));
+  EXPECT_GE(Value(Scrape("nvn"), R"(mir_oldest_held_seconds{node="toscana"})"), 0);
+  StaffClient anna(ports_["nvn"], "nvn/operator");
+  auto page = [&]() -> absl::StatusOr<v1::NodeStatus> {
+    grpc::ClientContext context;
+    v1::NodeStatus status;
+    grpc::Status rpc = anna.stub().GetNodeStatus(&context, v1::NodeStatusRequest(), &status);
+    if (!rpc.ok()) return FromGrpcStatus(rpc);
+    return status;
+  };
+  auto status = page();
+  ASSERT_OK(status);
+  ASSERT_EQ(status->held_size(), 1);
+  EXPECT_EQ(status->held(0).node(), "toscana");
+  EXPECT_EQ(status->held(0).count(), 1u);
+  EXPECT_EQ(Scrape("nvn").find(id.substr(0, 8)), std::string::npos);  // no referral id
+
+  // The first comes: both apply, and nothing waits.
+  ASSERT_OK(toscana.Deliver(SignReferral(*op, id, "nvn")));
+  EXPECT_TRUE(StateIs("nvn", id, v1::WITHDRAWN));
+  EXPECT_TRUE(std::isnan(Value(Scrape("nvn"), R"(mir_held_messages{node="toscana"})")));
+  status = page();
+  ASSERT_OK(status);
+  EXPECT_EQ(status->held_size(), 0);
+}
+
 // The series docs/alerts.yml alerts on rise when their cause happens.
 TEST_F(MetricsTest, OverdueEmergencyDeadLettersAndFailedStoreShow) {
   // Emergencies are overdue almost at once, and nvn stays down.

@@ -216,5 +216,27 @@ TEST(FormatTest, WatchDeadLettersAndSubmissionLines) {
             "delivery)\n");
 }
 
+// mirctl node: a table of peers, and of early messages only while some wait.
+TEST(FormatTest, NodeStatusListsEarlyMessagesOnlyWhileSomeWait) {
+  v1::NodeStatus status;
+  status.set_node_id("toscana");
+  *status.mutable_at() = At("2025-03-01T03:12:00Z");
+  v1::PeerStatus* nvn = status.add_peers();
+  nvn->set_peer("nvn");
+  nvn->set_reachable(true);
+  *nvn->mutable_reachability_since() = At("2025-03-01T01:12:00Z");
+  nvn->set_delivered(7);
+  EXPECT_THAT(FormatNodeStatus(status), HasSubstr("nvn   yes, for 2h 0m  0        -       0     "));
+  EXPECT_THAT(FormatNodeStatus(status), Not(HasSubstr("WAITING FROM")));
+
+  v1::HeldMessages* held = status.add_held();
+  held->set_node("lombardia");
+  held->set_count(3);
+  held->set_oldest_s(5400);
+  EXPECT_THAT(FormatNodeStatus(status), HasSubstr("WAITING FROM  EARLY MESSAGES  OLDEST\n"
+                                                  "lombardia     3               1h 30m\n"
+                                                  "Early messages wait for the earlier ones"));
+}
+
 }  // namespace
 }  // namespace mir::client
