@@ -166,10 +166,7 @@ class Applier {
     // Early messages cost storage until their predecessors come: a sender
     // may run ahead by a bounded number per referral, and in all, whatever
     // referral ids it names (it retries the rest later).
-    ASSIGN_OR_RETURN(Statement count,
-                     db_.Prepare("SELECT COUNT(*), COALESCE(SUM(referral_id = ?1), 0) "
-                                 "FROM held_events WHERE sender_node = ?2",
-                                 "count held events"));
+    ASSIGN_OR_RETURN(Statement count, db_.Prepare(kHeldCountSql, "count held events"));
     count.BindText(1, e.referral_id).BindText(2, e.sender_node);
     ASSIGN_OR_RETURN(bool row, count.Step());
     const int64_t held_from_sender = row ? count.Int(0) : 0;
@@ -424,9 +421,7 @@ absl::Status GrantPartnerAccess(Db& db, absl::Time now, const std::string& refer
 }
 
 absl::StatusOr<std::vector<HeldFromSender>> HeldBySender(Db& db) {
-  ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT sender_node, COUNT(*), MIN(held_at_us) FROM "
-                                           "held_events GROUP BY sender_node ORDER BY sender_node",
-                                           "count held events by sender"));
+  ASSIGN_OR_RETURN(Statement s, db.Prepare(kHeldBySenderSql, "count held events by sender"));
   std::vector<HeldFromSender> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());

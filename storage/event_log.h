@@ -72,7 +72,16 @@ absl::StatusOr<ApplyResult> ApplyEvent(Db& db, const Clock& clock, const std::st
 absl::Status RecordDropped(Db& db, absl::Time now, const Event& event, const absl::Status& why);
 
 absl::StatusOr<std::optional<ReferralRecord>> ReadReferral(Db& db, const std::string& referral_id);
-// Store::HeldBySender.
+// How many events a sender has held, in all and on one referral (?1
+// referral_id, ?2 sender_node): the hold's bounds (kMaxHeldPerSender,
+// kMaxHeldPerStream).
+inline constexpr char kHeldCountSql[] =
+    "SELECT COUNT(*), COALESCE(SUM(referral_id = ?1), 0) FROM held_events WHERE sender_node = ?2";
+// Store::HeldBySender; kHeldBySenderSql is its query (tests pin its plan to
+// the index by sender).
+inline constexpr char kHeldBySenderSql[] =
+    "SELECT sender_node, COUNT(*), MIN(held_at_us) FROM held_events GROUP BY sender_node "
+    "ORDER BY sender_node";
 absl::StatusOr<std::vector<HeldFromSender>> HeldBySender(Db& db);
 // The last sequence consumed on (referral_id, node): 0 if none. The larger
 // of its last applied event's and its `streams` row's, if any.

@@ -483,10 +483,11 @@ constexpr char kSchemaV17[] = R"sql(
 DROP INDEX referrals_by_update;
 )sql";
 
-// Schema v18: held events counted per sender (kMaxHeldPerSender) without
-// reading their envelopes. Written only when an event is held or released.
+// Schema v18: held events counted per sender (kMaxHeldPerSender), and the
+// oldest found (Store::HeldBySender), without reading their envelopes.
+// Written only when an event is held or released.
 constexpr char kSchemaV18[] = R"sql(
-CREATE INDEX held_events_by_sender ON held_events(sender_node);
+CREATE INDEX held_events_by_sender ON held_events(sender_node, held_at_us);
 )sql";
 
 // Created after the backfill, which has to UPDATE existing rows.

@@ -45,8 +45,8 @@
 //              fewer written per event; the rows it implies are deleted
 //   version 17 referrals_by_update dropped: a list without a state filter
 //              merges one walk of referrals_by_state_recent per state
-//   version 18 held_events_by_sender: held events counted per sender
-//              (kMaxHeldPerSender)
+//   version 18 held_events_by_sender(sender_node, held_at_us): held events
+//              counted per sender (kMaxHeldPerSender), the oldest found
 //
 // A step is never edited once released; a change is a new step.
 

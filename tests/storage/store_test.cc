@@ -973,6 +973,30 @@ TEST_F(StoreTest, StreamPositionIsReadByTheKeys) {
   EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN streams")));
 }
 
+// The hold's count and the metrics' figures per sender read the index by
+// sender alone, never the rows with their envelopes.
+TEST_F(StoreTest, HeldEventsAreCountedThroughTheIndexBySender) {
+  ASSERT_OK(Apply(Changed(kRef, Operator("toscana"), 2, WITHDRAWN)));
+  ASSERT_OK(Apply(Changed(kRef, Operator("toscana"), 3, WITHDRAWN)));
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_OK(Apply(Changed(kRef, Operator("veneto"), 2, WITHDRAWN)));
+  absl::StatusOr<std::vector<HeldFromSender>> held = store_->HeldBySender();
+  ASSERT_OK(held);
+  ASSERT_EQ(held->size(), 2u);
+  EXPECT_EQ((*held)[0].sender_node, "toscana");
+  EXPECT_EQ((*held)[0].count, 2);
+  EXPECT_EQ((*held)[0].oldest_held_at, kT0);
+  EXPECT_EQ((*held)[1].sender_node, "veneto");
+  EXPECT_EQ((*held)[1].oldest_held_at, kT0 + absl::Minutes(5));
+
+  RawDb raw = OpenRaw(path_);
+  EXPECT_THAT(PlanOf(raw.get(), kHeldBySenderSql),
+              HasSubstr("SCAN held_events USING COVERING INDEX held_events_by_sender"));
+  EXPECT_THAT(PlanOf(raw.get(), kHeldCountSql),
+              HasSubstr("SEARCH held_events USING COVERING INDEX held_events_by_sender "
+                        "(sender_node=?)"));
+}
+
 // Reads run beside one another, each on a connection of the pool: two
 // Read calls are inside their functions at once (with one connection the
 // second would wait for the first, which waits for it).
