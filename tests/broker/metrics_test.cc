@@ -60,6 +60,15 @@ double Value(const std::string& text, const std::string& series) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
+// The node's page (Referrals.GetNodeStatus) as `staff` reads it.
+absl::StatusOr<v1::NodeStatus> NodePage(StaffClient& staff) {
+  grpc::ClientContext context;
+  v1::NodeStatus status;
+  grpc::Status rpc = staff.stub().GetNodeStatus(&context, v1::NodeStatusRequest(), &status);
+  if (!rpc.ok()) return FromGrpcStatus(rpc);
+  return status;
+}
+
 class MetricsTest : public NetworkTest {
  protected:
   void SetUp() override {
@@ -180,14 +189,7 @@ TEST_F(MetricsTest, NodePageShowsTheMetricsFiguresToOperatorsOnly) {
   ASSERT_OK(anna.SubmitReferral("nvn"));
   ASSERT_TRUE(SeriesBecomes("toscana", R"(mir_peer_reachable{peer="nvn"})",
                             [](double v) { return v == 0; }));
-  auto page = [&]() -> absl::StatusOr<v1::NodeStatus> {
-    grpc::ClientContext context;
-    v1::NodeStatus status;
-    grpc::Status rpc = anna.stub().GetNodeStatus(&context, v1::NodeStatusRequest(), &status);
-    if (!rpc.ok()) return FromGrpcStatus(rpc);
-    return status;
-  };
-  auto status = page();
+  auto status = NodePage(anna);
   ASSERT_OK(status);
   const std::string text = Scrape("toscana");
   EXPECT_EQ(status->node_id(), "toscana");
@@ -237,14 +239,7 @@ TEST_F(MetricsTest, EarlyMessagesShowByTheNodeThatSentThem) {
                             [](double v) { return v == 1; }));
   EXPECT_GE(Value(Scrape("nvn"), R"(mir_oldest_held_seconds{node="toscana"})"), 0);
   StaffClient anna(ports_["nvn"], "nvn/operator");
-  auto page = [&]() -> absl::StatusOr<v1::NodeStatus> {
-    grpc::ClientContext context;
-    v1::NodeStatus status;
-    grpc::Status rpc = anna.stub().GetNodeStatus(&context, v1::NodeStatusRequest(), &status);
-    if (!rpc.ok()) return FromGrpcStatus(rpc);
-    return status;
-  };
-  auto status = page();
+  auto status = NodePage(anna);
   ASSERT_OK(status);
   ASSERT_EQ(status->held_size(), 1);
   EXPECT_EQ(status->held(0).node(), "toscana");
@@ -255,7 +250,7 @@ TEST_F(MetricsTest, EarlyMessagesShowByTheNodeThatSentThem) {
   ASSERT_OK(toscana.Deliver(SignReferral(*op, id, "nvn")));
   EXPECT_TRUE(StateIs("nvn", id, v1::WITHDRAWN));
   EXPECT_TRUE(std::isnan(Value(Scrape("nvn"), R"(mir_held_messages{node="toscana"})")));
-  status = page();
+  status = NodePage(anna);
   ASSERT_OK(status);
   EXPECT_EQ(status->held_size(), 0);
 }
