@@ -110,6 +110,12 @@ absl::Status ForwardEvent(const v1::EnvelopeHeader& h, const v1::Forward& forwar
       referral.referral_id() != h.referral_id()) {
     return BadField("forward.referral_envelope", "must be this referral's REFERRAL envelope");
   }
+  // A node routes on only a referral that was addressed to it: a relay that
+  // merely passed a region's referral along may not redirect it (§10.6).
+  if (referral.destination_node() != h.sender_node()) {
+    return BadField("forward.referral_envelope",
+                    "must be a referral addressed to the node that routes it on");
+  }
   RETURN_IF_ERROR(CheckContentRules(referral));
   // A referral made before sealed fields would carry them in clear through
   // the hub's queues: it is not routed on (the origin submits it anew).

@@ -231,6 +231,43 @@ TEST_F(NetworkTest, RegionDoesNotRelayForOthers) {
               StatusIsReason(absl::StatusCode::kInvalidArgument, v1::NOT_FOR_THIS_NODE));
 }
 
+// toscana sends a referral to lombardia directly, nvn only relays it, and
+// lombardia rejects it. nvn, which saw the REFERRAL's bytes pass, cannot
+// route it on elsewhere: only a referral addressed to the node that routes
+// it is routed on (PROTOCOL.md §10.6), so toscana releases no key.
+TEST_F(NetworkTest, ARelayCannotRouteOnAReferralItOnlyPassedAlong) {
+  ASSERT_TRUE(LetToscanaSealForVeneto());
+  StartAll();
+  const std::string id = SubmitReferral("lombardia");
+  ASSERT_TRUE(StateIs("toscana", id, v1::RECEIVED));
+  Transition("lombardia/operator", id, v1::UNDER_EVALUATION, "toscana");
+  Transition("lombardia/operator", id, v1::REJECTED, "toscana");
+  ASSERT_TRUE(StateIs("toscana", id, v1::REJECTED));
+  std::string original;
+  ASSERT_OK(Store("toscana").Read([&](storage::ReadTxn& txn) -> absl::Status {
+    auto referral = txn.GetReferral(id);
+    if (!referral.ok()) return referral.status();
+    if (referral->has_value()) original = (*referral)->referral_envelope;
+    return absl::OkStatus();
+  }));
+  ASSERT_FALSE(original.empty());
+  const int queued = OutboxCount(Store("toscana"), storage::OutboxState::kPending) +
+                     OutboxCount(Store("toscana"), storage::OutboxState::kDelivered);
+
+  ExchangeClient nvn(ports_["toscana"], "nvn/node");
+  auto national = PkiSigner("nvn/operator");
+  const std::string redirect = SignForward(*national, id, "veneto", original,
+                                           {{"toscana", 1}, {"lombardia", 3}}, "toscana", 1);
+  const absl::Status refused = MIR_STATUS(nvn.Deliver(redirect));
+  EXPECT_THAT(refused, StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::HasSubstr("addressed to the node that routes it on"));
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::REJECTED);
+  EXPECT_EQ(OutboxCount(Store("toscana"), storage::OutboxState::kPending) +
+                OutboxCount(Store("toscana"), storage::OutboxState::kDelivered),
+            queued);  // no key release to veneto
+}
+
 TEST_F(NetworkTest, PermanentRefusalBecomesAVisibleDeadLetterAndCanBeRequeued) {
   // toscana routes everything through nvn, which has no route to veneto:
   // a refusal that no resend can change.

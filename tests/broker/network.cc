@@ -165,6 +165,25 @@ std::string SignTransition(const Signer& author, const std::string& referral_id,
                               c.SerializeAsString());
 }
 
+std::string SignForward(const Signer& author, const std::string& referral_id,
+                        const std::string& to_node, const std::string& original,
+                        const std::vector<std::pair<std::string, uint64_t>>& streams,
+                        const std::string& recipient, uint64_t sequence) {
+  v1::StatusChange c;
+  c.set_referral_id(referral_id);
+  c.set_to_state(v1::SUBMITTED);
+  v1::Forward* forward = c.mutable_forward();
+  forward->set_to_node(to_node);
+  forward->set_referral_envelope(original);
+  for (const auto& [node, last] : streams) {
+    v1::StreamPosition* position = forward->add_streams();
+    position->set_sender_node(node);
+    position->set_last_sequence(last);
+  }
+  return *author.SignEnvelope(Header(v1::STATUS_CHANGE, referral_id, recipient, sequence),
+                              c.SerializeAsString());
+}
+
 uint64_t NextSequence(storage::Store& store, const std::string& referral_id,
                       const std::string& node) {
   uint64_t next = 0;

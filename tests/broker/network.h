@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/broker.h"
@@ -74,6 +75,14 @@ std::string SignReferral(const Signer& op, const std::string& referral_id,
 std::string SignTransition(const Signer& author, const std::string& referral_id,
                            v1::ReferralState to_state, const std::string& recipient,
                            uint64_t sequence);
+
+// A routing on (STATUS_CHANGE to SUBMITTED, PROTOCOL.md §10.6) of the
+// REFERRAL envelope `original` to `to_node`, signed by `author`, for
+// `recipient`, with `sequence` and the given stream positions.
+std::string SignForward(const Signer& author, const std::string& referral_id,
+                        const std::string& to_node, const std::string& original,
+                        const std::vector<std::pair<std::string, uint64_t>>& streams,
+                        const std::string& recipient, uint64_t sequence);
 
 // The next sequence number for `node`'s stream on `referral_id` in `store`.
 uint64_t NextSequence(storage::Store& store, const std::string& referral_id,
