@@ -219,7 +219,9 @@ const std::vector<Transition>& Transitions() {
        "national staff: route a referral on to a region (-> SUBMITTED there)",
        "Routes a referral under evaluation at the national node on to a region:\n"
        "UNDER_EVALUATION -> SUBMITTED, with the region as the new destination. Operators\n"
-       "of the national node (nvn). The original signed referral travels unchanged.\n\n"
+       "of the national node (nvn). The original signed referral travels unchanged.\n"
+       "If that region rejects it, route it on again to another region (REJECTED ->\n"
+       "SUBMITTED); never to a region that had it before.\n\n"
        "example: mirctl forward 0b6f1c9e-3c1d-4f7a-9a51-2f0c7e1d9b44 --to lombardia",
        "forwarded to",
        v1::STATUS_CHANGE,

@@ -41,7 +41,7 @@ const std::vector<Rule>& Rules() {
        RECEIVED,
        [](const Actor& a) { return Is(a, {Role::kNode}) && a.receiving(); },
        "the receiving node (role node, not the origin)"},
-      {{UNDER_EVALUATION},
+      {{UNDER_EVALUATION, REJECTED},
        SUBMITTED,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.national; },
        "an operator of the national node, routing it on to another node"},
@@ -132,15 +132,47 @@ absl::Status CheckSubmission(const Event& event, const std::string& national_nod
   return absl::OkStatus();
 }
 
-// Routing on (UNDER_EVALUATION -> SUBMITTED) names the new destination and
-// keeps the origin.
-absl::Status CheckRoutedOn(const ReferralRecord& current, const Event& event) {
-  if (!event.referral.has_value() || event.referral->origin_node != current.meta.origin_node ||
-      !IsValidNodeId(event.referral->destination_node) ||
-      event.referral->destination_node == current.meta.destination_node) {
+// Routing on (§10.6) starts where the national node stands on the referral:
+// evaluating it itself (it was addressed to the national node), or after a
+// region it routed it to rejected it. It keeps the origin and names a new
+// destination that never held the referral: not the origin, not the national
+// node, not a region it was routed to before (whose copy stays closed).
+absl::Status CheckRoutedOn(const ReferralRecord& current, const Event& event,
+                           const std::string& national_node) {
+  const ReferralMeta& meta = current.meta;
+  const bool at_national = meta.destination_node == national_node;
+  if (current.state == v1::UNDER_EVALUATION && !at_national) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+                    absl::StrCat("cannot move referral from UNDER_EVALUATION to SUBMITTED: it is "
+                                 "under evaluation at ",
+                                 meta.destination_node,
+                                 ", and only the national node's own evaluation is routed on"));
+  }
+  if (current.state == v1::REJECTED && (at_national || meta.origin_node == national_node)) {
+    return MirError(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION,
+                    "cannot move referral from REJECTED to SUBMITTED: only a referral that the "
+                    "national node routed on to a region, and that region rejected, is routed on "
+                    "again");
+  }
+  if (!event.referral.has_value() || event.referral->origin_node != meta.origin_node ||
+      !IsValidNodeId(event.referral->destination_node)) {
     return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
                     "routing a referral on needs its metadata with the same origin and a new "
                     "destination node");
+  }
+  const std::string& to = event.referral->destination_node;
+  if (to == meta.origin_node || to == national_node || to == meta.destination_node) {
+    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                    absl::StrCat("a referral is routed on to another region: not to ", to,
+                                 ", its origin, the national node or its current destination"));
+  }
+  for (const auto& [sender, last_sequence] : event.join_streams) {
+    if (sender == to) {
+      return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                      absl::StrCat(to,
+                                   " had this referral before: route it on to a region that "
+                                   "has not seen it"));
+    }
   }
   return absl::OkStatus();
 }
@@ -185,8 +217,9 @@ absl::Status CheckTransition(const ReferralRecord* current, const Event& event,
     }
     return CheckSubmission(event, national_node);
   }
-  if (to == v1::SUBMITTED && current->state == v1::UNDER_EVALUATION) {
-    absl::Status routed = CheckRoutedOn(*current, event);
+  if (to == v1::SUBMITTED &&
+      (current->state == v1::UNDER_EVALUATION || current->state == v1::REJECTED)) {
+    absl::Status routed = CheckRoutedOn(*current, event, national_node);
     if (!routed.ok()) return routed;
   }
 

@@ -12,8 +12,12 @@
 //
 //   (unknown)            -> SUBMITTED            operator of the origin (meta required), or
 //                                                of the national node routing it on here
-//   UNDER_EVALUATION     -> SUBMITTED            operator of the national node, routing it
-//                                                on: meta names the new destination
+//   UNDER_EVALUATION     -> SUBMITTED            operator of the national node, routing on a
+//                                                referral addressed to it: meta names the
+//                                                new destination
+//   REJECTED             -> SUBMITTED            the same, once a region it routed the
+//                                                referral to rejected it (the one way out
+//                                                of a final state)
 //   SUBMITTED            -> RECEIVED             node, receiving side
 //   RECEIVED             -> UNDER_EVALUATION     operator, receiving side
 //   UNDER_EVALUATION     -> INFO_REQUESTED       operator, receiving side

@@ -33,6 +33,18 @@ class NetworkTest : public ::testing::Test {
       options_[region].routes = {{"*", "nvn"}};
     }
   }
+  // Adds `region` (a node of the test PKI, e.g. progetto) reaching the others
+  // through nvn, as toscana and lombardia do; `nvn_knows_it`: nvn has it as
+  // a configured peer. Call before starting nvn and the region.
+  void AddRegion(const std::string& region, bool nvn_knows_it = true) {
+    PortHold hold;
+    ports_[region] = hold.port();
+    held_ports_.insert_or_assign(region, std::move(hold));
+    options_[region] = NodeOptions(region, ports_[region], dir_);
+    options_[region].peers = {{"nvn", Address(ports_["nvn"])}};
+    options_[region].routes = {{"*", "nvn"}};
+    if (nvn_knows_it) options_["nvn"].peers[region] = Address(ports_[region]);
+  }
   // Stops the brokers while the fixture is whole: their threads use members
   // of derived fixtures (a fake clock) that are destroyed before ours.
   void TearDown() override { brokers_.clear(); }

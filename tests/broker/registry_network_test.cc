@@ -22,12 +22,7 @@ class RegistryNetworkTest : public NetworkTest {
  protected:
   void SetUp() override {
     NetworkTest::SetUp();
-    PortHold hold;
-    ports_["progetto"] = hold.port();
-    held_ports_.insert_or_assign("progetto", std::move(hold));
-    options_["progetto"] = NodeOptions("progetto", ports_["progetto"], dir_);
-    options_["progetto"].peers = {{"nvn", Address(ports_["nvn"])}};
-    options_["progetto"].routes = {{"*", "nvn"}};
+    AddRegion("progetto", /*nvn_knows_it=*/false);  // nvn learns it from the registry
   }
 
   v1::RegistryEntry Entry(const std::string& node, v1::NodeRole role, const std::string& region,

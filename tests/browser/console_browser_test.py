@@ -384,6 +384,11 @@ def run(people):
     shot(lom.d, "refused-referral-moved-on", doc="refused")
     lom.goto_referral("lombardia", rid)
     lom.state_is("UNDER_EVALUATION")
+    # nvn sees lombardia's evaluation; it may close it, no longer route it on
+    nvn.goto_referral("nvn", rid)
+    nvn.state_is("UNDER_EVALUATION")
+    check(nvn.has("#action-closed-negative") and not nvn.has("#action-submitted"),
+          "nvn: a region's evaluation is not routed on")
 
     # the operators' dead letters page answers (none in this demo)
     lom.open(CONSOLE["lombardia"] + "/#/dead-letters")

@@ -21,6 +21,7 @@ namespace {
 
 using client::ConnectionOptions;
 using client::ReferralsClient;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -204,6 +205,69 @@ TEST_F(MirctlTest, MirctlDrivesACompleteMirThroughTheNationalNode) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &parsed).ok()) << json.out;
   ASSERT_EQ(parsed.referrals_size(), 1);
   EXPECT_EQ(parsed.referrals(0).state(), v1::CLOSED_POSITIVE);
+}
+
+// The national node routes a referral on to a region that rejects it; it
+// then routes it on to another region, never back to one that had it. A
+// region's evaluation is its own: the national node cannot move it away.
+TEST_F(MirctlTest, ARejectedReferralIsRoutedOnToAnotherRegion) {
+  AddRegion("progetto");
+  StartAll();
+  ASSERT_TRUE(StartNode("progetto"));
+  Result submitted =
+      Mirctl("toscana/operator", {"submit", "--to", "nvn", "--consent", "--person-code", "TOS-E2E4",
+                                  "--urgency", "URGENT", "--notes", "fictional"});
+  ASSERT_EQ(submitted.code, 0) << submitted.err;
+  const std::string id = SubmittedId(submitted.out);
+  ASSERT_TRUE(StateIs("nvn", id, v1::RECEIVED));
+  Must("nvn/operator", {"evaluate", id});
+  Must("nvn/operator", {"forward", id, "--to", "lombardia"});
+  ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
+  Must("lombardia/operator", {"evaluate", id});
+  ASSERT_TRUE(StateIs("nvn", id, v1::UNDER_EVALUATION));
+
+  Result taken_away = Mirctl("nvn/operator", {"forward", id, "--to", "progetto"});
+  EXPECT_EQ(taken_away.code, client::kExitFailed);
+  EXPECT_EQ(taken_away.err,
+            "mirctl forward: refused by the node: cannot move referral from UNDER_EVALUATION to "
+            "SUBMITTED: it is under evaluation at lombardia, and only the national node's own "
+            "evaluation is routed on.\n");
+
+  Must("lombardia/operator", {"reject", id, "--reason", "NO_PLACES"});
+  ASSERT_TRUE(StateIs("nvn", id, v1::REJECTED));
+  ASSERT_TRUE(StateIs("toscana", id, v1::REJECTED));
+  for (const char* had_it : {"lombardia", "toscana", "nvn"}) {
+    SCOPED_TRACE(had_it);
+    Result back = Mirctl("nvn/operator", {"forward", id, "--to", had_it});
+    EXPECT_EQ(back.code, client::kExitFailed);
+    EXPECT_THAT(back.err, StartsWith("mirctl forward: refused by the node: "));
+  }
+  EXPECT_TRUE(StateIs("nvn", id, v1::REJECTED));
+
+  Must("nvn/operator", {"forward", id, "--to", "progetto", "--text", "places free"});
+  ASSERT_TRUE(StateIs("progetto", id, v1::RECEIVED));
+  ASSERT_TRUE(StateIs("toscana", id, v1::RECEIVED));
+  ASSERT_TRUE(StateIs("nvn", id, v1::RECEIVED));
+  EXPECT_EQ(StateAt(Store("lombardia"), id), v1::REJECTED);  // its copy stays closed
+  Result list = Mirctl("toscana/operator", {"list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr(absl::StrCat(id, "  out  URGENT   RECEIVED  toscana  progetto")));
+  // The origin released the referral's key to the new destination: it reads
+  // the sealed fields.
+  Result at_progetto;
+  ASSERT_TRUE(WaitFor([&] {
+    at_progetto = Mirctl("progetto/operator", {"show", id});
+    return at_progetto.out.find("TOS-E2E4") != std::string::npos;
+  })) << at_progetto.out
+      << at_progetto.err;
+  Result show = Mirctl("toscana/operator", {"show", id});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_THAT(show.out, ContainsRegex("REJECTED +by mir://lombardia/operator/op1 at lombardia"));
+  EXPECT_THAT(show.out, ContainsRegex("SUBMITTED +by mir://nvn/operator/op1 at nvn \\(#4\\)  "
+                                      "reason: routed on to progetto: places free\n"));
+  // The lifecycle goes on there as for any destination.
+  Must("progetto/operator", {"evaluate", id});
+  EXPECT_TRUE(StateIs("toscana", id, v1::UNDER_EVALUATION));
 }
 
 TEST_F(MirctlTest, RefusalsByTheNodeAreOneSentence) {

@@ -149,8 +149,20 @@ TEST(ConsoleActionsTest, AllowedActionsFollowLifecycleAndRole) {
   EXPECT_THAT(AllowedActionsJson(Summary(v1::UNDER_EVALUATION, "toscana", "lombardia"),
                                  lombardia_op, "nvn"),
               Not(HasSubstr("\"toState\": \"SUBMITTED\"")));
+  // A region's evaluation is its own: the national node does not route it on...
+  EXPECT_THAT(
+      AllowedActionsJson(Summary(v1::UNDER_EVALUATION, "toscana", "lombardia"), nvn_op, "nvn"),
+      Not(HasSubstr("\"toState\": \"SUBMITTED\"")));
+  // ...until the region rejects it: then, to another region.
+  const std::string rejected =
+      AllowedActionsJson(Summary(v1::REJECTED, "toscana", "lombardia"), nvn_op, "nvn");
+  EXPECT_THAT(rejected, HasSubstr("\"toState\": \"SUBMITTED\""));
+  EXPECT_THAT(rejected, HasSubstr("\"destinationNode\": true"));
+  EXPECT_EQ(AllowedActionsJson(Summary(v1::REJECTED, "toscana", "nvn"), nvn_op, "nvn"), "[]");
+  EXPECT_EQ(AllowedActionsJson(Summary(v1::REJECTED, "toscana", "lombardia"), toscana_op, "nvn"),
+            "[]");
 
-  // Nothing leaves a terminal state.
+  // Nothing else leaves a terminal state.
   EXPECT_EQ(AllowedActionsJson(Summary(v1::WITHDRAWN, "toscana", "lombardia"), toscana_op, "nvn"),
             "[]");
 }

@@ -176,7 +176,9 @@ TEST(LifecycleTest, RefusalSaysWhoMayMakeTheTransition) {
 TEST(LifecycleTest, EveryPairOutsideTheTableIsAnInvalidTransition) {
   std::set<std::pair<int, int>> allowed;
   for (const Case& c : TransitionCases()) allowed.insert({c.from, c.to});
-  allowed.insert({UNDER_EVALUATION, SUBMITTED});  // routing on: RoutingOnByTheNationalNode
+  // Routing on: RoutingOnByTheNationalNode, ARegionsRejectionIsRoutedOnByTheNationalNode.
+  allowed.insert({UNDER_EVALUATION, SUBMITTED});
+  allowed.insert({REJECTED, SUBMITTED});
   const std::vector<Identity> actors = {Operator("toscana"), Operator("lombardia"),
                                         Operator("nvn"),     Partner("lombardia"),
                                         NodeOf("lombardia"), NodeOf("nvn")};
@@ -199,8 +201,8 @@ TEST(LifecycleTest, EveryPairOutsideTheTableIsAnInvalidTransition) {
       }
     }
   }
-  // 12x12 pairs minus the 12 single-state rules and 2x8 "any open" ones.
-  EXPECT_EQ(checked, (144 - 12 - 16) * static_cast<int>(actors.size()));
+  // 12x12 pairs minus the 13 pairs of single-state rules and 2x8 "any open" ones.
+  EXPECT_EQ(checked, (144 - 13 - 16) * static_cast<int>(actors.size()));
 }
 
 TEST(LifecycleTest, ExampleMessageNamesCurrentAndRequestedState) {
@@ -239,9 +241,74 @@ TEST(LifecycleTest, RoutingOnByTheNationalNode) {
   by_third_region.actor = Operator("veneto");
   EXPECT_THAT(CheckTransition(nullptr, by_third_region, kNational),
               StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
+  Event to_origin = routed;
+  to_origin.referral->destination_node = "toscana";
+  EXPECT_THAT(CheckTransition(&at_nvn, to_origin, kNational),
+              StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   at_nvn.state = RECEIVED;
   EXPECT_THAT(CheckTransition(&at_nvn, routed, kNational),
               StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+
+  // Once a region evaluates it, the national node no longer moves it: the
+  // region was never told and would go on with it alone.
+  ReferralRecord at_region = RecordIn(UNDER_EVALUATION);  // addressed to lombardia
+  Event elsewhere = routed;
+  elsewhere.referral->destination_node = "veneto";
+  const absl::Status status = CheckTransition(&at_region, elsewhere, kNational);
+  EXPECT_THAT(status,
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  EXPECT_THAT(status.message(), HasSubstr("under evaluation at lombardia"));
+}
+
+// A region the national node routed a referral to rejects it: the national
+// node may route it on to a region that has not seen it (REJECTED ->
+// SUBMITTED), the only way out of a final state.
+TEST(LifecycleTest, ARegionsRejectionIsRoutedOnByTheNationalNode) {
+  const ReferralRecord rejected = RecordIn(REJECTED);  // toscana -> (nvn) -> lombardia
+  Event routed = Changed(kRef, Operator("nvn"), 5, SUBMITTED);
+  routed.referral = rejected.meta;
+  routed.referral->destination_node = "veneto";
+  routed.join_streams = {{"toscana", 1}, {"nvn", 4}, {"lombardia", 3}};
+  EXPECT_OK(CheckTransition(&rejected, routed, kNational));
+  EXPECT_OK(CheckTransition(nullptr, routed, kNational));  // at veneto, joining
+
+  Event by_region = routed;
+  by_region.actor = Operator("lombardia");
+  EXPECT_THAT(CheckTransition(&rejected, by_region, kNational),
+              StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
+  for (const char* node : {"lombardia", "toscana", "nvn"}) {
+    SCOPED_TRACE(node);
+    Event back = routed;
+    back.referral->destination_node = node;
+    EXPECT_THAT(CheckTransition(&rejected, back, kNational),
+                StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  }
+  // A region that held it before (rejected it earlier) keeps its copy closed.
+  Event seen_before = routed;
+  seen_before.join_streams.emplace_back("veneto", 3);
+  const absl::Status seen = CheckTransition(&rejected, seen_before, kNational);
+  EXPECT_THAT(seen, StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(seen.message(), HasSubstr("veneto had this referral before"));
+
+  // Rejected by the national node itself, or sent by it: final.
+  ReferralRecord rejected_at_nvn = rejected;
+  rejected_at_nvn.meta.destination_node = "nvn";
+  EXPECT_THAT(CheckTransition(&rejected_at_nvn, routed, kNational),
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  ReferralRecord from_nvn = rejected;
+  from_nvn.meta.origin_node = "nvn";
+  Event from_nvn_routed = routed;
+  from_nvn_routed.referral->origin_node = "nvn";
+  EXPECT_THAT(CheckTransition(&from_nvn, from_nvn_routed, kNational),
+              StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  // No other final state is left.
+  for (v1::ReferralState final_state : {CLOSED_POSITIVE, CLOSED_NEGATIVE, WITHDRAWN}) {
+    SCOPED_TRACE(v1::ReferralState_Name(final_state));
+    ReferralRecord closed = rejected;
+    closed.state = final_state;
+    EXPECT_THAT(CheckTransition(&closed, routed, kNational),
+                StatusIsReason(absl::StatusCode::kFailedPrecondition, v1::INVALID_TRANSITION));
+  }
 }
 
 TEST(LifecycleTest, SubmissionOfUnknownReferral) {
