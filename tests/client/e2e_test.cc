@@ -82,6 +82,15 @@ class MirctlTest : public NetworkTest {
   bool StateIs(const std::string& node, const std::string& id, v1::ReferralState state) {
     return WaitFor([&] { return StateAt(Store(node), id) == state; });
   }
+  // nvn takes `id`, submitted to it, into evaluation and routes it on to
+  // lombardia, which takes it into evaluation.
+  void RouteToLombardiaForEvaluation(const std::string& id) {
+    ASSERT_TRUE(StateIs("nvn", id, v1::RECEIVED));
+    Must("nvn/operator", {"evaluate", id});
+    Must("nvn/operator", {"forward", id, "--to", "lombardia"});
+    ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
+    Must("lombardia/operator", {"evaluate", id});
+  }
   // The id from "referral <id> submitted to ...".
   static std::string SubmittedId(const std::string& out) {
     std::vector<std::string> words = absl::StrSplit(out, ' ');
@@ -154,12 +163,7 @@ TEST_F(MirctlTest, MirctlDrivesACompleteMirThroughTheNationalNode) {
       submitted.out,
       HasSubstr(" submitted to nvn; state here: SUBMITTED (1 message queued for delivery)"));
   const std::string id = SubmittedId(submitted.out);
-  ASSERT_TRUE(StateIs("nvn", id, v1::RECEIVED));
-
-  Must("nvn/operator", {"evaluate", id});
-  Must("nvn/operator", {"forward", id, "--to", "lombardia"});
-  ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
-  Must("lombardia/operator", {"evaluate", id});
+  ASSERT_NO_FATAL_FAILURE(RouteToLombardiaForEvaluation(id));
   Must("lombardia/operator", {"circulate", id, "--partner", "mir://lombardia/partner/shelter1"});
   Must("lombardia/partner",
        {"propose", id, "--project", "PRJ-LOM-07", "--available-from", "2025-03-04"});
@@ -219,11 +223,7 @@ TEST_F(MirctlTest, ARejectedReferralIsRoutedOnToAnotherRegion) {
                                   "--urgency", "URGENT", "--notes", "fictional"});
   ASSERT_EQ(submitted.code, 0) << submitted.err;
   const std::string id = SubmittedId(submitted.out);
-  ASSERT_TRUE(StateIs("nvn", id, v1::RECEIVED));
-  Must("nvn/operator", {"evaluate", id});
-  Must("nvn/operator", {"forward", id, "--to", "lombardia"});
-  ASSERT_TRUE(StateIs("lombardia", id, v1::RECEIVED));
-  Must("lombardia/operator", {"evaluate", id});
+  ASSERT_NO_FATAL_FAILURE(RouteToLombardiaForEvaluation(id));
   ASSERT_TRUE(StateIs("nvn", id, v1::UNDER_EVALUATION));
 
   Result taken_away = Mirctl("nvn/operator", {"forward", id, "--to", "progetto"});
