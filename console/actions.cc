@@ -1,5 +1,6 @@
 #include "console/actions.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -154,8 +155,22 @@ std::string JsonList(const std::vector<std::string>& items) {
 
 }  // namespace
 
+std::vector<std::string> RouteOnCandidates(const v1::ReferralView& view,
+                                           const v1::NodeStatus& status,
+                                           const std::string& national_node) {
+  std::set<std::string> had_it = {view.summary().origin_node(), view.summary().destination_node(),
+                                  national_node};
+  for (const v1::TimelineEvent& event : view.timeline()) had_it.insert(event.sender_node());
+  std::set<std::string> candidates;
+  for (const v1::PeerStatus& peer : status.peers()) {
+    if (had_it.count(peer.peer()) == 0) candidates.insert(peer.peer());
+  }
+  return {candidates.begin(), candidates.end()};
+}
+
 std::string AllowedActionsJson(const v1::ReferralSummary& summary, const Identity& person,
-                               const std::string& national_node) {
+                               const std::string& national_node,
+                               const std::vector<std::string>& destinations) {
   storage::ReferralRecord record;
   record.meta.referral_id = summary.referral_id();
   record.meta.origin_node = summary.origin_node();
@@ -217,7 +232,7 @@ std::string AllowedActionsJson(const v1::ReferralSummary& summary, const Identit
         ", \"toState\": ", JsonString(v1::ReferralState_Name(to)),
         ", \"reasons\": ", JsonList(reasons), ", \"freeText\": ", confirmation ? "false" : "true",
         ", \"fields\": ", JsonList(fields), ", \"destinationNode\": ", forward ? "true" : "false",
-        "}"));
+        forward ? absl::StrCat(", \"destinations\": ", JsonList(destinations)) : "", "}"));
   }
   return absl::StrCat("[", absl::StrJoin(actions, ", "), "]");
 }

@@ -79,9 +79,20 @@ class PendingActions {
 // [{"kind": "STATUS_CHANGE", "toState": "UNDER_EVALUATION", "reasons": [...],
 //   "freeText": true, "fields": [...], "destinationNode": false}, ...].
 // From storage/lifecycle.h (CheckTransition) for the person's role and node,
-// and broker/authorization.h for routing on.
+// and broker/authorization.h for routing on. A routing on also lists
+// `destinations`, the suggestions the page offers for its node field.
 std::string AllowedActionsJson(const v1::ReferralSummary& summary, const Identity& person,
-                               const std::string& national_node);
+                               const std::string& national_node,
+                               const std::vector<std::string>& destinations = {});
+
+// The regions the national node's staff could route the referral in `view`
+// on to, as suggestions: the node's peers in `status`, less the origin, the
+// national node and every node that had the referral (its destination, an
+// author in its timeline), which the lifecycle refuses (PROTOCOL.md §10.6).
+// The node checks the choice again when it is signed.
+std::vector<std::string> RouteOnCandidates(const v1::ReferralView& view,
+                                           const v1::NodeStatus& status,
+                                           const std::string& national_node);
 
 }  // namespace mir::console
 

@@ -309,6 +309,19 @@ absl::StatusOr<std::string> ConsoleService::ListReferrals(
   return ToJson(*listed);
 }
 
+std::vector<std::string> ConsoleService::RouteOnSuggestions(const Session& session,
+                                                            const v1::ReferralView& view) {
+  const v1::ReferralState state = view.summary().state();
+  if ((state != v1::UNDER_EVALUATION && state != v1::REJECTED) ||
+      !OperatorsOnly(session, static_cast<int>(broker::Action::kRouteOn)).ok()) {
+    return {};
+  }
+  // Suggestions only: without the node's page the person types the node.
+  auto status = relay_->GetNodeStatus(session, v1::NodeStatusRequest());
+  if (!status.ok()) return {};
+  return RouteOnCandidates(view, *status, options_.national_node);
+}
+
 absl::StatusOr<std::string> ConsoleService::GetReferral(const Session& session,
                                                         const std::string& id) {
   if (!IsCanonicalUuid(id)) {
@@ -320,7 +333,8 @@ absl::StatusOr<std::string> ConsoleService::GetReferral(const Session& session,
   auto view = relay_->Get(session, request);
   if (!view.ok()) return Relayed(session, view.status());
   return absl::StrCat("{\"view\": ", ToJson(*view), ", \"actions\": ",
-                      AllowedActionsJson(view->summary(), session.person, options_.national_node),
+                      AllowedActionsJson(view->summary(), session.person, options_.national_node,
+                                         RouteOnSuggestions(session, *view)),
                       "}");
 }
 

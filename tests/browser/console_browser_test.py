@@ -361,7 +361,13 @@ def run(people):
     check(rid in words and "mir://nvn/operator/op1" in words, f"review words: {words}")
     nvn.d.switch_to.active_element.send_keys(Keys.ENTER)
     nvn.state_is("UNDER_EVALUATION")
-    nvn.do_action("submitted", fill=lambda: nvn.find("#submitted-destination").send_keys("lombardia"),
+    def route_to_lombardia():
+        # the node field suggests nvn's peers that never had it: not toscana, the origin
+        options = nvn.d.execute_script(
+            "return [...document.querySelectorAll('#submitted-destinations option')].map(o => o.value)")
+        check(options == ["lombardia"], f"nvn: regions suggested for routing on: {options}")
+        nvn.find("#submitted-destination").send_keys("lombardia")
+    nvn.do_action("submitted", fill=route_to_lombardia,
                   expect_state=("SUBMITTED", "RECEIVED"))   # RECEIVED once lombardia answers
     check("lombardia" in nvn.find("#summary").text, "nvn: destination lombardia")
     shot(nvn.d, "nvn-routed-to-lombardia")

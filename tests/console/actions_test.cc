@@ -167,5 +167,29 @@ TEST(ConsoleActionsTest, AllowedActionsFollowLifecycleAndRole) {
             "[]");
 }
 
+// The national node's staff get the regions a referral could be routed on
+// to as suggestions: its peers, less the origin, itself and every node that
+// had the referral.
+TEST(ConsoleActionsTest, RoutingOnSuggestsOnlyRegionsThatNeverHadTheReferral) {
+  v1::ReferralView view;
+  *view.mutable_summary() = Summary(v1::REJECTED, "toscana", "lombardia");
+  for (const char* sender : {"toscana", "nvn", "veneto", "lombardia"}) {
+    view.add_timeline()->set_sender_node(sender);  // veneto rejected it before
+  }
+  v1::NodeStatus status;
+  for (const char* peer : {"toscana", "lombardia", "veneto", "piemonte", "lazio"}) {
+    status.add_peers()->set_peer(peer);
+  }
+  EXPECT_EQ(RouteOnCandidates(view, status, "nvn"),
+            (std::vector<std::string>{"lazio", "piemonte"}));
+
+  const Identity nvn_op{"nvn", Role::kOperator, "carla"};
+  EXPECT_THAT(AllowedActionsJson(view.summary(), nvn_op, "nvn", {"lazio", "piemonte"}),
+              HasSubstr("\"destinationNode\": true, \"destinations\": [\"lazio\", \"piemonte\"]}"));
+  // Only a routing on carries them.
+  EXPECT_THAT(AllowedActionsJson(Summary(v1::RECEIVED, "toscana", "nvn"), nvn_op, "nvn", {"lazio"}),
+              Not(HasSubstr("destinations")));
+}
+
 }  // namespace
 }  // namespace mir::console
