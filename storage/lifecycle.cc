@@ -161,10 +161,14 @@ absl::Status CheckRoutedOn(const ReferralRecord& current, const Event& event,
                     "destination node");
   }
   const std::string& to = event.referral->destination_node;
-  if (to == meta.origin_node || to == national_node || to == meta.destination_node) {
-    return MirError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                    absl::StrCat("a referral is routed on to another region: not to ", to,
-                                 ", its origin, the national node or its current destination"));
+  const char* what = to == meta.origin_node        ? "its origin"
+                     : to == national_node         ? "the national node"
+                     : to == meta.destination_node ? "its current destination"
+                                                   : nullptr;
+  if (what != nullptr) {
+    return MirError(
+        absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+        absl::StrCat("a referral is routed on to another region, and ", to, " is ", what));
   }
   for (const auto& [sender, last_sequence] : event.join_streams) {
     if (sender == to) {

@@ -276,12 +276,17 @@ TEST(LifecycleTest, ARegionsRejectionIsRoutedOnByTheNationalNode) {
   by_region.actor = Operator("lombardia");
   EXPECT_THAT(CheckTransition(&rejected, by_region, kNational),
               StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
-  for (const char* node : {"lombardia", "toscana", "nvn"}) {
+  for (const auto& [node, what] :
+       std::vector<std::pair<std::string, std::string>>{{"lombardia", "its current destination"},
+                                                        {"toscana", "its origin"},
+                                                        {"nvn", "the national node"}}) {
     SCOPED_TRACE(node);
     Event back = routed;
     back.referral->destination_node = node;
-    EXPECT_THAT(CheckTransition(&rejected, back, kNational),
-                StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+    const absl::Status status = CheckTransition(&rejected, back, kNational);
+    EXPECT_THAT(status, StatusIsReason(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+    EXPECT_EQ(status.message(),
+              absl::StrCat("a referral is routed on to another region, and ", node, " is ", what));
   }
   // A region that held it before (rejected it earlier) keeps its copy closed.
   Event seen_before = routed;
