@@ -17,7 +17,10 @@ struct Actor {
   bool origin;       // actor.node == origin_node
   bool destination;  // actor.node == destination_node
   bool national;     // actor.node == national node
-  bool receiving() const { return !origin; }
+  // The destination, or the national node (which routes and coordinates);
+  // never a node that has no part in the referral, nor one it was routed
+  // away from.
+  bool receiving() const { return !origin && (destination || national); }
 };
 
 struct Rule {

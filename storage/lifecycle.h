@@ -6,9 +6,10 @@
 // early (docs/STORAGE.md, "Lifecycle"). Thread-safe; no I/O.
 //
 // Sides, from the referral's metadata: the actor is on the *origin* side when
-// actor.node == origin_node, on the *receiving* side otherwise, and the
-// *destination* when actor.node == destination_node. The *national* node is
-// StoreOptions::national_node.
+// actor.node == origin_node, the *destination* when actor.node ==
+// destination_node, and on the *receiving* side when it is not the origin but
+// the destination or the *national* node (StoreOptions::national_node). Any
+// other node has no part in the referral.
 //
 //   (unknown)            -> SUBMITTED            operator of the origin (meta required), or
 //                                                of the national node routing it on here

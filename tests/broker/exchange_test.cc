@@ -268,6 +268,28 @@ TEST_F(NetworkTest, ARelayCannotRouteOnAReferralItOnlyPassedAlong) {
             queued);  // no key release to veneto
 }
 
+// lombardia never had toscana's referral to nvn. Its operator's rejection,
+// signed and delivered by lombardia itself, is refused: only the
+// destination or the national node acts for the receiving side.
+TEST_F(NetworkTest, ANodeThatIsNotAPartyCannotActOnAReferral) {
+  StartAll();
+  const std::string id = SubmitReferral("nvn");
+  ASSERT_TRUE(StateIs("toscana", id, v1::RECEIVED));
+  Transition("nvn/operator", id, v1::UNDER_EVALUATION, "toscana");
+  ASSERT_TRUE(StateIs("toscana", id, v1::UNDER_EVALUATION));
+
+  ExchangeClient lombardia(ports_["toscana"], "lombardia/node");
+  auto op = PkiSigner("lombardia/operator");
+  for (v1::ReferralState to : {v1::REJECTED, v1::INFO_REQUESTED}) {
+    SCOPED_TRACE(v1::ReferralState_Name(to));
+    const absl::Status refused =
+        MIR_STATUS(lombardia.Deliver(SignTransition(*op, id, to, "toscana", 1)));
+    EXPECT_THAT(refused,
+                StatusIsReason(absl::StatusCode::kPermissionDenied, v1::ROLE_MAY_NOT_TRANSITION));
+  }
+  EXPECT_EQ(StateAt(Store("toscana"), id), v1::UNDER_EVALUATION);
+}
+
 TEST_F(NetworkTest, PermanentRefusalBecomesAVisibleDeadLetterAndCanBeRequeued) {
   // toscana routes everything through nvn, which has no route to veneto:
   // a refusal that no resend can change.

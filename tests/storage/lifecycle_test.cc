@@ -57,6 +57,15 @@ std::vector<Case> TransitionCases() {
       {"evaluation by national operator", RECEIVED, UNDER_EVALUATION, Operator("nvn"), true},
       {"evaluation by receiving node", RECEIVED, UNDER_EVALUATION, NodeOf("lombardia"), false},
       {"evaluation by origin operator", RECEIVED, UNDER_EVALUATION, Operator("toscana"), false},
+      // A node with no part in the referral (never had it, or it was routed
+      // away from) is on no side.
+      {"received by a node with no part", SUBMITTED, RECEIVED, NodeOf("veneto"), false},
+      {"evaluation by a node with no part", RECEIVED, UNDER_EVALUATION, Operator("veneto"), false},
+      {"info request by a node with no part", UNDER_EVALUATION, INFO_REQUESTED, Operator("veneto"),
+       false},
+      {"rejection by a node with no part", UNDER_EVALUATION, REJECTED, Operator("veneto"), false},
+      {"rejection by a partner with no part", PLACEMENT_PROPOSED, REJECTED, Partner("veneto"),
+       false},
       // UNDER_EVALUATION -> INFO_REQUESTED: operator, receiving side.
       {"info asked by receiving operator", UNDER_EVALUATION, INFO_REQUESTED, Operator("lombardia"),
        true},
