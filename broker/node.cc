@@ -703,11 +703,41 @@ absl::Status Node::CarryOutPurge(storage::Txn& txn, const std::string& referral_
                           answer.SerializeAsString(), woken);
 }
 
+absl::Status Node::EraseOnRejection(storage::Txn& txn, const storage::Event& rejected) {
+  const std::string& national = options_.national_node;
+  if (options_.node_id == national) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto referral, txn.GetReferral(rejected.referral_id));
+  if (!referral.has_value() || referral->meta.destination_node != options_.node_id ||
+      referral->meta.origin_node == options_.node_id) {
+    return absl::OkStatus();
+  }
+  // Routed here: the original REFERRAL was addressed to the national node.
+  auto original = StoredReferral(referral->referral_envelope);
+  if (!original.has_value() || original->destination_node() != national) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto hold, txn.GetLegalHold(rejected.referral_id));
+  if (hold.has_value()) {
+    MIR_LOG(INFO) << "referral " << rejected.referral_id
+                  << " rejected here; a legal hold keeps its sealed fields";
+    return absl::OkStatus();
+  }
+  storage::ErasureRecord record;
+  record.at = txn.Now();
+  record.cause = v1::ERASURE_ON_REJECTION;
+  record.by = rejected.actor.Uri();
+  MIR_LOG(INFO) << "referral " << rejected.referral_id
+                << " rejected here: back to the national node, its sealed fields erased here";
+  return txn.EraseReferral(rejected.referral_id, record);
+}
+
 absl::Status Node::AfterApplied(storage::Txn& txn, const std::vector<storage::Event>& applied,
                                 std::vector<std::string>& woken) {
   for (const storage::Event& e : applied) {
     if (IsPurgeOrder(e)) {
       RETURN_IF_ERROR(CarryOutPurge(txn, e.referral_id, e.actor.Uri(), woken));
+      continue;
+    }
+    if (e.to_state == v1::REJECTED) {
+      RETURN_IF_ERROR(EraseOnRejection(txn, e));
       continue;
     }
     // The origin learns that the hub routed its referral on: the new

@@ -411,9 +411,15 @@ class Node {
                           const std::string& recipient, std::vector<std::string>& woken);
   // What follows an applied event at this node: a routing on learnt by the
   // origin releases the key to the new destination; a purge order erases
-  // here and answers the origin.
+  // here and answers the origin; a region's rejection of a referral routed
+  // to it erases its copy (EraseOnRejection).
   absl::Status AfterApplied(storage::Txn& txn, const std::vector<storage::Event>& applied,
                             std::vector<std::string>& woken);
+  // If this node is the region the national node routed `referral_id` to,
+  // which it just rejected: erases the sealed fields here (unless a legal
+  // hold keeps them). The national node may route it on elsewhere, and a
+  // later purge order would not reach this node (§10.6).
+  absl::Status EraseOnRejection(storage::Txn& txn, const storage::Event& rejected);
   absl::Status CarryOutPurge(storage::Txn& txn, const std::string& referral_id,
                              const std::string& ordered_by, std::vector<std::string>& woken);
   // KEY_RELEASE and ERASURE_CONFIRMATION addressed to this node.

@@ -74,6 +74,15 @@ function fieldsList(referral) {
   return h('dl', { id: 'referral-fields', class: 'fields' }, rows);
 }
 
+// This node is the region the national node routed the referral to (a
+// SUBMITTED by neither the origin nor this node): rejecting it sends it back
+// there and erases its sealed fields here (PROTOCOL.md §11.5).
+function routedHere(view) {
+  const s = view.summary; const me = session.me.node;
+  return s.destinationNode === me && s.originNode !== me &&
+    (view.timeline || []).some((e) => e.state === 'SUBMITTED' && e.senderNode !== s.originNode && e.senderNode !== me);
+}
+
 function timeline(events, originNode) {
   const sorted = [...(events || [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || (a.sequence - b.sequence));
   return h('ol', { id: 'timeline', class: 'timeline' }, sorted.map((e) => h('li', { 'data-state': e.state, 'data-actor': e.actor },
@@ -223,6 +232,7 @@ function actionBlock(view, action, reload) {
         if (inputs.reason) words.push(t('signReason', { reason: enumLabel('Reason', inputs.reason.value) }));
         if (toState === 'PLACEMENT_PROPOSED') words.push(t('signPlacement', { project: inputs.project.value.trim(), date: romeDate(dateToTs(inputs.date.value)) }));
         if (toState === 'TRANSFER_SCHEDULED') words.push(t('signTransfer', { date: romeDate(dateToTs(inputs.date.value)) }));
+        if (toState === 'REJECTED' && routedHere(view)) words.push(t('signRejectRouted'));
       }
       if (text) words.push(t('signText', { text }));
 

@@ -278,6 +278,53 @@ TEST_F(PrivacyTest, OperatorErasureKeepsTheChainAndSurvivesARestart) {
   EXPECT_EQ(at_origin->referral().person_code(), kPersonCode);
 }
 
+// A region that rejects a referral the national node routed to it has no
+// part in it any more (nvn may route it on, and a later purge order would
+// not reach it): its copy's sealed fields are erased with the rejection,
+// unless a legal hold keeps them. A referral sent to it directly ends with
+// the rejection, and its copy waits for retention as before.
+TEST_F(PrivacyTest, ARegionThatRejectsARoutedReferralErasesItsCopy) {
+  StartAll();
+  StaffClient anna = Staff("toscana/operator");
+  StaffClient lombardia = Staff("lombardia/operator");
+  auto reject = [&](const std::string& id) {
+    ASSERT_OK(lombardia.Transition(id, v1::UNDER_EVALUATION));
+    v1::StatusChange rejection;
+    rejection.set_to_state(v1::REJECTED);
+    rejection.set_rejection_reason(v1::REJECTION_NO_PLACES);
+    ASSERT_OK(lombardia.Change(id, rejection));
+    ASSERT_TRUE(StateIs("toscana", id, v1::REJECTED));
+  };
+
+  const std::string routed = RoutedToLombardia(anna);
+  ASSERT_NO_FATAL_FAILURE(reject(routed));
+  auto view = lombardia.Get(routed);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->sealed_state(), v1::SEALED_ERASED);
+  EXPECT_TRUE(view->referral().person_code().empty());
+  EXPECT_EQ(view->erasure().cause(), v1::ERASURE_ON_REJECTION);
+  EXPECT_EQ(view->erasure().by(), "mir://lombardia/operator/op1");
+  auto at_origin = anna.Get(routed);  // erasure is per node
+  ASSERT_OK(at_origin);
+  EXPECT_EQ(at_origin->referral().person_code(), kPersonCode);
+
+  const std::string held = RoutedToLombardia(anna);
+  ASSERT_OK(lombardia.Hold(held, true, "court order 9/2026"));
+  ASSERT_NO_FATAL_FAILURE(reject(held));
+  view = lombardia.Get(held);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->referral().person_code(), kPersonCode);
+
+  auto direct =
+      anna.SubmitReferral("lombardia", v1::URGENCY_URGENT, true, std::nullopt, kPersonCode, kNotes);
+  ASSERT_OK(direct);
+  ASSERT_TRUE(SealedStateIs(lombardia, *direct, v1::SEALED_OPEN));
+  ASSERT_NO_FATAL_FAILURE(reject(*direct));
+  view = lombardia.Get(*direct);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->sealed_state(), v1::SEALED_OPEN);
+}
+
 TEST_F(PrivacyTest, LegalHoldBlocksErasureUntilLifted) {
   StartAll();
   StaffClient anna = Staff("toscana/operator");

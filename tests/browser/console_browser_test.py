@@ -395,6 +395,15 @@ def run(people):
     nvn.state_is("UNDER_EVALUATION")
     check(nvn.has("#action-closed-negative") and not nvn.has("#action-submitted"),
           "nvn: a region's evaluation is not routed on")
+    # lombardia's review of a rejection says where the referral goes (not signed)
+    lom.click("#action-rejected")
+    Select(lom.find("#rejected-reason")).select_by_value("REJECTION_NO_PLACES")
+    lom.click("#rejected-review")
+    words = lom.visible(".review").text
+    check("torna al nodo nazionale" in words and "cancellati in questo nodo" in words,
+          f"review of a rejection at the region nvn routed it to: {words}")
+    lom.goto_referral("lombardia", rid)
+    lom.state_is("UNDER_EVALUATION")
 
     # the operators' dead letters page answers (none in this demo)
     lom.open(CONSOLE["lombardia"] + "/#/dead-letters")

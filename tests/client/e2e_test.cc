@@ -236,6 +236,11 @@ TEST_F(MirctlTest, ARejectedReferralIsRoutedOnToAnotherRegion) {
   Must("lombardia/operator", {"reject", id, "--reason", "NO_PLACES"});
   ASSERT_TRUE(StateIs("nvn", id, v1::REJECTED));
   ASSERT_TRUE(StateIs("toscana", id, v1::REJECTED));
+  // Rejected, the referral goes back to nvn: lombardia keeps no personal data.
+  Result at_lombardia = Mirctl("lombardia/operator", {"show", id});
+  EXPECT_THAT(at_lombardia.out, HasSubstr("Sealed fields: erased at this node.\n"));
+  EXPECT_THAT(at_lombardia.out, HasSubstr("(ON_REJECTION) by mir://lombardia/operator/op1\n"));
+  EXPECT_THAT(at_lombardia.out, Not(HasSubstr("TOS-E2E4")));
   for (const char* had_it : {"lombardia", "toscana", "nvn"}) {
     SCOPED_TRACE(had_it);
     Result back = Mirctl("nvn/operator", {"forward", id, "--to", had_it});
