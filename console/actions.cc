@@ -170,7 +170,7 @@ std::vector<std::string> RouteOnCandidates(const v1::ReferralView& view,
 
 std::string AllowedActionsJson(const v1::ReferralSummary& summary, const Identity& person,
                                const std::string& national_node,
-                               const std::vector<std::string>& destinations) {
+                               const std::function<std::vector<std::string>()>& destinations) {
   storage::ReferralRecord record;
   record.meta.referral_id = summary.referral_id();
   record.meta.origin_node = summary.origin_node();
@@ -232,7 +232,10 @@ std::string AllowedActionsJson(const v1::ReferralSummary& summary, const Identit
         ", \"toState\": ", JsonString(v1::ReferralState_Name(to)),
         ", \"reasons\": ", JsonList(reasons), ", \"freeText\": ", confirmation ? "false" : "true",
         ", \"fields\": ", JsonList(fields), ", \"destinationNode\": ", forward ? "true" : "false",
-        forward ? absl::StrCat(", \"destinations\": ", JsonList(destinations)) : "", "}"));
+        forward ? absl::StrCat(", \"destinations\": ",
+                               JsonList(destinations ? destinations() : std::vector<std::string>()))
+                : "",
+        "}"));
   }
   return absl::StrCat("[", absl::StrJoin(actions, ", "), "]");
 }

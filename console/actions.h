@@ -8,6 +8,7 @@
 // actions the lifecycle and the person's role allow on a referral now.
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -80,10 +81,11 @@ class PendingActions {
 //   "freeText": true, "fields": [...], "destinationNode": false}, ...].
 // From storage/lifecycle.h (CheckTransition) for the person's role and node,
 // and broker/authorization.h for routing on. A routing on also lists
-// `destinations`, the suggestions the page offers for its node field.
-std::string AllowedActionsJson(const v1::ReferralSummary& summary, const Identity& person,
-                               const std::string& national_node,
-                               const std::vector<std::string>& destinations = {});
+// `destinations`, the suggestions the page offers for its node field, from
+// `destinations` (asked only when a routing on is allowed).
+std::string AllowedActionsJson(
+    const v1::ReferralSummary& summary, const Identity& person, const std::string& national_node,
+    const std::function<std::vector<std::string>()>& destinations = nullptr);
 
 // The regions the national node's staff could route the referral in `view`
 // on to, as suggestions: the node's peers in `status`, less the origin, the

@@ -311,11 +311,6 @@ absl::StatusOr<std::string> ConsoleService::ListReferrals(
 
 std::vector<std::string> ConsoleService::RouteOnSuggestions(const Session& session,
                                                             const v1::ReferralView& view) {
-  const v1::ReferralState state = view.summary().state();
-  if ((state != v1::UNDER_EVALUATION && state != v1::REJECTED) ||
-      !OperatorsOnly(session, static_cast<int>(broker::Action::kRouteOn)).ok()) {
-    return {};
-  }
   // Suggestions only: without the node's page the person types the node.
   auto status = relay_->GetNodeStatus(session, v1::NodeStatusRequest());
   if (!status.ok()) return {};
@@ -334,7 +329,7 @@ absl::StatusOr<std::string> ConsoleService::GetReferral(const Session& session,
   if (!view.ok()) return Relayed(session, view.status());
   return absl::StrCat("{\"view\": ", ToJson(*view), ", \"actions\": ",
                       AllowedActionsJson(view->summary(), session.person, options_.national_node,
-                                         RouteOnSuggestions(session, *view)),
+                                         [&] { return RouteOnSuggestions(session, *view); }),
                       "}");
 }
 

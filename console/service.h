@@ -137,8 +137,8 @@ class ConsoleService {
   ConsoleService(ConsoleOptions options, const Clock* clock, std::unique_ptr<Verifier> verifier,
                  std::unique_ptr<Relay> relay);
   absl::Status OperatorsOnly(const Session& session, int action) const;
-  // For the national node's operators, where the referral could be routed
-  // on to (RouteOnCandidates); empty for everyone else.
+  // Where the referral could be routed on to (RouteOnCandidates), for a
+  // person AllowedActionsJson lets route it on.
   std::vector<std::string> RouteOnSuggestions(const Session& session, const v1::ReferralView& view);
   absl::StatusOr<std::string> PreparedAnswer(UnsignedAction action);
 

@@ -184,11 +184,21 @@ TEST(ConsoleActionsTest, RoutingOnSuggestsOnlyRegionsThatNeverHadTheReferral) {
             (std::vector<std::string>{"lazio", "piemonte"}));
 
   const Identity nvn_op{"nvn", Role::kOperator, "carla"};
-  EXPECT_THAT(AllowedActionsJson(view.summary(), nvn_op, "nvn", {"lazio", "piemonte"}),
+  auto suggested = [] { return std::vector<std::string>{"lazio", "piemonte"}; };
+  EXPECT_THAT(AllowedActionsJson(view.summary(), nvn_op, "nvn", suggested),
               HasSubstr("\"destinationNode\": true, \"destinations\": [\"lazio\", \"piemonte\"]}"));
-  // Only a routing on carries them.
-  EXPECT_THAT(AllowedActionsJson(Summary(v1::RECEIVED, "toscana", "nvn"), nvn_op, "nvn", {"lazio"}),
+  // Only a routing on carries them, and they are asked for only then.
+  int asked = 0;
+  auto counted = [&] {
+    ++asked;
+    return std::vector<std::string>{"lazio"};
+  };
+  EXPECT_THAT(AllowedActionsJson(Summary(v1::RECEIVED, "toscana", "nvn"), nvn_op, "nvn", counted),
               Not(HasSubstr("destinations")));
+  EXPECT_THAT(AllowedActionsJson(Summary(v1::UNDER_EVALUATION, "toscana", "lombardia"), nvn_op,
+                                 "nvn", counted),
+              Not(HasSubstr("destinations")));
+  EXPECT_EQ(asked, 0);
 }
 
 }  // namespace
