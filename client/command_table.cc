@@ -305,7 +305,8 @@ const std::vector<Transition>& Transitions() {
        "ID --reason REASON [--text TEXT]",
        "refuse a referral or a proposed place (-> REJECTED)",
        "Refuses a referral under evaluation or a proposed place: UNDER_EVALUATION or\n"
-       "PLACEMENT_PROPOSED -> REJECTED. Operators or partners of the receiving side.\n"
+       "PLACEMENT_PROPOSED -> REJECTED. Operators or partners of the destination or of\n"
+       "the national node.\n"
        "A referral the national node routed to you goes back to it, which may route\n"
        "it on to another region: its sealed fields are erased at your node.\n\n"
        "example: mirctl reject 0b6f1c9e-3c1d-4f7a-9a51-2f0c7e1d9b44 --reason NO_PLACES",

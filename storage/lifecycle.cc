@@ -43,7 +43,7 @@ const std::vector<Rule>& Rules() {
       {{SUBMITTED},
        RECEIVED,
        [](const Actor& a) { return Is(a, {Role::kNode}) && a.receiving(); },
-       "the receiving node (role node, not the origin)"},
+       "the receiving node (role node of the destination or the national node)"},
       {{UNDER_EVALUATION, REJECTED},
        SUBMITTED,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.national; },
@@ -51,11 +51,11 @@ const std::vector<Rule>& Rules() {
       {{RECEIVED},
        UNDER_EVALUATION,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.receiving(); },
-       "an operator of the receiving side"},
+       "an operator of the destination or the national node"},
       {{UNDER_EVALUATION},
        INFO_REQUESTED,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.receiving(); },
-       "an operator of the receiving side"},
+       "an operator of the destination or the national node"},
       {{INFO_REQUESTED},
        UNDER_EVALUATION,
        [](const Actor& a) { return Is(a, {Role::kOperator}) && a.origin; },
@@ -87,7 +87,7 @@ const std::vector<Rule>& Rules() {
        [](const Actor& a) {
          return Is(a, {Role::kOperator, Role::kPartner}) && a.receiving();
        },
-       "an operator or partner of the receiving side"},
+       "an operator or partner of the destination or the national node"},
       {{},
        CLOSED_NEGATIVE,
        [](const Actor& a) {
