@@ -677,20 +677,25 @@ absl::Status Node::AcceptErasureAnswer(storage::Txn& txn, const VerifiedEnvelope
   return txn.RecordErasureAnswer(referral_id, record);
 }
 
+absl::StatusOr<bool> Node::EraseUnlessHeld(storage::Txn& txn, const std::string& referral_id,
+                                           v1::ErasureCause cause, const std::string& by) {
+  ASSIGN_OR_RETURN(auto hold, txn.GetLegalHold(referral_id));
+  if (hold.has_value()) return false;
+  storage::ErasureRecord record;
+  record.at = txn.Now();
+  record.cause = cause;
+  record.by = by;
+  RETURN_IF_ERROR(txn.EraseReferral(referral_id, record));
+  return true;
+}
+
 absl::Status Node::CarryOutPurge(storage::Txn& txn, const std::string& referral_id,
                                  const std::string& ordered_by, std::vector<std::string>& woken) {
   ASSIGN_OR_RETURN(auto referral, txn.GetReferral(referral_id));
   if (!referral.has_value()) return UnknownReferral(referral_id);
-  ASSIGN_OR_RETURN(auto hold, txn.GetLegalHold(referral_id));
-  v1::ErasureOutcome outcome = v1::ERASURE_HELD;
-  if (!hold.has_value()) {
-    storage::ErasureRecord record;
-    record.at = txn.Now();
-    record.cause = v1::ERASURE_BY_PURGE_ORDER;
-    record.by = ordered_by;
-    RETURN_IF_ERROR(txn.EraseReferral(referral_id, record));
-    outcome = v1::ERASURE_DONE;
-  }
+  ASSIGN_OR_RETURN(bool erased,
+                   EraseUnlessHeld(txn, referral_id, v1::ERASURE_BY_PURGE_ORDER, ordered_by));
+  const v1::ErasureOutcome outcome = erased ? v1::ERASURE_DONE : v1::ERASURE_HELD;
   MIR_LOG(INFO) << "purge order on referral " << referral_id << ": "
                 << v1::ErasureOutcome_Name(outcome);
   const std::string& origin = referral->meta.origin_node;
@@ -714,19 +719,13 @@ absl::Status Node::EraseOnRejection(storage::Txn& txn, const storage::Event& rej
   // Routed here: the original REFERRAL was addressed to the national node.
   auto original = StoredReferral(referral->referral_envelope);
   if (!original.has_value() || original->destination_node() != national) return absl::OkStatus();
-  ASSIGN_OR_RETURN(auto hold, txn.GetLegalHold(rejected.referral_id));
-  if (hold.has_value()) {
-    MIR_LOG(INFO) << "referral " << rejected.referral_id
-                  << " rejected here; a legal hold keeps its sealed fields";
-    return absl::OkStatus();
-  }
-  storage::ErasureRecord record;
-  record.at = txn.Now();
-  record.cause = v1::ERASURE_ON_REJECTION;
-  record.by = rejected.actor.Uri();
+  ASSIGN_OR_RETURN(bool erased, EraseUnlessHeld(txn, rejected.referral_id, v1::ERASURE_ON_REJECTION,
+                                                rejected.actor.Uri()));
   MIR_LOG(INFO) << "referral " << rejected.referral_id
-                << " rejected here: back to the national node, its sealed fields erased here";
-  return txn.EraseReferral(rejected.referral_id, record);
+                << " rejected here: back to the national node"
+                << (erased ? ", its sealed fields erased here"
+                           : "; a legal hold keeps its sealed fields");
+  return absl::OkStatus();
 }
 
 absl::Status Node::AfterApplied(storage::Txn& txn, const std::vector<storage::Event>& applied,

@@ -420,6 +420,10 @@ class Node {
   // hold keeps them). The national node may route it on elsewhere, and a
   // later purge order would not reach this node (§10.6).
   absl::Status EraseOnRejection(storage::Txn& txn, const storage::Event& rejected);
+  // Erases the referral here for `cause`, by `by`, unless a legal hold keeps
+  // it; whether it erased.
+  absl::StatusOr<bool> EraseUnlessHeld(storage::Txn& txn, const std::string& referral_id,
+                                       v1::ErasureCause cause, const std::string& by);
   absl::Status CarryOutPurge(storage::Txn& txn, const std::string& referral_id,
                              const std::string& ordered_by, std::vector<std::string>& woken);
   // KEY_RELEASE and ERASURE_CONFIRMATION addressed to this node.
