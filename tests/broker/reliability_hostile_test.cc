@@ -375,8 +375,12 @@ TEST_F(HostileClientTest, EnvelopeBeyondTheAllowedClockSkewIsRefused) {
 // broker goes on.
 TEST_F(HostileClientTest, OneByteOverTheLimitIsRefusedAtEveryEntrance) {
   auto op = PkiSigner("toscana/operator");
+  // One creation time for both: its varint's length varies with the
+  // nanoseconds, and the two must differ by the one byte of notes only.
+  const absl::Time created = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
   auto sign = [&](const std::string& id, size_t notes) {
-    v1::EnvelopeHeader h = ReferralHeader(id, "toscana", "mir://toscana/operator/op1", "nvn");
+    v1::EnvelopeHeader h =
+        ReferralHeader(id, "toscana", "mir://toscana/operator/op1", "nvn", created);
     return *op->SignEnvelope(h, FictionalReferral(id, "toscana", "nvn", notes).SerializeAsString());
   };
   const std::string at_limit = sign(NewUuid(), 1500);
